@@ -1,0 +1,53 @@
+"""Named domain events. Services publish; subscribers run after the transaction commits.
+
+Subscribers are registered once per app (in its AppConfig.ready) with `subscribe`. Publishing
+inside a transaction defers delivery to `on_commit`, so nothing reacts to a change that rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], None]
+_subscribers: dict[str, list[Handler]] = defaultdict(list)
+
+# The events the product publishes, with the keys each payload carries.
+EVENT_SCHEMAS: dict[str, frozenset[str]] = {
+    "order.recorded": frozenset({"brand_id", "order_id", "sales_channel", "status", "created"}),
+    "order.paid": frozenset({"brand_id", "order_id"}),
+    "order.cancelled": frozenset({"brand_id", "order_id"}),
+    "order.refunded": frozenset({"brand_id", "order_id", "refund_id", "amount"}),
+    "customer.created": frozenset({"brand_id", "customer_id"}),
+    "points.changed": frozenset({"brand_id", "customer_id", "delta", "balance"}),
+}
+
+
+def subscribe(name: str, handler: Handler) -> None:
+    if name not in EVENT_SCHEMAS:
+        raise KeyError(f"unknown event {name!r}")
+    if handler not in _subscribers[name]:
+        _subscribers[name].append(handler)
+
+
+def publish(name: str, **payload: Any) -> None:
+    expected = EVENT_SCHEMAS.get(name)
+    if expected is None:
+        raise KeyError(f"unknown event {name!r}")
+    if set(payload) != expected:
+        raise ValueError(f"event {name} expects keys {sorted(expected)}, got {sorted(payload)}")
+
+    def deliver() -> None:
+        for handler in list(_subscribers[name]):
+            try:
+                handler(payload)
+            except Exception:  # one subscriber failing must not break the others
+                logger.exception("subscriber %s of %s failed", handler, name)
+
+    transaction.on_commit(deliver)

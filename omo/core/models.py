@@ -1,0 +1,146 @@
+"""Tenancy (Brand), API keys, the audit log and the worker heartbeat."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Brand(models.Model):
+    """A tenant: one retail company. Every business row carries brand_id."""
+
+    name = models.CharField(_("名稱"), max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    currency = models.CharField(max_length=3, default="TWD")
+    country = models.CharField(max_length=2, default="TW", help_text="default region for phone numbers")
+    time_zone = models.CharField(max_length=64, default="Asia/Taipei")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("品牌")
+        verbose_name_plural = _("品牌")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BrandScoped(models.Model):
+    """Abstract base for every row that belongs to a brand."""
+
+    brand = models.ForeignKey(Brand, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class ApiKey(BrandScoped):
+    """A brand's key for `Authorization: Bearer`. Only a SHA-256 of the secret is stored."""
+
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    role = models.CharField(max_length=20, default="hq_admin")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 金鑰")
+        verbose_name_plural = _("API 金鑰")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditLog(BrandScoped):
+    """Who did what to which object, when and from where. Written by omo.core.audit.record."""
+
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=80)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["brand", "-created_at"], name="audit_brand_time")]
+        verbose_name = _("稽核紀錄")
+        verbose_name_plural = _("稽核紀錄")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Each `omo worker` process writes its heartbeat here; /healthz reads it."""
+
+    worker_id = models.CharField(max_length=100, unique=True)
+    hostname = models.CharField(max_length=200)
+    pid = models.IntegerField()
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.worker_id
+
+
+class ImportJob(BrandScoped):
+    """A CSV import: its rows are checked, then applied (all valid rows, or none if any fails)."""
+
+    class Kind(models.TextChoices):
+        PRODUCTS = "products", _("商品")
+        STOCK = "stock", _("庫存")
+        CUSTOMERS = "customers", _("顧客")
+        ORDERS = "orders", _("訂單")
+
+    class Mode(models.TextChoices):
+        VALID_ROWS = "valid_rows", _("匯入正確的列，回報錯誤列")
+        ALL_OR_NOTHING = "all_or_nothing", _("任何一列有錯就全部不匯入")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排隊中")
+        RUNNING = "running", _("匯入中")
+        DONE = "done", _("完成")
+        REJECTED = "rejected", _("未匯入（有錯誤）")
+        FAILED = "failed", _("失敗")
+
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.VALID_ROWS)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    filename = models.CharField(max_length=250, blank=True)
+    content = models.TextField(help_text="the uploaded CSV, decoded to text")
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    applied_rows = models.PositiveIntegerField(default=0)
+    error_rows = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text='[{"row": 3, "field": "price", "error": "..."}]')
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} import #{self.pk}"
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0

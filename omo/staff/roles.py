@@ -1,0 +1,59 @@
+"""Roles, their scopes and what each may do. The one place permissions are decided."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    HQ_ADMIN = "hq_admin", _("總部管理員")
+    HQ_AGENT = "hq_agent", _("客服人員")
+    STORE_MANAGER = "store_manager", _("店長")
+    CLERK = "clerk", _("店員")
+
+
+class Scope(models.TextChoices):
+    BRAND = "brand", _("全品牌")
+    STORE = "store", _("單一門市")
+    OWN = "own", _("自己的顧客")
+
+
+ROLE_SCOPE: dict[str, str] = {
+    Role.HQ_ADMIN: Scope.BRAND,
+    Role.HQ_AGENT: Scope.BRAND,
+    Role.STORE_MANAGER: Scope.STORE,
+    Role.CLERK: Scope.OWN,
+}
+
+# Strongest first; used to compare roles ("at least a store manager").
+ROLE_RANK: dict[str, int] = {Role.HQ_ADMIN: 40, Role.HQ_AGENT: 30, Role.STORE_MANAGER: 20, Role.CLERK: 10}
+
+# permission -> roles holding it. Scope then narrows *which rows* a holder sees.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "catalog.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "catalog.write": frozenset({Role.HQ_ADMIN}),
+    "stock.write": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
+    "customers.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "customers.write": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    "orders.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "orders.write": frozenset({Role.HQ_ADMIN}),
+    "orders.refund": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
+    "loyalty.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "loyalty.adjust": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
+    "coupons.write": frozenset({Role.HQ_ADMIN}),
+    "stores.write": frozenset({Role.HQ_ADMIN}),
+    "staff.read": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
+    "staff.write": frozenset({Role.HQ_ADMIN}),
+    "apikeys.manage": frozenset({Role.HQ_ADMIN}),
+    "audit.read": frozenset({Role.HQ_ADMIN}),
+    "imports.run": frozenset({Role.HQ_ADMIN}),
+    "dashboard.view": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+}
+
+
+def role_allows(role: str, permission: str) -> bool:
+    try:
+        return role in PERMISSIONS[permission]
+    except KeyError as exc:  # a typo in a permission name must fail loudly, not deny silently
+        raise KeyError(f"unknown permission {permission!r}") from exc
