@@ -1,1 +1,91 @@
-"""Shared pytest fixtures: a brand with its stores, staff of every role, and API keys."""
+"""Shared pytest fixtures: two brands, stores, staff of every role, API keys and API clients."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from omo.testing import factories as f
+
+
+@pytest.fixture
+def brand(db):
+    return f.make_brand("草本生活", slug="herb")
+
+
+@pytest.fixture
+def other_brand(db):
+    return f.make_brand("別家品牌", slug="other")
+
+
+@pytest.fixture
+def store(brand):
+    return f.make_store(brand, code="TPE01", name="台北信義店", city="台北市")
+
+
+@pytest.fixture
+def other_store(brand):
+    return f.make_store(brand, code="KHH01", name="高雄夢時代店", city="高雄市")
+
+
+@pytest.fixture
+def warehouse(brand):
+    return f.make_location(brand, code="WH", name="線上倉", kind="warehouse", ships_online_orders=True)
+
+
+@pytest.fixture
+def hq_admin(brand):
+    return f.make_user(brand, "admin", role="hq_admin")
+
+
+@pytest.fixture
+def hq_agent(brand):
+    return f.make_user(brand, "agent", role="hq_agent")
+
+
+@pytest.fixture
+def manager(brand, store):
+    return f.make_user(brand, "manager", role="store_manager", store=store)
+
+
+@pytest.fixture
+def clerk(brand, store):
+    return f.make_user(brand, "clerk", role="clerk", store=store, employee_code="E001")
+
+
+@pytest.fixture
+def other_admin(other_brand):
+    return f.make_user(other_brand, "other-admin", role="hq_admin")
+
+
+@pytest.fixture
+def api_key(brand):
+    return f.make_api_key(brand, role="hq_admin")
+
+
+@pytest.fixture
+def other_api_key(other_brand):
+    return f.make_api_key(other_brand, role="hq_admin")
+
+
+@pytest.fixture
+def api(api_key):
+    """A test client that sends the brand's admin key."""
+    return f.ApiClient(api_key)
+
+
+@pytest.fixture
+def other_api(other_api_key):
+    return f.ApiClient(other_api_key)
+
+
+@pytest.fixture
+def clerk_api(brand):
+    return f.ApiClient(f.make_api_key(brand, role="clerk"))
+
+
+@pytest.fixture
+def console(hq_admin):
+    client = Client()
+    client.force_login(hq_admin)
+    return client

@@ -47,6 +47,9 @@ class CartLine(models.Model):
         constraints = [models.UniqueConstraint(fields=["cart", "variant"], name="one_line_per_variant_in_cart")]
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"{self.quantity}× {self.variant_id}"
+
 
 class Order(BrandScoped):
     class Status(models.TextChoices):

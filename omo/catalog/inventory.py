@@ -1,0 +1,178 @@
+"""Stock verbs. Every change is one conditional UPDATE plus a ledger row, in one transaction.
+
+Overselling is prevented by the UPDATE's own WHERE clause (`on_hand - reserved >= qty`), which the
+database evaluates against the latest committed row under its row lock, and by CHECK constraints as
+a backstop. No read-then-write race is possible, on SQLite or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from omo.catalog.models import Location, Reservation, StockLevel, StockMovement, Variant
+
+
+class OutOfStock(Exception):
+    def __init__(self, variant: Variant, requested: int, available: int):
+        super().__init__(f"{variant.sku}: {requested} requested, {available} available")
+        self.variant = variant
+        self.requested = requested
+        self.available = available
+
+
+class StockError(ValueError):
+    pass
+
+
+def _level(variant: Variant, location: Location) -> StockLevel:
+    if variant.brand_id != location.brand_id:
+        raise StockError("variant and location belong to different brands")
+    level, _ = StockLevel.objects.get_or_create(brand_id=variant.brand_id, variant=variant, location=location)
+    return level
+
+
+def _movement(variant, location, *, on_hand: int = 0, reserved: int = 0, reason: str, reference: str = "",
+              note: str = "", actor=None) -> None:
+    StockMovement.objects.create(
+        brand_id=variant.brand_id, variant=variant, location=location, on_hand_delta=on_hand,
+        reserved_delta=reserved, reason=reason, reference=reference, note=note[:250],
+        actor=actor if actor is not None and getattr(actor, "pk", None) else None,
+    )
+
+
+def available_at(variant: Variant, location: Location) -> int:
+    level = StockLevel.objects.filter(variant=variant, location=location).first()
+    return level.available if level else 0
+
+
+@transaction.atomic
+def adjust_stock(variant: Variant, location: Location, delta: int, *, reason: str = StockMovement.Reason.ADJUSTMENT,
+                 note: str = "", reference: str = "", user=None) -> StockLevel:
+    """Add (or remove, when negative) units on hand. Never takes on_hand below what is reserved."""
+    if delta == 0:
+        return _level(variant, location)
+    level = _level(variant, location)
+    updated = StockLevel.objects.filter(pk=level.pk, on_hand__gte=F("reserved") - delta).update(
+        on_hand=F("on_hand") + delta, updated_at=timezone.now()
+    )
+    if not updated:
+        level.refresh_from_db()
+        raise StockError(
+            f"{variant.sku} at {location.code}: cannot remove {-delta}, on hand {level.on_hand}, reserved {level.reserved}"
+        )
+    _movement(variant, location, on_hand=delta, reason=reason, note=note, reference=reference, actor=user)
+    level.refresh_from_db()
+    return level
+
+
+@transaction.atomic
+def set_stock(variant: Variant, location: Location, on_hand: int, *, reason: str = StockMovement.Reason.ADJUSTMENT,
+              note: str = "", user=None) -> StockLevel:
+    """Set the counted quantity (a stock take); the ledger records the difference."""
+    if on_hand < 0:
+        raise StockError("on_hand cannot be negative")
+    level = _level(variant, location)
+    level = StockLevel.objects.select_for_update().get(pk=level.pk)
+    if on_hand < level.reserved:
+        raise StockError(f"{variant.sku} at {location.code}: {level.reserved} units are reserved, cannot set {on_hand}")
+    return adjust_stock(variant, location, on_hand - level.on_hand, reason=reason, note=note, user=user)
+
+
+def reserve(variant: Variant, location: Location, quantity: int, *, order_line, reference: str = "") -> Reservation:
+    """Hold `quantity` units for an order line; raises OutOfStock when fewer are available."""
+    if quantity <= 0:
+        raise StockError("quantity must be positive")
+    updated = StockLevel.objects.filter(
+        variant=variant, location=location, on_hand__gte=F("reserved") + quantity
+    ).update(reserved=F("reserved") + quantity, updated_at=timezone.now())
+    if not updated:
+        raise OutOfStock(variant, quantity, available_at(variant, location))
+    _movement(variant, location, reserved=quantity, reason=StockMovement.Reason.RESERVE, reference=reference)
+    return Reservation.objects.create(
+        brand_id=variant.brand_id, variant=variant, location=location, order_line=order_line, quantity=quantity
+    )
+
+
+def _close(reservation: Reservation, status: str) -> bool:
+    """Flip an active reservation; False when someone already closed it (so work happens once)."""
+    return bool(
+        Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.ACTIVE).update(
+            status=status, closed_at=timezone.now()
+        )
+    )
+
+
+def release(reservation: Reservation, *, reference: str = "") -> None:
+    if not _close(reservation, Reservation.Status.RELEASED):
+        return
+    StockLevel.objects.filter(variant_id=reservation.variant_id, location_id=reservation.location_id).update(
+        reserved=F("reserved") - reservation.quantity, updated_at=timezone.now()
+    )
+    _movement(reservation.variant, reservation.location, reserved=-reservation.quantity,
+              reason=StockMovement.Reason.RELEASE, reference=reference)
+
+
+def commit(reservation: Reservation, *, reference: str = "") -> None:
+    """The goods left the location: on hand and reserved both drop."""
+    if not _close(reservation, Reservation.Status.COMMITTED):
+        return
+    StockLevel.objects.filter(variant_id=reservation.variant_id, location_id=reservation.location_id).update(
+        on_hand=F("on_hand") - reservation.quantity,
+        reserved=F("reserved") - reservation.quantity,
+        updated_at=timezone.now(),
+    )
+    _movement(reservation.variant, reservation.location, on_hand=-reservation.quantity,
+              reserved=-reservation.quantity, reason=StockMovement.Reason.SALE, reference=reference)
+
+
+def restock(variant: Variant, location: Location, quantity: int, *, reference: str = "") -> None:
+    adjust_stock(variant, location, quantity, reason=StockMovement.Reason.RETURN, reference=reference)
+
+
+@dataclass(frozen=True)
+class Availability:
+    location_id: int
+    location_code: str
+    location_name: str
+    kind: str
+    store_id: int | None
+    ships_online_orders: bool
+    available: int
+
+
+def availability(variant_ids: list[int]) -> dict[int, list[Availability]]:
+    """Available units per location for each variant, in one query."""
+    result: dict[int, list[Availability]] = {vid: [] for vid in variant_ids}
+    rows = (
+        StockLevel.objects.filter(variant_id__in=variant_ids, location__is_active=True)
+        .select_related("location")
+        .order_by("location__kind", "location__code")
+    )
+    for level in rows:
+        loc = level.location
+        result[level.variant_id].append(
+            Availability(loc.pk, loc.code, loc.name, loc.kind, loc.store_id, loc.ships_online_orders, level.available)
+        )
+    return result
+
+
+def online_available(variant_ids: list[int]) -> dict[int, int]:
+    """Units the web shop can ship home, per variant (from locations that ship online orders)."""
+    rows = (
+        StockLevel.objects.filter(variant_id__in=variant_ids, location__ships_online_orders=True, location__is_active=True)
+        .values("variant_id")
+        .annotate(units=Sum(F("on_hand") - F("reserved")))
+    )
+    found = {row["variant_id"]: int(row["units"] or 0) for row in rows}
+    return {vid: found.get(vid, 0) for vid in variant_ids}
+
+
+def shipping_locations(brand_id: int) -> list[Location]:
+    """Where ship-home orders are fulfilled from, warehouses first."""
+    return list(
+        Location.objects.filter(brand_id=brand_id, ships_online_orders=True, is_active=True).order_by("-kind", "code")
+    )

@@ -1,0 +1,183 @@
+"""Customer verbs: create and update with identifiers kept in step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from omo.core import audit, events
+from omo.core.audit import Actor
+from omo.core.models import Brand
+from omo.customers.models import Customer, CustomerIdentity
+from omo.customers.normalize import is_junk, normalize_email, normalize_phone
+
+
+class CustomerError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def clean_contact(brand: Brand, *, phone: str = "", email: str = "") -> tuple[str, str]:
+    """Normalised (phone, email); junk values become empty; bad values raise CustomerError."""
+    clean_phone = clean_email = ""
+    if phone and not is_junk(phone):
+        try:
+            clean_phone = normalize_phone(phone, brand.country)
+        except ValueError as exc:
+            raise CustomerError("phone", str(exc)) from exc
+    if email and not is_junk(email):
+        try:
+            clean_email = normalize_email(email)
+        except ValueError as exc:
+            raise CustomerError("email", str(exc)) from exc
+    return clean_phone, clean_email
+
+
+def _identity_values(customer: Customer) -> list[tuple[str, str]]:
+    pairs = []
+    if customer.phone:
+        pairs.append((CustomerIdentity.Kind.PHONE, customer.phone))
+    if customer.email:
+        pairs.append((CustomerIdentity.Kind.EMAIL, customer.email))
+    if customer.member_number:
+        pairs.append((CustomerIdentity.Kind.MEMBER_NUMBER, customer.member_number))
+    return pairs
+
+
+def _sync_identities(customer: Customer, *, source: str) -> None:
+    for kind, value in _identity_values(customer):
+        owner = (
+            CustomerIdentity.objects.filter(brand_id=customer.brand_id, kind=kind, value=value)
+            .values_list("customer_id", flat=True)
+            .first()
+        )
+        if owner is None:
+            CustomerIdentity.objects.create(
+                brand_id=customer.brand_id, customer=customer, kind=kind, value=value, source=source
+            )
+        elif owner != customer.pk:
+            raise CustomerError(kind, f"{value} already belongs to customer {owner}")
+
+
+def find_customer(brand: Brand, *, phone: str = "", email: str = "", member_number: str = "") -> Customer | None:
+    """The customer holding any of these (already normalised) identifiers, strongest first."""
+    for kind, value in (
+        (CustomerIdentity.Kind.MEMBER_NUMBER, member_number),
+        (CustomerIdentity.Kind.PHONE, phone),
+        (CustomerIdentity.Kind.EMAIL, email),
+    ):
+        if value:
+            identity = (
+                CustomerIdentity.objects.select_related("customer")
+                .filter(brand=brand, kind=kind, value=value)
+                .first()
+            )
+            if identity is not None:
+                return identity.customer
+    return None
+
+
+@transaction.atomic
+def create_customer(
+    brand: Brand,
+    *,
+    actor: Actor | None,
+    name: str = "",
+    phone: str = "",
+    email: str = "",
+    birthday: dt.date | None = None,
+    member_number: str = "",
+    home_store_id: int | None = None,
+    tags: list[str] | None = None,
+    notes: str = "",
+    source: str = "api",
+) -> Customer:
+    clean_phone, clean_email = clean_contact(brand, phone=phone, email=email)
+    member_number = "" if is_junk(member_number or "") else (member_number or "").strip()
+    customer = Customer.objects.create(
+        brand=brand,
+        name=(name or "").strip(),
+        phone=clean_phone,
+        email=clean_email,
+        birthday=birthday,
+        member_number=member_number,
+        home_store_id=home_store_id,
+        tags=sorted(set(tags or [])),
+        notes=notes or "",
+    )
+    try:
+        with transaction.atomic():
+            _sync_identities(customer, source=source)
+    except IntegrityError as exc:  # a concurrent writer took the identifier first
+        raise CustomerError("identity", "an identifier of this customer already belongs to another") from exc
+    if actor is not None and actor.user is not None:
+        audit.record(actor, "customer.created", customer)
+    events.publish("customer.created", brand_id=brand.pk, customer_id=customer.pk)
+    return customer
+
+
+def get_or_create_customer(
+    brand: Brand, *, actor: Actor | None, name: str = "", phone: str = "", email: str = "", member_number: str = "",
+    source: str = "order",
+) -> tuple[Customer | None, bool]:
+    """Match on member number, phone or email; create when none matches and we know anything."""
+    clean_phone, clean_email = clean_contact(brand, phone=phone, email=email)
+    member_number = "" if is_junk(member_number or "") else (member_number or "").strip()
+    if not (clean_phone or clean_email or member_number):
+        return None, False
+    existing = find_customer(brand, phone=clean_phone, email=clean_email, member_number=member_number)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            return (
+                create_customer(
+                    brand, actor=actor, name=name, phone=clean_phone, email=clean_email,
+                    member_number=member_number, source=source,
+                ),
+                True,
+            )
+    except CustomerError:
+        # Lost a race to another writer creating the same person: use theirs.
+        existing = find_customer(brand, phone=clean_phone, email=clean_email, member_number=member_number)
+        if existing is None:
+            raise
+        return existing, False
+
+
+UPDATABLE = ("name", "phone", "email", "birthday", "member_number", "home_store_id", "tags", "notes")
+
+
+@transaction.atomic
+def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Customer:
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise CustomerError(sorted(unknown)[0], "cannot be changed")
+    brand = customer.brand
+    if "phone" in changes or "email" in changes:
+        phone, email = clean_contact(
+            brand, phone=changes.get("phone", customer.phone), email=changes.get("email", customer.email)
+        )
+        changes["phone"], changes["email"] = phone, email
+    if "tags" in changes:
+        changes["tags"] = sorted(set(changes["tags"] or []))
+    before = {field: getattr(customer, field) for field in changes}
+    old_pairs = set(_identity_values(customer))
+    for field, value in changes.items():
+        setattr(customer, field, value)
+    customer.save()
+    new_pairs = set(_identity_values(customer))
+    # Identifiers the profile no longer holds stop matching this customer.
+    for kind, value in old_pairs - new_pairs:
+        CustomerIdentity.objects.filter(brand=brand, customer=customer, kind=kind, value=value).delete()
+    try:
+        with transaction.atomic():
+            _sync_identities(customer, source="profile")
+    except IntegrityError as exc:
+        raise CustomerError("identity", "an identifier already belongs to another customer") from exc
+    audit.record(actor, "customer.updated", customer, fields=sorted(changes), before={k: str(v) for k, v in before.items()})
+    return customer
