@@ -1,0 +1,135 @@
+"""Under real concurrency: no oversell, a single-use coupon used once, points never overdrawn.
+
+These run on whichever database the suite uses; on PostgreSQL they exercise row locks under
+READ COMMITTED, on SQLite the IMMEDIATE write lock. Each thread has its own connection.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection, connections
+
+from omo.catalog.models import StockLevel
+from omo.commerce import services
+from omo.commerce.models import Order
+from omo.core.audit import Actor
+from omo.loyalty import services as loyalty
+from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry
+from omo.testing import factories as f
+
+ADDRESS = {"city": "台中市", "line1": "台灣大道 100 號"}
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_concurrently(count: int, work: Callable[[int], object]) -> list[object]:
+    """Start `count` threads that call work(i) at the same moment; returns results or exceptions."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+
+    def target(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as exc:  # collected and asserted on by the test
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
+def test_fifty_concurrent_checkouts_for_five_units_make_exactly_five_orders(brand, warehouse):
+    variant = f.make_product(brand, "限量帆布包", variants=[("BAG-LTD", "", 129000)]).variants.get()
+    f.set_stock(variant, warehouse, 5)
+    carts = []
+    for _ in range(50):
+        cart = services.new_cart(brand)
+        services.add_to_cart(cart, variant, 1)
+        carts.append(cart)
+    phones = [f"0912{i:06d}" for i in range(50)]
+
+    def buy(i: int):
+        contact = services.Contact(name=f"顧客{i}", phone=phones[i], address=ADDRESS)
+        return services.checkout(carts[i], contact=contact, fulfilment="ship", payment_method="cod")
+
+    results = run_concurrently(50, buy)
+
+    orders = [r for r in results if isinstance(r, Order)]
+    refusals = [r for r in results if isinstance(r, services.OrderError)]
+    unexpected = [r for r in results if not isinstance(r, (Order, services.OrderError))]
+    assert unexpected == []
+    assert len(orders) == 5
+    assert len(refusals) == 45
+    assert all(r.field == "cart" for r in refusals)
+    assert Order.objects.count() == 5
+    level = StockLevel.objects.get(variant=variant, location=warehouse)
+    assert level.reserved == 5 and level.on_hand == 5 and level.available == 0
+    for order in orders:
+        services.fulfil(order, actor=None)
+    level.refresh_from_db()
+    assert (level.on_hand, level.reserved) == (0, 0)
+
+
+def test_twenty_concurrent_redemptions_of_a_single_use_coupon_succeed_once(brand, warehouse, hq_admin):
+    variant = f.make_product(brand, "保溫瓶", variants=[("BOTTLE", "", 80000)]).variants.get()
+    f.set_stock(variant, warehouse, 100)
+    actor = Actor(brand=brand, user=hq_admin)
+    coupon = loyalty.create_coupon(brand, actor=actor, name="VIP 折 200", kind="amount_off", value=20000)
+    loyalty.add_shared_code(coupon, code="ONCE", max_uses=1, actor=actor)
+    carts = []
+    for _ in range(20):
+        cart = services.new_cart(brand)
+        services.add_to_cart(cart, variant, 1)
+        carts.append(cart)
+
+    def buy(i: int):
+        contact = services.Contact(name=f"顧客{i}", phone=f"0922{i:06d}", address=ADDRESS)
+        return services.checkout(carts[i], contact=contact, fulfilment="ship", payment_method="cod",
+                                 coupon_code="ONCE")
+
+    results = run_concurrently(20, buy)
+
+    orders = [r for r in results if isinstance(r, Order)]
+    assert len(orders) == 1, results
+    assert all(isinstance(r, (Order, services.OrderError)) for r in results)
+    assert CouponRedemption.objects.count() == 1
+    assert CouponCode.objects.get(code="ONCE").times_used == 1
+    assert Order.objects.count() == 1
+    # The refused checkouts left no reservation behind.
+    assert StockLevel.objects.get(variant=variant, location=warehouse).reserved == 1
+
+
+def test_concurrent_point_redemptions_never_overdraw(brand, hq_admin):
+    customer = f.make_customer(brand, phone="0933000111")
+    actor = Actor(brand=brand, user=hq_admin)
+    loyalty.adjust_points(customer, 100, reason="測試", actor=actor)
+
+    def spend(i: int):
+        return loyalty.adjust_points(customer, -30, reason=f"spend {i}", actor=actor)
+
+    results = run_concurrently(10, spend)
+
+    succeeded = [r for r in results if isinstance(r, PointsEntry)]
+    refused = [r for r in results if isinstance(r, loyalty.InsufficientPoints)]
+    assert len(succeeded) == 3
+    assert len(refused) == 7
+    account = LoyaltyAccount.objects.get(customer=customer)
+    assert account.balance == 10
+    assert account.balance == sum(PointsEntry.objects.filter(customer=customer).values_list("delta", flat=True))
+
+
+def test_uses_the_configured_database():
+    # Guard: the PostgreSQL CI run must really be on PostgreSQL.
+    import os
+
+    expected = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+    assert connection.vendor == expected

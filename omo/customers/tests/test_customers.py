@@ -1,0 +1,85 @@
+"""Customers: identifiers normalised and unique per brand."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from omo.core.audit import Actor
+from omo.customers import services
+from omo.customers.models import CustomerIdentity
+from omo.customers.normalize import is_junk, normalize_email, normalize_phone
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0912-345-678", "+886912345678"), ("0912 345 678", "+886912345678"), ("+886 912 345 678", "+886912345678"),
+     ("886912345678", "+886912345678"), ("02-2345-6789", "+886223456789")],
+)
+def test_taiwan_phone_numbers_become_e164(raw, expected):
+    assert normalize_phone(raw if not raw.startswith("886") else "+" + raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["12", "abc", "0912", ""])
+def test_bad_phone_numbers_are_refused(raw):
+    with pytest.raises(ValueError):
+        normalize_phone(raw)
+
+
+@given(st.text(max_size=40))
+def test_phone_normaliser_only_raises_value_error(raw):
+    try:
+        assert normalize_phone(raw).startswith("+")
+    except ValueError:
+        pass
+
+
+def test_junk_values():
+    for junk in ["null", "0", "-1", "undefined", "anonymous", "0000000", "NULL "]:
+        assert is_junk(junk)
+    assert not is_junk("0912345678")
+
+
+def test_email_is_lowercased():
+    assert normalize_email(" Mei@Example.COM ") == "mei@example.com"
+    with pytest.raises(ValueError):
+        normalize_email("not-an-email")
+
+
+def test_create_writes_identities(brand):
+    customer = services.create_customer(brand, actor=None, name="林小美", phone="0912345678",
+                                        email="MEI@example.com", member_number="M0001")
+    kinds = dict(CustomerIdentity.objects.filter(customer=customer).values_list("kind", "value"))
+    assert kinds == {"phone": "+886912345678", "email": "mei@example.com", "member_number": "M0001"}
+
+
+def test_same_phone_twice_is_refused_but_other_brand_is_fine(brand, other_brand):
+    services.create_customer(brand, actor=None, phone="0912345678")
+    with pytest.raises(services.CustomerError) as err:
+        services.create_customer(brand, actor=None, phone="0912-345-678")
+    assert err.value.field in ("phone", "identity")
+    services.create_customer(other_brand, actor=None, phone="0912345678")
+
+
+def test_get_or_create_matches_and_ignores_junk(brand):
+    first, created = services.get_or_create_customer(brand, actor=None, phone="0912345678", name="A")
+    again, created_again = services.get_or_create_customer(brand, actor=None, phone="+886912345678")
+    assert created and not created_again and first.pk == again.pk
+    nobody, made = services.get_or_create_customer(brand, actor=None, phone="null", email="undefined")
+    assert nobody is None and not made
+
+
+def test_update_moves_identities_and_audits(brand, hq_admin):
+    from omo.core.models import AuditLog
+
+    customer = services.create_customer(brand, actor=None, phone="0912345678")
+    services.update_customer(customer, actor=Actor(brand=brand, user=hq_admin), phone="0922333444", tags=["VIP", "VIP"])
+    values = set(CustomerIdentity.objects.filter(customer=customer).values_list("value", flat=True))
+    assert values == {"+886922333444"}
+    customer.refresh_from_db()
+    assert customer.tags == ["VIP"]
+    assert AuditLog.objects.filter(action="customer.updated").count() == 1
+    with pytest.raises(services.CustomerError) as err:
+        services.update_customer(customer, actor=Actor(brand=brand, user=hq_admin), brand_id=99)
+    assert err.value.field == "brand_id"
