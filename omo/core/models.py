@@ -144,3 +144,14 @@ class ImportJob(BrandScoped):
     @property
     def progress_percent(self) -> int:
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class PeriodicRun(models.Model):
+    """When a periodic job was last enqueued; the conditional UPDATE on it lets many workers share
+    one schedule without enqueuing a job twice."""
+
+    name = models.CharField(max_length=100, unique=True)
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.name

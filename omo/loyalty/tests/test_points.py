@@ -122,3 +122,20 @@ def test_tier_follows_rolling_twelve_month_spend(brand, store):
     account.refresh_from_db()
     assert account.tier_id == silver.pk
     assert account.rolling_spend == 1100000
+
+
+def test_nightly_task_expires_and_moves_tiers(brand, store):
+    from omo.loyalty.tasks import nightly_loyalty, recompute_all_tiers
+
+    Tier.objects.create(brand=brand, name="一般會員", threshold=0)
+    gold = Tier.objects.create(brand=brand, name="金卡", threshold=300000)
+    now = timezone.now()
+    order = pos_order(brand, store, external_id="g", amount=400000, placed_at=now - dt.timedelta(days=300))
+    account = loyalty.recompute_tier(order.customer)
+    assert account.tier_id == gold.pk
+    # Ninety days later the order has left the 12-month window.
+    assert recompute_all_tiers(brand, now=now + dt.timedelta(days=90)) == 1
+    account.refresh_from_db()
+    assert account.tier.name == "一般會員" and account.rolling_spend == 0
+    result = nightly_loyalty.call(brand.pk)
+    assert result == {"points_expired": 0, "tier_changes": 1}
