@@ -41,6 +41,11 @@ INSTALLED_APPS = [
     "omo.commerce",
     "omo.analytics",
     "omo.console",
+    "omo.inbox",
+    "omo.binding",
+    "omo.attribution",
+    "omo.clerk",
+    "omo.devtools",
 ]
 
 MIDDLEWARE = [
@@ -155,6 +160,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # --- omo --------------------------------------------------------------------------------------
 OMO_MEMBER_LINK_MAX_AGE = env.get_int("OMO_MEMBER_LINK_MAX_AGE", 7 * 24 * 3600)
 OMO_WORKER_HEARTBEAT_MAX_AGE = env.get_int("OMO_WORKER_HEARTBEAT_MAX_AGE", 60)
+OMO_ENCRYPTION_KEY = env.get_str("OMO_ENCRYPTION_KEY", None)
+OMO_LINE_API_BASE = env.get_str("OMO_LINE_API_BASE", "https://api.line.me").rstrip("/")
+OMO_LINE_DATA_API_BASE = env.get_str("OMO_LINE_DATA_API_BASE", None)
 OMO_CART_RESERVATION_MINUTES = env.get_int("OMO_CART_RESERVATION_MINUTES", 30)
 
 LOGGING = {

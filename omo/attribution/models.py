@@ -1,0 +1,123 @@
+"""Tracked-link clicks, attribution decisions with reasons, commission rules and ledger."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from omo.core.models import BrandScoped
+
+
+class LinkIssue(BrandScoped):
+    """A tracked link handed out (one per product in a card); the signed token names this row."""
+
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    conversation_id = models.BigIntegerField(null=True, blank=True)
+    target = models.CharField(max_length=500, help_text="path inside the brand's shop, e.g. /shop/demo/p/x/")
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["clerk", "issued_at"], name="link_by_clerk")]
+
+    def __str__(self) -> str:
+        return f"link {self.pk}"
+
+
+class Click(BrandScoped):
+    link = models.ForeignKey(LinkIssue, on_delete=models.CASCADE, related_name="clicks")
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    clicked_at = models.DateTimeField()
+    is_preview = models.BooleanField(default=False, help_text="a link-preview fetcher, not a person")
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    session_key = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "customer", "clicked_at"], name="click_by_customer")]
+
+    def __str__(self) -> str:
+        return f"click {self.pk}"
+
+
+class Attribution(BrandScoped):
+    """Which clerk an order is credited to, by which rule, and why in words."""
+
+    class Rule(models.TextChoices):
+        POS_STAFF = "pos_staff", _("POS 銷售人員")
+        CLERK_COUPON = "clerk_coupon", _("店員優惠碼")
+        LINK_CLICK = "link_click", _("店員導購連結")
+        BOUND_CLERK = "bound_clerk", _("綁定店員")
+        NONE = "none", _("無歸屬")
+
+    order = models.OneToOneField("commerce.Order", on_delete=models.CASCADE, related_name="attribution")
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    rule = models.CharField(max_length=14, choices=Rule.choices)
+    click = models.ForeignKey(Click, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason_zh = models.CharField(max_length=300)
+    reason_en = models.CharField(max_length=300)
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["brand", "clerk", "decided_at"], name="attribution_by_clerk")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.rule}"
+
+
+class AttributionSettings(models.Model):
+    brand = models.OneToOneField("core.Brand", on_delete=models.CASCADE, related_name="attribution_settings")
+    window_days = models.PositiveIntegerField(default=30)
+    credit_bound_clerk = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"attribution settings {self.brand_id}"
+
+
+class CommissionRule(BrandScoped):
+    """Percentage (in basis points: 500 = 5%) by category and/or store, valid between dates."""
+
+    category = models.ForeignKey("catalog.Category", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    rate_bp = models.PositiveIntegerField()
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(rate_bp__lte=10000), name="commission_rate_max_100")]
+
+    def __str__(self) -> str:
+        return f"{self.rate_bp / 100:.2f}%"
+
+
+class CommissionEntry(BrandScoped):
+    """Append-only: a sale credits, a refund writes the reversing entry."""
+
+    class Kind(models.TextChoices):
+        SALE = "sale", _("銷售")
+        REVERSAL = "reversal", _("退貨扣回")
+
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="commission_entries")
+    order = models.ForeignKey("commerce.Order", on_delete=models.CASCADE, related_name="+")
+    refund = models.ForeignKey("commerce.Refund", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    basis = models.BigIntegerField(help_text="attributed sales amount, minor units")
+    amount = models.BigIntegerField(help_text="commission, minor units")
+    month = models.DateField(help_text="first day of the month it counts in")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["order", "clerk"], condition=models.Q(refund__isnull=True),
+                                    name="commission_sale_once"),
+            models.UniqueConstraint(fields=["refund", "clerk"], condition=models.Q(refund__isnull=False),
+                                    name="commission_reversal_once"),
+        ]
+        indexes = [models.Index(fields=["brand", "clerk", "month"], name="commission_statement")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount}"
