@@ -1,26 +1,54 @@
-"""Shared pieces of the REST API: bearer-key auth, errors, pagination."""
+"""Shared pieces of the REST API: bearer-key auth with permissions, errors, pagination."""
 
 from __future__ import annotations
 
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
-from ninja import Schema
+from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
+from pydantic import Field
 
-from omo.core import apikeys
+from omo.core import apikeys, imports
 from omo.core.audit import Actor
+from omo.core.models import ApiKey, AuditLog, ImportJob
+from omo.staff.roles import Role, role_allows
+
+MAX_PAGE_SIZE = 500
 
 
 class BearerKey(HttpBearer):
-    """`Authorization: Bearer omo_…` → an Actor for the key's brand and role."""
+    """`Authorization: Bearer omo_…` → an Actor for the key's brand and role.
+
+    With `permission`, the key's role must hold it. This runs before ninja parses the body, so a
+    weaker role gets 403 (naming the permission) whatever it sent, never a 422 that would tell it
+    more about the endpoint than it may know.
+    """
+
+    def __init__(self, permission: str | None = None):
+        super().__init__()
+        if permission is not None:
+            role_allows("hq_admin", permission)  # a typo in a permission name fails at import time
+        self.permission = permission
 
     def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
         key = apikeys.authenticate(token)
         if key is None:
             return None
-        return Actor.from_request(request, brand=key.brand, api_key=key, role=key.role)
+        actor = Actor.from_request(request, brand=key.brand, api_key=key, role=key.role)
+        if self.permission is not None:
+            require(actor, self.permission)
+        return actor
+
+
+def allow(permission: str) -> BearerKey:
+    """The `auth=` of an endpoint: a valid key whose role holds `permission`."""
+    return BearerKey(permission)
 
 
 class ApiError(Exception):
@@ -47,6 +75,11 @@ def require(actor: Actor, permission: str) -> None:
         raise HttpError(403, f"role {actor.role} may not {permission}")
 
 
+def actor_of(request: HttpRequest) -> Actor:
+    """The Actor that BearerKey put on the request."""
+    return request.auth  # type: ignore[attr-defined, no-any-return]
+
+
 class ErrorOut(Schema):
     detail: Any
     code: str | None = None
@@ -55,3 +88,190 @@ class ErrorOut(Schema):
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
+
+
+def get_or_404(queryset: QuerySet, what: str, **lookup: Any) -> Any:
+    """One row of an already brand-filtered queryset, or a 404 that says what was missing."""
+    found = queryset.filter(**lookup).first()
+    if found is None:
+        raise not_found(what)
+    return found
+
+
+# --- pagination -------------------------------------------------------------------------------
+
+
+class PageParams(Schema):
+    limit: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description=f"rows per page, at most {MAX_PAGE_SIZE}")
+    offset: int = Field(0, ge=0)
+
+
+def page(queryset: QuerySet, params: PageParams, out: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+    """`{total, limit, offset, items}` for one page of `queryset` (two queries: count and slice)."""
+    total = queryset.count()
+    rows: Iterable[Model] = queryset[params.offset : params.offset + params.limit]
+    items = [out(row) for row in rows] if out is not None else list(rows)
+    return {"total": total, "limit": params.limit, "offset": params.offset, "items": items}
+
+
+def aware(value: dt.datetime | None, actor: Actor) -> dt.datetime | None:
+    """A filter datetime; one without an offset is read in the brand's time zone."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=zoneinfo.ZoneInfo(actor.brand.time_zone))
+
+
+# --- core endpoints: API keys, audit log, CSV imports -------------------------------------------
+
+router = Router(tags=["api keys, audit log and imports"])
+
+ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+class ApiKeyIn(Schema):
+    name: str = Field(..., min_length=1, max_length=120)
+    role: Role = Role.HQ_ADMIN
+
+
+class ApiKeyOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    role: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class NewApiKeyOut(ApiKeyOut):
+    secret: str = Field(..., description="the key itself; shown once, never again")
+
+
+class ApiKeyPage(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[ApiKeyOut]
+
+
+class AuditOut(Schema):
+    id: int
+    actor_label: str
+    action: str
+    target_type: str
+    target_id: str
+    detail: dict[str, Any]
+    ip_address: str | None
+    created_at: dt.datetime
+
+
+class AuditPage(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[AuditOut]
+
+
+class AuditFilters(Schema):
+    action: str | None = None
+    target_type: str | None = Field(None, description="e.g. customers.customer")
+    target_id: str | None = None
+    since: dt.datetime | None = None
+
+
+class ImportErrorOut(Schema):
+    row: int | None = Field(None, description="spreadsheet row: the header is row 1")
+    field: str
+    error: str
+
+
+class ImportJobOut(Schema):
+    id: int
+    kind: str
+    mode: str
+    status: str
+    filename: str
+    total_rows: int
+    processed_rows: int
+    applied_rows: int
+    error_rows: int
+    progress: int = Field(..., description="percent of rows processed")
+    errors: list[ImportErrorOut]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_progress(job: ImportJob) -> int:
+        return job.progress_percent
+
+
+class ImportJobPage(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[ImportJobOut]
+
+
+@router.get("/api-keys", auth=allow("apikeys.manage"), response={200: ApiKeyPage, **ERRORS})
+def list_api_keys(request: HttpRequest, paging: Query[PageParams]):
+    return page(ApiKey.objects.filter(brand=actor_of(request).brand).order_by("-id"), paging)
+
+
+@router.post("/api-keys", auth=allow("apikeys.manage"), response={201: NewApiKeyOut, **ERRORS})
+def create_api_key(request: HttpRequest, data: ApiKeyIn):
+    """A new key for an integration. The response carries the secret once; store it safely."""
+    actor = actor_of(request)
+    key, secret = apikeys.create_api_key(actor.brand, name=data.name, role=data.role, actor=actor)
+    key.secret = secret  # type: ignore[attr-defined]
+    return Status(201, key)
+
+
+@router.post("/api-keys/{key_id}/revoke", auth=allow("apikeys.manage"), response={200: ApiKeyOut, **ERRORS})
+def revoke_api_key(request: HttpRequest, key_id: int):
+    """Revoke a key at once; requests with it answer 401 from now on."""
+    actor = actor_of(request)
+    key = get_or_404(ApiKey.objects.filter(brand=actor.brand), f"API key {key_id}", pk=key_id)
+    return apikeys.revoke_api_key(key, actor=actor)
+
+
+@router.get("/audit-log", auth=allow("audit.read"), response={200: AuditPage, **ERRORS})
+def list_audit_log(request: HttpRequest, filters: Query[AuditFilters], paging: Query[PageParams]):
+    """Who did what, newest first."""
+    actor = actor_of(request)
+    entries = AuditLog.objects.filter(brand=actor.brand)
+    if filters.action:
+        entries = entries.filter(action=filters.action)
+    if filters.target_type:
+        entries = entries.filter(target_type=filters.target_type)
+    if filters.target_id:
+        entries = entries.filter(target_id=filters.target_id)
+    if filters.since:
+        entries = entries.filter(created_at__gte=aware(filters.since, actor))
+    return page(entries.order_by("-created_at", "-id"), paging)
+
+
+@router.post("/imports", auth=allow("imports.run"), response={202: ImportJobOut, **ERRORS})
+def create_import(request: HttpRequest, file: File[UploadedFile], kind: Form[ImportJob.Kind],
+                  mode: Form[ImportJob.Mode] = ImportJob.Mode.VALID_ROWS):
+    """Upload a CSV (multipart: `kind`, `file`, `mode`). The job runs in the background; poll it
+    with GET /imports/{id}. Columns per kind: docs/csv-import.md."""
+    actor = actor_of(request)
+    try:
+        job = imports.create_job(actor.brand, kind=kind, mode=mode, filename=file.name or "", raw=file.read(),
+                                 actor=actor)
+    except imports.ImportFileError as exc:
+        raise ApiError(422, "invalid", exc.message, field=exc.field) from exc
+    return Status(202, job)
+
+
+@router.get("/imports", auth=allow("imports.run"), response={200: ImportJobPage, **ERRORS})
+def list_imports(request: HttpRequest, paging: Query[PageParams]):
+    jobs = ImportJob.objects.filter(brand=actor_of(request).brand).defer("content").order_by("-id")
+    return page(jobs, paging)
+
+
+@router.get("/imports/{job_id}", auth=allow("imports.run"), response={200: ImportJobOut, **ERRORS})
+def get_import(request: HttpRequest, job_id: int):
+    """Status, progress and the errors per row (row 1 is the header)."""
+    jobs = ImportJob.objects.filter(brand=actor_of(request).brand).defer("content")
+    return get_or_404(jobs, f"import {job_id}", pk=job_id)

@@ -29,3 +29,18 @@ def heartbeat_probe(token: str) -> dict[str, Any]:
     cache.set(probe_cache_key(token), ran_at, PROBE_TTL_SECONDS)
     workers = sorted(WorkerHeartbeat.objects.values_list("worker_id", flat=True))
     return {"token": token, "ran_at": ran_at, "workers": workers}
+
+
+@task()
+def run_import(job_id: int) -> dict[str, Any]:
+    """Run a queued CSV import (omo.core.imports) and report how it ended."""
+    from omo.core.imports import run_job
+
+    job = run_job(job_id)
+    return {
+        "job_id": job.pk,
+        "status": job.status,
+        "total_rows": job.total_rows,
+        "applied_rows": job.applied_rows,
+        "error_rows": job.error_rows,
+    }

@@ -1,0 +1,177 @@
+"""The REST API at /api/v1/: one NinjaAPI, every app's router, errors as JSON, local docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import ninja
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.template import Context, Template
+from django.urls import path, reverse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.openapi.docs import DocsBase
+
+from omo.catalog.api import router as catalog_router
+from omo.catalog.inventory import OutOfStock, StockError
+from omo.catalog.services import CatalogError
+from omo.commerce.api import router as commerce_router
+from omo.commerce.services import OrderError
+from omo.core.api import ApiError, BearerKey
+from omo.core.api import router as core_router
+from omo.customers.api import router as customers_router
+from omo.customers.services import CustomerError
+from omo.loyalty.api import router as loyalty_router
+from omo.loyalty.services import InsufficientPoints, LoyaltyError
+from omo.staff.api import router as staff_router
+
+NINJA_STATIC = Path(ninja.__file__).parent / "static" / "ninja"
+DOCS_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-init.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+    "favicon.png": "image/png",
+}
+
+_DOCS_PAGE = Template("""<!DOCTYPE html>
+<html>
+<head>
+  <meta charset="utf-8">
+  <title>{{ title }}</title>
+  <link rel="stylesheet" href="{{ assets }}swagger-ui.css">
+  <link rel="icon" href="{{ assets }}favicon.svg" type="image/svg+xml">
+</head>
+<body data-csrf-token="" data-api-csrf="">
+  <script type="application/json" id="swagger-settings">{{ settings|safe }}</script>
+  <div id="swagger-ui"></div>
+  <script src="{{ assets }}swagger-ui-bundle.js"></script>
+  <script src="{{ assets }}swagger-ui-init.js"></script>
+</body>
+</html>""")
+
+
+class LocalSwagger(DocsBase):
+    """Swagger UI from the files django-ninja ships, served by this API: nothing from a CDN."""
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        settings = {
+            "url": self.get_openapi_url(api, kwargs),
+            "layout": "BaseLayout",
+            "deepLinking": True,
+            "persistAuthorization": True,
+        }
+        assets = reverse(f"{api.urls_namespace}:docs-asset", kwargs={"name": "x"})[: -len("x")]
+        html = _DOCS_PAGE.render(
+            Context({"title": api.title, "assets": assets, "settings": json.dumps(settings).replace("</", "<\\/")})
+        )
+        return HttpResponse(html)
+
+
+def docs_asset(request: HttpRequest, name: str) -> FileResponse:
+    if name not in DOCS_ASSETS:
+        raise Http404(name)
+    response = FileResponse((NINJA_STATIC / name).open("rb"), content_type=DOCS_ASSETS[name])
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+class OmoApi(NinjaAPI):
+    def _get_urls(self) -> list[Any]:
+        return [path("docs/assets/<str:name>", docs_asset, name="docs-asset"), *super()._get_urls()]
+
+
+api = OmoApi(
+    title="omo API",
+    version="1",
+    description=(
+        "REST API of omo. Every endpoint takes `Authorization: Bearer <api key>`. Amounts are integer "
+        "minor units of `currency` (TWD: NT$1 = 100). Lists take `limit` (at most 500) and `offset` "
+        "and answer `{total, limit, offset, items}`. Errors answer `{detail, code, field}`."
+    ),
+    urls_namespace="api-v1",
+    auth=BearerKey(),
+    docs=LocalSwagger(),
+)
+
+for router in (core_router, staff_router, catalog_router, customers_router, commerce_router, loyalty_router):
+    api.add_router("", router)
+
+
+# --- errors as JSON ---------------------------------------------------------------------------
+
+
+def _error(request: HttpRequest, status: int, detail: Any, code: str, field: str | None = None,
+           **extra: Any) -> HttpResponse:
+    body: dict[str, Any] = {"detail": detail, "code": code}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return api.create_response(request, body, status=status)
+
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               409: "conflict", 413: "too_large", 429: "throttled"}
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _error(request, 401, "missing, unknown or revoked API key: send Authorization: Bearer <key>",
+                      "unauthorized")
+    response["WWW-Authenticate"] = 'Bearer realm="omo"'
+    return response
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, (json.JSONDecodeError, UnicodeDecodeError)):
+        return _error(request, 400, f"the request body is not valid JSON: {cause}", "malformed_json")
+    return _error(request, exc.status_code, exc.message, _HTTP_CODES.get(exc.status_code, "error"))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return _error(request, 404, "not found", "not_found")
+
+
+@api.exception_handler(ApiError)
+def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+    return api.create_response(request, exc.body(), status=exc.status)
+
+
+@api.exception_handler(OrderError)
+def _order_error(request: HttpRequest, exc: OrderError) -> HttpResponse:
+    return _error(request, exc.status, exc.message, "conflict" if exc.status == 409 else "invalid", exc.field)
+
+
+@api.exception_handler(CustomerError)
+def _customer_error(request: HttpRequest, exc: CustomerError) -> HttpResponse:
+    # An identifier that another customer holds is a conflict; anything else is a bad value.
+    conflict = exc.field == "identity" or "already belongs" in exc.message
+    return _error(request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field)
+
+
+@api.exception_handler(LoyaltyError)
+def _loyalty_error(request: HttpRequest, exc: LoyaltyError) -> HttpResponse:
+    conflict = isinstance(exc, InsufficientPoints) or "already exists" in exc.message
+    return _error(request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field)
+
+
+@api.exception_handler(StockError)
+def _stock_error(request: HttpRequest, exc: StockError) -> HttpResponse:
+    # Stock verbs refuse what the current on-hand / reserved counts do not allow.
+    return _error(request, 409, str(exc), "stock_conflict", "on_hand")
+
+
+@api.exception_handler(OutOfStock)
+def _out_of_stock(request: HttpRequest, exc: OutOfStock) -> HttpResponse:
+    return _error(request, 409, str(exc), "out_of_stock", "quantity", available=exc.available)
+
+
+@api.exception_handler(CatalogError)
+def _catalog_error(request: HttpRequest, exc: CatalogError) -> HttpResponse:
+    return _error(request, 409 if exc.conflict else 422, exc.message, "conflict" if exc.conflict else "invalid",
+                  exc.field)

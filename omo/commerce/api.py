@@ -1,0 +1,295 @@
+"""REST endpoints for orders: ingest (one or a batch), list, read, pay, fulfil, cancel, refund."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field, ValidationError
+
+from omo.commerce import services
+from omo.commerce.models import Order, Refund, SalesChannel
+from omo.commerce.schemas import OrderIn, RefundIn
+from omo.core.api import ErrorOut, PageParams, actor_of, allow, aware, get_or_404, page
+from omo.core.audit import Actor
+from omo.staff.roles import Scope
+
+router = Router(tags=["orders"])
+
+MAX_BATCH = 500
+
+
+# --- shapes -----------------------------------------------------------------------------------
+
+
+class OrderLineOut(Schema):
+    id: int
+    sku: str
+    title: str
+    variant_id: int | None
+    product_id: int | None
+    quantity: int
+    unit_price: int
+    discount: int
+    total: int
+    refunded_quantity: int
+
+
+class DiscountOut(Schema):
+    code: str = ""
+    kind: str = ""
+    amount: int = 0
+
+
+class RefundOut(Schema):
+    id: int
+    order_id: int
+    external_id: str
+    amount: int
+    currency: str
+    reason: str
+    lines: list[dict[str, Any]]
+    restock: bool
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_currency(refund: Refund) -> str:
+        return refund.order.currency
+
+
+class OrderSummaryOut(Schema):
+    id: int
+    source: str
+    external_id: str
+    name: str
+    sales_channel: str
+    store_id: int | None
+    store_code: str | None
+    staff_code: str
+    customer_id: int | None
+    status: str
+    currency: str
+    subtotal: int
+    discount_total: int
+    shipping_total: int
+    tax_total: int
+    total: int
+    refunded_total: int
+    placed_at: dt.datetime
+    paid_at: dt.datetime | None
+    fulfilled_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+
+    @staticmethod
+    def resolve_store_code(order: Order) -> str | None:
+        return order.store.code if order.store_id else None
+
+
+class OrderOut(OrderSummaryOut):
+    fulfilment: str
+    payment_method: str
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    coupon_code: str
+    points_redeemed: int
+    ref: str
+    note: str
+    discounts: list[DiscountOut]
+    lines: list[OrderLineOut]
+    refunds: list[RefundOut]
+
+
+class OrderPage(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[OrderSummaryOut]
+
+
+class BatchIn(Schema):
+    orders: list[Any] = Field(
+        ...,
+        min_length=1,
+        max_length=MAX_BATCH,
+        description=f"up to {MAX_BATCH} orders, each shaped like OrderIn (POST /orders); each is checked on its own",
+    )
+
+
+class BatchItemOut(Schema):
+    index: int
+    status: str = Field(..., description="created | existing | rejected")
+    order_id: int | None = None
+    field: str | None = None
+    error: str | None = None
+
+
+class BatchOut(Schema):
+    created: int
+    existing: int
+    rejected: int
+    results: list[BatchItemOut]
+
+
+class OrderFilters(Schema):
+    sales_channel: SalesChannel | None = None
+    store_code: str | None = None
+    status: Order.Status | None = None
+    customer_id: int | None = None
+    placed_after: dt.datetime | None = Field(None, description="inclusive")
+    placed_before: dt.datetime | None = Field(None, description="exclusive")
+
+
+class CancelIn(Schema):
+    reason: str = Field("", max_length=250)
+
+
+ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+
+def visible_orders(actor: Actor) -> QuerySet[Order]:
+    """The brand's orders this actor may see: all (HQ), one store's, or the clerk's own sales."""
+    orders = Order.objects.filter(brand=actor.brand)
+    if actor.scope == Scope.STORE:
+        return orders.filter(store_id=actor.store_id) if actor.store_id else orders.none()
+    if actor.scope == Scope.OWN:
+        return orders.filter(staff_id=actor.user_id) if actor.user_id else orders.none()
+    return orders
+
+
+def _detail(actor: Actor, order_id: int) -> Order:
+    return get_or_404(
+        visible_orders(actor).select_related("store").prefetch_related("lines", "refunds"),
+        f"order {order_id}",
+        pk=order_id,
+    )
+
+
+def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('lines', 0, 'quantity') -> 'lines[0].quantity'."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+@router.post("/orders", auth=allow("orders.write"), response={200: OrderOut, 201: OrderOut, **ERRORS})
+def record_order(request: HttpRequest, data: OrderIn):
+    """Record an order from any sales channel. Idempotent on (source, external_id): the first
+    receipt answers 201, a repeat answers 200 with the order recorded the first time."""
+    actor = actor_of(request)
+    order, created = services.record_order(actor.brand, data, actor=actor)
+    return Status(201 if created else 200, _detail(actor, order.pk))
+
+
+@router.post("/orders/batch", auth=allow("orders.write"), response={200: BatchOut, **ERRORS})
+def record_orders(request: HttpRequest, data: BatchIn):
+    """Record up to 500 orders. Each is checked on its own: a bad one is reported with the field
+    (`orders[3].lines[0].quantity`) and the others are recorded."""
+    actor = actor_of(request)
+    results: list[dict[str, Any] | None] = [None] * len(data.orders)
+    valid: list[OrderIn] = []
+    positions: list[int] = []
+    for index, raw in enumerate(data.orders):
+        if not isinstance(raw, dict):
+            results[index] = {"index": index, "status": "rejected", "field": f"orders[{index}]",
+                              "error": "must be a JSON object shaped like OrderIn"}
+            continue
+        try:
+            valid.append(OrderIn.model_validate(raw))
+            positions.append(index)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            results[index] = {
+                "index": index,
+                "status": "rejected",
+                "field": f"orders[{index}]" + (f".{_field_path(first['loc'])}" if first["loc"] else ""),
+                "error": str(first["msg"]).removeprefix("Value error, "),
+            }
+    for outcome in services.record_orders(actor.brand, valid, actor=actor):
+        index = positions[outcome.index]
+        item: dict[str, Any] = {"index": index, "status": outcome.status}
+        if outcome.order is not None:
+            item["order_id"] = outcome.order.pk
+        if outcome.status == "rejected":
+            item["field"] = f"orders[{index}].{outcome.field}" if outcome.field else f"orders[{index}]"
+            item["error"] = outcome.error
+        results[index] = item
+    counts = {"created": 0, "existing": 0, "rejected": 0}
+    for item in results:
+        assert item is not None
+        counts[item["status"]] += 1
+    return {**counts, "results": results}
+
+
+@router.get("/orders", auth=allow("orders.read"), response={200: OrderPage, **ERRORS})
+def list_orders(request: HttpRequest, filters: Query[OrderFilters], paging: Query[PageParams]):
+    """Orders, newest first. Store managers see their store's orders only."""
+    actor = actor_of(request)
+    orders = visible_orders(actor).select_related("store")
+    if filters.sales_channel:
+        orders = orders.filter(sales_channel=filters.sales_channel)
+    if filters.store_code:
+        orders = orders.filter(store__code=filters.store_code)
+    if filters.status:
+        orders = orders.filter(status=filters.status)
+    if filters.customer_id is not None:
+        orders = orders.filter(customer_id=filters.customer_id)
+    if filters.placed_after:
+        orders = orders.filter(placed_at__gte=aware(filters.placed_after, actor))
+    if filters.placed_before:
+        orders = orders.filter(placed_at__lt=aware(filters.placed_before, actor))
+    return page(orders.order_by("-placed_at", "-id"), paging)
+
+
+@router.get("/orders/{order_id}", auth=allow("orders.read"), response={200: OrderOut, **ERRORS})
+def get_order(request: HttpRequest, order_id: int):
+    """One order with its lines, discounts and refunds."""
+    return _detail(actor_of(request), order_id)
+
+
+@router.post("/orders/{order_id}/pay", auth=allow("orders.write"), response={200: OrderOut, **ERRORS})
+def pay_order(request: HttpRequest, order_id: int):
+    """Mark a placed order paid (409 when it is in any other state)."""
+    actor = actor_of(request)
+    services.mark_paid(_detail(actor, order_id), actor=actor)
+    return _detail(actor, order_id)
+
+
+@router.post("/orders/{order_id}/fulfil", auth=allow("orders.write"), response={200: OrderOut, **ERRORS})
+def fulfil_order(request: HttpRequest, order_id: int):
+    """Goods handed over: reserved stock leaves its location."""
+    actor = actor_of(request)
+    services.fulfil(_detail(actor, order_id), actor=actor)
+    return _detail(actor, order_id)
+
+
+@router.post("/orders/{order_id}/cancel", auth=allow("orders.write"), response={200: OrderOut, **ERRORS})
+def cancel_order(request: HttpRequest, order_id: int, data: CancelIn | None = None):
+    """Cancel a placed or paid order: reservations, points and coupon are given back."""
+    actor = actor_of(request)
+    services.cancel(_detail(actor, order_id), actor=actor, reason=data.reason if data else "")
+    return _detail(actor, order_id)
+
+
+@router.post(
+    "/orders/{order_id}/refunds", auth=allow("orders.refund"), response={200: RefundOut, 201: RefundOut, **ERRORS}
+)
+def refund_order(request: HttpRequest, order_id: int, data: RefundIn):
+    """Refund part or all of an order. Idempotent on external_id: a repeat answers 200."""
+    actor = actor_of(request)
+    refund, created = services.refund(_detail(actor, order_id), data, actor=actor)
+    refund = Refund.objects.select_related("order").get(pk=refund.pk)
+    return Status(201 if created else 200, refund)

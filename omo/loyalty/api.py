@@ -1,0 +1,234 @@
+"""REST endpoints for loyalty: balance and ledger, manual adjustment, tiers, coupons and codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, get_or_404, page
+from omo.customers.api import customer_for, visible_customers
+from omo.loyalty import services
+from omo.loyalty.models import Coupon, CouponCode, LoyaltyAccount, PointsEntry, Tier
+
+router = Router(tags=["loyalty"])
+
+ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+MAX_ISSUE = 1000
+
+
+class TierOut(Schema):
+    id: int
+    name: str
+    name_en: str
+    threshold: int = Field(..., description="rolling spend in minor units")
+    currency: str
+    earn_multiplier_percent: int
+
+
+class LoyaltyOut(Schema):
+    customer_id: int
+    balance: int
+    lifetime_earned: int
+    rolling_spend: int
+    currency: str
+    point_value: int = Field(..., description="minor units one point is worth")
+    tier: TierOut | None
+
+
+class PointsEntryOut(Schema):
+    id: int
+    delta: int
+    kind: str
+    order_id: int | None
+    reason: str
+    expires_at: dt.datetime | None
+    actor_id: int | None
+    created_at: dt.datetime
+
+
+class PointsPage(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[PointsEntryOut]
+
+
+class AdjustIn(Schema):
+    delta: int = Field(..., description="points added (positive) or taken (negative); not zero")
+    reason: str = Field(..., min_length=1, max_length=250)
+
+
+class CouponIn(Schema):
+    name: str = Field(..., min_length=1, max_length=120)
+    kind: Coupon.Kind
+    value: int = Field(0, ge=0, description="minor units (amount_off) or percent (percent_off)")
+    min_spend: int = Field(0, ge=0, description="minor units")
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+
+
+class CouponOut(Schema):
+    id: int
+    name: str
+    kind: str
+    value: int
+    min_spend: int
+    currency: str
+    starts_at: dt.datetime | None
+    ends_at: dt.datetime | None
+    is_active: bool
+    created_at: dt.datetime
+
+
+class CouponPage(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[CouponOut]
+
+
+class SharedCodeIn(Schema):
+    code: str = Field(..., min_length=1, max_length=60)
+    max_uses: int | None = Field(None, ge=1, description="empty = no cap")
+
+
+class IssueIn(Schema):
+    customer_ids: list[int] = Field(..., min_length=1, max_length=MAX_ISSUE)
+    prefix: str = Field("", max_length=20)
+
+
+class CodeOut(Schema):
+    id: int
+    coupon_id: int
+    code: str
+    customer_id: int | None
+    max_uses: int | None
+    times_used: int
+    created_at: dt.datetime
+
+
+class CodePage(Schema):
+    total: int
+    limit: int
+    offset: int
+    items: list[CodeOut]
+
+
+def _tier_out(tier: Tier | None, currency: str) -> dict | None:
+    if tier is None:
+        return None
+    return {"id": tier.pk, "name": tier.name, "name_en": tier.name_en, "threshold": tier.threshold,
+            "currency": currency, "earn_multiplier_percent": tier.earn_multiplier_percent}
+
+
+def _coupon_out(coupon: Coupon) -> Coupon:
+    coupon.currency = coupon.brand.currency  # type: ignore[attr-defined]
+    return coupon
+
+
+def _coupon(request: HttpRequest, coupon_id: int) -> Coupon:
+    actor = actor_of(request)
+    coupon = get_or_404(Coupon.objects.filter(brand=actor.brand).select_related("brand"), f"coupon {coupon_id}",
+                        pk=coupon_id)
+    return _coupon_out(coupon)
+
+
+# --- points -----------------------------------------------------------------------------------
+
+
+@router.get("/customers/{customer_id}/loyalty", auth=allow("loyalty.read"), response={200: LoyaltyOut, **ERRORS})
+def get_loyalty(request: HttpRequest, customer_id: int):
+    """Points balance, tier and the rolling spend the tier is based on."""
+    actor = actor_of(request)
+    customer = customer_for(actor, customer_id)
+    account = LoyaltyAccount.objects.filter(customer=customer).select_related("tier").first()
+    program = services.program_for(actor.brand)
+    currency = actor.brand.currency
+    return {
+        "customer_id": customer.pk,
+        "balance": account.balance if account else 0,
+        "lifetime_earned": account.lifetime_earned if account else 0,
+        "rolling_spend": account.rolling_spend if account else 0,
+        "currency": currency,
+        "point_value": program.point_value,
+        "tier": _tier_out(account.tier if account else None, currency),
+    }
+
+
+@router.get("/customers/{customer_id}/points", auth=allow("loyalty.read"), response={200: PointsPage, **ERRORS})
+def list_points(request: HttpRequest, customer_id: int, paging: Query[PageParams]):
+    """The points ledger, newest first."""
+    customer = customer_for(actor_of(request), customer_id)
+    entries = PointsEntry.objects.filter(brand_id=customer.brand_id, customer=customer).order_by("-created_at", "-id")
+    return page(entries, paging)
+
+
+@router.post("/customers/{customer_id}/points", auth=allow("loyalty.adjust"),
+             response={201: PointsEntryOut, **ERRORS})
+def adjust_points(request: HttpRequest, customer_id: int, data: AdjustIn):
+    """A manual adjustment with a reason (audited). Taking more than the balance is a 409."""
+    actor = actor_of(request)
+    entry = services.adjust_points(customer_for(actor, customer_id), data.delta, reason=data.reason, actor=actor)
+    return Status(201, entry)
+
+
+# --- tiers ------------------------------------------------------------------------------------
+
+
+@router.get("/tiers", auth=allow("loyalty.read"), response={200: list[TierOut], **ERRORS})
+def list_tiers(request: HttpRequest):
+    actor = actor_of(request)
+    return [_tier_out(tier, actor.brand.currency) for tier in Tier.objects.filter(brand=actor.brand)]
+
+
+# --- coupons ----------------------------------------------------------------------------------
+
+
+@router.get("/coupons", auth=allow("loyalty.read"), response={200: CouponPage, **ERRORS})
+def list_coupons(request: HttpRequest, paging: Query[PageParams]):
+    coupons = Coupon.objects.filter(brand=actor_of(request).brand).select_related("brand").order_by("-id")
+    return page(coupons, paging, _coupon_out)
+
+
+@router.post("/coupons", auth=allow("coupons.write"), response={201: CouponOut, **ERRORS})
+def create_coupon(request: HttpRequest, data: CouponIn):
+    actor = actor_of(request)
+    coupon = services.create_coupon(actor.brand, actor=actor, **data.model_dump())
+    return Status(201, _coupon_out(coupon))
+
+
+@router.get("/coupons/{coupon_id}", auth=allow("loyalty.read"), response={200: CouponOut, **ERRORS})
+def get_coupon(request: HttpRequest, coupon_id: int):
+    return _coupon(request, coupon_id)
+
+
+@router.get("/coupons/{coupon_id}/codes", auth=allow("loyalty.read"), response={200: CodePage, **ERRORS})
+def list_codes(request: HttpRequest, coupon_id: int, paging: Query[PageParams]):
+    coupon = _coupon(request, coupon_id)
+    return page(CouponCode.objects.filter(brand_id=coupon.brand_id, coupon=coupon).order_by("id"), paging)
+
+
+@router.post("/coupons/{coupon_id}/codes", auth=allow("coupons.write"), response={201: CodeOut, **ERRORS})
+def add_shared_code(request: HttpRequest, coupon_id: int, data: SharedCodeIn):
+    """A code anyone may type, optionally capped (e.g. SPRING500 for the first 100 orders)."""
+    actor = actor_of(request)
+    code = services.add_shared_code(_coupon(request, coupon_id), code=data.code, max_uses=data.max_uses, actor=actor)
+    return Status(201, code)
+
+
+@router.post("/coupons/{coupon_id}/codes/issue", auth=allow("coupons.write"),
+             response={201: list[CodeOut], **ERRORS})
+def issue_codes(request: HttpRequest, coupon_id: int, data: IssueIn):
+    """One single-use code per customer (up to 1,000 per call)."""
+    actor = actor_of(request)
+    coupon = _coupon(request, coupon_id)
+    wanted = list(dict.fromkeys(data.customer_ids))
+    position = {customer_id: index for index, customer_id in enumerate(wanted)}
+    customers = sorted(visible_customers(actor).filter(pk__in=wanted), key=lambda customer: position[customer.pk])
+    missing = sorted(set(wanted) - {customer.pk for customer in customers})
+    if missing:
+        raise ApiError(422, "invalid", f"no customers {missing}", field="customer_ids")
+    return Status(201, services.issue_codes(coupon, customers, actor=actor, prefix=data.prefix.strip().upper()))
