@@ -34,7 +34,9 @@ def unique_brand_slug(name: str) -> str:
     return slug
 
 
-def create_brand(name: str, *, slug: str | None = None, key_name: str = "admin (omo brand create)") -> NewBrand:
+def create_brand(
+    name: str, *, slug: str | None = None, key_name: str = "admin (omo brand create)"
+) -> NewBrand:
     """A brand with a unique slug, its default loyalty programme (when that app is installed) and
     an HQ-admin API key. Audited as the system."""
     name = name.strip()

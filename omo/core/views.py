@@ -36,11 +36,21 @@ def check_database() -> dict[str, Any]:
 def check_worker(database_ok: bool) -> dict[str, Any]:
     max_age = settings.OMO_WORKER_HEARTBEAT_MAX_AGE
     if not database_ok:
-        return {"ok": False, "last_seen_seconds": None, "max_age_seconds": max_age, "error": "database unavailable"}
+        return {
+            "ok": False,
+            "last_seen_seconds": None,
+            "max_age_seconds": max_age,
+            "error": "database unavailable",
+        }
     try:
         seconds = worker.last_seen_seconds()
     except Exception as exc:
-        return {"ok": False, "last_seen_seconds": None, "max_age_seconds": max_age, "error": type(exc).__name__}
+        return {
+            "ok": False,
+            "last_seen_seconds": None,
+            "max_age_seconds": max_age,
+            "error": type(exc).__name__,
+        }
     check: dict[str, Any] = {
         "ok": seconds is not None and seconds <= max_age,
         "last_seen_seconds": None if seconds is None else round(seconds, 1),

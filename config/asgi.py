@@ -1,0 +1,29 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets to Channels consumers (config/routing.py)."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Set Django up before anything imports models (consumers, routing).
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from config.routing import websocket_urlpatterns  # noqa: E402
+from omo.platforms.edge import webhook_edge  # noqa: E402
+
+
+def websocket_application() -> AllowedHostsOriginValidator:
+    """Origin must match ALLOWED_HOSTS; the session cookie signs the user in; then the route."""
+    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+
+
+# Platform webhooks (/webhooks/<platform>/<inbox id>) are answered by a lean ASGI edge before Django
+# (docs/adr-003-webhook-edge.md); every other HTTP request goes to Django.
+application = ProtocolTypeRouter({"http": webhook_edge(django_asgi_app), "websocket": websocket_application()})

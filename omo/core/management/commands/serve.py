@@ -1,0 +1,73 @@
+"""`omo serve`: the web server (HTTP and WebSocket over ASGI) on uvicorn with uvloop and httptools."""
+
+from __future__ import annotations
+
+import signal
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+APPLICATION = "config.asgi:application"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+class Command(BaseCommand):
+    help = "Run the web server: console, clerk app, shop, API, webhooks and WebSockets in one process."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument(
+            "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+        )
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+        parser.add_argument(
+            "--reload", action="store_true", help="restart when the code changes (development)"
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="server processes sharing the port (default 1; use more only with PostgreSQL and Redis)",
+        )
+        parser.add_argument(
+            "--proxy-headers",
+            action="store_true",
+            help="trust X-Forwarded-For/-Proto from the proxy in front (see FORWARDED_ALLOW_IPS)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        import uvicorn
+
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+        # it found; make that handler a clean exit instead of a traceback or death by signal.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _exit_cleanly)
+
+        reload = options["reload"]
+        # WhiteNoise serves static files from the app folders; an empty STATIC_ROOT keeps it quiet.
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        uvicorn.run(
+            APPLICATION,
+            host=options["host"],
+            port=options["port"],
+            reload=reload,
+            reload_dirs=[str(settings.BASE_DIR / "config"), str(settings.BASE_DIR / "omo")]
+            if reload
+            else None,
+            workers=None if reload else options["workers"],
+            loop="uvloop",
+            http="httptools",
+            ws="auto",
+            # Channels' router answers only http and websocket; there is nothing to do at lifespan.
+            lifespan="off",
+            proxy_headers=options["proxy_headers"],
+            log_level=str(settings.LOGGING["root"]["level"]).lower(),
+            server_header=False,
+        )

@@ -1,0 +1,279 @@
+"""The `omo` command line: brand creation, pass-through of Django commands, serve and demo."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tomllib
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.core.management.base import OutputWrapper
+from django.test import Client
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from config import cli
+from omo.core import apikeys
+from omo.core.management.commands import demo
+from omo.core.models import AuditLog, Brand, WorkerHeartbeat
+from omo.core.tests.processes import (
+    REPO_ROOT,
+    child_env,
+    database_url_of_test_db,
+    free_port,
+    http_get,
+    start_omo,
+    stop,
+    wait_for_status,
+    wait_for_text,
+)
+from omo.loyalty.models import LoyaltyProgram
+from omo.testing import factories as f
+
+
+def omo_brand_create(*args: str) -> dict:
+    out = StringIO()
+    call_command("brand", "create", *args, stdout=out)
+    return json.loads(out.getvalue())
+
+
+# --- the entry point ----------------------------------------------------------------------------
+
+
+def test_console_script_is_config_cli_main():
+    scripts = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"omo": "config.cli:main"}
+    assert callable(cli.main)
+
+
+def test_python_m_config_cli_prints_the_main_commands():
+    result = subprocess.run(
+        [sys.executable, "-m", "config.cli"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    for command in (
+        "omo demo",
+        "omo serve",
+        "omo worker",
+        "omo migrate",
+        "omo seed --demo",
+        "omo brand create",
+    ):
+        assert command in result.stdout
+
+
+def test_version(capsys):
+    cli.main(["--version"])
+    assert capsys.readouterr().out.startswith("omo ")
+
+
+def test_django_commands_pass_through(capsys):
+    cli.main(["check"])
+    assert "System check identified no issues" in capsys.readouterr().out
+
+
+def test_omo_subcommands_are_management_commands():
+    from django.core.management import get_commands
+
+    commands = get_commands()
+    for name in ("demo", "serve", "worker", "brand"):
+        assert commands[name] == "omo.core"
+
+
+# --- omo brand create ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_brand_create_prints_id_slug_and_a_working_admin_key():
+    printed = omo_brand_create("Herb Life")
+
+    brand = Brand.objects.get(pk=printed["brand_id"])
+    assert printed["slug"] == brand.slug == "herb-life"
+    assert brand.name == "Herb Life"
+    key = apikeys.authenticate(printed["api_key"])
+    assert key is not None and key.brand_id == brand.pk and key.role == "hq_admin"
+    assert printed["api_key"].startswith("omo_")
+    assert LoyaltyProgram.objects.filter(brand=brand).count() == 1
+    assert list(AuditLog.objects.filter(brand=brand).values_list("action", flat=True).order_by("id")) == [
+        "brand.created",
+        "api_key.created",
+    ]
+
+
+@pytest.mark.django_db
+def test_brand_slugs_stay_unique():
+    assert omo_brand_create("Herb Life")["slug"] == "herb-life"
+    assert omo_brand_create("Herb Life")["slug"] == "herb-life-2"
+    assert omo_brand_create("草本生活")["slug"] == "brand"
+    assert omo_brand_create("森林")["slug"] == "brand-2"
+    assert omo_brand_create("Outdoor", "--slug", "trail")["slug"] == "trail"
+    assert Brand.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_brand_create_refuses_a_taken_slug_and_a_blank_name():
+    f.make_brand("Herb", slug="herb")
+
+    with pytest.raises(CommandError, match="slug 'herb' is taken"):
+        omo_brand_create("Another", "--slug", "herb")
+    with pytest.raises(CommandError, match="needs a name"):
+        omo_brand_create("   ")
+    assert Brand.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_brand_list_prints_one_json_line_per_brand():
+    f.make_brand("Herb", slug="herb")
+    f.make_brand("草本", slug="grass")
+    out = StringIO()
+
+    call_command("brand", "list", stdout=out)
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["slug"], line["name"]) for line in lines] == [("herb", "Herb"), ("grass", "草本")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_omo_brand_create_in_a_real_process():
+    result = subprocess.run(
+        [sys.executable, "-m", "config.cli", "brand", "create", "草本生活"],
+        cwd=REPO_ROOT,
+        env=child_env(DATABASE_URL=database_url_of_test_db()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert set(printed) == {"brand_id", "slug", "api_key"}
+    assert Brand.objects.get(pk=printed["brand_id"]).name == "草本生活"
+    assert apikeys.authenticate(printed["api_key"]).brand_id == printed["brand_id"]
+
+
+# --- omo demo: preparing the database -----------------------------------------------------------
+
+
+@pytest.fixture
+def recorded_commands(monkeypatch):
+    calls: list[tuple] = []
+    monkeypatch.setattr(demo, "call_command", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr(demo, "get_commands", lambda: {"seed": "omo.devtools", "migrate": "django.core"})
+    return calls
+
+
+def quiet() -> OutputWrapper:
+    return OutputWrapper(StringIO())
+
+
+@pytest.mark.django_db
+def test_demo_migrates_and_seeds_an_empty_database(recorded_commands):
+    assert demo.prepare_database(seed=True, stdout=quiet(), stderr=quiet()) is True
+    assert recorded_commands == [("migrate",), ("seed", "--demo", "--size", "small")]
+
+
+@pytest.mark.django_db
+def test_demo_does_not_seed_when_a_brand_exists(recorded_commands, brand):
+    assert demo.prepare_database(seed=True, stdout=quiet(), stderr=quiet()) is False
+    assert recorded_commands == [("migrate",)]
+
+
+@pytest.mark.django_db
+def test_demo_no_seed_only_migrates(recorded_commands):
+    assert demo.prepare_database(seed=False, stdout=quiet(), stderr=quiet()) is False
+    assert recorded_commands == [("migrate",)]
+
+
+def test_demo_logins_are_printed_whatever_their_shape():
+    assert demo.format_logins(None) == []
+    assert demo.format_logins("admin / pass") == ["admin / pass"]
+    assert demo.format_logins([("HQ admin", "admin", "pass-1234")]) == ["HQ admin  admin  pass-1234"]
+    assert demo.format_logins([{"role": "clerk", "username": "amy"}]) == ["role: clerk  username: amy"]
+    assert demo.format_logins({"clerk": "amy / pass"}) == ["clerk: amy / pass"]
+    seeded = [{"role": "店員 Clerk", "username": "clerk", "password": "demo-1234", "url": "/clerk/"}]
+    assert demo.format_logins(seeded, "http://127.0.0.1:8000") == [
+        "店員 Clerk: clerk / demo-1234  ->  http://127.0.0.1:8000/clerk/"
+    ]
+
+
+# --- real servers -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_omo_serve_answers_http_and_authenticated_websockets(clerk, tmp_path):
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = start_omo(
+            "serve",
+            "--port",
+            str(port),
+            env=child_env(DATABASE_URL=database_url_of_test_db(), OMO_VAR_DIR=str(tmp_path)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # no worker is beating, so the server is up but not healthy
+        body = json.loads(wait_for_status(f"http://127.0.0.1:{port}/healthz", 503, server))
+        assert "worker" in body["failing"]
+
+        client = Client()
+        client.force_login(clerk)
+        cookie = f"sessionid={client.cookies['sessionid'].value}"
+        origin = f"http://127.0.0.1:{port}"
+        with connect(
+            f"ws://127.0.0.1:{port}/ws/ping/",
+            origin=origin,
+            additional_headers={"Cookie": cookie},
+            proxy=None,
+        ) as socket:
+            socket.send(json.dumps({"hello": "world"}))
+            assert json.loads(socket.recv(timeout=10)) == {
+                "type": "pong",
+                "user": clerk.username,
+                "echo": {"hello": "world"},
+            }
+
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"ws://127.0.0.1:{port}/ws/ping/", origin=origin, proxy=None)
+        assert refused.value.response.status_code == 403
+    finally:
+        assert stop(server) == 0, log.read_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_omo_demo_runs_server_and_worker_and_stops_both_on_ctrl_c(tmp_path):
+    port = free_port()
+    log = tmp_path / "demo.log"
+    # The test database is migrated already, so the demo's migrate is quick; --no-seed keeps it empty.
+    env = child_env(
+        DATABASE_URL=database_url_of_test_db(), OMO_VAR_DIR=str(tmp_path), REDIS_URL=None, OMO_BASE_URL=None
+    )
+    with log.open("w") as output:
+        process = start_omo(
+            "demo", "--no-seed", "--port", str(port), env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        printed = wait_for_text(log, "Press Ctrl-C to stop.", process, timeout=180)
+        for path in ("/console/", "/shop/", "/admin/", "/api/v1/docs", "/healthz"):
+            assert f"http://127.0.0.1:{port}{path}" in printed
+
+        # the worker's heartbeat makes the node healthy
+        body = json.loads(wait_for_status(f"http://127.0.0.1:{port}/healthz", 200, process))
+        assert body["status"] == "ok"
+        assert WorkerHeartbeat.objects.count() == 1
+        assert http_get(f"http://127.0.0.1:{port}/admin/login/")[0] == 200
+    finally:
+        exit_code = stop(process, signal.SIGINT)
+
+    output = log.read_text()
+    assert exit_code == 0, output
+    assert "omo stopped." in output
+    with pytest.raises(OSError):
+        http_get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    assert not WorkerHeartbeat.objects.exists()  # the worker stopped cleanly too
+    assert not Brand.objects.exists()

@@ -1,0 +1,139 @@
+"""`omo worker`: runs tasks enqueued through django_tasks, honours run_after, and keeps a heartbeat."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from omo.core import worker
+from omo.core.models import WorkerHeartbeat
+from omo.core.tasks import heartbeat_probe, probe_cache_key
+from omo.core.tests.processes import child_env, database_url_of_test_db, start_omo
+
+WORKER_SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGQUIT]
+
+
+@pytest.fixture
+def keep_signal_handlers():
+    """db_worker installs its own SIGINT/SIGTERM handlers; give pytest its own back afterwards."""
+    saved = {sig: signal.getsignal(sig) for sig in WORKER_SIGNALS}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
+def run_worker_batch() -> None:
+    call_command("worker", "--batch", "--no-startup-delay", "--worker-id", "test-host:1", verbosity=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_runs_due_tasks_and_leaves_delayed_ones_until_their_time(keep_signal_handlers):
+    # Given a task due now and one due in an hour
+    now_token, later_token = uuid.uuid4().hex, uuid.uuid4().hex
+    due = heartbeat_probe.enqueue(now_token)
+    delayed = heartbeat_probe.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(later_token)
+    assert due.status == TaskResultStatus.READY
+
+    # When a worker runs everything that is due
+    run_worker_batch()
+
+    # Then the due task ran, inside a worker that was beating, and the delayed one did not run
+    due.refresh()
+    assert due.status == TaskResultStatus.SUCCESSFUL
+    assert due.return_value["token"] == now_token
+    assert due.return_value["workers"] == ["test-host:1"]
+    assert cache.get(probe_cache_key(now_token)) == due.return_value["ran_at"]
+
+    delayed.refresh()
+    assert delayed.status == TaskResultStatus.READY
+    assert cache.get(probe_cache_key(later_token)) is None
+
+    # and the worker removed its heartbeat when it exited
+    assert not WorkerHeartbeat.objects.exists()
+
+    # When the delayed task's time has come
+    DBTaskResult.objects.filter(id=delayed.id).update(run_after=timezone.now() - timedelta(seconds=1))
+    run_worker_batch()
+
+    # Then it runs too, exactly once
+    delayed.refresh()
+    assert delayed.status == TaskResultStatus.SUCCESSFUL
+    assert delayed.return_value["token"] == later_token
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.SUCCESSFUL).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_heartbeat_beats_until_stopped_then_forgets_the_worker():
+    with worker.Heartbeat("host-a:42", interval=0.05) as heartbeat:
+        first = WorkerHeartbeat.objects.get(worker_id="host-a:42")
+        assert first.started_at == heartbeat.started_at
+        deadline = time.monotonic() + 10
+        while WorkerHeartbeat.objects.get(worker_id="host-a:42").last_seen_at == first.last_seen_at:
+            assert time.monotonic() < deadline, "the heartbeat thread never beat again"
+            time.sleep(0.05)
+        assert WorkerHeartbeat.objects.count() == 1  # upserted, not one row per beat
+    assert not WorkerHeartbeat.objects.filter(worker_id="host-a:42").exists()
+
+
+@pytest.mark.django_db
+def test_rows_of_long_dead_workers_are_forgotten_and_fresh_ones_kept():
+    now = timezone.now()
+    worker.beat("dead:1", started_at=now - timedelta(days=3), now=now - timedelta(days=2))
+    worker.beat("alive:2", started_at=now, now=now - timedelta(seconds=5))
+
+    assert worker.forget_dead_workers(now=now) == 1
+    assert list(WorkerHeartbeat.objects.values_list("worker_id", flat=True)) == ["alive:2"]
+    assert worker.last_seen_seconds(now=now) == pytest.approx(5, abs=0.01)
+
+
+def test_default_worker_id_is_host_and_pid_within_db_workers_limit():
+    worker_id = worker.default_worker_id()
+    host, pid = worker_id.rsplit(":", 1)
+    assert host and int(pid) > 0
+    assert len(worker_id) <= worker.MAX_WORKER_ID_LENGTH
+
+
+@pytest.mark.django_db(transaction=True)
+def test_omo_worker_process_runs_tasks_and_exits_cleanly_on_sigterm():
+    # Given a task waiting in the queue and a real `omo worker` process on the test database
+    result = heartbeat_probe.enqueue("from-a-real-process")
+    process = start_omo(
+        "worker",
+        "--interval",
+        "0.2",
+        "--no-startup-delay",
+        env=child_env(DATABASE_URL=database_url_of_test_db()),
+    )
+    try:
+        # When it has had time to start
+        deadline = time.monotonic() + 60
+        while True:
+            result.refresh()
+            if result.status == TaskResultStatus.SUCCESSFUL:
+                break
+            assert process.poll() is None, f"omo worker exited with {process.returncode}"
+            assert time.monotonic() < deadline, f"the task is still {result.status}"
+            time.sleep(0.2)
+
+        # Then it ran the task and its heartbeat names it as hostname:pid
+        (worker_id,) = WorkerHeartbeat.objects.values_list("worker_id", flat=True)
+        assert worker_id.endswith(f":{process.pid}")
+        assert result.return_value["workers"] == [worker_id]
+
+        # When it is asked to stop, it stops cleanly and removes its heartbeat
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert not WorkerHeartbeat.objects.exists()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
