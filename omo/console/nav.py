@@ -1,0 +1,171 @@
+"""The console's sidebar: groups of links, each shown only when its page exists and may be opened.
+
+Pages still to come (inbox, segments, campaigns, imports) are listed already with the URL name they
+will use. An item whose URL name does not resolve yet is hidden, so a later change only has to add
+the URL (in any app's urls.py, namespaced or not) and the link appears in the right place.
+
+Who may see an item is read from the `requirement` that `console_view` attaches to the view, so the
+sidebar can never offer a page that would answer 403.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, resolve, reverse
+from django.utils.functional import Promise
+from django.utils.translation import pgettext_lazy
+
+from omo.console.access import Requirement, may_open
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: Promise
+    url_name: str
+    icon: str = ""
+    active_for: tuple[str, ...] = ()  # more view names under which this item is highlighted
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    label: Promise
+    icon: str
+    items: tuple[NavItem, ...]
+
+
+NAVIGATION: tuple[NavGroup, ...] = (
+    NavGroup(
+        pgettext_lazy("console nav", "總覽"),
+        "home",
+        (NavItem(pgettext_lazy("console nav", "營運總覽"), "console:dashboard"),),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "對話"),
+        "chat",
+        (NavItem(pgettext_lazy("console nav", "收件匣"), "console:inbox"),),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "訂單"),
+        "receipt",
+        (
+            NavItem(
+                pgettext_lazy("console nav", "訂單列表"),
+                "console:orders",
+                active_for=("console:order_detail",),
+            ),
+        ),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "顧客"),
+        "users",
+        (
+            NavItem(
+                pgettext_lazy("console nav", "顧客列表"),
+                "console:customers",
+                active_for=("console:customer_detail",),
+            ),
+            NavItem(pgettext_lazy("console nav", "分眾"), "console:segments"),
+        ),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "商品與庫存"),
+        "box",
+        (
+            NavItem(
+                pgettext_lazy("console nav", "商品"),
+                "console:products",
+                active_for=("console:product_detail",),
+            ),
+            NavItem(pgettext_lazy("console nav", "庫存"), "console:stock"),
+        ),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "行銷"),
+        "megaphone",
+        (NavItem(pgettext_lazy("console nav", "活動"), "console:campaigns"),),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "會員"),
+        "star",
+        (
+            NavItem(pgettext_lazy("console nav", "會員等級"), "console:tiers"),
+            NavItem(
+                pgettext_lazy("console nav", "優惠券"),
+                "console:coupons",
+                active_for=("console:coupon_detail",),
+            ),
+        ),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "匯入"),
+        "upload",
+        (NavItem(pgettext_lazy("console nav", "匯入作業"), "console:imports"),),
+    ),
+    NavGroup(
+        pgettext_lazy("console nav", "設定"),
+        "cog",
+        (
+            NavItem(pgettext_lazy("console nav", "門市"), "console:stores"),
+            NavItem(pgettext_lazy("console nav", "員工"), "console:staff"),
+            NavItem(
+                pgettext_lazy("console nav", "API 金鑰"),
+                "console:api_keys",
+                active_for=("console:api_key_create",),
+            ),
+            NavItem(pgettext_lazy("console nav", "稽核紀錄"), "console:audit"),
+        ),
+    ),
+)
+
+
+@functools.cache
+def _target(url_name: str) -> tuple[str, Requirement] | None:
+    """The URL and the requirement of a nav item's page, or None while the page does not exist.
+
+    Cached per process: URL configuration does not change while a process runs.
+    """
+    try:
+        url = reverse(url_name)
+    except NoReverseMatch:
+        return None
+    requirement = getattr(resolve(url).func, "requirement", Requirement())
+    return url, requirement
+
+
+def navigation(request: HttpRequest) -> list[dict]:
+    """The groups and links this user may open, with the current page marked active."""
+    match = getattr(request, "resolver_match", None)
+    current = match.view_name if match else ""
+    groups = []
+    for group in NAVIGATION:
+        links = []
+        for item in group.items:
+            target = _target(item.url_name)
+            if target is None or not may_open(request.user, target[1]):
+                continue
+            url, _requirement = target
+            links.append(
+                {
+                    "label": item.label,
+                    "url": url,
+                    "active": current == item.url_name or current in item.active_for,
+                }
+            )
+        if links:
+            groups.append(
+                {
+                    "label": group.label,
+                    "icon": group.icon,
+                    "links": links,
+                    "active": any(link["active"] for link in links),
+                }
+            )
+    return groups
+
+
+def planned_items() -> list[str]:
+    """URL names of items whose page does not exist yet (for tests and for the curious)."""
+    return [item.url_name for group in NAVIGATION for item in group.items if _target(item.url_name) is None]

@@ -1,0 +1,390 @@
+"""Reads behind the console pages, always narrowed to the signed-in user's brand and scope.
+
+Views never start a query from `Model.objects` themselves: they start from the functions here, so a
+row of another brand (or, for a store manager, of another store) is simply not found (404).
+Lists select or prefetch what their templates show, so a page costs the same number of queries
+whatever its length.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+
+from omo.catalog.models import Category, Location, Product, StockLevel, Variant
+from omo.commerce.models import Order, OrderLine, Refund
+from omo.core.models import ApiKey, AuditLog
+from omo.customers.models import Customer
+from omo.customers.services import CustomerError, clean_contact
+from omo.loyalty.models import Coupon, CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry, Tier
+from omo.staff.models import Store, User
+from omo.staff.roles import Scope
+
+
+def _local_day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _brand_tz(user: User) -> ZoneInfo:
+    return ZoneInfo(user.brand.time_zone)
+
+
+def phone_variants(user: User, query: str) -> list[str]:
+    """What a typed phone may be stored as: as typed, and normalised to E.164 for the brand's country."""
+    variants = [query]
+    try:
+        normalised, _email = clean_contact(user.brand, phone=query)
+    except CustomerError:
+        return variants
+    if normalised and normalised != query:
+        variants.append(normalised)
+    return variants
+
+
+def _digits(query: str) -> str:
+    return re.sub(r"\D", "", query)
+
+
+# --- stores --------------------------------------------------------------------------------------
+
+
+def stores_for(user: User) -> QuerySet[Store]:
+    stores = Store.objects.filter(brand_id=user.brand_id)
+    if user.scope == Scope.STORE:
+        stores = stores.filter(pk=user.store_id)
+    return stores
+
+
+def store_settings_list(user: User) -> QuerySet[Store]:
+    return (
+        Store.objects.filter(brand_id=user.brand_id)
+        .select_related("location")
+        .annotate(staff_count=Count("staff", filter=Q(staff__is_active=True)))
+        .order_by("code")
+    )
+
+
+# --- orders --------------------------------------------------------------------------------------
+
+
+def orders_for(user: User) -> QuerySet[Order]:
+    """The orders this user may see: the brand's, or a store manager's own store's."""
+    orders = Order.objects.filter(brand_id=user.brand_id)
+    if user.scope == Scope.STORE:
+        orders = orders.filter(store_id=user.store_id)
+    return orders
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    sales_channel: str = ""
+    store_id: int | None = None
+    status: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None  # inclusive
+    query: str = ""
+    customer_id: int | None = None
+
+
+def order_list(user: User, filters: OrderFilters) -> QuerySet[Order]:
+    orders = orders_for(user).select_related("store", "customer")
+    tz = _brand_tz(user)
+    if filters.sales_channel:
+        orders = orders.filter(sales_channel=filters.sales_channel)
+    if filters.store_id is not None:
+        orders = orders.filter(store_id=filters.store_id)
+    if filters.status:
+        orders = orders.filter(status=filters.status)
+    if filters.date_from:
+        orders = orders.filter(placed_at__gte=_local_day_start(filters.date_from, tz))
+    if filters.date_to:
+        orders = orders.filter(placed_at__lt=_local_day_start(filters.date_to + dt.timedelta(days=1), tz))
+    if filters.customer_id is not None:
+        orders = orders.filter(customer_id=filters.customer_id)
+    if filters.query:
+        phones = phone_variants(user, filters.query)
+        orders = orders.filter(
+            Q(name__icontains=filters.query)
+            | Q(external_id=filters.query)
+            | Q(contact_phone__in=phones)
+            | Q(customer__phone__in=phones)
+        )
+    return orders.order_by("-placed_at", "-id")
+
+
+def order_detail(user: User, pk: int) -> Order:
+    """Raises Order.DoesNotExist outside the user's brand or store."""
+    return orders_for(user).select_related("store", "customer", "staff", "pickup_store").get(pk=pk)
+
+
+def order_lines(order: Order) -> QuerySet[OrderLine]:
+    return order.lines.select_related("variant", "product").order_by("id")
+
+
+def order_refunds(order: Order) -> QuerySet[Refund]:
+    return order.refunds.select_related("created_by").order_by("id")
+
+
+def coupon_redemption(order: Order) -> CouponRedemption | None:
+    return CouponRedemption.objects.select_related("code__coupon").filter(order=order).first()
+
+
+def audit_for(user: User, target_type: str, target_id: int, limit: int = 50) -> QuerySet[AuditLog]:
+    return AuditLog.objects.filter(
+        brand_id=user.brand_id, target_type=target_type, target_id=str(target_id)
+    ).select_related("actor_user", "actor_api_key")[:limit]
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+def customers_for(user: User) -> QuerySet[Customer]:
+    """The brand's customers; for a store manager, those of the store (home store or bought there)."""
+    customers = Customer.objects.filter(brand_id=user.brand_id)
+    if user.scope == Scope.STORE:
+        bought_here = Order.objects.filter(customer=OuterRef("pk"), store_id=user.store_id)
+        customers = customers.filter(Q(home_store_id=user.store_id) | Exists(bought_here))
+    return customers
+
+
+def customer_list(user: User, query: str = "") -> QuerySet[Customer]:
+    customers = customers_for(user).select_related("home_store", "loyalty__tier")
+    if query:
+        condition = (
+            Q(name__icontains=query)
+            | Q(email__icontains=query)
+            | Q(member_number__iexact=query)
+            | Q(phone__in=phone_variants(user, query))
+        )
+        # Part of a number (at least 6 digits, dashes ignored), as stored or typed locally with the
+        # leading 0 that E.164 drops: "0912-000" finds +886912000xxx.
+        digits = _digits(query)
+        for part in {digits, digits[1:] if digits.startswith("0") else digits}:
+            if len(part) >= 6:
+                condition |= Q(phone__contains=part)
+        customers = customers.filter(condition)
+    return customers.order_by("-id")
+
+
+def customer_detail(user: User, pk: int) -> Customer:
+    return customers_for(user).select_related("brand", "home_store", "loyalty__tier").get(pk=pk)
+
+
+def loyalty_account(customer: Customer) -> LoyaltyAccount | None:
+    try:
+        return customer.loyalty  # selected with the customer
+    except LoyaltyAccount.DoesNotExist:
+        return None
+
+
+def customer_orders(customer: Customer, limit: int = 50) -> QuerySet[Order]:
+    """Every sales channel; the customer 360 shows the whole history whatever the viewer's scope."""
+    return (
+        Order.objects.filter(brand_id=customer.brand_id, customer=customer)
+        .select_related("store")
+        .order_by("-placed_at", "-id")[:limit]
+    )
+
+
+def points_ledger(customer: Customer, limit: int = 50) -> QuerySet[PointsEntry]:
+    return customer.points_entries.filter(brand_id=customer.brand_id).select_related("order", "actor")[:limit]
+
+
+def customer_coupon_codes(customer: Customer) -> QuerySet[CouponCode]:
+    return customer.coupon_codes.filter(brand_id=customer.brand_id).select_related("coupon").order_by("-id")
+
+
+# --- catalogue and stock -------------------------------------------------------------------------
+
+
+def categories_for(user: User) -> QuerySet[Category]:
+    return Category.objects.filter(brand_id=user.brand_id).order_by("sort_order", "name")
+
+
+def product_list(user: User, query: str = "", category_id: int | None = None) -> QuerySet[Product]:
+    products = Product.objects.filter(brand_id=user.brand_id).select_related("category")
+    if category_id is not None:
+        products = products.filter(category_id=category_id)
+    if query:
+        matching_variant = Variant.objects.filter(product=OuterRef("pk")).filter(
+            Q(sku__iexact=query) | Q(sku__icontains=query) | Q(barcode=query)
+        )
+        products = products.filter(
+            Q(title__icontains=query) | Q(title_en__icontains=query) | Exists(matching_variant)
+        )
+    # The stock sum is a correlated subquery so it does not multiply the variant aggregates.
+    on_hand = (
+        StockLevel.objects.filter(variant__product=OuterRef("pk"))
+        .order_by()
+        .values("variant__product")
+        .annotate(total=Sum("on_hand"))
+        .values("total")
+    )
+    return products.annotate(
+        variant_count=Count("variants"),
+        min_price=Min("variants__price"),
+        max_price=Max("variants__price"),
+        on_hand=Coalesce(Subquery(on_hand), 0),
+    ).order_by("-id")
+
+
+def product_detail(user: User, pk: int) -> Product:
+    return Product.objects.filter(brand_id=user.brand_id).select_related("category").get(pk=pk)
+
+
+@dataclass(frozen=True)
+class StockCell:
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@dataclass(frozen=True)
+class VariantStock:
+    variant: Variant
+    cells: list[StockCell | None]  # one per location, None where the variant was never stocked
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def locations_for(user: User) -> QuerySet[Location]:
+    return Location.objects.filter(brand_id=user.brand_id, is_active=True).order_by("kind", "code")
+
+
+def product_stock(user: User, product: Product) -> tuple[list[Location], list[VariantStock]]:
+    """Variants × locations in three queries; the matrix is assembled from the fetched rows."""
+    locations = list(locations_for(user))
+    variants = list(product.variants.filter(brand_id=user.brand_id).order_by("sort_order", "id"))
+    levels = {
+        (level.variant_id, level.location_id): level
+        for level in StockLevel.objects.filter(brand_id=user.brand_id, variant__product=product)
+    }
+    rows = []
+    for variant in variants:
+        cells: list[StockCell | None] = []
+        for location in locations:
+            level = levels.get((variant.pk, location.pk))
+            cells.append(StockCell(level.on_hand, level.reserved) if level else None)
+        present = [cell for cell in cells if cell is not None]
+        rows.append(
+            VariantStock(
+                variant=variant,
+                cells=cells,
+                on_hand=sum(cell.on_hand for cell in present),
+                reserved=sum(cell.reserved for cell in present),
+            )
+        )
+    return locations, rows
+
+
+def stock_list(
+    user: User, *, location_id: int | None = None, query: str = "", low_at: int | None = None
+) -> QuerySet[StockLevel]:
+    levels = StockLevel.objects.filter(brand_id=user.brand_id).select_related("variant__product", "location")
+    if location_id is not None:
+        levels = levels.filter(location_id=location_id)
+    if query:
+        levels = levels.filter(
+            Q(variant__sku__icontains=query)
+            | Q(variant__barcode=query)
+            | Q(variant__product__title__icontains=query)
+        )
+    if low_at is not None:
+        levels = levels.annotate(free=F("on_hand") - F("reserved")).filter(free__lte=low_at)
+    return levels.order_by("location__kind", "location__code", "variant__sku")
+
+
+# --- loyalty -------------------------------------------------------------------------------------
+
+
+def tiers_with_members(user: User) -> list[tuple[Tier, int]]:
+    tiers = list(Tier.objects.filter(brand_id=user.brand_id).order_by("threshold"))
+    members = dict(
+        LoyaltyAccount.objects.filter(brand_id=user.brand_id, tier__isnull=False)
+        .order_by()
+        .values_list("tier")
+        .annotate(count=Count("id"))
+    )
+    return [(tier, members.get(tier.pk, 0)) for tier in tiers]
+
+
+def coupon_list(user: User) -> QuerySet[Coupon]:
+    return (
+        Coupon.objects.filter(brand_id=user.brand_id)
+        .annotate(code_count=Count("codes"), times_used=Coalesce(Sum("codes__times_used"), 0))
+        .order_by("-id")
+    )
+
+
+def coupon_detail(user: User, pk: int) -> Coupon:
+    return coupon_list(user).get(pk=pk)
+
+
+def coupon_codes(coupon: Coupon) -> QuerySet[CouponCode]:
+    return coupon.codes.filter(brand_id=coupon.brand_id).select_related("customer").order_by("-id")
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def staff_list(user: User) -> QuerySet[User]:
+    return User.objects.filter(brand_id=user.brand_id).select_related("store").order_by("role", "username")
+
+
+def api_keys_for(user: User) -> QuerySet[ApiKey]:
+    return (
+        ApiKey.objects.filter(brand_id=user.brand_id)
+        .select_related("created_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str = ""
+    actor: str = ""
+    target_type: str = ""
+    target_id: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def audit_list(user: User, filters: AuditFilters) -> QuerySet[AuditLog]:
+    entries = AuditLog.objects.filter(brand_id=user.brand_id).select_related("actor_user", "actor_api_key")
+    tz = _brand_tz(user)
+    if filters.action:
+        # "customer." lists every customer action; a full name matches exactly that one.
+        entries = entries.filter(action__startswith=filters.action)
+    if filters.actor:
+        entries = entries.filter(actor_label__icontains=filters.actor)
+    if filters.target_type:
+        entries = entries.filter(target_type=filters.target_type)
+    if filters.target_id:
+        entries = entries.filter(target_id=filters.target_id)
+    if filters.date_from:
+        entries = entries.filter(created_at__gte=_local_day_start(filters.date_from, tz))
+    if filters.date_to:
+        entries = entries.filter(created_at__lt=_local_day_start(filters.date_to + dt.timedelta(days=1), tz))
+    return entries.order_by("-created_at", "-id")
+
+
+def audit_actions(user: User) -> list[str]:
+    """Distinct action names seen for the brand, for the filter's suggestions."""
+    return list(
+        AuditLog.objects.filter(brand_id=user.brand_id)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()[:200]
+    )

@@ -1,0 +1,50 @@
+"""Products with their variants, and stock per location (on hand, reserved, available)."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+
+from omo.catalog.models import Product
+from omo.console import selectors
+from omo.console.access import console_view
+from omo.console.forms import ProductFilterForm, StockFilterForm
+from omo.console.pages import paginate, render_page
+
+
+@console_view("catalog.read")
+def product_list(request: HttpRequest) -> HttpResponse:
+    form = ProductFilterForm(request.GET, user=request.user)
+    category = form.value("category")
+    products = selectors.product_list(request.user, form.query, category.pk if category else None)
+    return render_page(
+        request, "console/catalog/products.html", {"form": form, "page": paginate(request, products)}
+    )
+
+
+@console_view("catalog.read")
+def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        product = selectors.product_detail(request.user, pk)
+    except Product.DoesNotExist as exc:
+        raise Http404 from exc
+    locations, rows = selectors.product_stock(request.user, product)
+    return render_page(
+        request,
+        "console/catalog/product_detail.html",
+        {"product": product, "locations": locations, "rows": rows},
+    )
+
+
+@console_view("catalog.read")
+def stock_list(request: HttpRequest) -> HttpResponse:
+    form = StockFilterForm(request.GET, user=request.user)
+    location = form.value("location")
+    levels = selectors.stock_list(
+        request.user,
+        location_id=location.pk if location else None,
+        query=form.query,
+        low_at=form.value("low"),
+    )
+    return render_page(
+        request, "console/catalog/stock.html", {"form": form, "page": paginate(request, levels)}
+    )

@@ -1,0 +1,69 @@
+"""Customers: search and the customer 360 page (viewing it is audited, as PDPA requires)."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import pgettext
+
+from omo.analytics.selectors import customer_channel_split
+from omo.console import selectors
+from omo.console.access import actor_for, console_view
+from omo.console.forms import SearchForm
+from omo.console.pages import paginate, render_page
+from omo.core import audit
+from omo.customers.models import Customer
+from omo.staff.roles import Scope
+
+
+@console_view("customers.read")
+def customer_list(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET, placeholder=pgettext("console", "姓名、手機、Email 或會員編號"))
+    customers = selectors.customer_list(request.user, form.query)
+    return render_page(
+        request, "console/customers/list.html", {"form": form, "page": paginate(request, customers)}
+    )
+
+
+def member_page_link(customer: Customer) -> str | None:
+    """The customer's member page as an absolute URL, or None while the shop is not installed.
+
+    The shop gives a path; staff paste the link into a chat, so it is made absolute with the public
+    base URL (OMO_BASE_URL), not with the host the console happens to be opened on.
+    """
+    try:
+        # Imported here: the shop is optional and may not exist in this deployment yet.
+        from omo.commerce.shop_links import member_link
+    except ImportError:
+        return None
+    return urljoin(f"{settings.BASE_URL}/", member_link(customer))
+
+
+@console_view("customers.read")
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request.user
+    try:
+        customer = selectors.customer_detail(user, pk)
+    except Customer.DoesNotExist as exc:
+        raise Http404 from exc
+    audit.record(actor_for(request), "customer.viewed", customer)
+    orders = list(selectors.customer_orders(customer))
+    # Order pages follow the viewer's scope: a store manager opens only their store's orders.
+    openable = None if user.scope == Scope.BRAND else user.store_id
+    return render_page(
+        request,
+        "console/customers/detail.html",
+        {
+            "customer": customer,
+            "identities": customer.identities.filter(brand_id=customer.brand_id).order_by("kind", "id"),
+            "account": selectors.loyalty_account(customer),
+            "ledger": selectors.points_ledger(customer),
+            "coupon_codes": selectors.customer_coupon_codes(customer),
+            "orders": orders,
+            "openable_store_id": openable,
+            "split": customer_channel_split(customer),
+            "member_link": member_page_link(customer),
+        },
+    )
