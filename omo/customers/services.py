@@ -181,3 +181,74 @@ def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Cust
         raise CustomerError("identity", "an identifier already belongs to another customer") from exc
     audit.record(actor, "customer.updated", customer, fields=sorted(changes), before={k: str(v) for k, v in before.items()})
     return customer
+
+
+def resolve_customers(brand: Brand, refs: list[dict[str, str] | None], *, source: str) -> list[Customer | CustomerError | None]:
+    """Match or create the customer of each ref ({name, phone, email, member_number}) in a few queries.
+
+    For bulk ingest: one lookup for every identifier in the batch, one INSERT for the new customers
+    and one for their identities. Refs in the same batch that share an identifier get the same
+    customer. A bad phone or email yields a CustomerError at that index; a ref with no usable
+    identifier yields None. A concurrent writer creating the same identifier makes the final
+    INSERT fail with IntegrityError; callers then fall back to get_or_create_customer one by one.
+    """
+    cleaned: list[tuple[str, str, str, str] | CustomerError | None] = []
+    wanted: dict[str, set[str]] = {"member_number": set(), "phone": set(), "email": set()}
+    for ref in refs:
+        if not ref:
+            cleaned.append(None)
+            continue
+        try:
+            phone, email = clean_contact(brand, phone=ref.get("phone", ""), email=ref.get("email", ""))
+        except CustomerError as exc:
+            cleaned.append(exc)
+            continue
+        member = (ref.get("member_number") or "").strip()
+        member = "" if is_junk(member) else member
+        if not (phone or email or member):
+            cleaned.append(None)
+            continue
+        cleaned.append((ref.get("name") or "", phone, email, member))
+        for kind, value in (("member_number", member), ("phone", phone), ("email", email)):
+            if value:
+                wanted[kind].add(value)
+    known: dict[tuple[str, str], int] = {}
+    for kind, values in wanted.items():
+        if values:
+            for value, customer_id in CustomerIdentity.objects.filter(
+                brand=brand, kind=kind, value__in=values
+            ).values_list("value", "customer_id"):
+                known[(kind, value)] = customer_id
+    customers_by_id = {c.pk: c for c in Customer.objects.filter(pk__in=set(known.values()))} if known else {}
+    pending: dict[tuple[str, str], Customer] = {}  # identifiers of customers created in this batch
+    new_customers: list[Customer] = []
+    results: list[Customer | CustomerError | None] = []
+    for item in cleaned:
+        if item is None or isinstance(item, CustomerError):
+            results.append(item)
+            continue
+        name, phone, email, member = item
+        keys = [(k, v) for k, v in (("member_number", member), ("phone", phone), ("email", email)) if v]
+        match = next((customers_by_id[known[key]] for key in keys if key in known), None)
+        if match is None:
+            match = next((pending[key] for key in keys if key in pending), None)
+        if match is None:
+            match = Customer(brand=brand, name=name.strip()[:120], phone=phone, email=email, member_number=member)
+            new_customers.append(match)
+        for key in keys:
+            if key not in known:
+                pending.setdefault(key, match)
+        results.append(match)
+    if new_customers:
+        Customer.objects.bulk_create(new_customers)
+        created = {id(customer) for customer in new_customers}
+        CustomerIdentity.objects.bulk_create(
+            [
+                CustomerIdentity(brand=brand, customer=customer, kind=kind, value=value, source=source)
+                for (kind, value), customer in pending.items()
+                if id(customer) in created
+            ]
+        )
+        for customer in new_customers:
+            events.publish("customer.created", brand_id=brand.pk, customer_id=customer.pk)
+    return results

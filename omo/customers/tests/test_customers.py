@@ -83,3 +83,28 @@ def test_update_moves_identities_and_audits(brand, hq_admin):
     with pytest.raises(services.CustomerError) as err:
         services.update_customer(customer, actor=Actor(brand=brand, user=hq_admin), brand_id=99)
     assert err.value.field == "brand_id"
+
+
+def test_resolve_customers_in_bulk(brand):
+    existing = services.create_customer(brand, actor=None, name="老顧客", phone="0911000111", member_number="M9")
+    refs = [
+        {"phone": "0911-000-111"},  # existing by phone
+        {"member_number": "M9", "phone": "0922000222"},  # existing by member number wins
+        {"name": "新客", "phone": "0933000333"},
+        {"email": "NEW@example.com", "phone": "0933000333"},  # same person as the previous ref
+        {"phone": "12"},  # bad phone
+        {"phone": "null", "email": "undefined"},  # nothing usable
+        None,
+    ]
+
+    results = services.resolve_customers(brand, refs, source="pos")
+
+    assert results[0] == existing and results[1] == existing
+    assert results[2].pk is not None and results[3].pk == results[2].pk
+    assert isinstance(results[4], services.CustomerError) and results[4].field == "phone"
+    assert results[5] is None and results[6] is None
+    identities = set(CustomerIdentity.objects.filter(customer=results[2]).values_list("kind", "value"))
+    assert identities == {("phone", "+886933000333"), ("email", "new@example.com")}
+    # a second run finds what the first created
+    again = services.resolve_customers(brand, [{"email": "new@example.com"}], source="pos")
+    assert again[0].pk == results[2].pk
