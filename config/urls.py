@@ -1,9 +1,22 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from config.api import api
 from omo.core.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("console/", include("omo.console.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("shop/", include("omo.commerce.shop.urls")),
+    path("b/", include("omo.binding.urls")),
+    path("r/", include("omo.attribution.urls")),
+    path("clerk/", include("omo.clerk.urls")),
 ]
+
+if settings.DEBUG or settings.OMO_DEVTOOLS:
+    # The phone simulator drives the local LINE stand-in: demo and tests only, never production.
+    urlpatterns.append(path("dev/simulator/", include("omo.devtools.simulator")))
