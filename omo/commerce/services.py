@@ -160,6 +160,10 @@ def _new_lines(brand: Brand, order: Order, data: OrderIn, resolved: _Resolved) -
 def _after_recorded(order: Order, *, actor: Actor | None) -> None:
     if order.status in ("paid", "fulfilled"):
         _after_paid(order)
+    _announce(order, actor=actor)
+
+
+def _announce(order: Order, *, actor: Actor | None) -> None:
     if actor is not None and actor.user is not None:
         audit.record(actor, "order.recorded", order)
     events.publish("order.recorded", brand_id=order.brand_id, order_id=order.pk, sales_channel=order.sales_channel,
@@ -219,6 +223,7 @@ def record_orders(brand: Brand, orders: list[OrderIn], *, actor: Actor | None) -
         known = _recorded(brand, {(data.source, data.external_id) for data in orders})
         claimed: dict[tuple[str, str], int] = {}  # key -> index of the order in this batch that records it
         duplicates: list[tuple[int, int]] = []
+        candidates: list[tuple[int, OrderIn, _Resolved]] = []
         pending: list[tuple[int, OrderIn, _Resolved, Order]] = []
         for index, data in enumerate(orders):
             key = (data.source, data.external_id)
@@ -232,16 +237,27 @@ def record_orders(brand: Brand, orders: list[OrderIn], *, actor: Actor | None) -
                 _check(brand, data)
                 resolved = _resolve(brand, data, store_cache=store_cache, variant_cache=variant_cache,
                                     staff_cache=staff_cache)
-                order = _new_order(brand, data, resolved, _order_customer(brand, data))
             except OrderError as exc:
                 results[index] = BatchResult(index, "rejected", field=exc.field, error=exc.message)
                 continue
             claimed[key] = index
-            pending.append((index, data, resolved, order))
+            candidates.append((index, data, resolved))
         try:
             with transaction.atomic():
+                customers = customer_services.resolve_customers(
+                    brand, [data.customer.model_dump() if data.customer else None for _, data, _ in candidates],
+                    source=orders[0].source if orders else "api",
+                )
+                for (index, data, resolved), customer in zip(candidates, customers, strict=True):
+                    if isinstance(customer, customer_services.CustomerError):
+                        results[index] = BatchResult(index, "rejected", field=f"customer.{customer.field}",
+                                                     error=customer.message)
+                        continue
+                    pending.append((index, data, resolved, _new_order(brand, data, resolved, customer)))
                 Order.objects.bulk_create([order for _, _, _, order in pending])
         except IntegrityError:  # a concurrent writer took some of these keys: go one by one
+            pending = [(index, data, resolved, None) for index, data, resolved in candidates
+                       if results[index] is None]
             for index, data, _, _ in pending:
                 try:
                     order, created = record_order(brand, data, actor=actor, store_cache=store_cache,
@@ -254,8 +270,9 @@ def record_orders(brand: Brand, orders: list[OrderIn], *, actor: Actor | None) -
             OrderLine.objects.bulk_create(
                 [line for _, data, resolved, order in pending for line in _new_lines(brand, order, data, resolved)]
             )
+            loyalty.earn_for_orders([order for _, _, _, order in pending if order.status in ("paid", "fulfilled")])
             for index, _, _, order in pending:
-                _after_recorded(order, actor=actor)
+                _announce(order, actor=actor)
                 results[index] = BatchResult(index, "created", order=order)
         for index, first in duplicates:
             first_result = results[first]

@@ -383,7 +383,7 @@ def earn_for_orders(orders: list) -> None:
     )
     accounts = {
         a.customer_id: a
-        for a in LoyaltyAccount.objects.select_for_update()
+        for a in LoyaltyAccount.objects.select_for_update(of=("self",))
         .select_related("tier")
         .filter(customer_id__in=customer_ids)
         .order_by("id")
@@ -406,12 +406,37 @@ def earn_for_orders(orders: list) -> None:
         account.lifetime_earned += points
     PointsEntry.objects.bulk_create(entries)
     _set_tiers(brand_id, program, accounts)
-    LoyaltyAccount.objects.bulk_update(
-        accounts.values(), ["balance", "lifetime_earned", "rolling_spend", "tier", "tier_updated_at"]
-    )
+    _write_accounts(list(accounts.values()))
     for entry in entries:
         events.publish("points.changed", brand_id=brand_id, customer_id=entry.customer_id, delta=entry.delta,
                        balance=accounts[entry.customer_id].balance)
+
+
+def _write_accounts(accounts: list[LoyaltyAccount]) -> None:
+    """One UPDATE … FROM (VALUES …) for many accounts; Django's bulk_update builds a CASE per
+    field and row, which costs more than the rest of a 500-order batch together."""
+    from django.db import connection
+
+    table = LoyaltyAccount._meta.db_table
+    for start in range(0, len(accounts), 500):
+        chunk = accounts[start : start + 500]
+        rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+        params: list = []
+        for a in chunk:
+            params += [a.pk, a.balance, a.lifetime_earned, a.rolling_spend, a.tier_id, a.tier_updated_at]
+        sql = (
+            f"WITH v(id, balance, lifetime_earned, rolling_spend, tier_id, tier_updated_at) AS (VALUES {rows}) "
+            f"UPDATE {table} SET balance = CAST(v.balance AS BIGINT), "
+            "lifetime_earned = CAST(v.lifetime_earned AS BIGINT), rolling_spend = CAST(v.rolling_spend AS BIGINT), "
+            "tier_id = CAST(v.tier_id AS BIGINT), tier_updated_at = CAST(v.tier_updated_at AS TIMESTAMP) "
+            f"FROM v WHERE {table}.id = CAST(v.id AS BIGINT)"
+        )
+        if connection.vendor == "sqlite":
+            # SQLite keeps datetimes as text; a CAST to TIMESTAMP would turn them into numbers.
+            sql = sql.replace("CAST(v.tier_updated_at AS TIMESTAMP)", "v.tier_updated_at")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(p) if hasattr(p, "tzinfo") else p
+                                 for p in params])
 
 
 def _set_tiers(brand_id: int, program: LoyaltyProgram, accounts: dict[int, LoyaltyAccount]) -> None:

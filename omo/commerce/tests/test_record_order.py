@@ -115,3 +115,33 @@ def test_other_brand_store_code_is_unknown(brand, other_brand, tee):
     with pytest.raises(services.OrderError) as err:
         services.record_order(brand, order_in(), actor=None)
     assert err.value.field == "store_code"
+
+
+def test_batch_earns_points_and_sets_tiers_like_single_orders(brand, store, tee):
+    from omo.loyalty.models import LoyaltyAccount, PointsEntry, Tier
+
+    Tier.objects.create(brand=brand, name="一般會員", threshold=0)
+    gold = Tier.objects.create(brand=brand, name="金卡", threshold=150000)
+    now = "2026-11-20T15:30:00+08:00"
+    batch = [
+        order_in(external_id="x1", placed_at=now, discounts=[]),  # 110000 -> 11 points
+        order_in(external_id="x2", placed_at=now, discounts=[]),  # same customer: 22 points, spend 220000
+        order_in(external_id="x3", placed_at=now, discounts=[], customer={"phone": "0922000000"}, status="placed"),
+    ]
+    with _freeze("2026-11-21T00:00:00+08:00"):
+        results = services.record_orders(brand, batch, actor=None)
+    assert [r.status for r in results] == ["created", "created", "created"]
+    account = LoyaltyAccount.objects.get(customer=results[0].order.customer)
+    assert account.balance == 22 and account.lifetime_earned == 22
+    assert account.rolling_spend == 220000 and account.tier_id == gold.pk
+    assert sum(PointsEntry.objects.filter(customer=account.customer).values_list("delta", flat=True)) == 22
+    assert not PointsEntry.objects.filter(order=results[2].order).exists()  # not paid yet
+
+
+def _freeze(when: str):
+    from unittest import mock
+
+    from django.utils import timezone
+
+    moment = dt.datetime.fromisoformat(when)
+    return mock.patch.object(timezone, "now", return_value=moment)
