@@ -119,7 +119,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.get_str("OMO_REDIS_PREFIX", "omo")},
+            # redis-py 8 reads with a 5 s socket timeout, as long as channels_redis's blocking pop
+            # (BZPOPMIN, 5 s): an idle socket then fails with "Timeout reading". Allow longer reads.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": env.get_str("OMO_REDIS_PREFIX", "omo"),
+            },
         }
     }
 else:
@@ -164,6 +169,12 @@ OMO_ENCRYPTION_KEY = env.get_str("OMO_ENCRYPTION_KEY", None)
 OMO_LINE_API_BASE = env.get_str("OMO_LINE_API_BASE", "https://api.line.me").rstrip("/")
 OMO_LINE_DATA_API_BASE = env.get_str("OMO_LINE_DATA_API_BASE", None)
 OMO_CART_RESERVATION_MINUTES = env.get_int("OMO_CART_RESERVATION_MINUTES", 30)
+# Tracked links /r/<token>: seconds they stay valid (0 = never expire; attribution has its own window).
+OMO_TRACKED_LINK_MAX_AGE = env.get_int("OMO_TRACKED_LINK_MAX_AGE", 90 * 24 * 3600) or None
+# Local stand-ins' pages (the phone simulator at /dev/simulator/); `omo demo` turns this on.
+OMO_DEVTOOLS = env.get_bool("OMO_DEVTOOLS", DEBUG or TESTING)
+# Where the phone simulator finds the LINE stand-in's control API (`omo demo` starts one there).
+OMO_LINE_STANDIN_URL = env.get_str("OMO_LINE_STANDIN_URL", "http://127.0.0.1:8091").rstrip("/")
 
 LOGGING = {
     "version": 1,

@@ -12,7 +12,9 @@ from omo.core.models import BrandScoped
 class ClerkCode(BrandScoped):
     """A clerk's stable, unguessable code behind the QR and the /b/<code> link."""
 
-    clerk = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clerk_code")
+    clerk = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clerk_code"
+    )
     code = models.CharField(max_length=24, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -47,17 +49,23 @@ class Binding(BrandScoped):
 
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="bindings")
     clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bindings")
-    store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     source = models.CharField(max_length=14, choices=Source.choices)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_reason = models.CharField(max_length=120, blank=True)
-    transfer = models.ForeignKey("Transfer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    transfer = models.ForeignKey(
+        "Transfer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["customer"], condition=models.Q(ended_at__isnull=True), name="one_open_binding_per_customer"
+                fields=["customer"],
+                condition=models.Q(ended_at__isnull=True),
+                name="one_open_binding_per_customer",
             )
         ]
         indexes = [
@@ -74,11 +82,17 @@ class Transfer(BrandScoped):
     """A move of one or all of a clerk's customers to another clerk (or the store), undoable for 30 days."""
 
     from_clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    to_clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    to_store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    to_clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    to_store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     moved_bindings = models.JSONField(default=list, help_text="[[old binding id, new binding id or null]]")
     reason = models.CharField(max_length=200, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     undo_until = models.DateTimeField()
     undone_at = models.DateTimeField(null=True, blank=True)

@@ -26,6 +26,23 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "order.refunded": frozenset({"brand_id", "order_id", "refund_id", "amount"}),
     "customer.created": frozenset({"brand_id", "customer_id"}),
     "points.changed": frozenset({"brand_id", "customer_id", "delta", "balance"}),
+    "message.created": frozenset({"brand_id", "conversation_id", "message_id", "direction"}),
+    # inbox routing and binding (omo/inbox/routing.py, omo/inbox/services.py, omo/binding/services.py)
+    "conversation.assigned": frozenset(
+        {
+            "brand_id",
+            "conversation_id",
+            "queue",
+            "assignee_id",
+            "store_id",
+            "previous_assignee_id",
+            "previous_store_id",
+            "reason",
+        }
+    ),
+    "conversation.updated": frozenset({"brand_id", "conversation_id", "fields"}),
+    "binding.created": frozenset({"brand_id", "binding_id", "customer_id", "clerk_id", "store_id", "source"}),
+    "binding.ended": frozenset({"brand_id", "binding_id", "customer_id", "clerk_id", "reason"}),
 }
 
 

@@ -29,6 +29,7 @@ class PeriodicJob:
 
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("loyalty.nightly", "omo.loyalty.tasks.nightly_loyalty_all_brands", dt.timedelta(hours=24)),
+    PeriodicJob("inbox.escalate_and_return", "omo.inbox.tasks.escalate_and_return", dt.timedelta(minutes=1)),
 )
 
 

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class InboxConfig(AppConfig):
     name = "omo.inbox"
     label = "inbox"
+
+    def ready(self) -> None:
+        # Push inbox changes to staff sockets after commit (omo/inbox/realtime.py).
+        from omo.inbox import realtime
+
+        realtime.register()

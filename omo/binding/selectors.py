@@ -1,0 +1,97 @@
+"""Reads about bindings that several places share (attribution, routing, the clerk app, the console)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from omo.binding.models import Binding, BindingPolicy, ClerkCode
+
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed from a poster
+CODE_LENGTH = 10
+
+
+def normalize_code(raw: str) -> str | None:
+    """The code as stored (upper case), or None when it cannot be one of ours."""
+    code = (raw or "").strip().upper()
+    if len(code) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in code):
+        return None
+    return code
+
+
+def find_code(raw: str) -> ClerkCode | None:
+    """The clerk code (codes are unique across brands: the link carries no brand)."""
+    code = normalize_code(raw)
+    if code is None:
+        return None
+    return ClerkCode.objects.select_related("clerk__store__brand", "brand").filter(code=code).first()
+
+
+def policy_for(brand_id: int) -> BindingPolicy:
+    """The brand's binding policy; the default (first clerk keeps) when none was saved."""
+    return BindingPolicy.objects.filter(brand_id=brand_id).first() or BindingPolicy(brand_id=brand_id)
+
+
+def current_binding(customer: Any) -> Binding | None:
+    return (
+        Binding.objects.select_related("clerk__store", "store")
+        .filter(brand_id=customer.brand_id, customer_id=customer.pk, ended_at__isnull=True)
+        .first()
+    )
+
+
+def clerk_at(customer: Any, when: dt.datetime) -> Any:
+    """The clerk the customer was bound to at `when` (attribution reads this), or None."""
+    binding = (
+        Binding.objects.select_related("clerk")
+        .filter(brand_id=customer.brand_id, customer_id=customer.pk, started_at__lte=when)
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=when))
+        .order_by("-started_at", "-id")
+        .first()
+    )
+    return binding.clerk if binding is not None else None
+
+
+def binding_history(customer: Any) -> QuerySet[Binding]:
+    """Every binding of the customer, newest first, with effective dates."""
+    return Binding.objects.select_related("clerk", "store").filter(
+        brand_id=customer.brand_id, customer_id=customer.pk
+    )
+
+
+def bound_bindings(clerk: Any) -> QuerySet[Binding]:
+    """The clerk's open bindings (their customers), newest first."""
+    return Binding.objects.select_related("customer").filter(
+        brand_id=clerk.brand_id, clerk_id=clerk.pk, ended_at__isnull=True
+    )
+
+
+def bound_customer_ids(clerk: Any) -> QuerySet:
+    return bound_bindings(clerk).values("customer_id")
+
+
+def binding_info(customer: Any) -> dict[str, Any]:
+    """What the clerk app and console show about a customer's binding."""
+    binding = current_binding(customer)
+    return {
+        "bound": binding is not None,
+        "clerk_id": binding.clerk_id if binding else None,
+        "clerk_name": str(binding.clerk) if binding else "",
+        "store_id": binding.store_id if binding else None,
+        "store_name": str(binding.store) if binding and binding.store else "",
+        "source": binding.source if binding else "",
+        "bound_since": binding.started_at.isoformat() if binding else None,
+        "history": [
+            {
+                "clerk_id": b.clerk_id,
+                "clerk_name": str(b.clerk),
+                "started_at": b.started_at.isoformat(),
+                "ended_at": b.ended_at.isoformat() if b.ended_at else None,
+                "source": b.source,
+                "ended_reason": b.ended_reason,
+            }
+            for b in binding_history(customer)[:50]
+        ],
+    }

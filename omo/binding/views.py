@@ -1,0 +1,171 @@
+"""Binding links, QR codes, the printable poster and the LIFF endpoint. Thin: parse, check, call services."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from omo.binding import qr, selectors, services
+from omo.binding.models import ClerkCode
+from omo.staff.roles import Role
+
+REAL_LINE_API = "https://api.line.me"
+LIFF_SDK_URL = "https://static.line-scdn.net/liff/edge/2/sdk.js"
+MAX_BODY = 16 * 1024
+
+
+def _unavailable(request: HttpRequest, *, code: ClerkCode | None, status: int, reason: str) -> HttpResponse:
+    """The friendly page for an unknown code or a departed clerk: where to go instead."""
+    inbox = services.line_inbox_of(code.brand_id) if code is not None else None
+    store = code.clerk.store if code is not None and code.clerk.store_id else None
+    context = {
+        "reason": reason,
+        "clerk": code.clerk if code is not None else None,
+        "store": store,
+        "add_friend_url": services.add_friend_url(inbox),
+    }
+    return render(request, "binding/unavailable.html", context, status=status)
+
+
+@require_GET
+def clerk_link(request: HttpRequest, code: str) -> HttpResponse:
+    """`/b/<code>`: to LIFF when the brand has it, else to LINE's prefilled-message chat."""
+    clerk_code = selectors.find_code(code)
+    if clerk_code is None:
+        return _unavailable(request, code=None, status=404, reason="unknown")
+    if not clerk_code.clerk.is_active:
+        return _unavailable(request, code=clerk_code, status=410, reason="departed")
+    try:
+        target = services.link_target(clerk_code)
+    except services.BindingError:
+        return _unavailable(request, code=clerk_code, status=503, reason="no_line")
+    return HttpResponseRedirect(target)
+
+
+def _code_or_404(code: str) -> ClerkCode:
+    clerk_code = selectors.find_code(code)
+    if clerk_code is None:
+        raise Http404("unknown clerk code")
+    return clerk_code
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def qr_png(request: HttpRequest, code: str) -> HttpResponse:
+    clerk_code = _code_or_404(code)
+    return HttpResponse(qr.qr_png(services.binding_url(clerk_code.code)), content_type="image/png")
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def qr_svg(request: HttpRequest, code: str) -> HttpResponse:
+    clerk_code = _code_or_404(code)
+    return HttpResponse(qr.qr_svg(services.binding_url(clerk_code.code)), content_type="image/svg+xml")
+
+
+def _may_print(user: Any, clerk: Any) -> bool:
+    if user.brand_id is None or user.brand_id != clerk.brand_id or not user.is_active:
+        return False
+    if user.role in (Role.HQ_ADMIN, Role.HQ_AGENT):
+        return True
+    if user.role == Role.STORE_MANAGER:
+        return user.store_id is not None and user.store_id == clerk.store_id
+    return user.pk == clerk.pk
+
+
+@require_GET
+@login_required
+def poster(request: HttpRequest, code: str) -> HttpResponse:
+    """A printable A5 (default) or A4 poster: name, photo, store, QR, instructions in zh-Hant and English."""
+    clerk_code = _code_or_404(code)
+    if not _may_print(request.user, clerk_code.clerk):
+        raise Http404("unknown clerk code")  # another brand's or clerk's code: as if it did not exist
+    size = request.GET.get("size", "a5").lower()
+    if size not in ("a4", "a5"):
+        return HttpResponse("size must be a4 or a5", status=400, content_type="text/plain; charset=utf-8")
+    url = services.binding_url(clerk_code.code)
+    context = {
+        "clerk": clerk_code.clerk,
+        "store": clerk_code.clerk.store,
+        "code": clerk_code.code,
+        "url": url,
+        "qr_svg": qr.qr_svg_inline(url),
+        "size": size,
+    }
+    return render(request, "binding/poster.html", context)
+
+
+def _clerk_param(request: HttpRequest) -> str:
+    """The clerk code, also when LIFF delivered it inside `liff.state` (before the secondary redirect)."""
+    if request.GET.get("clerk"):
+        return request.GET["clerk"]
+    state = request.GET.get("liff.state", "")
+    return (parse_qs(state.lstrip("/").lstrip("?")).get("clerk") or [""])[0]
+
+
+@require_GET
+def liff_page(request: HttpRequest) -> HttpResponse:
+    """The LIFF endpoint page. It loads LINE's SDK only for a real LIFF app on the real LINE; in the
+    demo and tests the phone simulator posts a stand-in ID token to `liff/bind` itself."""
+    clerk_code = selectors.find_code(_clerk_param(request))
+    if clerk_code is None:
+        return _unavailable(request, code=None, status=404, reason="unknown")
+    if not clerk_code.clerk.is_active:
+        return _unavailable(request, code=clerk_code, status=410, reason="departed")
+    inbox = services.line_inbox_of(clerk_code.brand_id)
+    liff_id = services.liff_id_of(inbox)
+    use_sdk = bool(liff_id) and settings.OMO_LINE_API_BASE == REAL_LINE_API
+    context = {
+        "clerk": clerk_code.clerk,
+        "store": clerk_code.clerk.store,
+        "code": clerk_code.code,
+        "liff_id": liff_id if use_sdk else "",
+        "sdk_url": LIFF_SDK_URL if use_sdk else "",
+        "add_friend_url": services.add_friend_url(inbox),
+    }
+    return render(request, "binding/liff.html", context)
+
+
+def _error(field: str, message: str, status: int) -> JsonResponse:
+    return JsonResponse({"ok": False, "error": {"field": field, "message": message}}, status=status)
+
+
+@csrf_exempt  # no cookie session here: the LINE ID token in the body is what authenticates the request
+@require_POST
+def liff_bind(request: HttpRequest) -> JsonResponse:
+    """`POST /b/liff/bind` `{idToken, clerk}` → bind; the page then shows the add-friend prompt."""
+    if len(request.body) > MAX_BODY:
+        return _error("body", "request too large", 413)
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return _error("body", 'send JSON: {"idToken": …, "clerk": …}', 400)
+    if not isinstance(body, dict):
+        return _error("body", "send a JSON object", 400)
+    id_token, code = body.get("idToken"), body.get("clerk")
+    if not isinstance(id_token, str) or not id_token:
+        return _error("idToken", "required", 400)
+    if not isinstance(code, str) or not code:
+        return _error("clerk", "required", 400)
+    try:
+        result = services.bind_via_liff(code, id_token)
+    except services.BindingError as exc:
+        return _error(exc.field, exc.message, exc.status)
+    return JsonResponse(
+        {
+            "ok": True,
+            "outcome": result.outcome,
+            "message": result.message,
+            "clerk": {"name": result.clerk_name, "store": result.store_name},
+            "add_friend_url": result.add_friend_url,
+        }
+    )

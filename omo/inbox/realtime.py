@@ -1,0 +1,257 @@
+"""Pushing inbox changes to staff screens over WebSockets (Channels groups), after commit.
+
+Groups (names are what `group_send` addresses; a socket joins only what its scope allows, see
+omo/inbox/consumers.py):
+    omo.conv.<id>    a socket that opened this conversation
+    omo.user.<id>    the conversation list of one clerk (assigned to them / their bound customers)
+    omo.store.<id>   a store's conversations (store manager; clerks when the brand lets the team see)
+    omo.brand.<id>   every conversation of the brand (HQ)
+
+Every payload that reaches a browser has a declared schema (`SOCKET_EVENTS`), checked when built;
+omo/inbox/tests/test_realtime.py asserts it. Subscribers are registered in InboxConfig.ready via
+`register()`; omo.core.events runs them after the transaction commits, so a rolled-back change is
+never pushed. With REDIS_URL the channel layer is Redis and any web process reaches any socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from omo.core import events
+from omo.inbox import selectors
+from omo.inbox.models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+CONSUMER_HANDLER = "inbox.event"  # → InboxConsumer.inbox_event
+
+MESSAGE_KEYS = frozenset(
+    {
+        "id",
+        "conversation_id",
+        "direction",
+        "kind",
+        "text",
+        "payload",
+        "status",
+        "failure_reason",
+        "sent_via",
+        "sender_id",
+        "created_at",
+        "attachment_url",
+    }
+)
+CONVERSATION_KEYS = frozenset(
+    {
+        "id",
+        "customer_id",
+        "name",
+        "queue",
+        "assignee_id",
+        "store_id",
+        "status",
+        "labels",
+        "unread_count",
+        "last_message_at",
+        "last_message_preview",
+        "waiting_since",
+        "sla_due_at",
+    }
+)
+# type → the keys its payload carries (exactly).
+SOCKET_EVENTS: dict[str, frozenset[str]] = {
+    "message.created": frozenset({"type", "event_id", "conversation_id", "message", "conversation"}),
+    "conversation.updated": frozenset({"type", "event_id", "conversation_id", "fields", "conversation"}),
+    "conversation.assigned": frozenset(
+        {
+            "type",
+            "event_id",
+            "conversation_id",
+            "conversation",
+            "reason",
+            "previous_assignee_id",
+            "previous_store_id",
+        }
+    ),
+    "binding.changed": frozenset({"type", "event_id", "customer_id", "clerk_id", "bound", "binding_id"}),
+    # sent by the consumer itself
+    "conversation.removed": frozenset({"type", "conversation_id"}),
+}
+NESTED_KEYS = {"message": MESSAGE_KEYS, "conversation": CONVERSATION_KEYS}
+
+
+class SchemaError(ValueError):
+    pass
+
+
+def check(payload: dict[str, Any]) -> dict[str, Any]:
+    """Raise SchemaError unless the payload has exactly its type's declared keys (nested ones too)."""
+    expected = SOCKET_EVENTS.get(payload.get("type", ""))
+    if expected is None:
+        raise SchemaError(f"undeclared socket event {payload.get('type')!r}")
+    if set(payload) != expected:
+        raise SchemaError(f"{payload['type']} expects {sorted(expected)}, got {sorted(payload)}")
+    for key, keys in NESTED_KEYS.items():
+        if key in payload and set(payload[key]) != keys:
+            raise SchemaError(f"{payload['type']}.{key} expects {sorted(keys)}, got {sorted(payload[key])}")
+    return payload
+
+
+def conversation_group(conversation_id: int) -> str:
+    return f"omo.conv.{conversation_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"omo.user.{user_id}"
+
+
+def store_group(store_id: int) -> str:
+    return f"omo.store.{store_id}"
+
+
+def brand_group(brand_id: int) -> str:
+    return f"omo.brand.{brand_id}"
+
+
+def list_groups(user: Any) -> list[str]:
+    """The list groups this user's socket may join (what their role lets them see)."""
+    from omo.staff.roles import Role
+
+    if not selectors._is_staff(user):
+        return []
+    if user.role in (Role.HQ_ADMIN, Role.HQ_AGENT):
+        return [brand_group(user.brand_id)]
+    if user.role == Role.STORE_MANAGER:
+        return [store_group(user.store_id)] if user.store_id else []
+    groups = [user_group(user.pk)]
+    if user.store_id and selectors.inbox_settings(user.brand_id).store_team_sees_clerk_customers:
+        groups.append(store_group(user.store_id))
+    return groups
+
+
+def audience(
+    conversation: Conversation, *extra_users: int | None, extra_stores: tuple[int | None, ...] = ()
+) -> set[str]:
+    """Every list group that shows this conversation, plus its own group."""
+    from omo.binding.selectors import current_binding
+
+    groups = {conversation_group(conversation.pk), brand_group(conversation.brand_id)}
+    for store_id in (conversation.store_id, *extra_stores):
+        if store_id:
+            groups.add(store_group(store_id))
+    binding = current_binding(conversation.customer)
+    for user_id in (conversation.assignee_id, binding.clerk_id if binding else None, *extra_users):
+        if user_id:
+            groups.add(user_group(user_id))
+    return groups
+
+
+def send(groups: set[str] | list[str], payload: dict[str, Any]) -> None:
+    check(payload)
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in sorted(groups):
+        try:
+            async_to_sync(layer.group_send)(group, {"type": CONSUMER_HANDLER, "event": payload})
+        except Exception:  # a push failing must not break the request that changed the data
+            logger.exception("group_send to %s failed", group)
+
+
+def _event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _conversation(conversation_id: int) -> Conversation | None:
+    return Conversation.objects.select_related("contact", "customer").filter(pk=conversation_id).first()
+
+
+# --- subscribers of domain events ----------------------------------------------------------------
+
+
+def on_message_created(event: dict[str, Any]) -> None:
+    message = Message.objects.filter(pk=event["message_id"], brand_id=event["brand_id"]).first()
+    conversation = _conversation(event["conversation_id"])
+    if message is None or conversation is None:
+        return
+    send(
+        audience(conversation),
+        {
+            "type": "message.created",
+            "event_id": _event_id(),
+            "conversation_id": conversation.pk,
+            "message": selectors.message_dict(message),
+            "conversation": selectors.conversation_summary(conversation),
+        },
+    )
+
+
+def on_conversation_updated(event: dict[str, Any]) -> None:
+    conversation = _conversation(event["conversation_id"])
+    if conversation is None:
+        return
+    send(
+        audience(conversation),
+        {
+            "type": "conversation.updated",
+            "event_id": _event_id(),
+            "conversation_id": conversation.pk,
+            "fields": list(event["fields"]),
+            "conversation": selectors.conversation_summary(conversation),
+        },
+    )
+
+
+def on_conversation_assigned(event: dict[str, Any]) -> None:
+    conversation = _conversation(event["conversation_id"])
+    if conversation is None:
+        return
+    # The previous assignee and store get it too, so their lists drop the row.
+    groups = audience(conversation, event["previous_assignee_id"], extra_stores=(event["previous_store_id"],))
+    send(
+        groups,
+        {
+            "type": "conversation.assigned",
+            "event_id": _event_id(),
+            "conversation_id": conversation.pk,
+            "conversation": selectors.conversation_summary(conversation),
+            "reason": event["reason"],
+            "previous_assignee_id": event["previous_assignee_id"],
+            "previous_store_id": event["previous_store_id"],
+        },
+    )
+
+
+def _on_binding(bound: bool) -> Any:
+    def handler(event: dict[str, Any]) -> None:
+        send(
+            {user_group(event["clerk_id"])},
+            {
+                "type": "binding.changed",
+                "event_id": _event_id(),
+                "customer_id": event["customer_id"],
+                "clerk_id": event["clerk_id"],
+                "bound": bound,
+                "binding_id": event["binding_id"],
+            },
+        )
+
+    handler.__qualname__ = f"on_binding_{'created' if bound else 'ended'}"
+    return handler
+
+
+on_binding_created = _on_binding(True)
+on_binding_ended = _on_binding(False)
+
+
+def register() -> None:
+    events.subscribe("message.created", on_message_created)
+    events.subscribe("conversation.updated", on_conversation_updated)
+    events.subscribe("conversation.assigned", on_conversation_assigned)
+    events.subscribe("binding.created", on_binding_created)
+    events.subscribe("binding.ended", on_binding_ended)

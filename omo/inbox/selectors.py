@@ -1,0 +1,173 @@
+"""Conversation reads filtered by brand and by what the signed-in staff member's role allows.
+
+Scope (issue 3 §7):
+- clerk: conversations of their own bound customers or assigned to them; plus their store team's
+  (conversations whose owning store is theirs) when InboxSettings.store_team_sees_clerk_customers;
+- store manager: conversations owned by their store (bound to its clerks, or handed to the team);
+- HQ admin / agent: every conversation of the brand.
+Staff of another brand see nothing: every query starts from the user's brand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from omo.inbox.models import Conversation, InboxSettings, Message
+from omo.staff.roles import Role
+
+
+def inbox_settings(brand_id: int) -> InboxSettings:
+    return InboxSettings.objects.filter(brand_id=brand_id).first() or InboxSettings(brand_id=brand_id)
+
+
+def _is_staff(user: Any) -> bool:
+    return bool(
+        user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.brand_id
+    )
+
+
+def scope_filter(user: Any) -> Q | None:
+    """The Q a conversation must match for this user (brand applied separately); None = nothing."""
+    from omo.binding.selectors import bound_customer_ids
+
+    if not _is_staff(user):
+        return None
+    if user.role in (Role.HQ_ADMIN, Role.HQ_AGENT):
+        return Q()
+    if user.role == Role.STORE_MANAGER:
+        return Q(store_id=user.store_id) if user.store_id else None
+    if user.role == Role.CLERK:
+        allowed = Q(assignee_id=user.pk) | Q(customer_id__in=bound_customer_ids(user))
+        if user.store_id and inbox_settings(user.brand_id).store_team_sees_clerk_customers:
+            allowed |= Q(store_id=user.store_id)
+        return allowed
+    return None
+
+
+def visible_conversations(user: Any) -> QuerySet[Conversation]:
+    condition = scope_filter(user)
+    if condition is None:
+        return Conversation.objects.none()
+    return Conversation.objects.filter(condition, brand_id=user.brand_id)
+
+
+def can_view(user: Any, conversation: Conversation) -> bool:
+    if not _is_staff(user) or conversation.brand_id != user.brand_id:
+        return False
+    return visible_conversations(user).filter(pk=conversation.pk).exists()
+
+
+def get_conversation(user: Any, conversation_id: int) -> Conversation | None:
+    """The conversation if this user may see it, else None (callers answer 404: no existence leak)."""
+    return (
+        visible_conversations(user)
+        .select_related("contact", "customer", "assignee", "store", "inbox")
+        .filter(pk=conversation_id)
+        .first()
+    )
+
+
+def conversation_list(
+    user: Any,
+    *,
+    queue: str | None = None,
+    mine: bool = False,
+    status: str | None = Conversation.Status.OPEN,
+    label: str | None = None,
+    limit: int = 50,
+    before: Any = None,
+) -> list[Conversation]:
+    """The user's conversation list, newest activity first (the clerk app's and console's inbox).
+
+    `mine`: only assigned to the user; `queue`: clerk|store|hq; `before`: last_message_at cursor.
+    """
+    conversations = visible_conversations(user).select_related("contact", "customer", "assignee", "store")
+    if queue:
+        conversations = conversations.filter(queue=queue)
+    if mine:
+        conversations = conversations.filter(assignee_id=user.pk)
+    if status:
+        conversations = conversations.filter(status=status)
+    if label:
+        conversations = conversations.filter(labels__contains=[label]) if _json_contains() else conversations
+    if before is not None:
+        conversations = conversations.filter(last_message_at__lt=before)
+    rows = list(conversations.order_by("-last_message_at", "-id")[: max(1, min(limit, 200))])
+    if label and not _json_contains():
+        rows = [c for c in rows if label in (c.labels or [])]
+    return rows
+
+
+def _json_contains() -> bool:
+    from django.db import connection
+
+    return connection.features.supports_json_field_contains
+
+
+def timeline(conversation: Conversation, *, limit: int = 100, before_id: int | None = None) -> list[Message]:
+    """The conversation's messages, oldest first, the latest `limit` (notes and events included)."""
+    messages = Message.objects.filter(
+        brand_id=conversation.brand_id, conversation=conversation
+    ).select_related("sender")
+    if before_id is not None:
+        messages = messages.filter(id__lt=before_id)
+    latest = list(messages.order_by("-created_at", "-id")[: max(1, min(limit, 500))])
+    return list(reversed(latest))
+
+
+def unread_total(user: Any) -> int:
+    from django.db.models import Sum
+
+    return (
+        visible_conversations(user)
+        .filter(status=Conversation.Status.OPEN)
+        .aggregate(n=Sum("unread_count"))["n"]
+        or 0
+    )
+
+
+def canned_replies(user: Any) -> QuerySet:
+    """Brand-wide canned replies plus the user's own."""
+    from omo.inbox.models import CannedReply
+
+    if not _is_staff(user):
+        return CannedReply.objects.none()
+    return CannedReply.objects.filter(Q(owner__isnull=True) | Q(owner_id=user.pk), brand_id=user.brand_id)
+
+
+def conversation_summary(conversation: Conversation) -> dict[str, Any]:
+    """The list row as the clerk app and sockets show it."""
+    return {
+        "id": conversation.pk,
+        "customer_id": conversation.customer_id,
+        "name": str(conversation.contact) if conversation.contact_id else "",
+        "queue": conversation.queue,
+        "assignee_id": conversation.assignee_id,
+        "store_id": conversation.store_id,
+        "status": conversation.status,
+        "labels": list(conversation.labels or []),
+        "unread_count": conversation.unread_count,
+        "last_message_at": conversation.last_message_at.isoformat() if conversation.last_message_at else None,
+        "last_message_preview": conversation.last_message_preview,
+        "waiting_since": conversation.waiting_since.isoformat() if conversation.waiting_since else None,
+        "sla_due_at": conversation.sla_due_at.isoformat() if conversation.sla_due_at else None,
+    }
+
+
+def message_dict(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "direction": message.direction,
+        "kind": message.kind,
+        "text": message.text,
+        "payload": message.payload or {},
+        "status": message.status,
+        "failure_reason": message.failure_reason,
+        "sent_via": message.sent_via,
+        "sender_id": message.sender_id,
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+        "attachment_url": message.attachment.url if message.attachment else "",
+    }

@@ -1,0 +1,17 @@
+"""Periodic inbox work: escalate conversations past their SLA or off shift, return them to clerks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tasks import task
+
+
+@task()
+def escalate_and_return() -> dict[str, Any]:
+    """Every minute (omo.core.schedule.JOBS): re-route what time alone changed; expire old recovery asks."""
+    from omo.binding.services import expire_recoveries
+    from omo.inbox import routing
+
+    moved = routing.escalate_and_return()
+    return {"moved": moved, "recoveries_expired": expire_recoveries()}
