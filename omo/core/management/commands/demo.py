@@ -136,6 +136,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
         base_url = f"http://{_local_host(host)}:{port}"
+        # The demo shows the local stand-ins' pages (the phone simulator); its children inherit this.
+        os.environ.setdefault("OMO_DEVTOOLS", "1")
         if "OMO_BASE_URL" not in os.environ:
             # Links in the demo data and in messages must point at this server.
             os.environ["OMO_BASE_URL"] = base_url

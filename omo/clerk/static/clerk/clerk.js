@@ -1,0 +1,292 @@
+/* omo clerk app: live conversation list and chat over /ws/inbox/, sending, retry, product picker, carts.
+   No framework and no CDN: plain DOM, fetch and WebSocket. */
+(function () {
+  "use strict";
+  const body = document.body;
+  const page = body.dataset.page;
+  const STATUS = {queued: "傳送中 Sending", sent: "已送出 Sent", failed: "傳送失敗 Failed", received: ""};
+
+  if ("serviceWorker" in navigator && body.dataset.sw) {
+    navigator.serviceWorker.register(body.dataset.sw, {scope: body.dataset.scope}).catch(() => undefined);
+  }
+
+  function csrf() {
+    const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    if (match) return decodeURIComponent(match[1]);
+    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
+    return input ? input.value : "";
+  }
+
+  async function post(url, data) {
+    const response = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-CSRFToken": csrf()},
+      body: JSON.stringify(data || {}),
+    });
+    let payload = {};
+    try { payload = await response.json(); } catch (e) { payload = {error: response.statusText}; }
+    if (!response.ok) throw new Error(payload.error || ("HTTP " + response.status));
+    return payload;
+  }
+
+  function el(tag, attrs, children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([key, value]) => {
+      if (value === undefined || value === null) return;
+      if (key === "text") node.textContent = value;
+      else if (key.startsWith("data-") || key === "class" || key === "href" || key === "src" || key === "alt" || key === "type" || key === "target" || key === "rel" || key === "value") node.setAttribute(key, value);
+      else node[key] = value;
+    });
+    (children || []).forEach((child) => child && node.appendChild(child));
+    return node;
+  }
+
+  function waited(since) {
+    if (!since) return "";
+    const minutes = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 60000));
+    return minutes < 60 ? `等候 ${minutes} 分` : `等候 ${Math.floor(minutes / 60)} 小時`;
+  }
+
+  // --- the socket --------------------------------------------------------------------------------
+  const live = document.querySelector("[data-testid=live-state]");
+  function setLive(state, text) {
+    if (!live) return;
+    live.dataset.state = state;
+    live.textContent = text;
+  }
+
+  function connect(onEvent, subscriptions) {
+    let retryIn = 1000;
+    function open() {
+      const scheme = location.protocol === "https:" ? "wss" : "ws";
+      const socket = new WebSocket(`${scheme}://${location.host}/ws/inbox/`);
+      socket.onopen = () => {
+        retryIn = 1000;
+        subscriptions.forEach((message) => socket.send(JSON.stringify(message)));
+      };
+      socket.onmessage = (event) => {
+        let data;
+        try { data = JSON.parse(event.data); } catch (e) { return; }
+        if (data.type === "subscribed") setLive("live", "即時更新中 Live");
+        else if (data.type === "error") setLive("error", data.message || "error");
+        else onEvent(data);
+      };
+      socket.onclose = () => {
+        setLive("offline", "離線，重新連線中… Reconnecting…");
+        setTimeout(open, retryIn);
+        retryIn = Math.min(retryIn * 2, 15000);
+        onEvent({type: "reconnect"});
+      };
+    }
+    open();
+  }
+
+  // --- home: my conversations --------------------------------------------------------------------
+  function renderList(rows) {
+    const list = document.getElementById("conversations");
+    list.replaceChildren();
+    if (!rows.length) {
+      list.appendChild(el("li", {class: "empty", "data-testid": "no-conversations", text: "還沒有對話。No chats yet."}));
+      return;
+    }
+    rows.forEach((row) => {
+      const link = el("a", {href: row.url}, [
+        el("strong", {class: "name", text: row.name || "顧客"}),
+        el("span", {class: "preview", text: row.last_message_preview || ""}),
+        row.unread_count ? el("span", {class: "badge", "data-testid": "unread", text: String(row.unread_count)}) : null,
+        el("span", {class: "waiting", text: waited(row.waiting_since)}),
+      ]);
+      list.appendChild(el("li", {"data-id": row.id, "data-testid": "conversation-row"}, [link]));
+    });
+  }
+
+  if (page === "home") {
+    const refresh = async () => {
+      const response = await fetch(body.dataset.listUrl, {credentials: "same-origin"});
+      if (response.ok) renderList((await response.json()).conversations);
+    };
+    document.querySelectorAll(".waiting").forEach((node) => { node.textContent = waited(node.dataset.since); });
+    connect(() => refresh(), [{type: "subscribe.list"}]);
+    setInterval(() => document.querySelectorAll("#conversations li").length && refresh(), 60000);
+  }
+
+  // --- chat ----------------------------------------------------------------------------------------
+  if (page === "chat") {
+    const conversationId = Number(body.dataset.conversation);
+    const timeline = document.getElementById("timeline");
+    const byId = new Map();
+
+    function renderMessage(message) {
+      const item = el("li", {
+        class: `msg ${message.direction}`, "data-testid": "message", "data-id": message.id,
+        "data-direction": message.direction, "data-kind": message.kind, "data-status": message.status,
+      });
+      if (message.kind === "flex" && message.cards) {
+        const cards = el("div", {class: "cards", "data-testid": "sent-cards"});
+        message.cards.forEach((card) => cards.appendChild(el("div", {class: "product-card"}, [
+          card.image_url ? el("img", {src: card.image_url, alt: card.title}) : null,
+          el("strong", {text: card.title}), el("span", {text: card.price}),
+        ])));
+        item.appendChild(cards);
+      } else {
+        item.appendChild(el("p", {class: "text", "data-testid": "message-text", text: message.text || `[${message.kind}]`}));
+      }
+      const meta = el("small", {class: "meta"}, [
+        el("span", {text: new Date(message.created_at).toLocaleTimeString("zh-TW", {hour: "2-digit", minute: "2-digit"})}),
+      ]);
+      if (message.direction === "out") {
+        meta.appendChild(el("span", {class: `state ${message.status}`, "data-testid": "delivery", text: STATUS[message.status] || message.status}));
+        if (message.status === "failed") {
+          meta.appendChild(el("span", {class: "reason", text: message.failure_reason || ""}));
+          const button = el("button", {type: "button", class: "retry", "data-testid": "retry", text: "重試 Retry"});
+          button.addEventListener("click", async () => {
+            button.disabled = true;
+            try {
+              upsert((await post(body.dataset.retryUrl.replace(/0$/, String(message.id)))).message);
+              pollSoon();
+            } catch (error) { button.disabled = false; alert(error.message); }
+          });
+          meta.appendChild(button);
+        }
+      }
+      item.appendChild(meta);
+      return item;
+    }
+
+    function upsert(message) {
+      if (!message || message.conversation_id !== conversationId) return;
+      const node = renderMessage(message);
+      const existing = byId.get(message.id);
+      if (existing) existing.replaceWith(node);
+      else timeline.appendChild(node);
+      byId.set(message.id, node);
+      node.scrollIntoView({block: "end"});
+    }
+
+    JSON.parse(document.getElementById("initial-messages").textContent).forEach(upsert);
+
+    // Delivery states change in the worker after the socket event: poll while something is queued.
+    let pollTimer = null;
+    async function poll() {
+      pollTimer = null;
+      const response = await fetch(body.dataset.messagesUrl, {credentials: "same-origin"});
+      if (!response.ok) return;
+      const messages = (await response.json()).messages;
+      messages.forEach((message) => {
+        const node = byId.get(message.id);
+        if (!node || node.dataset.status !== message.status) upsert(message);
+      });
+      if (messages.some((m) => m.status === "queued")) pollSoon(1500);
+    }
+    function pollSoon(delay) { if (!pollTimer) pollTimer = setTimeout(poll, delay || 700); }
+    if ([...byId.values()].some((node) => node.dataset.status === "queued")) pollSoon();
+
+    connect((event) => {
+      if (event.type === "message.created" && event.conversation_id === conversationId) {
+        upsert(event.message);
+        if (event.message.status === "queued") pollSoon();
+      } else if (event.type === "reconnect") {
+        pollSoon();
+      } else if (event.type === "conversation.removed" && event.conversation_id === conversationId) {
+        setLive("error", "此對話已轉給其他同仁 This chat moved to someone else");
+      }
+    }, [{type: "subscribe.conversation", conversation_id: conversationId}]);
+
+    const composer = document.getElementById("composer");
+    const input = document.getElementById("composer-text");
+    composer.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      input.disabled = true;
+      try {
+        upsert((await post(body.dataset.sendUrl, {text})).message);
+        input.value = "";
+        pollSoon();
+      } catch (error) { alert(error.message); }
+      input.disabled = false;
+      input.focus();
+    });
+
+    // Sheets: customer panel and product picker.
+    document.querySelectorAll("[data-open]").forEach((button) => button.addEventListener("click", () => {
+      document.getElementById(button.dataset.open).hidden = false;
+      if (button.dataset.open === "picker") search("");
+    }));
+    document.querySelectorAll("[data-close]").forEach((button) => button.addEventListener("click", () => {
+      document.getElementById(button.dataset.close).hidden = true;
+    }));
+
+    const picked = new Set();
+    const cartLines = new Map();
+    const results = document.getElementById("picker-results");
+    const sendCards = document.getElementById("send-cards");
+    const sendCart = document.getElementById("send-cart");
+    const pickerError = document.getElementById("picker-error");
+    function updatePicker() {
+      document.getElementById("picker-count").textContent = `已選 ${picked.size} / 10 · 購物車 ${cartLines.size} 項`;
+      sendCards.disabled = picked.size === 0 || picked.size > 10;
+      sendCart.disabled = cartLines.size === 0;
+    }
+    async function search(query) {
+      const response = await fetch(`${body.dataset.productsUrl}?q=${encodeURIComponent(query)}`, {credentials: "same-origin"});
+      if (!response.ok) return;
+      results.replaceChildren();
+      (await response.json()).products.forEach((product) => {
+        const box = el("input", {type: "checkbox", "data-testid": "pick-product", "data-product": product.id});
+        box.checked = picked.has(product.id);
+        box.addEventListener("change", () => {
+          if (box.checked && picked.size >= 10) { box.checked = false; return; }
+          box.checked ? picked.add(product.id) : picked.delete(product.id);
+          updatePicker();
+        });
+        const variants = el("ul", {class: "variants"});
+        product.variants.forEach((variant) => {
+          const add = el("input", {type: "checkbox", "data-testid": "cart-variant", "data-variant": variant.id});
+          add.checked = cartLines.has(variant.id);
+          add.disabled = variant.online < 1;
+          add.addEventListener("change", () => { add.checked ? cartLines.set(variant.id, 1) : cartLines.delete(variant.id); updatePicker(); });
+          variants.appendChild(el("li", {}, [el("label", {}, [add, el("span", {
+            text: ` ${variant.title} · 本店 ${variant.my_store} · 他店 ${variant.other_stores} · 線上 ${variant.online}`,
+          })])]));
+        });
+        results.appendChild(el("li", {class: "product", "data-testid": "picker-product"}, [
+          el("label", {class: "pick"}, [box, product.image_url ? el("img", {src: product.image_url, alt: ""}) : null,
+            el("strong", {text: product.title}), el("span", {class: "price", text: product.price})]),
+          variants,
+        ]));
+      });
+    }
+    let searchTimer = null;
+    document.getElementById("picker-q").addEventListener("input", (event) => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(() => search(event.target.value), 250);
+    });
+    async function sendFromPicker(url, data) {
+      pickerError.hidden = true;
+      try {
+        const answer = await post(url, data);
+        upsert(answer.message);
+        picked.clear(); cartLines.clear(); updatePicker();
+        document.getElementById("picker").hidden = true;
+        pollSoon();
+      } catch (error) { pickerError.textContent = error.message; pickerError.hidden = false; }
+    }
+    sendCards.addEventListener("click", () => sendFromPicker(body.dataset.cardsUrl, {product_ids: [...picked]}));
+    sendCart.addEventListener("click", () => sendFromPicker(body.dataset.cartUrl, {
+      lines: [...cartLines].map(([variant_id, quantity]) => ({variant_id, quantity})),
+    }));
+  }
+
+  // --- my QR: copy and share ---------------------------------------------------------------------------
+  document.querySelectorAll("[data-copy]").forEach((button) => button.addEventListener("click", async () => {
+    const input = document.querySelector(button.dataset.copy);
+    try { await navigator.clipboard.writeText(input.value); } catch (e) { input.select(); document.execCommand("copy"); }
+    button.textContent = "已複製 Copied";
+  }));
+  document.querySelectorAll("[data-share]").forEach((button) => button.addEventListener("click", () => {
+    const url = document.querySelector(button.dataset.share).value;
+    if (navigator.share) navigator.share({title: button.dataset.title, url}).catch(() => undefined);
+    else navigator.clipboard && navigator.clipboard.writeText(url);
+  }));
+})();

@@ -1,0 +1,191 @@
+"""Issue 3's acceptance test: the whole OMO2C loop in a real Chromium.
+
+A clerk signs in to /clerk/; in the phone simulator a customer opens the clerk's link → the
+binding appears in the clerk app; the customer's message appears in the clerk's chat live (no
+reload); the clerk sends a product card → the simulator shows it → the customer taps it → checks
+out in the shop → the order is attributed to the clerk with its reason and shows in the clerk's sales.
+
+The app runs under uvicorn (ASGI: HTTP, WebSockets and the webhook edge, like `omo serve`); the
+LINE stand-in plays LINE; a small in-test worker does what `omo worker` does for this loop
+(process webhook receipts, deliver queued messages).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.db import close_old_connections, connections
+
+from omo.attribution.models import Attribution
+from omo.commerce.models import Order
+from omo.testing import factories as f
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_url(transactional_db, settings) -> Iterator[str]:
+    """config.asgi.application under uvicorn in a thread (live_server speaks WSGI: no sockets, no edge)."""
+    import uvicorn
+
+    from config.asgi import application
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings.BASE_URL = url
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield url
+    server.should_exit = True
+    thread.join(10)
+
+
+class LoopWorker(threading.Thread):
+    """What `omo worker` does for this loop: process receipts of the inbox, deliver queued messages."""
+
+    def __init__(self, inbox_id: int) -> None:
+        super().__init__(name="loop-worker", daemon=True)
+        self.inbox_id = inbox_id
+        self.stopping = threading.Event()
+        self.errors: list[BaseException] = []
+
+    def run(self) -> None:
+        from omo.inbox import outbound
+        from omo.inbox.models import Message
+        from omo.platforms.tasks import process_pending
+
+        try:
+            while not self.stopping.is_set():
+                close_old_connections()
+                process_pending(self.inbox_id)
+                queued = Message.objects.filter(direction="out", status="queued").values_list("pk", flat=True)
+                for message_id in list(queued):
+                    outbound.deliver(message_id)
+                self.stopping.wait(0.2)
+        except BaseException as exc:  # surfaced by the test, never swallowed
+            self.errors.append(exc)
+        finally:
+            connections.close_all()
+
+
+@pytest.fixture
+def loop_worker(line_inbox) -> Iterator[LoopWorker]:
+    worker = LoopWorker(line_inbox.pk)
+    worker.start()
+    yield worker
+    worker.stopping.set()
+    worker.join(10)
+    assert not worker.errors, worker.errors
+
+
+def test_customer_binds_chats_taps_a_card_buys_and_the_clerk_is_credited(
+    chromium, asgi_url, settings, line_standin, line_inbox, loop_worker, brand, store, warehouse, clerk
+):
+    from playwright.sync_api import expect
+
+    from omo.testing.browser import DEFAULT_TIMEOUT_MS, PHONE_VIEWPORT
+
+    settings.OMO_LINE_STANDIN_URL = line_standin.url
+    clerk.display_name = "王小美"
+    clerk.save()
+    product = f.make_product(brand, "有機棉T恤", variants=[("TEE-M", "M", 99000)])
+    f.set_stock(product.variants.get(), warehouse, 5)
+
+    def new_page():
+        context = chromium.new_context(
+            base_url=asgi_url, viewport=PHONE_VIEWPORT, locale="zh-TW", timezone_id="Asia/Taipei"
+        )
+        context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+        return context, context.new_page()
+
+    clerk_context, app = new_page()
+    phone_context, phone = new_page()
+    try:
+        # The clerk signs in and opens My QR for their link.
+        app.goto("/clerk/")
+        app.locator("input[name=username]").fill(clerk.username)
+        app.locator("input[name=password]").fill("pass-1234")
+        app.get_by_role("button", name="登入 Sign in").click()
+        expect(app.get_by_test_id("signed-in-as")).to_have_text("王小美")
+        app.goto("/clerk/qr/")
+        my_link = app.get_by_test_id("my-link").input_value()
+        assert re.search(r"/b/[0-9A-Za-z]{10}$", my_link)
+        app.goto("/clerk/")
+        expect(app.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+        expect(app.get_by_test_id("no-conversations")).to_be_visible()
+
+        # The customer "scans" the clerk's QR in the phone simulator: follow + the prefilled code message.
+        phone.goto(f"/dev/simulator/?inbox={line_inbox.pk}")
+        phone.get_by_test_id("sim-link").fill(my_link)
+        phone.get_by_test_id("sim-open").click()
+        expect(phone.get_by_test_id("sim-status")).to_have_attribute("data-state", "bound")
+
+        # The binding appears in the clerk app, live.
+        row = app.get_by_test_id("conversation-row")
+        expect(row).to_have_count(1)
+        expect(phone.get_by_test_id("sim-received").first).to_contain_text("王小美")  # binding confirmation
+
+        # The clerk opens the chat; the customer's next message arrives without a reload.
+        row.locator("a").click()
+        expect(app.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+        app.evaluate("window.__noReload = true")
+        phone.get_by_test_id("sim-text").fill("請問有 M 號嗎？")
+        phone.get_by_test_id("sim-send").click()
+        expect(app.get_by_test_id("message-text").filter(has_text="請問有 M 號嗎？")).to_have_count(1)
+        assert app.evaluate("window.__noReload") is True
+
+        # The clerk sends a product card; the simulator shows it.
+        app.get_by_test_id("open-picker").click()
+        app.get_by_test_id("picker-search").fill("有機棉")
+        app.get_by_test_id("pick-product").first.check()
+        app.get_by_test_id("send-cards").click()
+        expect(app.locator("[data-kind=flex] [data-testid=delivery]")).to_have_text("已送出 Sent")
+        card = phone.get_by_test_id("sim-card")
+        expect(card).to_have_count(1)
+        expect(card).to_contain_text("有機棉T恤")
+        expect(card).to_contain_text("NT$990")
+
+        # The customer taps it → the product page in the brand's shop → checks out.
+        phone.get_by_test_id("sim-card-link").click()
+        expect(phone).to_have_url(re.compile(rf"/shop/herb/p/{product.handle}/\?ref="))
+        phone.locator("[data-add-button]").click()
+        expect(phone).to_have_url(re.compile(r"/shop/herb/cart/$"))
+        phone.get_by_role("link", name="前往結帳").click()
+        phone.get_by_label("姓名").fill("林小姐")
+        phone.get_by_label("手機").fill("0912-345-678")
+        phone.get_by_label("宅配到府").check()
+        phone.get_by_label("縣市").fill("台北市")
+        phone.get_by_label("地址", exact=True).fill("松高路 1 號")
+        phone.get_by_role("button", name="確認下單").click()
+        expect(phone.get_by_role("heading", name="感謝您的訂購！")).to_be_visible()
+
+        # The order is credited to the clerk, with the reason, and shows in the clerk's sales.
+        order = Order.objects.get(brand=brand)
+        attribution = Attribution.objects.get(order=order)
+        assert (attribution.rule, attribution.clerk_id) == ("link_click", clerk.pk)
+        assert "點擊王小美傳送的商品卡片（當天），30 天內最後一次導購點擊" in attribution.reason_zh
+        app.get_by_test_id("tab-sales").click()
+        sale = app.get_by_test_id("sale").filter(has_text=order.name)
+        expect(sale).to_have_count(1)
+        expect(sale.get_by_test_id("attribution-reason")).to_contain_text("點擊王小美傳送的商品卡片")
+    finally:
+        clerk_context.close()
+        phone_context.close()

@@ -1,0 +1,399 @@
+"""The clerk app (/clerk/): thin views that check who may see what and call one service each.
+
+Access: signed-in, active clerks and store managers of a brand. Every conversation goes through
+omo.inbox.selectors.get_conversation (brand + role scope), so another clerk's or another brand's
+conversation is a 404, never a leak.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse, reverse_lazy
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from omo.attribution import selectors as attribution_selectors
+from omo.binding import selectors as binding_selectors
+from omo.binding import services as binding_services
+from omo.clerk import services
+from omo.commerce.models import Order, SalesChannel
+from omo.core.money import format_money
+from omo.customers.models import Customer
+from omo.inbox import selectors as inbox_selectors
+from omo.inbox import services as inbox_services
+from omo.inbox.models import Message
+from omo.inbox.outbound import OutboundError, retry_message
+from omo.loyalty.models import LoyaltyAccount
+from omo.staff.models import User
+from omo.staff.roles import Role
+
+CLERK_APP_ROLES = frozenset({Role.CLERK, Role.STORE_MANAGER})
+
+View = Callable[..., HttpResponse]
+
+
+def clerk_view(view: View) -> View:
+    """Sign-in required; clerks and store managers of a brand only; dates in the brand's time zone."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not user.is_authenticated:
+            if request.path.endswith(".json") or request.method == "POST":
+                return JsonResponse({"error": "not signed in", "field": "auth"}, status=401)
+            return redirect_to_login(request.get_full_path(), reverse("clerk:login"))
+        if not user.is_active or user.brand_id is None or user.role not in CLERK_APP_ROLES:
+            return render(request, "clerk/forbidden.html", status=403)
+        try:
+            zone = ZoneInfo(user.brand.time_zone)
+        except (KeyError, ValueError):
+            zone = ZoneInfo("Asia/Taipei")
+        with timezone.override(zone):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _error(field: str, message: str, status: int = 422) -> JsonResponse:
+    return JsonResponse({"error": message, "field": field}, status=status)
+
+
+def _conversation_or_404(user: User, conversation_id: int):
+    conversation = inbox_selectors.get_conversation(user, conversation_id)
+    if conversation is None:
+        raise Http404("no such conversation")
+    return conversation
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    return request.POST.dict() | {k: request.POST.getlist(k) for k in request.POST if k.endswith("[]")}
+
+
+class ClerkLoginView(auth_views.LoginView):
+    template_name = "clerk/login.html"
+    redirect_authenticated_user = True
+    next_page = reverse_lazy("clerk:home")
+
+    def get_default_redirect_url(self) -> str:
+        return str(reverse_lazy("clerk:home"))
+
+
+class ClerkLogoutView(auth_views.LogoutView):
+    next_page = reverse_lazy("clerk:login")
+
+
+# --- PWA -----------------------------------------------------------------------------------------------
+
+
+@require_GET
+def manifest(request: HttpRequest) -> JsonResponse:
+    from django.templatetags.static import static
+
+    data = {
+        "name": "omo 店員 App",
+        "short_name": "店員",
+        "description": "與綁定顧客聊天、推薦商品、查看業績 · Chat, recommend, see your sales",
+        "lang": "zh-Hant",
+        "start_url": reverse("clerk:home"),
+        "scope": reverse("clerk:home"),
+        "display": "standalone",
+        "background_color": "#ffffff",
+        "theme_color": "#2f6f4f",
+        "icons": [
+            {"src": static("clerk/icon.svg"), "sizes": "any", "type": "image/svg+xml", "purpose": "any"},
+            {"src": static("clerk/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+        ],
+    }
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    return response
+
+
+@require_GET
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """Served from /clerk/ so its scope covers the whole app (a worker under /static/ could not)."""
+    response = render(request, "clerk/sw.js", content_type="application/javascript")
+    response["Service-Worker-Allowed"] = reverse("clerk:home")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+# --- home: my conversations --------------------------------------------------------------------------------
+
+
+def _row(conversation) -> dict[str, Any]:
+    summary = inbox_selectors.conversation_summary(conversation)
+    summary["url"] = reverse("clerk:chat", args=[conversation.pk])
+    return summary
+
+
+@never_cache
+@clerk_view
+def home(request: HttpRequest) -> HttpResponse:
+    rows = [_row(c) for c in inbox_selectors.conversation_list(request.user, status=None, limit=100)]
+    return render(request, "clerk/home.html", {"rows": rows, "rows_json": rows, "tab": "home"})
+
+
+@never_cache
+@clerk_view
+def conversations_json(request: HttpRequest) -> JsonResponse:
+    rows = [_row(c) for c in inbox_selectors.conversation_list(request.user, status=None, limit=100)]
+    return JsonResponse({"conversations": rows, "unread": sum(r["unread_count"] for r in rows)})
+
+
+# --- chat ---------------------------------------------------------------------------------------------------
+
+
+def _message_row(message: Message) -> dict[str, Any]:
+    row = inbox_selectors.message_dict(message)
+    if message.kind == Message.Kind.FLEX:
+        row["cards"] = services.card_summary(message)
+    return row
+
+
+def _customer_panel(user: User, customer: Customer) -> dict[str, Any]:
+    account = (
+        LoyaltyAccount.objects.filter(brand_id=user.brand_id, customer=customer)
+        .select_related("tier")
+        .first()
+    )
+    orders = Order.objects.filter(brand_id=user.brand_id, customer=customer).exclude(
+        status=Order.Status.CANCELLED
+    )
+    totals = orders.aggregate(
+        in_store=Sum("total", filter=Q(sales_channel=SalesChannel.POS)),
+        online=Sum("total", filter=~Q(sales_channel=SalesChannel.POS)),
+        in_store_n=Count("id", filter=Q(sales_channel=SalesChannel.POS)),
+        online_n=Count("id", filter=~Q(sales_channel=SalesChannel.POS)),
+    )
+    binding = binding_selectors.binding_info(customer)
+    return {
+        "customer": customer,
+        "tier": account.tier.name if account and account.tier else "",
+        "points": account.balance if account else 0,
+        "tags": list(customer.tags or []),
+        "notes": customer.notes,
+        "recent_orders": list(orders.order_by("-placed_at")[:10]),
+        "in_store_total": format_money(totals["in_store"] or 0, "TWD"),
+        "online_total": format_money(totals["online"] or 0, "TWD"),
+        "in_store_count": totals["in_store_n"],
+        "online_count": totals["online_n"],
+        "binding": binding,
+    }
+
+
+@never_cache
+@clerk_view
+def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation_or_404(request.user, conversation_id)
+    inbox_services.mark_read(conversation, user=request.user)
+    messages = [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]
+    context = {
+        "conversation": conversation,
+        "messages_json": messages,
+        "panel": _customer_panel(request.user, conversation.customer),
+        "tab": "home",
+    }
+    return render(request, "clerk/chat.html", context)
+
+
+@never_cache
+@clerk_view
+def messages_json(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    conversation = _conversation_or_404(request.user, conversation_id)
+    return JsonResponse(
+        {"messages": [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]}
+    )
+
+
+@require_POST
+@clerk_view
+def send(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    conversation = _conversation_or_404(request.user, conversation_id)
+    text = str(_body(request).get("text") or "")
+    try:
+        message = inbox_services.send_text(conversation, text=text, sender=request.user)
+    except inbox_services.InboxError as exc:
+        return _error(exc.field, exc.message)
+    return JsonResponse({"message": _message_row(message)}, status=201)
+
+
+@require_POST
+@clerk_view
+def retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonResponse:
+    conversation = _conversation_or_404(request.user, conversation_id)
+    message = Message.objects.filter(
+        brand_id=request.user.brand_id, conversation=conversation, pk=message_id
+    ).first()
+    if message is None:
+        return _error("message", "not found", status=404)
+    try:
+        message = retry_message(message)
+    except OutboundError as exc:
+        return _error(exc.field, exc.message, status=409)
+    return JsonResponse({"message": _message_row(message)})
+
+
+@require_POST
+@clerk_view
+def send_cards(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    conversation = _conversation_or_404(request.user, conversation_id)
+    body = _body(request)
+    raw = body.get("product_ids") or body.get("product_ids[]") or []
+    try:
+        ids = [int(x) for x in (raw if isinstance(raw, list) else [raw])]
+    except (TypeError, ValueError):
+        return _error("product_ids", "must be a list of product ids")
+    try:
+        message = services.send_product_card(
+            conversation, clerk=request.user, product_ids=ids, alt_text=str(body.get("alt_text") or "")
+        )
+    except services.ClerkError as exc:
+        return _error(exc.field, exc.message, exc.status)
+    return JsonResponse({"message": _message_row(message)}, status=201)
+
+
+@require_POST
+@clerk_view
+def send_cart(request: HttpRequest, conversation_id: int) -> JsonResponse:
+    conversation = _conversation_or_404(request.user, conversation_id)
+    raw = _body(request).get("lines") or []
+    try:
+        lines = [(int(line["variant_id"]), int(line.get("quantity", 1))) for line in raw]
+    except (TypeError, ValueError, KeyError):
+        return _error("lines", 'send [{"variant_id": 1, "quantity": 1}, …]')
+    try:
+        sent = services.send_cart(conversation, clerk=request.user, lines=lines)
+    except services.ClerkError as exc:
+        return _error(exc.field, exc.message, exc.status)
+    return JsonResponse(
+        {"cart": sent.cart_token, "url": sent.url, "message": _message_row(sent.message)}, status=201
+    )
+
+
+@never_cache
+@clerk_view
+def product_search(request: HttpRequest) -> JsonResponse:
+    products = services.search_products(request.user, request.GET.get("q", ""))
+    return JsonResponse(
+        {
+            "products": [
+                {
+                    "id": p.id,
+                    "title": p.title,
+                    "price": p.price_display,
+                    "image_url": p.image_url,
+                    "variants": [v.__dict__ for v in p.variants],
+                }
+                for p in products
+            ]
+        },
+        json_dumps_params={"ensure_ascii": False},
+    )
+
+
+# --- me: QR, customers, sales ------------------------------------------------------------------------------
+
+
+@clerk_view
+def my_qr(request: HttpRequest) -> HttpResponse:
+    code = binding_services.clerk_code_for(request.user)
+    return render(
+        request,
+        "clerk/qr.html",
+        {
+            "code": code.code,
+            "link": binding_services.binding_url(code.code),
+            "qr_svg": _qr_svg_url(code.code),
+            "tab": "qr",
+        },
+    )
+
+
+def _qr_svg_url(code: str) -> str:
+    try:
+        return reverse("binding:qr-svg", args=[code])
+    except NoReverseMatch:  # binding's URLs not mounted (yet): the documented path
+        return f"/b/{code}/qr.svg"
+
+
+@never_cache
+@clerk_view
+def my_customers(request: HttpRequest) -> HttpResponse:
+    bindings = list(binding_selectors.bound_bindings(request.user).order_by("-started_at")[:500])
+    return render(request, "clerk/customers.html", {"bindings": bindings, "tab": "customers"})
+
+
+@never_cache
+@clerk_view
+def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    user = request.user
+    customer = Customer.objects.filter(brand_id=user.brand_id, pk=customer_id).first()
+    visible = customer is not None and (
+        binding_selectors.bound_bindings(user).filter(customer=customer).exists()
+        or inbox_selectors.visible_conversations(user).filter(customer=customer).exists()
+    )
+    if not visible:
+        raise Http404("no such customer")
+    return render(
+        request, "clerk/customer.html", {"panel": _customer_panel(user, customer), "tab": "customers"}
+    )
+
+
+@never_cache
+@clerk_view
+def my_sales(request: HttpRequest) -> HttpResponse:
+    brand = request.user.brand
+    zone = attribution_selectors.brand_zone(brand)
+    try:
+        month = attribution_selectors.parse_month(request.GET.get("month"), zone=zone)
+    except ValueError as exc:
+        return render(request, "clerk/sales.html", {"error": str(exc), "tab": "sales"}, status=400)
+    attributions = list(attribution_selectors.clerk_attributions(brand, request.user, month)[:300])
+    summary = attribution_selectors.clerk_month_summary(brand, request.user, month)
+    return render(
+        request,
+        "clerk/sales.html",
+        {
+            "month": month,
+            "attributions": attributions,
+            "summary": summary,
+            "sales": format_money(summary.sales, brand.currency),
+            "commission": format_money(summary.commission, brand.currency),
+            "tab": "sales",
+        },
+    )
+
+
+@clerk_view
+def statement_csv(request: HttpRequest) -> HttpResponse:
+    brand = request.user.brand
+    try:
+        month = attribution_selectors.parse_month(
+            request.GET.get("month"), zone=attribution_selectors.brand_zone(brand)
+        )
+    except ValueError as exc:
+        return HttpResponse(f"month: {exc}", status=400, content_type="text/plain; charset=utf-8")
+    body = attribution_selectors.statement_csv(brand, request.user, month)
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="commission-{request.user.username}-{month:%Y-%m}.csv"'
+    )
+    return response
