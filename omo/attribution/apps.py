@@ -11,4 +11,5 @@ class AttributionConfig(AppConfig):
         from omo.core import events
 
         events.subscribe("order.recorded", services.on_order_recorded)
+        events.subscribe("orders.batch_recorded", services.on_orders_batch_recorded)
         events.subscribe("order.refunded", services.on_order_refunded)

@@ -892,8 +892,16 @@ def _insert_entries(rows: list[tuple[Any, ...]]) -> int:
 
 
 def on_order_recorded(payload: dict[str, Any]) -> None:
-    """`order.recorded` arrives after commit: decide at once, so the clerk sees the sale right away."""
+    """`order.recorded` arrives after commit: decide at once, so the clerk sees the sale right away.
+    Orders of a bulk ingest are decided together by on_orders_batch_recorded instead."""
+    if payload["in_batch"]:
+        return
     attribute_order(int(payload["order_id"]))
+
+
+def on_orders_batch_recorded(payload: dict[str, Any]) -> None:
+    """A batch of ingested orders: one set-wise pass instead of one decision per order."""
+    attribute_orders(Brand.objects.get(pk=payload["brand_id"]), payload["order_ids"])
 
 
 def on_order_refunded(payload: dict[str, Any]) -> None:

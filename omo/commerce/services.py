@@ -163,11 +163,11 @@ def _after_recorded(order: Order, *, actor: Actor | None) -> None:
     _announce(order, actor=actor)
 
 
-def _announce(order: Order, *, actor: Actor | None) -> None:
+def _announce(order: Order, *, actor: Actor | None, in_batch: bool = False) -> None:
     if actor is not None and actor.user is not None:
         audit.record(actor, "order.recorded", order)
     events.publish("order.recorded", brand_id=order.brand_id, order_id=order.pk, sales_channel=order.sales_channel,
-                   status=order.status, created=True)
+                   status=order.status, created=True, in_batch=in_batch)
 
 
 def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, actor: Actor | None) -> Order:
@@ -272,8 +272,11 @@ def record_orders(brand: Brand, orders: list[OrderIn], *, actor: Actor | None) -
             )
             loyalty.earn_for_orders([order for _, _, _, order in pending if order.status in ("paid", "fulfilled")])
             for index, _, _, order in pending:
-                _announce(order, actor=actor)
+                _announce(order, actor=actor, in_batch=True)
                 results[index] = BatchResult(index, "created", order=order)
+            if pending:
+                events.publish("orders.batch_recorded", brand_id=brand.pk,
+                               order_ids=[order.pk for _, _, _, order in pending])
         for index, first in duplicates:
             first_result = results[first]
             assert first_result is not None
@@ -514,7 +517,7 @@ def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method
     if actor is not None and actor.user is not None:
         audit.record(actor, "order.placed", order)
     events.publish("order.recorded", brand_id=brand.pk, order_id=order.pk, sales_channel=order.sales_channel,
-                   status=order.status, created=True)
+                   status=order.status, created=True, in_batch=False)
     return order
 
 

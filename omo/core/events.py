@@ -20,7 +20,9 @@ _subscribers: dict[str, list[Handler]] = defaultdict(list)
 
 # The events the product publishes, with the keys each payload carries.
 EVENT_SCHEMAS: dict[str, frozenset[str]] = {
-    "order.recorded": frozenset({"brand_id", "order_id", "sales_channel", "status", "created"}),
+    # in_batch: part of a bulk ingest; subscribers that work set-wise use "orders.batch_recorded".
+    "order.recorded": frozenset({"brand_id", "order_id", "sales_channel", "status", "created", "in_batch"}),
+    "orders.batch_recorded": frozenset({"brand_id", "order_ids"}),
     "order.paid": frozenset({"brand_id", "order_id"}),
     "order.cancelled": frozenset({"brand_id", "order_id"}),
     "order.refunded": frozenset({"brand_id", "order_id", "refund_id", "amount"}),

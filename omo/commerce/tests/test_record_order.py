@@ -145,3 +145,13 @@ def _freeze(when: str):
 
     moment = dt.datetime.fromisoformat(when)
     return mock.patch.object(timezone, "now", return_value=moment)
+
+
+def test_batch_orders_are_attributed_in_one_pass(brand, store, clerk, tee, django_capture_on_commit_callbacks):
+    from omo.attribution.models import Attribution
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = services.record_orders(brand, [order_in(external_id="b1"), order_in(external_id="b2")], actor=None)
+    rules = dict(Attribution.objects.values_list("order_id", "rule"))
+    assert rules == {results[0].order.pk: "pos_staff", results[1].order.pk: "pos_staff"}
+    assert set(Attribution.objects.values_list("clerk_id", flat=True)) == {clerk.pk}
