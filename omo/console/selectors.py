@@ -122,6 +122,12 @@ def order_detail(user: User, pk: int) -> Order:
     return orders_for(user).select_related("store", "customer", "staff", "pickup_store").get(pk=pk)
 
 
+def order_attribution(order: Order):
+    from omo.attribution.models import Attribution
+
+    return Attribution.objects.select_related("clerk").filter(order=order).first()
+
+
 def order_lines(order: Order) -> QuerySet[OrderLine]:
     return order.lines.select_related("variant", "product").order_by("id")
 

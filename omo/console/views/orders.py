@@ -32,6 +32,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "lines": selectors.order_lines(order),
             "refunds": selectors.order_refunds(order),
             "redemption": selectors.coupon_redemption(order),
+            "attribution": selectors.order_attribution(order),
             "audit_entries": selectors.audit_for(request.user, "commerce.order", order.pk),
             "customer_visible": order.customer_id is not None
             and selectors.customers_for(request.user).filter(pk=order.customer_id).exists(),
