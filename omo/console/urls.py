@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from omo.console.views import auth, brand_settings, catalog, customers, dashboard, loyalty, orders
+from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 
 app_name = "console"
 
@@ -22,6 +22,9 @@ urlpatterns = [
     path("loyalty/tiers/", loyalty.tier_list, name="tiers"),
     path("loyalty/coupons/", loyalty.coupon_list, name="coupons"),
     path("loyalty/coupons/<int:pk>/", loyalty.coupon_detail, name="coupon_detail"),
+    path("imports/", imports.import_list, name="imports"),
+    path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
+    path("imports/<int:pk>/progress.json", imports.import_progress, name="import_progress"),
     path("settings/stores/", brand_settings.store_list, name="stores"),
     path("settings/staff/", brand_settings.staff_list, name="staff"),
     path("settings/api-keys/", brand_settings.api_key_list, name="api_keys"),
