@@ -7,6 +7,8 @@ from django.test import Client
 
 from omo.testing import factories as f
 
+pytest_plugins = ["omo.testing.browser", "omo.testing.line"]
+
 
 @pytest.fixture
 def brand(db):

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class DevtoolsConfig(AppConfig):
+    """Demo data, local stand-ins for external platforms and the phone simulator (never in production paths)."""
+
+    name = "omo.devtools"
+    label = "devtools"
+    default_auto_field = "django.db.models.BigAutoField"

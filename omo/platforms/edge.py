@@ -1,0 +1,483 @@
+"""The lean webhook edge: `POST /webhooks/<platform>/<inbox id>` answered by a small ASGI app.
+
+Why not a Django view: Django's request cycle, not the database, caps a naive webhook view at a
+few hundred requests/s on our 2-core reference machine (DESIGN.md §4, docs/adr-003-webhook-edge.md).
+This edge does only what must happen before the platform gets its 200, and nothing else:
+
+1. read the raw body with a size cap (413), find the inbox (404) from a short-lived cache of
+   decrypted credentials (invalidated when an Inbox is saved),
+2. check the signature on the unmodified raw body (401, nothing stored),
+3. check the JSON shape (400, nothing stored); `events: []` is a connectivity check → 200,
+4. hand one receipt row per event to the group-commit writer: one writer per event loop collects
+   the rows of all concurrent requests and inserts them in one transaction (ignore-conflicts on
+   (inbox, event id), so redeliveries are no-ops) together with the processing task, then
+5. answers each request 200 only after its rows are committed, or 503 if that did not happen
+   within the platform's deadline (LINE: 2 s), so the platform redelivers rather than lose it.
+
+Database work runs in threads (never on the event loop). Everything after the receipt (identity,
+conversation, routing, sockets) runs in `omo.platforms.tasks.process_receipts` with all of Django.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import re
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import InterfaceError, OperationalError, connection, connections, transaction
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
+
+from omo.inbox.models import Inbox, WebhookReceipt
+from omo.platforms import VERIFIERS, forget_adapter, verifier_class
+from omo.platforms.base import ReceiptRow, WebhookVerifier
+from omo.platforms.tasks import enqueue_processing
+
+logger = logging.getLogger(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+DbRunner = Callable[..., Awaitable[Any]]
+
+PATH = re.compile(r"^/webhooks/(?P<platform>[a-z]+)/(?P<inbox_id>[0-9]{1,18})/?$")
+PREFIX = "/webhooks/"
+SECRETS_TTL = 30.0  # seconds a decrypted credential stays cached without a save signal
+MISSING_TTL = 5.0  # an unknown inbox id is remembered briefly, so junk traffic does not hit the database
+RELOAD_AFTER = 5.0  # a failed signature reloads credentials at most this often (secret rotation)
+MAX_BATCH_ROWS = 5000
+
+
+@functools.cache
+def _verifier_class(platform: str) -> type[WebhookVerifier]:
+    return verifier_class(platform)
+
+
+# --- responses ---------------------------------------------------------------------------------------
+
+
+async def _respond(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _error(code: str, message: str) -> dict[str, str]:
+    return {"error": code, "message": message}
+
+
+# --- running database work off the event loop ------------------------------------------------------------
+
+
+class ThreadRunner:
+    """Runs blocking database calls on dedicated threads (each keeps its own connection)."""
+
+    def __init__(self, name: str, workers: int = 1) -> None:
+        self._workers = workers
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+
+    async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def close(self) -> None:
+        """Close the threads' database connections and stop them (tests, shutdown)."""
+        barrier = threading.Barrier(self._workers)
+
+        def close_connections() -> None:
+            barrier.wait(5)  # one call per thread: each holds its own connection
+            connections.close_all()
+
+        futures = [self._executor.submit(close_connections) for _ in range(self._workers)]
+        for future in futures:
+            future.result(10)
+        self._executor.shutdown(wait=True)
+
+
+async def run_in_calling_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """For tests driven through async_to_sync: the database work runs in the test's thread and transaction."""
+    return await sync_to_async(fn, thread_sensitive=True)(*args)
+
+
+# --- inbox credentials -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EdgeInbox:
+    inbox_id: int
+    platform: str
+    is_active: bool
+    verifier: WebhookVerifier
+    loaded_at: float = field(default_factory=time.monotonic)
+
+
+class InboxCache:
+    """inbox id → EdgeInbox (or None for "no such inbox"), briefly. Reads never touch the database."""
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[float, EdgeInbox | None]] = {}
+
+    def get(self, inbox_id: int) -> tuple[bool, EdgeInbox | None]:
+        entry = self._entries.get(inbox_id)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, inbox_id: int, value: EdgeInbox | None) -> None:
+        ttl = SECRETS_TTL if value is not None else MISSING_TTL
+        self._entries[inbox_id] = (time.monotonic() + ttl, value)
+
+    def forget(self, inbox_id: int) -> None:
+        self._entries.pop(inbox_id, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+inbox_cache = InboxCache()
+
+
+def _forget_inbox(sender: type, instance: Inbox, **kwargs: Any) -> None:
+    inbox_cache.forget(instance.pk)
+    forget_adapter(instance.pk)
+
+
+post_save.connect(_forget_inbox, sender=Inbox, dispatch_uid="omo.platforms.edge.forget_inbox_saved")
+post_delete.connect(_forget_inbox, sender=Inbox, dispatch_uid="omo.platforms.edge.forget_inbox_deleted")
+
+
+def load_inbox(inbox_id: int) -> EdgeInbox | None:
+    query = Inbox.objects.filter(pk=inbox_id).only("id", "platform", "is_active", "secrets", "external_id")
+    try:
+        inbox = query.first()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise
+        connection.close()  # a dropped connection on this long-lived thread: reconnect once
+        inbox = query.first()
+    if inbox is None or inbox.platform not in VERIFIERS:
+        return None
+    return EdgeInbox(
+        inbox.pk, inbox.platform, inbox.is_active, _verifier_class(inbox.platform).for_inbox(inbox)
+    )
+
+
+# --- the group-commit writer -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Pending:
+    inbox_id: int
+    rows: list[ReceiptRow]
+    future: asyncio.Future[None]
+
+
+RECEIPT_FIELDS = (
+    "inbox",
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "payload",
+    "status",
+    "error",
+    "received_at",
+)
+INSERT_CHUNK = 500  # rows per INSERT statement (8 parameters each: well under SQLite's 32,766)
+
+
+def _insert_receipts(rows: list[tuple[int, ReceiptRow]]) -> None:
+    """Multi-row INSERT … ON CONFLICT DO NOTHING: a redelivered event id is skipped, not an error.
+
+    Plain SQL on purpose: the ORM's bulk_create spends most of its time building model instances
+    and preparing every field of every row in Python, which was the edge's largest cost per request.
+    """
+    ops = connection.ops
+    meta = WebhookReceipt._meta
+    columns = ", ".join(ops.quote_name(meta.get_field(name).column) for name in RECEIPT_FIELDS)
+    placeholder = "(" + ", ".join(["%s"] * len(RECEIPT_FIELDS)) + ")"
+    received_at = ops.adapt_datetimefield_value(timezone.now())
+    pending = WebhookReceipt.Status.PENDING.value
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            params: list[Any] = []
+            for inbox_id, row in chunk:
+                params += [
+                    inbox_id,
+                    row.event_id,
+                    row.event_type,
+                    ops.adapt_datetimefield_value(row.occurred_at),
+                    ops.adapt_json_value(row.payload, None),
+                    pending,
+                    "",
+                    received_at,
+                ]
+            cursor.execute(
+                f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) VALUES "  # noqa: S608 - names from _meta
+                f"{', '.join([placeholder] * len(chunk))} ON CONFLICT DO NOTHING",
+                params,
+            )
+
+
+def commit_receipts(items: list[tuple[int, list[ReceiptRow]]]) -> None:
+    """Insert receipts of many requests in one transaction, with their processing tasks (sync, any thread)."""
+    rows = [(inbox_id, row) for inbox_id, inbox_rows in items for row in inbox_rows]
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                _insert_receipts(rows)
+                enqueue_processing({inbox_id for inbox_id, inbox_rows in items if inbox_rows})
+            return
+        except (OperationalError, InterfaceError):
+            # A dropped connection (database restart, idle time-out): reconnect once.
+            if attempt == 2 or connection.in_atomic_block:
+                raise
+            connection.close()
+
+
+class ReceiptWriter:
+    """Collects receipt rows from concurrent requests and commits them in batches (group commit).
+
+    While a batch is being committed on a database thread, new requests queue up; the next batch
+    takes all of them. Under load this turns N concurrent webhooks into one transaction (one
+    fsync). With `concurrency` > 1 (PostgreSQL) that many transactions are in flight at once, so
+    the next batch is inserted while the previous one waits for its commit (SQLite has a single
+    writer, so there it stays 1).
+    """
+
+    def __init__(self, run_db: DbRunner, *, max_rows: int = MAX_BATCH_ROWS, concurrency: int = 1) -> None:
+        self._run_db = run_db
+        self._max_rows = max_rows
+        self._queue: deque[_Pending] = deque()
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.batches = 0  # for tests and the bench: how many transactions so far
+
+    async def write(self, inbox_id: int, rows: list[ReceiptRow]) -> asyncio.Future[None]:
+        """Queue rows; the returned future resolves when they are committed (or fails with the error)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(inbox_id, rows, future))
+        # The dispatching task runs while there is work and ends when the queue is empty (no await
+        # between its last look at the queue and its end, so nothing can be left behind).
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="omo-receipt-writer")
+        return future
+
+    async def _run(self) -> None:
+        while self._queue:
+            await self._slots.acquire()
+            if not self._queue:
+                self._slots.release()
+                return
+            batch: list[_Pending] = []
+            rows = 0
+            while self._queue and (not batch or rows + len(self._queue[0].rows) <= self._max_rows):
+                item = self._queue.popleft()
+                batch.append(item)
+                rows += len(item.rows)
+            commit = asyncio.create_task(self._commit_then_free(batch))
+            self._in_flight.add(commit)  # keep a reference until it is done
+            commit.add_done_callback(self._in_flight.discard)
+
+    async def _commit_then_free(self, batch: list[_Pending]) -> None:
+        try:
+            await self._commit(batch)
+        finally:
+            self._slots.release()
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        self.batches += 1
+        try:
+            await self._run_db(commit_receipts, [(item.inbox_id, item.rows) for item in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                logger.exception("committing %d webhook receipts failed", len(batch[0].rows))
+                _settle(batch[0].future, exc)
+                return
+            # One bad request must not fail its neighbours: commit each on its own.
+            for item in batch:
+                try:
+                    await self._run_db(commit_receipts, [(item.inbox_id, item.rows)])
+                except Exception as item_exc:
+                    logger.exception("committing webhook receipts of inbox %s failed", item.inbox_id)
+                    _settle(item.future, item_exc)
+                else:
+                    _settle(item.future, None)
+            return
+        for item in batch:
+            _settle(item.future, None)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():  # the request gave up waiting (deadline): nothing to tell it
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+# --- the edge --------------------------------------------------------------------------------------------
+
+
+class WebhookEdge:
+    """ASGI app: platform webhooks here, everything else to `app` (Django)."""
+
+    def __init__(
+        self,
+        app: ASGIApp | None = None,
+        *,
+        run_db: DbRunner | None = None,
+        run_lookup: DbRunner | None = None,
+        max_body_bytes: int | None = None,
+        commit_timeout: float | None = None,
+        cache: InboxCache | None = None,
+        writers: int | None = None,
+    ) -> None:
+        self.app = app
+        self._writers_at_once = writers or (2 if connection.vendor == "postgresql" else 1)
+        self._run_db = run_db or ThreadRunner("omo-receipts", workers=self._writers_at_once)
+        self._run_lookup = run_lookup or (
+            run_db if run_db is not None else ThreadRunner("omo-edge-lookup", workers=2)
+        )
+        self.max_body_bytes = max_body_bytes
+        self.commit_timeout = commit_timeout
+        self.cache = cache or inbox_cache
+        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReceiptWriter] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def close(self) -> None:
+        for runner in {id(self._run_db): self._run_db, id(self._run_lookup): self._run_lookup}.values():
+            if isinstance(runner, ThreadRunner):
+                runner.close()
+
+    def writer(self) -> ReceiptWriter:
+        loop = asyncio.get_running_loop()
+        writer = self._writers.get(loop)
+        if writer is None:
+            writer = self._writers[loop] = ReceiptWriter(self._run_db, concurrency=self._writers_at_once)
+        return writer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            match = PATH.match(scope["path"])
+            if match is not None and match["platform"] in VERIFIERS:
+                await self.handle(scope, receive, send, match["platform"], int(match["inbox_id"]))
+                return
+        if self.app is None:
+            await _respond(send, 404, _error("not_found", "no such endpoint"))
+            return
+        await self.app(scope, receive, send)
+
+    async def _inbox(self, inbox_id: int, *, reload: bool = False) -> EdgeInbox | None:
+        found, entry = (False, None) if reload else self.cache.get(inbox_id)
+        if not found:
+            entry = await self._run_lookup(load_inbox, inbox_id)
+            self.cache.put(inbox_id, entry)
+        return entry
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, platform: str, inbox_id: int) -> None:
+        if scope["method"] != "POST":
+            await _respond(send, 405, _error("method_not_allowed", "use POST"), [(b"allow", b"POST")])
+            return
+        limits = _verifier_class(platform).limits
+        max_body = self.max_body_bytes or limits.max_webhook_body_bytes
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body:
+            await _respond(
+                send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes")
+            )
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > max_body:
+                await _respond(
+                    send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes")
+                )
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        raw_body = b"".join(chunks)
+
+        edge_inbox = await self._inbox(inbox_id)
+        if edge_inbox is None or edge_inbox.platform != platform or not edge_inbox.is_active:
+            await _respond(send, 404, _error("unknown_inbox", "no active inbox with this id"))
+            return
+        if not edge_inbox.verifier.verify(headers, raw_body):
+            # Credentials may have just been rotated on another machine: look again, at most every few seconds.
+            if time.monotonic() - edge_inbox.loaded_at > RELOAD_AFTER:
+                edge_inbox = await self._inbox(inbox_id, reload=True)
+            if edge_inbox is None or not edge_inbox.verifier.verify(headers, raw_body):
+                await _respond(
+                    send, 401, _error("invalid_signature", "the signature does not match the body")
+                )
+                return
+        try:
+            document = json.loads(raw_body)
+            rows = edge_inbox.verifier.receipt_rows(document)
+        except (ValueError, UnicodeDecodeError) as exc:
+            await _respond(send, 400, _error("malformed", str(exc)[:200]))
+            return
+        if not rows:
+            await _respond(send, 200, {"received": 0})
+            return
+
+        deadline = self.commit_timeout or limits.webhook_deadline.total_seconds() * 0.75
+        future = await self.writer().write(inbox_id, rows)
+        try:
+            # On time-out the future is cancelled; the writer still commits the rows (a redelivery
+            # then finds them) and simply has no one left to tell.
+            async with asyncio.timeout(deadline):
+                await future
+        except TimeoutError:
+            logger.warning("webhook receipts for inbox %s not committed within %.1f s", inbox_id, deadline)
+            await _respond(
+                send, 503, _error("busy", "not stored in time; please redeliver"), [(b"retry-after", b"1")]
+            )
+            return
+        except Exception:  # already logged by the writer; the platform will redeliver
+            await _respond(
+                send, 500, _error("not_stored", "the receipts could not be stored; please redeliver")
+            )
+            return
+        await _respond(send, 200, {"received": len(rows)})
+
+
+def webhook_edge(app: ASGIApp | None = None, **options: Any) -> WebhookEdge:
+    """Wrap an ASGI app (Django's) so that platform webhooks are answered by the edge first."""
+    return WebhookEdge(app, **options)

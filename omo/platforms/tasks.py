@@ -1,0 +1,226 @@
+"""Background work for platforms: turn stored webhook receipts into domain actions; fetch late media.
+
+`process_receipts(inbox_id)` is enqueued by the webhook edge in the same transaction that stores
+the receipts. It takes the inbox's pending receipts in event-time order and, for each one:
+parses it with the platform SDK, does the network part (profile, media) outside any transaction,
+then claims the receipt (SKIP LOCKED on PostgreSQL, so several workers share the work; SQLite has
+one writer anyway) and applies the domain steps in one transaction with the status change, so a
+receipt is either fully processed or still pending. An error marks that receipt failed (with the
+error) and never stops the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import traceback
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django_tasks import task
+
+from omo.inbox.models import Inbox, Message, WebhookReceipt
+from omo.platforms import get_adapter
+
+logger = logging.getLogger(__name__)
+
+# Inbox.platform → module with `prepare(inbox, adapter, event)`, `apply(inbox, event, prepared)`, `Prepared`.
+INBOUND_MODULES: dict[str, str] = {"line": "omo.platforms.line.inbound"}
+BATCH_SIZE = 200
+MAX_BATCHES = 25
+CONTENT_RETRIES = 6
+
+
+def _inbound_module(platform: str) -> Any:
+    return importlib.import_module(INBOUND_MODULES[platform])
+
+
+def _claim(receipt_id: int) -> WebhookReceipt | None:
+    queryset = WebhookReceipt.objects.filter(pk=receipt_id, status=WebhookReceipt.Status.PENDING)
+    if connection.features.has_select_for_update_skip_locked:
+        queryset = queryset.select_for_update(skip_locked=True)
+    return queryset.first()
+
+
+def process_receipt(inbox: Inbox, receipt_id: int, payload: dict[str, Any]) -> str:
+    """Process one pending receipt; returns its new status, or "skipped" when another worker has it."""
+    adapter = get_adapter(inbox)
+    module = _inbound_module(inbox.platform)
+    event = adapter.parse_event(payload)
+    try:
+        prepared = module.prepare(inbox, adapter, event)
+    except Exception as exc:  # network trouble must not lose the event: record it without extras
+        logger.exception("preparing receipt %s failed", receipt_id)
+        prepared = module.Prepared(notes=[f"not prepared: {exc}"[:200]])
+    try:
+        with transaction.atomic():
+            receipt = _claim(receipt_id)
+            if receipt is None:
+                return "skipped"
+            outcome = module.apply(inbox, event, prepared)
+            receipt.status = outcome.status
+            receipt.error = outcome.note
+            receipt.processed_at = timezone.now()
+            receipt.save(update_fields=["status", "error", "processed_at"])
+            return outcome.status
+    except Exception:
+        logger.exception("processing receipt %s failed", receipt_id)
+        WebhookReceipt.objects.filter(pk=receipt_id, status=WebhookReceipt.Status.PENDING).update(
+            status=WebhookReceipt.Status.FAILED,
+            error=traceback.format_exc()[-4000:],
+            processed_at=timezone.now(),
+        )
+        return WebhookReceipt.Status.FAILED
+
+
+def process_pending(inbox_id: int, *, max_batches: int = MAX_BATCHES) -> dict[str, int]:
+    """Process the inbox's pending receipts, oldest event first, until none is left.
+
+    After `max_batches` batches the rest goes to a new task, so one busy inbox cannot hold a
+    worker while other inboxes wait."""
+    counts: Counter[str] = Counter()
+    inbox = Inbox.objects.select_related("brand").filter(pk=inbox_id).first()
+    if inbox is None:
+        return dict(counts)
+    for _ in range(max_batches):
+        batch = list(
+            WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.PENDING)
+            .order_by(F("occurred_at").asc(nulls_first=True), "id")
+            .values_list("pk", "payload")[:BATCH_SIZE]
+        )
+        if not batch:
+            break
+        results = [process_receipt(inbox, pk, payload) for pk, payload in batch]
+        counts.update(results)
+        if all(result == "skipped" for result in results):
+            break  # other workers hold all of them
+    else:
+        with transaction.atomic():
+            enqueue_processing([inbox_id])
+    return dict(counts)
+
+
+@task()
+def process_receipts(inbox_id: int) -> dict[str, int]:
+    return process_pending(inbox_id)
+
+
+def _uses_database_queue() -> bool:
+    backend = process_receipts.get_backend()
+    return type(backend).__module__.startswith("django_tasks_db")
+
+
+# inbox id → id of a process_receipts task this process saw waiting (READY). Checking that one row
+# by primary key is much cheaper than searching the task table on every batch of the webhook edge.
+_waiting_task: dict[int, Any] = {}
+
+
+def _still_waiting(task_id: Any) -> bool:
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    meta, ops = DBTaskResult._meta, connection.ops
+    sql = (
+        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} = %s"  # noqa: S608
+        f" AND {ops.quote_name(meta.get_field('status').column)} = %s"
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [meta.pk.get_db_prep_value(task_id, connection), TaskResultStatus.READY.value])
+        return cursor.fetchone() is not None
+
+
+def _ready_task_exists(inbox_id: int) -> bool:
+    """Is a process_receipts task for this inbox waiting, not yet taken by a worker?
+
+    On PostgreSQL the row is locked with SKIP LOCKED: a task a worker is claiming right now is
+    skipped (and another enqueued), so a receipt written here is never left to a task that has
+    already looked for pending rows. On SQLite the write lock serialises us with the claim."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    known = _waiting_task.get(inbox_id)
+    if known is not None:
+        if _still_waiting(known):
+            return True
+        _waiting_task.pop(inbox_id, None)
+    waiting = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY,
+        task_path=process_receipts.module_path,
+        args_kwargs__args__0=inbox_id,
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        waiting = waiting.select_for_update(skip_locked=True)
+    found = waiting.values_list("pk", flat=True).first()
+    if found is not None:
+        _waiting_task[inbox_id] = found
+    return found is not None
+
+
+def enqueue_processing(inbox_ids: Iterable[int]) -> None:
+    """Make sure a `process_receipts` task will run for each inbox. Call inside the receipts' transaction.
+
+    With the database task queue the task row is written in that same transaction (durable
+    together with the receipts), and only when no not-yet-started task for the inbox is waiting,
+    so a burst of webhooks becomes a few tasks instead of one per request. Other backends enqueue
+    after commit.
+    """
+    ids = sorted(set(inbox_ids))
+    if _uses_database_queue():
+        for inbox_id in ids:
+            if not _ready_task_exists(inbox_id):
+                result = process_receipts.enqueue(inbox_id)
+                # Remembered only after commit: a rolled-back task must not be trusted later.
+                transaction.on_commit(
+                    lambda i=inbox_id, task_id=result.id: _waiting_task.__setitem__(i, task_id)
+                )
+        return
+    transaction.on_commit(lambda: [process_receipts.enqueue(inbox_id) for inbox_id in ids])
+
+
+def requeue_failed(inbox_id: int) -> int:
+    """Put failed receipts back to pending (after a fix) and schedule their processing."""
+    with transaction.atomic():
+        count = WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED).update(
+            status=WebhookReceipt.Status.PENDING, error="", processed_at=None
+        )
+        if count:
+            enqueue_processing([inbox_id])
+    return count
+
+
+@task()
+def fetch_message_content(message_id: int) -> dict[str, Any]:
+    """Fetch media that was not ready (LINE 202 / transcoding) or failed when the message arrived."""
+    from omo.inbox import ingest
+    from omo.platforms.line.inbound import attachment_name
+
+    message = Message.objects.select_related("conversation__inbox").filter(pk=message_id).first()
+    if message is None or message.attachment or not message.external_id:
+        return {"message_id": message_id, "stored": False}
+    inbox = message.conversation.inbox
+    adapter = get_adapter(inbox)
+    tries = int((message.payload or {}).get("content_tries", 0)) + 1
+    try:
+        content = adapter.fetch_content(message.external_id)
+    except Exception as exc:
+        logger.info("content of message %s not fetched: %s", message_id, exc)
+        content = None if tries >= CONTENT_RETRIES else False
+    if content and not content.ready:
+        content = False
+    if content:
+        file_name = message.text if message.kind == Message.Kind.FILE else ""
+        name = attachment_name(inbox, message.external_id, content.content_type, file_name)
+        ingest.attach_content(message, name=name, data=content.data)
+        return {"message_id": message_id, "stored": True}
+    Message.objects.filter(pk=message_id).update(payload={**(message.payload or {}), "content_tries": tries})
+    if content is False and tries < CONTENT_RETRIES and fetch_message_content.get_backend().supports_defer:
+        run_after = timezone.now() + dt.timedelta(seconds=5 * 2**tries)
+        fetch_message_content.using(run_after=run_after).enqueue(message_id)
+    return {"message_id": message_id, "stored": False, "tries": tries}

@@ -1,0 +1,328 @@
+"""The webhook edge: authenticate, validate size and shape, store receipts once, answer fast."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from omo.devtools import line_webhook_sender as wh
+from omo.inbox.models import Inbox, WebhookReceipt
+from omo.platforms.edge import ReceiptWriter, WebhookEdge, commit_receipts, run_in_calling_thread
+from omo.platforms.line.webhook import LineWebhook
+from omo.platforms.tasks import process_receipts
+from omo.testing.line import call_asgi, inline_edge, post_line_webhook
+
+pytestmark = pytest.mark.django_db
+
+
+def _process_tasks() -> list[DBTaskResult]:
+    return list(DBTaskResult.objects.filter(task_path=process_receipts.module_path))
+
+
+def test_events_are_stored_once_each_and_answered_200(line_inbox, line_user):
+    events = [wh.text_event(line_user.user_id, f"訊息 {i}") for i in range(5)]
+
+    status, body = post_line_webhook(line_inbox, *events)
+
+    assert (status, body) == (200, {"received": 5})
+    receipts = WebhookReceipt.objects.filter(inbox=line_inbox).order_by("id")
+    assert [r.event_id for r in receipts] == [e["webhookEventId"] for e in events]
+    assert {r.event_type for r in receipts} == {"message"}
+    assert all(r.status == WebhookReceipt.Status.PENDING for r in receipts)
+    assert receipts[0].payload == events[0]
+    assert receipts[0].occurred_at.timestamp() * 1000 == events[0]["timestamp"]
+    # the processing task was enqueued in the same transaction
+    assert [t.args_kwargs["args"] for t in _process_tasks()] == [[line_inbox.pk]]
+
+
+def test_redelivery_is_a_no_op(line_inbox, line_user):
+    event = wh.text_event(line_user.user_id, "只收一次")
+    assert post_line_webhook(line_inbox, event)[0] == 200
+
+    status, _ = post_line_webhook(line_inbox, wh.redelivery_of(event))
+
+    assert status == 200
+    assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 1
+
+
+def test_empty_events_is_a_connectivity_check(line_inbox):
+    status, body = post_line_webhook(line_inbox, body=b'{"destination":"Uxxx","events":[]}')
+
+    assert (status, body) == (200, {"received": 0})
+    assert not WebhookReceipt.objects.exists()
+    assert not _process_tasks()
+
+
+@pytest.mark.parametrize("signature", ["", "bm90IHRoZSBzaWduYXR1cmU=", "ünicode"])
+def test_bad_or_missing_signature_is_401_and_nothing_stored(line_inbox, line_user, signature):
+    status, body = post_line_webhook(line_inbox, wh.follow_event(line_user.user_id), signature=signature)
+
+    assert status == 401
+    assert body["error"] == "invalid_signature"
+    assert not WebhookReceipt.objects.exists()
+    assert not _process_tasks()
+
+
+def test_signature_of_another_body_is_401(line_inbox, line_user):
+    signed = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "a")])
+    tampered = signed.replace(b'"a"', b'"b"')
+
+    status, _ = post_line_webhook(
+        line_inbox, body=tampered, signature=wh.sign(line_inbox.secrets["channel_secret"], signed)
+    )
+
+    assert status == 401
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_signature_header_name_is_case_insensitive(line_inbox, line_user):
+    body = wh.webhook_body(line_inbox.bot_user_id, [wh.follow_event(line_user.user_id)])
+    signature = wh.sign(line_inbox.secrets["channel_secret"], body)
+
+    status, _ = post_line_webhook(
+        line_inbox, body=body, signature="", headers={"X-LINE-SIGNATURE": signature}
+    )
+
+    assert status == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        b'{"destination": "U1"}',
+        b'{"events": {}}',
+        b'{"events": ["x"]}',
+        b"\xff\xfe",
+        b"",
+    ],
+)
+def test_malformed_body_is_400_and_nothing_stored(line_inbox, body):
+    status, answer = post_line_webhook(line_inbox, body=body)
+
+    assert status == 400
+    assert answer["error"] == "malformed"
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_oversized_body_is_413_by_header_and_by_bytes_read(line_inbox, line_user):
+    big = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "字" * 400_000)])
+    assert len(big) > 1024 * 1024
+
+    status, body = post_line_webhook(line_inbox, body=big)
+    assert (status, body["error"]) == (413, "payload_too_large")
+
+    # a client that lies about (or omits) the length is cut off while reading
+    status, _ = post_line_webhook(line_inbox, body=big, headers={"content-length": "10"}, chunk=64 * 1024)
+    assert status == 413
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_unknown_or_inactive_inbox_is_404(line_inbox, line_user):
+    event = wh.follow_event(line_user.user_id)
+    body = wh.webhook_body(line_inbox.bot_user_id, [event])
+    signature = wh.sign(line_inbox.secrets["channel_secret"], body)
+    status, _ = async_to_sync(call_asgi)(
+        inline_edge(), "/webhooks/line/999999", body, {"x-line-signature": signature}
+    )
+    assert status == 404
+
+    Inbox.objects.filter(pk=line_inbox.pk).update(is_active=False)
+    status, answer = post_line_webhook(line_inbox, event)
+    assert (status, answer["error"]) == (404, "unknown_inbox")
+    assert not WebhookReceipt.objects.exists()
+
+
+def test_only_post(line_inbox):
+    status, _ = async_to_sync(call_asgi)(
+        inline_edge(), f"/webhooks/line/{line_inbox.pk}", b"", {}, method="GET"
+    )
+    assert status == 405
+
+
+def test_other_paths_go_to_the_wrapped_app():
+    seen = []
+
+    async def django_stand_in(scope, receive, send):
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    edge = WebhookEdge(django_stand_in, run_db=run_in_calling_thread)
+    for path in ("/healthz", "/webhooks/shopify/3", "/webhooks/line/abc"):
+        status, _ = async_to_sync(call_asgi)(edge, path, b"{}", {})
+        assert status == 204
+    assert seen == ["/healthz", "/webhooks/shopify/3", "/webhooks/line/abc"]
+
+
+def test_rotated_secret_is_used_as_soon_as_the_inbox_is_saved(line_inbox, line_user):
+    edge = WebhookEdge(
+        None, run_db=run_in_calling_thread, run_lookup=run_in_calling_thread
+    )  # the shared cache
+    assert post_line_webhook(line_inbox, wh.follow_event(line_user.user_id), edge=edge)[0] == 200
+
+    line_inbox.secrets = {**line_inbox.secrets, "channel_secret": "rotated-secret"}
+    line_inbox.save()  # the save signal drops the cached credentials
+
+    assert post_line_webhook(line_inbox, wh.follow_event(line_user.user_id), edge=edge)[0] == 200
+    old_secret_body = wh.webhook_body(line_inbox.bot_user_id, [wh.follow_event(line_user.user_id)])
+    status, _ = post_line_webhook(
+        line_inbox, body=old_secret_body, signature=wh.sign("old", old_secret_body), edge=edge
+    )
+    assert status == 401
+    assert WebhookReceipt.objects.count() == 2
+
+
+def test_shared_cache_is_invalidated_by_save(line_inbox):
+    from omo.platforms.edge import EdgeInbox, inbox_cache
+
+    inbox_cache.put(line_inbox.pk, EdgeInbox(line_inbox.pk, "line", True, LineWebhook.for_inbox(line_inbox)))
+    assert inbox_cache.get(line_inbox.pk)[0]
+    line_inbox.save()
+    assert inbox_cache.get(line_inbox.pk) == (False, None)
+
+
+def test_event_without_webhook_event_id_gets_a_stable_id(line_inbox, line_user):
+    event = wh.follow_event(line_user.user_id)
+    del event["webhookEventId"]
+
+    post_line_webhook(line_inbox, event)
+    post_line_webhook(line_inbox, event)
+
+    receipt = WebhookReceipt.objects.get()
+    assert receipt.event_id.startswith("sha256:")
+
+
+def test_one_burst_becomes_one_transaction_and_one_task(line_inbox, line_user):
+    """Group commit: concurrent requests share a transaction; only one process task is waiting."""
+    edge = inline_edge()
+    bodies = [
+        wh.webhook_body(
+            line_inbox.bot_user_id, [wh.text_event(line_user.user_id, f"{i}-{j}") for j in range(5)]
+        )
+        for i in range(20)
+    ]
+    secret = line_inbox.secrets["channel_secret"]
+
+    async def burst():
+        return await asyncio.gather(
+            *[
+                call_asgi(
+                    edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
+                )
+                for body in bodies
+            ]
+        )
+
+    answers = async_to_sync(burst)()
+
+    assert [status for status, _ in answers] == [200] * 20
+    assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 100
+    writer = next(iter(edge._writers.values()))
+    assert writer.batches < 20
+    ready = [t for t in _process_tasks() if t.status == TaskResultStatus.READY]
+    assert len(ready) == 1
+
+
+def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_user, monkeypatch):
+    import omo.platforms.edge as edge_module
+
+    def picky_commit(items):
+        if any(row.payload.get("poison") for _, rows in items for row in rows):
+            raise ValueError("cannot store this one")
+        commit_receipts(items)
+
+    monkeypatch.setattr(edge_module, "commit_receipts", picky_commit)
+    good = wh.text_event(line_user.user_id, "ok")
+    bad = {**wh.text_event(line_user.user_id, "bad"), "poison": True}
+    edge = inline_edge()
+    secret = line_inbox.secrets["channel_secret"]
+
+    async def both():
+        calls = []
+        for event in (good, bad):
+            body = wh.webhook_body(line_inbox.bot_user_id, [event])
+            calls.append(
+                call_asgi(
+                    edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
+                )
+            )
+        return await asyncio.gather(*calls)
+
+    (good_status, _), (bad_status, bad_body) = async_to_sync(both)()
+
+    assert (good_status, bad_status, bad_body["error"]) == (200, 500, "not_stored")
+    assert list(WebhookReceipt.objects.values_list("event_id", flat=True)) == [good["webhookEventId"]]
+
+
+def test_answers_503_when_the_commit_misses_the_deadline(line_inbox, line_user, monkeypatch):
+    import omo.platforms.edge as edge_module
+
+    async def slow_run_db(fn, *args):
+        await asyncio.sleep(0.3)
+        return await run_in_calling_thread(fn, *args)
+
+    edge = WebhookEdge(
+        None,
+        run_db=slow_run_db,
+        run_lookup=run_in_calling_thread,
+        commit_timeout=0.05,
+        cache=edge_module.InboxCache(),
+    )
+
+    status, body = post_line_webhook(line_inbox, wh.follow_event(line_user.user_id), edge=edge)
+
+    assert (status, body["error"]) == (503, "busy")
+
+
+def test_writer_batches_respect_the_row_cap():
+    done = []
+
+    async def fake_db(fn, items):
+        done.append(sum(len(rows) for _, rows in items))
+
+    async def run():
+        writer = ReceiptWriter(fake_db, max_rows=10)
+        rows = [object()] * 4
+        futures = [await writer.write(1, rows) for _ in range(5)]
+        await asyncio.gather(*futures)
+
+    async_to_sync(run)()
+    assert done == [8, 8, 4]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_writer_thread_commits_before_answering(line_inbox, line_user):
+    """The production edge: its own database thread and transactions, concurrent requests."""
+    edge = WebhookEdge(None)
+    secret = line_inbox.secrets["channel_secret"]
+    bodies = [
+        wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, str(i))]) for i in range(30)
+    ]
+
+    async def burst():
+        return await asyncio.gather(
+            *[
+                call_asgi(
+                    edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
+                )
+                for body in bodies
+            ]
+        )
+
+    try:
+        answers = async_to_sync(burst)()
+    finally:
+        edge.close()
+
+    assert {status for status, _ in answers} == {200}
+    assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 30
+    assert json.loads(bodies[0])["events"][0]["webhookEventId"] in set(
+        WebhookReceipt.objects.values_list("event_id", flat=True)
+    )
