@@ -383,15 +383,15 @@ def earn_for_orders(orders: list) -> None:
     )
     accounts = {
         a.customer_id: a
-        for a in LoyaltyAccount.objects.select_for_update(of=("self",))
-        .select_related("tier")
-        .filter(customer_id__in=customer_ids)
-        .order_by("id")
+        for a in LoyaltyAccount.objects.select_for_update().filter(customer_id__in=customer_ids).order_by("id")
     }
+    # Tiers are read separately: joined into the locking SELECT, PostgreSQL's re-check after a lock
+    # wait can return the updated account with its tier columns empty.
+    multipliers = dict(Tier.objects.filter(brand_id=brand_id).values_list("id", "earn_multiplier_percent"))
     entries = []
     for order in orders:
         account = accounts[order.customer_id]
-        multiplier = account.tier.earn_multiplier_percent if account.tier_id else 100
+        multiplier = multipliers.get(account.tier_id, 100)
         points = points_for_amount(program, order.total - order.shipping_total, multiplier)
         if points <= 0:
             continue

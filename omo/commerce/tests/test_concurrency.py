@@ -133,3 +133,31 @@ def test_uses_the_configured_database():
 
     expected = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
     assert connection.vendor == expected
+
+
+def test_concurrent_batches_for_the_same_customers_keep_balances_right(brand, store):
+    from omo.commerce.schemas import OrderIn
+    from omo.loyalty.models import Tier
+
+    Tier.objects.create(brand=brand, name="一般會員", threshold=0)
+    Tier.objects.create(brand=brand, name="金卡", threshold=200000, earn_multiplier_percent=200)
+    phones = [f"0955{i:06d}" for i in range(5)]
+
+    def batch(worker: int):
+        orders = [
+            OrderIn.model_validate({
+                "source": "pos", "external_id": f"w{worker}-{n}", "sales_channel": "pos", "store_code": store.code,
+                "placed_at": "2026-11-20T10:00:00+08:00", "customer": {"phone": phones[n % 5]},
+                "lines": [{"title": "外套", "quantity": 1, "unit_price": 100000}],
+            })
+            for n in range(10)
+        ]
+        return services.record_orders(brand, orders, actor=None)
+
+    results = run_concurrently(4, batch)
+
+    assert all(isinstance(r, list) for r in results), results
+    assert Order.objects.count() == 40
+    for account in LoyaltyAccount.objects.all():
+        ledger = sum(PointsEntry.objects.filter(customer=account.customer).values_list("delta", flat=True))
+        assert account.balance == ledger > 0
