@@ -62,11 +62,18 @@ def machine() -> dict[str, Any]:
         pass
     memory = ""
     try:
-        memory = subprocess.run(["free", "-h"], capture_output=True, text=True, check=False).stdout.splitlines()[1]
+        memory = subprocess.run(
+            ["free", "-h"], capture_output=True, text=True, check=False
+        ).stdout.splitlines()[1]
     except (OSError, IndexError):
         pass
-    return {"cpus": os.cpu_count(), "cpu": cpu, "memory": " ".join(memory.split()[:2]),
-            "python": platform.python_version(), "load": os.getloadavg()[0]}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory": " ".join(memory.split()[:2]),
+        "python": platform.python_version(),
+        "load": os.getloadavg()[0],
+    }
 
 
 def database_label() -> str:

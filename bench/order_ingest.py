@@ -48,10 +48,16 @@ def _prepare(batches: int, batch_size: int, seed: int) -> tuple[str, int, list[b
     brand = demo_brand()
     if brand is None:
         raise BenchUnavailable("no demo brand: run `omo seed --demo` first")
-    variants = list(Variant.objects.filter(brand=brand, is_active=True, product__status=Product.Status.ACTIVE)
-                    .values_list("sku", "price")[:2000])
-    clerks = list(User.objects.filter(brand=brand, role="clerk", store__isnull=False)
-                  .values_list("store__code", "employee_code"))
+    variants = list(
+        Variant.objects.filter(
+            brand=brand, is_active=True, product__status=Product.Status.ACTIVE
+        ).values_list("sku", "price")[:2000]
+    )
+    clerks = list(
+        User.objects.filter(brand=brand, role="clerk", store__isnull=False).values_list(
+            "store__code", "employee_code"
+        )
+    )
     phones = list(Customer.objects.filter(brand=brand).exclude(phone="").values_list("phone", "name")[:5000])
     if not variants or not clerks:
         raise BenchUnavailable("the demo brand has no sellable variants or clerks")
@@ -68,14 +74,24 @@ def _prepare(batches: int, batch_size: int, seed: int) -> tuple[str, int, list[b
                 phone, name = rng.choice(phones)
             else:
                 phone, name = f"+88697{rng.randrange(10**7):07d}", "效能測試顧客"
-            lines = [{"sku": sku, "quantity": rng.choice((1, 1, 1, 2)), "unit_price": price}
-                     for sku, price in rng.sample(variants, rng.choice((1, 1, 2, 3)))]
-            orders.append({
-                "source": "pos-erp", "external_id": f"bench-{run_id}-{b}-{i}", "sales_channel": "pos",
-                "store_code": store_code, "staff_code": staff_code,
-                "placed_at": (now - dt.timedelta(minutes=rng.randrange(600))).isoformat(),
-                "currency": "TWD", "customer": {"phone": phone, "name": name}, "lines": lines, "status": "paid",
-            })
+            lines = [
+                {"sku": sku, "quantity": rng.choice((1, 1, 1, 2)), "unit_price": price}
+                for sku, price in rng.sample(variants, rng.choice((1, 1, 2, 3)))
+            ]
+            orders.append(
+                {
+                    "source": "pos-erp",
+                    "external_id": f"bench-{run_id}-{b}-{i}",
+                    "sales_channel": "pos",
+                    "store_code": store_code,
+                    "staff_code": staff_code,
+                    "placed_at": (now - dt.timedelta(minutes=rng.randrange(600))).isoformat(),
+                    "currency": "TWD",
+                    "customer": {"phone": phone, "name": name},
+                    "lines": lines,
+                    "status": "paid",
+                }
+            )
         bodies.append(json.dumps({"orders": orders}).encode())
     return secret, key.pk, bodies
 
@@ -86,8 +102,17 @@ def _start_server(port: int, database_url: str | None, log: IO[str]) -> subproce
     if "serve" in get_commands():
         command = [sys.executable, "-m", "config.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
     else:  # before `omo serve` existed: plain uvicorn on Django's ASGI app
-        command = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-                   "--port", str(port), "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
     # The server's log goes to a file: an unread pipe would fill up and stall the server.
     return subprocess.Popen(command, cwd=ROOT, env=child_env(database_url), stdout=log, stderr=log, text=True)
 
@@ -118,8 +143,14 @@ def _stop(server: subprocess.Popen) -> None:
             server.wait()
 
 
-def run(*, batches: int = 20, batch_size: int = 500, concurrency: int = 4, seed: int = 1,
-        database_url: str | None = None) -> dict[str, Any]:
+def run(
+    *,
+    batches: int = 20,
+    batch_size: int = 500,
+    concurrency: int = 4,
+    seed: int = 1,
+    database_url: str | None = None,
+) -> dict[str, Any]:
     from django.utils import timezone
 
     from omo.core.models import ApiKey
@@ -180,15 +211,24 @@ def run(*, batches: int = 20, batch_size: int = 500, concurrency: int = 4, seed:
         created += int(payload.get("created", 0) or 0) + int(payload.get("existing", 0) or 0)
         rejected += int(payload.get("rejected", 0) or 0)
         if not first_error and (status >= 400 or payload.get("rejected")):
-            errors = [r for r in payload.get("results", []) if isinstance(r, dict) and r.get("status") == "rejected"]
+            errors = [
+                r for r in payload.get("results", []) if isinstance(r, dict) and r.get("status") == "rejected"
+            ]
             first_error = json.dumps(errors[0] if errors else payload, ensure_ascii=False)[:300]
     orders = batches * batch_size
     return {
         "benchmark": "order_ingest",
-        "batches": batches, "batch_size": batch_size, "concurrency": concurrency, "orders_sent": orders,
-        "orders_recorded": created, "orders_rejected": rejected, "http_statuses": statuses,
+        "batches": batches,
+        "batch_size": batch_size,
+        "concurrency": concurrency,
+        "orders_sent": orders,
+        "orders_recorded": created,
+        "orders_rejected": rejected,
+        "http_statuses": statuses,
         "first_error": first_error,
-        "server_errors": [line for line in server_log.splitlines() if "Error" in line or "error" in line][-5:],
+        "server_errors": [line for line in server_log.splitlines() if "Error" in line or "error" in line][
+            -5:
+        ],
         "wall_seconds": round(wall, 2),
         "orders_per_second": round(created / wall, 1) if wall else 0.0,
         "batch_p50_ms": round(percentile(latencies, 50) * 1000, 1),
@@ -198,7 +238,9 @@ def run(*, batches: int = 20, batch_size: int = 500, concurrency: int = 4, seed:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=500, help="orders per request (the API allows 500)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
@@ -209,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench._util import database_label
 
     try:
-        result = run(batches=args.batches, batch_size=args.batch_size, concurrency=args.concurrency, seed=args.seed)
+        result = run(
+            batches=args.batches, batch_size=args.batch_size, concurrency=args.concurrency, seed=args.seed
+        )
     except BenchUnavailable as exc:
         print(f"order ingest benchmark not run: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -217,11 +261,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    print(f"POST {PATH} on {result['database']}: {result['orders_recorded']:,} of {result['orders_sent']:,} orders "
-          f"recorded in {result['wall_seconds']} s = {result['orders_per_second']:,} orders/s "
-          f"({args.batches} batches of {args.batch_size}, {args.concurrency} client threads)")
-    print(f"  per batch: p50 {result['batch_p50_ms']} ms, p99 {result['batch_p99_ms']} ms; "
-          f"HTTP statuses {result['http_statuses']}; rejected {result['orders_rejected']}")
+    print(
+        f"POST {PATH} on {result['database']}: {result['orders_recorded']:,} of {result['orders_sent']:,} orders "
+        f"recorded in {result['wall_seconds']} s = {result['orders_per_second']:,} orders/s "
+        f"({args.batches} batches of {args.batch_size}, {args.concurrency} client threads)"
+    )
+    print(
+        f"  per batch: p50 {result['batch_p50_ms']} ms, p99 {result['batch_p99_ms']} ms; "
+        f"HTTP statuses {result['http_statuses']}; rejected {result['orders_rejected']}"
+    )
     if result["first_error"]:
         print(f"  first error: {result['first_error']}")
     for line in result["server_errors"]:

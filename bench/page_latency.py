@@ -72,12 +72,18 @@ def run(*, iterations: int = 50) -> dict[str, Any]:
     brand = demo_brand()
     if brand is None:
         raise PageUnavailable("no demo brand: run `omo seed --demo` first")
-    handles = list(Product.objects.filter(brand=brand, status=Product.Status.ACTIVE).order_by("id")
-                   .values_list("handle", flat=True)[:200])
+    handles = list(
+        Product.objects.filter(brand=brand, status=Product.Status.ACTIVE)
+        .order_by("id")
+        .values_list("handle", flat=True)[:200]
+    )
     result: dict[str, Any] = {
         "benchmark": "page_latency",
-        "data": {"customers": Customer.objects.filter(brand=brand).count(),
-                 "orders": Order.objects.filter(brand=brand).count(), "products": len(handles)},
+        "data": {
+            "customers": Customer.objects.filter(brand=brand).count(),
+            "orders": Order.objects.filter(brand=brand).count(),
+            "products": len(handles),
+        },
         "machine": machine(),
     }
     shop = Client()
@@ -99,7 +105,9 @@ def run(*, iterations: int = 50) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     args = parser.parse_args(argv)
@@ -116,16 +124,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, ensure_ascii=False))
         return 0
     data = result["data"]
-    print(f"page latency on {result['database']}, demo data: {data['customers']:,} customers, "
-          f"{data['orders']:,} orders, {data['products']} active products; {args.iterations} requests each")
-    for label, key in (("shop product page /shop/…/p/<handle>/", "shop_product"), ("console dashboard /console/",
-                                                                                    "console_dashboard")):
+    print(
+        f"page latency on {result['database']}, demo data: {data['customers']:,} customers, "
+        f"{data['orders']:,} orders, {data['products']} active products; {args.iterations} requests each"
+    )
+    for label, key in (
+        ("shop product page /shop/…/p/<handle>/", "shop_product"),
+        ("console dashboard /console/", "console_dashboard"),
+    ):
         figures = result[key]
         if "unavailable" in figures:
             print(f"  {label}: not measured ({figures['unavailable']})")
         else:
-            print(f"  {label}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
-                  f"{figures['mean_queries']} queries (max {figures['max_queries']}), statuses {figures['statuses']}")
+            print(
+                f"  {label}: p50 {figures['p50_ms']} ms, p95 {figures['p95_ms']} ms, "
+                f"{figures['mean_queries']} queries (max {figures['max_queries']}), statuses {figures['statuses']}"
+            )
     return 0
 
 

@@ -19,14 +19,25 @@ from bench._util import ROOT, child_env
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> tuple[str, dict]:
     url = f"sqlite:///{tmp_path_factory.mktemp('bench') / 'bench.sqlite3'}"
-    subprocess.run([sys.executable, "-m", "config.cli", "migrate", "--verbosity", "0"], cwd=ROOT,
-                   env=child_env(url), check=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "config.cli", "migrate", "--verbosity", "0"],
+        cwd=ROOT,
+        env=child_env(url),
+        check=True,
+        timeout=600,
+    )
     return url, seed_large.run("tiny", today="2026-05-01", database_url=url)
 
 
 def _bench(module: str, url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, "--json", *args], cwd=ROOT, env=child_env(url),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", module, "--json", *args],
+        cwd=ROOT,
+        env=child_env(url),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_seed_benchmark_reports_time_memory_and_size(seeded):

@@ -16,8 +16,9 @@ _LOGINS = (
 def demo_logins() -> list[dict[str, str]]:
     """[{"role", "username", "password", "url"}] for the seeded demo brand; [] when there is none."""
     present = set(
-        User.objects.filter(brand__slug=DEMO_SLUG, username__in=[u for _, u, _ in _LOGINS], is_active=True)
-        .values_list("username", flat=True)
+        User.objects.filter(
+            brand__slug=DEMO_SLUG, username__in=[u for _, u, _ in _LOGINS], is_active=True
+        ).values_list("username", flat=True)
     )
     return [
         {"role": role, "username": username, "password": DEMO_PASSWORD, "url": url}

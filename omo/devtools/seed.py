@@ -103,66 +103,253 @@ def _hours(weekday: str, weekend: str, *, weekend_days: tuple[str, ...] = ("fri"
 
 # (code, name, name_en, city, address, phone, opening hours, share of home customers)
 STORES: tuple[tuple[str, str, str, str, str, str, dict, float], ...] = (
-    ("TPE01", "台北信義旗艦店", "Taipei Xinyi Flagship", "台北市", "台北市信義區松壽路 12 號 1 樓", "02-2722-6180",
-     _hours((("11:00", "21:30"),), (("11:00", "22:00"),)), 0.28),
-    ("TPE02", "台北赤峰街店", "Taipei Chifeng Street", "台北市", "台北市大同區赤峰街 41 巷 7 號", "02-2555-3170",
-     _hours((("12:00", "20:30"),), (("12:00", "21:00"),), weekend_days=("sat", "sun")), 0.20),
-    ("NTP01", "新北板橋店", "New Taipei Banqiao", "新北市", "新北市板橋區新站路 28 號 B1", "02-2959-0625",
-     _hours((("11:00", "21:30"),), (("11:00", "22:00"),)), 0.19),
-    ("TXG01", "台中審計新村店", "Taichung Shenji Village", "台中市", "台中市西區民生路 368 巷 4 弄 8 號", "04-2301-7752",
-     _hours((("11:00", "20:00"),), (("10:30", "21:00"),), weekend_days=("sat", "sun")), 0.18),
-    ("KHH01", "高雄駁二店", "Kaohsiung Pier-2", "高雄市", "高雄市鹽埕區大勇路 1 號 C5 倉庫", "07-521-8836",
-     _hours((("11:00", "20:00"),), (("10:00", "21:00"),), weekend_days=("fri", "sat", "sun")), 0.15),
+    (
+        "TPE01",
+        "台北信義旗艦店",
+        "Taipei Xinyi Flagship",
+        "台北市",
+        "台北市信義區松壽路 12 號 1 樓",
+        "02-2722-6180",
+        _hours((("11:00", "21:30"),), (("11:00", "22:00"),)),
+        0.28,
+    ),
+    (
+        "TPE02",
+        "台北赤峰街店",
+        "Taipei Chifeng Street",
+        "台北市",
+        "台北市大同區赤峰街 41 巷 7 號",
+        "02-2555-3170",
+        _hours((("12:00", "20:30"),), (("12:00", "21:00"),), weekend_days=("sat", "sun")),
+        0.20,
+    ),
+    (
+        "NTP01",
+        "新北板橋店",
+        "New Taipei Banqiao",
+        "新北市",
+        "新北市板橋區新站路 28 號 B1",
+        "02-2959-0625",
+        _hours((("11:00", "21:30"),), (("11:00", "22:00"),)),
+        0.19,
+    ),
+    (
+        "TXG01",
+        "台中審計新村店",
+        "Taichung Shenji Village",
+        "台中市",
+        "台中市西區民生路 368 巷 4 弄 8 號",
+        "04-2301-7752",
+        _hours((("11:00", "20:00"),), (("10:30", "21:00"),), weekend_days=("sat", "sun")),
+        0.18,
+    ),
+    (
+        "KHH01",
+        "高雄駁二店",
+        "Kaohsiung Pier-2",
+        "高雄市",
+        "高雄市鹽埕區大勇路 1 號 C5 倉庫",
+        "07-521-8836",
+        _hours((("11:00", "20:00"),), (("10:00", "21:00"),), weekend_days=("fri", "sat", "sun")),
+        0.15,
+    ),
 )
 WAREHOUSE = ("WH-TYN", "桃園線上倉 Online Warehouse", "桃園市蘆竹區南崁路一段 168 號")
 
 SURNAMES: tuple[tuple[str, str, float], ...] = (
-    ("陳", "chen", 11.1), ("林", "lin", 8.3), ("黃", "huang", 6.0), ("張", "chang", 5.3), ("李", "lee", 5.1),
-    ("王", "wang", 4.1), ("吳", "wu", 4.0), ("劉", "liu", 3.2), ("蔡", "tsai", 2.9), ("楊", "yang", 2.6),
-    ("許", "hsu", 2.3), ("鄭", "cheng", 1.9), ("謝", "hsieh", 1.8), ("郭", "kuo", 1.7), ("洪", "hung", 1.5),
-    ("邱", "chiu", 1.4), ("曾", "tseng", 1.4), ("廖", "liao", 1.3), ("賴", "lai", 1.3), ("徐", "hsu", 1.2),
-    ("周", "chou", 1.1), ("葉", "yeh", 1.1), ("蘇", "su", 1.1), ("莊", "chuang", 0.9), ("呂", "lu", 0.8),
-    ("江", "chiang", 0.8), ("何", "ho", 0.8), ("蕭", "hsiao", 0.7), ("羅", "lo", 0.7), ("高", "kao", 0.7),
-    ("潘", "pan", 0.6), ("簡", "chien", 0.6), ("朱", "chu", 0.6), ("鍾", "chung", 0.6), ("彭", "peng", 0.5),
-    ("游", "yu", 0.5), ("詹", "chan", 0.5), ("胡", "hu", 0.5), ("施", "shih", 0.5), ("沈", "shen", 0.5),
+    ("陳", "chen", 11.1),
+    ("林", "lin", 8.3),
+    ("黃", "huang", 6.0),
+    ("張", "chang", 5.3),
+    ("李", "lee", 5.1),
+    ("王", "wang", 4.1),
+    ("吳", "wu", 4.0),
+    ("劉", "liu", 3.2),
+    ("蔡", "tsai", 2.9),
+    ("楊", "yang", 2.6),
+    ("許", "hsu", 2.3),
+    ("鄭", "cheng", 1.9),
+    ("謝", "hsieh", 1.8),
+    ("郭", "kuo", 1.7),
+    ("洪", "hung", 1.5),
+    ("邱", "chiu", 1.4),
+    ("曾", "tseng", 1.4),
+    ("廖", "liao", 1.3),
+    ("賴", "lai", 1.3),
+    ("徐", "hsu", 1.2),
+    ("周", "chou", 1.1),
+    ("葉", "yeh", 1.1),
+    ("蘇", "su", 1.1),
+    ("莊", "chuang", 0.9),
+    ("呂", "lu", 0.8),
+    ("江", "chiang", 0.8),
+    ("何", "ho", 0.8),
+    ("蕭", "hsiao", 0.7),
+    ("羅", "lo", 0.7),
+    ("高", "kao", 0.7),
+    ("潘", "pan", 0.6),
+    ("簡", "chien", 0.6),
+    ("朱", "chu", 0.6),
+    ("鍾", "chung", 0.6),
+    ("彭", "peng", 0.5),
+    ("游", "yu", 0.5),
+    ("詹", "chan", 0.5),
+    ("胡", "hu", 0.5),
+    ("施", "shih", 0.5),
+    ("沈", "shen", 0.5),
 )
 GIVEN_F: tuple[tuple[str, str], ...] = (
-    ("雅婷", "yating"), ("怡君", "yichun"), ("欣怡", "hsinyi"), ("佳穎", "chiaying"), ("詩涵", "shihhan"),
-    ("郁婷", "yuting"), ("宜蓁", "yichen"), ("品妤", "pinyu"), ("子晴", "tzuching"), ("思妤", "szuyu"),
-    ("家瑜", "chiayu"), ("佩珊", "peishan"), ("筱涵", "hsiaohan"), ("婉婷", "wanting"), ("淑芬", "shufen"),
-    ("美玲", "meiling"), ("惠雯", "huiwen"), ("靜宜", "chingyi"), ("宛儒", "wanju"), ("雅雯", "yawen"),
-    ("心怡", "hsinyi"), ("若瑜", "joyu"), ("依婷", "yiting"), ("珮瑜", "peiyu"), ("語彤", "yutung"),
-    ("品蓁", "pinchen"), ("書涵", "shuhan"), ("孟潔", "mengchieh"), ("立婷", "liting"), ("曉萍", "hsiaoping"),
-    ("秀英", "hsiuying"), ("麗華", "lihua"), ("慧君", "huichun"), ("玉珍", "yuchen"), ("芳瑜", "fangyu"),
+    ("雅婷", "yating"),
+    ("怡君", "yichun"),
+    ("欣怡", "hsinyi"),
+    ("佳穎", "chiaying"),
+    ("詩涵", "shihhan"),
+    ("郁婷", "yuting"),
+    ("宜蓁", "yichen"),
+    ("品妤", "pinyu"),
+    ("子晴", "tzuching"),
+    ("思妤", "szuyu"),
+    ("家瑜", "chiayu"),
+    ("佩珊", "peishan"),
+    ("筱涵", "hsiaohan"),
+    ("婉婷", "wanting"),
+    ("淑芬", "shufen"),
+    ("美玲", "meiling"),
+    ("惠雯", "huiwen"),
+    ("靜宜", "chingyi"),
+    ("宛儒", "wanju"),
+    ("雅雯", "yawen"),
+    ("心怡", "hsinyi"),
+    ("若瑜", "joyu"),
+    ("依婷", "yiting"),
+    ("珮瑜", "peiyu"),
+    ("語彤", "yutung"),
+    ("品蓁", "pinchen"),
+    ("書涵", "shuhan"),
+    ("孟潔", "mengchieh"),
+    ("立婷", "liting"),
+    ("曉萍", "hsiaoping"),
+    ("秀英", "hsiuying"),
+    ("麗華", "lihua"),
+    ("慧君", "huichun"),
+    ("玉珍", "yuchen"),
+    ("芳瑜", "fangyu"),
 )
 GIVEN_M: tuple[tuple[str, str], ...] = (
-    ("家豪", "chiahao"), ("志明", "chihming"), ("宗翰", "tsunghan"), ("承翰", "chenghan"), ("冠宇", "kuanyu"),
-    ("俊傑", "chunchieh"), ("柏翰", "pohan"), ("彥廷", "yenting"), ("建宏", "chienhung"), ("宇軒", "yuhsuan"),
-    ("立偉", "liwei"), ("明哲", "mingche"), ("冠廷", "kuanting"), ("承恩", "chengen"), ("俊宏", "chunhung"),
-    ("志豪", "chihhao"), ("信宏", "hsinhung"), ("育誠", "yucheng"), ("哲瑋", "chewei"), ("子軒", "tzuhsuan"),
-    ("柏宇", "poyu"), ("家銘", "chiaming"), ("偉成", "weicheng"), ("宏達", "hungta"), ("文彬", "wenpin"),
+    ("家豪", "chiahao"),
+    ("志明", "chihming"),
+    ("宗翰", "tsunghan"),
+    ("承翰", "chenghan"),
+    ("冠宇", "kuanyu"),
+    ("俊傑", "chunchieh"),
+    ("柏翰", "pohan"),
+    ("彥廷", "yenting"),
+    ("建宏", "chienhung"),
+    ("宇軒", "yuhsuan"),
+    ("立偉", "liwei"),
+    ("明哲", "mingche"),
+    ("冠廷", "kuanting"),
+    ("承恩", "chengen"),
+    ("俊宏", "chunhung"),
+    ("志豪", "chihhao"),
+    ("信宏", "hsinhung"),
+    ("育誠", "yucheng"),
+    ("哲瑋", "chewei"),
+    ("子軒", "tzuhsuan"),
+    ("柏宇", "poyu"),
+    ("家銘", "chiaming"),
+    ("偉成", "weicheng"),
+    ("宏達", "hungta"),
+    ("文彬", "wenpin"),
 )
 # Reserved example domains: the demo must never be able to mail a real person.
 EMAIL_DOMAINS = ("example.com", "example.net", "example.org", "mail.example.com")
 DISTRICTS: tuple[tuple[str, str, str], ...] = (
-    ("台北市", "大安區", "106"), ("台北市", "信義區", "110"), ("台北市", "中山區", "104"), ("台北市", "內湖區", "114"),
-    ("台北市", "士林區", "111"), ("台北市", "松山區", "105"), ("新北市", "板橋區", "220"), ("新北市", "中和區", "235"),
-    ("新北市", "新店區", "231"), ("新北市", "三重區", "241"), ("新北市", "永和區", "234"), ("新北市", "新莊區", "242"),
-    ("桃園市", "桃園區", "330"), ("桃園市", "中壢區", "320"), ("新竹市", "東區", "300"), ("台中市", "西屯區", "407"),
-    ("台中市", "北屯區", "406"), ("台中市", "南屯區", "408"), ("台中市", "西區", "403"), ("台南市", "東區", "701"),
-    ("台南市", "中西區", "700"), ("高雄市", "苓雅區", "802"), ("高雄市", "左營區", "813"), ("高雄市", "鼓山區", "804"),
+    ("台北市", "大安區", "106"),
+    ("台北市", "信義區", "110"),
+    ("台北市", "中山區", "104"),
+    ("台北市", "內湖區", "114"),
+    ("台北市", "士林區", "111"),
+    ("台北市", "松山區", "105"),
+    ("新北市", "板橋區", "220"),
+    ("新北市", "中和區", "235"),
+    ("新北市", "新店區", "231"),
+    ("新北市", "三重區", "241"),
+    ("新北市", "永和區", "234"),
+    ("新北市", "新莊區", "242"),
+    ("桃園市", "桃園區", "330"),
+    ("桃園市", "中壢區", "320"),
+    ("新竹市", "東區", "300"),
+    ("台中市", "西屯區", "407"),
+    ("台中市", "北屯區", "406"),
+    ("台中市", "南屯區", "408"),
+    ("台中市", "西區", "403"),
+    ("台南市", "東區", "701"),
+    ("台南市", "中西區", "700"),
+    ("高雄市", "苓雅區", "802"),
+    ("高雄市", "左營區", "813"),
+    ("高雄市", "鼓山區", "804"),
     ("高雄市", "三民區", "807"),
 )
-ROADS = ("中正路", "中山路", "民生路", "民權路", "復興路", "忠孝路", "和平路", "建國路", "光復路", "自由路",
-         "成功路", "文化路", "公益路", "博愛路", "仁愛路", "信義路", "永康街", "師大路", "美術館路", "五權路")
-CUSTOMER_TAGS = ("LINE 好友", "環保愛好者", "親子", "上班族", "學生", "喜歡亞麻", "送禮需求", "團購主", "週年慶常客")
+ROADS = (
+    "中正路",
+    "中山路",
+    "民生路",
+    "民權路",
+    "復興路",
+    "忠孝路",
+    "和平路",
+    "建國路",
+    "光復路",
+    "自由路",
+    "成功路",
+    "文化路",
+    "公益路",
+    "博愛路",
+    "仁愛路",
+    "信義路",
+    "永康街",
+    "師大路",
+    "美術館路",
+    "五權路",
+)
+CUSTOMER_TAGS = (
+    "LINE 好友",
+    "環保愛好者",
+    "親子",
+    "上班族",
+    "學生",
+    "喜歡亞麻",
+    "送禮需求",
+    "團購主",
+    "週年慶常客",
+)
 
 # (series zh, series en): combined with a base item to make a product title.
-SERIES = (("森日", "Morning"), ("晨光", "Daybreak"), ("山嵐", "Mountain Mist"), ("海風", "Sea Breeze"),
-          ("日和", "Hiyori"), ("木質", "Woodland"), ("初夏", "Early Summer"), ("秋葉", "Autumn Leaf"),
-          ("暖陽", "Warm Sun"), ("雨林", "Rainforest"), ("月光", "Moonlight"), ("微風", "Breeze"))
-COLOURS = (("米白", "IV"), ("墨黑", "BK"), ("森林綠", "FG"), ("燕麥", "OT"), ("霧藍", "MB"), ("磚紅", "BR"),
-           ("淺灰", "GY"), ("焦糖", "CM"))
+SERIES = (
+    ("森日", "Morning"),
+    ("晨光", "Daybreak"),
+    ("山嵐", "Mountain Mist"),
+    ("海風", "Sea Breeze"),
+    ("日和", "Hiyori"),
+    ("木質", "Woodland"),
+    ("初夏", "Early Summer"),
+    ("秋葉", "Autumn Leaf"),
+    ("暖陽", "Warm Sun"),
+    ("雨林", "Rainforest"),
+    ("月光", "Moonlight"),
+    ("微風", "Breeze"),
+)
+COLOURS = (
+    ("米白", "IV"),
+    ("墨黑", "BK"),
+    ("森林綠", "FG"),
+    ("燕麥", "OT"),
+    ("霧藍", "MB"),
+    ("磚紅", "BR"),
+    ("淺灰", "GY"),
+    ("焦糖", "CM"),
+)
 SCENTS = (("檜木", "HK"), ("白茶", "WT"), ("柚子", "YZ"), ("薰衣草", "LV"), ("雪松", "CD"))
 APPAREL_SIZES = ("S", "M", "L", "XL")
 SHOE_SIZES = ("23", "24", "25", "26", "27", "28")
@@ -170,47 +357,177 @@ BED_SIZES = (("單人", "SG"), ("雙人", "DB"), ("加大", "QN"))
 
 # (name, name_en, slug, icon, price range NT$, variant scheme, [(base zh, base en, icon or 0)])
 CATEGORIES: tuple[tuple[str, str, str, int, tuple[int, int], str, tuple[tuple[str, str, int], ...]], ...] = (
-    ("上衣", "Tops", "tops", 1, (490, 1880), "apparel", (
-        ("有機棉圓領T恤", "Organic Cotton Crew Tee", 0), ("亞麻襯衫", "Linen Shirt", 0),
-        ("條紋長袖T", "Striped Long-sleeve Tee", 0), ("寬版針織衫", "Relaxed Knit Sweater", 0),
-        ("法蘭絨格紋襯衫", "Flannel Check Shirt", 0), ("棉麻背心", "Cotton-linen Tank", 0), ("連帽衛衣", "Hoodie", 0))),
-    ("褲裝", "Bottoms", "bottoms", 2, (790, 2480), "apparel", (
-        ("亞麻寬褲", "Linen Wide-leg Trousers", 0), ("直筒牛仔褲", "Straight Jeans", 0),
-        ("棉麻九分褲", "Cropped Cotton-linen Pants", 0), ("抽繩休閒褲", "Drawstring Lounge Pants", 0),
-        ("工作短褲", "Work Shorts", 0), ("燈芯絨長褲", "Corduroy Trousers", 0))),
-    ("洋裝與裙裝", "Dresses & Skirts", "dresses", 3, (990, 2980), "apparel", (
-        ("亞麻洋裝", "Linen Dress", 0), ("百褶長裙", "Pleated Maxi Skirt", 0), ("吊帶裙", "Pinafore Dress", 0),
-        ("碎花連身裙", "Floral Midi Dress", 0), ("針織長裙", "Knit Skirt", 0))),
-    ("外套", "Outerwear", "outerwear", 4, (1680, 4980), "apparel", (
-        ("輕量防潑水外套", "Light Water-repellent Jacket", 0), ("羊毛大衣", "Wool Coat", 0),
-        ("鋪棉背心", "Padded Vest", 0), ("丹寧外套", "Denim Jacket", 0), ("針織開襟外套", "Knit Cardigan", 0))),
-    ("包袋配件", "Bags & Accessories", "bags", 5, (290, 2680), "colour", (
-        ("帆布托特包", "Canvas Tote", 0), ("皮革零錢包", "Leather Coin Purse", 0), ("羊毛圍巾", "Wool Scarf", 0),
-        ("尼龍後背包", "Nylon Backpack", 0), ("束口袋三入組", "Drawstring Pouch Set", 0), ("漁夫帽", "Bucket Hat", 11))),
-    ("鞋襪", "Shoes & Socks", "shoes", 6, (290, 3280), "shoes", (
-        ("帆布鞋", "Canvas Sneakers", 0), ("室內拖鞋", "House Slippers", 0), ("皮革樂福鞋", "Leather Loafers", 0),
-        ("有機棉襪三入", "Organic Cotton Socks 3-pack", 0))),
-    ("居家織品", "Home Textiles", "home-textiles", 7, (490, 4280), "bedding", (
-        ("亞麻床包組", "Linen Bed Sheet Set", 0), ("純棉浴巾", "Cotton Bath Towel", 0), ("抱枕套", "Cushion Cover", 0),
-        ("針織毯", "Knit Throw", 0), ("紗布被", "Gauze Quilt", 0))),
-    ("餐廚器皿", "Kitchen & Tableware", "kitchen", 8, (290, 1980), "colour", (
-        ("手作陶瓷馬克杯", "Handmade Ceramic Mug", 0), ("木製餐盤", "Wooden Plate", 0),
-        ("不鏽鋼保溫瓶", "Stainless Steel Bottle", 0), ("玻璃儲物罐", "Glass Storage Jar", 0),
-        ("竹製餐具組", "Bamboo Cutlery Set", 0))),
-    ("香氛與身體保養", "Fragrance & Body", "fragrance", 9, (290, 1680), "scent", (
-        ("精油擴香", "Reed Diffuser", 0), ("香氛蠟燭", "Scented Candle", 0), ("手工皂", "Handmade Soap", 0),
-        ("護手霜", "Hand Cream", 0), ("沐浴露", "Body Wash", 0))),
-    ("文具雜貨", "Stationery & Goods", "stationery", 10, (290, 1280), "colour", (
-        ("棉麻筆記本", "Cloth-bound Notebook", 0), ("黃銅書籤", "Brass Bookmark", 0), ("帆布筆袋", "Canvas Pencil Case", 0),
-        ("手帳貼紙組", "Planner Sticker Set", 0), ("木質桌曆", "Wooden Desk Calendar", 0))),
+    (
+        "上衣",
+        "Tops",
+        "tops",
+        1,
+        (490, 1880),
+        "apparel",
+        (
+            ("有機棉圓領T恤", "Organic Cotton Crew Tee", 0),
+            ("亞麻襯衫", "Linen Shirt", 0),
+            ("條紋長袖T", "Striped Long-sleeve Tee", 0),
+            ("寬版針織衫", "Relaxed Knit Sweater", 0),
+            ("法蘭絨格紋襯衫", "Flannel Check Shirt", 0),
+            ("棉麻背心", "Cotton-linen Tank", 0),
+            ("連帽衛衣", "Hoodie", 0),
+        ),
+    ),
+    (
+        "褲裝",
+        "Bottoms",
+        "bottoms",
+        2,
+        (790, 2480),
+        "apparel",
+        (
+            ("亞麻寬褲", "Linen Wide-leg Trousers", 0),
+            ("直筒牛仔褲", "Straight Jeans", 0),
+            ("棉麻九分褲", "Cropped Cotton-linen Pants", 0),
+            ("抽繩休閒褲", "Drawstring Lounge Pants", 0),
+            ("工作短褲", "Work Shorts", 0),
+            ("燈芯絨長褲", "Corduroy Trousers", 0),
+        ),
+    ),
+    (
+        "洋裝與裙裝",
+        "Dresses & Skirts",
+        "dresses",
+        3,
+        (990, 2980),
+        "apparel",
+        (
+            ("亞麻洋裝", "Linen Dress", 0),
+            ("百褶長裙", "Pleated Maxi Skirt", 0),
+            ("吊帶裙", "Pinafore Dress", 0),
+            ("碎花連身裙", "Floral Midi Dress", 0),
+            ("針織長裙", "Knit Skirt", 0),
+        ),
+    ),
+    (
+        "外套",
+        "Outerwear",
+        "outerwear",
+        4,
+        (1680, 4980),
+        "apparel",
+        (
+            ("輕量防潑水外套", "Light Water-repellent Jacket", 0),
+            ("羊毛大衣", "Wool Coat", 0),
+            ("鋪棉背心", "Padded Vest", 0),
+            ("丹寧外套", "Denim Jacket", 0),
+            ("針織開襟外套", "Knit Cardigan", 0),
+        ),
+    ),
+    (
+        "包袋配件",
+        "Bags & Accessories",
+        "bags",
+        5,
+        (290, 2680),
+        "colour",
+        (
+            ("帆布托特包", "Canvas Tote", 0),
+            ("皮革零錢包", "Leather Coin Purse", 0),
+            ("羊毛圍巾", "Wool Scarf", 0),
+            ("尼龍後背包", "Nylon Backpack", 0),
+            ("束口袋三入組", "Drawstring Pouch Set", 0),
+            ("漁夫帽", "Bucket Hat", 11),
+        ),
+    ),
+    (
+        "鞋襪",
+        "Shoes & Socks",
+        "shoes",
+        6,
+        (290, 3280),
+        "shoes",
+        (
+            ("帆布鞋", "Canvas Sneakers", 0),
+            ("室內拖鞋", "House Slippers", 0),
+            ("皮革樂福鞋", "Leather Loafers", 0),
+            ("有機棉襪三入", "Organic Cotton Socks 3-pack", 0),
+        ),
+    ),
+    (
+        "居家織品",
+        "Home Textiles",
+        "home-textiles",
+        7,
+        (490, 4280),
+        "bedding",
+        (
+            ("亞麻床包組", "Linen Bed Sheet Set", 0),
+            ("純棉浴巾", "Cotton Bath Towel", 0),
+            ("抱枕套", "Cushion Cover", 0),
+            ("針織毯", "Knit Throw", 0),
+            ("紗布被", "Gauze Quilt", 0),
+        ),
+    ),
+    (
+        "餐廚器皿",
+        "Kitchen & Tableware",
+        "kitchen",
+        8,
+        (290, 1980),
+        "colour",
+        (
+            ("手作陶瓷馬克杯", "Handmade Ceramic Mug", 0),
+            ("木製餐盤", "Wooden Plate", 0),
+            ("不鏽鋼保溫瓶", "Stainless Steel Bottle", 0),
+            ("玻璃儲物罐", "Glass Storage Jar", 0),
+            ("竹製餐具組", "Bamboo Cutlery Set", 0),
+        ),
+    ),
+    (
+        "香氛與身體保養",
+        "Fragrance & Body",
+        "fragrance",
+        9,
+        (290, 1680),
+        "scent",
+        (
+            ("精油擴香", "Reed Diffuser", 0),
+            ("香氛蠟燭", "Scented Candle", 0),
+            ("手工皂", "Handmade Soap", 0),
+            ("護手霜", "Hand Cream", 0),
+            ("沐浴露", "Body Wash", 0),
+        ),
+    ),
+    (
+        "文具雜貨",
+        "Stationery & Goods",
+        "stationery",
+        10,
+        (290, 1280),
+        "colour",
+        (
+            ("棉麻筆記本", "Cloth-bound Notebook", 0),
+            ("黃銅書籤", "Brass Bookmark", 0),
+            ("帆布筆袋", "Canvas Pencil Case", 0),
+            ("手帳貼紙組", "Planner Sticker Set", 0),
+            ("木質桌曆", "Wooden Desk Calendar", 0),
+        ),
+    ),
 )
-MATERIAL_NOTES = ("選用台灣在地織廠布料", "柔軟親膚、越洗越有味道", "簡約剪裁，日常百搭", "天然材質，溫潤耐用",
-                  "職人手工製作，每件紋理略有不同", "可機洗，好整理")
+MATERIAL_NOTES = (
+    "選用台灣在地織廠布料",
+    "柔軟親膚、越洗越有味道",
+    "簡約剪裁，日常百搭",
+    "天然材質，溫潤耐用",
+    "職人手工製作，每件紋理略有不同",
+    "可機洗，好整理",
+)
 
 # Tier name, English, threshold NT$, earn multiplier %: a tier is the highest one reached by net
 # spend over the programme's tier window.
-TIERS = (("一般會員", "Member", 0, 100), ("銀卡", "Silver", 10_000, 100), ("金卡", "Gold", 30_000, 120),
-         ("VIP", "VIP", 80_000, 150))
+TIERS = (
+    ("一般會員", "Member", 0, 100),
+    ("銀卡", "Silver", 10_000, 100),
+    ("金卡", "Gold", 30_000, 120),
+    ("VIP", "VIP", 80_000, 150),
+)
 
 # The built-in shop's own rule, so seeded web orders look like the ones checkout makes.
 SHIPPING_FEE: int = getattr(commerce_services, "SHIPPING_FEE", 10_000)
@@ -299,10 +616,14 @@ class IdBlocks:
                     if row is None:
                         cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{self.table}"')
                         start = cursor.fetchone()[0]
-                        cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [self.table, start + n])
+                        cursor.execute(
+                            "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [self.table, start + n]
+                        )
                     else:
                         start = row[0]
-                        cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [start + n, self.table])
+                        cursor.execute(
+                            "UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [start + n, self.table]
+                        )
                     last = start + n
         self.next, self.end = last - n + 1, last + 1
 
@@ -367,23 +688,108 @@ def _write(spec: TableSpec, rows: list[tuple]) -> None:
 
 
 # Row layouts of the streamed tables. The generator builds tuples in exactly this order.
-CUSTOMER_COLS = ("id", "brand_id", "name", "phone", "email", "birthday", "member_number", "home_store_id",
-                 "tags", "notes", "created_at", "updated_at")
+CUSTOMER_COLS = (
+    "id",
+    "brand_id",
+    "name",
+    "phone",
+    "email",
+    "birthday",
+    "member_number",
+    "home_store_id",
+    "tags",
+    "notes",
+    "created_at",
+    "updated_at",
+)
 IDENTITY_COLS = ("id", "brand_id", "customer_id", "kind", "value", "verified", "source", "created_at")
-ACCOUNT_COLS = ("id", "brand_id", "customer_id", "balance", "lifetime_earned", "tier_id", "rolling_spend",
-                "tier_updated_at")
-ORDER_COLS = ("id", "brand_id", "source", "external_id", "name", "sales_channel", "store_id", "staff_id",
-              "staff_code", "customer_id", "contact_name", "contact_phone", "contact_email", "fulfilment",
-              "shipping_address", "pickup_store_id", "payment_method", "currency", "subtotal", "discount_total",
-              "shipping_total", "tax_total", "total", "refunded_total", "discounts", "coupon_code",
-              "points_redeemed", "status", "ref", "note", "placed_at", "paid_at", "fulfilled_at", "cancelled_at",
-              "created_at")
-LINE_COLS = ("id", "brand_id", "order_id", "variant_id", "product_id", "sku", "title", "quantity", "unit_price",
-             "discount", "total", "refunded_quantity", "placed_at")
-REFUND_COLS = ("id", "brand_id", "order_id", "external_id", "amount", "reason", "lines", "restock",
-               "created_by_id", "created_at")
-POINTS_COLS = ("id", "brand_id", "customer_id", "delta", "kind", "order_id", "reason", "idempotency_key",
-               "expires_at", "actor_id", "created_at")
+ACCOUNT_COLS = (
+    "id",
+    "brand_id",
+    "customer_id",
+    "balance",
+    "lifetime_earned",
+    "tier_id",
+    "rolling_spend",
+    "tier_updated_at",
+)
+ORDER_COLS = (
+    "id",
+    "brand_id",
+    "source",
+    "external_id",
+    "name",
+    "sales_channel",
+    "store_id",
+    "staff_id",
+    "staff_code",
+    "customer_id",
+    "contact_name",
+    "contact_phone",
+    "contact_email",
+    "fulfilment",
+    "shipping_address",
+    "pickup_store_id",
+    "payment_method",
+    "currency",
+    "subtotal",
+    "discount_total",
+    "shipping_total",
+    "tax_total",
+    "total",
+    "refunded_total",
+    "discounts",
+    "coupon_code",
+    "points_redeemed",
+    "status",
+    "ref",
+    "note",
+    "placed_at",
+    "paid_at",
+    "fulfilled_at",
+    "cancelled_at",
+    "created_at",
+)
+LINE_COLS = (
+    "id",
+    "brand_id",
+    "order_id",
+    "variant_id",
+    "product_id",
+    "sku",
+    "title",
+    "quantity",
+    "unit_price",
+    "discount",
+    "total",
+    "refunded_quantity",
+    "placed_at",
+)
+REFUND_COLS = (
+    "id",
+    "brand_id",
+    "order_id",
+    "external_id",
+    "amount",
+    "reason",
+    "lines",
+    "restock",
+    "created_by_id",
+    "created_at",
+)
+POINTS_COLS = (
+    "id",
+    "brand_id",
+    "customer_id",
+    "delta",
+    "kind",
+    "order_id",
+    "reason",
+    "idempotency_key",
+    "expires_at",
+    "actor_id",
+    "created_at",
+)
 CODE_COLS = ("id", "brand_id", "coupon_id", "code", "customer_id", "max_uses", "times_used", "created_at")
 REDEMPTION_COLS = ("id", "brand_id", "code_id", "order_id", "customer_id", "amount", "created_at")
 
@@ -405,8 +811,24 @@ STREAMED: tuple[tuple[str, type[models.Model], tuple[str, ...]], ...] = (
 # Children before parents. These are deleted with one DELETE per table; everything else that
 # belongs to the brand goes through Django's collector afterwards, when these are already empty.
 _RAW_DELETE_ORDER: tuple[type[models.Model], ...] = (
-    PointsEntry, CouponRedemption, CouponCode, Coupon, LoyaltyAccount, Refund, Reservation, OrderLine, Order,
-    CustomerIdentity, Customer, StockMovement, StockLevel, ProductImage, Variant, Product, Category, Tier,
+    PointsEntry,
+    CouponRedemption,
+    CouponCode,
+    Coupon,
+    LoyaltyAccount,
+    Refund,
+    Reservation,
+    OrderLine,
+    Order,
+    CustomerIdentity,
+    Customer,
+    StockMovement,
+    StockLevel,
+    ProductImage,
+    Variant,
+    Product,
+    Category,
+    Tier,
 )
 
 
@@ -531,8 +953,16 @@ class _Counters:
 class DemoSeeder:
     """Builds the demo brand. Use `seed_demo()`; this class holds the state of one run."""
 
-    def __init__(self, size: Size, seed: int, today: dt.date, *, progress: bool = True,
-                 log: Callable[[str], None] | None = None, fast: bool | None = None):
+    def __init__(
+        self,
+        size: Size,
+        seed: int,
+        today: dt.date,
+        *,
+        progress: bool = True,
+        log: Callable[[str], None] | None = None,
+        fast: bool | None = None,
+    ):
         """fast: PostgreSQL bulk-load mode (no FK triggers, indexes rebuilt after); default for medium and up."""
         self.size = size
         self.seed = seed
@@ -581,8 +1011,35 @@ class DemoSeeder:
         self.store_cum = _cumulative(store_w)
         self.online_cum = _cumulative(online_w)
         # Online orders by local hour: lunch break and the evening on the sofa.
-        self.online_hours = _sample_table([0.6, 0.3, 0.15, 0.1, 0.1, 0.1, 0.2, 0.5, 0.9, 1.1, 1.2, 1.4,
-                                           1.9, 1.6, 1.2, 1.2, 1.2, 1.3, 1.4, 1.6, 2.0, 2.4, 2.5, 1.5], 1024)
+        self.online_hours = _sample_table(
+            [
+                0.6,
+                0.3,
+                0.15,
+                0.1,
+                0.1,
+                0.1,
+                0.2,
+                0.5,
+                0.9,
+                1.1,
+                1.2,
+                1.4,
+                1.9,
+                1.6,
+                1.2,
+                1.2,
+                1.2,
+                1.3,
+                1.4,
+                1.6,
+                2.0,
+                2.4,
+                2.5,
+                1.5,
+            ],
+            1024,
+        )
         # The anniversary sale (週年慶): the latest 15 Oct - 5 Nov that ended before today.
         year = today_year = self.today.year
         while dt.date(year, 11, 5) >= self.today:
@@ -619,8 +1076,9 @@ class DemoSeeder:
     # -- fixed parts (small; through the ORM) --------------------------------------------------------------
 
     def _create_brand(self) -> None:
-        self.brand = Brand.objects.create(name=DEMO_NAME, slug=DEMO_SLUG, currency="TWD", country="TW",
-                                          time_zone="Asia/Taipei")
+        self.brand = Brand.objects.create(
+            name=DEMO_NAME, slug=DEMO_SLUG, currency="TWD", country="TW", time_zone="Asia/Taipei"
+        )
         self.brand_id = self.brand.pk
 
     def _person(self, rng: random.Random) -> tuple[str, str, str, bool]:
@@ -637,8 +1095,10 @@ class DemoSeeder:
         password = make_password(DEMO_PASSWORD, salt=f"omodemo{self.seed:08d}")
         taken = set(User.objects.filter(username__in=DEMO_USERNAMES).values_list("username", flat=True))
         if taken:
-            raise SeedError(f"user name(s) {', '.join(sorted(taken))} already belong to another brand; "
-                            "the demo needs them for its logins")
+            raise SeedError(
+                f"user name(s) {', '.join(sorted(taken))} already belong to another brand; "
+                "the demo needs them for its logins"
+            )
         self.stores: list[_StoreInfo] = []
         self.store_models: list[Store] = []
         users: list[User] = []
@@ -647,9 +1107,19 @@ class DemoSeeder:
         def user(username: str, role: str, store: Store | None, name: str) -> User:
             nonlocal employee
             employee += 1
-            u = User(username=username, brand=self.brand, role=role, store=store, display_name=name,
-                     first_name=name[1:], last_name=name[0], email=f"{username}@staff.morningforest.example",
-                     employee_code=f"MF{employee}", password=password, is_active=True)
+            u = User(
+                username=username,
+                brand=self.brand,
+                role=role,
+                store=store,
+                display_name=name,
+                first_name=name[1:],
+                last_name=name[0],
+                email=f"{username}@staff.morningforest.example",
+                employee_code=f"MF{employee}",
+                password=password,
+                is_active=True,
+            )
             users.append(u)
             return u
 
@@ -658,12 +1128,28 @@ class DemoSeeder:
         for n in (1, 2):
             user(f"demo-agent-{n}", "hq_agent", None, self._person(rng)[0])
         layout: list[tuple[Store, User, list[User]]] = []
-        for index, (code, name, name_en, city, address, phone, hours, _) in enumerate(STORES[: self.size.stores]):
-            store = Store.objects.create(brand=self.brand, code=code, name=name, name_en=name_en, city=city,
-                                         address=address, phone=phone, opening_hours=hours)
-            Location.objects.create(brand=self.brand, code=code, name=name, kind=Location.Kind.STORE, store=store)
-            manager = user("manager" if index == 0 else f"demo-{code.lower()}-manager", "store_manager", store,
-                           self._person(rng)[0])
+        for index, (code, name, name_en, city, address, phone, hours, _) in enumerate(
+            STORES[: self.size.stores]
+        ):
+            store = Store.objects.create(
+                brand=self.brand,
+                code=code,
+                name=name,
+                name_en=name_en,
+                city=city,
+                address=address,
+                phone=phone,
+                opening_hours=hours,
+            )
+            Location.objects.create(
+                brand=self.brand, code=code, name=name, kind=Location.Kind.STORE, store=store
+            )
+            manager = user(
+                "manager" if index == 0 else f"demo-{code.lower()}-manager",
+                "store_manager",
+                store,
+                self._person(rng)[0],
+            )
             clerks = []
             for c in range(self.size.clerks_per_store):
                 username = "clerk" if index == 0 and c == 0 else f"demo-{code.lower()}-clerk-{c + 1}"
@@ -683,11 +1169,20 @@ class DemoSeeder:
                     h2, m2 = map(int, end.split(":"))
                     day_ranges.append((h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60))
                 ranges.append(day_ranges or [(11 * 3600, 21 * 3600)])
-            self.stores.append(_StoreInfo(store.pk, store.code, ranges,
-                                          [_Clerk(c.pk, c.employee_code) for c in clerks],
-                                          _Clerk(manager.pk, manager.employee_code)))
+            self.stores.append(
+                _StoreInfo(
+                    store.pk,
+                    store.code,
+                    ranges,
+                    [_Clerk(c.pk, c.employee_code) for c in clerks],
+                    _Clerk(manager.pk, manager.employee_code),
+                )
+            )
         self.warehouse = Location.objects.create(
-            brand=self.brand, code=WAREHOUSE[0], name=WAREHOUSE[1], kind=Location.Kind.WAREHOUSE,
+            brand=self.brand,
+            code=WAREHOUSE[0],
+            name=WAREHOUSE[1],
+            kind=Location.Kind.WAREHOUSE,
             ships_online_orders=True,
         )
         shares = [s[7] for s in STORES[: self.size.stores]]
@@ -720,9 +1215,20 @@ class DemoSeeder:
                     handle += "-2"
                 handles.add(handle)
                 roll = rng.random()
-                status = Product.Status.DRAFT if roll < 0.03 else Product.Status.ARCHIVED if roll < 0.05 else Product.Status.ACTIVE
+                status = (
+                    Product.Status.DRAFT
+                    if roll < 0.03
+                    else Product.Status.ARCHIVED
+                    if roll < 0.05
+                    else Product.Status.ACTIVE
+                )
                 product = Product(
-                    brand=brand, title=title, title_en=title_en, handle=handle, category=cat, status=status,
+                    brand=brand,
+                    title=title,
+                    title_en=title_en,
+                    handle=handle,
+                    category=cat,
+                    status=status,
                     vendor="森日 × 台灣職人" if rng.random() < 0.15 else DEMO_NAME,
                     description=f"{title}：{rng.choice(MATERIAL_NOTES)}。{rng.choice(MATERIAL_NOTES)}。",
                 )
@@ -733,51 +1239,82 @@ class DemoSeeder:
         barcode_item = 0
         for number, (product, spec, icon) in enumerate(plans, start=1):
             _, _, _, _, (low, high), scheme, _ = spec
-            images.append(ProductImage(brand=brand, product=product, url=f"/static/demo/products/{icon}.svg",
-                                       alt=product.title, sort_order=0))
+            images.append(
+                ProductImage(
+                    brand=brand,
+                    product=product,
+                    url=f"/static/demo/products/{icon}.svg",
+                    alt=product.title,
+                    sort_order=0,
+                )
+            )
             if rng.random() < 0.3:
-                images.append(ProductImage(brand=brand, product=product, url="/static/demo/products/12.svg",
-                                           alt=f"{product.title}（品牌）", sort_order=1))
+                images.append(
+                    ProductImage(
+                        brand=brand,
+                        product=product,
+                        url="/static/demo/products/12.svg",
+                        alt=f"{product.title}（品牌）",
+                        sort_order=1,
+                    )
+                )
             price = _price(rng, low, high)
             compare = None
             if rng.random() < 0.2:
                 compare = _price(rng, int(price / 100 * 1.2), int(price / 100 * 1.5) + 100)
             for sort, (title, sku_part, options) in enumerate(self._variant_options(rng, scheme)):
                 barcode_item += 1
-                variants.append(Variant(
-                    brand=brand, product=product, sku=f"MF-{number:04d}-{sku_part}" if sku_part else f"MF-{number:04d}",
-                    barcode=ean13(f"4716012{barcode_item:05d}"), title=title, options=options, price=price,
-                    compare_at_price=compare if compare and compare > price else None, sort_order=sort,
-                ))
+                variants.append(
+                    Variant(
+                        brand=brand,
+                        product=product,
+                        sku=f"MF-{number:04d}-{sku_part}" if sku_part else f"MF-{number:04d}",
+                        barcode=ean13(f"4716012{barcode_item:05d}"),
+                        title=title,
+                        options=options,
+                        price=price,
+                        compare_at_price=compare if compare and compare > price else None,
+                        sort_order=sort,
+                    )
+                )
         ProductImage.objects.bulk_create(images, batch_size=2000)
         Variant.objects.bulk_create(variants, batch_size=2000)
         # Sales follow a long tail: a few products sell a lot (Zipf-like over a shuffled order).
-        sellable = [(v, p) for v, p in zip(variants, [v.product for v in variants], strict=True)
-                    if p.status != Product.Status.DRAFT]
+        sellable = [
+            (v, p)
+            for v, p in zip(variants, [v.product for v in variants], strict=True)
+            if p.status != Product.Status.DRAFT
+        ]
         rank = list(range(len(sellable)))
         rng.shuffle(rank)
         weights = [1.0 / (r + 8) ** 0.9 for r in rank]
         self.variant_table = _sample_table(weights, 8192)
-        self.variants = [(v.pk, v.product_id, v.sku, v.price, f"{p.title} {v.title}".strip())
-                         for v, p in sellable]
+        self.variants = [
+            (v.pk, v.product_id, v.sku, v.price, f"{p.title} {v.title}".strip()) for v, p in sellable
+        ]
         self._create_stock(variants)
 
     def _variant_options(self, rng: random.Random, scheme: str) -> list[tuple[str, str, dict]]:
         if scheme == "apparel":
             colours = rng.sample(COLOURS, rng.randint(1, 3))
             sizes = list(APPAREL_SIZES[: rng.choice((1, 2, 3, 3, 4))]) if rng.random() < 0.9 else ["F"]
-            out = [(f"{c} / {s}", f"{code}-{s}", {"顏色": c, "尺寸": s}) for c, code in colours for s in sizes]
+            out = [
+                (f"{c} / {s}", f"{code}-{s}", {"顏色": c, "尺寸": s}) for c, code in colours for s in sizes
+            ]
             return out[:6]
         if scheme == "shoes":
             start = rng.randint(0, 2)
-            sizes = SHOE_SIZES[start: start + rng.randint(2, 4)]
+            sizes = SHOE_SIZES[start : start + rng.randint(2, 4)]
             colour, code = rng.choice(COLOURS[:4])
             return [(f"{colour} / {s}", f"{code}-{s}", {"顏色": colour, "尺寸": s}) for s in sizes][:6]
         if scheme == "bedding":
             colours = rng.sample(COLOURS[:5], rng.randint(1, 2))
             sizes = BED_SIZES[: rng.randint(1, 3)]
-            return [(f"{c} / {s}", f"{code}-{scode}", {"顏色": c, "尺寸": s})
-                    for c, code in colours for s, scode in sizes][:6]
+            return [
+                (f"{c} / {s}", f"{code}-{scode}", {"顏色": c, "尺寸": s})
+                for c, code in colours
+                for s, scode in sizes
+            ][:6]
         if scheme == "scent":
             scents = rng.sample(SCENTS, rng.randint(1, 4))
             return [(s, code, {"香味": s}) for s, code in scents]
@@ -796,41 +1333,89 @@ class DemoSeeder:
                     on_hand = 0 if rng.random() < 0.04 else rng.randint(20, 240)
                 else:
                     on_hand = 0 if rng.random() < 0.25 else rng.randint(1, 12)
-                levels.append(StockLevel(brand=self.brand, variant=variant, location=location, on_hand=on_hand))
+                levels.append(
+                    StockLevel(brand=self.brand, variant=variant, location=location, on_hand=on_hand)
+                )
                 if on_hand:
-                    movements.append(StockMovement(brand=self.brand, variant=variant, location=location,
-                                                   on_hand_delta=on_hand, reason=StockMovement.Reason.RECEIPT,
-                                                   note="初始庫存 / opening stock"))
+                    movements.append(
+                        StockMovement(
+                            brand=self.brand,
+                            variant=variant,
+                            location=location,
+                            on_hand_delta=on_hand,
+                            reason=StockMovement.Reason.RECEIPT,
+                            note="初始庫存 / opening stock",
+                        )
+                    )
         StockLevel.objects.bulk_create(levels, batch_size=2000)
         StockMovement.objects.bulk_create(movements, batch_size=2000)
 
     def _create_loyalty(self) -> None:
         brand = self.brand
-        self.program = LoyaltyProgram.objects.create(brand=brand, earn_points=1, earn_per_amount=10_000,
-                                                     point_value=100, max_redeem_percent=50, expiry_months=12,
-                                                     tier_window_days=365)
-        tiers = Tier.objects.bulk_create([
-            Tier(brand=brand, name=name, name_en=name_en, threshold=nt * 100, earn_multiplier_percent=mult)
-            for name, name_en, nt, mult in TIERS
-        ])
+        self.program = LoyaltyProgram.objects.create(
+            brand=brand,
+            earn_points=1,
+            earn_per_amount=10_000,
+            point_value=100,
+            max_redeem_percent=50,
+            expiry_months=12,
+            tier_window_days=365,
+        )
+        tiers = Tier.objects.bulk_create(
+            [
+                Tier(
+                    brand=brand, name=name, name_en=name_en, threshold=nt * 100, earn_multiplier_percent=mult
+                )
+                for name, name_en, nt, mult in TIERS
+            ]
+        )
         self.tiers = [(t.threshold, t.pk, t.earn_multiplier_percent) for t in tiers]
         self.tier_thresholds = [t[0] for t in self.tiers]
         a_start, a_end = self.anniversary
         customers = self.size.customers
         coupons = {
-            "welcome": Coupon(brand=brand, name="新會員見面禮 NT$100", kind=Coupon.Kind.AMOUNT_OFF, value=10_000,
-                              min_spend=100_000, starts_at=self.aware(self.program_start_t)),
-            "anniversary": Coupon(brand=brand, name="週年慶全館 9 折", kind=Coupon.Kind.PERCENT_OFF, value=10,
-                                  min_spend=200_000, starts_at=self.aware(a_start), ends_at=self.aware(a_end),
-                                  is_active=False),
+            "welcome": Coupon(
+                brand=brand,
+                name="新會員見面禮 NT$100",
+                kind=Coupon.Kind.AMOUNT_OFF,
+                value=10_000,
+                min_spend=100_000,
+                starts_at=self.aware(self.program_start_t),
+            ),
+            "anniversary": Coupon(
+                brand=brand,
+                name="週年慶全館 9 折",
+                kind=Coupon.Kind.PERCENT_OFF,
+                value=10,
+                min_spend=200_000,
+                starts_at=self.aware(a_start),
+                ends_at=self.aware(a_end),
+                is_active=False,
+            ),
             "freeship": Coupon(brand=brand, name="線上免運券", kind=Coupon.Kind.FREE_SHIPPING, value=0),
-            "birthday": Coupon(brand=brand, name="生日禮 NT$200", kind=Coupon.Kind.AMOUNT_OFF, value=20_000,
-                               min_spend=150_000),
-            "winback": Coupon(brand=brand, name="好久不見回購禮 NT$150", kind=Coupon.Kind.AMOUNT_OFF, value=15_000,
-                              min_spend=120_000),
-            "spring": Coupon(brand=brand, name="春季新品 85 折（即將開始）", kind=Coupon.Kind.PERCENT_OFF, value=15,
-                             min_spend=0, starts_at=self.aware(self.now_t + 10 * DAY),
-                             ends_at=self.aware(self.now_t + 40 * DAY)),
+            "birthday": Coupon(
+                brand=brand,
+                name="生日禮 NT$200",
+                kind=Coupon.Kind.AMOUNT_OFF,
+                value=20_000,
+                min_spend=150_000,
+            ),
+            "winback": Coupon(
+                brand=brand,
+                name="好久不見回購禮 NT$150",
+                kind=Coupon.Kind.AMOUNT_OFF,
+                value=15_000,
+                min_spend=120_000,
+            ),
+            "spring": Coupon(
+                brand=brand,
+                name="春季新品 85 折（即將開始）",
+                kind=Coupon.Kind.PERCENT_OFF,
+                value=15,
+                min_spend=0,
+                starts_at=self.aware(self.now_t + 10 * DAY),
+                ends_at=self.aware(self.now_t + 40 * DAY),
+            ),
         }
         Coupon.objects.bulk_create(list(coupons.values()))
         self.coupons = {key: c.pk for key, c in coupons.items()}
@@ -840,7 +1425,9 @@ class DemoSeeder:
             CouponCode(brand=brand, coupon=coupons["welcome"], code="WELCOME100", max_uses=self.welcome_cap),
             CouponCode(brand=brand, coupon=coupons["anniversary"], code="ANNIV10"),
             CouponCode(brand=brand, coupon=coupons["freeship"], code="FREESHIP", max_uses=self.freeship_cap),
-            CouponCode(brand=brand, coupon=coupons["spring"], code="SPRING15", max_uses=max(100, customers // 5)),
+            CouponCode(
+                brand=brand, coupon=coupons["spring"], code="SPRING15", max_uses=max(100, customers // 5)
+            ),
         ]
         CouponCode.objects.bulk_create(shared)
         self.shared_codes = {c.code: c.pk for c in shared}
@@ -850,8 +1437,10 @@ class DemoSeeder:
     def _stream_customers(self, *, fast: bool) -> None:
         self.specs = {key: TableSpec(model, cols) for key, model, cols in STREAMED}
         block = max(1000, min(50_000, self.size.customers // 4))
-        self.ids = {key: IdBlocks(model, block * (3 if key in ("orders", "lines", "points") else 1))
-                    for key, model, _ in STREAMED}
+        self.ids = {
+            key: IdBlocks(model, block * (3 if key in ("orders", "lines", "points") else 1))
+            for key, model, _ in STREAMED
+        }
         self.customer_mean = self.size.orders / self.size.customers
         total = self.size.customers
         # A writer thread lets PostgreSQL / SQLite work on chunk k while Python generates chunk k+1.
@@ -861,7 +1450,9 @@ class DemoSeeder:
         if fast and threaded and not self._other_brands_present():
             indexes = SecondaryIndexes([model._meta.db_table for _, model, _ in STREAMED])
             indexes.drop()
-            self.log(f"dropped {len(indexes.saved)} secondary indexes for the load; they are rebuilt at the end")
+            self.log(
+                f"dropped {len(indexes.saved)} secondary indexes for the load; they are rebuilt at the end"
+            )
         try:
             writer = _Writer(self.specs, fast=fast, threaded=threaded)
             bar = _progress(total, enabled=self.progress)
@@ -880,8 +1471,10 @@ class DemoSeeder:
                 self.log(f"rebuilt the secondary indexes in {time.perf_counter() - started:.0f} s")
 
     def _other_brands_present(self) -> bool:
-        return any(model._base_manager.exclude(brand_id=self.brand_id).exists()
-                   for model in (Customer, Order, OrderLine, PointsEntry))
+        return any(
+            model._base_manager.exclude(brand_id=self.brand_id).exists()
+            for model in (Customer, Order, OrderLine, PointsEntry)
+        )
 
     def _generate_chunk(self, start: int, stop: int) -> dict[str, list[tuple]]:
         out: dict[str, list[tuple]] = {key: [] for key, _, _ in STREAMED}
@@ -923,7 +1516,11 @@ class DemoSeeder:
         birthday = None
         if r() < 0.85:
             age = 18 + int(47 * (r() * 0.6 + r() * 0.4))
-            born = self.today.replace(month=1, day=1) - dt.timedelta(days=365 * age) + dt.timedelta(days=int(r() * 365))
+            born = (
+                self.today.replace(month=1, day=1)
+                - dt.timedelta(days=365 * age)
+                + dt.timedelta(days=int(r() * 365))
+            )
             birthday = born.isoformat()
         member_number = f"MF{index + 1:08d}"
         store_index = self.home_store_table[int(r() * 1024)]
@@ -955,24 +1552,61 @@ class DemoSeeder:
                 orders.append((self._pick_time(self.online_cum, created_day, self._online_seconds), 1))
             else:
                 store = home if r() < 0.78 else self.stores[int(r() * len(self.stores))]
-                t = self._pick_time(self.store_cum, created_day, lambda day, s=store: self._store_seconds(s, day))
+                t = self._pick_time(
+                    self.store_cum, created_day, lambda day, s=store: self._store_seconds(s, day)
+                )
                 orders.append((t, store))
         orders.sort(key=lambda o: o[0])
         if orders:
             created = min(created, orders[0][0] - int(r() * 30 * DAY) - 600)
 
         created_text = ts(created)
-        out["customers"].append((cid, brand_id, name, phone, email, birthday, member_number, home.id,
-                                 "[" + ", ".join(f'"{tag}"' for tag in tags) + "]", "", created_text,
-                                 ts(orders[-1][0]) if orders else created_text))
+        out["customers"].append(
+            (
+                cid,
+                brand_id,
+                name,
+                phone,
+                email,
+                birthday,
+                member_number,
+                home.id,
+                "[" + ", ".join(f'"{tag}"' for tag in tags) + "]",
+                "",
+                created_text,
+                ts(orders[-1][0]) if orders else created_text,
+            )
+        )
         identities = out["identities"]
         source = "pos" if p_online < 1 else "shop"
-        identities.append((self.ids["identities"].take(), brand_id, cid, "phone", phone, True, source, created_text))
-        identities.append((self.ids["identities"].take(), brand_id, cid, "member_number", member_number, True,
-                           "loyalty", created_text))
+        identities.append(
+            (self.ids["identities"].take(), brand_id, cid, "phone", phone, True, source, created_text)
+        )
+        identities.append(
+            (
+                self.ids["identities"].take(),
+                brand_id,
+                cid,
+                "member_number",
+                member_number,
+                True,
+                "loyalty",
+                created_text,
+            )
+        )
         if email:
-            identities.append((self.ids["identities"].take(), brand_id, cid, "email", email, r() < 0.6, source,
-                               created_text))
+            identities.append(
+                (
+                    self.ids["identities"].take(),
+                    brand_id,
+                    cid,
+                    "email",
+                    email,
+                    r() < 0.6,
+                    source,
+                    created_text,
+                )
+            )
 
         state = _Loyalty()
         events: list[tuple] = []  # (time, seq, kind, payload) for refunds, adjustments and expiry
@@ -980,8 +1614,18 @@ class DemoSeeder:
         if created < self.program_start_t and r() < 0.4:
             # Points carried over from the old membership system; they expire a year later.
             migrated = 50 * (1 + int(r() * 16))
-            self._points(out, state, cid, migrated, "adjust", None, "舊會員系統點數轉入", f"adjust:migrate:{cid}",
-                         self.program_start_t, expires=True)
+            self._points(
+                out,
+                state,
+                cid,
+                migrated,
+                "adjust",
+                None,
+                "舊會員系統點數轉入",
+                f"adjust:migrate:{cid}",
+                self.program_start_t,
+                expires=True,
+            )
             state.migrated = migrated
             expiry = self.program_start_t + self.plus_year[self.program_start_t // DAY - self.day0]
             heapq.heappush(events, (expiry, seq, "expire", None))
@@ -994,7 +1638,11 @@ class DemoSeeder:
         personal = None
         if birthday and r() < 0.25:
             bd = dt.date.fromisoformat(birthday)
-            occurrence = bd.replace(year=self.today.year) if (bd.month, bd.day) != (2, 29) else dt.date(self.today.year, 2, 28)
+            occurrence = (
+                bd.replace(year=self.today.year)
+                if (bd.month, bd.day) != (2, 29)
+                else dt.date(self.today.year, 2, 28)
+            )
             if occurrence >= self.today:
                 occurrence = occurrence.replace(year=occurrence.year - 1)
             issued = int(dt.datetime.combine(occurrence.replace(day=1), dt.time(9), TAIPEI).timestamp())
@@ -1013,10 +1661,13 @@ class DemoSeeder:
             if where == 1:
                 if contact is None:
                     contact = self._address(name, phone)
-                order = self._online_order(out, cid, t, name, phone, email, contact, basket, state, personal, first_paid)
+                order = self._online_order(
+                    out, cid, t, name, phone, email, contact, basket, state, personal, first_paid
+                )
             else:
-                order = self._store_order(out, cid, t, where, favourite if where is home else None, basket, state,
-                                          personal)
+                order = self._store_order(
+                    out, cid, t, where, favourite if where is home else None, basket, state, personal
+                )
             if order is None:
                 continue
             first_paid = False
@@ -1031,15 +1682,37 @@ class DemoSeeder:
         tier_threshold_index = bisect.bisect_right(self.tier_thresholds, state.net_spend) - 1
         _, tier_id, _ = self.tiers[tier_threshold_index]
         tier_since = state.tier_reached.get(tier_threshold_index, created)
-        out["accounts"].append((self.ids["accounts"].take(), brand_id, cid, state.balance, state.earned, tier_id,
-                                state.net_spend, ts(tier_since)))
+        out["accounts"].append(
+            (
+                self.ids["accounts"].take(),
+                brand_id,
+                cid,
+                state.balance,
+                state.earned,
+                tier_id,
+                state.net_spend,
+                ts(tier_since),
+            )
+        )
 
-    def _issue_code(self, out: dict, cid: int, coupon_key: str, prefix: str, index: int, issued: int) -> _Personal:
+    def _issue_code(
+        self, out: dict, cid: int, coupon_key: str, prefix: str, index: int, issued: int
+    ) -> _Personal:
         # An odd multiplier not divisible by 3 permutes 0..36^7-1: unique codes, nothing remembered.
         code = prefix + _base36((index * 2654435761 + 97) % 36**7, 7)
         value, min_spend = (20_000, 150_000) if coupon_key == "birthday" else (15_000, 120_000)
-        return _Personal(self.ids["codes"].take(), self.brand_id, self.coupons[coupon_key], code, cid,
-                         self.ts(issued), issued, issued + 45 * DAY, value, min_spend)
+        return _Personal(
+            self.ids["codes"].take(),
+            self.brand_id,
+            self.coupons[coupon_key],
+            code,
+            cid,
+            self.ts(issued),
+            issued,
+            issued + 45 * DAY,
+            value,
+            min_spend,
+        )
 
     def _address(self, name: str, phone: str) -> str:
         r = self.rng.random
@@ -1047,8 +1720,15 @@ class DemoSeeder:
         road = ROADS[int(r() * len(ROADS))]
         section = f"{1 + int(r() * 4)}段" if r() < 0.4 else ""
         floor = f"{2 + int(r() * 12)}樓" if r() < 0.7 else ""
-        address = {"name": name, "phone": phone, "zip": zip_code, "city": city, "district": district,
-                   "address1": f"{road}{section}{1 + int(r() * 320)}號{floor}", "country": "TW"}
+        address = {
+            "name": name,
+            "phone": phone,
+            "zip": zip_code,
+            "city": city,
+            "district": district,
+            "address1": f"{road}{section}{1 + int(r() * 320)}號{floor}",
+            "country": "TW",
+        }
         return json.dumps(address, ensure_ascii=False)
 
     # -- orders ---------------------------------------------------------------------------------------------
@@ -1075,13 +1755,19 @@ class DemoSeeder:
             lines.append((take(), brand_id, order_id, vid, pid, sku, title, qty, price, 0, total, 0, t_text))
         return lines, subtotal
 
-    def _coupon(self, t: int, subtotal: int, shipping: int, online: bool, first: bool,
-                personal: _Personal | None) -> tuple[int, str, str, int]:
+    def _coupon(
+        self, t: int, subtotal: int, shipping: int, online: bool, first: bool, personal: _Personal | None
+    ) -> tuple[int, str, str, int]:
         """(discount, code, kind, code id) or (0, '', '', 0)."""
         r = self.rng.random
         c = self.counters
-        if personal is not None and not personal.used and personal.issued <= t < personal.ends \
-                and subtotal >= personal.min_spend and r() < 0.55:
+        if (
+            personal is not None
+            and not personal.used
+            and personal.issued <= t < personal.ends
+            and subtotal >= personal.min_spend
+            and r() < 0.55
+        ):
             personal.used = True
             return personal.value, personal.code, "amount_off", personal.id
         if first and online and subtotal >= 100_000 and c.welcome_used < self.welcome_cap and r() < 0.3:
@@ -1118,29 +1804,84 @@ class DemoSeeder:
         brand_id = self.brand_id
         if state is not None and o.status in ("paid", "fulfilled"):
             if o.points:
-                self._points(out, state, cid, -o.points, "redeem", o.id, f"訂單 {o.name} 折抵",
-                             f"redeem:order:{o.id}", o.t, t_text=t_text)
+                self._points(
+                    out,
+                    state,
+                    cid,
+                    -o.points,
+                    "redeem",
+                    o.id,
+                    f"訂單 {o.name} 折抵",
+                    f"redeem:order:{o.id}",
+                    o.t,
+                    t_text=t_text,
+                )
             mult = self.tiers[bisect.bisect_right(self.tier_thresholds, state.gross_spend) - 1][2]
-            earned = (total - o.shipping) // self.program.earn_per_amount * self.program.earn_points * mult // 100
+            earned = (
+                (total - o.shipping) // self.program.earn_per_amount * self.program.earn_points * mult // 100
+            )
             if earned > 0:
-                self._points(out, state, cid, earned, "earn", o.id, f"訂單 {o.name}", f"earn:order:{o.id}",
-                             o.paid_t, expires=True, t_text=paid_at)
+                self._points(
+                    out,
+                    state,
+                    cid,
+                    earned,
+                    "earn",
+                    o.id,
+                    f"訂單 {o.name}",
+                    f"earn:order:{o.id}",
+                    o.paid_t,
+                    expires=True,
+                    t_text=paid_at,
+                )
                 o.earned = earned
             state.gross_spend += total
             state.net_spend += total
             self._reach_tiers(state, o.paid_t)
         o.total = total
         if o.coupon_id:
-            out["redemptions"].append((self.ids["redemptions"].take(), brand_id, o.coupon_id, o.id, cid,
-                                       o.coupon_discount, t_text))
-        out["orders"].append([
-            o.id, brand_id, o.source, o.external_id, o.name, o.channel, o.store_id, o.staff_id, o.staff_code, cid,
-            o.contact_name, o.contact_phone, o.contact_email, o.fulfilment, o.address, o.pickup_store_id, o.payment,
-            "TWD", o.subtotal, discount_total, o.shipping, 0, total, 0,
-            _discounts_json(o.discounts) if o.discounts else "[]", o.coupon_code, o.points,
-            o.status, "", "", t_text, paid_at, ts(o.fulfilled_t) if o.fulfilled_t else None,
-            ts(o.cancelled_t) if o.cancelled_t else None, t_text,
-        ])
+            out["redemptions"].append(
+                (self.ids["redemptions"].take(), brand_id, o.coupon_id, o.id, cid, o.coupon_discount, t_text)
+            )
+        out["orders"].append(
+            [
+                o.id,
+                brand_id,
+                o.source,
+                o.external_id,
+                o.name,
+                o.channel,
+                o.store_id,
+                o.staff_id,
+                o.staff_code,
+                cid,
+                o.contact_name,
+                o.contact_phone,
+                o.contact_email,
+                o.fulfilment,
+                o.address,
+                o.pickup_store_id,
+                o.payment,
+                "TWD",
+                o.subtotal,
+                discount_total,
+                o.shipping,
+                0,
+                total,
+                0,
+                _discounts_json(o.discounts) if o.discounts else "[]",
+                o.coupon_code,
+                o.points,
+                o.status,
+                "",
+                "",
+                t_text,
+                paid_at,
+                ts(o.fulfilled_t) if o.fulfilled_t else None,
+                ts(o.cancelled_t) if o.cancelled_t else None,
+                t_text,
+            ]
+        )
         o.row = out["orders"][-1]
 
     def _reach_tiers(self, state: _Loyalty, t: int) -> None:
@@ -1158,8 +1899,17 @@ class DemoSeeder:
         o.refund_at = when
         o.refund_full = len(o.lines) == 1 or r() < 0.55
 
-    def _store_order(self, out: dict, cid: int | None, t: int, store: _StoreInfo, favourite: _Clerk | None,
-                     basket: float, state: _Loyalty | None, personal: _Personal | None) -> _Order:
+    def _store_order(
+        self,
+        out: dict,
+        cid: int | None,
+        t: int,
+        store: _StoreInfo,
+        favourite: _Clerk | None,
+        basket: float,
+        state: _Loyalty | None,
+        personal: _Personal | None,
+    ) -> _Order:
         r = self.rng.random
         c = self.counters
         c.pos += 1
@@ -1179,14 +1929,27 @@ class DemoSeeder:
         o.status, o.paid_t = "paid", t
         if state is not None:
             o.coupon_discount, o.coupon_code, o.coupon_kind, o.coupon_id = self._coupon(
-                t, o.subtotal, 0, False, False, personal)
+                t, o.subtotal, 0, False, False, personal
+            )
             o.points = self._redeem(state, o.subtotal, o.coupon_discount)
         self._maybe_refund(o, 0.02)
         self._finish_order(out, o, state)
         return o
 
-    def _online_order(self, out: dict, cid: int, t: int, name: str, phone: str, email: str, address: str,
-                      basket: float, state: _Loyalty, personal: _Personal | None, first: bool) -> _Order | None:
+    def _online_order(
+        self,
+        out: dict,
+        cid: int,
+        t: int,
+        name: str,
+        phone: str,
+        email: str,
+        address: str,
+        basket: float,
+        state: _Loyalty,
+        personal: _Personal | None,
+        first: bool,
+    ) -> _Order | None:
         r = self.rng.random
         c = self.counters
         o = _Order(self.ids["orders"].take(), cid, t)
@@ -1236,7 +1999,8 @@ class DemoSeeder:
                 o.status, o.fulfilled_t = "fulfilled", o.paid_t + DAY + int(r() * 2 * DAY)
         if o.status != "cancelled":
             o.coupon_discount, o.coupon_code, o.coupon_kind, o.coupon_id = self._coupon(
-                t, o.subtotal, o.shipping, True, first, personal)
+                t, o.subtotal, o.shipping, True, first, personal
+            )
             if o.coupon_kind == "free_shipping":
                 o.shipping = 0
             if o.status != "placed":
@@ -1254,12 +2018,38 @@ class DemoSeeder:
 
     # -- loyalty events -------------------------------------------------------------------------------------
 
-    def _points(self, out: dict, state: _Loyalty, cid: int, delta: int, kind: str, order_id: int | None,
-                reason: str, key: str, t: int, *, expires: bool = False, actor: int | None = None,
-                t_text: str | None = None) -> None:
+    def _points(
+        self,
+        out: dict,
+        state: _Loyalty,
+        cid: int,
+        delta: int,
+        kind: str,
+        order_id: int | None,
+        reason: str,
+        key: str,
+        t: int,
+        *,
+        expires: bool = False,
+        actor: int | None = None,
+        t_text: str | None = None,
+    ) -> None:
         expires_at = self.ts(t + self.plus_year[t // DAY - self.day0]) if expires else None
-        out["points"].append((self.ids["points"].take(), self.brand_id, cid, delta, kind, order_id, reason, key,
-                              expires_at, actor, t_text or self.ts(t)))
+        out["points"].append(
+            (
+                self.ids["points"].take(),
+                self.brand_id,
+                cid,
+                delta,
+                kind,
+                order_id,
+                reason,
+                key,
+                expires_at,
+                actor,
+                t_text or self.ts(t),
+            )
+        )
         state.balance += delta
         if kind == "earn":
             state.earned += delta
@@ -1275,9 +2065,22 @@ class DemoSeeder:
                 self._points(out, state, cid, -amount, "expire", None, "點數到期", f"expire:seed:{cid}", t)
         elif kind == "adjust":
             self.counters.adjust += 1
-            reason, delta = (("客服補償", 100), ("門市活動加碼", 200), ("生日加碼點數", 300))[int(self.rng.random() * 3)]
-            self._points(out, state, cid, delta, "adjust", None, reason, f"adjust:seed:{cid}:{self.counters.adjust}",
-                         t, expires=True, actor=self.agent_ids[int(self.rng.random() * len(self.agent_ids))])
+            reason, delta = (("客服補償", 100), ("門市活動加碼", 200), ("生日加碼點數", 300))[
+                int(self.rng.random() * 3)
+            ]
+            self._points(
+                out,
+                state,
+                cid,
+                delta,
+                "adjust",
+                None,
+                reason,
+                f"adjust:seed:{cid}:{self.counters.adjust}",
+                t,
+                expires=True,
+                actor=self.agent_ids[int(self.rng.random() * len(self.agent_ids))],
+            )
         elif kind == "refund":
             self._refund(out, state, cid, payload, t)
 
@@ -1295,10 +2098,24 @@ class DemoSeeder:
                 return
         self.counters.refunds += 1
         refund_id = self.ids["refunds"].take()
-        reason = ("尺寸不合", "顏色與預期不同", "商品瑕疵", "改變心意", "重複下單")[int(self.rng.random() * 5)]
+        reason = ("尺寸不合", "顏色與預期不同", "商品瑕疵", "改變心意", "重複下單")[
+            int(self.rng.random() * 5)
+        ]
         line_json = json.dumps([{"line_id": ln[0], "quantity": ln[7]} for ln in lines])
-        out["refunds"].append((refund_id, self.brand_id, o.id, f"RF{self.counters.refunds:08d}", amount, reason,
-                               line_json, True, None, self.ts(t)))
+        out["refunds"].append(
+            (
+                refund_id,
+                self.brand_id,
+                o.id,
+                f"RF{self.counters.refunds:08d}",
+                amount,
+                reason,
+                line_json,
+                True,
+                None,
+                self.ts(t),
+            )
+        )
         # Refunded lines: rows are tuples, so swap in an updated copy in the chunk's list.
         line_rows = out["lines"]
         for ln in lines:
@@ -1313,8 +2130,17 @@ class DemoSeeder:
             target = min(o.earned, round(o.earned * amount / total))
             take = min(target, state.balance)
             if take > 0:
-                self._points(out, state, cid, -take, "reverse", o.id, f"訂單 {o.name} 退款",
-                             f"reverse:refund:{refund_id}", t)
+                self._points(
+                    out,
+                    state,
+                    cid,
+                    -take,
+                    "reverse",
+                    o.id,
+                    f"訂單 {o.name} 退款",
+                    f"reverse:refund:{refund_id}",
+                    t,
+                )
 
     @staticmethod
     def _line_position(rows: list[tuple], line: tuple) -> int:
@@ -1364,18 +2190,59 @@ class _Personal:
     used: bool = False
 
     def row(self) -> tuple:
-        return (self.id, self.brand_id, self.coupon_id, self.code, self.customer_id, 1, int(self.used),
-                self.created_text)
+        return (
+            self.id,
+            self.brand_id,
+            self.coupon_id,
+            self.code,
+            self.customer_id,
+            1,
+            int(self.used),
+            self.created_text,
+        )
 
 
 class _Order:
     """An order while it is being generated (slots: millions of them go through here)."""
 
-    __slots__ = ("id", "customer_id", "t", "source", "channel", "external_id", "name", "store_id", "staff_id",
-                 "staff_code", "contact_name", "contact_phone", "contact_email", "fulfilment", "address",
-                 "pickup_store_id", "payment", "subtotal", "shipping", "status", "paid_t", "fulfilled_t",
-                 "cancelled_t", "points", "coupon_discount", "coupon_code", "coupon_kind", "coupon_id",
-                 "discounts", "lines", "total", "earned", "refund_at", "refund_full", "row", "t_text")
+    __slots__ = (
+        "id",
+        "customer_id",
+        "t",
+        "source",
+        "channel",
+        "external_id",
+        "name",
+        "store_id",
+        "staff_id",
+        "staff_code",
+        "contact_name",
+        "contact_phone",
+        "contact_email",
+        "fulfilment",
+        "address",
+        "pickup_store_id",
+        "payment",
+        "subtotal",
+        "shipping",
+        "status",
+        "paid_t",
+        "fulfilled_t",
+        "cancelled_t",
+        "points",
+        "coupon_discount",
+        "coupon_code",
+        "coupon_kind",
+        "coupon_id",
+        "discounts",
+        "lines",
+        "total",
+        "earned",
+        "refund_at",
+        "refund_full",
+        "row",
+        "t_text",
+    )
 
     def __init__(self, order_id: int, customer_id: int | None, t: int):
         self.id, self.customer_id, self.t = order_id, customer_id, t
@@ -1464,8 +2331,13 @@ class _Writer:
 
 def _discounts_json(discounts: list[dict]) -> str:
     # json.dumps is a tenth of the generator's time at ten million orders; the values are plain.
-    return "[" + ", ".join(f'{{"code": "{d["code"]}", "kind": "{d["kind"]}", "amount": {d["amount"]}}}'
-                           for d in discounts) + "]"
+    return (
+        "["
+        + ", ".join(
+            f'{{"code": "{d["code"]}", "kind": "{d["kind"]}", "amount": {d["amount"]}}}' for d in discounts
+        )
+        + "]"
+    )
 
 
 class _NoBar:
@@ -1481,7 +2353,9 @@ def _progress(total: int, *, enabled: bool) -> Any:
         return _NoBar()
     from tqdm import tqdm
 
-    return tqdm(total=total, unit=" customers", unit_scale=True, file=sys.stderr, desc="seeding", smoothing=0.1)
+    return tqdm(
+        total=total, unit=" customers", unit_scale=True, file=sys.stderr, desc="seeding", smoothing=0.1
+    )
 
 
 # --- public entry points --------------------------------------------------------------------------------
@@ -1510,25 +2384,47 @@ def demo_counts(brand: Brand) -> dict[str, int]:
         "coupon_redemptions": CouponRedemption.objects.filter(brand=brand).count(),
         "orders_total": int(sums["total"] or 0),
         "refunded_total": int(sums["refunded"] or 0),
-        "points_balance": int(LoyaltyAccount.objects.filter(brand=brand).aggregate(s=Sum("balance"))["s"] or 0),
+        "points_balance": int(
+            LoyaltyAccount.objects.filter(brand=brand).aggregate(s=Sum("balance"))["s"] or 0
+        ),
     }
 
 
-def seed_demo(*, size: str = "small", seed: int = 42, today: dt.date | None = None, reset: bool = False,
-              progress: bool = True, log: Callable[[str], None] | None = None) -> SeedReport:
+def seed_demo(
+    *,
+    size: str = "small",
+    seed: int = 42,
+    today: dt.date | None = None,
+    reset: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> SeedReport:
     """Create the demo brand. Refuses when it exists, unless `reset` (which deletes it first)."""
     if size not in SIZES:
         raise SeedError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     existing = demo_brand()
     if existing is not None:
         if not reset:
-            raise SeedError(f"a brand with slug {DEMO_SLUG!r} ({existing.name}) exists already; "
-                            "run with --reset to delete it and seed again")
+            raise SeedError(
+                f"a brand with slug {DEMO_SLUG!r} ({existing.name}) exists already; "
+                "run with --reset to delete it and seed again"
+            )
         (log or (lambda m: None))(f"deleting the existing demo brand {existing.name} …")
         purge_brand(existing)
     seeder = DemoSeeder(SIZES[size], seed, today or timezone.localdate(), progress=progress, log=log)
     return seeder.run()
 
 
-__all__ = ["DEMO_PASSWORD", "DEMO_SLUG", "SIZES", "DemoSeeder", "SeedError", "SeedReport", "demo_brand",
-           "demo_counts", "ean13", "purge_brand", "seed_demo"]
+__all__ = [
+    "DEMO_PASSWORD",
+    "DEMO_SLUG",
+    "SIZES",
+    "DemoSeeder",
+    "SeedError",
+    "SeedReport",
+    "demo_brand",
+    "demo_counts",
+    "ean13",
+    "purge_brand",
+    "seed_demo",
+]

@@ -28,12 +28,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--demo", action="store_true", help="load the demo brand (slug 'demo')")
-        parser.add_argument("--size", choices=list(SIZES), default="small",
-                            help="tiny (tests), small (default, ~5k customers / ~30k orders), "
-                                 "medium (~50k / ~300k), large (~1M / ~10M)")
+        parser.add_argument(
+            "--size",
+            choices=list(SIZES),
+            default="small",
+            help="tiny (tests), small (default, ~5k customers / ~30k orders), "
+            "medium (~50k / ~300k), large (~1M / ~10M)",
+        )
         parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-        parser.add_argument("--today", type=_date, default=None,
-                            help="the day the data ends (YYYY-MM-DD, default today): same seed and day, same data")
+        parser.add_argument(
+            "--today",
+            type=_date,
+            default=None,
+            help="the day the data ends (YYYY-MM-DD, default today): same seed and day, same data",
+        )
         parser.add_argument("--reset", action="store_true", help="delete an existing demo brand first")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
@@ -42,16 +50,22 @@ class Command(BaseCommand):
             raise CommandError("say what to seed: `omo seed --demo` loads the demo brand")
         try:
             report = seed_demo(
-                size=options["size"], seed=options["seed"], today=options["today"], reset=options["reset"],
-                progress=not options["no_progress"], log=self.stderr.write,
+                size=options["size"],
+                seed=options["seed"],
+                today=options["today"],
+                reset=options["reset"],
+                progress=not options["no_progress"],
+                log=self.stderr.write,
             )
         except SeedError as exc:
             raise CommandError(str(exc)) from exc
         counts = report.counts
-        self.stdout.write(self.style.SUCCESS(
-            f"Seeded 森日 Morning Forest ({report.size}, seed {report.seed}, up to {report.today}) "
-            f"in {report.seconds:.1f} s:"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded 森日 Morning Forest ({report.size}, seed {report.seed}, up to {report.today}) "
+                f"in {report.seconds:.1f} s:"
+            )
+        )
         self.stdout.write(
             f"  {counts['stores']} stores, {counts['staff']} staff, {counts['products']} products "
             f"({counts['variants']} variants), {counts['customers']:,} customers, {counts['orders']:,} orders "
@@ -61,6 +75,15 @@ class Command(BaseCommand):
         for login in demo_logins():
             self.stdout.write(f"  {login['role']}: {login['username']} / {login['password']}  {login['url']}")
         # One machine-readable line for bench/seed_large.py.
-        self.stdout.write("SEED-SUMMARY " + json.dumps({"size": report.size, "seed": report.seed,
-                                                        "today": report.today, "seconds": report.seconds,
-                                                        **counts}))
+        self.stdout.write(
+            "SEED-SUMMARY "
+            + json.dumps(
+                {
+                    "size": report.size,
+                    "seed": report.seed,
+                    "today": report.today,
+                    "seconds": report.seconds,
+                    **counts,
+                }
+            )
+        )
