@@ -1080,6 +1080,24 @@ class DemoSeeder:
             name=DEMO_NAME, slug=DEMO_SLUG, currency="TWD", country="TW", time_zone="Asia/Taipei"
         )
         self.brand_id = self.brand.pk
+        self._create_line_inbox()
+
+    def _create_line_inbox(self) -> None:
+        """The brand's LINE official account, with credentials the local LINE stand-in accepts
+        (`omo line_standin` loads them from the database), so `omo demo` runs the whole loop."""
+        from omo.inbox.models import Inbox
+
+        rng = random.Random(f"{self.seed}:line")
+        Inbox.objects.create(
+            brand=self.brand, platform="line", name=f"{DEMO_NAME} LINE 官方帳號",
+            external_id=str(rng.randrange(10**9, 10**10)), handle="@morningforest",
+            bot_user_id="U" + "".join(rng.choice("0123456789abcdef") for _ in range(32)),
+            secrets={
+                "channel_secret": "".join(rng.choice("0123456789abcdef") for _ in range(32)),
+                "access_token": "demo-" + "".join(rng.choice("0123456789abcdefghijklmnop") for _ in range(40)),
+            },
+            config={"plan": {"name": "中用量", "included": 3000, "extra_price": 20}},
+        )
 
     def _person(self, rng: random.Random) -> tuple[str, str, str, bool]:
         sur, sur_roman, _ = SURNAMES[self.surname_table[int(rng.random() * 4096)]]

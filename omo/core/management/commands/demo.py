@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from argparse import ArgumentParser
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,8 @@ STOP_TIMEOUT_SECONDS = 15.0
 
 PAGES = [
     ("Console", "/console/"),
+    ("Clerk app", "/clerk/"),
+    ("Phone simulator", "/dev/simulator/"),
     ("Shop", "/shop/"),
     ("Admin", "/admin/"),
     ("API docs", "/api/v1/docs"),
@@ -152,6 +155,14 @@ class Command(BaseCommand):
         children: dict[str, subprocess.Popen[bytes]] = {}
         failed: str | None = None
         try:
+            if os.environ.get("OMO_DEVTOOLS") == "1" and "OMO_LINE_API_BASE" not in os.environ:
+                # No real LINE here: the adapter talks to the local stand-in, and the phone
+                # simulator plays the customer against it.
+                standin = urllib.parse.urlsplit(settings.OMO_LINE_STANDIN_URL)
+                children["LINE stand-in"] = self._start(
+                    "line_standin", "--host", standin.hostname or "127.0.0.1", "--port", str(standin.port or 8091)
+                )
+                os.environ["OMO_LINE_API_BASE"] = settings.OMO_LINE_STANDIN_URL
             children["web server"] = self._start("serve", "--host", host, "--port", str(port))
             children["worker"] = self._start("worker")
             self._wait_until_ready(f"http://{_local_host(host)}:{port}/healthz", children)
