@@ -168,7 +168,6 @@ OMO_WORKER_HEARTBEAT_MAX_AGE = env.get_int("OMO_WORKER_HEARTBEAT_MAX_AGE", 60)
 OMO_ENCRYPTION_KEY = env.get_str("OMO_ENCRYPTION_KEY", None)
 OMO_LINE_API_BASE = env.get_str("OMO_LINE_API_BASE", "https://api.line.me").rstrip("/")
 OMO_LINE_DATA_API_BASE = env.get_str("OMO_LINE_DATA_API_BASE", None)
-OMO_CART_RESERVATION_MINUTES = env.get_int("OMO_CART_RESERVATION_MINUTES", 30)
 # Tracked links /r/<token>: seconds they stay valid (0 = never expire; attribution has its own window).
 OMO_TRACKED_LINK_MAX_AGE = env.get_int("OMO_TRACKED_LINK_MAX_AGE", 90 * 24 * 3600) or None
 # Local stand-ins' pages (the phone simulator at /dev/simulator/); `omo demo` turns this on.
