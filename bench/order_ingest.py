@@ -96,11 +96,12 @@ def _prepare(batches: int, batch_size: int, seed: int) -> tuple[str, int, list[b
     return secret, key.pk, bodies
 
 
-def _start_server(port: int, database_url: str | None, log: IO[str]) -> subprocess.Popen:
+def _start_server(port: int, database_url: str | None, log: IO[str], workers: int = 1) -> subprocess.Popen:
     from django.core.management import get_commands
 
     if "serve" in get_commands():
-        command = [sys.executable, "-m", "config.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        command = [sys.executable, "-m", "config.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(workers)]
     else:  # before `omo serve` existed: plain uvicorn on Django's ASGI app
         command = [
             sys.executable,
@@ -150,6 +151,7 @@ def run(
     concurrency: int = 4,
     seed: int = 1,
     database_url: str | None = None,
+    server_workers: int = 1,
 ) -> dict[str, Any]:
     from django.utils import timezone
 
@@ -158,7 +160,7 @@ def run(
     secret, key_id, bodies = _prepare(batches, batch_size, seed)
     port = free_port()
     log = tempfile.TemporaryFile("w+")
-    server = _start_server(port, database_url, log)
+    server = _start_server(port, database_url, log, workers=server_workers)
     local = threading.local()
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
 
@@ -244,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=500, help="orders per request (the API allows 500)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads")
+    parser.add_argument("--server-workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     args = parser.parse_args(argv)
@@ -252,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         result = run(
-            batches=args.batches, batch_size=args.batch_size, concurrency=args.concurrency, seed=args.seed
+            batches=args.batches, batch_size=args.batch_size, concurrency=args.concurrency, seed=args.seed,
+            server_workers=args.server_workers,
         )
     except BenchUnavailable as exc:
         print(f"order ingest benchmark not run: {exc}", file=sys.stderr)
@@ -264,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"POST {PATH} on {result['database']}: {result['orders_recorded']:,} of {result['orders_sent']:,} orders "
         f"recorded in {result['wall_seconds']} s = {result['orders_per_second']:,} orders/s "
-        f"({args.batches} batches of {args.batch_size}, {args.concurrency} client threads)"
+        f"({args.batches} batches of {args.batch_size}, {args.concurrency} client threads, "
+        f"{args.server_workers} server worker(s))"
     )
     print(
         f"  per batch: p50 {result['batch_p50_ms']} ms, p99 {result['batch_p99_ms']} ms; "
