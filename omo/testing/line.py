@@ -21,17 +21,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from asgiref.sync import async_to_sync
 
 from omo.devtools import line_webhook_sender as wh
-from omo.devtools.line_standin import LineStandIn, StandInChannel, StandInUser
+
+if TYPE_CHECKING:  # the stand-in pulls in aiohttp and the LINE SDK: imported only when a test uses it
+    from omo.devtools.line_standin import LineStandIn, StandInChannel, StandInUser
 
 
 @pytest.fixture(scope="session")
 def line_standin_server() -> Iterator[LineStandIn]:
+    from omo.devtools.line_standin import LineStandIn
+
     standin = LineStandIn().start()
     yield standin
     standin.stop()

@@ -369,11 +369,15 @@ def test_a_busy_inbox_hands_the_rest_to_a_new_task(line_inbox, line_user):
     from omo.platforms.tasks import process_receipts
 
     t = wh.now_ms()
-    post_line_webhook(line_inbox, *[wh.text_event(line_user.user_id, str(i), timestamp=t + i) for i in range(3)])
+    post_line_webhook(
+        line_inbox, *[wh.text_event(line_user.user_id, str(i), timestamp=t + i) for i in range(3)]
+    )
     DBTaskResult.objects.all().delete()
 
     counts = process_pending(line_inbox.pk, max_batches=0)
 
     assert counts == {}
     assert WebhookReceipt.objects.filter(status="pending").count() == 3
-    assert DBTaskResult.objects.get(task_path=process_receipts.module_path).args_kwargs["args"] == [line_inbox.pk]
+    assert DBTaskResult.objects.get(task_path=process_receipts.module_path).args_kwargs["args"] == [
+        line_inbox.pk
+    ]

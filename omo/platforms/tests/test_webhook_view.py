@@ -14,8 +14,12 @@ pytestmark = pytest.mark.django_db
 
 def post(inbox, body: bytes, signature: str | None = None):
     signature = wh.sign(inbox.secrets["channel_secret"], body) if signature is None else signature
-    request = RequestFactory().post(f"/webhooks/line/{inbox.pk}", body, content_type="application/json",
-                                    headers={"X-Line-Signature": signature} if signature else {})
+    request = RequestFactory().post(
+        f"/webhooks/line/{inbox.pk}",
+        body,
+        content_type="application/json",
+        headers={"X-Line-Signature": signature} if signature else {},
+    )
     return webhook(request, "line", inbox.pk)
 
 
