@@ -119,10 +119,20 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8 reads with a 5 s socket timeout, as long as channels_redis's blocking pop
-            # (BZPOPMIN, 5 s): an idle socket then fails with "Timeout reading". Allow longer reads.
+            # No socket timeout on reads and writes: with one, redis-py wraps every send in
+            # asyncio.wait_for, which on Python 3.11 can swallow a cancellation that lands as the
+            # send completes; a socket closed at that moment then never stops receiving and blocks
+            # the server's shutdown. channels_redis's blocking pop returns every 5 s anyway; TCP
+            # keepalive finds dead connections and connecting still times out.
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": None,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                    }
+                ],
                 "prefix": env.get_str("OMO_REDIS_PREFIX", "omo"),
             },
         }

@@ -42,7 +42,7 @@ from django.utils import timezone
 from omo.inbox.models import Inbox, WebhookReceipt
 from omo.platforms import VERIFIERS, forget_adapter, verifier_class
 from omo.platforms.base import ReceiptRow, WebhookVerifier
-from omo.platforms.tasks import enqueue_processing
+from omo.platforms.tasks import enqueue_processing, start_processing
 
 logger = logging.getLogger(__name__)
 
@@ -254,15 +254,22 @@ def _insert_receipts(rows: list[tuple[int, ReceiptRow]]) -> None:
             )
 
 
-def commit_receipts(items: list[tuple[int, list[ReceiptRow]]]) -> None:
-    """Insert receipts of many requests in one transaction, with their processing tasks (sync, any thread)."""
+def commit_receipts(items: list[tuple[int, list[ReceiptRow]]]) -> list[int]:
+    """Insert receipts of many requests in one transaction, with their processing tasks (sync, any thread).
+
+    Returns the inboxes whose processing the caller must still start with `start_processing` once
+    the requests are answered (only with task backends other than the database queue).
+    """
     rows = [(inbox_id, row) for inbox_id, inbox_rows in items for row in inbox_rows]
     for attempt in (1, 2):
         try:
+            later: list[int] = []
             with transaction.atomic():
                 _insert_receipts(rows)
-                enqueue_processing({inbox_id for inbox_id, inbox_rows in items if inbox_rows})
-            return
+                enqueue_processing(
+                    {inbox_id for inbox_id, inbox_rows in items if inbox_rows}, after_commit=later
+                )
+            return later
         except (OperationalError, InterfaceError):
             # A dropped connection (database restart, idle time-out): reconnect once.
             if attempt == 2 or connection.in_atomic_block:
@@ -298,6 +305,13 @@ class ReceiptWriter:
             self._task = asyncio.create_task(self._run(), name="omo-receipt-writer")
         return future
 
+    async def wait_idle(self) -> None:
+        """Until every queued batch is committed and its processing started (tests, shutdown)."""
+        while self._queue or self._in_flight or (self._task is not None and not self._task.done()):
+            await asyncio.gather(
+                *self._in_flight, *([self._task] if self._task else []), return_exceptions=True
+            )
+
     async def _run(self) -> None:
         while self._queue:
             await self._slots.acquire()
@@ -322,8 +336,9 @@ class ReceiptWriter:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         self.batches += 1
+        later: list[int] = []
         try:
-            await self._run_db(commit_receipts, [(item.inbox_id, item.rows) for item in batch])
+            later += await self._run_db(commit_receipts, [(item.inbox_id, item.rows) for item in batch])
         except Exception as exc:
             if len(batch) == 1:
                 logger.exception("committing %d webhook receipts failed", len(batch[0].rows))
@@ -332,15 +347,22 @@ class ReceiptWriter:
             # One bad request must not fail its neighbours: commit each on its own.
             for item in batch:
                 try:
-                    await self._run_db(commit_receipts, [(item.inbox_id, item.rows)])
+                    later += await self._run_db(commit_receipts, [(item.inbox_id, item.rows)])
                 except Exception as item_exc:
                     logger.exception("committing webhook receipts of inbox %s failed", item.inbox_id)
                     _settle(item.future, item_exc)
                 else:
                     _settle(item.future, None)
-            return
-        for item in batch:
-            _settle(item.future, None)
+        else:
+            for item in batch:
+                _settle(item.future, None)
+        if later:
+            # The requests are answered first; then the processing starts (an immediate backend runs it now).
+            await asyncio.sleep(0)
+            try:
+                await self._run_db(start_processing, later)
+            except Exception:
+                logger.exception("starting the processing of webhook receipts failed")
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

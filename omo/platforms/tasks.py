@@ -163,13 +163,15 @@ def _ready_task_exists(inbox_id: int) -> bool:
     return found is not None
 
 
-def enqueue_processing(inbox_ids: Iterable[int]) -> None:
+def enqueue_processing(inbox_ids: Iterable[int], *, after_commit: list[int] | None = None) -> None:
     """Make sure a `process_receipts` task will run for each inbox. Call inside the receipts' transaction.
 
     With the database task queue the task row is written in that same transaction (durable
     together with the receipts), and only when no not-yet-started task for the inbox is waiting,
     so a burst of webhooks becomes a few tasks instead of one per request. Other backends enqueue
-    after commit.
+    after commit: on the transaction's on-commit hook, or, when the caller passes `after_commit`,
+    by the caller itself (`start_processing`) once it has answered the platform — an immediate
+    backend runs the task on enqueue, and the webhook's 200 must not wait for that.
     """
     ids = sorted(set(inbox_ids))
     if _uses_database_queue():
@@ -181,7 +183,16 @@ def enqueue_processing(inbox_ids: Iterable[int]) -> None:
                     lambda i=inbox_id, task_id=result.id: _waiting_task.__setitem__(i, task_id)
                 )
         return
-    transaction.on_commit(lambda: [process_receipts.enqueue(inbox_id) for inbox_id in ids])
+    if after_commit is not None:
+        after_commit.extend(ids)
+        return
+    transaction.on_commit(lambda: start_processing(ids))
+
+
+def start_processing(inbox_ids: Iterable[int]) -> None:
+    """Enqueue processing for inboxes whose receipts are committed (backends other than the database queue)."""
+    for inbox_id in sorted(set(inbox_ids)):
+        process_receipts.enqueue(inbox_id)
 
 
 def requeue_failed(inbox_id: int) -> int:

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from omo.platforms import VERIFIERS, verifier_class
 from omo.platforms.edge import commit_receipts, inbox_cache, load_inbox
+from omo.platforms.tasks import start_processing
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -55,5 +56,5 @@ def webhook(request: HttpRequest, platform: str, inbox_id: int) -> JsonResponse:
     except (ValueError, UnicodeDecodeError) as exc:
         return _error(400, "malformed", str(exc)[:200])
     if rows:
-        commit_receipts([(inbox_id, rows)])
+        start_processing(commit_receipts([(inbox_id, rows)]))
     return JsonResponse({"received": len(rows)})

@@ -242,7 +242,10 @@ def test_omo_serve_answers_http_and_authenticated_websockets(clerk, tmp_path):
             connect(f"ws://127.0.0.1:{port}/ws/ping/", origin=origin, proxy=None)
         assert refused.value.response.status_code == 403
     finally:
-        assert stop(server) == 0, log.read_text()
+        try:
+            assert stop(server) == 0, log.read_text()
+        finally:
+            print("SERVELOG", log.read_text())
 
 
 @pytest.mark.django_db(transaction=True)

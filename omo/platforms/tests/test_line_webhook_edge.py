@@ -236,7 +236,7 @@ def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_u
     def picky_commit(items):
         if any(row.payload.get("poison") for _, rows in items for row in rows):
             raise ValueError("cannot store this one")
-        commit_receipts(items)
+        return commit_receipts(items)
 
     monkeypatch.setattr(edge_module, "commit_receipts", picky_commit)
     good = wh.text_event(line_user.user_id, "ok")
@@ -281,11 +281,55 @@ def test_answers_503_when_the_commit_misses_the_deadline(line_inbox, line_user, 
     assert (status, body["error"]) == (503, "busy")
 
 
+def test_an_immediate_task_backend_runs_processing_after_the_answer(
+    line_inbox, line_user, monkeypatch, settings
+):
+    """With a backend that runs tasks on enqueue, processing must not hold up the platform's 200."""
+    import time
+
+    import omo.platforms.edge as edge_module
+    import omo.platforms.tasks as tasks_module
+
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    processed = []
+
+    def slow_processing(inbox_id):
+        time.sleep(0.4)
+        processed.append(inbox_id)
+        return {}
+
+    monkeypatch.setattr(tasks_module, "process_pending", slow_processing)
+    edge = WebhookEdge(
+        None,
+        run_db=run_in_calling_thread,
+        run_lookup=run_in_calling_thread,
+        commit_timeout=0.2,
+        cache=edge_module.InboxCache(),
+    )
+
+    body = wh.webhook_body(line_inbox.bot_user_id, [wh.follow_event(line_user.user_id)])
+    headers = {"x-line-signature": wh.sign(line_inbox.secrets["channel_secret"], body)}
+
+    async def deliver():
+        answer = await call_asgi(edge, f"/webhooks/line/{line_inbox.pk}", body, headers)
+        processed_when_answered = list(processed)
+        await edge.writer().wait_idle()
+        return answer, processed_when_answered
+
+    (status, answer), processed_when_answered = async_to_sync(deliver)()
+
+    assert (status, answer) == (200, {"received": 1})
+    assert processed_when_answered == []
+    assert processed == [line_inbox.pk]  # it still ran, after the answer
+    assert not _process_tasks()  # and no database task row was written
+
+
 def test_writer_batches_respect_the_row_cap():
     done = []
 
     async def fake_db(fn, items):
         done.append(sum(len(rows) for _, rows in items))
+        return []
 
     async def run():
         writer = ReceiptWriter(fake_db, max_rows=10)

@@ -64,7 +64,9 @@ class Command(BaseCommand):
             workers=None if reload else options["workers"],
             loop="uvloop",
             http="httptools",
-            ws="auto",
+            # The sans-I/O protocol on the maintained websockets API (the legacy one is deprecated and can
+            # leave a refused handshake's application waiting for ever, which blocks shutdown).
+            ws="websockets-sansio",
             # Channels' router answers only http and websocket; there is nothing to do at lifespan.
             lifespan="off",
             proxy_headers=options["proxy_headers"],
