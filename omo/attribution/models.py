@@ -12,9 +12,15 @@ from omo.core.models import BrandScoped
 class LinkIssue(BrandScoped):
     """A tracked link handed out (one per product in a card); the signed token names this row."""
 
-    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     conversation_id = models.BigIntegerField(null=True, blank=True)
     target = models.CharField(max_length=500, help_text="path inside the brand's shop, e.g. /shop/demo/p/x/")
     issued_at = models.DateTimeField()
@@ -28,8 +34,12 @@ class LinkIssue(BrandScoped):
 
 class Click(BrandScoped):
     link = models.ForeignKey(LinkIssue, on_delete=models.CASCADE, related_name="clicks")
-    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     clicked_at = models.DateTimeField()
     is_preview = models.BooleanField(default=False, help_text="a link-preview fetcher, not a person")
     user_agent = models.CharField(max_length=300, blank=True)
@@ -54,8 +64,12 @@ class Attribution(BrandScoped):
         NONE = "none", _("無歸屬")
 
     order = models.OneToOneField("commerce.Order", on_delete=models.CASCADE, related_name="attribution")
-    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     rule = models.CharField(max_length=14, choices=Rule.choices)
     click = models.ForeignKey(Click, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     reason_zh = models.CharField(max_length=300)
@@ -81,29 +95,40 @@ class AttributionSettings(models.Model):
 class CommissionRule(BrandScoped):
     """Percentage (in basis points: 500 = 5%) by category and/or store, valid between dates."""
 
-    category = models.ForeignKey("catalog.Category", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(
+        "catalog.Category", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     rate_bp = models.PositiveIntegerField()
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(rate_bp__lte=10000), name="commission_rate_max_100")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(rate_bp__lte=10000), name="commission_rate_max_100")
+        ]
 
     def __str__(self) -> str:
         return f"{self.rate_bp / 100:.2f}%"
 
 
 class CommissionEntry(BrandScoped):
-    """Append-only: a sale credits, a refund writes the reversing entry."""
+    """Append-only: a sale credits; a refund, or the order's cancellation, writes the reversing entry."""
 
     class Kind(models.TextChoices):
         SALE = "sale", _("銷售")
         REVERSAL = "reversal", _("退貨扣回")
+        CANCELLATION = "cancel", _("取消扣回")
 
-    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="commission_entries")
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="commission_entries"
+    )
     order = models.ForeignKey("commerce.Order", on_delete=models.CASCADE, related_name="+")
-    refund = models.ForeignKey("commerce.Refund", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    refund = models.ForeignKey(
+        "commerce.Refund", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     basis = models.BigIntegerField(help_text="attributed sales amount, minor units")
     amount = models.BigIntegerField(help_text="commission, minor units")
@@ -112,10 +137,18 @@ class CommissionEntry(BrandScoped):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["order", "clerk"], condition=models.Q(refund__isnull=True),
-                                    name="commission_sale_once"),
-            models.UniqueConstraint(fields=["refund", "clerk"], condition=models.Q(refund__isnull=False),
-                                    name="commission_reversal_once"),
+            models.UniqueConstraint(
+                fields=["order", "clerk"], condition=models.Q(kind="sale"), name="commission_sale_once"
+            ),
+            models.UniqueConstraint(
+                fields=["refund", "clerk"],
+                condition=models.Q(refund__isnull=False),
+                name="commission_reversal_once",
+            ),
+            # A cancelled order is reversed once per clerk, however often the event arrives.
+            models.UniqueConstraint(
+                fields=["order", "clerk"], condition=models.Q(kind="cancel"), name="commission_cancel_once"
+            ),
         ]
         indexes = [models.Index(fields=["brand", "clerk", "month"], name="commission_statement")]
 

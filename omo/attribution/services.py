@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -663,6 +663,42 @@ def reverse_for_refund(refund: Refund | int) -> list[CommissionEntry]:
     return list(CommissionEntry.objects.filter(refund_id=refund.pk))
 
 
+def reverse_for_cancellation(order: Order | int) -> list[CommissionEntry]:
+    """Write the reversing entries for a cancelled order: each clerk gives back what they still hold on it.
+
+    What a clerk holds is the sum of their entries on the order (the sale, less any refund reversals),
+    so nothing is clawed back twice. One entry per order and clerk (a unique constraint), dated in the
+    month of the cancellation: a repeated event writes nothing more.
+    """
+    order_id = order if isinstance(order, int) else order.pk
+    facts = Order.objects.filter(pk=order_id).values("brand_id", "status", "cancelled_at").first()
+    if facts is None or facts["status"] != Order.Status.CANCELLED:
+        return []
+    month = month_of(facts["cancelled_at"] or timezone.now(), _zone_of(facts["brand_id"]))
+    held = (
+        CommissionEntry.objects.filter(order_id=order_id)
+        .exclude(kind=CommissionEntry.Kind.CANCELLATION)
+        .values("clerk_id")
+        .annotate(basis=Sum("basis"), amount=Sum("amount"))
+        .order_by("clerk_id")
+    )
+    entries = [
+        CommissionEntry(
+            brand_id=facts["brand_id"],
+            clerk_id=row["clerk_id"],
+            order_id=order_id,
+            kind=CommissionEntry.Kind.CANCELLATION,
+            basis=-row["basis"],
+            amount=-row["amount"],
+            month=month,
+        )
+        for row in held
+        if row["basis"] or row["amount"]
+    ]
+    CommissionEntry.objects.bulk_create(entries, ignore_conflicts=True)
+    return list(CommissionEntry.objects.filter(order_id=order_id, kind=CommissionEntry.Kind.CANCELLATION))
+
+
 def _zone_of(brand_id: int) -> ZoneInfo:
     name = Brand.objects.filter(pk=brand_id).values_list("time_zone", flat=True).first() or "Asia/Taipei"
     try:
@@ -881,7 +917,7 @@ def _insert_entries(rows: list[tuple[Any, ...]]) -> int:
             CommissionEntry._meta.db_table,
             ENTRY_COLUMNS,
             rows,
-            "(order_id, clerk_id) WHERE refund_id IS NULL",
+            "(order_id, clerk_id) WHERE kind = 'sale'",
         )
     objs = [CommissionEntry(**dict(zip(ENTRY_COLUMNS, row, strict=True))) for row in rows]
     CommissionEntry.objects.bulk_create(objs, batch_size=500, ignore_conflicts=True)
@@ -906,3 +942,7 @@ def on_orders_batch_recorded(payload: dict[str, Any]) -> None:
 
 def on_order_refunded(payload: dict[str, Any]) -> None:
     reverse_for_refund(int(payload["refund_id"]))
+
+
+def on_order_cancelled(payload: dict[str, Any]) -> None:
+    reverse_for_cancellation(int(payload["order_id"]))
