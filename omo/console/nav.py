@@ -45,7 +45,19 @@ NAVIGATION: tuple[NavGroup, ...] = (
     NavGroup(
         pgettext_lazy("console nav", "對話"),
         "chat",
-        (NavItem(pgettext_lazy("console nav", "收件匣"), "console:inbox"),),
+        (
+            NavItem(
+                pgettext_lazy("console nav", "收件匣"),
+                "console:inbox",
+                active_for=("console:inbox_conversation",),
+            ),
+            NavItem(pgettext_lazy("console nav", "班表"), "console:inbox_roster"),
+            NavItem(
+                pgettext_lazy("console nav", "快速回覆"),
+                "console:inbox_canned",
+                active_for=("console:inbox_canned_edit",),
+            ),
+        ),
     ),
     NavGroup(
         pgettext_lazy("console nav", "訂單"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
+from omo.console.views import inbox as inbox_views
 
 app_name = "console"
 
@@ -12,6 +13,19 @@ urlpatterns = [
     path("login/", auth.ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth.ConsoleLogoutView.as_view(), name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
+    path("inbox/", inbox_views.inbox, name="inbox"),
+    path("inbox/<int:pk>/", inbox_views.conversation_detail, name="inbox_conversation"),
+    path("inbox/<int:pk>/reply/", inbox_views.conversation_reply, name="inbox_reply"),
+    path("inbox/<int:pk>/note/", inbox_views.conversation_note, name="inbox_note"),
+    path("inbox/<int:pk>/labels/", inbox_views.conversation_labels, name="inbox_labels"),
+    path("inbox/<int:pk>/assign/", inbox_views.conversation_assign, name="inbox_assign"),
+    path("inbox/<int:pk>/status/", inbox_views.conversation_status, name="inbox_status"),
+    path("inbox/roster/", inbox_views.roster, name="inbox_roster"),
+    path("inbox/roster/import/", inbox_views.roster_import, name="inbox_roster_import"),
+    path("inbox/roster/<int:pk>/delete/", inbox_views.shift_delete, name="inbox_shift_delete"),
+    path("inbox/canned/", inbox_views.canned_list, name="inbox_canned"),
+    path("inbox/canned/<int:pk>/", inbox_views.canned_edit, name="inbox_canned_edit"),
+    path("inbox/canned/<int:pk>/delete/", inbox_views.canned_delete, name="inbox_canned_delete"),
     path("orders/", orders.order_list, name="orders"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("customers/", customers.customer_list, name="customers"),

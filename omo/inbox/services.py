@@ -432,3 +432,206 @@ def staff_on_duty(store: Any, at: dt.datetime | None = None) -> list[Any]:
         Q(role=Role.CLERK) | Q(role=Role.STORE_MANAGER)
     )
     return [person for person in staff if routing.on_duty(person, at)]
+
+
+# --- console verbs: close/reopen, audited assignment, canned reply removal, shift upload --------
+
+STATUS_EVENTS = {
+    Conversation.Status.RESOLVED: ("closed", "已結案 / closed"),
+    Conversation.Status.OPEN: ("reopened", "重新開啟 / reopened"),
+}
+
+
+@transaction.atomic
+def set_conversation_status(conversation: Conversation, status: str, *, user: Any) -> bool:
+    """Close (resolved) or reopen a conversation; the change is written in its timeline. True if changed."""
+    _visible(conversation, user)
+    if status not in Conversation.Status.values:
+        raise InboxError("status", f"one of {Conversation.Status.values}")
+    if not Conversation.objects.filter(pk=conversation.pk).exclude(status=status).update(status=status):
+        return False
+    conversation.status = status
+    event, words = STATUS_EVENTS[status]
+    note = Message.objects.create(
+        brand_id=conversation.brand_id,
+        conversation=conversation,
+        direction=Message.Direction.INTERNAL,
+        kind=Message.Kind.EVENT,
+        text=f"{words}（{user}）",
+        payload={"event": event, "actor_id": user.pk},
+        status=Message.Status.SENT,
+        sender=user,
+    )
+    events.publish(
+        "message.created",
+        brand_id=conversation.brand_id,
+        conversation_id=conversation.pk,
+        message_id=note.pk,
+        direction=Message.Direction.INTERNAL,
+    )
+    _updated(conversation, "status")
+    return True
+
+
+HQ_ROLES = (Role.HQ_ADMIN, Role.HQ_AGENT)
+
+
+def assign_by_staff(
+    conversation: Conversation, *, actor: Actor, queue: str, assignee: Any = None, store: Any = None
+) -> bool:
+    """Manual assignment with an audit entry: to HQ (optionally one HQ agent), a store team or a clerk.
+
+    The HQ queue keeps the conversation's owning store unless another is given, so the store's
+    manager still sees the customer while HQ answers. Other rules are assign_conversation's.
+    """
+    user = actor.user
+    with transaction.atomic():
+        before = (
+            Conversation.objects.filter(pk=conversation.pk)
+            .values_list("queue", "assignee_id", "store_id")
+            .first()
+        )
+        if queue == Conversation.Queue.HQ:
+            _visible(conversation, user)
+            if store is None and conversation.store_id:
+                store = conversation.store
+            if assignee is not None:
+                if user.role not in HQ_ROLES:
+                    raise InboxError("assignee", "only HQ staff pick an HQ agent", status=403)
+                if (
+                    assignee.brand_id != user.brand_id
+                    or not assignee.is_active
+                    or assignee.role not in HQ_ROLES
+                ):
+                    raise InboxError("assignee", "an active HQ agent of this brand", status=404)
+                if store is not None and store.brand_id != user.brand_id:
+                    raise InboxError("store", "no such store", status=404)
+                decision = routing.Decision(queue, assignee.pk, getattr(store, "pk", None), "manual")
+                changed = routing.assign(conversation, decision, actor_user=user)
+            else:
+                changed = assign_conversation(conversation, actor_user=user, queue=queue, store=store)
+        else:
+            changed = assign_conversation(
+                conversation, actor_user=user, queue=queue, assignee=assignee, store=store
+            )
+        if changed:
+            audit.record(
+                actor,
+                "inbox.conversation_assigned",
+                conversation,
+                queue=conversation.queue,
+                assignee=conversation.assignee_id,
+                store=conversation.store_id,
+                previous={"queue": before[0], "assignee": before[1], "store": before[2]} if before else None,
+            )
+    return changed
+
+
+@transaction.atomic
+def delete_canned_reply(canned: CannedReply, *, user: Any) -> None:
+    """Remove a canned reply: a personal one by its owner, a brand-wide one by whoever may write those."""
+    if (
+        not selectors._is_staff(user)
+        or canned.brand_id != user.brand_id
+        or canned.owner_id not in (None, user.pk)
+    ):
+        raise InboxError("canned", "no such canned reply", status=404)
+    if canned.owner_id is None and user.role not in (Role.HQ_ADMIN, Role.STORE_MANAGER):
+        raise InboxError(
+            "personal", "only HQ admins and store managers remove brand-wide canned replies", status=403
+        )
+    canned.delete()
+
+
+SHIFT_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
+SHIFT_STORE_COLUMNS = ("store", "store_code", "store_name")
+
+
+@dataclass
+class ShiftImportReport(RosterImportReport):
+    rows: int = 0
+    applied: bool = True  # False: all-or-nothing and a row was bad, so nothing was kept
+
+
+class _RollBack(Exception):
+    pass
+
+
+def _shift_time(value: str, column: str) -> dt.time:
+    for pattern in ("%H:%M", "%H:%M:%S"):  # spreadsheets write 9:00 as well as 09:00
+        try:
+            return dt.datetime.strptime(value, pattern).time()
+        except ValueError:
+            continue
+    raise InboxError(column, "時間格式為 HH:MM / use HH:MM")
+
+
+def _shift_row(row: dict[str, str], *, actor: Actor, tz: zoneinfo.ZoneInfo) -> Shift:
+    from omo.staff.models import Store, User
+
+    code = row.get("employee_code", "")
+    staff = User.objects.filter(brand_id=actor.brand.pk, employee_code=code).first() if code else None
+    if staff is None:
+        raise InboxError("employee_code", "查無此員工編號 / no such employee in this brand")
+    store = staff.store
+    wanted = next((row[c] for c in SHIFT_STORE_COLUMNS if row.get(c)), "")
+    if wanted:
+        stores = Store.objects.filter(brand_id=actor.brand.pk)
+        store = stores.filter(code=wanted).first() or stores.filter(name=wanted).first()
+        if store is None:
+            raise InboxError("store", "查無此門市代碼或名稱 / no such store code or name")
+    if store is None:
+        raise InboxError("store", "員工未指定門市，請填門市欄 / the staff member has no store: fill in store")
+    day = None
+    for pattern in SHIFT_DATE_FORMATS:
+        try:
+            day = dt.datetime.strptime(row.get("date", ""), pattern).date()
+            break
+        except ValueError:
+            continue
+    if day is None:
+        raise InboxError("date", "日期格式為 YYYY-MM-DD / use YYYY-MM-DD")
+    times = [_shift_time(row.get(column, ""), column) for column in ("start", "end")]
+    starts_at = dt.datetime.combine(day, times[0], tzinfo=tz)
+    ends_at = dt.datetime.combine(day, times[1], tzinfo=tz)
+    if ends_at <= starts_at:  # a night shift runs past midnight
+        ends_at += dt.timedelta(days=1)
+    return create_shift(staff, starts_at=starts_at, ends_at=ends_at, actor=actor, store=store)
+
+
+def import_shifts(raw: bytes, *, actor: Actor, all_or_nothing: bool = False) -> ShiftImportReport:
+    """An uploaded roster CSV: UTF-8 (with or without BOM) or Big5, read by the import engine.
+
+    Columns employee_code,date,start,end and optionally store (a store code or name; also
+    store_code / store_name). Dates YYYY-MM-DD or YYYY/MM/DD in the brand's time zone; an end
+    before the start runs past midnight. Every bad row is reported with its number and column.
+    all_or_nothing: one bad row (or one clashing with an earlier row) and nothing is kept.
+    """
+    from omo.core.imports import ImportFileError, decode_csv, read_rows
+
+    try:
+        header, rows = read_rows(decode_csv(raw))
+    except ImportFileError as exc:
+        raise InboxError("file", exc.message) from exc
+    missing = [c for c in ROSTER_COLUMNS if c not in header]
+    if missing:
+        raise InboxError(
+            "file", f"missing columns: {', '.join(missing)} (need {', '.join(ROSTER_COLUMNS)}[,store])"
+        )
+    tz = zoneinfo.ZoneInfo(actor.brand.time_zone or "Asia/Taipei")
+    report = ShiftImportReport(rows=len(rows))
+    try:
+        with transaction.atomic():
+            for number, row in rows:
+                try:
+                    with transaction.atomic():
+                        _shift_row(row, actor=actor, tz=tz)
+                except InboxError as exc:
+                    report.errors.append({"row": number, "field": exc.field, "message": exc.message})
+                    continue
+                report.created += 1
+            if all_or_nothing and report.errors:
+                raise _RollBack
+    except _RollBack:
+        report.created, report.applied = 0, False
+    return report
