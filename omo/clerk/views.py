@@ -30,6 +30,7 @@ from omo.clerk import services
 from omo.commerce.models import Order, SalesChannel
 from omo.core.money import format_money
 from omo.customers.models import Customer
+from omo.inbox import realtime as inbox_realtime
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox import services as inbox_services
 from omo.inbox.models import Message
@@ -210,6 +211,9 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
         "messages_json": messages,
         "panel": _customer_panel(request.user, conversation.customer),
         "tab": "home",
+        # Delivery states arrive as message.updated; without a layer shared with the worker the
+        # page refreshes them itself.
+        "status_push": inbox_realtime.worker_events_reach_sockets(),
     }
     return render(request, "clerk/chat.html", context)
 

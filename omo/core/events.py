@@ -29,6 +29,8 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "customer.created": frozenset({"brand_id", "customer_id"}),
     "points.changed": frozenset({"brand_id", "customer_id", "delta", "balance"}),
     "message.created": frozenset({"brand_id", "conversation_id", "message_id", "direction"}),
+    # an outgoing message's delivery status changed (queued → sent / failed, failed → queued)
+    "message.updated": frozenset({"brand_id", "conversation_id", "message_id", "status"}),
     # inbox routing and binding (omo/inbox/routing.py, omo/inbox/services.py, omo/binding/services.py)
     "conversation.assigned": frozenset(
         {

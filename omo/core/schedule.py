@@ -30,6 +30,9 @@ class PeriodicJob:
 JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob("loyalty.nightly", "omo.loyalty.tasks.nightly_loyalty_all_brands", dt.timedelta(hours=24)),
     PeriodicJob("inbox.escalate_and_return", "omo.inbox.tasks.escalate_and_return", dt.timedelta(minutes=1)),
+    PeriodicJob(
+        "inbox.sweep_stuck_messages", "omo.inbox.tasks.sweep_stuck_messages", dt.timedelta(minutes=1)
+    ),
 )
 
 

@@ -13,6 +13,14 @@ failed (with a reason people can read, zh-Hant / English), or rescheduled for la
 
 Never twice: only a queued message is delivered; a short lease keeps two workers off the same
 message; the reply token is taken by a conditional UPDATE; pushes reuse the stored retry key.
+
+Every change of an outgoing message's status (queued → sent, queued → failed, failed → queued)
+publishes `message.updated` after commit, which omo/inbox/realtime.py pushes to the screens that
+show the conversation.
+
+`sweep_stuck_messages` (every minute, omo.core.schedule.JOBS) picks up messages left "queued" by a
+lost task or a worker that died mid-send: it enqueues them again with the same retry key, by push
+(their reply token is long gone), and fails them once they have been tried enough.
 """
 
 from __future__ import annotations
@@ -22,8 +30,10 @@ import logging
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -47,6 +57,20 @@ OUTBOUND_KINDS = frozenset(
 )
 MAX_TEXT = 5000
 LEASE_SECONDS = 120  # longer than one delivery run (a few attempts with short backoff)
+STUCK_AFTER = dt.timedelta(seconds=LEASE_SECONDS)  # queued this long with no task at work on it: stuck
+SWEEP_BATCH = 200
+# LINE keeps an X-Line-Retry-Key 24 h; after that the same key may send twice, so we stop earlier.
+MAX_QUEUED_AGE = dt.timedelta(hours=23)
+STUCK_REASONS: dict[str, tuple[str, str]] = {
+    "gave_up": (
+        "多次重新傳送仍未送出，已停止重試。可按「重試」再送一次。",
+        "Still not sent after {attempts} attempts; stopped trying. Tap Retry to send it again.",
+    ),
+    "too_old": (
+        "超過 23 小時仍未送出，為避免重複傳送已停止。",
+        "Not sent within 23 hours; stopped to avoid sending it twice.",
+    ),
+}
 
 
 class OutboundError(ValueError):
@@ -108,6 +132,22 @@ def queue_message(
     return message
 
 
+def max_attempts() -> int:
+    """Attempts (sends tried plus recoveries by the sweep) after which a message is given up."""
+    return int(getattr(settings, "OMO_LINE_MAX_SEND_ATTEMPTS", 12))
+
+
+def status_changed(message: Message, status: str) -> None:
+    """Publish message.updated (after commit) for a status change a conditional UPDATE just made."""
+    events.publish(
+        "message.updated",
+        brand_id=message.brand_id,
+        conversation_id=message.conversation_id,
+        message_id=message.pk,
+        status=status,
+    )
+
+
 def retry_message(message: Message) -> Message:
     """Queue a failed message again (the clerk's "retry"). Same retry key: a push LINE already took is not repeated."""
     if message.status != Message.Status.FAILED or message.direction != Message.Direction.OUTBOUND:
@@ -121,6 +161,7 @@ def retry_message(message: Message) -> Message:
             attempts=0,
         )
         if updated:
+            status_changed(message, Message.Status.QUEUED)
             transaction.on_commit(lambda: deliver_message.enqueue(message.pk))
     message.refresh_from_db()
     return message
@@ -169,14 +210,17 @@ def apply_outcome(message: Message, outcome: DeliveryOutcome) -> None:
         }
         try:
             with transaction.atomic():
-                queued.update(**changes, external_id=outcome.external_id or None)
+                changed = queued.update(**changes, external_id=outcome.external_id or None)
         except IntegrityError:  # the platform id is already on another row: keep the send, drop the id
-            queued.update(**changes)
+            changed = queued.update(**changes)
+        if changed:
+            status_changed(message, Message.Status.SENT)
     elif outcome.state is DeliveryState.FAILED:
         changes = {"status": Message.Status.FAILED, "failure_reason": outcome.reason[:300]}
         if outcome.via:
             changes["sent_via"] = outcome.via
-        queued.update(**changes)
+        if queued.update(**changes):
+            status_changed(message, Message.Status.FAILED)
         logger.warning("message %s failed: %s", message.pk, outcome.reason)
     elif outcome.state is DeliveryState.RETRY_LATER:
         schedule_retry(message.pk, seconds=outcome.retry_after or 5.0)
@@ -190,6 +234,106 @@ def schedule_retry(message_id: int, *, seconds: float) -> None:
         return
     run_after = timezone.now() + dt.timedelta(seconds=seconds)
     transaction.on_commit(lambda: deliver_message.using(run_after=run_after).enqueue(message_id))
+
+
+def _stuck_reason(code: str, **values: Any) -> str:
+    zh, en = STUCK_REASONS[code]
+    return f"{zh} / {en.format(**values)}"[:300]
+
+
+def _task_database_backend() -> bool:
+    try:
+        from django_tasks_db.backend import DatabaseBackend
+    except ImportError:  # pragma: no cover - the database backend is a dependency
+        return False
+    return isinstance(deliver_message.get_backend(), DatabaseBackend)
+
+
+def _deliveries_in_hand(message_ids: list[int], *, now: dt.datetime, stale_after: dt.timedelta) -> set[int]:
+    """Messages a deliver_message task still holds: waiting, deferred (429 backoff) or running lately.
+
+    Only the database task backend can tell; with another backend every old queued message counts
+    as stuck, which is safe (same retry key, and the delivery lease) but may retry early.
+    """
+    if not message_ids or not _task_database_backend():
+        return set()
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    rows = (
+        DBTaskResult.objects.filter(
+            task_path=deliver_message.module_path, args_kwargs__args__0__in=message_ids
+        )
+        .filter(
+            Q(status=TaskResultStatus.READY)
+            # a task RUNNING for longer than a delivery run takes belongs to a worker that died
+            | Q(status=TaskResultStatus.RUNNING, started_at__gt=now - stale_after)
+        )
+        .values_list("args_kwargs", flat=True)
+    )
+    return {row["args"][0] for row in rows}
+
+
+def sweep_stuck_messages(
+    *, now: dt.datetime | None = None, stuck_after: dt.timedelta = STUCK_AFTER, limit: int = SWEEP_BATCH
+) -> dict[str, list[int]]:
+    """Enqueue again what stayed queued with no task at work on it; fail what was tried enough.
+
+    Safe on several workers at once: each sweep locks the rows it looks at (SKIP LOCKED on
+    PostgreSQL; SQLite has a single writer) and claims each message with a conditional UPDATE of
+    its attempts; the new task is inserted in the same transaction (database task backend), so the
+    next sweep sees it and leaves the message alone.
+    """
+    now = now or timezone.now()
+    cap = max_attempts()
+    in_database = _task_database_backend()
+    requeued: list[int] = []
+    failed: list[int] = []
+    with transaction.atomic():
+        stuck = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(
+                direction=Message.Direction.OUTBOUND,
+                status=Message.Status.QUEUED,
+                created_at__lte=now - stuck_after,
+            )
+            .only("id", "brand_id", "conversation_id", "attempts", "sent_via", "created_at")
+            .order_by("created_at", "id")[:limit]
+        )
+        in_hand = _deliveries_in_hand([m.pk for m in stuck], now=now, stale_after=stuck_after)
+        for message in stuck:
+            if message.pk in in_hand:
+                continue
+            claim = Message.objects.filter(
+                pk=message.pk, status=Message.Status.QUEUED, attempts=message.attempts
+            )
+            too_old = now - message.created_at > MAX_QUEUED_AGE
+            if too_old or message.attempts >= cap:
+                reason = (
+                    _stuck_reason("too_old")
+                    if too_old
+                    else _stuck_reason("gave_up", attempts=message.attempts)
+                )
+                if claim.update(status=Message.Status.FAILED, failure_reason=reason):
+                    status_changed(message, Message.Status.FAILED)
+                    failed.append(message.pk)
+                    logger.warning("message %s stuck in queued: given up (%s)", message.pk, reason)
+                continue
+            # By push: a reply token is single use and about a minute long, so it is gone by now (or
+            # belongs to a newer customer message). A message that had taken one keeps "reply" and
+            # the sending policy fails it as uncertain rather than risk a duplicate.
+            changes: dict[str, Any] = {"attempts": F("attempts") + 1}
+            if not message.sent_via:
+                changes["sent_via"] = Message.SentVia.PUSH
+            if not claim.update(**changes):
+                continue
+            if in_database:  # the task row commits with the claim: no window for a second sweep
+                deliver_message.enqueue(message.pk)
+            else:
+                transaction.on_commit(lambda pk=message.pk: deliver_message.enqueue(pk))
+            requeued.append(message.pk)
+            logger.warning("message %s stuck in queued: enqueued again", message.pk)
+    return {"requeued": requeued, "failed": failed}
 
 
 @task()

@@ -21,6 +21,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from omo.core import events
 from omo.inbox import selectors
@@ -63,9 +64,12 @@ CONVERSATION_KEYS = frozenset(
         "sla_due_at",
     }
 )
+# The delivery state of an outgoing message, as message.updated carries it.
+DELIVERY_KEYS = frozenset({"id", "conversation_id", "status", "failure_reason", "sent_via", "sent_at"})
 # type → the keys its payload carries (exactly).
 SOCKET_EVENTS: dict[str, frozenset[str]] = {
     "message.created": frozenset({"type", "event_id", "conversation_id", "message", "conversation"}),
+    "message.updated": frozenset({"type", "event_id", "conversation_id", "message"}),
     "conversation.updated": frozenset({"type", "event_id", "conversation_id", "fields", "conversation"}),
     "conversation.assigned": frozenset(
         {
@@ -83,6 +87,7 @@ SOCKET_EVENTS: dict[str, frozenset[str]] = {
     "conversation.removed": frozenset({"type", "conversation_id"}),
 }
 NESTED_KEYS = {"message": MESSAGE_KEYS, "conversation": CONVERSATION_KEYS}
+NESTED_KEYS_BY_TYPE = {"message.updated": {"message": DELIVERY_KEYS}}
 
 
 class SchemaError(ValueError):
@@ -96,7 +101,7 @@ def check(payload: dict[str, Any]) -> dict[str, Any]:
         raise SchemaError(f"undeclared socket event {payload.get('type')!r}")
     if set(payload) != expected:
         raise SchemaError(f"{payload['type']} expects {sorted(expected)}, got {sorted(payload)}")
-    for key, keys in NESTED_KEYS.items():
+    for key, keys in NESTED_KEYS_BY_TYPE.get(payload["type"], NESTED_KEYS).items():
         if key in payload and set(payload[key]) != keys:
             raise SchemaError(f"{payload['type']}.{key} expects {sorted(keys)}, got {sorted(payload[key])}")
     return payload
@@ -151,6 +156,22 @@ def audience(
     return groups
 
 
+def worker_events_reach_sockets() -> bool:
+    """Whether events published by a worker (delivery results) reach the web server's sockets.
+
+    Not with the in-memory channel layer while tasks run in a separate `omo worker` process: each
+    process has its own layer. Screens then refresh delivery states themselves. OMO_WORKER_EVENTS_LIVE
+    overrides the guess (a worker running inside the web server's process).
+    """
+    override = getattr(settings, "OMO_WORKER_EVENTS_LIVE", None)
+    if override is not None:
+        return bool(override)
+    layer = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    if not layer.endswith("InMemoryChannelLayer"):
+        return True
+    return settings.TASKS.get("default", {}).get("BACKEND", "").endswith("ImmediateBackend")
+
+
 def send(groups: set[str] | list[str], payload: dict[str, Any]) -> None:
     check(payload)
     layer = get_channel_layer()
@@ -187,6 +208,38 @@ def on_message_created(event: dict[str, Any]) -> None:
             "conversation_id": conversation.pk,
             "message": selectors.message_dict(message),
             "conversation": selectors.conversation_summary(conversation),
+        },
+    )
+
+
+def delivery_dict(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "status": message.status,
+        "failure_reason": message.failure_reason,
+        "sent_via": message.sent_via,
+        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+    }
+
+
+def on_message_updated(event: dict[str, Any]) -> None:
+    """Delivery state changed: the same screens as message.created get the message's state now."""
+    message = (
+        Message.objects.filter(pk=event["message_id"], brand_id=event["brand_id"])
+        .only("id", "conversation_id", "status", "failure_reason", "sent_via", "sent_at")
+        .first()
+    )
+    conversation = _conversation(event["conversation_id"])
+    if message is None or conversation is None or message.conversation_id != conversation.pk:
+        return
+    send(
+        audience(conversation),
+        {
+            "type": "message.updated",
+            "event_id": _event_id(),
+            "conversation_id": conversation.pk,
+            "message": delivery_dict(message),
         },
     )
 
@@ -251,6 +304,7 @@ on_binding_ended = _on_binding(False)
 
 def register() -> None:
     events.subscribe("message.created", on_message_created)
+    events.subscribe("message.updated", on_message_updated)
     events.subscribe("conversation.updated", on_conversation_updated)
     events.subscribe("conversation.assigned", on_conversation_assigned)
     events.subscribe("binding.created", on_binding_created)

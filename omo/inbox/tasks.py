@@ -1,4 +1,5 @@
-"""Periodic inbox work: escalate conversations past their SLA or off shift, return them to clerks."""
+"""Periodic inbox work: escalate conversations past their SLA or off shift, return them to clerks;
+send again outgoing messages stuck in "queued"."""
 
 from __future__ import annotations
 
@@ -15,3 +16,11 @@ def escalate_and_return() -> dict[str, Any]:
 
     moved = routing.escalate_and_return()
     return {"moved": moved, "recoveries_expired": expire_recoveries()}
+
+
+@task()
+def sweep_stuck_messages() -> dict[str, Any]:
+    """Every minute (omo.core.schedule.JOBS): send again what stayed queued (lost task, dead worker)."""
+    from omo.inbox import outbound
+
+    return outbound.sweep_stuck_messages()
