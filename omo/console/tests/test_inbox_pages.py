@@ -639,3 +639,12 @@ def test_sidebar_has_inbox_roster_and_canned(console, client_for, hq_agent):
     response = client_for(hq_agent).get(reverse("console:inbox_roster"))
     active = [link["url"] for group in response.context["nav"] for link in group["links"] if link["active"]]
     assert active == [reverse("console:inbox_roster")]
+
+
+def test_inbox_pages_in_english(console, hq_chat):
+    console.post(reverse("set_language"), {"language": "en", "next": reverse("console:inbox")})
+    body = console.get(reverse("console:inbox")).content.decode()
+    assert "Latest message" in body and "Canned replies" in body and "Roster" in body
+    assert "最新訊息" not in body
+    page = console.get(reverse("console:inbox_conversation", args=[hq_chat.pk])).content.decode()
+    assert "Add internal note" in page and "Failed" in page and "Reason" in page
