@@ -40,7 +40,10 @@ NAVIGATION: tuple[NavGroup, ...] = (
     NavGroup(
         pgettext_lazy("console nav", "總覽"),
         "home",
-        (NavItem(pgettext_lazy("console nav", "營運總覽"), "console:dashboard"),),
+        (
+            NavItem(pgettext_lazy("console nav", "營運總覽"), "console:dashboard"),
+            NavItem(pgettext_lazy("console nav", "業績排行"), "console:leaderboard"),
+        ),
     ),
     NavGroup(
         pgettext_lazy("console nav", "對話"),

@@ -6,6 +6,7 @@ from django.urls import path
 
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 from omo.console.views import inbox as inbox_views
+from omo.console.views import leaderboard as leaderboard_views
 
 app_name = "console"
 
@@ -26,6 +27,7 @@ urlpatterns = [
     path("inbox/canned/", inbox_views.canned_list, name="inbox_canned"),
     path("inbox/canned/<int:pk>/", inbox_views.canned_edit, name="inbox_canned_edit"),
     path("inbox/canned/<int:pk>/delete/", inbox_views.canned_delete, name="inbox_canned_delete"),
+    path("leaderboard/", leaderboard_views.leaderboard_page, name="leaderboard"),
     path("orders/", orders.order_list, name="orders"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("customers/", customers.customer_list, name="customers"),
