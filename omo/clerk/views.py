@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from omo.attribution import leaderboard
 from omo.attribution import selectors as attribution_selectors
 from omo.binding import selectors as binding_selectors
 from omo.binding import services as binding_services
@@ -372,6 +373,9 @@ def my_sales(request: HttpRequest) -> HttpResponse:
         return render(request, "clerk/sales.html", {"error": str(exc), "tab": "sales"}, status=400)
     attributions = list(attribution_selectors.clerk_attributions(brand, request.user, month)[:300])
     summary = attribution_selectors.clerk_month_summary(brand, request.user, month)
+    # The rank on the leaderboard this month (two grouped queries), shown on this month's page only.
+    this_month = leaderboard.period_for(brand, "this_month")
+    rank = leaderboard.clerk_rank(brand, request.user, this_month) if month == this_month.first_day else None
     return render(
         request,
         "clerk/sales.html",
@@ -381,6 +385,7 @@ def my_sales(request: HttpRequest) -> HttpResponse:
             "summary": summary,
             "sales": format_money(summary.sales, brand.currency),
             "commission": format_money(summary.commission, brand.currency),
+            "rank": rank,
             "tab": "sales",
         },
     )

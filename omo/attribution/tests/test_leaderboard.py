@@ -8,12 +8,18 @@ import zoneinfo
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from omo.attribution import leaderboard
 from omo.attribution.tests import leaderboard_world as lw
 from omo.testing import factories as f
 
 TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -186,3 +192,19 @@ def test_rank_is_two_queries(brand, world, period, django_assert_num_queries):
     _more_clerks(brand, world.store_a, 5)
     with django_assert_num_queries(2):
         leaderboard.clerk_rank(brand, world.amy, period)
+
+
+def test_my_sales_shows_the_clerks_rank_this_month(brand, store, client):
+    product = f.make_product(brand, "本月T恤", variants=[("LB-TEE", "M", 100000)])
+    amy = f.make_user(brand, "amy", role="clerk", store=store)
+    ben = f.make_user(brand, "ben", role="clerk", store=store)
+    f.make_user(brand, "newbie", role="clerk", store=store)
+    lw.card_order(brand, "r1", amy, product, placed_at=timezone.now())
+    lw.card_order(brand, "r2", ben, product, placed_at=timezone.now(), quantity=2)
+    client.force_login(amy)
+
+    body = client.get("/clerk/sales/").content.decode()
+
+    assert 'data-testid="sales-rank"' in body and "第 2 名 / 3 人" in body and "2 of 3" in body
+    last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    assert 'data-testid="sales-rank"' not in client.get(f"/clerk/sales/?month={last_month}").content.decode()
