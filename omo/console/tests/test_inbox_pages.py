@@ -648,3 +648,126 @@ def test_inbox_pages_in_english(console, hq_chat):
     assert "最新訊息" not in body
     page = console.get(reverse("console:inbox_conversation", args=[hq_chat.pk])).content.decode()
     assert "Add internal note" in page and "Failed" in page and "Reason" in page
+
+
+# --- live updates in a real browser -------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_url(transactional_db, settings):
+    """The ASGI application under uvicorn in a thread: live_server speaks WSGI, without sockets."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from config.asgi import application
+
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def customer_writes(conversation: Conversation, text: str) -> None:
+    """An inbound message as ingest records it, with its event published after commit.
+
+    Written from a thread of its own, like a worker: Playwright's event loop runs in the test's thread.
+    """
+    import threading
+
+    thread = threading.Thread(target=_record_inbound, args=(conversation, text))
+    thread.start()
+    thread.join(10)
+
+
+def _record_inbound(conversation: Conversation, text: str) -> None:
+    from django.db import connection, transaction
+
+    from omo.core import events
+
+    try:
+        _write_inbound(conversation, text, transaction, events)
+    finally:
+        connection.close()
+
+
+def _write_inbound(conversation: Conversation, text: str, transaction, events) -> None:
+    with transaction.atomic():
+        message = Message.objects.create(
+            brand_id=conversation.brand_id,
+            conversation=conversation,
+            direction="in",
+            kind="text",
+            text=text,
+            status="received",
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_message_at=timezone.now(), last_message_preview=text, unread_count=1
+        )
+        events.publish(
+            "message.created",
+            brand_id=conversation.brand_id,
+            conversation_id=conversation.pk,
+            message_id=message.pk,
+            direction="in",
+        )
+
+
+@pytest.mark.browser
+def test_list_and_conversation_update_live_and_canned_text_is_inserted(
+    chromium, asgi_url, brand, hq_agent, make_conversation
+):
+    older = make_conversation(brand, "林大明")
+    inbound(older, "第一則", minutes_ago=30)
+    newer = make_conversation(brand, "陳小姐")
+    inbound(newer, "第二則", minutes_ago=10)
+    canned = CannedReply.objects.create(brand=brand, title="問候", body="{customer_name} 您好")
+    context = chromium.new_context(
+        base_url=asgi_url, viewport={"width": 1366, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto("/console/login/")
+        page.fill("input[name=username]", hq_agent.username)
+        page.fill("input[name=password]", "pass-1234")
+        page.click("form button[type=submit].btn-primary")
+        page.wait_for_url("**/console/")
+        page.goto("/console/inbox/")
+        page.wait_for_selector("[data-live-state][data-state=live]")
+        assert page.get_attribute("tr.inbox-row >> nth=0", "data-conversation-id") == str(newer.pk)
+
+        customer_writes(older, "請問今天有營業嗎")  # the older conversation moves to the top
+        page.wait_for_selector(f"tr.inbox-row:first-child[data-conversation-id='{older.pk}']")
+        assert "請問今天有營業嗎" in page.text_content("tr.inbox-row >> nth=0")
+
+        page.click(f"a[href='/console/inbox/{older.pk}/']")
+        page.wait_for_selector("[data-live-state][data-state=live]")
+        customer_writes(older, "我在門口了")
+        page.wait_for_selector(".bubble.in:has-text('我在門口了')")
+
+        page.select_option("select[name=canned]", value=str(canned.pk))
+        assert page.input_value("textarea[name=text]") == "林大明 您好"
+        page.click("#reply-form button[type=submit]")
+        page.wait_for_selector(".bubble.out:has-text('林大明 您好')")
+        assert Message.objects.filter(conversation=older, direction="out", text="林大明 您好").exists()
+    finally:
+        context.close()
