@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from omo.core.channel_layer import remember_server_loop  # noqa: E402
 from omo.platforms.edge import webhook_edge  # noqa: E402
 
 
@@ -26,4 +27,10 @@ def websocket_application() -> AllowedHostsOriginValidator:
 
 # Platform webhooks (/webhooks/<platform>/<inbox id>) are answered by a lean ASGI edge before Django
 # (docs/adr-003-webhook-edge.md); every other HTTP request goes to Django.
-application = ProtocolTypeRouter({"http": webhook_edge(django_asgi_app), "websocket": websocket_application()})
+router = ProtocolTypeRouter({"http": webhook_edge(django_asgi_app), "websocket": websocket_application()})
+
+
+async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+    """The router, after noting which event loop serves the sockets (see omo/core/channel_layer.py)."""
+    remember_server_loop()
+    await router(scope, receive, send)

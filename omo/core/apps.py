@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "omo.core"
     label = "core"
+
+    def ready(self) -> None:
+        from omo.core import taskwake
+
+        taskwake.connect_signals()

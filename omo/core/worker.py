@@ -1,22 +1,34 @@
-"""Worker liveness: each `omo worker` process keeps one WorkerHeartbeat row fresh.
+"""The task worker: django-tasks' database worker loop, woken at once by new tasks, with a heartbeat.
 
-The row is upserted by worker id (`hostname:pid`) every few seconds from a background thread and
-deleted when the worker exits cleanly. `/healthz` reads the freshest row; a worker that crashed
-leaves a row that simply goes stale.
+Liveness: each worker keeps one WorkerHeartbeat row fresh. The row is upserted by worker id
+(`hostname:pid`) every few seconds from a background thread and deleted when the worker exits
+cleanly. `/healthz` reads the freshest row; a worker that crashed leaves a row that simply goes stale.
+
+Wake-up: `WakingWorker` runs the same claim-and-run steps as django_tasks_db's `db_worker`, but when
+the queue is empty it waits on `omo.core.taskwake.Bell` (PostgreSQL NOTIFY, or an in-process event)
+instead of sleeping, so a new task starts within milliseconds; the interval stays as a poll.
+`EmbeddedWorker` runs one in a thread of the web server (embedded set-up: SQLite and the in-memory
+channel layer, where only a worker in the server's own process can reach its sockets).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
+import time
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection
 from django.utils import timezone
+from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from omo.core.models import WorkerHeartbeat
+from omo.core.taskwake import Bell
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +124,97 @@ class Heartbeat:
         finally:
             # This thread has its own database connection; close it rather than leak it.
             connection.close()
+
+
+class WakingWorker(Worker):
+    """db_worker's loop with the idle sleep replaced by a wait that a new task cuts short."""
+
+    def __init__(self, *, bell: Bell | None = None, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self._bell = bell
+
+    def _claim(self) -> tuple[bool, DBTaskResult | None]:
+        """(looked, task): claim the next ready task, if any; a locked SQLite database is not an error."""
+        tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
+        if not self.process_all_queues:
+            tasks = tasks.filter(queue_name__in=self.queue_names)
+        if self.excluded_queue_names:
+            tasks = tasks.exclude(queue_name__in=self.excluded_queue_names)
+        with exclusive_transaction(tasks.db):
+            try:
+                task_result = tasks.get_locked()
+            except OperationalError as exc:
+                if is_locked_database_exception(exc):
+                    return False, None
+                raise
+            if task_result is not None:
+                task_result.claim(self.worker_id)
+        return True, task_result
+
+    def run(self) -> None:
+        logger.info("worker %s taking tasks from %s", self.worker_id, ",".join(self.queue_names))
+        bell = self._bell or Bell()
+        try:
+            if self.startup_delay and self.interval:
+                time.sleep(random.random())  # noqa: S311 - spreads the first polls of many workers
+            while self.running:
+                close_old_connections()
+                looked, task_result = self._claim()
+                if task_result is not None:
+                    self.run_task(task_result)
+                    if self.max_tasks is not None and self._run_tasks >= self.max_tasks:
+                        return
+                    continue  # there may be more: look again at once
+                if self.batch and looked:
+                    return
+                close_old_connections()
+                if self.running:
+                    bell.wait(self.interval)
+        finally:
+            if self._bell is None:
+                bell.close()
+
+
+class EmbeddedWorker:
+    """A WakingWorker on a daemon thread of this process, with its heartbeat; `stop()` ends both."""
+
+    def __init__(
+        self, *, interval: float = 1.0, heartbeat_interval: float = DEFAULT_INTERVAL_SECONDS
+    ) -> None:
+        self.worker_id = default_worker_id()
+        self._bell = Bell()
+        self._worker = WakingWorker(
+            bell=self._bell,
+            queue_names=["*"],
+            interval=interval,
+            batch=False,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id=self.worker_id,
+            excluded_queue_names=[],
+        )
+        self._heartbeat = Heartbeat(self.worker_id, interval=heartbeat_interval)
+        self._thread = threading.Thread(target=self._run, name=f"worker {self.worker_id}", daemon=True)
+
+    def start(self) -> EmbeddedWorker:
+        self._heartbeat.__enter__()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._worker.run()
+        except Exception:
+            logger.exception("the embedded worker stopped")
+        finally:
+            connection.close()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._worker.running = False
+        from omo.core.taskwake import ring_locally
+
+        ring_locally()
+        self._thread.join(timeout)
+        self._bell.close()
+        self._heartbeat.stop()

@@ -19,11 +19,10 @@ import logging
 import uuid
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from omo.core import events
+from omo.core import channel_layer, events
 from omo.inbox import selectors
 from omo.inbox.models import Conversation, Message
 
@@ -179,7 +178,7 @@ def send(groups: set[str] | list[str], payload: dict[str, Any]) -> None:
         return
     for group in sorted(groups):
         try:
-            async_to_sync(layer.group_send)(group, {"type": CONSUMER_HANDLER, "event": payload})
+            channel_layer.group_send(layer, group, {"type": CONSUMER_HANDLER, "event": payload})
         except Exception:  # a push failing must not break the request that changed the data
             logger.exception("group_send to %s failed", group)
 

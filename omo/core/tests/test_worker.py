@@ -137,3 +137,61 @@ def test_omo_worker_process_runs_tasks_and_exits_cleanly_on_sigterm():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _wait_until_done(result, seconds: float) -> float:
+    """Seconds until `result` succeeded; fails after `seconds`."""
+    started = time.monotonic()
+    while True:
+        result.refresh()
+        if result.status == TaskResultStatus.SUCCESSFUL:
+            return time.monotonic() - started
+        assert time.monotonic() - started < seconds, f"the task is still {result.status}"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_task_wakes_an_idle_worker_process_at_once_on_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("NOTIFY wake-ups are PostgreSQL's; SQLite workers poll (see the embedded worker test)")
+    # Given an idle worker that would only look at the queue every 60 s
+    process = start_omo(
+        "worker",
+        "--interval",
+        "60",
+        "--no-startup-delay",
+        env=child_env(DATABASE_URL=database_url_of_test_db()),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not WorkerHeartbeat.objects.exists():
+            assert process.poll() is None and time.monotonic() < deadline, "omo worker did not start"
+            time.sleep(0.1)
+        time.sleep(1)  # it has looked once and is waiting now
+
+        # When a task is enqueued, it runs within moments, not at the next look
+        assert _wait_until_done(heartbeat_probe.enqueue("wake-up"), seconds=5) < 5
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embedded_worker_runs_tasks_enqueued_in_its_process_at_once_and_stops_cleanly():
+    # Given a worker thread in this process that would look at the queue only every 60 s
+    embedded = worker.EmbeddedWorker(interval=60).start()
+    try:
+        time.sleep(0.5)
+        assert WorkerHeartbeat.objects.filter(worker_id=embedded.worker_id).exists()
+
+        # When a task is enqueued here, the in-process bell wakes it
+        result = heartbeat_probe.enqueue("embedded")
+        assert _wait_until_done(result, seconds=5) < 5
+        assert result.return_value["workers"] == [embedded.worker_id]
+    finally:
+        started = time.monotonic()
+        embedded.stop()
+    assert time.monotonic() - started < 5
+    assert not WorkerHeartbeat.objects.exists()

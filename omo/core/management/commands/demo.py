@@ -1,8 +1,10 @@
 """`omo demo`: everything for a first look on one machine.
 
 Migrates, loads the small demo data set when the database has no brand yet, then runs the web
-server (`omo serve`) and a worker (`omo worker`) as two child processes and prints where to look.
-Ctrl-C or SIGTERM stops both; if either child dies, the other is stopped too.
+server (`omo serve`) and a worker and prints where to look. On the embedded default (in-memory
+channel layer) the worker runs inside the server (`omo serve --with-worker`); with Redis it is a
+separate `omo worker` process. Ctrl-C or SIGTERM stops everything; if a child dies, the others are
+stopped too.
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ def prepare_database(*, seed: bool, stdout: OutputWrapper, stderr: OutputWrapper
     return True
 
 
+def _in_memory_channel_layer() -> bool:
+    return settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer")
+
+
 class Command(BaseCommand):
     help = "Run omo for a first look: migrate, load demo data, start the web server and a worker."
 
@@ -160,11 +166,22 @@ class Command(BaseCommand):
                 # simulator plays the customer against it.
                 standin = urllib.parse.urlsplit(settings.OMO_LINE_STANDIN_URL)
                 children["LINE stand-in"] = self._start(
-                    "line_standin", "--host", standin.hostname or "127.0.0.1", "--port", str(standin.port or 8091)
+                    "line_standin",
+                    "--host",
+                    standin.hostname or "127.0.0.1",
+                    "--port",
+                    str(standin.port or 8091),
                 )
                 os.environ["OMO_LINE_API_BASE"] = settings.OMO_LINE_STANDIN_URL
-            children["web server"] = self._start("serve", "--host", host, "--port", str(port))
-            children["worker"] = self._start("worker")
+            if _in_memory_channel_layer():
+                # Embedded set-up: the worker runs inside the server, so what it does (a customer's
+                # message, a delivery result) reaches the server's sockets at once.
+                children["web server"] = self._start(
+                    "serve", "--host", host, "--port", str(port), "--with-worker"
+                )
+            else:
+                children["web server"] = self._start("serve", "--host", host, "--port", str(port))
+                children["worker"] = self._start("worker")
             self._wait_until_ready(f"http://{_local_host(host)}:{port}/healthz", children)
             self._print_welcome(base_url)
             while True:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 APPLICATION = "config.asgi:application"
 DEFAULT_HOST = "127.0.0.1"
@@ -37,6 +37,12 @@ class Command(BaseCommand):
             help="server processes sharing the port (default 1; use more only with PostgreSQL and Redis)",
         )
         parser.add_argument(
+            "--with-worker",
+            action="store_true",
+            help="also run a task worker inside this process (the embedded set-up: with the in-memory "
+            "channel layer only a worker in the server's own process reaches its WebSockets)",
+        )
+        parser.add_argument(
             "--proxy-headers",
             action="store_true",
             help="trust X-Forwarded-For/-Proto from the proxy in front (see FORWARDED_ALLOW_IPS)",
@@ -51,8 +57,23 @@ class Command(BaseCommand):
             signal.signal(sig, _exit_cleanly)
 
         reload = options["reload"]
+        embedded = None
+        if options["with_worker"]:
+            if reload or options["workers"] != 1:
+                raise CommandError("--with-worker runs with one server process and without --reload")
+            from omo.core.worker import EmbeddedWorker
+
+            embedded = EmbeddedWorker().start()
+            settings.OMO_WORKER_EVENTS_LIVE = True  # its events reach this server's sockets
         # WhiteNoise serves static files from the app folders; an empty STATIC_ROOT keeps it quiet.
         Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+        try:
+            self._run(uvicorn, options, reload)
+        finally:
+            if embedded is not None:
+                embedded.stop()
+
+    def _run(self, uvicorn: Any, options: dict[str, Any], reload: bool) -> None:
         uvicorn.run(
             APPLICATION,
             host=options["host"],

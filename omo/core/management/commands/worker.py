@@ -5,10 +5,10 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from omo.core.worker import DEFAULT_INTERVAL_SECONDS, Heartbeat, default_worker_id
+from omo.core.worker import DEFAULT_INTERVAL_SECONDS, Heartbeat, WakingWorker, default_worker_id
 
 
 class Command(BaseCommand):
@@ -27,7 +27,8 @@ class Command(BaseCommand):
             "--interval",
             type=float,
             default=1.0,
-            help="seconds to wait before looking again when there is no task (default 1)",
+            help="seconds between looks at the queue when idle (default 1); a new task wakes the "
+            "worker at once on PostgreSQL and inside `omo serve --with-worker`",
         )
         parser.add_argument("--batch", action="store_true", help="run every task that is due now, then exit")
         parser.add_argument("--max-tasks", type=int, default=None, help="exit after this many tasks")
@@ -48,28 +49,19 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         worker_id = options["worker_id"] or default_worker_id()
-        db_worker_args = [
-            "--queue-name",
-            options["queue_name"],
-            "--interval",
-            str(options["interval"]),
-            "--worker-id",
-            worker_id,
-            "--no-reload",
-        ]
-        if options["batch"]:
-            db_worker_args.append("--batch")
-        if options["max_tasks"] is not None:
-            db_worker_args += ["--max-tasks", str(options["max_tasks"])]
-        if options["no_startup_delay"]:
-            db_worker_args.append("--no-startup-delay")
-
-        # db_worker exits through SystemExit on SIGINT/SIGTERM; the heartbeat is removed either way.
+        DbWorkerCommand(stdout=self.stdout, stderr=self.stderr).configure_logging(options["verbosity"])
+        queues = [name.strip() for name in options["queue_name"].split(",") if name.strip()] or ["*"]
+        worker = WakingWorker(
+            queue_names=queues,
+            interval=options["interval"],
+            batch=options["batch"],
+            backend_name="default",
+            startup_delay=not options["no_startup_delay"],
+            max_tasks=options["max_tasks"],
+            worker_id=worker_id,
+            excluded_queue_names=[],
+        )
+        # The worker exits through SystemExit on SIGINT/SIGTERM; the heartbeat is removed either way.
         with Heartbeat(worker_id, interval=options["heartbeat_interval"]):
-            call_command(
-                "db_worker",
-                *db_worker_args,
-                verbosity=options["verbosity"],
-                stdout=self.stdout,
-                stderr=self.stderr,
-            )
+            worker.configure_signals()
+            worker.run()
