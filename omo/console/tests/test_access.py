@@ -21,6 +21,10 @@ LIST_PAGES = [
     "console:api_keys",
     "console:api_key_create",
     "console:audit",
+    "console:leaderboard",
+    "console:inbox",
+    "console:inbox_roster",
+    "console:inbox_canned",
 ]
 SETTINGS_PAGES = [
     "console:stores",
