@@ -189,3 +189,64 @@ def test_customer_binds_chats_taps_a_card_buys_and_the_clerk_is_credited(
     finally:
         clerk_context.close()
         phone_context.close()
+
+
+def test_delivery_state_updates_live_through_a_500_and_a_retry(
+    chromium, asgi_url, settings, line_standin, line_inbox, line_user, loop_worker, clerk
+):
+    """The chat shows queued → sent and queued → failed → (retry) → sent from socket events alone."""
+    from playwright.sync_api import expect
+
+    from omo.binding import services as binding_services
+    from omo.inbox import ingest
+    from omo.testing.browser import DEFAULT_TIMEOUT_MS, PHONE_VIEWPORT
+
+    settings.OMO_WORKER_EVENTS_LIVE = True  # the loop worker runs in the server's process
+    contact = ingest.get_or_create_contact(line_inbox, line_user.user_id, display_name="林小姐")
+    binding_services.bind_customer(contact.customer, clerk, source="manual")
+    conversation = ingest.get_or_create_conversation(line_inbox, contact)
+    context = chromium.new_context(
+        base_url=asgi_url, viewport=PHONE_VIEWPORT, locale="zh-TW", timezone_id="Asia/Taipei"
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    app = context.new_page()
+    try:
+        app.goto("/clerk/login/")
+        app.locator("input[name=username]").fill(clerk.username)
+        app.locator("input[name=password]").fill("pass-1234")
+        app.get_by_role("button", name="登入 Sign in").click()
+        expect(app.get_by_test_id("signed-in-as")).to_be_visible()
+        app.goto(f"/clerk/c/{conversation.pk}/")
+        expect(app.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+        reads: list[str] = []  # the page must not fetch delivery states: they come over the socket
+        app.on(
+            "request", lambda request: reads.append(request.url) if "messages.json" in request.url else None
+        )
+        app.evaluate("window.__noReload = true")
+
+        # LINE answers 500 once: the worker retries with the same key and the tick appears.
+        line_standin.inject("status", status=500, count=1)
+        app.get_by_test_id("composer-text").fill("M 號今天有貨")
+        app.get_by_test_id("send").click()
+        first = app.get_by_test_id("message").filter(has_text="M 號今天有貨")
+        expect(first.get_by_test_id("delivery")).to_have_text("已送出 Sent")
+        expect(first.get_by_test_id("delivery")).to_have_attribute("data-via", "push")
+        assert [p["status"] for p in line_standin.calls("/v2/bot/message/push")] == [500, 200]
+        assert len(line_standin.delivered(line_user.user_id)) == 1
+
+        # LINE rejects the next one: failed with the reason and a retry button; the retry goes out.
+        line_standin.inject("status", status=400, count=1, message="Injected bad request")
+        app.get_by_test_id("composer-text").fill("需要幫您保留嗎？")
+        app.get_by_test_id("send").click()
+        second = app.get_by_test_id("message").filter(has_text="需要幫您保留嗎？")
+        expect(second.get_by_test_id("delivery")).to_have_text("傳送失敗 Failed")
+        expect(second.get_by_test_id("failure-reason")).to_contain_text("Injected bad request")
+        second.get_by_test_id("retry").click()
+        expect(second.get_by_test_id("delivery")).to_have_text("已送出 Sent")
+        expect(second.get_by_test_id("retry")).to_have_count(0)
+        assert len(line_standin.delivered(line_user.user_id)) == 2
+
+        assert app.evaluate("window.__noReload") is True
+        assert reads == []
+    finally:
+        context.close()

@@ -67,8 +67,10 @@
       socket.onmessage = (event) => {
         let data;
         try { data = JSON.parse(event.data); } catch (e) { return; }
-        if (data.type === "subscribed") setLive("live", "即時更新中 Live");
-        else if (data.type === "error") setLive("error", data.message || "error");
+        if (data.type === "subscribed") {
+          setLive("live", "即時更新中 Live");
+          onEvent({type: "live"});
+        } else if (data.type === "error") setLive("error", data.message || "error");
         else onEvent(data);
       };
       socket.onclose = () => {
@@ -106,7 +108,8 @@
       if (response.ok) renderList((await response.json()).conversations);
     };
     document.querySelectorAll(".waiting").forEach((node) => { node.textContent = waited(node.dataset.since); });
-    connect(() => refresh(), [{type: "subscribe.list"}]);
+    // A delivery state (message.updated) does not change the list.
+    connect((event) => { if (event.type !== "message.updated") refresh(); }, [{type: "subscribe.list"}]);
     setInterval(() => document.querySelectorAll("#conversations li").length && refresh(), 60000);
   }
 
@@ -114,7 +117,15 @@
   if (page === "chat") {
     const conversationId = Number(body.dataset.conversation);
     const timeline = document.getElementById("timeline");
-    const byId = new Map();
+    const byId = new Map();  // message id → its node
+    const known = new Map();  // message id → what we know of it (a delivery event may come first)
+    const DELIVERY = ["status", "failure_reason", "sent_via", "sent_at"];
+    const VIA = {reply: "回覆（免費） Reply (free)", push: "推播 Push"};
+    // Delivery states arrive over the socket (message.updated). The server says whether the worker's
+    // events reach this page; when they do not, or while the socket is down, the page reads them.
+    const statusPush = body.dataset.statusPush === "1";
+    let socketLive = false;
+    let dropped = false;
 
     function renderMessage(message) {
       const item = el("li", {
@@ -135,15 +146,18 @@
         el("span", {text: new Date(message.created_at).toLocaleTimeString("zh-TW", {hour: "2-digit", minute: "2-digit"})}),
       ]);
       if (message.direction === "out") {
-        meta.appendChild(el("span", {class: `state ${message.status}`, "data-testid": "delivery", text: STATUS[message.status] || message.status}));
+        meta.appendChild(el("span", {
+          class: `state ${message.status}`, "data-testid": "delivery", "data-via": message.sent_via || "",
+          title: message.status === "sent" ? (VIA[message.sent_via] || "") : "",
+          text: STATUS[message.status] || message.status,
+        }));
         if (message.status === "failed") {
-          meta.appendChild(el("span", {class: "reason", text: message.failure_reason || ""}));
+          meta.appendChild(el("span", {class: "reason", "data-testid": "failure-reason", text: message.failure_reason || ""}));
           const button = el("button", {type: "button", class: "retry", "data-testid": "retry", text: "重試 Retry"});
           button.addEventListener("click", async () => {
             button.disabled = true;
             try {
-              upsert((await post(body.dataset.retryUrl.replace(/0$/, String(message.id)))).message);
-              pollSoon();
+              upsert((await post(body.dataset.retryUrl.replace(/0$/, String(message.id)))).message, "retried");
             } catch (error) { button.disabled = false; alert(error.message); }
           });
           meta.appendChild(button);
@@ -153,40 +167,65 @@
       return item;
     }
 
-    function upsert(message) {
+    // source "server": a fresh read or a delivery event, its delivery state wins;
+    // "created": a new message (send answer, message.created), keeps a state an event already gave;
+    // "retried": the retry answer, "queued" only over "failed" (the worker may be faster).
+    function upsert(message, source) {
       if (!message || message.conversation_id !== conversationId) return;
-      const node = renderMessage(message);
-      const existing = byId.get(message.id);
-      if (existing) existing.replaceWith(node);
-      else timeline.appendChild(node);
-      byId.set(message.id, node);
-      node.scrollIntoView({block: "end"});
+      const previous = known.get(message.id);
+      const merged = Object.assign({}, previous || {}, message);
+      const keep = previous && (source === "created" || (source === "retried" && previous.status !== "failed"));
+      if (keep) DELIVERY.forEach((key) => { if (key in previous) merged[key] = previous[key]; });
+      known.set(message.id, merged);
+      if (merged.created_at) {  // a delivery state alone waits for its message
+        const node = renderMessage(merged);
+        const existing = byId.get(message.id);
+        if (existing) existing.replaceWith(node);
+        else { timeline.appendChild(node); node.scrollIntoView({block: "end"}); }
+        byId.set(message.id, node);
+      }
+      scheduleRefresh();
     }
 
-    JSON.parse(document.getElementById("initial-messages").textContent).forEach(upsert);
-
-    // Delivery states change in the worker after the socket event: poll while something is queued.
-    let pollTimer = null;
-    async function poll() {
-      pollTimer = null;
-      const response = await fetch(body.dataset.messagesUrl, {credentials: "same-origin"});
-      if (!response.ok) return;
-      const messages = (await response.json()).messages;
-      messages.forEach((message) => {
-        const node = byId.get(message.id);
-        if (!node || node.dataset.status !== message.status) upsert(message);
-      });
-      if (messages.some((m) => m.status === "queued")) pollSoon(1500);
+    let refreshTimer = null;
+    function anyQueued() { return [...known.values()].some((m) => m.created_at && m.status === "queued"); }
+    async function refresh() {
+      clearTimeout(refreshTimer);
+      refreshTimer = null;
+      try {
+        const response = await fetch(body.dataset.messagesUrl, {credentials: "same-origin"});
+        if (response.ok) (await response.json()).messages.forEach((message) => upsert(message, "server"));
+      } catch (error) { /* offline: the next refresh tries again */ }
+      scheduleRefresh();
     }
-    function pollSoon(delay) { if (!pollTimer) pollTimer = setTimeout(poll, delay || 700); }
-    if ([...byId.values()].some((node) => node.dataset.status === "queued")) pollSoon();
+    function scheduleRefresh() {
+      if (!anyQueued()) { clearTimeout(refreshTimer); refreshTimer = null; return; }
+      if (refreshTimer) return;
+      // no events from the worker: as often as before; socket down: slowly; live: a late safety net
+      const delay = !statusPush ? 1500 : (socketLive ? 30000 : 10000);
+      refreshTimer = setTimeout(() => { refreshTimer = null; if (anyQueued()) refresh(); }, delay);
+    }
+
+    JSON.parse(document.getElementById("initial-messages").textContent).forEach((m) => upsert(m, "server"));
 
     connect((event) => {
       if (event.type === "message.created" && event.conversation_id === conversationId) {
-        upsert(event.message);
-        if (event.message.status === "queued") pollSoon();
+        upsert(event.message, "created");
+      } else if (event.type === "message.updated" && event.conversation_id === conversationId) {
+        upsert(event.message, "server");
+      } else if (event.type === "live") {
+        socketLive = true;
+        clearTimeout(refreshTimer);
+        refreshTimer = null;
+        // back after a drop: catch up on what was missed; first time: what changed since the page was made
+        if (dropped || anyQueued()) refresh();
+        dropped = false;
       } else if (event.type === "reconnect") {
-        pollSoon();
+        socketLive = false;
+        dropped = true;
+        clearTimeout(refreshTimer);
+        refreshTimer = null;
+        scheduleRefresh();
       } else if (event.type === "conversation.removed" && event.conversation_id === conversationId) {
         setLive("error", "此對話已轉給其他同仁 This chat moved to someone else");
       }
@@ -200,9 +239,8 @@
       if (!text) return;
       input.disabled = true;
       try {
-        upsert((await post(body.dataset.sendUrl, {text})).message);
+        upsert((await post(body.dataset.sendUrl, {text})).message, "created");
         input.value = "";
-        pollSoon();
       } catch (error) { alert(error.message); }
       input.disabled = false;
       input.focus();
@@ -266,10 +304,9 @@
       pickerError.hidden = true;
       try {
         const answer = await post(url, data);
-        upsert(answer.message);
+        upsert(answer.message, "created");
         picked.clear(); cartLines.clear(); updatePicker();
         document.getElementById("picker").hidden = true;
-        pollSoon();
       } catch (error) { pickerError.textContent = error.message; pickerError.hidden = false; }
     }
     sendCards.addEventListener("click", () => sendFromPicker(body.dataset.cardsUrl, {product_ids: [...picked]}));
