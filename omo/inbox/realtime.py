@@ -176,11 +176,14 @@ def send(groups: set[str] | list[str], payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    for group in sorted(groups):
-        try:
-            channel_layer.group_send(layer, group, {"type": CONSUMER_HANDLER, "event": payload})
-        except Exception:  # a push failing must not break the request that changed the data
-            logger.exception("group_send to %s failed", group)
+    # A push failing must not break the request that changed the data: errors are logged only.
+    try:
+        errors = channel_layer.group_send_many(layer, groups, {"type": CONSUMER_HANDLER, "event": payload})
+    except Exception:
+        logger.exception("group_send to %s failed", sorted(groups))
+        return
+    for error in errors:
+        logger.error("group_send of a %s event failed", payload.get("type"), exc_info=error)
 
 
 def _event_id() -> str:
