@@ -31,7 +31,7 @@ from django.db.models import QuerySet, Sum
 from django.urls import reverse
 from django.utils import timezone
 
-from omo.attribution import links
+from omo.attribution import batch_sql, links
 from omo.attribution.models import (
     Attribution,
     AttributionSettings,
@@ -745,6 +745,13 @@ def attribute_orders(
     else:
         order_ids = sorted(set(orders))
     stats = BatchStats()
+    if batch_sql.usable(ctx):
+        # PostgreSQL: each chunk decided and written by one statement (see batch_sql); the few
+        # orders it leaves (codes SQL might read differently) go through `decide` here.
+        left = batch_sql.attribute_chunks(ctx, list(_chunks(order_ids, chunk_size)), stats)
+        for chunk in _chunks(left, chunk_size):
+            _attribute_chunk(brand, ctx, chunk, stats)
+        return stats
     for chunk in _chunks(order_ids, chunk_size):
         _attribute_chunk(brand, ctx, chunk, stats)
     return stats
@@ -809,8 +816,9 @@ def _attribute_chunk(brand: Brand, ctx: BrandContext, chunk: Sequence[int], stat
     ]
     lines_by_order: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
     if credited:
+        # min/max, not first/last: the facts come in the model's ordering (newest first), not by id.
         for order_id, total, category_id in OrderLine.objects.filter(
-            brand_id=ctx.brand_id, order_id__gte=credited[0], order_id__lte=credited[-1]
+            brand_id=ctx.brand_id, order_id__gte=min(credited), order_id__lte=max(credited)
         ).values_list("order_id", "total", "product__category_id"):
             lines_by_order[order_id].append((total, category_id))
     credited_set = set(credited)
