@@ -5,7 +5,8 @@
 Builds its own brand (clerks with coupon codes, customers, tracked links and clicks, orders with a
 line each, a commission rule), then times `omo.attribution.services.attribute_orders` over every
 order of the brand: the decisions (POS staff > clerk coupon > link click in window > none), the
-reasons in words, and the commission entries. Data is generated set-wise (generate_series on
+reasons in words, and the commission entries (on PostgreSQL decided in SQL, omo/attribution/batch_sql.py,
+on as many connections as OMO_ATTRIBUTION_WORKERS or the machine's cores). Data is generated set-wise (generate_series on
 PostgreSQL, bulk_create elsewhere) and is not part of the timing. The brand is deleted afterwards
 unless --keep. The database must be migrated (`omo migrate`).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import sys
 import time
@@ -225,9 +227,11 @@ def run(*, orders: int = 1_000_000, seed: int = 1, keep: bool = False) -> dict[s
     generate_seconds = time.perf_counter() - started
     brand = Brand.objects.get(pk=made["brand_id"])
     try:
+        load_before = round(os.getloadavg()[0], 2)
         started = time.perf_counter()
         stats = services.attribute_orders(brand, Order.objects.filter(brand=brand))
         seconds = time.perf_counter() - started
+        load_after = round(os.getloadavg()[0], 2)
         started = time.perf_counter()
         again = services.attribute_orders(brand, Order.objects.filter(brand=brand))
         rerun_seconds = time.perf_counter() - started
@@ -250,6 +254,7 @@ def run(*, orders: int = 1_000_000, seed: int = 1, keep: bool = False) -> dict[s
         "commission_entries": entries,
         "rerun_considered": again.considered,
         "rerun_seconds": round(rerun_seconds, 2),
+        "load_average_1m": [load_before, load_after],
         "machine": machine(),
     }
 
