@@ -734,7 +734,8 @@ def attribute_orders(
 ) -> BatchStats:
     """Attribute many orders set-wise: per chunk a few queries read orders, clicks, refs, bindings and
     lines; decisions are made in memory (the same `decide` as the live path); attributions and
-    commission entries are written with one multi-row INSERT each (COPY on PostgreSQL).
+    commission entries are written with one multi-row INSERT each. On PostgreSQL each chunk is instead
+    decided and written by one INSERT … SELECT (omo/attribution/batch_sql.py, the same rules and words).
 
     Orders already attributed are skipped, so a re-run is a no-op; concurrent runs are safe
     (unique order per attribution, unique sale entry per order and clerk, conflicts ignored).
