@@ -254,7 +254,14 @@ async def _measure(
 
 
 def run(
-    *, clerks: int, messages: int, rate: float, seed: int = 1, keep: bool = False, log: Any = print
+    *,
+    clerks: int,
+    messages: int,
+    rate: float,
+    workers: int = 2,
+    seed: int = 1,
+    keep: bool = False,
+    log: Any = print,
 ) -> dict[str, Any]:
     from django.conf import settings
     from django.db import connections
@@ -276,7 +283,8 @@ def run(
         try:
             if redis:
                 processes.append(_start(["serve", "--port", str(port)], env, server_log))
-                processes.append(_start(["worker", "--no-startup-delay"], env, server_log))
+                for _ in range(workers):
+                    processes.append(_start(["worker", "--no-startup-delay"], env, server_log))
             else:
                 processes.append(_start(["serve", "--port", str(port), "--with-worker"], env, server_log))
             asyncio.run(_wait_http(f"http://127.0.0.1:{port}/healthz", processes))
@@ -309,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--messages", type=int, default=300)
     parser.add_argument("--rate", type=float, default=10.0, help="customer messages per second")
+    parser.add_argument("--workers", type=int, default=2, help="omo worker processes (with REDIS_URL)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the bench brand afterwards")
     parser.add_argument("--json", action="store_true")
@@ -318,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         clerks=args.clerks,
         messages=args.messages,
         rate=args.rate,
+        workers=args.workers,
         seed=args.seed,
         keep=args.keep,
         log=(lambda _: None) if args.json else print,
