@@ -26,6 +26,7 @@ from django.db.models.signals import post_save
 logger = logging.getLogger(__name__)
 
 CHANNEL = "omo_tasks"
+RELISTEN_AFTER = 30  # seconds before a lost LISTEN connection is tried again
 LOCAL_CHECK = 0.5  # seconds between looks at the in-process bell while LISTENing
 
 _local_bell = threading.Event()
@@ -61,27 +62,38 @@ class Bell:
     """What an idle worker waits on: the in-process event and, on PostgreSQL, a LISTEN connection."""
 
     def __init__(self, using: str = "default") -> None:
+        self._using = using
         self._listener: Any = None
-        settings = connections[using].settings_dict
-        if connections[using].vendor == "postgresql":
-            try:
-                import psycopg
+        self._next_attempt = 0.0
+        self._listen()
 
-                params = connections[using].get_connection_params()
-                params.pop("cursor_factory", None)
-                params.pop("context", None)
-                params.pop("server_side_binding", None)
-                self._listener = psycopg.connect(**params, autocommit=True)
-                self._listener.execute(f"LISTEN {CHANNEL}")
-            except Exception:  # polling still works; say why the wake-up does not
-                logger.exception("cannot LISTEN on %s (%s); polling only", CHANNEL, settings.get("NAME"))
-                self._listener = None
+    def _listen(self) -> None:
+        """(Re)open the LISTEN connection on PostgreSQL; on failure, polling goes on and it retries later."""
+        connection = connections[self._using]
+        if connection.vendor != "postgresql" or time.monotonic() < self._next_attempt:
+            return
+        try:
+            import psycopg
+
+            params = connection.get_connection_params()
+            for key in ("cursor_factory", "context", "server_side_binding"):
+                params.pop(key, None)
+            self._listener = psycopg.connect(**params, autocommit=True)
+            self._listener.execute(f"LISTEN {CHANNEL}")
+        except Exception:
+            logger.exception(
+                "cannot LISTEN on %s; polling only, trying again in %d s", CHANNEL, RELISTEN_AFTER
+            )
+            self.close()
+            self._next_attempt = time.monotonic() + RELISTEN_AFTER
 
     def wait(self, timeout: float) -> bool:
         """Until a task may be waiting (True) or `timeout` seconds passed (False)."""
         if _local_bell.is_set():
             _local_bell.clear()
             return True
+        if self._listener is None:
+            self._listen()
         if self._listener is None:
             woken = _local_bell.wait(timeout)
             _local_bell.clear()
@@ -93,9 +105,10 @@ class Bell:
                 woken = any(
                     True for _ in self._listener.notifies(timeout=min(left, LOCAL_CHECK), stop_after=1)
                 )
-            except Exception:
-                logger.exception("waiting for %s failed; polling only", CHANNEL)
+            except Exception:  # the database went away: poll, and LISTEN again a little later
+                logger.exception("waiting for %s failed; polling until it can LISTEN again", CHANNEL)
                 self.close()
+                self._next_attempt = time.monotonic() + RELISTEN_AFTER
                 return False
             if woken or _local_bell.is_set():
                 _local_bell.clear()

@@ -195,3 +195,27 @@ def test_embedded_worker_runs_tasks_enqueued_in_its_process_at_once_and_stops_cl
         embedded.stop()
     assert time.monotonic() - started < 5
     assert not WorkerHeartbeat.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bell_that_lost_its_listen_connection_listens_again():
+    from django.db import connection
+
+    from omo.core.taskwake import Bell
+
+    if connection.vendor != "postgresql":
+        pytest.skip("LISTEN is PostgreSQL's")
+    bell = Bell()
+    try:
+        bell._listener.close()  # the database dropped the connection
+        assert bell.wait(0.2) is False  # noticed: polls for now
+        assert bell._listener is None
+        bell._next_attempt = 0  # the retry delay has passed
+
+        assert bell.wait(0.2) is False  # nothing to do, but it listens again
+        assert bell._listener is not None
+        with connection.cursor() as cursor:
+            cursor.execute("NOTIFY omo_tasks")
+        assert bell.wait(5) is True
+    finally:
+        bell.close()
