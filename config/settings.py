@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "omo.binding",
     "omo.attribution",
     "omo.clerk",
+    "omo.tracking",
     "omo.devtools",
 ]
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("b/", include("omo.binding.urls")),
     path("r/", include("omo.attribution.urls")),
     path("clerk/", include("omo.clerk.urls")),
+    path("v1/", include("omo.tracking.urls")),  # Segment-spec tracking API
 ]
 
 if settings.DEBUG or settings.OMO_DEVTOOLS:

@@ -1,0 +1,76 @@
+"""Tracking sources (write keys) and the events they deliver."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from omo.core.models import BrandScoped
+
+
+class TrackingSource(BrandScoped):
+    """A Segment-style source. Only a SHA-256 of the write key is stored; the key is shown once."""
+
+    name = models.CharField(max_length=120)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("追蹤來源")
+        verbose_name_plural = _("追蹤來源")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class TrackedEvent(BrandScoped):
+    """One Segment-spec message. `timestamp` is the skew-corrected time to query by."""
+
+    class Type(models.TextChoices):
+        TRACK = "track", "track"
+        IDENTIFY = "identify", "identify"
+        PAGE = "page", "page"
+        SCREEN = "screen", "screen"
+        GROUP = "group", "group"
+        ALIAS = "alias", "alias"
+
+    source = models.ForeignKey(TrackingSource, on_delete=models.CASCADE, related_name="+")
+    type = models.CharField(max_length=10, choices=Type.choices)
+    event = models.CharField(max_length=200, blank=True, help_text="track: event; page/screen: name")
+    message_id = models.CharField(max_length=100)
+    anonymous_id = models.CharField(max_length=255, blank=True)
+    user_id = models.CharField(max_length=255, blank=True)
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    group_id = models.CharField(max_length=255, blank=True)
+    previous_id = models.CharField(max_length=255, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    original_timestamp = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField()
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "message_id"], name="tracked_event_message_id_per_brand")
+        ]
+        indexes = [
+            models.Index(fields=["brand", "customer", "timestamp"], name="tracked_event_by_customer"),
+            models.Index(fields=["brand", "anonymous_id", "timestamp"], name="tracked_event_by_anonymous"),
+            models.Index(fields=["brand", "type", "event", "timestamp"], name="tracked_event_by_event"),
+        ]
+        verbose_name = _("追蹤事件")
+        verbose_name_plural = _("追蹤事件")
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event or self.message_id}"

@@ -1,0 +1,271 @@
+"""Write keys and Segment-spec ingest: validation, clock-skew correction, dedupe, customer lookup.
+
+Wire facts follow Segment's HTTP API (see /work/shared/reference/platforms.md, section D):
+32 KB per message, 500 KB per batch, `userId` or `anonymousId` on every call, duplicates dropped
+by `messageId`, and `timestamp = receivedAt - (sentAt - originalTimestamp)` when `sentAt` is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from omo.core import audit
+from omo.core.audit import Actor
+from omo.core.models import Brand
+from omo.customers.models import Customer, CustomerIdentity
+from omo.tracking.models import TrackedEvent, TrackingSource
+
+KEY_PREFIX = "wk_"
+MAX_MESSAGE_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_MESSAGE_ID = 100
+TYPES = set(TrackedEvent.Type.values)
+# Identifier kinds a `userId` is matched against, best first (exact value match only).
+USER_ID_KINDS = [
+    CustomerIdentity.Kind.USER_ID,
+    CustomerIdentity.Kind.MEMBER_NUMBER,
+    CustomerIdentity.Kind.EXTERNAL,
+    CustomerIdentity.Kind.SHOPIFY,
+    CustomerIdentity.Kind.LINE,
+    CustomerIdentity.Kind.EMAIL,
+    CustomerIdentity.Kind.PHONE,
+]
+
+
+class InvalidMessage(ValueError):
+    """A message that cannot be stored; the text names the field or limit."""
+
+
+# --- write keys ------------------------------------------------------------------------------
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_source(brand: Brand, *, name: str, actor: Actor | None) -> tuple[TrackingSource, str]:
+    """Returns the source and its write key, which is never shown again."""
+    prefix = secrets.token_hex(6)
+    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    source = TrackingSource.objects.create(brand=brand, name=name, prefix=prefix, key_hash=_hash(secret))
+    if actor is not None:
+        audit.record(actor, "tracking_source.created", source, name=name)
+    return source, secret
+
+
+def revoke_source(source: TrackingSource, *, actor: Actor | None) -> TrackingSource:
+    if source.revoked_at is None:
+        source.revoked_at = timezone.now()
+        source.save(update_fields=["revoked_at"])
+        if actor is not None:
+            audit.record(actor, "tracking_source.revoked", source, name=source.name)
+    return source
+
+
+def authenticate(raw: str) -> TrackingSource | None:
+    """The active source for a raw write key, or None. Constant-time on the secret."""
+    if not raw or not raw.startswith(KEY_PREFIX):
+        return None
+    prefix = raw[len(KEY_PREFIX) :].split("_", 1)[0]
+    source = (
+        TrackingSource.objects.select_related("brand").filter(prefix=prefix, revoked_at__isnull=True).first()
+    )
+    if source is None or not hmac.compare_digest(source.key_hash, _hash(raw)):
+        return None
+    now = timezone.now()
+    if source.last_used_at is None or (now - source.last_used_at).total_seconds() > 60:
+        TrackingSource.objects.filter(pk=source.pk).update(last_used_at=now)  # at most one write a minute
+    return source
+
+
+# --- ingest ----------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0  # valid messages (stored now, or dropped as duplicates of stored ones)
+    rejected: list[dict[str, Any]] = field(default_factory=list)  # {"index", "error"}
+
+
+def _parse_time(value: Any, name: str) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InvalidMessage(f"{name} must be an ISO-8601 string")
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InvalidMessage(f"{name} is not an ISO-8601 timestamp")
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def _text(msg: dict[str, Any], key: str, limit: int = 255) -> str:
+    value = msg.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = str(value)  # Segment accepts numeric ids and stores them as strings
+    if not isinstance(value, str):
+        raise InvalidMessage(f"{key} must be a string")
+    if len(value) > limit:
+        raise InvalidMessage(f"{key} is longer than {limit} characters")
+    return value
+
+
+def _obj(msg: dict[str, Any], key: str) -> dict[str, Any]:
+    value = msg.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidMessage(f"{key} must be an object")
+    return value
+
+
+def message_size(msg: Any) -> int:
+    return len(json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def build_event(
+    source: TrackingSource,
+    msg: Any,
+    *,
+    received_at: dt.datetime,
+    batch_sent_at: Any = None,
+    batch_context: dict[str, Any] | None = None,
+    check_size: bool = True,
+) -> TrackedEvent:
+    """An unsaved TrackedEvent for one message, or InvalidMessage naming what is wrong."""
+    if not isinstance(msg, dict):
+        raise InvalidMessage("message must be an object")
+    if check_size and message_size(msg) > MAX_MESSAGE_BYTES:
+        raise InvalidMessage("message exceeds the 32 KB limit")
+    type_ = msg.get("type")
+    if type_ not in TYPES:
+        raise InvalidMessage(f"type must be one of {', '.join(sorted(TYPES))}")
+    user_id = _text(msg, "userId")
+    anonymous_id = _text(msg, "anonymousId")
+    if not user_id and not anonymous_id:
+        raise InvalidMessage("userId or anonymousId is required")
+    if type_ == "track":
+        event = _text(msg, "event", 200)
+        if not event:
+            raise InvalidMessage("event is required for track")
+    elif type_ in ("page", "screen"):
+        event = _text(msg, "name", 200)
+    else:
+        event = ""
+    if type_ == "alias" and not (_text(msg, "previousId") and user_id):
+        raise InvalidMessage("alias needs previousId and userId")
+    message_id = _text(msg, "messageId", MAX_MESSAGE_ID) or str(uuid.uuid4())
+    context = _obj(msg, "context")
+    if batch_context:
+        context = {**batch_context, **context}
+    traits = _obj(msg, "traits")
+    if not traits and type_ == "identify" and isinstance(context.get("traits"), dict):
+        traits = context["traits"]  # RudderStack's clients send identify traits only in context.traits
+    original = _parse_time(msg.get("originalTimestamp") or msg.get("timestamp"), "timestamp")
+    sent_at = _parse_time(msg.get("sentAt") or batch_sent_at, "sentAt")
+    if original is not None and sent_at is not None:
+        # Segment's clock-skew correction: the device's offset between sending and the event
+        # is kept, the device's absolute clock is not trusted.
+        timestamp = received_at - (sent_at - original)
+    else:
+        timestamp = original or received_at
+    return TrackedEvent(
+        brand_id=source.brand_id,
+        source=source,
+        type=type_,
+        event=event,
+        message_id=message_id,
+        anonymous_id=anonymous_id,
+        user_id=user_id,
+        group_id=_text(msg, "groupId"),
+        previous_id=_text(msg, "previousId"),
+        properties=_obj(msg, "properties"),
+        traits=traits,
+        context=context,
+        original_timestamp=original,
+        sent_at=sent_at,
+        received_at=received_at,
+        timestamp=timestamp,
+    )
+
+
+def resolve_customers(brand_id: int, events: list[TrackedEvent]) -> None:
+    """Sets `customer` where `userId` is exactly a member number or an identifier value of the brand."""
+    user_ids = {e.user_id for e in events if e.user_id}
+    if not user_ids:
+        return
+    found: dict[str, int] = dict(
+        Customer.objects.filter(brand_id=brand_id, member_number__in=user_ids).values_list(
+            "member_number", "id"
+        )
+    )
+    rest = user_ids - found.keys()
+    if rest:
+        rank = {kind: i for i, kind in enumerate(USER_ID_KINDS)}
+        rows = CustomerIdentity.objects.filter(brand_id=brand_id, value__in=rest, kind__in=USER_ID_KINDS)
+        best: dict[str, tuple[int, int]] = {}
+        for value, kind, customer_id in rows.values_list("value", "kind", "customer_id"):
+            if value not in best or rank[kind] < best[value][0]:
+                best[value] = (rank[kind], customer_id)
+        found.update({value: customer_id for value, (_, customer_id) in best.items()})
+    for e in events:
+        if e.user_id in found:
+            e.customer_id = found[e.user_id]
+
+
+def ingest(
+    source: TrackingSource,
+    messages: list[Any],
+    *,
+    received_at: dt.datetime | None = None,
+    batch_sent_at: Any = None,
+    batch_context: dict[str, Any] | None = None,
+    check_size: bool = True,
+) -> IngestResult:
+    """Stores the valid messages, skips the invalid ones (reported by index) and drops duplicates.
+
+    Duplicates are dropped by `messageId` per brand: within the request here, against stored rows
+    by the unique constraint (INSERT ... ON CONFLICT DO NOTHING), so a retried batch counts once.
+    """
+    received_at = received_at or timezone.now()
+    result = IngestResult()
+    events: list[TrackedEvent] = []
+    seen: set[str] = set()
+    for index, msg in enumerate(messages):
+        try:
+            event = build_event(
+                source,
+                msg,
+                received_at=received_at,
+                batch_sent_at=batch_sent_at,
+                batch_context=batch_context,
+                check_size=check_size,
+            )
+        except InvalidMessage as exc:
+            result.rejected.append({"index": index, "error": str(exc)})
+            continue
+        result.accepted += 1
+        if event.message_id in seen:
+            continue
+        seen.add(event.message_id)
+        events.append(event)
+    if events:
+        resolve_customers(source.brand_id, events)
+        TrackedEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=500)
+    return result

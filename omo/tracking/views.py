@@ -1,0 +1,146 @@
+"""The Segment HTTP API: /v1/{batch,track,identify,page,screen,group,alias}.
+
+Auth is HTTP Basic with the write key as username and an empty password, or `writeKey` in the
+body. Bodies may be gzip-compressed (`Content-Encoding: gzip`), as the official clients send them.
+
+Errors: 401 for a missing/wrong/revoked key, 400 for malformed JSON, a body over the limit
+(32 KB for a single call, 500 KB for a batch) or, on a single call, an invalid message (the
+error names the field, e.g. "userId or anonymousId is required").
+
+A bad message inside a batch does not sink the batch: the official clients do not retry a 400,
+so rejecting the whole batch would lose its valid messages. The valid ones are stored, the bad
+ones are skipped and listed in the answer as `rejected: [{index, error}]` next to
+`success: true`. A retried batch counts once since duplicates are dropped by `messageId`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from omo.tracking import services
+from omo.tracking.models import TrackingSource
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"success": False, "message": message}, status=status)
+
+
+def _read_body(request: HttpRequest, limit: int, limit_name: str) -> bytes:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise BadRequest(f"request exceeds the {limit_name} limit")
+    raw = request.body
+    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip"):
+        # Decompress at most limit + 1 bytes so a small gzip bomb cannot take memory.
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = decompressor.decompress(raw, limit + 1)
+        except zlib.error as exc:
+            raise BadRequest("body is not valid gzip") from exc
+        if len(data) <= limit and not decompressor.eof:
+            raise BadRequest("body is not valid gzip")
+        raw = data
+    elif encoding not in ("", "identity"):
+        raise BadRequest(f"unsupported Content-Encoding {encoding!r}")
+    if len(raw) > limit:
+        raise BadRequest(f"request exceeds the {limit_name} limit")
+    return raw
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequest("malformed JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+def _write_key(request: HttpRequest, body: dict[str, Any]) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.split(":", 1)[0]
+    key = body.get("writeKey")
+    return key if isinstance(key, str) else ""
+
+
+def _authenticate(request: HttpRequest, body: dict[str, Any]) -> TrackingSource | None:
+    return services.authenticate(_write_key(request, body))
+
+
+def _handle(request: HttpRequest, call: str | None) -> JsonResponse:
+    received_at = timezone.now()
+    is_batch = call is None
+    limit, limit_name = (
+        (services.MAX_BATCH_BYTES, "500 KB batch")
+        if is_batch
+        else (services.MAX_MESSAGE_BYTES, "32 KB message")
+    )
+    try:
+        body = _parse(_read_body(request, limit, limit_name))
+    except BadRequest as exc:
+        return _error(400, str(exc))
+    source = _authenticate(request, body)
+    if source is None:
+        return _error(401, "invalid or missing write key")
+    if is_batch:
+        messages = body.get("batch")
+        if not isinstance(messages, list):
+            return _error(400, "batch must be a list of messages")
+        context = body.get("context") if isinstance(body.get("context"), dict) else None
+        result = services.ingest(
+            source, messages, received_at=received_at, batch_sent_at=body.get("sentAt"), batch_context=context
+        )
+        answer: dict[str, Any] = {"success": True}
+        if result.rejected:
+            answer["rejected"] = result.rejected
+        return JsonResponse(answer)
+    message = {k: v for k, v in body.items() if k != "writeKey"}
+    message["type"] = call
+    # The whole body is already within 32 KB, so the message is too.
+    result = services.ingest(source, [message], received_at=received_at, check_size=False)
+    if result.rejected:
+        return _error(400, result.rejected[0]["error"])
+    return JsonResponse({"success": True})
+
+
+def _view(call: str | None):
+    @csrf_exempt
+    @require_POST
+    def view(request: HttpRequest) -> JsonResponse:
+        return _handle(request, call)
+
+    view.__name__ = f"tracking_{call or 'batch'}"
+    return view
+
+
+batch = _view(None)
+track = _view("track")
+identify = _view("identify")
+page = _view("page")
+screen = _view("screen")
+group = _view("group")
+alias = _view("alias")
