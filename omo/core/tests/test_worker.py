@@ -205,13 +205,17 @@ def test_a_bell_that_lost_its_listen_connection_listens_again():
 
     if connection.vendor != "postgresql":
         pytest.skip("LISTEN is PostgreSQL's")
+    from omo.core import taskwake
+
     bell = Bell()
     try:
         bell._listener.close()  # the database dropped the connection
+        taskwake._local_bell.clear()  # earlier tests in this process may have rung it
         assert bell.wait(0.2) is False  # noticed: polls for now
         assert bell._listener is None
         bell._next_attempt = 0  # the retry delay has passed
 
+        taskwake._local_bell.clear()
         assert bell.wait(0.2) is False  # nothing to do, but it listens again
         assert bell._listener is not None
         with connection.cursor() as cursor:
