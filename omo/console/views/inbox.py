@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -406,65 +407,88 @@ def _back(conversation: Conversation) -> HttpResponse:
     return redirect("console:inbox_conversation", pk=conversation.pk)
 
 
+def _conversation_action(
+    request: HttpRequest,
+    pk: int,
+    form: forms.Form,
+    *,
+    form_name: str,
+    field: str,
+    action: Callable[[Conversation, dict[str, Any]], object],
+    done: str,
+) -> HttpResponse:
+    """The shape of the simple conversation actions: validate, call the service, say so, go back.
+
+    A refusal by the service (403/404) answers as such; any other service error lands on the form
+    field it names (or `field`), and the conversation page is shown again with the form (400).
+    """
+    conversation = _conversation_or_404(request.user, pk)
+    if form.is_valid():
+        try:
+            action(conversation, form.cleaned_data)
+        except inbox_services.InboxError as exc:
+            if exc.status in (403, 404):
+                return _refused(request, exc)
+            _form_error(form, exc, field)
+        else:
+            messages.success(request, done)
+            return _back(conversation)
+    return _render_conversation(request, conversation, status=400, **{form_name: form})
+
+
+def _send_reply(conversation: Conversation, data: dict[str, Any], *, sender: Any) -> None:
+    text = (data["text"] or "").strip()
+    if text:
+        inbox_services.send_text(conversation, text=text, sender=sender)
+    else:
+        inbox_services.send_canned_reply(conversation, data["canned"], sender=sender)
+
+
 @console_view()
 @require_POST
 def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
-    conversation = _conversation_or_404(user, pk)
-    form = ReplyForm(request.POST, user=user)
-    if form.is_valid():
-        text = (form.cleaned_data["text"] or "").strip()
-        try:
-            if text:
-                inbox_services.send_text(conversation, text=text, sender=user)
-            else:
-                inbox_services.send_canned_reply(conversation, form.cleaned_data["canned"], sender=user)
-        except inbox_services.InboxError as exc:
-            if exc.status in (403, 404):
-                return _refused(request, exc)
-            _form_error(form, exc, "text")
-        else:
-            messages.success(request, pgettext("console", "訊息已排入傳送。"))
-            return _back(conversation)
-    return _render_conversation(request, conversation, status=400, reply_form=form)
+    return _conversation_action(
+        request,
+        pk,
+        ReplyForm(request.POST, user=user),
+        form_name="reply_form",
+        field="text",
+        action=lambda conversation, data: _send_reply(conversation, data, sender=user),
+        done=pgettext("console", "訊息已排入傳送。"),
+    )
 
 
 @console_view()
 @require_POST
 def conversation_note(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
-    conversation = _conversation_or_404(user, pk)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            inbox_services.add_note(conversation, text=form.cleaned_data["note"], author=user)
-        except inbox_services.InboxError as exc:
-            if exc.status in (403, 404):
-                return _refused(request, exc)
-            form.add_error("note", exc.message)
-        else:
-            messages.success(request, pgettext("console", "已新增內部備註。"))
-            return _back(conversation)
-    return _render_conversation(request, conversation, status=400, note_form=form)
+    return _conversation_action(
+        request,
+        pk,
+        NoteForm(request.POST),
+        form_name="note_form",
+        field="note",
+        action=lambda conversation, data: inbox_services.add_note(
+            conversation, text=data["note"], author=user
+        ),
+        done=pgettext("console", "已新增內部備註。"),
+    )
 
 
 @console_view()
 @require_POST
 def conversation_labels(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
-    conversation = _conversation_or_404(user, pk)
-    form = LabelsForm(request.POST)
-    if form.is_valid():
-        try:
-            inbox_services.set_labels(conversation, form.cleaned_data["labels"], user=user)
-        except inbox_services.InboxError as exc:
-            if exc.status in (403, 404):
-                return _refused(request, exc)
-            _form_error(form, exc, "labels")
-        else:
-            messages.success(request, pgettext("console", "標籤已更新。"))
-            return _back(conversation)
-    return _render_conversation(request, conversation, status=400, labels_form=form)
+    return _conversation_action(
+        request,
+        pk,
+        LabelsForm(request.POST),
+        form_name="labels_form",
+        field="labels",
+        action=lambda conversation, data: inbox_services.set_labels(conversation, data["labels"], user=user),
+        done=pgettext("console", "標籤已更新。"),
+    )
 
 
 @console_view()
