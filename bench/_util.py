@@ -50,6 +50,17 @@ def child_env(database_url: str | None = None) -> dict[str, str]:
     return env
 
 
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM, wait up to `timeout` seconds for a clean exit, then kill."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     cpu = ""

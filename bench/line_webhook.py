@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
-from bench._util import ROOT, child_env, free_port, machine, percentile
+from bench._util import ROOT, child_env, free_port, machine, percentile, stop_process
 
 HEADING = "## LINE webhook"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -292,16 +292,6 @@ def _wait_port(port: int, server: subprocess.Popen, timeout: float = 90.0) -> No
     raise RuntimeError(f"the server did not listen within {timeout:.0f} s")
 
 
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 # --- the run --------------------------------------------------------------------------------------------
 
 
@@ -413,7 +403,7 @@ def run(
         raise
     finally:
         for server in servers:
-            _stop(server)
+            stop_process(server)
     omo_log.seek(0)
     result["server_errors"] = [line for line in omo_log.read().splitlines() if "rror" in line][-5:]
     result["receipts_in_table"] = _receipts_total()

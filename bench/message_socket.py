@@ -30,7 +30,7 @@ import time
 import uuid
 from typing import IO, Any
 
-from bench._util import ROOT, child_env, free_port, machine, percentile, setup_django
+from bench._util import ROOT, child_env, free_port, machine, percentile, setup_django, stop_process
 
 
 def _build(clerks: int, standin: Any) -> dict[str, Any]:
@@ -112,16 +112,6 @@ def _start(args: list[str], env: dict[str, str], log: IO[str]) -> subprocess.Pop
     return subprocess.Popen(
         [sys.executable, "-m", "config.cli", *args], cwd=ROOT, env=env, stdout=log, stderr=log, text=True
     )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def _wait_http(url: str, processes: list[subprocess.Popen], timeout: float = 90) -> None:
@@ -262,6 +252,7 @@ def run(
     seed: int = 1,
     keep: bool = False,
     log: Any = print,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     from django.conf import settings
     from django.db import connections
@@ -269,7 +260,7 @@ def run(
     from bench._util import database_label
     from omo.devtools.line_standin import LineStandIn
 
-    database_url = os.environ.get("DATABASE_URL")
+    database_url = database_url or os.environ.get("DATABASE_URL")
     redis = bool(os.environ.get("REDIS_URL"))
     standin = LineStandIn().start()
     world = _build(clerks, standin)
@@ -291,7 +282,7 @@ def run(
             figures = asyncio.run(_measure(port, world, messages=messages, rate=rate, seed=seed, log=log))
         finally:
             for process in processes:
-                _stop(process)
+                stop_process(process)
             standin.stop()
             if not keep:
                 _delete(world["brand_id"])

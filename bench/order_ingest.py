@@ -27,7 +27,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
-from bench._util import ROOT, child_env, free_port, machine, percentile, setup_django
+from bench._util import ROOT, child_env, free_port, machine, percentile, setup_django, stop_process
 
 PATH = "/api/v1/orders/batch"
 EXIT_UNAVAILABLE = 3
@@ -134,16 +134,6 @@ def _wait_ready(base: str, server: subprocess.Popen, timeout: float = 60.0) -> N
     raise RuntimeError(f"the server did not answer within {timeout:.0f} s")
 
 
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def run(
     *,
     batches: int = 20,
@@ -194,12 +184,12 @@ def run(
             outcomes = [first, *pool.map(post, bodies[1:])]
         wall = time.perf_counter() - started + first[0]
     except BaseException:
-        _stop(server)
+        stop_process(server)
         log.seek(0)
         print(f"server log (tail):\n{log.read()[-3000:]}", file=sys.stderr)
         raise
     finally:
-        _stop(server)
+        stop_process(server)
         ApiKey.objects.filter(pk=key_id).update(revoked_at=timezone.now())
     log.seek(0)
     server_log = log.read()
