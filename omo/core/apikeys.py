@@ -1,36 +1,64 @@
-"""API keys: shown once, stored as a SHA-256 hash, looked up by prefix, revocable."""
+"""API keys: shown once, stored as a SHA-256 hash, looked up by prefix, revocable.
+
+`new_secret` and `find_active` are the mechanism for every HashedKey model (API keys here,
+tracking write keys in omo.tracking.services).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from typing import TypeVar
 
 from django.utils import timezone
 
 from omo.core import audit
 from omo.core.audit import Actor
-from omo.core.models import ApiKey, Brand
+from omo.core.models import ApiKey, Brand, HashedKey
 from omo.staff.roles import Role
 
 KEY_PREFIX = "omo_"
+
+K = TypeVar("K", bound=HashedKey)
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def new_secret(key_prefix: str) -> tuple[str, str, str]:
+    """(public prefix, full secret, its hash) for a new key whose secrets start with `key_prefix`."""
+    prefix = secrets.token_hex(6)
+    secret = f"{key_prefix}{prefix}_{secrets.token_urlsafe(32)}"
+    return prefix, secret, _hash(secret)
+
+
+def find_active(model: type[K], key_prefix: str, raw: str) -> K | None:
+    """The active key of `model` for a raw secret, or None. Constant-time on the secret; notes its
+    use at most once a minute."""
+    if not raw or not raw.startswith(key_prefix):
+        return None
+    prefix = raw[len(key_prefix) :].split("_", 1)[0]
+    key = model.objects.select_related("brand").filter(prefix=prefix, revoked_at__isnull=True).first()
+    if key is None or not hmac.compare_digest(key.key_hash, _hash(raw)):
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        model.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
 def create_api_key(brand: Brand, *, name: str, role: str = Role.HQ_ADMIN, actor: Actor | None) -> tuple[ApiKey, str]:
     """Returns the key row and the full secret, which is never shown again."""
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}")
-    prefix = secrets.token_hex(6)
-    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    prefix, secret, key_hash = new_secret(KEY_PREFIX)
     key = ApiKey.objects.create(
         brand=brand,
         name=name,
         prefix=prefix,
-        key_hash=_hash(secret),
+        key_hash=key_hash,
         role=role,
         created_by=actor.user if actor and actor.user is not None else None,
     )
@@ -40,20 +68,8 @@ def create_api_key(brand: Brand, *, name: str, role: str = Role.HQ_ADMIN, actor:
 
 
 def authenticate(raw: str) -> ApiKey | None:
-    """The active key for a raw bearer token, or None. Constant-time on the secret."""
-    if not raw.startswith(KEY_PREFIX):
-        return None
-    try:
-        prefix = raw[len(KEY_PREFIX) :].split("_", 1)[0]
-    except IndexError:
-        return None
-    key = ApiKey.objects.select_related("brand").filter(prefix=prefix, revoked_at__isnull=True).first()
-    if key is None or not hmac.compare_digest(key.key_hash, _hash(raw)):
-        return None
-    now = timezone.now()
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most one write a minute per key
-    return key
+    """The active key for a raw bearer token, or None."""
+    return find_active(ApiKey, KEY_PREFIX, raw)
 
 
 def revoke_api_key(key: ApiKey, *, actor: Actor) -> ApiKey:

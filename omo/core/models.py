@@ -34,23 +34,19 @@ class BrandScoped(models.Model):
         abstract = True
 
 
-class ApiKey(BrandScoped):
-    """A brand's key for `Authorization: Bearer`. Only a SHA-256 of the secret is stored."""
+class HashedKey(BrandScoped):
+    """Abstract base for a brand's secret keys (API keys, tracking write keys): the secret is shown
+    once; only its SHA-256 is stored, found by a public prefix; revocable. See omo.core.apikeys."""
 
     name = models.CharField(max_length=120)
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64)
-    role = models.CharField(max_length=20, default="hq_admin")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = _("API 金鑰")
-        verbose_name_plural = _("API 金鑰")
+        abstract = True
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -58,6 +54,19 @@ class ApiKey(BrandScoped):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ApiKey(HashedKey):
+    """A brand's key for `Authorization: Bearer`. Only a SHA-256 of the secret is stored."""
+
+    role = models.CharField(max_length=20, default="hq_admin")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("API 金鑰")
+        verbose_name_plural = _("API 金鑰")
 
 
 class AuditLog(BrandScoped):

@@ -5,29 +5,15 @@ from __future__ import annotations
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from omo.core.models import BrandScoped
+from omo.core.models import BrandScoped, HashedKey
 
 
-class TrackingSource(BrandScoped):
+class TrackingSource(HashedKey):
     """A Segment-style source. Only a SHA-256 of the write key is stored; the key is shown once."""
-
-    name = models.CharField(max_length=120)
-    prefix = models.CharField(max_length=16, unique=True)
-    key_hash = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("追蹤來源")
         verbose_name_plural = _("追蹤來源")
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
 
 class TrackedEvent(BrandScoped):

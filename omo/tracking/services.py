@@ -8,10 +8,7 @@ by `messageId`, and `timestamp = receivedAt - (sentAt - originalTimestamp)` when
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +16,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from omo.core import audit
+from omo.core import apikeys, audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers.models import Customer, CustomerIdentity
@@ -49,15 +46,10 @@ class InvalidMessage(ValueError):
 # --- write keys ------------------------------------------------------------------------------
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def create_source(brand: Brand, *, name: str, actor: Actor | None) -> tuple[TrackingSource, str]:
     """Returns the source and its write key, which is never shown again."""
-    prefix = secrets.token_hex(6)
-    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-    source = TrackingSource.objects.create(brand=brand, name=name, prefix=prefix, key_hash=_hash(secret))
+    prefix, secret, key_hash = apikeys.new_secret(KEY_PREFIX)
+    source = TrackingSource.objects.create(brand=brand, name=name, prefix=prefix, key_hash=key_hash)
     if actor is not None:
         audit.record(actor, "tracking_source.created", source, name=name)
     return source, secret
@@ -73,19 +65,8 @@ def revoke_source(source: TrackingSource, *, actor: Actor | None) -> TrackingSou
 
 
 def authenticate(raw: str) -> TrackingSource | None:
-    """The active source for a raw write key, or None. Constant-time on the secret."""
-    if not raw or not raw.startswith(KEY_PREFIX):
-        return None
-    prefix = raw[len(KEY_PREFIX) :].split("_", 1)[0]
-    source = (
-        TrackingSource.objects.select_related("brand").filter(prefix=prefix, revoked_at__isnull=True).first()
-    )
-    if source is None or not hmac.compare_digest(source.key_hash, _hash(raw)):
-        return None
-    now = timezone.now()
-    if source.last_used_at is None or (now - source.last_used_at).total_seconds() > 60:
-        TrackingSource.objects.filter(pk=source.pk).update(last_used_at=now)  # at most one write a minute
-    return source
+    """The active source for a raw write key, or None."""
+    return apikeys.find_active(TrackingSource, KEY_PREFIX, raw)
 
 
 # --- ingest ----------------------------------------------------------------------------------
