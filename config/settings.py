@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "omo.attribution",
     "omo.clerk",
     "omo.tracking",
+    "omo.connectors",
+    "omo.integrations",
     "omo.devtools",
 ]
 

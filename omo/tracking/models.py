@@ -27,7 +27,8 @@ class TrackedEvent(BrandScoped):
         GROUP = "group", "group"
         ALIAS = "alias", "alias"
 
-    source = models.ForeignKey(TrackingSource, on_delete=models.CASCADE, related_name="+")
+    # None for events the server records itself (POS orders, chat messages, clicks, bindings...).
+    source = models.ForeignKey(TrackingSource, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     type = models.CharField(max_length=10, choices=Type.choices)
     event = models.CharField(max_length=200, blank=True, help_text="track: event; page/screen: name")
     message_id = models.CharField(max_length=100)
