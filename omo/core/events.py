@@ -47,6 +47,15 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "conversation.updated": frozenset({"brand_id", "conversation_id", "fields"}),
     "binding.created": frozenset({"brand_id", "binding_id", "customer_id", "clerk_id", "store_id", "source"}),
     "binding.ended": frozenset({"brand_id", "binding_id", "customer_id", "clerk_id", "reason"}),
+    # identity resolution (omo/customers/merge.py): `merged_id` now belongs to `survivor_id`
+    "customer.merged": frozenset({"brand_id", "merge_id", "survivor_id", "merged_id", "automatic"}),
+    "customer.split": frozenset({"brand_id", "merge_id", "survivor_id", "merged_id"}),
+    # an order's sale was credited to a clerk (omo/attribution/services.py)
+    "order.attributed": frozenset({"brand_id", "order_id", "clerk_id", "store_id", "rule"}),
+    # consent changed for a customer × platform × purpose (omo/customers/consent.py)
+    "consent.changed": frozenset({"brand_id", "customer_id", "platform", "purpose", "granted", "source"}),
+    # personal data erased on request (omo/customers/privacy.py)
+    "customer.erased": frozenset({"brand_id", "customer_id"}),
 }
 
 
