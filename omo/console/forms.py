@@ -177,9 +177,51 @@ class ApiKeyForm(forms.Form):
         initial=Role.HQ_ADMIN,
         help_text=pgettext_lazy("console", "金鑰能做的事與此角色相同。"),
     )
+    store = forms.ModelChoiceField(
+        label=pgettext_lazy("console", "門市"),
+        queryset=None,
+        required=False,
+        help_text=pgettext_lazy("console", "店長金鑰必填：只能存取這家門市的資料。"),
+    )
+    staff = forms.ModelChoiceField(
+        label=pgettext_lazy("console", "店員"),
+        queryset=None,
+        required=False,
+        help_text=pgettext_lazy("console", "店員金鑰必填：金鑰以這位店員的身分存取自己的顧客與業績。"),
+    )
+
+    def __init__(self, *args, brand, **kwargs):
+        super().__init__(*args, **kwargs)
+        from omo.staff.models import Store, User
+
+        self.brand = brand
+        self.fields["store"].queryset = Store.objects.filter(brand=brand).order_by("code")
+        self.fields["staff"].queryset = User.objects.filter(brand=brand, role=Role.CLERK, is_active=True).order_by(
+            "display_name", "username"
+        )
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
         if not name:
             raise forms.ValidationError(pgettext_lazy("console", "請輸入名稱。"))
         return name
+
+    def clean(self):
+        data = super().clean()
+        role, store, staff = data.get("role"), data.get("store"), data.get("staff")
+        if role in (Role.HQ_ADMIN, Role.HQ_AGENT):
+            if store is not None:
+                self.add_error("store", pgettext_lazy("console", "總部角色的金鑰適用全品牌，請勿選擇門市。"))
+            if staff is not None:
+                self.add_error("staff", pgettext_lazy("console", "總部角色的金鑰適用全品牌，請勿選擇店員。"))
+        elif role == Role.STORE_MANAGER:
+            if store is None:
+                self.add_error("store", pgettext_lazy("console", "店長金鑰需要選擇門市。"))
+            if staff is not None:
+                self.add_error("staff", pgettext_lazy("console", "店長金鑰不需選擇店員。"))
+        elif role == Role.CLERK:
+            if staff is None:
+                self.add_error("staff", pgettext_lazy("console", "店員金鑰需要選擇店員。"))
+            if store is not None:
+                self.add_error("store", pgettext_lazy("console", "店員金鑰使用店員所屬門市，請勿選擇門市。"))
+        return data

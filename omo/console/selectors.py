@@ -352,7 +352,7 @@ def staff_list(user: User) -> QuerySet[User]:
 def api_keys_for(user: User) -> QuerySet[ApiKey]:
     return (
         ApiKey.objects.filter(brand_id=user.brand_id)
-        .select_related("created_by")
+        .select_related("created_by", "store", "staff")
         .order_by("-created_at", "-id")
     )
 

@@ -131,6 +131,8 @@ ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 
 class ApiKeyIn(Schema):
     name: str = Field(..., min_length=1, max_length=120)
     role: Role = Role.HQ_ADMIN
+    store_id: int | None = Field(None, description="required for a store_manager key: the store it works for")
+    staff_id: int | None = Field(None, description="required for a clerk key: the clerk it acts for")
 
 
 class ApiKeyOut(Schema):
@@ -138,6 +140,8 @@ class ApiKeyOut(Schema):
     name: str
     prefix: str
     role: str
+    store_id: int | None
+    staff_id: int | None
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
@@ -221,7 +225,12 @@ def list_api_keys(request: HttpRequest, paging: Query[PageParams]):
 def create_api_key(request: HttpRequest, data: ApiKeyIn):
     """A new key for an integration. The response carries the secret once; store it safely."""
     actor = actor_of(request)
-    key, secret = apikeys.create_api_key(actor.brand, name=data.name, role=data.role, actor=actor)
+    try:
+        key, secret = apikeys.create_api_key(
+            actor.brand, name=data.name, role=data.role, actor=actor, store_id=data.store_id, staff_id=data.staff_id
+        )
+    except apikeys.ApiKeyError as exc:
+        raise ApiError(422, "invalid", str(exc), field=exc.field) from exc
     key.secret = secret  # type: ignore[attr-defined]
     return Status(201, key)
 

@@ -49,10 +49,57 @@ def find_active(model: type[K], key_prefix: str, raw: str) -> K | None:
     return key
 
 
-def create_api_key(brand: Brand, *, name: str, role: str = Role.HQ_ADMIN, actor: Actor | None) -> tuple[ApiKey, str]:
-    """Returns the key row and the full secret, which is never shown again."""
+class ApiKeyError(ValueError):
+    """A key that cannot be made as asked; `field` names the input at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _key_scope(brand: Brand, role: str, store_id: int | None, staff_id: int | None) -> tuple[int | None, int | None]:
+    """(store id, staff id) for a key of `role`: brand-wide roles take neither, a store manager's key
+    one store of the brand, a clerk's key one active clerk of the brand (and that clerk's store)."""
+    from omo.staff.models import Store, User
+
+    if role in (Role.HQ_ADMIN, Role.HQ_AGENT):
+        if store_id is not None or staff_id is not None:
+            raise ApiKeyError("store_id" if store_id is not None else "staff_id", f"a {role} key is brand-wide; leave store and staff empty")
+        return None, None
+    if role == Role.STORE_MANAGER:
+        if staff_id is not None:
+            raise ApiKeyError("staff_id", "a store_manager key is for a store; leave staff empty")
+        if store_id is None:
+            raise ApiKeyError("store_id", "a store_manager key needs the store it works for")
+        if not Store.objects.filter(brand=brand, pk=store_id).exists():
+            raise ApiKeyError("store_id", f"store {store_id} is not a store of this brand")
+        return store_id, None
+    if staff_id is None:
+        raise ApiKeyError("staff_id", "a clerk key needs the clerk it acts for")
+    clerk = User.objects.filter(brand=brand, pk=staff_id, role=Role.CLERK, is_active=True).first()
+    if clerk is None:
+        raise ApiKeyError("staff_id", f"staff {staff_id} is not an active clerk of this brand")
+    if store_id is not None and store_id != clerk.store_id:
+        raise ApiKeyError("store_id", "a clerk key works for the clerk's own store; leave store empty")
+    return clerk.store_id, clerk.pk
+
+
+def create_api_key(
+    brand: Brand,
+    *,
+    name: str,
+    role: str = Role.HQ_ADMIN,
+    actor: Actor | None,
+    store_id: int | None = None,
+    staff_id: int | None = None,
+) -> tuple[ApiKey, str]:
+    """Returns the key row and the full secret, which is never shown again.
+
+    Raises ApiKeyError when the role and its store or clerk do not fit together.
+    """
     if role not in Role.values:
-        raise ValueError(f"unknown role {role!r}")
+        raise ApiKeyError("role", f"unknown role {role!r}")
+    store_id, staff_id = _key_scope(brand, role, store_id, staff_id)
     prefix, secret, key_hash = new_secret(KEY_PREFIX)
     key = ApiKey.objects.create(
         brand=brand,
@@ -60,16 +107,25 @@ def create_api_key(brand: Brand, *, name: str, role: str = Role.HQ_ADMIN, actor:
         prefix=prefix,
         key_hash=key_hash,
         role=role,
+        store_id=store_id,
+        staff_id=staff_id,
         created_by=actor.user if actor and actor.user is not None else None,
     )
     if actor is not None:
-        audit.record(actor, "api_key.created", key, name=name, role=role)
+        audit.record(actor, "api_key.created", key, name=name, role=role, store_id=store_id, staff_id=staff_id)
     return key, secret
 
 
 def authenticate(raw: str) -> ApiKey | None:
-    """The active key for a raw bearer token, or None."""
-    return find_active(ApiKey, KEY_PREFIX, raw)
+    """The active key for a raw bearer token, or None. A clerk's key stops working when the clerk
+    is deactivated or leaves the brand."""
+    key = find_active(ApiKey, KEY_PREFIX, raw)
+    if key is not None and key.role == Role.CLERK:
+        from omo.staff.models import User
+
+        if not User.objects.filter(pk=key.staff_id, brand_id=key.brand_id, is_active=True).exists():
+            return None
+    return key
 
 
 def revoke_api_key(key: ApiKey, *, actor: Actor) -> ApiKey:

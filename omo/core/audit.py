@@ -29,10 +29,15 @@ class Actor:
 
     @property
     def store_id(self) -> int | None:
+        if self.user is None and self.api_key is not None:
+            return self.api_key.store_id
         return getattr(self.user, "store_id", None)
 
     @property
     def user_id(self) -> int | None:
+        """The staff member whose own customers this actor sees (a clerk's API key acts as the clerk)."""
+        if self.user is None and self.api_key is not None:
+            return self.api_key.staff_id
         return getattr(self.user, "pk", None)
 
     @property

@@ -60,6 +60,14 @@ class ApiKey(HashedKey):
     """A brand's key for `Authorization: Bearer`. Only a SHA-256 of the secret is stored."""
 
     role = models.CharField(max_length=20, default="hq_admin")
+    # A store manager's key works for one store; a clerk's key acts as that clerk (own customers
+    # and sales). Both fail closed: if the store or clerk goes away the key sees nothing.
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -45,8 +45,21 @@ def make_user(brand: Brand | None, username: str, role: str = "clerk", password:
     return user
 
 
-def make_api_key(brand: Brand, role: str = "hq_admin") -> str:
-    _, secret = apikeys.create_api_key(brand, name=f"test {role}", role=role, actor=None)
+def make_api_key(brand: Brand, role: str = "hq_admin", *, store: Store | None = None, staff: User | None = None) -> str:
+    """A key of `role`. A store manager's key needs a store and a clerk's key a clerk: when none is
+    given, a fresh one is made (so the key sees nothing of the brand's other stores and customers)."""
+    if role == "store_manager" and store is None:
+        store = make_store(brand, code=f"K{uuid.uuid4().hex[:6]}", name="金鑰門市")
+    if role == "clerk" and staff is None:
+        staff = make_user(brand, f"keyclerk{uuid.uuid4().hex[:6]}", role="clerk", store=store)
+    _, secret = apikeys.create_api_key(
+        brand,
+        name=f"test {role}",
+        role=role,
+        actor=None,
+        store_id=store.pk if store is not None and role == "store_manager" else None,
+        staff_id=staff.pk if staff is not None else None,
+    )
     return secret
 
 

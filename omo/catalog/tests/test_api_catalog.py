@@ -168,7 +168,7 @@ def test_negative_count_is_422(api, brand, warehouse, shirt):
     assert response.json()["detail"][0]["loc"][-1] == "on_hand"
 
 
-def test_store_manager_key_without_a_store_may_not_change_stock(brand, warehouse, shirt):
+def test_store_manager_key_may_not_change_stock_outside_its_store(brand, warehouse, shirt):
     manager_api = f.ApiClient(f.make_api_key(brand, role="store_manager"))
     response = manager_api.post("/api/v1/stock/adjust", {"sku": "TEE-M", "location_code": "WH", "delta": 1})
     assert response.status_code == 403

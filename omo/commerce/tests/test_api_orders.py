@@ -253,10 +253,14 @@ def test_list_orders_makes_a_fixed_number_of_queries(api, three_orders, django_a
         api.get("/api/v1/orders")
 
 
-def test_store_manager_key_sees_no_orders_without_a_store(brand, three_orders):
-    manager_api = f.ApiClient(f.make_api_key(brand, role="store_manager"))
-    assert manager_api.get("/api/v1/orders").json()["total"] == 0
-    assert manager_api.get(f"/api/v1/orders/{three_orders['A'].pk}").status_code == 404
+def test_store_manager_key_sees_only_its_stores_orders(brand, store, three_orders):
+    manager_api = f.ApiClient(f.make_api_key(brand, role="store_manager", store=store))
+    assert [o["external_id"] for o in manager_api.get("/api/v1/orders").json()["items"]] == ["A"]
+    assert manager_api.get(f"/api/v1/orders/{three_orders['A'].pk}").status_code == 200
+    assert manager_api.get(f"/api/v1/orders/{three_orders['B'].pk}").status_code == 404
+    # A key for a store with no orders sees none.
+    elsewhere = f.ApiClient(f.make_api_key(brand, role="store_manager"))
+    assert elsewhere.get("/api/v1/orders").json()["total"] == 0
 
 
 def test_get_order_from_another_brand_is_404(other_api, three_orders):

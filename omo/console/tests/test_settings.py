@@ -92,3 +92,26 @@ def test_audit_log_pages_with_constant_queries(console, brand, hq_admin, django_
     with django_assert_max_num_queries(8):
         response = console.get(reverse("console:audit"))
     assert len(response.context["page"].object_list) == 50
+
+
+def test_store_manager_and_clerk_keys_are_scoped_in_the_form(console, brand, store, clerk):
+    url = reverse("console:api_key_create")
+    response = console.post(url, {"name": "門市 POS", "role": "store_manager"})
+    assert set(response.context["form"].errors) == {"store"}
+    response = console.post(url, {"name": "店員工具", "role": "clerk", "store": store.pk})
+    assert set(response.context["form"].errors) == {"staff", "store"}
+    response = console.post(url, {"name": "ERP", "role": "hq_admin", "store": store.pk})
+    assert set(response.context["form"].errors) == {"store"}
+    other = f.make_brand("other-form")
+    other_store = f.make_store(other, code="O1")
+    response = console.post(url, {"name": "門市 POS", "role": "store_manager", "store": other_store.pk})
+    assert set(response.context["form"].errors) == {"store"}  # another brand's store is not a choice
+    assert not ApiKey.objects.filter(brand=brand).exists()
+
+    assert console.post(url, {"name": "門市 POS", "role": "store_manager", "store": store.pk}).status_code == 200
+    assert console.post(url, {"name": "店員工具", "role": "clerk", "staff": clerk.pk}).status_code == 200
+    keys = {k.name: k for k in ApiKey.objects.filter(brand=brand)}
+    assert (keys["門市 POS"].store_id, keys["門市 POS"].staff_id) == (store.pk, None)
+    assert (keys["店員工具"].store_id, keys["店員工具"].staff_id) == (clerk.store_id, clerk.pk)
+    listing = console.get(reverse("console:api_keys")).content.decode()
+    assert store.name in listing and str(clerk) in listing

@@ -44,13 +44,16 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 def api_key_create(request: HttpRequest) -> HttpResponse:
     """On success the secret is rendered into this one response and never stored or shown again."""
-    form = ApiKeyForm(request.POST or None)
+    form = ApiKeyForm(request.POST or None, brand=request.user.brand)
     if request.method == "POST" and form.is_valid():
+        store, staff = form.cleaned_data["store"], form.cleaned_data["staff"]
         key, secret = create_api_key(
             request.user.brand,
             name=form.cleaned_data["name"],
             role=form.cleaned_data["role"],
             actor=actor_for(request),
+            store_id=store.pk if store else None,
+            staff_id=staff.pk if staff else None,
         )
         return render_page(request, "console/settings/api_key_created.html", {"key": key, "secret": secret})
     return render_page(request, "console/settings/api_key_new.html", {"form": form})

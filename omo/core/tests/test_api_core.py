@@ -68,3 +68,47 @@ def test_docs_page_uses_local_assets_only(brand):
     asset = Client().get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and asset["Content-Type"] == "text/javascript"
     assert Client().get("/api/v1/docs/assets/../../settings.py").status_code == 404
+
+
+def test_store_manager_and_clerk_keys_need_their_store_or_clerk(api, brand, store, clerk, other_brand):
+    other_store = f.make_store(other_brand, code="ELSE")
+    cases = [
+        ({"role": "store_manager"}, "store_id"),
+        ({"role": "store_manager", "store_id": other_store.pk}, "store_id"),
+        ({"role": "store_manager", "store_id": store.pk, "staff_id": clerk.pk}, "staff_id"),
+        ({"role": "clerk"}, "staff_id"),
+        ({"role": "clerk", "staff_id": f.make_user(brand, "boss", role="store_manager", store=store).pk}, "staff_id"),
+        ({"role": "hq_admin", "store_id": store.pk}, "store_id"),
+    ]
+    for body, field in cases:
+        response = api.post("/api/v1/api-keys", {"name": "k", **body})
+        assert response.status_code == 422, body
+        assert response.json()["field"] == field, (body, response.json())
+    assert ApiKey.objects.filter(brand=brand).count() == 1  # only the fixture's key
+
+    created = api.post("/api/v1/api-keys", {"name": "門市 POS", "role": "store_manager", "store_id": store.pk})
+    assert created.status_code == 201 and created.json()["store_id"] == store.pk
+    created = api.post("/api/v1/api-keys", {"name": "店員", "role": "clerk", "staff_id": clerk.pk})
+    assert (created.json()["staff_id"], created.json()["store_id"]) == (clerk.pk, clerk.store_id)
+
+
+def test_a_clerk_key_sees_the_clerks_own_sales_and_dies_with_the_clerk(api, brand, store, clerk):
+    f.make_product(brand, "短T", variants=[("TEE-M", "M", 59000)])
+    other_clerk = f.make_user(brand, "other-clerk", role="clerk", store=store, employee_code="E777")
+    clerk.employee_code = clerk.employee_code or "E001"
+    clerk.save(update_fields=["employee_code"])
+    for external_id, staff in (("MINE", clerk), ("THEIRS", other_clerk)):
+        response = api.post(
+            "/api/v1/orders",
+            {
+                "source": "pos", "external_id": external_id, "sales_channel": "pos", "status": "paid",
+                "store_code": store.code, "staff_code": staff.employee_code, "placed_at": "2026-11-01T10:00:00+08:00",
+                "lines": [{"sku": "TEE-M", "quantity": 1, "unit_price": 59000}],
+            },
+        )
+        assert response.status_code in (200, 201), response.content
+    clerk_api = f.ApiClient(f.make_api_key(brand, role="clerk", staff=clerk))
+    assert [o["external_id"] for o in clerk_api.get("/api/v1/orders").json()["items"]] == ["MINE"]
+    clerk.is_active = False
+    clerk.save(update_fields=["is_active"])
+    assert clerk_api.get("/api/v1/orders").status_code == 401
