@@ -18,6 +18,7 @@ urlpatterns = [
     path("inbox/<int:pk>/", inbox_views.conversation_detail, name="inbox_conversation"),
     path("inbox/<int:pk>/reply/", inbox_views.conversation_reply, name="inbox_reply"),
     path("inbox/<int:pk>/note/", inbox_views.conversation_note, name="inbox_note"),
+    path("inbox/<int:pk>/retry/<int:message_id>/", inbox_views.conversation_retry, name="inbox_retry"),
     path("inbox/<int:pk>/labels/", inbox_views.conversation_labels, name="inbox_labels"),
     path("inbox/<int:pk>/assign/", inbox_views.conversation_assign, name="inbox_assign"),
     path("inbox/<int:pk>/status/", inbox_views.conversation_status, name="inbox_status"),

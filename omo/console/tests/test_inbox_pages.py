@@ -187,6 +187,28 @@ def test_another_brand_gets_404_everywhere_on_our_conversation(client_for, other
     assert hq_chat.messages.count() == 2
 
 
+def test_a_failed_reply_is_retried_from_the_conversation(client_for, hq_agent, manager, hq_chat, far_chat):
+    failed = hq_chat.messages.get(status="failed")
+    client = client_for(hq_agent)
+    page = client.get(reverse("console:inbox_conversation", args=[hq_chat.pk])).content.decode()
+    retry_url = reverse("console:inbox_retry", args=[hq_chat.pk, failed.pk])
+    assert retry_url in page and 'data-testid="retry"' in page
+    # Only a failed outgoing message of this conversation can be retried.
+    inbound_message = hq_chat.messages.get(direction="in")
+    response = client.post(reverse("console:inbox_retry", args=[hq_chat.pk, inbound_message.pk]), follow=True)
+    assert "only a failed outgoing message can be retried" in response.content.decode()
+    assert client.post(reverse("console:inbox_retry", args=[far_chat.pk, failed.pk])).status_code == 404
+    # A store manager cannot reach the HQ queue's conversation.
+    assert client_for(manager).post(retry_url).status_code == 404
+    failed.refresh_from_db()
+    assert failed.status == "failed"
+
+    response = client.post(retry_url)
+    assert response.status_code == 302
+    failed.refresh_from_db()
+    assert (failed.status, failed.failure_reason, failed.attempts) == ("queued", "", 0)  # delivery task after commit
+
+
 def test_clerk_is_sent_to_the_clerk_app(client_for, clerk, store_chat):
     client = client_for(clerk)
     for url in [
@@ -606,6 +628,7 @@ def test_inbox_pages_sweep(client, client_for, hq_admin, other_admin, clerk, hq_
     ] + [
         reverse("console:inbox_shift_delete", args=[shift.pk]),
         reverse("console:inbox_canned_delete", args=[canned.pk]),
+        reverse("console:inbox_retry", args=[hq_chat.pk, hq_chat.messages.get(status="failed").pk]),
     ]
     list_urls = [reverse(name) for name in INBOX_LIST_PAGES]
     for url in list_urls + object_urls:

@@ -31,6 +31,7 @@ from omo.console.pages import render_page
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox import services as inbox_services
 from omo.inbox.models import CannedReply, Conversation, Message, Shift
+from omo.inbox.outbound import OutboundError, retry_message
 from omo.staff.models import Store, User
 from omo.staff.roles import Role
 
@@ -457,6 +458,23 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
         action=lambda conversation, data: _send_reply(conversation, data, sender=user),
         done=pgettext("console", "訊息已排入傳送。"),
     )
+
+
+@console_view()
+@require_POST
+def conversation_retry(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+    """Queue a failed outgoing message again (same retry key, so LINE never gets it twice)."""
+    conversation = _conversation_or_404(request.user, pk)
+    message = Message.objects.filter(brand_id=conversation.brand_id, conversation=conversation, pk=message_id).first()
+    if message is None:
+        raise Http404
+    try:
+        retry_message(message)
+    except OutboundError as exc:
+        messages.error(request, exc.message)
+        return _back(conversation)
+    messages.success(request, pgettext("console", "訊息已重新排入傳送。"))
+    return _back(conversation)
 
 
 @console_view()
