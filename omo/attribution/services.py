@@ -634,6 +634,8 @@ def attribute_order(order: Order | int, *, ctx: BrandContext | None = None) -> A
                 )
     except IntegrityError:  # a concurrent run decided it first; its answer stands
         return Attribution.objects.get(order_id=order.pk)
+    if attribution.clerk_id is not None:
+        transaction.on_commit(lambda: settle_cancelled(ctx.brand_id, [order.pk]))
     return attribution
 
 
@@ -752,10 +754,38 @@ def attribute_orders(
         left = batch_sql.attribute_chunks(ctx, list(_chunks(order_ids, chunk_size)), stats)
         for chunk in _chunks(left, chunk_size):
             _attribute_chunk(brand, ctx, chunk, stats)
-        return stats
-    for chunk in _chunks(order_ids, chunk_size):
-        _attribute_chunk(brand, ctx, chunk, stats)
+    else:
+        for chunk in _chunks(order_ids, chunk_size):
+            _attribute_chunk(brand, ctx, chunk, stats)
+    if stats.commission_entries:
+        transaction.on_commit(lambda: settle_cancelled(ctx.brand_id, order_ids))
     return stats
+
+
+def settle_cancelled(brand_id: int, order_ids: Sequence[int], *, chunk_size: int = 20_000) -> int:
+    """Reverse the sale of any of these orders that is cancelled by now. Runs after the sale entries
+    commit, so a cancellation that landed while the sale was being decided (its own reversal then
+    saw no sale to give back) is still settled; reversals are idempotent, so both may run.
+    Returns how many orders were settled."""
+    settled = 0
+    for chunk in _chunks(sorted(order_ids), chunk_size):
+        wanted = set(chunk)
+        cancelled = (
+            CommissionEntry.objects.filter(
+                brand_id=brand_id,
+                order_id__gte=chunk[0],
+                order_id__lte=chunk[-1],
+                kind=CommissionEntry.Kind.SALE,
+                order__status=Order.Status.CANCELLED,
+            )
+            .values_list("order_id", flat=True)
+            .distinct()
+        )
+        for order_id in cancelled:
+            if order_id in wanted:
+                reverse_for_cancellation(order_id)
+                settled += 1
+    return settled
 
 
 def _attribute_chunk(brand: Brand, ctx: BrandContext, chunk: Sequence[int], stats: BatchStats) -> None:

@@ -125,3 +125,48 @@ def test_the_batch_still_ignores_a_repeated_sale_after_the_constraint_change(bra
     again = services.attribute_orders(brand, [credited_order.pk])
     assert (stats.commission_entries, again.considered) == (1, 0)
     assert CommissionEntry.objects.filter(order=credited_order, kind="sale").count() == 1
+
+
+def _cancel_while_deciding(monkeypatch, order_id: int) -> None:
+    """Make the cancellation land (and its own reversal run) while the sale is being written: the
+    reversal then finds no sale to give back, as when another process cancels mid-decision."""
+    real = services.commission_for
+
+    def cancelling(*args, **kwargs):
+        Order.objects.filter(pk=order_id).update(status="cancelled", cancelled_at=timezone.now())
+        assert services.reverse_for_cancellation(order_id) == []  # nothing held yet
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(services, "commission_for", cancelling)
+
+
+@pytest.mark.parametrize("path", ["live", "batch"])
+def test_a_cancellation_racing_the_sale_is_still_reversed(monkeypatch, brand, clerk, customer, product, path):
+    CommissionRule.objects.create(brand=brand, rate_bp=1000, starts_on=timezone.localdate() - dt.timedelta(days=40))
+    link = services.issue_link(brand, clerk=clerk, product=product, customer=customer)
+    services.record_click(link, user_agent=PHONE_UA)
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "on_order_recorded", lambda payload: None)  # decide below, not on ingest
+        patch.setattr(events, "_subscribers", {**events._subscribers, "order.recorded": []})
+        order = _order(brand, "web-race", customer=customer)
+    assert not CommissionEntry.objects.filter(order=order).exists()
+
+    _cancel_while_deciding(monkeypatch, order.pk)
+    monkeypatch.setattr(services.batch_sql, "usable", lambda ctx: False)  # the path that calls commission_for
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        if path == "live":
+            services.attribute_order(order.pk)
+        else:
+            services.attribute_orders(brand, [order.pk])
+
+    kinds = sorted(CommissionEntry.objects.filter(order=order).values_list("kind", "amount"))
+    assert kinds == [("cancel", -10000), ("sale", 10000)]
+
+
+def test_settle_cancelled_reverses_only_cancelled_credited_orders_once(brand, clerk, credited_order, customer):
+    other = _order(brand, "web-kept", customer=customer)
+    Order.objects.filter(pk=credited_order.pk).update(status="cancelled", cancelled_at=timezone.now())
+    assert services.settle_cancelled(brand.pk, [credited_order.pk, other.pk]) == 1
+    services.settle_cancelled(brand.pk, [credited_order.pk, other.pk])
+    assert CommissionEntry.objects.filter(kind="cancel").count() == 1
+    assert CommissionEntry.objects.filter(order=other, kind="cancel").count() == 0
