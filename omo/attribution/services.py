@@ -43,6 +43,7 @@ from omo.attribution.models import (
 from omo.binding.models import Binding, ClerkCode
 from omo.catalog.models import Product
 from omo.commerce.models import Order, OrderLine, Refund, SalesChannel
+from omo.core import events
 from omo.core.models import Brand
 from omo.customers.models import Customer
 from omo.staff.models import User
@@ -183,6 +184,8 @@ def record_click(
         ip_address=ip_address or None,
         session_key=(session_key or "")[:64],
     )
+    if not click.is_preview:
+        events.publish("link.clicked", brand_id=link.brand_id, click_id=click.pk)
     # Signed refs are URL-safe (base64url and ":"), so they travel unescaped and read back as sent.
     target = f"{safe_target(link)}?ref={quote(links.link_ref(link.pk), safe=':')}"
     return ClickOutcome(click, target)

@@ -97,6 +97,7 @@ def _post(customer, delta: int, kind: str, *, reason: str = "", order=None, key:
     account.refresh_from_db(fields=["balance"])
     events.publish("points.changed", brand_id=customer.brand_id, customer_id=customer.pk, delta=delta,
                    balance=account.balance)
+    events.publish("points.posted", brand_id=customer.brand_id, entry_ids=[entry.pk])
     return entry
 
 
@@ -299,9 +300,11 @@ def redeem_coupon(quote: CouponQuote, *, order, amount: int) -> CouponRedemption
     ).update(times_used=F("times_used") + 1)
     if not taken:
         raise CouponError(f"優惠碼 {code.code} 已被使用完畢 / coupon {code.code} has been used up")
-    return CouponRedemption.objects.create(
+    redemption = CouponRedemption.objects.create(
         brand_id=code.brand_id, code=code, order=order, customer=order.customer, amount=amount
     )
+    events.publish("coupon.redeemed", brand_id=code.brand_id, redemption_id=redemption.pk)
+    return redemption
 
 
 def release_coupon(order) -> None:
@@ -362,6 +365,9 @@ def issue_codes(coupon: Coupon, customers, *, actor: Actor | None, prefix: str =
     CouponCode.objects.bulk_create(codes)
     if actor is not None:
         audit.record(actor, "coupon.codes_issued", coupon, count=len(codes))
+    issued = [code.pk for code in codes if code.customer_id is not None]
+    if issued:
+        events.publish("coupons.issued", brand_id=coupon.brand_id, code_ids=issued)
     return codes
 
 
@@ -410,6 +416,8 @@ def earn_for_orders(orders: list) -> None:
     for entry in entries:
         events.publish("points.changed", brand_id=brand_id, customer_id=entry.customer_id, delta=entry.delta,
                        balance=accounts[entry.customer_id].balance)
+    if entries:
+        events.publish("points.posted", brand_id=brand_id, entry_ids=[entry.pk for entry in entries])
 
 
 def _write_accounts(accounts: list[LoyaltyAccount]) -> None:
