@@ -265,6 +265,16 @@ def test_command_needs_the_demo_flag_and_a_valid_day():
 
 
 @pytest.mark.django_db
+def test_command_on_an_unmigrated_database_says_to_migrate(monkeypatch):
+    from django.db.migrations.executor import MigrationExecutor
+
+    monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [("customers", False)])
+    with pytest.raises(CommandError, match="run `omo migrate` first"):
+        call_command("seed", "--demo", "--size", "tiny", "--no-progress")
+    assert not seeding.Brand.objects.filter(slug="demo").exists()
+
+
+@pytest.mark.django_db
 def test_demo_logins_are_empty_without_the_demo_brand(brand, hq_admin):
     assert demo_logins() == []
 

@@ -8,6 +8,8 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from omo.devtools.demo_info import demo_logins
 from omo.devtools.seed import SIZES, SeedError, seed_demo
@@ -48,6 +50,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["demo"]:
             raise CommandError("say what to seed: `omo seed --demo` loads the demo brand")
+        executor = MigrationExecutor(connection)
+        unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        if unapplied:
+            raise CommandError(
+                f"the database is not ready: {len(unapplied)} migrations are not applied; run `omo migrate` first"
+            )
         try:
             report = seed_demo(
                 size=options["size"],
