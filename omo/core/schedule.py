@@ -33,6 +33,11 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "inbox.sweep_stuck_messages", "omo.inbox.tasks.sweep_stuck_messages", dt.timedelta(minutes=1)
     ),
+    PeriodicJob(
+        "integrations.sweep_webhooks",
+        "omo.integrations.tasks.sweep_webhook_deliveries",
+        dt.timedelta(minutes=1),
+    ),
 )
 
 

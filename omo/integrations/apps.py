@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "omo.integrations"
     verbose_name = "Integrations (outgoing webhooks)"
+
+    def ready(self) -> None:
+        # Each topic follows the domain event of the same name (after its transaction commits).
+        from omo.core import events
+        from omo.integrations import services
+        from omo.integrations.topics import TOPICS
+
+        for topic in TOPICS:
+            events.subscribe(topic, services.handler_for(topic))
