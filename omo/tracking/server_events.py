@@ -8,8 +8,9 @@ is a no-op (the unique (brand, message_id) constraint drops the copy).
 
 Subscribers run after the publishing transaction commits (omo.core.events) and write set-wise:
 each handler reads what it needs in one or two queries and inserts every row with one bulk
-INSERT. A batch of ingested orders (`orders.batch_recorded`) costs three queries in all, whatever
-its size; the per-order `order.recorded` events of that batch are skipped.
+INSERT. A batch of ingested orders (`orders.batch_recorded`) and its bulk points are written by a
+task (omo.tracking.tasks), three queries in all whatever the batch size, so the ingest request
+does not pay for them; the per-order `order.recorded` events of that batch are skipped.
 
 Event names follow the Segment e-commerce v2 spec where one exists (Order Completed, Order
 Refunded, Order Cancelled, Product Clicked); the others are ours: Message Received, Message Sent,
@@ -28,7 +29,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from omo.core import events as domain_events
-from omo.core.money import to_major
+from omo.core.money import exponent
+from omo.tracking.bulk import insert_events
 from omo.tracking.models import TrackedEvent
 
 PREFIX = "omo:"
@@ -46,7 +48,7 @@ POINTS_EVENTS = {
 
 
 def _money(minor: int | None, currency: str) -> float:
-    return float(to_major(minor or 0, currency))
+    return (minor or 0) / 10 ** exponent(currency)
 
 
 def _event(
@@ -78,8 +80,7 @@ def _event(
 
 def save(rows: Sequence[TrackedEvent]) -> int:
     """One bulk INSERT; rows whose message_id is already stored are dropped. Returns rows offered."""
-    if rows:
-        TrackedEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    insert_events(rows)
     return len(rows)
 
 
@@ -138,12 +139,11 @@ def _order_properties(row: dict[str, Any], products: list[dict[str, Any]] | None
     from omo.commerce.models import SalesChannel
 
     currency = row["currency"]
+    labels = dict(SalesChannel.choices)
     props: dict[str, Any] = {
         "order_id": str(row["id"]),
         "order_number": row["name"] or f"#{row['id']}",
-        "affiliation": str(SalesChannel(row["sales_channel"]).label)
-        if row["sales_channel"] in SalesChannel.values
-        else row["sales_channel"],
+        "affiliation": str(labels.get(row["sales_channel"], row["sales_channel"])),
         "sales_channel": row["sales_channel"],
         "currency": currency,
         "total": _money(row["total"], currency),
@@ -504,7 +504,10 @@ def on_order_recorded(payload: dict[str, Any]) -> None:
 
 
 def on_orders_batch_recorded(payload: dict[str, Any]) -> None:
-    record_orders([int(order_id) for order_id in payload["order_ids"]])
+    # A bulk ingest answers its caller without paying for the timeline: a worker writes it.
+    from omo.tracking import tasks
+
+    tasks.record_orders.enqueue([int(order_id) for order_id in payload["order_ids"]])
 
 
 def on_order_cancelled(payload: dict[str, Any]) -> None:
@@ -533,7 +536,13 @@ def on_binding_ended(payload: dict[str, Any]) -> None:
 
 
 def on_points_posted(payload: dict[str, Any]) -> None:
-    record_points([int(entry_id) for entry_id in payload["entry_ids"]])
+    entry_ids = [int(entry_id) for entry_id in payload["entry_ids"]]
+    if len(entry_ids) > 1:  # a bulk earn from a batch of orders: in the background, like the orders
+        from omo.tracking import tasks
+
+        tasks.record_points.enqueue(entry_ids)
+    else:
+        record_points(entry_ids)
 
 
 def on_coupons_issued(payload: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from omo.core import apikeys, audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers.models import Customer, CustomerIdentity
+from omo.tracking.bulk import insert_events
 from omo.tracking.models import TrackedEvent, TrackingSource
 
 KEY_PREFIX = "wk_"
@@ -248,5 +249,5 @@ def ingest(
         events.append(event)
     if events:
         resolve_customers(source.brand_id, events)
-        TrackedEvent.objects.bulk_create(events, ignore_conflicts=True, batch_size=500)
+        insert_events(events)
     return result

@@ -92,22 +92,40 @@ def test_order_without_customer_is_not_recorded(brand, store, tee, django_captur
     assert not TrackedEvent.objects.filter(message_id__startswith=f"omo:order:{order.pk}:").exists()
 
 
-def test_batch_of_orders_is_recorded_set_wise(
-    brand, store, tee, django_capture_on_commit_callbacks, django_assert_max_num_queries
+@pytest.fixture
+def immediate_tasks(settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+def test_batch_of_orders_goes_to_a_task_and_lands_once(
+    brand, store, tee, immediate_tasks, django_capture_on_commit_callbacks
 ):
     orders = [order_in(f"B-{i}", customer={"phone": f"09123450{i:02d}"}) for i in range(12)]
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
+        results = commerce.record_orders(brand, orders, actor=None)
+    completed = TrackedEvent.objects.filter(event="Order Completed")
+    assert sorted(completed.values_list("message_id", flat=True)) == sorted(
+        f"omo:order:{r.order.pk}:completed" for r in results
+    )
+    assert TrackedEvent.objects.filter(event="Points Earned").count() == 12
+
+
+def test_batch_costs_the_same_queries_whatever_its_size(
+    brand, store, tee, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    orders = [order_in(f"B-{i}", customer={"phone": f"09123450{i:02d}"}) for i in range(12)]
+    with django_capture_on_commit_callbacks(execute=False):
         results = commerce.record_orders(brand, orders, actor=None)
     order_ids = [r.order.pk for r in results]
-    assert not TrackedEvent.objects.filter(event="Order Completed").exists()
-    # Reading orders, their lines and one INSERT, whatever the batch size.
-    with django_assert_max_num_queries(3):
-        server_events.record_orders(order_ids)
+    with CaptureQueriesContext(connection) as small:
+        server_events.record_orders(order_ids[:2])
+    with CaptureQueriesContext(connection) as large:
+        server_events.record_orders(order_ids[2:])
+    assert len(large.captured_queries) == len(small.captured_queries) <= 8
     assert TrackedEvent.objects.filter(event="Order Completed").count() == 12
-    for callback in callbacks:
-        callback()
-    assert TrackedEvent.objects.filter(event="Order Completed").count() == 12  # the per-order events skip
-    assert TrackedEvent.objects.filter(event="Points Earned").count() == 12
 
 
 def test_refund_and_cancellation(brand, store, tee, django_capture_on_commit_callbacks):

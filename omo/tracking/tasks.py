@@ -1,0 +1,21 @@
+"""Background work of the tracking app: server events of bulk ingests, off the request."""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+
+@task()
+def record_orders(order_ids: list[int]) -> int:
+    """Order Completed for a batch of ingested orders (omo.tracking.server_events.record_orders)."""
+    from omo.tracking import server_events
+
+    return server_events.record_orders(order_ids)
+
+
+@task()
+def record_points(entry_ids: list[int]) -> int:
+    """Points events for a bulk earn (omo.tracking.server_events.record_points)."""
+    from omo.tracking import server_events
+
+    return server_events.record_points(entry_ids)
