@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
+from omo.connectors.views import shopify_webhook
 from omo.core.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("webhooks/shopify/<int:connection_id>", shopify_webhook, name="shopify_webhook"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("console/", include("omo.console.urls")),

@@ -11,6 +11,7 @@ import functools
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import views as auth_views
@@ -30,6 +31,8 @@ from omo.binding import services as binding_services
 from omo.clerk import services
 from omo.commerce.models import Order, SalesChannel
 from omo.core.money import format_money
+from omo.customers import timeline
+from omo.customers import privacy
 from omo.customers.models import Customer
 from omo.inbox import realtime as inbox_realtime
 from omo.inbox import selectors as inbox_selectors
@@ -170,7 +173,31 @@ def _message_row(message: Message) -> dict[str, Any]:
     return row
 
 
-def _customer_panel(user: User, customer: Customer) -> dict[str, Any]:
+def _customer_timeline(user: User, customer: Customer, params: Any = None, *, limit: int = 20) -> dict[str, Any]:
+    """The customer's timeline for the panel; chats link only where this clerk may open them."""
+    params = params if params is not None else {}
+    error = None
+    try:
+        filters = timeline.Filters.parse(params)
+    except timeline.TimelineError as exc:
+        filters, error = timeline.Filters(), exc
+    open_ids = set(
+        inbox_selectors.visible_conversations(user).filter(customer=customer).values_list("pk", flat=True)
+    )
+    links = timeline.clerk_links(lambda conversation_id: conversation_id in open_ids)
+    try:
+        page = timeline.timeline_page(customer, filters, cursor=params.get("cursor", ""), limit=limit, links=links)
+    except timeline.TimelineError as exc:
+        page, error = timeline.timeline_page(customer, filters, limit=limit, links=links), exc
+    return {
+        "page": page,
+        "error": error,
+        "groups": list(timeline.GROUPS.items()),
+        "query": urlencode(filters.as_query()),
+    }
+
+
+def _customer_panel(user: User, customer: Customer, params: Any = None) -> dict[str, Any]:
     account = (
         LoyaltyAccount.objects.filter(brand_id=user.brand_id, customer=customer)
         .select_related("tier")
@@ -198,6 +225,7 @@ def _customer_panel(user: User, customer: Customer) -> dict[str, Any]:
         "in_store_count": totals["in_store_n"],
         "online_count": totals["online_n"],
         "binding": binding,
+        "timeline": _customer_timeline(user, customer, params),
     }
 
 
@@ -206,6 +234,7 @@ def _customer_panel(user: User, customer: Customer) -> dict[str, Any]:
 def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request.user, conversation_id)
     inbox_services.mark_read(conversation, user=request.user)
+    privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
     messages = [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]
     context = {
         "conversation": conversation,
@@ -357,8 +386,11 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
     if not visible:
         raise Http404("no such customer")
+    privacy.record_view(request, customer, via="clerk.customer")
     return render(
-        request, "clerk/customer.html", {"panel": _customer_panel(user, customer), "tab": "customers"}
+        request,
+        "clerk/customer.html",
+        {"panel": _customer_panel(user, customer, request.GET), "tab": "customers"},
     )
 
 

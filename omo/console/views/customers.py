@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,6 +14,8 @@ from omo.console.access import actor_for, console_view
 from omo.console.forms import SearchForm
 from omo.console.pages import paginate, render_page
 from omo.core import audit
+from omo.customers import timeline
+from omo.customers import consent, privacy
 from omo.customers.models import Customer
 from omo.staff.roles import Scope
 
@@ -52,6 +54,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
     orders = list(selectors.customer_orders(customer))
     # Order pages follow the viewer's scope: a store manager opens only their store's orders.
     openable = None if user.scope == Scope.BRAND else user.store_id
+    timeline_context = _timeline_context(request, customer, openable)
     return render_page(
         request,
         "console/customers/detail.html",
@@ -65,5 +68,28 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "openable_store_id": openable,
             "split": customer_channel_split(customer),
             "member_link": member_page_link(customer),
+            "consent": consent.current_consent(customer),
+            "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
+            **timeline_context,
         },
     )
+
+
+def _timeline_context(request: HttpRequest, customer: Customer, openable_store_id: int | None) -> dict:
+    """The customer's timeline page asked for by ?group=&since=&until=&cursor= (bad values are named)."""
+    error = None
+    try:
+        filters = timeline.Filters.parse(request.GET)
+    except timeline.TimelineError as exc:
+        filters, error = timeline.Filters(), exc
+    links = timeline.console_links(openable_store_id)
+    try:
+        page = timeline.timeline_page(customer, filters, cursor=request.GET.get("cursor", ""), links=links)
+    except timeline.TimelineError as exc:
+        page, error = timeline.timeline_page(customer, filters, links=links), exc
+    return {
+        "timeline": page,
+        "timeline_error": error,
+        "timeline_groups": list(timeline.GROUPS.items()),
+        "timeline_query": urlencode(filters.as_query()),
+    }

@@ -1,0 +1,25 @@
+"""Shopify background work: apply one stored webhook; sync a store's products."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tasks import task
+
+
+@task()
+def process_shopify_webhook(receipt_id: int) -> dict[str, Any]:
+    from omo.connectors import services
+
+    return {"receipt_id": receipt_id, "status": services.process_webhook(receipt_id)}
+
+
+@task()
+def sync_shopify_products(connection_id: int) -> dict[str, Any]:
+    from omo.connectors import services
+    from omo.connectors.models import ShopifyConnection
+
+    connection = ShopifyConnection.objects.select_related("brand").filter(pk=connection_id).first()
+    if connection is None:
+        return {"connection_id": connection_id, "error": "no such connection"}
+    return {"connection_id": connection_id, **services.sync_products(connection)}
