@@ -7,6 +7,7 @@ from django.urls import path
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 from omo.console.views import inbox as inbox_views
 from omo.console.views import leaderboard as leaderboard_views
+from omo.console.views import privacy as privacy_views
 
 app_name = "console"
 
@@ -33,6 +34,11 @@ urlpatterns = [
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("customers/", customers.customer_list, name="customers"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/privacy/", privacy_views.customer_privacy, name="customer_privacy"),
+    path("customers/<int:pk>/consent/", privacy_views.customer_consent, name="customer_consent"),
+    path("customers/<int:pk>/export/", privacy_views.customer_export, name="customer_export"),
+    path("customers/<int:pk>/erase/", privacy_views.customer_erase, name="customer_erase"),
+    path("settings/privacy/", privacy_views.privacy_settings, name="privacy_settings"),
     path("products/", catalog.product_list, name="products"),
     path("products/<int:pk>/", catalog.product_detail, name="product_detail"),
     path("stock/", catalog.stock_list, name="stock"),

@@ -1,0 +1,480 @@
+"""Merging two customers into one, and splitting them again exactly.
+
+`merge_customers(survivor, merged)` re-points everything the merged customer has to the survivor:
+orders and carts, chat contacts and conversations, bindings, the loyalty account and its ledger,
+coupon codes and redemptions, tracked events, tracked links and clicks, identifiers and consents.
+Every moved row id and every overwritten field goes into `CustomerMerge.snapshot`, so
+`split(merge)` puts back exactly what moved; rows made after the merge stay with the survivor.
+
+Rules that need a decision rather than a move:
+
+- identifiers beyond the brand's cap stay with the merged customer (which leads on to the survivor
+  when they are matched), and two different member numbers are never merged;
+- two open bindings are settled by the brand's BindingPolicy (first keeps, latest wins, locked N
+  days; a departed clerk always loses); the loser is ended and the decision is written to
+  `binding_resolution`;
+- two loyalty accounts: the merged one's ledger moves and its balance, lifetime points and rolling
+  spend are added to the survivor's account; the merged account is left at zero;
+- two conversations on the same inbox: the merged one's messages move into the survivor's
+  conversation; the empty thread stays with the merged customer until a split.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.apps import apps
+from django.db import transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from omo.core import audit, events
+from omo.core.audit import Actor
+from omo.core.models import Brand
+from omo.customers.identity import rules_for
+from omo.customers.models import Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
+
+AUTOMATIC_REASON = "自動合併：同一識別出現在兩位顧客"
+MERGE_END_REASON = "merge"
+CHUNK = 5000
+
+# (model, customer field) re-pointed as they are; special cases are handled in their own steps.
+MOVES: tuple[tuple[str, str], ...] = (
+    ("commerce.Order", "customer"),
+    ("commerce.Cart", "customer"),
+    ("inbox.Contact", "customer"),
+    ("binding.RecoveryRequest", "customer"),
+    ("loyalty.PointsEntry", "customer"),
+    ("loyalty.CouponCode", "customer"),
+    ("loyalty.CouponRedemption", "customer"),
+    ("tracking.TrackedEvent", "customer"),
+    ("attribution.LinkIssue", "customer"),
+    ("attribution.Click", "customer"),
+    ("customers.Consent", "customer"),
+)
+# Profile fields the survivor takes from the merged customer when its own is empty.
+FILL_FIELDS = ("name", "phone", "email", "birthday", "member_number", "home_store_id")
+LOYALTY_SUMS = ("balance", "lifetime_earned", "rolling_spend")
+CONVERSATION_FIELDS = ("last_message_at", "last_message_preview", "unread_count", "waiting_since")
+
+
+class MergeError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _model(label: str) -> type[Model]:
+    return apps.get_model(label)
+
+
+def _key(model: type[Model]) -> str:
+    return model._meta.label_lower
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def _load(model: type[Model], name: str, value: Any) -> Any:
+    field = model._meta.get_field(name[:-3] if name.endswith("_id") else name)
+    if value is None:
+        return None
+    if name.endswith("_id"):
+        return value
+    return field.to_python(value)
+
+
+def _move(model: type[Model], field: str, brand_id: int, from_id: int, to_id: int) -> list[int]:
+    ids = list(
+        model.objects.filter(brand_id=brand_id, **{f"{field}_id": from_id})
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for start in range(0, len(ids), CHUNK):
+        model.objects.filter(pk__in=ids[start : start + CHUNK]).update(**{f"{field}_id": to_id})
+    return ids
+
+
+def _move_back(model: type[Model], ids: list[int], from_id: int, to_id: int, field: str = "customer") -> None:
+    for start in range(0, len(ids), CHUNK):
+        model.objects.filter(pk__in=ids[start : start + CHUNK], **{f"{field}_id": from_id}).update(
+            **{f"{field}_id": to_id}
+        )
+
+
+def _as_customer(brand: Brand | None, value: Customer | int) -> Customer:
+    pk = value.pk if isinstance(value, Customer) else value
+    qs = Customer.objects.select_for_update()
+    if brand is not None:
+        qs = qs.filter(brand=brand)
+    found = qs.filter(pk=pk).first()
+    if found is None:
+        raise MergeError("customer", f"no customer {pk} in this brand")
+    return found
+
+
+def _member_number(customer: Customer) -> str:
+    held = (
+        CustomerIdentity.objects.filter(customer=customer, kind=CustomerIdentity.Kind.MEMBER_NUMBER)
+        .values_list("value", flat=True)
+        .first()
+    )
+    return held or customer.member_number
+
+
+def check_mergeable(survivor: Customer, merged: Customer) -> None:
+    """MergeError naming why these two may not be merged, even by hand."""
+    if survivor.pk == merged.pk:
+        raise MergeError("customer", "a customer cannot be merged into itself")
+    if survivor.brand_id != merged.brand_id:
+        raise MergeError("customer", "customers of different brands are never merged")
+    for role, customer in (("survivor", survivor), ("merged", merged)):
+        if customer.merged_into_id:
+            raise MergeError(
+                role, f"customer {customer.pk} was already merged into {customer.merged_into_id}"
+            )
+        if customer.erased_at:
+            raise MergeError(role, f"customer {customer.pk} had their personal data erased")
+    mine, theirs = _member_number(survivor), _member_number(merged)
+    if mine and theirs and mine != theirs:
+        raise MergeError("member_number", f"both customers hold a member number ({mine}, {theirs})")
+
+
+@transaction.atomic
+def merge_customers(
+    survivor: Customer | int,
+    merged: Customer | int,
+    *,
+    brand: Brand | None = None,
+    actor: Actor | None = None,
+    automatic: bool = False,
+    reason: str = "",
+    trigger_kind: str = "",
+    trigger_value: str = "",
+) -> CustomerMerge:
+    """Move everything of `merged` to `survivor`; returns the CustomerMerge record (see the module doc)."""
+    first, second = sorted(
+        [
+            survivor.pk if isinstance(survivor, Customer) else survivor,
+            merged.pk if isinstance(merged, Customer) else merged,
+        ]
+    )
+    locked = {c.pk: c for c in (_as_customer(brand, first), _as_customer(brand, second))}  # lock order: by id
+    survivor = locked[survivor.pk if isinstance(survivor, Customer) else survivor]
+    merged = locked[merged.pk if isinstance(merged, Customer) else merged]
+    brand = brand or survivor.brand
+    if survivor.brand_id != brand.pk:
+        raise MergeError("customer", "customers of different brands are never merged")
+    check_mergeable(survivor, merged)
+    now = timezone.now()
+    snapshot: dict[str, Any] = {"moved": {}, "survivor_fields": {}, "merged_fields": {}}
+
+    # Profile: the merged customer gives up its member number (unique per brand) first.
+    merged_changes: dict[str, Any] = {"merged_into_id": survivor.pk}
+    if merged.member_number:
+        merged_changes["member_number"] = ""
+    survivor_changes: dict[str, Any] = {}
+    for name in FILL_FIELDS:
+        mine, theirs = getattr(survivor, name), getattr(merged, name)
+        if theirs not in ("", None) and mine in ("", None):
+            survivor_changes[name] = theirs
+    tags = sorted(set(survivor.tags or []) | set(merged.tags or []))
+    if tags != list(survivor.tags or []):
+        survivor_changes["tags"] = tags
+    if merged.notes and merged.notes not in survivor.notes:
+        survivor_changes["notes"] = (survivor.notes + "\n" + merged.notes).strip()
+    snapshot["merged_fields"] = {k: [_dump(getattr(merged, k)), _dump(v)] for k, v in merged_changes.items()}
+    snapshot["survivor_fields"] = {
+        k: [_dump(getattr(survivor, k)), _dump(v)] for k, v in survivor_changes.items()
+    }
+    Customer.objects.filter(pk=merged.pk).update(**merged_changes)
+    if survivor_changes:
+        Customer.objects.filter(pk=survivor.pk).update(**survivor_changes)
+
+    snapshot["moved"]["customers.customeridentity"] = _move_identities(brand, survivor, merged)
+    binding_resolution = _merge_bindings(brand, survivor, merged, now, snapshot)
+    _merge_loyalty(brand, survivor, merged, snapshot)
+    _merge_conversations(brand, survivor, merged, snapshot)
+    for label, field in MOVES:
+        model = _model(label)
+        ids = _move(model, field, brand.pk, merged.pk, survivor.pk)
+        if ids:
+            snapshot["moved"][_key(model)] = ids
+
+    record = CustomerMerge.objects.create(
+        brand=brand,
+        survivor=survivor,
+        merged=merged,
+        automatic=automatic,
+        reason=reason[:2000],
+        trigger_kind=trigger_kind[:20],
+        trigger_value=trigger_value[:255],
+        actor=actor.user if actor is not None and actor.user is not None and actor.user.pk else None,
+        snapshot=snapshot,
+        binding_resolution=binding_resolution,
+    )
+    MergeSuggestion.objects.filter(
+        brand=brand,
+        status=MergeSuggestion.Status.OPEN,
+        customer_a_id=min(survivor.pk, merged.pk),
+        customer_b_id=max(survivor.pk, merged.pk),
+    ).update(status=MergeSuggestion.Status.MERGED, resolved_at=now, resolved_by=record.actor, merge=record)
+    audit.record(
+        actor or Actor.system(brand),
+        "customer.merged",
+        record,
+        survivor_id=survivor.pk,
+        merged_id=merged.pk,
+        automatic=automatic,
+        trigger=f"{trigger_kind}:{trigger_value}" if trigger_kind else "",
+        reason=reason,
+    )
+    events.publish(
+        "customer.merged",
+        brand_id=brand.pk,
+        merge_id=record.pk,
+        survivor_id=survivor.pk,
+        merged_id=merged.pk,
+        automatic=automatic,
+    )
+    return record
+
+
+def _move_identities(brand: Brand, survivor: Customer, merged: Customer) -> list[int]:
+    """The merged customer's identifiers that fit under the survivor's caps (oldest first)."""
+    rules = rules_for(brand)
+    held: dict[str, int] = {}
+    for kind in CustomerIdentity.objects.filter(customer=survivor).values_list("kind", flat=True):
+        held[kind] = held.get(kind, 0) + 1
+    moving: list[int] = []
+    for pk, kind in CustomerIdentity.objects.filter(customer=merged).order_by("id").values_list("pk", "kind"):
+        if held.get(kind, 0) < rules.cap_of(kind):
+            held[kind] = held.get(kind, 0) + 1
+            moving.append(pk)
+    CustomerIdentity.objects.filter(pk__in=moving).update(customer=survivor)
+    return moving
+
+
+def _settle(policy: Any, a: Any, b: Any, now: dt.datetime) -> tuple[Any, Any, str]:
+    """(kept, ended, why) for two open bindings under the brand's policy."""
+    from omo.binding.models import BindingPolicy
+
+    earlier, later = sorted([a, b], key=lambda x: (x.started_at, x.pk))
+    if a.clerk.is_active != b.clerk.is_active:
+        kept = a if a.clerk.is_active else b
+        return kept, (b if kept is a else a), "另一位店員已離職"
+    if policy.rule == BindingPolicy.Rule.LATEST_WINS:
+        return later, earlier, "latest_wins：保留較晚的綁定"
+    if policy.rule == BindingPolicy.Rule.LOCKED_DAYS:
+        if now < earlier.started_at + dt.timedelta(days=policy.lock_days):
+            return earlier, later, f"locked_days：較早的綁定仍在 {policy.lock_days} 天鎖定期內"
+        return later, earlier, f"locked_days：較早的綁定已過 {policy.lock_days} 天鎖定期"
+    return earlier, later, "first_keeps：保留較早的綁定"
+
+
+def _merge_bindings(
+    brand: Brand, survivor: Customer, merged: Customer, now: dt.datetime, snapshot: dict
+) -> str:
+    from omo.binding import selectors as binding_selectors
+    from omo.binding.models import Binding
+
+    mine = Binding.objects.select_for_update().filter(customer=survivor, ended_at__isnull=True).first()
+    theirs = Binding.objects.select_for_update().filter(customer=merged, ended_at__isnull=True).first()
+    resolution = ""
+    if mine is not None and theirs is not None:
+        mine = Binding.objects.select_related("clerk").get(pk=mine.pk)
+        theirs = Binding.objects.select_related("clerk").get(pk=theirs.pk)
+        kept, ended, why = _settle(binding_selectors.policy_for(brand.pk), mine, theirs, now)
+        Binding.objects.filter(pk=ended.pk).update(ended_at=now, ended_reason=MERGE_END_REASON)
+        snapshot["binding_ended"] = [ended.pk, _dump(now)]
+        resolution = (
+            f"{why}：保留綁定 #{kept.pk}（店員 {kept.clerk}），結束綁定 #{ended.pk}（店員 {ended.clerk}）"
+        )
+        events.publish(
+            "binding.ended",
+            brand_id=brand.pk,
+            binding_id=ended.pk,
+            customer_id=ended.customer_id,
+            clerk_id=ended.clerk_id,
+            reason=MERGE_END_REASON,
+        )
+    ids = _move(Binding, "customer", brand.pk, merged.pk, survivor.pk)
+    if ids:
+        snapshot["moved"][_key(Binding)] = ids
+    return resolution
+
+
+def _merge_loyalty(brand: Brand, survivor: Customer, merged: Customer, snapshot: dict) -> None:
+    account_model = _model("loyalty.LoyaltyAccount")
+    accounts = {
+        a.customer_id: a
+        for a in account_model.objects.select_for_update()
+        .filter(customer_id__in=[survivor.pk, merged.pk])
+        .order_by("pk")
+    }
+    theirs, mine = accounts.get(merged.pk), accounts.get(survivor.pk)
+    if theirs is None:
+        return
+    if mine is None:
+        account_model.objects.filter(pk=theirs.pk).update(customer_id=survivor.pk)
+        snapshot["moved"][_key(account_model)] = [theirs.pk]
+        return
+    added = {name: getattr(theirs, name) for name in LOYALTY_SUMS}
+    account_model.objects.filter(pk=mine.pk).update(**{n: getattr(mine, n) + v for n, v in added.items()})
+    account_model.objects.filter(pk=theirs.pk).update(**dict.fromkeys(LOYALTY_SUMS, 0))
+    snapshot["loyalty"] = {"survivor_account": mine.pk, "merged_account": theirs.pk, "added": added}
+
+
+def _merge_conversations(brand: Brand, survivor: Customer, merged: Customer, snapshot: dict) -> None:
+    conversation_model = _model("inbox.Conversation")
+    message_model = _model("inbox.Message")
+    mine = {c.inbox_id: c for c in conversation_model.objects.select_for_update().filter(customer=survivor)}
+    moved, folded, changed = [], [], {}
+    for theirs in (
+        conversation_model.objects.select_for_update().filter(brand=brand, customer=merged).order_by("pk")
+    ):
+        target = mine.get(theirs.inbox_id)
+        if target is None:
+            moved.append(theirs.pk)
+            continue
+        ids = _move(message_model, "conversation", brand.pk, theirs.pk, target.pk)
+        folded.append([theirs.pk, target.pk, ids])
+        after = {
+            "last_message_at": max(
+                (t for t in (target.last_message_at, theirs.last_message_at) if t is not None), default=None
+            ),
+            "unread_count": target.unread_count + theirs.unread_count,
+            "waiting_since": min(
+                (t for t in (target.waiting_since, theirs.waiting_since) if t is not None), default=None
+            ),
+        }
+        if theirs.last_message_at and (
+            target.last_message_at is None or theirs.last_message_at > target.last_message_at
+        ):
+            after["last_message_preview"] = theirs.last_message_preview
+        after = {k: v for k, v in after.items() if getattr(target, k) != v}
+        if after:
+            changed[str(target.pk)] = {k: [_dump(getattr(target, k)), _dump(v)] for k, v in after.items()}
+            conversation_model.objects.filter(pk=target.pk).update(**after)
+            for k, v in after.items():
+                setattr(target, k, v)
+    conversation_model.objects.filter(pk__in=moved).update(customer=survivor)
+    if moved:
+        snapshot["moved"][_key(conversation_model)] = moved
+    if folded:
+        snapshot["messages"] = folded
+    if changed:
+        snapshot["conversation_fields"] = changed
+
+
+def _restore_fields(
+    model: type[Model], pk: int, fields: dict[str, list], *, only_if_unchanged: bool
+) -> list[str]:
+    """Put back each field's value from before; with only_if_unchanged, skip fields changed since."""
+    row = model.objects.filter(pk=pk).values(*fields).first()
+    if row is None:
+        return list(fields)
+    restore, skipped = {}, []
+    for name, (before, after) in fields.items():
+        if only_if_unchanged and _dump(row[name]) != after:
+            skipped.append(name)
+            continue
+        restore[name] = _load(model, name, before)
+    if restore:
+        model.objects.filter(pk=pk).update(**restore)
+    return skipped
+
+
+@transaction.atomic
+def split(merge: CustomerMerge, *, actor: Actor | None = None) -> CustomerMerge:
+    """Undo `merge`: what moved goes back, overwritten fields are restored (unless changed since)."""
+    merge = CustomerMerge.objects.select_for_update().get(pk=merge.pk)
+    if merge.split_at is not None:
+        raise MergeError("merge", "this merge was already split")
+    brand = merge.brand
+    first, second = sorted([merge.survivor_id, merge.merged_id])
+    locked = {
+        c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[first, second]).order_by("pk")
+    }
+    survivor, merged = locked[merge.survivor_id], locked[merge.merged_id]
+    if merged.merged_into_id != survivor.pk:
+        raise MergeError("merge", "the merged customer no longer points at the survivor")
+    if survivor.merged_into_id:
+        raise MergeError(
+            "survivor",
+            f"the survivor was merged into customer {survivor.merged_into_id} since: split that first",
+        )
+    snap = merge.snapshot or {}
+    moved: dict[str, list[int]] = snap.get("moved", {})
+    # Bindings first: the merged customer's open binding must leave before the ended one reopens.
+    from omo.binding.models import Binding
+
+    _move_back(Binding, moved.get(_key(Binding), []), survivor.pk, merged.pk)
+    skipped: list[str] = []
+    if snap.get("binding_ended"):
+        ended_id, ended_at = snap["binding_ended"]
+        row = Binding.objects.filter(pk=ended_id, ended_reason=MERGE_END_REASON).first()
+        if row is not None and _dump(row.ended_at) == ended_at:
+            if Binding.objects.filter(customer_id=row.customer_id, ended_at__isnull=True).exists():
+                skipped.append(f"binding {ended_id}")
+            else:
+                Binding.objects.filter(pk=ended_id).update(ended_at=None, ended_reason="")
+    for label, ids in moved.items():
+        model = _model(label)
+        if model is Binding:
+            continue
+        _move_back(model, ids, survivor.pk, merged.pk)
+    for from_conv, to_conv, ids in snap.get("messages", []):
+        _move_back(_model("inbox.Message"), ids, to_conv, from_conv, field="conversation")
+    conversation_model = _model("inbox.Conversation")
+    for pk, fields in snap.get("conversation_fields", {}).items():
+        skipped += [
+            f"conversation {pk} {n}"
+            for n in _restore_fields(conversation_model, int(pk), fields, only_if_unchanged=True)
+        ]
+    if snap.get("loyalty"):
+        _split_loyalty(snap["loyalty"])
+    # Profile: the survivor gives back a member number before the merged customer takes it again.
+    skipped += [
+        f"survivor {n}"
+        for n in _restore_fields(
+            Customer, survivor.pk, snap.get("survivor_fields", {}), only_if_unchanged=True
+        )
+    ]
+    _restore_fields(Customer, merged.pk, snap.get("merged_fields", {}), only_if_unchanged=False)
+    now = timezone.now()
+    merge.split_at = now
+    merge.split_by = actor.user if actor is not None and actor.user is not None and actor.user.pk else None
+    merge.save(update_fields=["split_at", "split_by"])
+    audit.record(
+        actor or Actor.system(brand),
+        "customer.split",
+        merge,
+        survivor_id=survivor.pk,
+        merged_id=merged.pk,
+        not_restored=skipped,
+    )
+    events.publish(
+        "customer.split", brand_id=brand.pk, merge_id=merge.pk, survivor_id=survivor.pk, merged_id=merged.pk
+    )
+    return merge
+
+
+def _split_loyalty(info: dict[str, Any]) -> None:
+    account_model = _model("loyalty.LoyaltyAccount")
+    ids = sorted([info["survivor_account"], info["merged_account"]])
+    accounts = {a.pk: a for a in account_model.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    mine, theirs = accounts[info["survivor_account"]], accounts[info["merged_account"]]
+    added = info["added"]
+    if mine.balance < added["balance"]:
+        raise MergeError(
+            "loyalty",
+            f"the survivor has spent points that came with the merge ({mine.balance} left, {added['balance']} to return)",
+        )
+    account_model.objects.filter(pk=mine.pk).update(**{n: getattr(mine, n) - v for n, v in added.items()})
+    account_model.objects.filter(pk=theirs.pk).update(**{n: getattr(theirs, n) + v for n, v in added.items()})
