@@ -80,7 +80,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
             NavItem(
                 pgettext_lazy("console nav", "顧客列表"),
                 "console:customers",
-                active_for=("console:customer_detail",),
+                active_for=("console:customer_detail", "console:customer_privacy", "console:customer_erase"),
             ),
             NavItem(pgettext_lazy("console nav", "分眾"), "console:segments"),
         ),
@@ -130,6 +130,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 "console:api_keys",
                 active_for=("console:api_key_create",),
             ),
+            NavItem(pgettext_lazy("console nav", "個資與保存期限"), "console:privacy_settings"),
             NavItem(pgettext_lazy("console nav", "稽核紀錄"), "console:audit"),
         ),
     ),

@@ -33,6 +33,7 @@ JOBS: tuple[PeriodicJob, ...] = (
     PeriodicJob(
         "inbox.sweep_stuck_messages", "omo.inbox.tasks.sweep_stuck_messages", dt.timedelta(minutes=1)
     ),
+    PeriodicJob("customers.purge_expired", "omo.customers.retention.purge_expired", dt.timedelta(hours=24)),
     PeriodicJob(
         "integrations.sweep_webhooks",
         "omo.integrations.tasks.sweep_webhook_deliveries",

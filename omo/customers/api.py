@@ -185,3 +185,59 @@ def list_identities(request: HttpRequest, customer_id: int):
     """Every identifier that recognises this customer (phone, email, member number, platform ids)."""
     customer = customer_for(actor_of(request), customer_id)
     return CustomerIdentity.objects.filter(brand_id=customer.brand_id, customer=customer).order_by("kind", "id")
+
+
+# --- PDPA: export and erasure (omo/customers/privacy.py; HQ admin keys only) ------------------------
+
+
+class EraseIn(Schema):
+    reason: str = Field(..., max_length=300, description="why the personal data is erased (kept in the audit log)")
+
+
+class EraseOut(Schema):
+    id: int
+    erased_at: dt.datetime
+    erased_customer_ids: list[int]
+    counts: dict[str, int]
+
+
+def _privacy_error(exc: Exception) -> ApiError:
+    return ApiError(exc.status, {403: "forbidden", 404: "not_found", 409: "conflict"}.get(exc.status, "invalid"),
+                    exc.message, field=exc.field)
+
+
+@router.get("/customers/{customer_id}/export", auth=allow("customers.privacy"),
+            response={200: None, **ERRORS}, openapi_extra={
+                "responses": {"200": {"description": "a zip of customer.json and one CSV per section",
+                                      "content": {"application/zip": {}}}}})
+def export_customer(request: HttpRequest, customer_id: int):
+    """Everything held about one customer (PDPA): profile, identities, consents, orders, points,
+    coupons, bindings, conversations and messages, tracked events, clicks. Audited."""
+    from django.http import HttpResponse
+
+    from omo.customers import privacy
+
+    actor = actor_of(request)
+    customer = customer_for(actor, customer_id)
+    try:
+        data = privacy.export_customer(customer, actor=actor)
+    except privacy.PrivacyError as exc:
+        raise _privacy_error(exc) from exc
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{privacy.export_filename(customer)}"'
+    return response
+
+
+@router.post("/customers/{customer_id}/erase", auth=allow("customers.privacy"), response={200: EraseOut, **ERRORS})
+def erase_customer(request: HttpRequest, customer_id: int, data: EraseIn):
+    """Erase one customer's personal data everywhere (PDPA); orders stay, anonymised. Cannot be undone."""
+    from omo.customers import privacy
+
+    actor = actor_of(request)
+    customer = customer_for(actor, customer_id)
+    try:
+        report = privacy.erase_customer(customer, actor=actor, reason=data.reason)
+    except privacy.PrivacyError as exc:
+        raise _privacy_error(exc) from exc
+    return {"id": customer.pk, "erased_at": customer.erased_at, "erased_customer_ids": report.customer_ids,
+            "counts": report.counts}

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class CustomersConfig(AppConfig):
     name = "omo.customers"
     label = "customers"
+
+    def ready(self) -> None:
+        # Opt-out / opt-in words in chat (omo/customers/consent.py).
+        from omo.customers.consent import register_handlers
+
+        register_handlers()

@@ -93,8 +93,24 @@ def queue_message(
     text: str = "",
     payload: dict[str, Any] | None = None,
     sender: Any = None,
+    purpose: str | None = None,
 ) -> Message:
-    """Queue a message to the conversation's customer; it is delivered by `deliver_message` after commit."""
+    """Queue a message to the conversation's customer; it is delivered by `deliver_message` after commit.
+
+    `purpose`: None for a reply in the conversation (a person or a bot answering the customer);
+    "marketing" or "transactional" for a message the brand starts (campaigns, journeys, order
+    notices). Those are refused with OutboundError("purpose", reason) when the customer's consent
+    or reachability does not allow them (omo.customers.consent.may_message).
+    """
+    if purpose is not None:
+        from omo.customers.consent import ConsentError, may_message
+
+        try:
+            allowed, why = may_message(conversation.customer, conversation.inbox.platform, purpose)
+        except ConsentError as exc:
+            raise OutboundError("purpose", exc.message) from exc
+        if not allowed:
+            raise OutboundError("purpose", why)
     if kind not in OUTBOUND_KINDS:
         raise OutboundError("kind", f"cannot send a {kind!r} message")
     if kind == Message.Kind.TEXT and not (text or "").strip():

@@ -6,9 +6,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 
 from omo.commerce.models import Order
 from omo.console import selectors
-from omo.console.access import console_view
+from omo.console.access import actor_for, console_view
 from omo.console.forms import OrderFilterForm
 from omo.console.pages import paginate, render_page
+from omo.core import audit
 
 
 @console_view("orders.read")
@@ -24,6 +25,8 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         order = selectors.order_detail(request.user, pk)
     except Order.DoesNotExist as exc:
         raise Http404 from exc
+    # The page shows the buyer's contact and shipping details: seeing them is audited (PDPA).
+    audit.record(actor_for(request), "order.viewed", order, customer=order.customer_id)
     return render_page(
         request,
         "console/orders/detail.html",
