@@ -30,10 +30,9 @@ from config import env
 logger = logging.getLogger(__name__)
 
 PRODUCTS_PAGE = 25
-VARIANTS_PAGE = 25
+VARIANTS_PAGE = 25  # variants(first: 25) in PRODUCTS_QUERY; more are read with VARIANTS_QUERY
 
-PRODUCTS_QUERY = (
-    """
+PRODUCTS_QUERY = """
 query OmoProducts($first: Int!, $after: String) {
   shop { currencyCode }
   products(first: $first, after: $after, sortKey: ID) {
@@ -48,7 +47,7 @@ query OmoProducts($first: Int!, $after: String) {
       status
       updatedAt
       featuredMedia { preview { image { url altText } } }
-      variants(first: %d) {
+      variants(first: 25) {
         pageInfo { hasNextPage endCursor }
         nodes { id legacyResourceId sku title price compareAtPrice barcode selectedOptions { name value } }
       }
@@ -56,8 +55,6 @@ query OmoProducts($first: Int!, $after: String) {
   }
 }
 """
-    % VARIANTS_PAGE
-)  # noqa: UP031 - GraphQL braces make str.format unreadable
 
 VARIANTS_QUERY = """
 query OmoProductVariants($id: ID!, $first: Int!, $after: String) {

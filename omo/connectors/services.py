@@ -365,16 +365,20 @@ def process_webhook(receipt_id: int) -> str:
 
 
 def process_pending(connection: ShopifyConnection) -> dict[str, int]:
-    """Process every pending delivery of a connection, oldest first (the console's "retry", tests)."""
+    """Process every pending delivery of a connection, oldest first, including refunds an order
+    woke up on the way (the console's "retry", the command line, tests)."""
     counts: dict[str, int] = {}
-    ids = list(
-        ShopifyWebhook.objects.filter(connection=connection, status=ShopifyWebhook.Status.PENDING)
-        .order_by("id")
-        .values_list("pk", flat=True)
-    )
-    for receipt_id in ids:
-        status = process_webhook(receipt_id)
-        counts[status] = counts.get(status, 0) + 1
+    for _ in range(10):
+        ids = list(
+            ShopifyWebhook.objects.filter(connection=connection, status=ShopifyWebhook.Status.PENDING)
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+        if not ids:
+            break
+        for receipt_id in ids:
+            status = process_webhook(receipt_id)
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 

@@ -131,6 +131,11 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 active_for=("console:api_key_create",),
             ),
             NavItem(pgettext_lazy("console nav", "個資與保存期限"), "console:privacy_settings"),
+            NavItem(
+                pgettext_lazy("console nav", "Shopify"),
+                "console:shopify",
+                active_for=("console:shopify_create", "console:shopify_detail"),
+            ),
             NavItem(pgettext_lazy("console nav", "稽核紀錄"), "console:audit"),
         ),
     ),

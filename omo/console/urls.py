@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from omo.connectors import console as shopify_views
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 from omo.console.views import inbox as inbox_views
 from omo.console.views import leaderboard as leaderboard_views
@@ -54,4 +55,14 @@ urlpatterns = [
     path("settings/api-keys/new/", brand_settings.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:pk>/revoke/", brand_settings.api_key_revoke, name="api_key_revoke"),
     path("settings/audit/", brand_settings.audit_list, name="audit"),
+    path("settings/shopify/", shopify_views.shopify_list, name="shopify"),
+    path("settings/shopify/new/", shopify_views.shopify_create, name="shopify_create"),
+    path("settings/shopify/<int:pk>/", shopify_views.shopify_detail, name="shopify_detail"),
+    path("settings/shopify/<int:pk>/sync/", shopify_views.shopify_sync, name="shopify_sync"),
+    path("settings/shopify/<int:pk>/retry/", shopify_views.shopify_retry, name="shopify_retry"),
+    path(
+        "settings/shopify/<int:pk>/privacy/<int:request_pk>/resolve/",
+        shopify_views.shopify_privacy_resolve,
+        name="shopify_privacy_resolve",
+    ),
 ]
