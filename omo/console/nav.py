@@ -130,6 +130,11 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 "console:api_keys",
                 active_for=("console:api_key_create",),
             ),
+            NavItem(
+                pgettext_lazy("console nav", "Webhook"),
+                "console:webhooks",
+                active_for=("console:webhook_create", "console:webhook_detail", "console:webhook_delivery"),
+            ),
             NavItem(pgettext_lazy("console nav", "個資與保存期限"), "console:privacy_settings"),
             NavItem(
                 pgettext_lazy("console nav", "Shopify"),

@@ -9,6 +9,7 @@ from omo.console.views import auth, brand_settings, catalog, customers, dashboar
 from omo.console.views import inbox as inbox_views
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import privacy as privacy_views
+from omo.console.views import webhooks as webhook_views
 
 app_name = "console"
 
@@ -64,5 +65,23 @@ urlpatterns = [
         "settings/shopify/<int:pk>/privacy/<int:request_pk>/resolve/",
         shopify_views.shopify_privacy_resolve,
         name="shopify_privacy_resolve",
+    ),
+    path("settings/webhooks/", webhook_views.webhook_list, name="webhooks"),
+    path("settings/webhooks/new/", webhook_views.webhook_create, name="webhook_create"),
+    path("settings/webhooks/<int:pk>/", webhook_views.webhook_detail, name="webhook_detail"),
+    path("settings/webhooks/<int:pk>/pause/", webhook_views.webhook_pause, name="webhook_pause"),
+    path("settings/webhooks/<int:pk>/resume/", webhook_views.webhook_resume, name="webhook_resume"),
+    path("settings/webhooks/<int:pk>/test/", webhook_views.webhook_test, name="webhook_test"),
+    path("settings/webhooks/<int:pk>/rotate/", webhook_views.webhook_rotate, name="webhook_rotate"),
+    path("settings/webhooks/<int:pk>/delete/", webhook_views.webhook_delete, name="webhook_delete"),
+    path(
+        "settings/webhooks/<int:pk>/deliveries/<int:delivery_pk>/",
+        webhook_views.webhook_delivery,
+        name="webhook_delivery",
+    ),
+    path(
+        "settings/webhooks/<int:pk>/deliveries/<int:delivery_pk>/redeliver/",
+        webhook_views.webhook_redeliver,
+        name="webhook_redeliver",
     ),
 ]
