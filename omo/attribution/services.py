@@ -635,6 +635,10 @@ def attribute_order(order: Order | int, *, ctx: BrandContext | None = None) -> A
                     ],
                     ignore_conflicts=True,
                 )
+            if decision.clerk_id is not None:  # after this commit, and only by the run that decided
+                _publish_attributed(
+                    ctx.brand_id, order.pk, decision.clerk_id, decision.store_id, decision.rule
+                )
     except IntegrityError:  # a concurrent run decided it first; its answer stands
         return Attribution.objects.get(order_id=order.pk)
     if attribution.clerk_id is not None:
@@ -751,6 +755,7 @@ def attribute_orders(
     else:
         order_ids = sorted(set(orders))
     stats = BatchStats()
+    started = timezone.now()
     if batch_sql.usable(ctx):
         # PostgreSQL: each chunk decided and written by one statement (see batch_sql); the few
         # orders it leaves (codes SQL might read differently) go through `decide` here.
@@ -762,7 +767,41 @@ def attribute_orders(
             _attribute_chunk(brand, ctx, chunk, stats)
     if stats.commission_entries:
         transaction.on_commit(lambda: settle_cancelled(ctx.brand_id, order_ids))
+    if stats.attributed:
+        _publish_batch_attributed(ctx.brand_id, order_ids, since=started)
     return stats
+
+
+def _publish_attributed(brand_id: int, order_id: int, clerk_id: int, store_id: int | None, rule: str) -> None:
+    events.publish(
+        "order.attributed",
+        brand_id=brand_id,
+        order_id=order_id,
+        clerk_id=clerk_id,
+        store_id=store_id,
+        rule=rule,
+    )
+
+
+def _publish_batch_attributed(brand_id: int, order_ids: Sequence[int], *, since: dt.datetime) -> None:
+    """`order.attributed` for each order of the batch credited to a clerk by this run (decided since it
+    started). A concurrent run of the same orders may publish one too; the event id is per order,
+    so subscribers see one event (omo/integrations keys its outbox by it)."""
+    for chunk in _in_chunks(order_ids):
+        wanted = set(chunk)
+        for order_id, clerk_id, store_id, rule in (
+            Attribution.objects.filter(
+                brand_id=brand_id,
+                order_id__gte=chunk[0],
+                order_id__lte=chunk[-1],
+                clerk_id__isnull=False,
+                decided_at__gte=since,
+            )
+            .order_by("order_id")
+            .values_list("order_id", "clerk_id", "store_id", "rule")
+        ):
+            if order_id in wanted:
+                _publish_attributed(brand_id, order_id, clerk_id, store_id, rule)
 
 
 def settle_cancelled(brand_id: int, order_ids: Sequence[int], *, chunk_size: int = 20_000) -> int:
