@@ -29,7 +29,7 @@ from config import env
 
 logger = logging.getLogger(__name__)
 
-PRODUCTS_PAGE = 25
+PRODUCTS_PAGE = 10  # with 25 variants each this stays well under the 1,000-point single-query limit
 VARIANTS_PAGE = 25  # variants(first: 25) in PRODUCTS_QUERY; more are read with VARIANTS_QUERY
 
 PRODUCTS_QUERY = """
@@ -71,11 +71,12 @@ query OmoProductVariants($id: ID!, $first: Int!, $after: String) {
 class ShopifyApiError(Exception):
     """The API refused or failed; `field` names what to fix (access_token, api_version, query…)."""
 
-    def __init__(self, field: str, message: str, *, status: int | None = None):
+    def __init__(self, field: str, message: str, *, status: int | None = None, code: str = ""):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
         self.status = status
+        self.code = code  # GraphQL error code, e.g. MAX_COST_EXCEEDED
 
 
 def api_base(shop_domain: str, override: str = "") -> str:
@@ -197,7 +198,9 @@ class GraphQLClient:
                 self.throttle.available = needed
                 continue
             if errors:
-                raise ShopifyApiError("query", _first_error(document) or "GraphQL error")
+                raise ShopifyApiError(
+                    "query", _first_error(document) or "GraphQL error", code=_first_code(document)
+                )
             data = document.get("data")
             if not isinstance(data, dict):
                 raise ShopifyApiError("api", "answer has no data")
@@ -210,7 +213,13 @@ class GraphQLClient:
         """Every product node with all its variant nodes, page by page (cursor pagination)."""
         after: str | None = None
         while True:
-            data = self.execute(PRODUCTS_QUERY, {"first": page_size, "after": after})
+            try:
+                data = self.execute(PRODUCTS_QUERY, {"first": page_size, "after": after})
+            except ShopifyApiError as exc:
+                if exc.code != "MAX_COST_EXCEEDED" or page_size == 1:
+                    raise
+                page_size = max(1, page_size // 2)  # the store's products cost more than we planned for
+                continue
             self.shop_currency = str((data.get("shop") or {}).get("currencyCode") or self.shop_currency)
             connection = data.get("products") or {}
             for node in connection.get("nodes") or []:
@@ -241,6 +250,13 @@ def _retry_after(raw: str | None) -> float:
         return max(float(raw), 0.05) if raw else 1.0
     except ValueError:
         return 1.0
+
+
+def _first_code(document: dict[str, Any]) -> str:
+    errors = document.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str((errors[0].get("extensions") or {}).get("code", ""))
+    return ""
 
 
 def _first_error(document: dict[str, Any]) -> str:
