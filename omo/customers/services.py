@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.customers import search
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.normalize import is_junk, normalize_email, normalize_phone
 
@@ -77,7 +78,7 @@ def find_customer(brand: Brand, *, phone: str = "", email: str = "", member_numb
                 .first()
             )
             if identity is not None:
-                return identity.customer
+                return live_customer(identity.customer)
     return None
 
 
@@ -108,6 +109,9 @@ def create_customer(
         home_store_id=home_store_id,
         tags=sorted(set(tags or [])),
         notes=notes or "",
+        search_text=search.build_search_text(
+            name=name, phone=clean_phone, email=clean_email, member_number=member_number
+        ),
     )
     try:
         with transaction.atomic():
@@ -131,7 +135,16 @@ def get_or_create_customer(
         return None, False
     existing = find_customer(brand, phone=clean_phone, email=clean_email, member_number=member_number)
     if existing is not None:
-        return existing, False
+        # Identifiers seen with a known customer are linked to them (or merge two customers).
+        try:
+            with transaction.atomic():
+                (customer,) = resolve_customers(
+                    brand, [{"name": name, "phone": clean_phone, "email": clean_email, "member_number": member_number}],
+                    source=source,
+                )
+        except IntegrityError:
+            customer = None
+        return (customer if isinstance(customer, Customer) else live_customer(existing)), False
     try:
         with transaction.atomic():
             return (
@@ -170,6 +183,7 @@ def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Cust
     for field, value in changes.items():
         setattr(customer, field, value)
     customer.save()
+    search.refresh([customer.pk])
     new_pairs = set(_identity_values(customer))
     # Identifiers the profile no longer holds stop matching this customer.
     for kind, value in old_pairs - new_pairs:
@@ -186,69 +200,59 @@ def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Cust
 def resolve_customers(brand: Brand, refs: list[dict[str, str] | None], *, source: str) -> list[Customer | CustomerError | None]:
     """Match or create the customer of each ref ({name, phone, email, member_number}) in a few queries.
 
-    For bulk ingest: one lookup for every identifier in the batch, one INSERT for the new customers
-    and one for their identities. Refs in the same batch that share an identifier get the same
+    For bulk ingest, through identity resolution (omo/customers/identity.py): one lookup for every
+    identifier in the batch, one INSERT for the new customers and one for new identifiers; an
+    order naming two customers (a known phone and a known email of someone else) merges them
+    within the brand's rules. Refs in the same batch that share an identifier get the same
     customer. A bad phone or email yields a CustomerError at that index; a ref with no usable
     identifier yields None. A concurrent writer creating the same identifier makes the final
     INSERT fail with IntegrityError; callers then fall back to get_or_create_customer one by one.
     """
-    cleaned: list[tuple[str, str, str, str] | CustomerError | None] = []
-    wanted: dict[str, set[str]] = {"member_number": set(), "phone": set(), "email": set()}
-    for ref in refs:
+    from omo.customers import identity
+
+    results: list[Customer | CustomerError | None] = [None] * len(refs)
+    observations: list[identity.Observation] = []
+    slots: list[int] = []
+    for index, ref in enumerate(refs):
         if not ref:
-            cleaned.append(None)
             continue
         try:
             phone, email = clean_contact(brand, phone=ref.get("phone", ""), email=ref.get("email", ""))
         except CustomerError as exc:
-            cleaned.append(exc)
+            results[index] = exc
             continue
         member = (ref.get("member_number") or "").strip()
         member = "" if is_junk(member) else member
         if not (phone or email or member):
-            cleaned.append(None)
             continue
-        cleaned.append((ref.get("name") or "", phone, email, member))
-        for kind, value in (("member_number", member), ("phone", phone), ("email", email)):
-            if value:
-                wanted[kind].add(value)
-    known: dict[tuple[str, str], int] = {}
-    for kind, values in wanted.items():
-        if values:
-            for value, customer_id in CustomerIdentity.objects.filter(
-                brand=brand, kind=kind, value__in=values
-            ).values_list("value", "customer_id"):
-                known[(kind, value)] = customer_id
-    customers_by_id = {c.pk: c for c in Customer.objects.filter(pk__in=set(known.values()))} if known else {}
-    pending: dict[tuple[str, str], Customer] = {}  # identifiers of customers created in this batch
-    new_customers: list[Customer] = []
-    results: list[Customer | CustomerError | None] = []
-    for item in cleaned:
-        if item is None or isinstance(item, CustomerError):
-            results.append(item)
-            continue
-        name, phone, email, member = item
-        keys = [(k, v) for k, v in (("member_number", member), ("phone", phone), ("email", email)) if v]
-        match = next((customers_by_id[known[key]] for key in keys if key in known), None)
-        if match is None:
-            match = next((pending[key] for key in keys if key in pending), None)
-        if match is None:
-            match = Customer(brand=brand, name=name.strip()[:120], phone=phone, email=email, member_number=member)
-            new_customers.append(match)
-        for key in keys:
-            if key not in known:
-                pending.setdefault(key, match)
-        results.append(match)
-    if new_customers:
-        Customer.objects.bulk_create(new_customers)
-        created = {id(customer) for customer in new_customers}
-        CustomerIdentity.objects.bulk_create(
-            [
-                CustomerIdentity(brand=brand, customer=customer, kind=kind, value=value, source=source)
-                for (kind, value), customer in pending.items()
-                if id(customer) in created
-            ]
+        observations.append(
+            identity.Observation(
+                [
+                    (CustomerIdentity.Kind.MEMBER_NUMBER, member, True),
+                    (CustomerIdentity.Kind.PHONE, phone),
+                    (CustomerIdentity.Kind.EMAIL, email),
+                ],
+                name=ref.get("name") or "",
+            )
         )
-        for customer in new_customers:
-            events.publish("customer.created", brand_id=brand.pk, customer_id=customer.pk)
+        slots.append(index)
+    if not observations:
+        return results
+    outcome = identity.resolve(brand, observations, source=source)
+    search.refresh(customer.pk for customer in outcome.created)
+    created = {customer.pk: customer for customer in outcome.created}
+    wanted = {pk for pk in outcome.customer_ids if pk is not None and pk not in created}
+    customers = {**created, **Customer.objects.in_bulk(wanted)} if wanted else created
+    for index, pk in zip(slots, outcome.customer_ids, strict=True):
+        results[index] = customers.get(pk) if pk is not None else None
     return results
+
+
+def live_customer(customer: Customer) -> Customer:
+    """The customer itself, or the one it was merged into (following the chain)."""
+    if not customer.merged_into_id:
+        return customer
+    from omo.customers.identity import live_customer_ids
+
+    pk = live_customer_ids(customer.brand_id, [customer.pk]).get(customer.pk, customer.pk)
+    return Customer.objects.get(pk=pk)

@@ -188,27 +188,74 @@ def build_event(
 
 
 def resolve_customers(brand_id: int, events: list[TrackedEvent]) -> None:
-    """Sets `customer` where `userId` is exactly a member number or an identifier value of the brand."""
-    user_ids = {e.user_id for e in events if e.user_id}
-    if not user_ids:
+    """Sets `customer` on each event through identity resolution (omo/customers/identity.py).
+
+    A `userId` that is exactly a member number or another identifier of the brand names that
+    customer; otherwise it is a `user_id` identifier, and a customer is made for it when new.
+    The event's `anonymousId` is linked to the same customer, an alias links `previousId` (an
+    anonymous id, or an earlier userId) to `userId`, and identify traits add email and phone.
+    Only an identify call with a new userId makes a customer; other events only match (an event
+    with only an anonymousId gets the customer that id is linked to).
+    The whole batch costs a few queries, not one per event.
+    """
+    from omo.customers import identity
+
+    if not events:
         return
-    found: dict[str, int] = dict(
-        Customer.objects.filter(brand_id=brand_id, member_number__in=user_ids).values_list(
-            "member_number", "id"
+    kind = CustomerIdentity.Kind
+    user_ids = {e.user_id for e in events if e.user_id}
+    found: dict[str, int] = {}
+    if user_ids:
+        found = dict(
+            Customer.objects.filter(brand_id=brand_id, member_number__in=user_ids).values_list("member_number", "id")
         )
+        rest = user_ids - found.keys()
+        if rest:
+            rank = {k: i for i, k in enumerate(USER_ID_KINDS)}
+            rows = CustomerIdentity.objects.filter(brand_id=brand_id, value__in=rest, kind__in=USER_ID_KINDS)
+            best: dict[str, tuple[int, int]] = {}
+            for value, k, customer_id in rows.values_list("value", "kind", "customer_id"):
+                if value not in best or rank[k] < best[value][0]:
+                    best[value] = (rank[k], customer_id)
+            found.update({value: customer_id for value, (_, customer_id) in best.items()})
+    previous = {e.previous_id for e in events if e.type == TrackedEvent.Type.ALIAS and e.previous_id}
+    earlier_users = (
+        set(
+            CustomerIdentity.objects.filter(brand_id=brand_id, kind=kind.USER_ID, value__in=previous).values_list(
+                "value", flat=True
+            )
+        )
+        if previous
+        else set()
     )
-    rest = user_ids - found.keys()
-    if rest:
-        rank = {kind: i for i, kind in enumerate(USER_ID_KINDS)}
-        rows = CustomerIdentity.objects.filter(brand_id=brand_id, value__in=rest, kind__in=USER_ID_KINDS)
-        best: dict[str, tuple[int, int]] = {}
-        for value, kind, customer_id in rows.values_list("value", "kind", "customer_id"):
-            if value not in best or rank[kind] < best[value][0]:
-                best[value] = (rank[kind], customer_id)
-        found.update({value: customer_id for value, (_, customer_id) in best.items()})
+    observations = []
     for e in events:
-        if e.user_id in found:
-            e.customer_id = found[e.user_id]
+        idents: list[tuple[str, str]] = []
+        if e.user_id:
+            idents.append((kind.USER_ID, e.user_id))
+        if e.anonymous_id:
+            idents.append((kind.ANONYMOUS, e.anonymous_id))
+        if e.type == TrackedEvent.Type.ALIAS and e.previous_id:
+            idents.append((kind.USER_ID if e.previous_id in earlier_users else kind.ANONYMOUS, e.previous_id))
+        if e.type == TrackedEvent.Type.IDENTIFY and e.user_id:
+            for trait, trait_kind in (("email", kind.EMAIL), ("phone", kind.PHONE)):
+                value = e.traits.get(trait)
+                if isinstance(value, str) and value:
+                    idents.append((trait_kind, value))
+        observations.append(
+            identity.Observation(
+                idents,
+                customer_id=found.get(e.user_id),
+                name=str(e.traits.get("name") or "")[:120] if e.type == TrackedEvent.Type.IDENTIFY else "",
+                # Only an identify call makes a customer: a public write key must not mint them by track.
+                create=bool(e.user_id) and e.type == TrackedEvent.Type.IDENTIFY,
+            )
+        )
+    brand = Brand.objects.get(pk=brand_id)
+    outcome = identity.resolve(brand, observations, source="tracking", ignore_conflicts=True)
+    for e, customer_id in zip(events, outcome.customer_ids, strict=True):
+        if customer_id is not None:
+            e.customer_id = customer_id
 
 
 def ingest(
