@@ -33,6 +33,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from omo.core import events
+from omo.customers import consent
 from omo.customers import services as customer_services
 from omo.customers.models import Customer, CustomerIdentity
 from omo.inbox.models import Contact, Conversation, Inbox, Message
@@ -445,6 +446,8 @@ def receive_follow(inbox: Inbox, contact: Contact, *, occurred_at: dt.datetime, 
     """Someone added (or unblocked) the account. False when a later block was already recorded."""
     if not mark_followed(contact, at=occurred_at):
         return False
+    # Following the account says messages are welcome (omo/customers/consent.py, docs/privacy.md).
+    consent.on_follow(contact, at=occurred_at)
     conversation = get_or_create_conversation(inbox, contact)
     can_reply = bool(reply_token) and store_reply_token(conversation, reply_token, at=occurred_at)
     if handlers:
@@ -453,5 +456,9 @@ def receive_follow(inbox: Inbox, contact: Contact, *, occurred_at: dt.datetime, 
     return True
 
 
+@transaction.atomic
 def receive_unfollow(contact: Contact, *, occurred_at: dt.datetime) -> bool:
-    return mark_unfollowed(contact, at=occurred_at)
+    if not mark_unfollowed(contact, at=occurred_at):
+        return False
+    consent.on_unfollow(contact, at=occurred_at)  # a block withdraws marketing consent on the platform
+    return True
