@@ -402,6 +402,12 @@ def record_event(topic: str, payload: dict[str, Any]) -> list[int]:
     wanted = [pk for pk, topics in active_endpoints(brand_id) if topic in topics]
     if not wanted:
         return []
+    # The cache may be a moment old: an endpoint paused or deleted meanwhile gets nothing.
+    wanted = list(
+        WebhookEndpoint.objects.filter(brand_id=brand_id, pk__in=wanted, is_active=True).values_list(
+            "id", flat=True
+        )
+    )
     spec = TOPICS[topic]
     eid = event_id(brand_id, topic, payload[spec.key])
     body = envelope(eid, topic, brand_id, spec.data(payload))

@@ -360,3 +360,15 @@ def test_private_addresses_are_refused_at_send_time_outside_development(brand, h
     row.refresh_from_db()
     assert "內部網路" in row.error
     assert receiver.requests == []
+
+
+def test_an_endpoint_deleted_in_another_process_gets_nothing_and_others_still_do(
+    brand, hook, actor, receiver
+):
+    kept, _ = services.create_endpoint(brand, url=receiver.url, topics=["binding.created"], actor=actor)
+    services.active_endpoints(brand.pk)  # cached with both endpoints
+    WebhookEndpoint.objects.filter(pk=hook[0].pk).delete()  # as another process would, cache untouched
+    written = services.record_event("binding.created", binding_payload(brand))
+    assert list(WebhookDelivery.objects.filter(pk__in=written).values_list("endpoint_id", flat=True)) == [
+        kept.pk
+    ]
