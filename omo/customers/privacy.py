@@ -334,6 +334,8 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
         )
         Customer.objects.filter(pk=locked.pk).update(erased_at=now)
         counts["identities"] = identities.delete()[0]
+        # Consent decisions stay (proof of what the person agreed to), without free-text notes.
+        Consent.objects.filter(brand_id=brand_id, customer_id__in=ids).exclude(note="").update(note="")
 
         # Chat: contacts lose their platform id (a new message starts a new, unknown customer),
         # messages lose their content, receipts their raw body.
