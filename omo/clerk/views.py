@@ -31,6 +31,7 @@ from omo.binding import services as binding_services
 from omo.clerk import services
 from omo.commerce.models import Order, SalesChannel
 from omo.core.money import format_money
+from omo.customers import search as customer_search
 from omo.customers import timeline
 from omo.customers import privacy
 from omo.customers import privacy
@@ -373,8 +374,16 @@ def _qr_svg_url(code: str) -> str:
 @never_cache
 @clerk_view
 def my_customers(request: HttpRequest) -> HttpResponse:
-    bindings = list(binding_selectors.bound_bindings(request.user).order_by("-started_at")[:500])
-    return render(request, "clerk/customers.html", {"bindings": bindings, "tab": "customers"})
+    """My bound customers, optionally searched (name, phone, email, member number, LINE name)."""
+    user = request.user
+    query = " ".join(request.GET.get("q", "").split())[:100]
+    bindings = binding_selectors.bound_bindings(user)
+    if query:
+        brand_customers = Customer.objects.filter(brand_id=user.brand_id)
+        matches = customer_search.search(brand_customers, query, brand_id=user.brand_id, country=user.brand.country)
+        bindings = bindings.filter(customer__in=matches)
+    bindings = list(bindings.order_by("-started_at")[:500])
+    return render(request, "clerk/customers.html", {"bindings": bindings, "tab": "customers", "query": query})
 
 
 @never_cache

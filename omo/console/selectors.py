@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from omo.catalog.models import Category, Location, Product, StockLevel, Variant
 from omo.commerce.models import Order, OrderLine, Refund
 from omo.core.models import ApiKey, AuditLog
+from omo.customers import search as customer_search
 from omo.customers.models import Customer
 from omo.customers.services import CustomerError, clean_contact
 from omo.loyalty.models import Coupon, CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry, Tier
@@ -159,21 +160,11 @@ def customers_for(user: User) -> QuerySet[Customer]:
 
 
 def customer_list(user: User, query: str = "") -> QuerySet[Customer]:
+    """Search by name, phone typed any way (or 4+ of its digits), email, member number or chat
+    display name (omo.customers.search), within the viewer's scope."""
     customers = customers_for(user).select_related("home_store", "loyalty__tier")
     if query:
-        condition = (
-            Q(name__icontains=query)
-            | Q(email__icontains=query)
-            | Q(member_number__iexact=query)
-            | Q(phone__in=phone_variants(user, query))
-        )
-        # Part of a number (at least 6 digits, dashes ignored), as stored or typed locally with the
-        # leading 0 that E.164 drops: "0912-000" finds +886912000xxx.
-        digits = _digits(query)
-        for part in {digits, digits[1:] if digits.startswith("0") else digits}:
-            if len(part) >= 6:
-                condition |= Q(phone__contains=part)
-        customers = customers.filter(condition)
+        customers = customer_search.search(customers, query, brand_id=user.brand_id, country=user.brand.country)
     return customers.order_by("-id")
 
 

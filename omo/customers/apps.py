@@ -10,3 +10,7 @@ class CustomersConfig(AppConfig):
         from omo.customers.consent import register_handlers
 
         register_handlers()
+        # Search text follows merges, splits and erasure (omo/customers/search.py).
+        from omo.customers import search
+
+        search.subscribe()

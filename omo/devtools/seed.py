@@ -1069,6 +1069,9 @@ class DemoSeeder:
             self._create_loyalty()
         self._stream_customers(fast=fast)
         self._finish()
+        from omo.customers import search
+
+        search.backfill(self.brand_id)  # searchable by name, phone, email, member number, LINE name
         report.seconds = round(time.perf_counter() - started, 2)
         report.counts = demo_counts(self.brand)
         return report

@@ -34,6 +34,7 @@ from django.db.models import F, Q
 
 from omo.core import events
 from omo.customers import consent
+from omo.customers import search as customer_search
 from omo.customers import services as customer_services
 from omo.customers.models import Customer, CustomerIdentity
 from omo.inbox.models import Contact, Conversation, Inbox, Message
@@ -152,6 +153,8 @@ def get_or_create_contact(
                     display_name=display_name[:120], picture_url=picture_url[:1000], language=language[:10],
                     profile_fetched_at=profile_fetched_at,
                 )
+            if display_name:
+                customer_search.refresh([customer.pk])  # the display name is searchable
             return contact
         except IntegrityError:
             contact = Contact.objects.select_related("customer").get(inbox=inbox, external_user_id=external_user_id)
@@ -177,6 +180,8 @@ def update_contact_profile(
     if not contact.customer.name and display_name:
         # A bare customer made from an earlier event without a profile gets the name now.
         Customer.objects.filter(pk=contact.customer_id, name="").update(name=display_name[:120])
+    if display_name:
+        customer_search.refresh([contact.customer_id])  # the display name is searchable
     return contact
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from omo.catalog.models import Product
 from omo.commerce.models import Order, OrderLine
 from omo.core.models import Brand
+from omo.customers import search
 from omo.customers.models import Customer
 
 _numbers = itertools.count(1001)
@@ -21,6 +22,7 @@ def make_customer(
     brand: Brand, name: str = "王小明", *, created_at: dt.datetime | None = None, **fields: Any
 ) -> Customer:
     customer = Customer.objects.create(brand=brand, name=name, **fields)
+    search.refresh([customer.pk])
     if created_at is not None:  # created_at is auto_now_add, so it is set after the insert
         Customer.objects.filter(pk=customer.pk).update(created_at=created_at)
         customer.refresh_from_db()
