@@ -149,6 +149,7 @@ class Outcome:
     merges: list = field(default_factory=list)  # CustomerMerge rows made
     suggestions: int = 0
     attached: int = 0
+    identifiers: int = 0  # usable identifiers in the batch (junk and malformed ones dropped)
 
 
 class _Batch:
@@ -270,18 +271,19 @@ def _lookup(
 
 def live_customer_ids(brand_id: int, ids: Iterable[int]) -> dict[int, int]:
     """id -> the customer it now is (following merged_into), for customers of this brand."""
+    ids = list(ids)
     result: dict[int, int] = {}
     pending = set(ids)
-    hops: dict[int, int | None] = {}
+    hops: dict[int, int | None] = {}  # only customers of this brand
+    asked: set[int] = set()
     for _ in range(20):  # merge chains are short; the bound only guards against a cycle
-        unknown = [i for i in pending if i not in hops]
+        unknown = [i for i in pending if i not in asked]
         if not unknown:
             break
+        asked.update(unknown)
         hops.update(
             Customer.objects.filter(brand_id=brand_id, pk__in=unknown).values_list("pk", "merged_into_id")
         )
-        for i in unknown:
-            hops.setdefault(i, None)
         pending = {hops[i] for i in unknown if hops.get(i)}
     for start in ids:
         current, steps = start, 0
@@ -392,9 +394,11 @@ def resolve(
             batch.state[primary].name = obs.name.strip()[:120]
         results.append(primary)
 
-    return _write(
+    outcome = _write(
         brand, batch, results, source=source, ignore_conflicts=ignore_conflicts, actor=actor, merging=merging
     )
+    outcome.identifiers = sum(len(idents) for idents in cleaned)
+    return outcome
 
 
 def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, merging) -> Outcome:
