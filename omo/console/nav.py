@@ -82,6 +82,11 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 "console:customers",
                 active_for=("console:customer_detail", "console:customer_privacy", "console:customer_erase"),
             ),
+            NavItem(
+                pgettext_lazy("console nav", "合併建議"),
+                "console:merge_queue",
+                active_for=("console:merge_history",),
+            ),
             NavItem(pgettext_lazy("console nav", "分眾"), "console:segments"),
         ),
     ),

@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "stock.write": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "customers.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "customers.write": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    "customers.merge": frozenset({Role.HQ_ADMIN}),  # merge suggestions, merges and splits
     # PDPA export and erasure of one customer's personal data, retention periods (omo/customers/privacy.py)
     "customers.privacy": frozenset({Role.HQ_ADMIN}),
     "orders.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
