@@ -6,6 +6,7 @@ from urllib.parse import urlencode, urljoin
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.translation import pgettext
 
 from omo.analytics.selectors import customer_channel_split
@@ -18,7 +19,7 @@ from omo.customers import timeline
 from omo.customers import consent, privacy
 from omo.customers import consent, privacy
 from omo.customers.models import Customer
-from omo.staff.roles import Scope
+from omo.staff.roles import Scope, role_allows
 
 
 @console_view("customers.read")
@@ -69,6 +70,7 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "openable_store_id": openable,
             "split": customer_channel_split(customer),
             "member_link": member_page_link(customer),
+            "merges_link": _merges_link(user, customer),
             "consent": consent.current_consent(customer),
             "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
             "consent": consent.current_consent(customer),
@@ -76,6 +78,13 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             **timeline_context,
         },
     )
+
+
+def _merges_link(user, customer: Customer) -> str | None:
+    """The customer's merge history, for those who may merge and split (HQ admins)."""
+    if not role_allows(user.role, "customers.merge"):
+        return None
+    return f"{reverse('console:merge_history')}?customer={customer.pk}"
 
 
 def _timeline_context(request: HttpRequest, customer: Customer, openable_store_id: int | None) -> dict:
