@@ -173,3 +173,16 @@ def test_events_of_a_rolled_back_transaction_send_nothing(brand, store, clerk, h
     binding_services.bind_customer(customer, clerk, source="manual")
     assert [json.loads(r.body)["type"] for r in receiver.requests] == ["binding.created"]
     assert WebhookDelivery.objects.get().status == "delivered"
+
+
+def test_a_merge_by_the_merge_service_is_sent(brand, actor, hook, receiver):
+    from omo.customers.merge import merge_customers
+
+    survivor = f.make_customer(brand, "王小明", phone="+886912345678", member_number="M0003")
+    merged = f.make_customer(brand, "王小明", phone="+886933333333")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        merge = merge_customers(survivor, merged, actor=actor, reason="客服確認為同一人")
+    (event,) = events_of(receiver, "customer.merged")
+    assert event["id"] == event_id(brand.pk, "customer.merged", merge.pk)
+    assert (event["data"]["survivor_id"], event["data"]["merged_id"]) == (survivor.pk, merged.pk)
+    assert event["data"]["automatic"] is False and event["data"]["reason"] == "客服確認為同一人"
