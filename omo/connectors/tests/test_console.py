@@ -196,3 +196,10 @@ def test_the_sidebar_offers_shopify_to_hq_admins_only(hq_admin, hq_agent):
     url = reverse("console:shopify")
     assert url in signed_in(hq_admin).get(reverse("console:dashboard")).content.decode()
     assert url not in signed_in(hq_agent).get(reverse("console:dashboard")).content.decode()
+
+
+def test_pages_speak_english_too(hq_admin):
+    client = signed_in(hq_admin)
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("console:shopify_create"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Connect a Shopify store" in page and "Admin API access token" in page
