@@ -31,10 +31,8 @@ from omo.binding import services as binding_services
 from omo.clerk import services
 from omo.commerce.models import Order, SalesChannel
 from omo.core.money import format_money
+from omo.customers import privacy, timeline
 from omo.customers import search as customer_search
-from omo.customers import timeline
-from omo.customers import privacy
-from omo.customers import privacy
 from omo.customers.models import Customer
 from omo.inbox import realtime as inbox_realtime
 from omo.inbox import selectors as inbox_selectors
@@ -237,7 +235,6 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request.user, conversation_id)
     inbox_services.mark_read(conversation, user=request.user)
     privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
-    privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
     messages = [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]
     context = {
         "conversation": conversation,
@@ -397,7 +394,6 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     )
     if not visible:
         raise Http404("no such customer")
-    privacy.record_view(request, customer, via="clerk.customer")
     privacy.record_view(request, customer, via="clerk.customer")
     return render(
         request,

@@ -17,7 +17,6 @@ from omo.console.pages import paginate, render_page
 from omo.core import audit
 from omo.customers import timeline
 from omo.customers import consent, privacy
-from omo.customers import consent, privacy
 from omo.customers.models import Customer
 from omo.staff.roles import Scope, role_allows
 
@@ -71,8 +70,6 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "split": customer_channel_split(customer),
             "member_link": member_page_link(customer),
             "merges_link": _merges_link(user, customer),
-            "consent": consent.current_consent(customer),
-            "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
             "consent": consent.current_consent(customer),
             "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
             **timeline_context,
