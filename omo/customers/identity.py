@@ -223,8 +223,8 @@ class _Batch:
     def attach(self, key: int, ident: tuple[str, str], verified: bool) -> None:
         kind, value = ident
         st = self.state[key]
-        if kind == Kind.MEMBER_NUMBER and st.member:
-            return  # one member number per customer, ever
+        if kind == Kind.MEMBER_NUMBER and st.member and st.member != value:
+            return  # one member number per customer, ever (its profile may hold it before its row exists)
         if st.counts[kind] >= self.rules.cap_of(kind):
             return
         self.owner[ident] = key
