@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 
@@ -11,6 +14,21 @@ from omo.inbox import routing
 from omo.inbox.models import Contact, Conversation, Inbox, Message
 
 TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
+
+
+@contextlib.contextmanager
+def during_opening_hours() -> Iterator[dt.datetime]:
+    """Pin the wall clock to the latest 14:00 in Taipei (never in the future), when test stores are open.
+
+    Binding and transfer route a customer's conversations "now"; without this, a test that expects
+    the bound clerk to get the conversation would fail whenever the suite runs at night in Taipei.
+    """
+    real_now = dt.datetime.now(TAIPEI)
+    at = dt.datetime.combine(real_now.date(), dt.time(14), tzinfo=TAIPEI)
+    if at > real_now:
+        at -= dt.timedelta(days=1)
+    with mock.patch("django.utils.timezone.now", return_value=at):
+        yield at
 
 
 def taipei(day: int, hour: int, minute: int = 0) -> dt.datetime:

@@ -13,6 +13,7 @@ from omo.binding import services as binding_services
 from omo.inbox import realtime, services
 from omo.inbox.consumers import CLOSE_UNAUTHENTICATED
 from omo.inbox.models import InboxSettings
+from omo.inbox.tests.conftest import during_opening_hours
 from omo.testing import factories as f
 
 
@@ -57,8 +58,9 @@ def cast(brand, store, other_store, clerk, manager, hq_agent, other_admin, make_
     clerk2 = f.make_user(brand, "clerk2", role="clerk", store=other_store)
     teammate = f.make_user(brand, "teammate", role="clerk", store=store)
     mine, theirs = make_conversation("甲"), make_conversation("乙")
-    binding_services.bind_customer(mine.customer, clerk, source="manual")
-    binding_services.bind_customer(theirs.customer, clerk2, source="manual")
+    with during_opening_hours():
+        binding_services.bind_customer(mine.customer, clerk, source="manual")
+        binding_services.bind_customer(theirs.customer, clerk2, source="manual")
     mine.refresh_from_db()
     theirs.refresh_from_db()
     return {"clerk2": clerk2, "teammate": teammate, "mine": mine, "theirs": theirs}
@@ -137,9 +139,10 @@ def test_events_reach_only_sockets_that_may_see_them(clerk, manager, cast):
 
         # transferring the customer away removes the conversation from this clerk's screen
         actor = binding_services.Actor(brand=clerk.brand, user=manager, role="store_manager")
-        await database_sync_to_async(binding_services.transfer_bindings)(
-            clerk, to_clerk=cast["teammate"], actor=actor
-        )
+        with during_opening_hours():  # the transfer routes to the teammate only while the store is open
+            await database_sync_to_async(binding_services.transfer_bindings)(
+                clerk, to_clerk=cast["teammate"], actor=actor
+            )
         seen = []
         while not await own.receive_nothing(timeout=0.5):
             seen.append(await own.receive_json_from())

@@ -10,7 +10,7 @@ from omo.binding import services as binding_services
 from omo.inbox import routing
 from omo.inbox.models import InboxSettings, Message, Shift
 from omo.inbox.outbound import queue_message
-from omo.inbox.tests.conftest import inbound, taipei, where
+from omo.inbox.tests.conftest import during_opening_hours, inbound, taipei, where
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def bound(make_conversation, clerk):
     conversation = make_conversation()
-    binding_services.bind_customer(conversation.customer, clerk, source="manual", at=taipei(1, 12))
+    with during_opening_hours():
+        binding_services.bind_customer(conversation.customer, clerk, source="manual", at=taipei(1, 12))
     return conversation
 
 
