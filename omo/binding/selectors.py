@@ -35,9 +35,27 @@ def policy_for(brand_id: int) -> BindingPolicy:
 
 
 def current_binding(customer: Any) -> Binding | None:
+    return current_binding_of(customer.brand_id, customer.pk)
+
+
+def current_binding_of(brand_id: int, customer_id: int | None) -> Binding | None:
+    """The open binding of a customer known by id, with the clerk, their store and brand (one query)."""
+    if customer_id is None:
+        return None
     return (
-        Binding.objects.select_related("clerk__store", "store")
-        .filter(brand_id=customer.brand_id, customer_id=customer.pk, ended_at__isnull=True)
+        Binding.objects.select_related("clerk__store__brand", "store")
+        .filter(brand_id=brand_id, customer_id=customer_id, ended_at__isnull=True)
+        .first()
+    )
+
+
+def bound_clerk_id(brand_id: int, customer_id: int | None) -> int | None:
+    """Only the id of the customer's current clerk (for deciding who hears about a message)."""
+    if customer_id is None:
+        return None
+    return (
+        Binding.objects.filter(brand_id=brand_id, customer_id=customer_id, ended_at__isnull=True)
+        .values_list("clerk_id", flat=True)
         .first()
     )
 

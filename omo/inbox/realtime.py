@@ -142,14 +142,14 @@ def audience(
     conversation: Conversation, *extra_users: int | None, extra_stores: tuple[int | None, ...] = ()
 ) -> set[str]:
     """Every list group that shows this conversation, plus its own group."""
-    from omo.binding.selectors import current_binding
+    from omo.binding.selectors import bound_clerk_id
 
     groups = {conversation_group(conversation.pk), brand_group(conversation.brand_id)}
     for store_id in (conversation.store_id, *extra_stores):
         if store_id:
             groups.add(store_group(store_id))
-    binding = current_binding(conversation.customer)
-    for user_id in (conversation.assignee_id, binding.clerk_id if binding else None, *extra_users):
+    clerk_id = bound_clerk_id(conversation.brand_id, conversation.customer_id)
+    for user_id in (conversation.assignee_id, clerk_id, *extra_users):
         if user_id:
             groups.add(user_group(user_id))
     return groups

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from omo.core import events
@@ -155,10 +155,13 @@ def on_duty(clerk: Any, at: dt.datetime) -> bool:
     """In a roster shift at `at`; a clerk with no shifts at all is on duty while their store is open."""
     if clerk is None or not clerk.is_active:
         return False
-    shifts = Shift.objects.filter(brand_id=clerk.brand_id, staff=clerk)
-    if not shifts.exists():
+    # One query answers both "has any shift at all" and "has one now".
+    counts = Shift.objects.filter(brand_id=clerk.brand_id, staff=clerk).aggregate(
+        any=Count("id"), now=Count("id", filter=Q(starts_at__lte=at, ends_at__gt=at))
+    )
+    if not counts["any"]:
         return store_is_open(clerk.store, at)
-    return shifts.filter(starts_at__lte=at, ends_at__gt=at).exists()
+    return counts["now"] > 0
 
 
 # --- the decision ------------------------------------------------------------------------------
@@ -169,10 +172,17 @@ def settings_for(brand_id: int) -> InboxSettings:
     return found or InboxSettings(brand_id=brand_id)
 
 
+_NOT_READ = object()
+
+
 def _bound_clerk(conversation: Conversation) -> Any:
+    """The customer's current clerk (with store and brand), read once per routing of this object."""
     from omo.binding import selectors as binding_selectors
 
-    binding = binding_selectors.current_binding(conversation.customer)
+    cached = getattr(conversation, "_routing_clerk", _NOT_READ)
+    if cached is not _NOT_READ:
+        return cached
+    binding = binding_selectors.current_binding_of(conversation.brand_id, conversation.customer_id)
     return binding.clerk if binding is not None else None
 
 
@@ -294,6 +304,14 @@ def on_inbound(conversation: Conversation, message: Message, *, now: dt.datetime
     Called by omo.inbox.ingest.mark_awaiting_reply after unread/waiting_since were updated."""
     now = now or timezone.now()
     conversation.refresh_from_db(fields=["waiting_since", "sla_due_at", "store", "queue", "assignee"])
+    conversation._routing_clerk = _bound_clerk(conversation)  # type: ignore[attr-defined]
+    try:
+        return _route_inbound(conversation, now)
+    finally:
+        del conversation._routing_clerk  # type: ignore[attr-defined]
+
+
+def _route_inbound(conversation: Conversation, now: dt.datetime) -> Decision:
     if conversation.waiting_since is not None and conversation.sla_due_at is None:
         clerk = _bound_clerk(conversation)
         store = clerk.store if clerk is not None else conversation.store
@@ -301,7 +319,14 @@ def on_inbound(conversation: Conversation, message: Message, *, now: dt.datetime
         due = add_open_minutes(store, conversation.waiting_since, minutes)
         Conversation.objects.filter(pk=conversation.pk, sla_due_at__isnull=True).update(sla_due_at=due)
         conversation.sla_due_at = due
-    return route(conversation, now=now)
+    decision = decide(conversation, now)
+    if (decision.queue, decision.assignee_id, decision.store_id) != (
+        conversation.queue,
+        conversation.assignee_id,
+        conversation.store_id,
+    ):  # just read in this transaction: only a change needs the row lock and the timeline event
+        assign(conversation, decision, now=now)
+    return decision
 
 
 def reroute_customer(customer: Any, *, now: dt.datetime | None = None) -> list[Decision]:
