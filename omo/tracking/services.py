@@ -10,6 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a pinned dependency; the standard library works too
+    orjson = None  # type: ignore[assignment]
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,10 +89,18 @@ def _parse_time(value: Any, name: str) -> dt.datetime | None:
         return None
     if not isinstance(value, str):
         raise InvalidMessage(f"{name} must be an ISO-8601 string")
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        parsed = None
+    parsed = None
+    if len(value) >= 19 and value[4] == "-" and value[10] in "Tt ":
+        # The usual shape (2026-11-23T08:00:00.000Z): the C parser, several times faster.
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
     if parsed is None:
         raise InvalidMessage(f"{name} is not an ISO-8601 timestamp")
     if timezone.is_naive(parsed):
@@ -118,6 +131,12 @@ def _obj(msg: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def message_size(msg: Any) -> int:
+    """Bytes of the message as compact UTF-8 JSON (orjson: ~10x faster on the ingest path)."""
+    if orjson is not None:
+        try:
+            return len(orjson.dumps(msg))
+        except (TypeError, orjson.JSONEncodeError):
+            pass  # e.g. an integer beyond 64 bits: the standard library measures it
     return len(json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode())
 
 

@@ -21,6 +21,11 @@ import json
 import zlib
 from typing import Any
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is a pinned dependency; the standard library works too
+    orjson = None  # type: ignore[assignment]
+
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -66,7 +71,7 @@ def _read_body(request: HttpRequest, limit: int, limit_name: str) -> bytes:
 
 def _parse(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
+        body = orjson.loads(raw) if orjson is not None else json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest("malformed JSON") from exc
     if not isinstance(body, dict):
