@@ -46,10 +46,10 @@ def _generate(customers: int) -> dict[str, Any]:
                     INSERT INTO {Customer._meta.db_table} (brand_id, name, phone, email, member_number, tags, notes,
                         search_text, created_at, updated_at)
                     SELECT %(brand)s, 'c' || g, '+88691' || lpad(g::text, 7, '0'), 'c' || g || '@bench.example',
-                        CASE WHEN g %% 2 = 0 THEN 'M' || g ELSE '' END, '[]', '', '', %(now)s, %(now)s
+                        CASE WHEN g %% 2 = 0 THEN 'M' || g ELSE '' END, '[]'::jsonb, '', '', %(now)s, %(now)s
                     FROM generate_series(1, %(n)s) AS g
                     UNION ALL
-                    SELECT %(brand)s, 'dup' || g, '+88691' || lpad(g::text, 7, '0'), '', '', '[]', '', '', %(now)s,
+                    SELECT %(brand)s, 'dup' || g, '+88691' || lpad(g::text, 7, '0'), '', '', '[]'::jsonb, '', '', %(now)s,
                         %(now)s
                     FROM generate_series(%(every)s, %(n)s, %(every)s) AS g
                     """,

@@ -26,6 +26,7 @@ the identifier that comes first in the brand's priority order (CustomerSettings.
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ DEFAULT_PRIORITY: tuple[str, ...] = (
 # Kinds whose value is copied onto the customer's profile when the profile field is still empty.
 PROFILE_FIELDS = {Kind.PHONE: "phone", Kind.EMAIL: "email", Kind.MEMBER_NUMBER: "member_number"}
 MAX_VALUE = 255
+KINDS = frozenset(Kind.values)
+# A phone already in E.164 form (as every profile and identifier stores it) is taken as it is:
+# parsing it again costs more than the rest of resolution together.
+E164 = re.compile(r"\+[1-9][0-9]{7,14}")
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,9 @@ def clean(rules: Rules, kind: str, raw: object) -> str | None:
     value = str(raw).strip()
     if not value or is_junk(value) or value.lower() in rules.deny:
         return None
-    if kind == Kind.PHONE:
+    if kind == Kind.PHONE and E164.fullmatch(value):
+        pass
+    elif kind == Kind.PHONE:
         try:
             value = normalize_phone(value, rules.region)
         except ValueError:
@@ -140,6 +147,7 @@ class _State:
     member: str | None = None
     name: str = ""
     profile: dict[str, str] = field(default_factory=dict)
+    filled: set[str] = field(default_factory=set)  # profile fields an existing customer already has
 
 
 @dataclass
@@ -216,6 +224,7 @@ class _Batch:
         sk.name = sk.name or sg.name
         for name, value in sg.profile.items():
             sk.profile.setdefault(name, value)
+        sk.filled |= sg.filled
         if gone > 0:
             self.merges.append((keep, gone, trigger[0], trigger[1]))
         return keep
@@ -242,7 +251,7 @@ def _cleaned(rules: Rules, obs: Observation) -> list[tuple[str, str, bool]]:
     for item in obs.identifiers:
         kind, raw = item[0], item[1]
         verified = bool(item[2]) if len(item) > 2 else False
-        if kind not in Kind.values:
+        if kind not in KINDS:
             raise ValueError(f"unknown identifier kind {kind!r}")
         value = clean(rules, kind, raw)
         if value is not None:
@@ -309,10 +318,14 @@ def _load_states(brand_id: int, batch: _Batch, ids: set[int]) -> None:
         st.verified = st.verified or verified
         if kind == Kind.MEMBER_NUMBER:
             st.member = value
-    for pk, member_number in (
-        Customer.objects.filter(pk__in=ids).exclude(member_number="").values_list("pk", "member_number")
+    for pk, phone, email, member_number in Customer.objects.filter(pk__in=ids).values_list(
+        "pk", "phone", "email", "member_number"
     ):
-        batch.state[pk].member = batch.state[pk].member or member_number
+        st = batch.state[pk]
+        st.member = st.member or member_number or None
+        st.filled = {
+            n for n, v in (("phone", phone), ("email", email), ("member_number", member_number)) if v
+        }
 
 
 def resolve(
@@ -489,7 +502,8 @@ def _fill_profiles(brand: Brand, batch: _Batch, final) -> None:
     """Existing customers that gained a phone, email or member number get it on an empty profile field."""
     fills: dict[tuple[int, str], str] = {}
     for (kind, value), (key, _) in batch.new_identities.items():
-        if key > 0 and kind in PROFILE_FIELDS:
+        root = batch.find(key)
+        if root > 0 and kind in PROFILE_FIELDS and PROFILE_FIELDS[kind] not in batch.state[root].filled:
             fills.setdefault((final(key), PROFILE_FIELDS[kind]), value)
     for (customer_id, name), value in fills.items():
         Customer.objects.filter(brand=brand, pk=customer_id, **{name: ""}).update(**{name: value})
