@@ -46,12 +46,12 @@ SELECT %(brand)s, s.name, s.phone, s.email, s.member, '[]'::jsonb, '',
        now(), now()
 FROM (
     SELECT g,
-           substr(%(surnames)s, 1 + (g * 7 %% %(n_surnames)s), 1)
-               || (%(given)s::text[])[1 + (g * 13 %% %(n_given)s)] AS name,
+           substr(%(surnames)s::text, (1 + g * 7 %% %(n_surnames)s)::int, 1)
+               || (%(given)s::text[])[(1 + g * 13 %% %(n_given)s)::int] AS name,
            '+8869' || lpad(((g * 7919 + 12345) %% 100000000)::text, 8, '0') AS phone,
            'user' || g || '@mail.example.com' AS email,
            'M' || lpad(g::text, 8, '0') AS member
-    FROM generate_series(%(start)s, %(stop)s) AS g
+    FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g
 ) s
 """
 
@@ -110,12 +110,21 @@ def _seed_postgres(brand_id: int, customers: int, chunk: int = 200_000) -> None:
                     "stop": min(customers, start + chunk - 1),
                 },
             )
+        # The identifiers the customer services write beside each customer.
+        for kind, column in (("phone", "phone"), ("email", "email"), ("member_number", "member_number")):
+            cursor.execute(
+                "INSERT INTO customers_customeridentity (brand_id, customer_id, kind, value, verified, source, "
+                "created_at) SELECT brand_id, id, %s, " + column + ", false, 'bench', now() "
+                "FROM customers_customer WHERE brand_id = %s",
+                [kind, brand_id],
+            )
         cursor.execute("ANALYZE customers_customer")
+        cursor.execute("ANALYZE customers_customeridentity")
 
 
 def _seed_orm(brand_id: int, customers: int) -> None:
     from omo.customers import search
-    from omo.customers.models import Customer
+    from omo.customers.models import Customer, CustomerIdentity
 
     rows = []
     for g in range(1, customers + 1):
@@ -125,6 +134,14 @@ def _seed_orm(brand_id: int, customers: int) -> None:
         rows.append(Customer(brand_id=brand_id, name=name, phone=phone, email=email, member_number=member,
                              search_text=text))
     Customer.objects.bulk_create(rows, batch_size=1000)
+    CustomerIdentity.objects.bulk_create(
+        [
+            CustomerIdentity(brand_id=brand_id, customer=c, kind=kind, value=getattr(c, kind), source="bench")
+            for c in rows
+            for kind in ("phone", "email", "member_number")
+        ],
+        batch_size=1000,
+    )
 
 
 def run(*, customers: int, searches: int = 400, seed: int = 7) -> dict[str, Any]:

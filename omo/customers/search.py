@@ -6,8 +6,9 @@ in E.164 and in local form, the email, the member number and the display names o
 customer's chat contacts. It is kept current by the customer services and the contact profile
 update (`refresh`), and rebuilt for existing rows by `backfill` (also `omo reindex_customers`).
 
-A search is one query: exact matches on identifiers (normalised phone, email, member number)
-OR a substring of `search_text`. On PostgreSQL the trigram GIN index `customer_search_trgm`
+A search is an exact look-up on identifiers first (a whole phone number typed any way, an email,
+a member number): when that names customers, they are the answer. Otherwise a substring of
+`search_text`. On PostgreSQL the trigram GIN index `customer_search_trgm`
 serves `search_text LIKE '%q%'` for queries of three characters or more. A query of one or two
 characters (a Chinese surname or given name such as 陳 or 怡君) has no trigram of its own, so it
 is matched as a whole word (`LIKE '% q %'`), whose padded trigrams the index does have. A phone
@@ -240,7 +241,10 @@ def search(
             _exact_customer_ids(brand_id, country, typed), brand_id=brand_id
         ).values_list("customer_id", flat=True)[:100]
     )
-    condition = Q(pk__in=exact_ids)
+    if exact_ids:
+        # A whole phone number, email or member number names its customer: no substring search.
+        return customers.filter(pk__in=exact_ids, merged_into__isnull=True)
+    condition = Q()
     if _PHONE_LIKE.match(typed):
         # Digits typed any way: a part of the number, at least four digits of it.
         digits = _digits(typed)
@@ -250,6 +254,8 @@ def search(
         condition |= Q(search_text__contains=lowered)
     else:
         condition |= Q(search_text__contains=f" {lowered} ")
+    if not condition:  # e.g. three digits: too few to be part of a phone number
+        return customers.none()
     return customers.filter(condition, merged_into__isnull=True)
 
 
