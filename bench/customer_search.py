@@ -28,11 +28,40 @@ from urllib.parse import urlsplit, urlunsplit
 
 from bench._util import ROOT, child_env, database_label, machine, percentile
 
-SURNAMES = "陳林黃張李王吳劉蔡楊許鄭謝郭洪曾邱廖賴周徐蘇葉莊呂江何蕭羅高潘簡朱鍾游彭詹胡施沈余盧梁趙顏柯翁魏孫戴"
+SURNAMES = (
+    "陳林黃張李王吳劉蔡楊許鄭謝郭洪曾邱廖賴周徐蘇葉莊呂江何蕭羅高潘簡朱鍾游彭詹胡施沈余盧梁趙顏柯翁魏孫戴"
+)
 GIVEN = [
-    "怡君", "志明", "美玲", "雅婷", "家豪", "冠宇", "淑芬", "俊傑", "詩涵", "宗翰", "佳穎", "建宏", "欣怡", "承恩",
-    "惠雯", "柏翰", "郁婷", "志豪", "雅雯", "彥廷", "心怡", "品妤", "宇軒", "婉婷", "子晴", "信宏", "思穎", "俊宏",
-    "靜怡", "家瑋",
+    "怡君",
+    "志明",
+    "美玲",
+    "雅婷",
+    "家豪",
+    "冠宇",
+    "淑芬",
+    "俊傑",
+    "詩涵",
+    "宗翰",
+    "佳穎",
+    "建宏",
+    "欣怡",
+    "承恩",
+    "惠雯",
+    "柏翰",
+    "郁婷",
+    "志豪",
+    "雅雯",
+    "彥廷",
+    "心怡",
+    "品妤",
+    "宇軒",
+    "婉婷",
+    "子晴",
+    "信宏",
+    "思穎",
+    "俊宏",
+    "靜怡",
+    "家瑋",
 ]
 KINDS = ("full_name", "given_name", "phone_4", "phone_last6", "phone_typed", "email", "email_local", "member")
 
@@ -131,8 +160,11 @@ def _seed_orm(brand_id: int, customers: int) -> None:
         name, phone = _name(g), _phone(g)
         email, member = f"user{g}@mail.example.com", f"M{g:08d}"
         text = search.build_search_text(name=name, phone=phone, email=email, member_number=member)
-        rows.append(Customer(brand_id=brand_id, name=name, phone=phone, email=email, member_number=member,
-                             search_text=text))
+        rows.append(
+            Customer(
+                brand_id=brand_id, name=name, phone=phone, email=email, member_number=member, search_text=text
+            )
+        )
     Customer.objects.bulk_create(rows, batch_size=1000)
     CustomerIdentity.objects.bulk_create(
         [
@@ -168,11 +200,15 @@ def run(*, customers: int, searches: int = 400, seed: int = 7) -> dict[str, Any]
     plan = ""
     for index, (kind, query) in enumerate(_queries(customers, searches, seed)):
         t0 = time.perf_counter()
-        rows = list(search.search(base, query, brand_id=brand.pk).order_by("-id").values_list("id", flat=True)[:50])
+        rows = list(
+            search.search(base, query, brand_id=brand.pk).order_by("-id").values_list("id", flat=True)[:50]
+        )
         timings[kind].append(time.perf_counter() - t0)
         empty += not rows
         if index == 0 and connection.vendor == "postgresql":
-            sql, params = search.search(base, query, brand_id=brand.pk).order_by("-id")[:50].query.sql_with_params()
+            sql, params = (
+                search.search(base, query, brand_id=brand.pk).order_by("-id")[:50].query.sql_with_params()
+            )
             with connection.cursor() as cursor:
                 cursor.execute("EXPLAIN " + sql, params)
                 plan = "\n".join(row[0] for row in cursor.fetchall())
@@ -204,7 +240,9 @@ def _own_database(url: str, name: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     import subprocess
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--searches", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
@@ -223,10 +261,24 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute(f'CREATE DATABASE "{name}"')
         own = _own_database(url, name)
         try:
-            subprocess.run([sys.executable, "-m", "config.cli", "migrate", "--verbosity", "0"], cwd=ROOT,
-                           env=child_env(own), check=True)
-            inner = [sys.executable, "-m", "bench.customer_search", "--inner", "--customers", str(args.customers),
-                     "--searches", str(args.searches), "--seed", str(args.seed)] + (["--json"] if args.json else [])
+            subprocess.run(
+                [sys.executable, "-m", "config.cli", "migrate", "--verbosity", "0"],
+                cwd=ROOT,
+                env=child_env(own),
+                check=True,
+            )
+            inner = [
+                sys.executable,
+                "-m",
+                "bench.customer_search",
+                "--inner",
+                "--customers",
+                str(args.customers),
+                "--searches",
+                str(args.searches),
+                "--seed",
+                str(args.seed),
+            ] + (["--json"] if args.json else [])
             return subprocess.run(inner, cwd=ROOT, env=child_env(own), check=False).returncode
         finally:
             if not args.keep:
@@ -239,10 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    print(f"customer search on {result['database']}, {result['customers']:,} customers "
-          f"(seeded in {result['seed_seconds']} s): {result['searches']} searches, "
-          f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms "
-          f"({result['empty_results']} found nobody)")
+    print(
+        f"customer search on {result['database']}, {result['customers']:,} customers "
+        f"(seeded in {result['seed_seconds']} s): {result['searches']} searches, "
+        f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms "
+        f"({result['empty_results']} found nobody)"
+    )
     for kind, figures in result["by_kind"].items():
         print(f"  {kind:12} p50 {figures['p50_ms']:8.2f} ms   p95 {figures['p95_ms']:8.2f} ms")
     if result["plan_first_query"]:

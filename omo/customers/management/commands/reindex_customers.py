@@ -23,4 +23,6 @@ class Command(BaseCommand):
             raise CommandError(f"--brand: no brand with id {brand_id}")
         started = time.perf_counter()
         rows = search.backfill(brand_id)
-        self.stdout.write(f"search text rebuilt for {rows:,} customers in {time.perf_counter() - started:.1f} s")
+        self.stdout.write(
+            f"search text rebuilt for {rows:,} customers in {time.perf_counter() - started:.1f} s"
+        )
