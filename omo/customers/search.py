@@ -130,8 +130,28 @@ def refresh(customer_ids: Iterable[int]) -> int:
         if text != customer.search_text:
             customer.search_text = text
             changed.append(customer)
-    Customer.objects.bulk_update(changed, ["search_text"], batch_size=500)
+    _write_texts([(customer.pk, customer.search_text) for customer in changed])
     return len(changed)
+
+
+def _write_texts(rows: list[tuple[int, str]]) -> None:
+    """Set search_text by id. PostgreSQL: one UPDATE … FROM (VALUES …) per 1,000 rows (Django's
+    bulk_update builds a CASE per row, which cost a third of a bulk order ingest)."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        for pk, text in rows:
+            Customer.objects.filter(pk=pk).update(search_text=text)
+        return
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
+            values = ", ".join(["(%s::bigint, %s::text)"] * len(chunk))
+            cursor.execute(
+                f"UPDATE customers_customer AS c SET search_text = v.t FROM (VALUES {values}) AS v(id, t) "  # noqa: S608
+                "WHERE c.id = v.id",
+                [value for row in chunk for value in row],
+            )
 
 
 # The same text as build_search_text, computed by PostgreSQL for a whole range of rows at once.
