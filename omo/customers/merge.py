@@ -119,12 +119,13 @@ def _as_customer(brand: Brand | None, value: Customer | int) -> Customer:
 
 
 def _member_number(customer: Customer) -> str:
-    held = (
+    # [:1] rather than .first(): ORDER BY id LIMIT 1 makes PostgreSQL walk the primary key instead.
+    held = list(
         CustomerIdentity.objects.filter(customer=customer, kind=CustomerIdentity.Kind.MEMBER_NUMBER)
-        .values_list("value", flat=True)
-        .first()
+        .order_by()
+        .values_list("value", flat=True)[:1]
     )
-    return held or customer.member_number
+    return held[0] if held else customer.member_number
 
 
 def check_mergeable(survivor: Customer, merged: Customer) -> None:
@@ -283,8 +284,15 @@ def _merge_bindings(
     from omo.binding import selectors as binding_selectors
     from omo.binding.models import Binding
 
-    mine = Binding.objects.select_for_update().filter(customer=survivor, ended_at__isnull=True).first()
-    theirs = Binding.objects.select_for_update().filter(customer=merged, ended_at__isnull=True).first()
+    # At most one open binding per customer (a constraint): no ORDER BY ... LIMIT needed.
+    mine = next(
+        iter(Binding.objects.select_for_update().filter(customer=survivor, ended_at__isnull=True).order_by()),
+        None,
+    )
+    theirs = next(
+        iter(Binding.objects.select_for_update().filter(customer=merged, ended_at__isnull=True).order_by()),
+        None,
+    )
     resolution = ""
     if mine is not None and theirs is not None:
         mine = Binding.objects.select_related("clerk").get(pk=mine.pk)
