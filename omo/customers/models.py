@@ -107,6 +107,9 @@ class CustomerSettings(models.Model):
         verbose_name = _("顧客設定")
         verbose_name_plural = _("顧客設定")
 
+    def __str__(self) -> str:
+        return f"customer settings of brand {self.brand_id}"
+
 
 class CustomerMerge(BrandScoped):
     """One merge of `merged` into `survivor`: who, why, which identifier, and what moved (for a split)."""
