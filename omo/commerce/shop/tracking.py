@@ -184,6 +184,13 @@ def link_visitor(brand: Brand, customer_id: int | None, visitor: str) -> int:
     )
     outcome = identity.resolve(brand, [observation], source="shop", ignore_conflicts=True)
     owner = outcome.customer_ids[0] or customer_id
-    return TrackedEvent.objects.filter(brand_id=brand.pk, anonymous_id=visitor, customer__isnull=True).update(
-        customer_id=owner
-    )
+
+    def move() -> int:
+        return TrackedEvent.objects.filter(
+            brand_id=brand.pk, anonymous_id=visitor, customer__isnull=True
+        ).update(customer_id=owner)
+
+    # Events the browser sent while the checkout was being committed were resolved before the
+    # link existed: move them too once the link is committed (later ones find the link themselves).
+    transaction.on_commit(move)
+    return move()

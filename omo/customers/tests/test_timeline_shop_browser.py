@@ -54,6 +54,12 @@ def test_shop_browsing_lands_on_the_buyers_timeline(
     page.get_by_role("button", name="確認下單").click()
     expect(page.get_by_role("heading", name="感謝您的訂購！")).to_be_visible()
 
+    # Hand over what the last page queued now rather than after the batching delay.
+    page.evaluate("window.omoTrack && window.omoTrack.flush()")
+    for _ in range(75):  # up to 15 s, letting Playwright see the requests
+        if sent:
+            break
+        page.wait_for_timeout(200)
     # One first-party anonymous id for the whole visit, sent with the shop's write key.
     cookie = next(c for c in page.context.cookies() if c["name"] == "ajs_anonymous_id")
     visitor = cookie["value"]
@@ -68,7 +74,7 @@ def test_shop_browsing_lands_on_the_buyers_timeline(
         )
         return names if set(SHOP_EVENTS) <= names else None
 
-    names = wait_for(browser_events)
+    names = wait_for(browser_events, seconds=30)
     assert names is not None, "the shop's events did not arrive"
     added = TrackedEvent.objects.get(brand=brand, anonymous_id=visitor, event="Product Added")
     assert added.source_id is not None
