@@ -18,8 +18,15 @@ from django.views.decorators.http import require_POST
 
 from omo.commerce.models import SalesChannel
 from omo.connectors import selectors, services
-from omo.connectors.models import DEFAULT_API_VERSION, PrivacyRequest, ShopifyConnection, ShopifyWebhook
-from omo.connectors.services import ShopifySettingsError
+from omo.connectors.models import (
+    DEFAULT_API_VERSION,
+    DEFAULT_SYNC_INTERVAL_HOURS,
+    MAX_SYNC_INTERVAL_HOURS,
+    PrivacyRequest,
+    ShopifyConnection,
+    ShopifyWebhook,
+)
+from omo.connectors.services import ShopifySettingsError, SyncRefused
 from omo.console.access import actor_for, console_view
 from omo.console.pages import paginate, render_page
 
@@ -81,9 +88,17 @@ class ConnectionForm(forms.Form):
         required=False,
         help_text=pgettext_lazy("shopify", "留白即使用 https://商店網域；僅測試或代理伺服器需要填寫。"),
     )
+    sync_interval_hours = forms.IntegerField(
+        label=pgettext_lazy("shopify", "自動同步商品間隔（小時）"),
+        min_value=0,
+        max_value=MAX_SYNC_INTERVAL_HOURS,
+        initial=DEFAULT_SYNC_INTERVAL_HOURS,
+        required=False,
+        help_text=pgettext_lazy("shopify", "每隔幾小時自動重新同步商品；0 表示只在按下「同步商品」時同步。"),
+    )
     is_active = forms.BooleanField(label=pgettext_lazy("shopify", "啟用"), required=False, initial=True)
 
-    def __init__(self, *args, creating: bool, **kwargs) -> None:
+    def __init__(self, *args, creating: bool, uninstalled: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if creating:
             self.fields["access_token"].required = True
@@ -93,6 +108,19 @@ class ConnectionForm(forms.Form):
             keep = pgettext_lazy("shopify", "留白表示沿用已儲存的值。")
             self.fields["access_token"].help_text = keep
             self.fields["webhook_secret"].help_text = keep
+        if uninstalled:
+            self.fields["access_token"].help_text = pgettext_lazy(
+                "shopify", "應用程式已從商店解除安裝。請在 Shopify 重新安裝後，貼上新的存取權杖以重新啟用。"
+            )
+
+    def clean_sync_interval_hours(self) -> int:
+        hours = self.cleaned_data.get("sync_interval_hours")
+        # Left blank: keep what the connection has (or the default for a new one).
+        return (
+            hours
+            if hours is not None
+            else self.initial.get("sync_interval_hours", DEFAULT_SYNC_INTERVAL_HOURS)
+        )
 
 
 def _connection(request: HttpRequest, pk: int) -> ShopifyConnection:
@@ -140,7 +168,9 @@ def shopify_create(request: HttpRequest) -> HttpResponse:
 def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
     initial = {field: getattr(connection, field) for field in services.SETTINGS_FIELDS}
-    form = ConnectionForm(request.POST or None, initial=initial, creating=False)
+    form = ConnectionForm(
+        request.POST or None, initial=initial, creating=False, uninstalled=connection.is_uninstalled
+    )
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -168,6 +198,7 @@ def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "status_filter": status_filter,
             "statuses": ShopifyWebhook.Status.choices,
             "privacy_requests": list(selectors.privacy_requests_of(connection)[:50]),
+            "next_sync_at": selectors.next_sync_at(connection),
         },
         status=status,
     )
@@ -177,7 +208,15 @@ def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def shopify_sync(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
-    if services.request_product_sync(connection, actor=actor_for(request)):
+    try:
+        queued = services.request_product_sync(connection, actor=actor_for(request))
+    except SyncRefused:
+        messages.error(
+            request,
+            pgettext("shopify", "應用程式已從商店解除安裝，無法同步。請重新安裝並輸入新的存取權杖。"),
+        )
+        return redirect("console:shopify_detail", pk=connection.pk)
+    if queued:
         messages.success(request, pgettext("shopify", "已排入商品同步，完成後此頁會顯示結果。"))
     else:
         messages.info(request, pgettext("shopify", "商品同步已在進行中。"))

@@ -258,6 +258,69 @@ def customer_fields(customer: dict[str, Any]) -> ShopifyContact:
     )
 
 
+# Shopify's REST Customer `email_marketing_consent` / `sms_marketing_consent` → our consent platform.
+CONSENT_FIELDS = {"email_marketing_consent": "email", "sms_marketing_consent": "sms"}
+CONSENT_STATES = ("subscribed", "unsubscribed", "not_subscribed", "pending", "invalid", "redacted")
+# Only "subscribed" grants marketing; pending (double opt-in not confirmed yet) and the rest do not.
+GRANTING_STATES = ("subscribed",)
+# Decisions the customer (or the store for them) took; "not_subscribed" without a date is the
+# absence of one and is not recorded.
+UNDATED_NON_DECISIONS = ("not_subscribed",)
+
+
+@dataclass(frozen=True)
+class MarketingConsent:
+    field: str  # the Shopify field, e.g. "email_marketing_consent"
+    platform: str  # "email" | "sms"
+    state: str
+    opt_in_level: str
+    updated_at: dt.datetime | None  # consent_updated_at
+
+    @property
+    def granted(self) -> bool:
+        return self.state in GRANTING_STATES
+
+    @property
+    def note(self) -> str:
+        level = f" ({self.opt_in_level})" if self.opt_in_level else ""
+        return f"Shopify {self.field}: {self.state}{level}"[:255]
+
+
+def marketing_consents(customer: dict[str, Any]) -> tuple[list[MarketingConsent], list[str]]:
+    """The consent objects of a REST customer (also the `customer` inside an order), and one note per
+    object that could not be read (named by its field; the rest of the delivery still applies)."""
+    found: list[MarketingConsent] = []
+    problems: list[str] = []
+    for field_name, platform in CONSENT_FIELDS.items():
+        raw = customer.get(field_name)
+        if raw is None:
+            continue  # no email / phone on the customer, or trimmed by include_fields
+        if not isinstance(raw, dict):
+            problems.append(f"{field_name}: must be an object, got {type(raw).__name__}")
+            continue
+        state = _text(raw.get("state")).lower()
+        if state not in CONSENT_STATES:
+            problems.append(
+                f"{field_name}.state: {raw.get('state')!r} is not one of {', '.join(CONSENT_STATES)}"
+            )
+            continue
+        try:
+            updated_at = timestamp(raw, "consent_updated_at")
+        except MappingError as exc:
+            problems.append(f"{field_name}.{exc.field}: {exc.message}")
+            continue
+        found.append(
+            MarketingConsent(
+                field=field_name,
+                platform=platform,
+                state=state,
+                opt_in_level=_text(raw.get("opt_in_level"))[:40],
+                updated_at=updated_at,
+            )
+        )
+    return found, problems
+
+
 # --- products -------------------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,8 @@ from omo.core.crypto import EncryptedJSONField
 from omo.core.models import BrandScoped
 
 DEFAULT_API_VERSION = "2025-07"
+DEFAULT_SYNC_INTERVAL_HOURS = 24
+MAX_SYNC_INTERVAL_HOURS = 168
 
 
 class ShopifyConnection(BrandScoped):
@@ -37,8 +39,18 @@ class ShopifyConnection(BrandScoped):
     # Empty: OMO_SHOPIFY_API_BASE or https://{shop_domain}. Set for a stand-in or a proxy.
     api_base = models.CharField(_("API 位址（選填）"), max_length=300, blank=True)
     is_active = models.BooleanField(_("啟用"), default=True)
+    # Set by the app/uninstalled webhook (Shopify's time): the store removed our app, so its token no
+    # longer works. Data is kept; HQ entering a new access token reinstalls (clears this).
+    uninstalled_at = models.DateTimeField(_("解除安裝時間"), null=True, blank=True)
+    # Scheduled product sync (omo.core.schedule → connectors.sync_due_products); 0 = only on demand.
+    sync_interval_hours = models.PositiveSmallIntegerField(
+        _("自動同步間隔（小時）"), default=DEFAULT_SYNC_INTERVAL_HOURS
+    )
     sync_status = models.CharField(max_length=8, choices=SyncStatus.choices, default=SyncStatus.NEVER)
     sync_error = models.TextField(blank=True)
+    # When the current sync was queued or started: a queued/running sync older than
+    # services.SYNC_STALE_AFTER is taken as lost (dead worker) and may be started again.
+    sync_started_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     last_sync_counts = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -54,6 +66,10 @@ class ShopifyConnection(BrandScoped):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.shop_domain})"
+
+    @property
+    def is_uninstalled(self) -> bool:
+        return self.uninstalled_at is not None
 
 
 class ShopifyWebhook(BrandScoped):

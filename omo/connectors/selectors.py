@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import Count, Q, QuerySet
 
 from omo.connectors.models import PrivacyRequest, ShopifyConnection, ShopifyWebhook
@@ -37,3 +39,13 @@ def privacy_requests_of(connection: ShopifyConnection) -> QuerySet[PrivacyReques
 
 def privacy_request(brand_id: int, pk: int) -> PrivacyRequest | None:
     return PrivacyRequest.objects.select_related("connection").filter(brand_id=brand_id, pk=pk).first()
+
+
+def next_sync_at(connection: ShopifyConnection) -> dt.datetime | None:
+    """When the schedule will queue this connection's next product sync (None: not scheduled).
+    The periodic check runs every few minutes, so the sync starts shortly after this time."""
+    if not connection.is_active or connection.is_uninstalled or connection.sync_interval_hours <= 0:
+        return None
+    if connection.last_synced_at is None:
+        return connection.created_at
+    return connection.last_synced_at + dt.timedelta(hours=connection.sync_interval_hours)

@@ -11,7 +11,16 @@ and the view answers 200. `process_webhook` (a task) then applies it:
 - customers/create|update → a customer matched by Shopify id, email or phone, with a `shopify`
   identity; products/create|update → the catalogue (products by handle, variants by SKU);
 - customers/data_request, customers/redact, shop/redact → a PrivacyRequest for HQ (customers/redact
-  erases the customer through omo.customers.privacy.erase_customer when that exists).
+  erases the customer through omo.customers.privacy.erase_customer when that exists);
+- app/uninstalled → the connection is marked uninstalled (data kept, syncing stopped). Later
+  deliveries are still verified and stored, but only the privacy topics are processed (Shopify sends
+  shop/redact 48 hours after an uninstall); HQ entering a new access token reinstalls.
+
+Customers (and the customer inside an order) also carry Shopify's email/SMS marketing consent,
+recorded into omo.customers.consent with source "shopify" at Shopify's `consent_updated_at`.
+
+Products are also re-synced on a schedule (`sync_due_products`, every few minutes from
+omo.core.schedule): each active connection every `sync_interval_hours`, never two syncs at once.
 
 Every order, customer and product keeps the `updated_at` we last applied (ShopifyRecord), so an
 older delivery that arrives after a newer one changes nothing.
@@ -20,6 +29,7 @@ older delivery that arrives after a newer one changes nothing.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import importlib
@@ -33,7 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
@@ -46,10 +56,17 @@ from omo.commerce.services import OrderError
 from omo.connectors import mapping
 from omo.connectors.client import GraphQLClient, ShopifyApiError, api_base
 from omo.connectors.mapping import MappingError, ProductSpec
-from omo.connectors.models import PrivacyRequest, ShopifyConnection, ShopifyRecord, ShopifyWebhook
+from omo.connectors.models import (
+    MAX_SYNC_INTERVAL_HOURS,
+    PrivacyRequest,
+    ShopifyConnection,
+    ShopifyRecord,
+    ShopifyWebhook,
+)
 from omo.core import audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.customers import consent as customer_consent
 from omo.customers import services as customer_services
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.services import CustomerError
@@ -63,7 +80,18 @@ ORDER_TOPICS = ("orders/create", "orders/paid", "orders/updated", "orders/cancel
 CUSTOMER_TOPICS = ("customers/create", "customers/update")
 PRODUCT_TOPICS = ("products/create", "products/update")
 PRIVACY_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
-TOPICS = (*ORDER_TOPICS, "refunds/create", *CUSTOMER_TOPICS, *PRODUCT_TOPICS, *PRIVACY_TOPICS)
+UNINSTALLED_TOPIC = "app/uninstalled"
+TOPICS = (
+    *ORDER_TOPICS,
+    "refunds/create",
+    *CUSTOMER_TOPICS,
+    *PRODUCT_TOPICS,
+    UNINSTALLED_TOPIC,
+    *PRIVACY_TOPICS,
+)
+# A queued or running sync whose worker has not finished within this time is taken as lost.
+SYNC_STALE_AFTER = dt.timedelta(hours=3)
+SYNC_BUSY = (ShopifyConnection.SyncStatus.QUEUED, ShopifyConnection.SyncStatus.RUNNING)
 
 
 class ShopifySettingsError(ValueError):
@@ -107,6 +135,17 @@ def _clean_settings(
         cleaned["api_version"] = version
     if "sales_channel" in cleaned and cleaned["sales_channel"] not in SalesChannel.values:
         raise ShopifySettingsError("sales_channel", f"unknown sales channel {cleaned['sales_channel']!r}")
+    if "sync_interval_hours" in cleaned:
+        raw = cleaned["sync_interval_hours"]
+        hours = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        if hours is None and isinstance(raw, str) and raw.strip().isdigit():
+            hours = int(raw.strip())
+        if hours is None or not 0 <= hours <= MAX_SYNC_INTERVAL_HOURS:
+            raise ShopifySettingsError(
+                "sync_interval_hours",
+                f"must be a whole number of hours from 0 (no automatic sync) to {MAX_SYNC_INTERVAL_HOURS}",
+            )
+        cleaned["sync_interval_hours"] = hours
     if cleaned.get("api_base"):
         base = cleaned["api_base"].strip().rstrip("/")
         if not re.match(r"^https?://[^\s/]+(/[^\s]*)?$", base):
@@ -138,6 +177,7 @@ def create_connection(
     api_version: str = "2025-07",
     sales_channel: str = SalesChannel.EXTERNAL_WEB,
     api_base: str = "",
+    sync_interval_hours: int = ShopifyConnection._meta.get_field("sync_interval_hours").default,
 ) -> ShopifyConnection:
     values = _clean_settings(
         brand,
@@ -147,6 +187,7 @@ def create_connection(
             "api_version": api_version,
             "sales_channel": sales_channel,
             "api_base": api_base,
+            "sync_interval_hours": sync_interval_hours,
         },
         instance=None,
     )
@@ -159,7 +200,15 @@ def create_connection(
     return connection
 
 
-SETTINGS_FIELDS = ("name", "shop_domain", "api_version", "sales_channel", "api_base", "is_active")
+SETTINGS_FIELDS = (
+    "name",
+    "shop_domain",
+    "api_version",
+    "sales_channel",
+    "api_base",
+    "sync_interval_hours",
+    "is_active",
+)
 
 
 @transaction.atomic
@@ -171,24 +220,53 @@ def update_connection(
     webhook_secret: str = "",
     **changes: Any,
 ) -> ShopifyConnection:
-    """Change settings; a blank token or secret keeps the stored one."""
+    """Change settings; a blank token or secret keeps the stored one.
+
+    On a connection whose app was uninstalled, entering an access token reinstalls it: active
+    again, `uninstalled_at` cleared (audited as shopify.reinstalled). Turning it back on without
+    a token is refused: the old token stopped working when the app was removed."""
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
         raise ShopifySettingsError(sorted(unknown)[0], "cannot be changed")
+    connection = ShopifyConnection.objects.select_for_update().get(pk=connection.pk)
     values = _clean_settings(connection.brand, changes, instance=connection)
     secrets = dict(connection.secrets)
     rotated = []
-    for field, value in (("access_token", access_token), ("webhook_secret", webhook_secret)):
+    entered_token = _check_secret("access_token", access_token, required=False)
+    for field, value in (("access_token", entered_token), ("webhook_secret", webhook_secret)):
         value = _check_secret(field, value, required=False)
         if value and value != secrets.get(field):
             secrets[field] = value
             rotated.append(field)
+    reinstalled = False
+    if connection.uninstalled_at is not None:
+        if entered_token:
+            values["is_active"] = True
+            reinstalled = True
+        elif values.get("is_active"):
+            raise ShopifySettingsError(
+                "access_token",
+                "the app was uninstalled from the store: reinstall it in Shopify and enter its new access token",
+            )
     changed = sorted(field for field, value in values.items() if getattr(connection, field) != value)
     for field, value in values.items():
         setattr(connection, field, value)
     connection.secrets = secrets
+    if reinstalled:
+        uninstalled_at = connection.uninstalled_at
+        connection.uninstalled_at = None
+        if connection.sync_status in SYNC_BUSY:
+            connection.sync_status = ShopifyConnection.SyncStatus.NEVER
     connection.save()
     audit.record(actor, "shopify.updated", connection, fields=changed, rotated=rotated)
+    if reinstalled:
+        audit.record(
+            actor,
+            "shopify.reinstalled",
+            connection,
+            shop_domain=connection.shop_domain,
+            uninstalled_at=uninstalled_at.isoformat(),
+        )
     return connection
 
 
@@ -235,7 +313,13 @@ def accept_webhook(connection_id: int, *, headers: Any, raw_body: bytes) -> Acce
     """Verify and store one delivery (with its processing task). WebhookRefused says why not.
 
     `headers` is any case-insensitive mapping (Django's request.headers)."""
-    connection = ShopifyConnection.objects.filter(pk=connection_id, is_active=True).first()
+    # An uninstalled connection still receives: Shopify sends shop/redact 48 hours after an
+    # uninstall, and what arrives is kept for HQ. One HQ switched off receives nothing.
+    connection = (
+        ShopifyConnection.objects.filter(pk=connection_id)
+        .filter(models.Q(is_active=True) | models.Q(uninstalled_at__isnull=False))
+        .first()
+    )
     if connection is None:
         raise WebhookRefused(404, "unknown_connection", "no active Shopify connection with this id")
     if len(raw_body) > MAX_WEBHOOK_BYTES:
@@ -271,6 +355,7 @@ def accept_webhook(connection_id: int, *, headers: Any, raw_body: bytes) -> Acce
         if headers.get("X-Shopify-Triggered-At")
         else None
     )
+    status, note = _initial_status(connection, topic)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -284,10 +369,8 @@ def accept_webhook(connection_id: int, *, headers: Any, raw_body: bytes) -> Acce
                     triggered_at=triggered,
                     order_ref=_order_ref_of(topic, document)[:40],
                     payload=document,
-                    status=ShopifyWebhook.Status.PENDING
-                    if topic in TOPICS
-                    else ShopifyWebhook.Status.IGNORED,
-                    note="" if topic in TOPICS else f"topic {topic} is not handled",
+                    status=status,
+                    note=note,
                 )
         except IntegrityError:
             same = ShopifyWebhook.objects.filter(connection=connection, webhook_id=webhook_id)
@@ -302,6 +385,18 @@ def accept_webhook(connection_id: int, *, headers: Any, raw_body: bytes) -> Acce
         if receipt.status == ShopifyWebhook.Status.PENDING:
             _enqueue([receipt.pk])
     return Accepted(receipt.pk, False)
+
+
+def _initial_status(connection: ShopifyConnection, topic: str) -> tuple[str, str]:
+    if topic not in TOPICS:
+        return ShopifyWebhook.Status.IGNORED, f"topic {topic} is not handled"
+    if connection.uninstalled_at is not None and topic not in PRIVACY_TOPICS:
+        return ShopifyWebhook.Status.IGNORED, (
+            f"not processed: the app was uninstalled from {connection.shop_domain} at "
+            f"{connection.uninstalled_at.isoformat()}; kept for reference. Reinstall the app and "
+            "enter its new access token in the console to process deliveries again."
+        )
+    return ShopifyWebhook.Status.PENDING, ""
 
 
 def _enqueue(receipt_ids: list[int]) -> None:
@@ -536,10 +631,52 @@ def _apply_customer(connection: ShopifyConnection, receipt: ShopifyWebhook) -> O
             notes.append(f"updated {', '.join(sorted(changes))} of customer {customer.pk}")
         else:
             notes.append(f"customer {customer.pk} unchanged")
+    _record_marketing_consent(customer, document, fallback_at=updated_at, notes=notes)
     record.updated_at = updated_at or record.updated_at
     record.local_id = customer.pk
     record.save(update_fields=["updated_at", "local_id"])
     return Outcome(ShopifyWebhook.Status.PROCESSED, "; ".join(notes))
+
+
+def _time_or_none(document: dict[str, Any], key: str) -> dt.datetime | None:
+    try:
+        return mapping.timestamp(document, key)
+    except MappingError:
+        return None
+
+
+def _record_marketing_consent(
+    customer: Customer, document: dict[str, Any], *, fallback_at: dt.datetime | None, notes: list[str]
+) -> None:
+    """Shopify's email/SMS marketing consent into the consent ledger (source "shopify").
+
+    The time is Shopify's `consent_updated_at`, or the customer's `updated_at` when it is missing
+    (Shopify then dates the consent when it was sent). A decision no newer than what is known for
+    that customer × platform × marketing is not recorded; "not_subscribed" without a date is no
+    decision at all."""
+    if customer.erased_at is not None:
+        return
+    found, problems = mapping.marketing_consents(document)
+    notes.extend(f"{problem}; consent not recorded" for problem in problems)
+    for decision in found:
+        at = decision.updated_at or fallback_at
+        if at is None or (decision.updated_at is None and decision.state in mapping.UNDATED_NON_DECISIONS):
+            continue
+        row = customer_consent.record_consent(
+            customer,
+            platform=decision.platform,
+            purpose=customer_consent.MARKETING,
+            granted=decision.granted,
+            source=mapping.SOURCE,
+            note=decision.note,
+            at=at,
+            only_if_newer=True,
+        )
+        if row is not None:
+            notes.append(
+                f"{decision.platform} marketing consent {'granted' if decision.granted else 'not granted'} "
+                f"({decision.state}, {at.isoformat()})"
+            )
 
 
 # orders
@@ -614,6 +751,14 @@ def _apply_order(connection: ShopifyConnection, receipt: ShopifyWebhook) -> Outc
         notes.append(_advance(order, target, document))
         if not record.extra.get("line_items"):
             record.extra = {"line_items": mapping.line_item_ids(document)}
+    customer_document = document.get("customer")
+    if order.customer_id is not None and isinstance(customer_document, dict):
+        _record_marketing_consent(
+            order.customer,
+            customer_document,
+            fallback_at=_time_or_none(customer_document, "updated_at"),
+            notes=notes,
+        )
     record.updated_at = updated_at or record.updated_at
     record.local_id = order.pk
     record.save(update_fields=["updated_at", "local_id", "extra"])
@@ -828,12 +973,51 @@ def _erase(customer: Customer, request: PrivacyRequest) -> str:
     return f"Customer {customer.pk} erased."
 
 
+# app/uninstalled
+
+
+def _apply_uninstalled(connection: ShopifyConnection, receipt: ShopifyWebhook) -> Outcome:
+    """The store removed our app: its token is revoked. Keep every row, stop syncing, tell HQ."""
+    locked = ShopifyConnection.objects.select_for_update().get(pk=connection.pk)
+    if locked.uninstalled_at is not None:
+        return Outcome(
+            ShopifyWebhook.Status.IGNORED,
+            f"already uninstalled at {locked.uninstalled_at.isoformat()}",
+        )
+    at = receipt.triggered_at or receipt.received_at or timezone.now()
+    locked.uninstalled_at = at
+    locked.is_active = False
+    update_fields = ["uninstalled_at", "is_active", "updated_at"]
+    if locked.sync_status in SYNC_BUSY:
+        # A queued sync must not start with a revoked token; a running one fails on its own.
+        locked.sync_status = ShopifyConnection.SyncStatus.FAILED
+        locked.sync_error = "app: uninstalled from the store"
+        update_fields += ["sync_status", "sync_error"]
+    locked.save(update_fields=update_fields)
+    shop = receipt.payload.get("myshopify_domain") or receipt.payload.get("domain") or ""
+    audit.record(
+        Actor.system(connection.brand),
+        "shopify.uninstalled",
+        locked,
+        shop_domain=locked.shop_domain,
+        reported_shop=str(shop)[:255],
+        webhook_id=receipt.webhook_id,
+        uninstalled_at=at.isoformat(),
+    )
+    return Outcome(
+        ShopifyWebhook.Status.PROCESSED,
+        f"the app was uninstalled from {locked.shop_domain} at {at.isoformat()}: connection inactive, "
+        "product sync stopped, data kept",
+    )
+
+
 HANDLERS: dict[str, Callable[[ShopifyConnection, ShopifyWebhook], Outcome]] = {
     **{topic: _apply_order for topic in ORDER_TOPICS},
     "refunds/create": _apply_refund,
     **{topic: _apply_customer for topic in CUSTOMER_TOPICS},
     **{topic: _apply_product_webhook for topic in PRODUCT_TOPICS},
     **{topic: _apply_privacy for topic in PRIVACY_TOPICS},
+    UNINSTALLED_TOPIC: _apply_uninstalled,
 }
 
 
@@ -863,26 +1047,100 @@ def client_for(connection: ShopifyConnection, **options: Any) -> GraphQLClient:
     )
 
 
+class SyncRefused(Exception):
+    """A sync that may not start: the app is uninstalled (code "uninstalled") or one is already
+    queued or running (code "busy")."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _busy(connection: ShopifyConnection, now: dt.datetime) -> bool:
+    """Queued or running, and not so long ago that its worker must have died."""
+    if connection.sync_status not in SYNC_BUSY:
+        return False
+    started = connection.sync_started_at
+    return started is None or started > now - SYNC_STALE_AFTER
+
+
 @transaction.atomic
-def request_product_sync(connection: ShopifyConnection, *, actor: Actor) -> bool:
-    """Queue a sync (console button); False when one is already queued or running."""
+def request_product_sync(connection: ShopifyConnection, *, actor: Actor, trigger: str = "console") -> bool:
+    """Queue a sync (console button, schedule). False when one is already queued or running;
+    SyncRefused when the app was uninstalled."""
     from omo.connectors.tasks import sync_shopify_products
 
     locked = ShopifyConnection.objects.select_for_update().get(pk=connection.pk)
-    if locked.sync_status in (ShopifyConnection.SyncStatus.QUEUED, ShopifyConnection.SyncStatus.RUNNING):
+    if locked.uninstalled_at is not None:
+        raise SyncRefused(
+            "uninstalled",
+            f"the app was uninstalled from {locked.shop_domain} at {locked.uninstalled_at.isoformat()}",
+        )
+    now = timezone.now()
+    if _busy(locked, now):
         return False
     locked.sync_status = ShopifyConnection.SyncStatus.QUEUED
-    locked.save(update_fields=["sync_status"])
-    audit.record(actor, "shopify.sync_requested", locked)
+    locked.sync_started_at = now
+    locked.save(update_fields=["sync_status", "sync_started_at"])
+    audit.record(actor, "shopify.sync_requested", locked, trigger=trigger)
     transaction.on_commit(lambda: sync_shopify_products.enqueue(locked.pk))
     return True
 
 
+def due_for_sync(now: dt.datetime | None = None) -> list[ShopifyConnection]:
+    """Active, installed connections with a sync interval whose last sync is that old (or never ran)."""
+    now = now or timezone.now()
+    due = []
+    for connection in ShopifyConnection.objects.select_related("brand").filter(
+        is_active=True, uninstalled_at__isnull=True, sync_interval_hours__gt=0
+    ):
+        last = connection.last_synced_at
+        if last is not None and last > now - dt.timedelta(hours=connection.sync_interval_hours):
+            continue
+        if _busy(connection, now):
+            continue
+        due.append(connection)
+    return due
+
+
+def sync_due_products(now: dt.datetime | None = None) -> dict[str, Any]:
+    """The periodic job (omo.core.schedule.JOBS): queue the sync of every connection that is due."""
+    queued = []
+    for connection in due_for_sync(now):
+        try:
+            if request_product_sync(connection, actor=Actor.system(connection.brand), trigger="schedule"):
+                queued.append(connection.pk)
+        except SyncRefused:
+            continue  # uninstalled since it was listed
+    return {"queued": queued}
+
+
+def _claim_sync(connection: ShopifyConnection) -> str:
+    """Mark the sync running unless another one is ("" when claimed, else why not)."""
+    now = timezone.now()
+    with transaction.atomic():
+        locked = ShopifyConnection.objects.select_for_update().get(pk=connection.pk)
+        if locked.uninstalled_at is not None:
+            return f"app: uninstalled from the store at {locked.uninstalled_at.isoformat()}"
+        running = locked.sync_status == ShopifyConnection.SyncStatus.RUNNING
+        if running and locked.sync_started_at and locked.sync_started_at > now - SYNC_STALE_AFTER:
+            return f"sync: already running since {locked.sync_started_at.isoformat()}"
+        locked.sync_status = ShopifyConnection.SyncStatus.RUNNING
+        locked.sync_error = ""
+        locked.sync_started_at = now
+        locked.save(update_fields=["sync_status", "sync_error", "sync_started_at"])
+    return ""
+
+
 def sync_products(connection: ShopifyConnection, *, client: GraphQLClient | None = None) -> dict[str, Any]:
-    """Read every product through GraphQL into the catalogue. One product's error does not stop the rest."""
-    ShopifyConnection.objects.filter(pk=connection.pk).update(
-        sync_status=ShopifyConnection.SyncStatus.RUNNING, sync_error=""
-    )
+    """Read every product through GraphQL into the catalogue. One product's error does not stop the rest.
+
+    Never two at once for one connection: a sync that finds another one running (started less than
+    SYNC_STALE_AFTER ago) returns {"skipped": why} and changes nothing."""
+    refused = _claim_sync(connection)
+    if refused:
+        return {"skipped": refused}
     client = client or client_for(connection)
     counts: dict[str, Any] = {
         "created": 0,

@@ -1,4 +1,5 @@
-"""Shopify background work: apply one stored webhook; sync a store's products."""
+"""Shopify background work: apply one stored webhook; sync a store's products; queue the syncs that
+are due (the periodic job in omo.core.schedule.JOBS)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ def sync_shopify_products(connection_id: int) -> dict[str, Any]:
     if connection is None:
         return {"connection_id": connection_id, "error": "no such connection"}
     return {"connection_id": connection_id, **services.sync_products(connection)}
+
+
+@task()
+def sync_due_shopify_products() -> dict[str, Any]:
+    """Every few minutes (omo.core.schedule.JOBS): queue each connection whose sync interval has passed."""
+    from omo.connectors import services
+
+    return services.sync_due_products()

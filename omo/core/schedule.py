@@ -39,6 +39,12 @@ JOBS: tuple[PeriodicJob, ...] = (
         "omo.integrations.tasks.sweep_webhook_deliveries",
         dt.timedelta(minutes=1),
     ),
+    # Finds the Shopify connections whose own interval (hours) has passed; this is only how often it looks.
+    PeriodicJob(
+        "connectors.sync_due_products",
+        "omo.connectors.tasks.sync_due_shopify_products",
+        dt.timedelta(minutes=10),
+    ),
 )
 
 

@@ -113,12 +113,14 @@ def record_consent(
     note: str = "",
     at: dt.datetime | None = None,
     actor: Actor | None = None,
+    only_if_newer: bool = False,
 ) -> Consent | None:
     """Append one decision. Returns None when it repeats the holding decision from the same source.
 
     `at` is when the customer decided (an event's time); a decision older than the holding one is
-    kept in the history but does not replace it. Staff decisions (actor with a user or API key)
-    are audited as `consent.recorded`.
+    kept in the history but does not replace it. With `only_if_newer` (a platform reporting its own
+    consent state, e.g. Shopify) such an older or same-time decision is not recorded at all (None).
+    Staff decisions (actor with a user or API key) are audited as `consent.recorded`.
     """
     _check(platform, purpose, source, note)
     at = at or timezone.now()
@@ -127,6 +129,8 @@ def record_consent(
         Customer.objects.select_for_update().filter(pk=customer.pk).first()
         before = _latest(customer, platform, purpose)
         if before is not None and before.granted == bool(granted) and before.source == source:
+            return None
+        if only_if_newer and before is not None and before.recorded_at >= at:
             return None
         row = Consent.objects.create(
             brand_id=customer.brand_id,

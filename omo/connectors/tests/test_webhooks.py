@@ -208,9 +208,10 @@ def test_a_webhook_signed_for_another_brands_connection_is_refused(connection, o
 
 
 def test_unhandled_topic_is_recorded_as_ignored_without_a_task(connection):
-    response = post_webhook(connection, "app/uninstalled", {"id": 954889, "name": "herb"})
+    response = post_webhook(connection, "themes/publish", {"id": 954889, "name": "herb"})
     assert response.status_code == 200
     assert ShopifyWebhook.objects.get().status == "ignored"
+    assert ShopifyWebhook.objects.get().note == "topic themes/publish is not handled"
     assert _tasks() == 0
 
 

@@ -33,6 +33,6 @@ class Command(BaseCommand):
         for connection in found:
             counts = services.sync_products(connection)
             self.stdout.write(json.dumps({"connection": connection.pk, **counts}, ensure_ascii=False))
-            failed = failed or bool(counts.get("error"))
+            failed = failed or bool(counts.get("error") or counts.get("skipped"))
         if failed:
-            raise CommandError("at least one sync failed (see the error above)")
+            raise CommandError("at least one sync failed or was skipped (see the error above)")
