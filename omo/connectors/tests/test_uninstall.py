@@ -191,3 +191,13 @@ def test_another_brands_admin_cannot_see_or_reinstall_it(uninstalled, other_admi
     assert client.post(url, form(uninstalled, access_token="shpat_stolen_00000001")).status_code == 404
     uninstalled.refresh_from_db()
     assert uninstalled.uninstalled_at is not None and uninstalled.secrets["access_token"] == TOKEN
+
+
+def test_the_uninstall_and_the_schedule_speak_english_too(uninstalled, hq_admin):
+    client = signed_in(hq_admin)
+    client.cookies["django_language"] = "en"
+    page = client.get(
+        reverse("console:shopify_detail", args=[uninstalled.pk]), HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
+    assert "The app was uninstalled from the store" in page
+    assert "Stopped (app uninstalled)" in page and "Automatic product sync every (hours)" in page
