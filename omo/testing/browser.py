@@ -26,6 +26,9 @@ CHROMIUM_PATH = os.environ.get("OMO_CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # A mid-size phone (iPhone 12-15 class): the shop and the clerk app are used on phones first.
 PHONE_VIEWPORT = {"width": 390, "height": 844}
+# The console is used at HQ on a laptop.
+DESKTOP_VIEWPORT = {"width": 1366, "height": 900}
+STAFF_PASSWORD = "pass-1234"  # what omo.testing.factories.make_user sets
 DEFAULT_TIMEOUT_MS = 15_000
 
 
@@ -96,3 +99,27 @@ def browser_page(browser_context) -> Iterator[Any]:
     page = browser_context.new_page()
     yield page
     page.close()
+
+
+@pytest.fixture
+def desktop_page(chromium, live_url: str) -> Iterator[Any]:
+    """A laptop-sized page in Traditional Chinese (the console), relative URLs to live_server."""
+    context = chromium.new_context(
+        base_url=live_url, viewport=DESKTOP_VIEWPORT, locale="zh-TW", timezone_id="Asia/Taipei"
+    )
+    context.set_default_timeout(DEFAULT_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def sign_in_console(page: Any, user: Any, password: str = STAFF_PASSWORD) -> None:
+    """Sign in to the console through its form and land on the dashboard."""
+    page.goto("/console/")
+    assert "/console/login/" in page.url
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit].btn-primary")
+    page.wait_for_url("**/console/")

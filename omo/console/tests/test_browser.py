@@ -7,32 +7,13 @@ import re
 import pytest
 
 from omo.core.models import ApiKey, AuditLog
+from omo.testing.browser import sign_in_console as sign_in
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def desktop(chromium, live_url):
-    context = chromium.new_context(
-        base_url=live_url, viewport={"width": 1366, "height": 900}, locale="zh-TW", timezone_id="Asia/Taipei"
-    )
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def sign_in(page, user) -> None:
-    page.goto("/console/")
-    assert "/console/login/" in page.url
-    page.fill("input[name=username]", user.username)
-    page.fill("input[name=password]", "pass-1234")
-    page.click("form button[type=submit].btn-primary")
-    page.wait_for_url("**/console/")
-
-
-def test_dashboard_language_and_api_key_flow(desktop, seeded_sales, hq_admin, brand):
-    page = desktop
+def test_dashboard_language_and_api_key_flow(desktop_page, seeded_sales, hq_admin, brand):
+    page = desktop_page
     sign_in(page, hq_admin)
     assert page.text_content("[data-kpi=net_sales]") == "NT$2,550"
     assert page.locator(".chart svg").count() == 3
