@@ -12,6 +12,7 @@ error) and never stops the others.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib
 import logging
 import traceback
@@ -110,7 +111,7 @@ def process_receipts(inbox_id: int) -> dict[str, int]:
     return process_pending(inbox_id)
 
 
-def _uses_database_queue() -> bool:
+def uses_database_queue() -> bool:
     backend = process_receipts.get_backend()
     return type(backend).__module__.startswith("django_tasks_db")
 
@@ -120,8 +121,19 @@ def _uses_database_queue() -> bool:
 _waiting_task: dict[int, Any] = {}
 
 
-def _still_waiting(task_id: Any) -> bool:
-    from django_tasks.base import TaskResultStatus
+def waiting_task_of(inbox_id: int) -> Any:
+    """The id of the inbox's processing task this process last saw waiting, or None."""
+    return _waiting_task.get(inbox_id)
+
+
+def forget_waiting_task(inbox_id: int, task_id: Any) -> None:
+    if _waiting_task.get(inbox_id) == task_id:
+        _waiting_task.pop(inbox_id, None)
+
+
+@functools.cache
+def still_waiting_sql() -> str:
+    """Is this task row still READY? Locked with SKIP LOCKED where the database can (see below)."""
     from django_tasks_db.models import DBTaskResult
 
     meta, ops = DBTaskResult._meta, connection.ops
@@ -131,8 +143,19 @@ def _still_waiting(task_id: Any) -> bool:
     )
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
+    return sql
+
+
+def still_waiting_params(task_id: Any) -> tuple[Any, str]:
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    return DBTaskResult._meta.pk.get_db_prep_value(task_id, connection), TaskResultStatus.READY.value
+
+
+def _still_waiting(task_id: Any) -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(sql, [meta.pk.get_db_prep_value(task_id, connection), TaskResultStatus.READY.value])
+        cursor.execute(still_waiting_sql(), list(still_waiting_params(task_id)))
         return cursor.fetchone() is not None
 
 
@@ -174,7 +197,7 @@ def enqueue_processing(inbox_ids: Iterable[int], *, after_commit: list[int] | No
     backend runs the task on enqueue, and the webhook's 200 must not wait for that.
     """
     ids = sorted(set(inbox_ids))
-    if _uses_database_queue():
+    if uses_database_queue():
         for inbox_id in ids:
             if not _ready_task_exists(inbox_id):
                 result = process_receipts.enqueue(inbox_id)

@@ -10,6 +10,7 @@ from asgiref.sync import async_to_sync
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+import omo.platforms.edge as edge_module
 from omo.devtools import line_webhook_sender as wh
 from omo.inbox.models import Inbox, WebhookReceipt
 from omo.platforms.edge import ReceiptWriter, WebhookEdge, commit_receipts, run_in_calling_thread
@@ -370,3 +371,76 @@ def test_real_writer_thread_commits_before_answering(line_inbox, line_user):
     assert json.loads(bodies[0])["events"][0]["webhookEventId"] in set(
         WebhookReceipt.objects.values_list("event_id", flat=True)
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox, line_user):
+    """On PostgreSQL the production writer commits on an asynchronous connection of the loop;
+    only a batch whose inbox has no waiting task goes through the thread (which enqueues it)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the asynchronous writer is PostgreSQL's; SQLite keeps the thread writer")
+    edge = WebhookEdge(None)
+    secret = line_inbox.secrets["channel_secret"]
+    url = f"/webhooks/line/{line_inbox.pk}"
+
+    def bodies(start):
+        return [
+            wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, str(i))])
+            for i in range(start, start + 10)
+        ]
+
+    async def burst(batch):
+        return await asyncio.gather(
+            *[call_asgi(edge, url, body, {"x-line-signature": wh.sign(secret, body)}) for body in batch]
+        )
+
+    async def two_bursts():
+        first = await burst(bodies(0))
+        second = await burst(bodies(10))
+        writer = edge.writer()
+        return first + second, writer
+
+    try:
+        answers, writer = async_to_sync(two_bursts)()
+        committer = writer._commit_items
+    finally:
+        edge.close()
+
+    assert {status for status, _ in answers} == {200}
+    assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 20
+    assert isinstance(committer, edge_module.AsyncPostgresReceipts)
+    # the first batch found no task and went through the thread; later ones found it waiting
+    assert committer.fallbacks == 1
+    assert writer.batches >= 2
+    assert [t.status for t in _process_tasks()] == [TaskResultStatus.READY]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgres_writer_enqueues_again_once_a_worker_took_the_task(line_inbox, line_user):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the asynchronous writer is PostgreSQL's; SQLite keeps the thread writer")
+    edge = WebhookEdge(None)
+    secret = line_inbox.secrets["channel_secret"]
+    url = f"/webhooks/line/{line_inbox.pk}"
+
+    async def post(text):
+        body = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, text)])
+        return await call_asgi(edge, url, body, {"x-line-signature": wh.sign(secret, body)})
+
+    try:
+        assert async_to_sync(post)("一")[0] == 200
+        # a worker claims the waiting task: the next receipt needs a new one
+        DBTaskResult.objects.filter(task_path=process_receipts.module_path).update(
+            status=TaskResultStatus.RUNNING
+        )
+        assert async_to_sync(post)("二")[0] == 200
+    finally:
+        edge.close()
+
+    statuses = sorted(t.status for t in _process_tasks())
+    assert statuses == sorted([TaskResultStatus.READY, TaskResultStatus.RUNNING])
+    assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 2
