@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from omo.connectors import services
 from omo.connectors.models import ShopifyConnection
 from omo.connectors.tests.conftest import FIXTURES, SECRET, TOKEN
 from omo.core.models import AuditLog
@@ -75,8 +76,6 @@ def test_an_uninstall_shows_plainly_and_a_new_token_reinstalls(desktop_page, liv
         triggered_at="2025-04-01T01:02:03Z",
     )
     assert (status, answer) == (200, {"received": True, "duplicate": False})
-    from omo.connectors import services
-
     services.process_pending(connection)  # what the worker does
 
     page.reload()
