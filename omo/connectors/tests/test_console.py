@@ -41,6 +41,7 @@ def pages(connection, privacy) -> list[tuple[str, str]]:
         ("get", reverse("console:shopify")),
         ("get", reverse("console:shopify_create")),
         ("get", reverse("console:shopify_detail", args=[connection.pk])),
+        ("post", reverse("console:shopify_detail", args=[connection.pk])),  # settings, reinstall
         ("post", reverse("console:shopify_sync", args=[connection.pk])),
         ("post", reverse("console:shopify_retry", args=[connection.pk])),
         ("post", reverse("console:shopify_privacy_resolve", args=[connection.pk, privacy.pk])),
