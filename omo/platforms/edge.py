@@ -40,22 +40,11 @@ from django.db import InterfaceError, OperationalError, connection, connections,
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from omo.core import waiting
 from omo.inbox.models import Inbox, WebhookReceipt
 from omo.platforms import VERIFIERS, forget_adapter, verifier_class
 from omo.platforms.base import ReceiptRow, WebhookVerifier
-from omo.platforms.tasks import (
-    enqueue_processing,
-    forget_waiting_task,
-    start_processing,
-    uses_database_queue,
-    waiting_task_of,
-)
-from omo.platforms.tasks import (
-    still_waiting_params as _still_waiting_params,
-)
-from omo.platforms.tasks import (
-    still_waiting_sql as _still_waiting_sql,
-)
+from omo.platforms.tasks import enqueue_processing, process_receipts, start_processing
 
 logger = logging.getLogger(__name__)
 
@@ -404,7 +393,7 @@ class AsyncPostgresReceipts:
 
         rows = [(inbox_id, row) for inbox_id, inbox_rows in items for row in inbox_rows]
         inbox_ids = sorted({inbox_id for inbox_id, inbox_rows in items if inbox_rows})
-        database_queue = uses_database_queue()
+        database_queue = waiting.uses_database_queue(process_receipts)
         for attempt in (1, 2):
             try:
                 conn = await self._connect()
@@ -412,7 +401,7 @@ class AsyncPostgresReceipts:
                     await conn.execute(_unnest_insert_sql(), _unnest_params(rows), prepare=True)
                     if database_queue:
                         for inbox_id in inbox_ids:
-                            if not await _task_still_waiting(conn, inbox_id):
+                            if not await waiting.still_waiting_async(conn, process_receipts, inbox_id):
                                 raise _NeedsNewTask
             except _NeedsNewTask:
                 self.fallbacks += 1
@@ -425,18 +414,6 @@ class AsyncPostgresReceipts:
                 continue
             return [] if database_queue else inbox_ids
         raise AssertionError("unreachable")
-
-
-async def _task_still_waiting(conn: Any, inbox_id: int) -> bool:
-    """The async twin of `tasks._ready_task_exists` for a task this process already knows of."""
-    task_id = waiting_task_of(inbox_id)
-    if task_id is None:
-        return False
-    cursor = await conn.execute(_still_waiting_sql(), list(_still_waiting_params(task_id)), prepare=True)
-    if await cursor.fetchone() is not None:
-        return True
-    forget_waiting_task(inbox_id, task_id)
-    return False
 
 
 class ReceiptWriter:

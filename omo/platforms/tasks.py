@@ -12,7 +12,6 @@ error) and never stops the others.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import importlib
 import logging
 import traceback
@@ -25,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
+from omo.core import waiting
 from omo.inbox.models import Inbox, Message, WebhookReceipt
 from omo.platforms import get_adapter
 
@@ -111,111 +111,16 @@ def process_receipts(inbox_id: int) -> dict[str, int]:
     return process_pending(inbox_id)
 
 
-def uses_database_queue() -> bool:
-    backend = process_receipts.get_backend()
-    return type(backend).__module__.startswith("django_tasks_db")
-
-
-# inbox id → id of a process_receipts task this process saw waiting (READY). Checking that one row
-# by primary key is much cheaper than searching the task table on every batch of the webhook edge.
-_waiting_task: dict[int, Any] = {}
-
-
-def waiting_task_of(inbox_id: int) -> Any:
-    """The id of the inbox's processing task this process last saw waiting, or None."""
-    return _waiting_task.get(inbox_id)
-
-
-def forget_waiting_task(inbox_id: int, task_id: Any) -> None:
-    if _waiting_task.get(inbox_id) == task_id:
-        _waiting_task.pop(inbox_id, None)
-
-
-@functools.cache
-def still_waiting_sql() -> str:
-    """Is this task row still READY? Locked with SKIP LOCKED where the database can (see below)."""
-    from django_tasks_db.models import DBTaskResult
-
-    meta, ops = DBTaskResult._meta, connection.ops
-    sql = (
-        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} = %s"  # noqa: S608
-        f" AND {ops.quote_name(meta.get_field('status').column)} = %s"
-    )
-    if connection.features.has_select_for_update_skip_locked:
-        sql += " FOR UPDATE SKIP LOCKED"
-    return sql
-
-
-def still_waiting_params(task_id: Any) -> tuple[Any, str]:
-    from django_tasks.base import TaskResultStatus
-    from django_tasks_db.models import DBTaskResult
-
-    return DBTaskResult._meta.pk.get_db_prep_value(task_id, connection), TaskResultStatus.READY.value
-
-
-def _still_waiting(task_id: Any) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute(still_waiting_sql(), list(still_waiting_params(task_id)))
-        return cursor.fetchone() is not None
-
-
-def _ready_task_exists(inbox_id: int) -> bool:
-    """Is a process_receipts task for this inbox waiting, not yet taken by a worker?
-
-    On PostgreSQL the row is locked with SKIP LOCKED: a task a worker is claiming right now is
-    skipped (and another enqueued), so a receipt written here is never left to a task that has
-    already looked for pending rows. On SQLite the write lock serialises us with the claim."""
-    from django_tasks.base import TaskResultStatus
-    from django_tasks_db.models import DBTaskResult
-
-    known = _waiting_task.get(inbox_id)
-    if known is not None:
-        if _still_waiting(known):
-            return True
-        _waiting_task.pop(inbox_id, None)
-    waiting = DBTaskResult.objects.filter(
-        status=TaskResultStatus.READY,
-        task_path=process_receipts.module_path,
-        args_kwargs__args__0=inbox_id,
-    )
-    if connection.features.has_select_for_update_skip_locked:
-        waiting = waiting.select_for_update(skip_locked=True)
-    found = waiting.values_list("pk", flat=True).first()
-    if found is not None:
-        _waiting_task[inbox_id] = found
-    return found is not None
-
-
 def enqueue_processing(inbox_ids: Iterable[int], *, after_commit: list[int] | None = None) -> None:
     """Make sure a `process_receipts` task will run for each inbox. Call inside the receipts' transaction.
 
-    With the database task queue the task row is written in that same transaction (durable
-    together with the receipts), and only when no not-yet-started task for the inbox is waiting,
-    so a burst of webhooks becomes a few tasks instead of one per request. Other backends enqueue
-    after commit: on the transaction's on-commit hook, or, when the caller passes `after_commit`,
-    by the caller itself (`start_processing`) once it has answered the platform — an immediate
-    backend runs the task on enqueue, and the webhook's 200 must not wait for that.
-    """
-    ids = sorted(set(inbox_ids))
-    if uses_database_queue():
-        for inbox_id in ids:
-            if not _ready_task_exists(inbox_id):
-                result = process_receipts.enqueue(inbox_id)
-                # Remembered only after commit: a rolled-back task must not be trusted later.
-                transaction.on_commit(
-                    lambda i=inbox_id, task_id=result.id: _waiting_task.__setitem__(i, task_id)
-                )
-        return
-    if after_commit is not None:
-        after_commit.extend(ids)
-        return
-    transaction.on_commit(lambda: start_processing(ids))
+    A burst of webhooks becomes a few tasks instead of one per request (omo/core/waiting.py)."""
+    waiting.ensure(process_receipts, inbox_ids, after_commit=after_commit)
 
 
 def start_processing(inbox_ids: Iterable[int]) -> None:
     """Enqueue processing for inboxes whose receipts are committed (backends other than the database queue)."""
-    for inbox_id in sorted(set(inbox_ids)):
-        process_receipts.enqueue(inbox_id)
+    waiting.start(process_receipts, inbox_ids)
 
 
 def requeue_failed(inbox_id: int) -> int:

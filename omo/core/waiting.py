@@ -1,0 +1,127 @@
+"""One waiting task per key: coalescing "process what arrived" tasks for the ingest edges.
+
+The webhook edge and the tracking edge store raw input and need a task to process it. One task
+per request would flood the queue, so each write only makes sure that *a* task for its key (an
+inbox, the tracking intake) is waiting, not yet taken by a worker:
+
+- with the database task queue, the check and, when needed, the new task row happen in the
+  transaction that stores the input; the task row is locked with SKIP LOCKED (PostgreSQL), so a
+  worker cannot claim it until the input is committed, and a task a worker is claiming right now
+  is skipped (and another one enqueued). On SQLite the write lock serialises the two;
+- other backends (immediate, dummy) enqueue after the commit: on the transaction's on-commit hook,
+  or, when the caller passes `after_commit`, by the caller itself with `start` once it has answered
+  (an immediate backend runs the task on enqueue, and an answer must not wait for that).
+
+The id of the last task seen waiting is remembered per (task, key), so that the usual check is one
+primary-key look-up instead of a search of the task table; `still_waiting_async` does that look-up
+on an asynchronous psycopg connection for the edges' event-loop writers.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django_tasks.base import Task
+
+# (task path, key) → id of a task this process saw waiting (READY).
+_known: dict[tuple[str, Any], Any] = {}
+
+
+def uses_database_queue(task: Task) -> bool:
+    return type(task.get_backend()).__module__.startswith("django_tasks_db")
+
+
+def known(task: Task, key: Any) -> Any:
+    """The id of the task for `key` this process last saw waiting, or None."""
+    return _known.get((task.module_path, key))
+
+
+def forget(task: Task, key: Any, task_id: Any) -> None:
+    if _known.get((task.module_path, key)) == task_id:
+        _known.pop((task.module_path, key), None)
+
+
+@functools.cache
+def still_waiting_sql() -> str:
+    """Is this task row still READY? Locked with SKIP LOCKED where the database can."""
+    from django_tasks_db.models import DBTaskResult
+
+    meta, ops = DBTaskResult._meta, connection.ops
+    sql = (
+        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} = %s"  # noqa: S608
+        f" AND {ops.quote_name(meta.get_field('status').column)} = %s"
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        sql += " FOR UPDATE SKIP LOCKED"
+    return sql
+
+
+def still_waiting_params(task_id: Any) -> list[Any]:
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    return [DBTaskResult._meta.pk.get_db_prep_value(task_id, connection), TaskResultStatus.READY.value]
+
+
+def ready_task_exists(task: Task, key: Any) -> bool:
+    """Is a task for `key` waiting, not yet taken by a worker? (In the input's transaction.)"""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    task_id = known(task, key)
+    if task_id is not None:
+        with connection.cursor() as cursor:
+            cursor.execute(still_waiting_sql(), still_waiting_params(task_id))
+            if cursor.fetchone() is not None:
+                return True
+        forget(task, key, task_id)
+    waiting = DBTaskResult.objects.filter(
+        status=TaskResultStatus.READY, task_path=task.module_path, args_kwargs__args__0=key
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        waiting = waiting.select_for_update(skip_locked=True)
+    found = waiting.values_list("pk", flat=True).first()
+    if found is not None:
+        _known[(task.module_path, key)] = found
+    return found is not None
+
+
+def ensure(task: Task, keys: Iterable[Any], *, after_commit: list[Any] | None = None) -> None:
+    """Make sure a task will run for each key. Call inside the transaction that stores the input."""
+    ids = sorted(set(keys))
+    if uses_database_queue(task):
+        for key in ids:
+            if not ready_task_exists(task, key):
+                result = task.enqueue(key)
+                # Remembered only after commit: a rolled-back task must not be trusted later.
+                transaction.on_commit(
+                    lambda k=key, task_id=result.id: _known.__setitem__((task.module_path, k), task_id)
+                )
+        return
+    if after_commit is not None:
+        after_commit.extend(ids)
+        return
+    transaction.on_commit(lambda: start(task, ids))
+
+
+def start(task: Task, keys: Iterable[Any]) -> None:
+    """Enqueue the task for keys whose input is committed (backends other than the database queue)."""
+    for key in sorted(set(keys)):
+        task.enqueue(key)
+
+
+async def still_waiting_async(conn: Any, task: Task, key: Any) -> bool:
+    """`ready_task_exists` for a task this process already knows of, on an async psycopg connection.
+
+    False when none is known or it was taken: the caller then goes the synchronous way (`ensure`)."""
+    task_id = known(task, key)
+    if task_id is None:
+        return False
+    cursor = await conn.execute(still_waiting_sql(), still_waiting_params(task_id), prepare=True)
+    if await cursor.fetchone() is not None:
+        return True
+    forget(task, key, task_id)
+    return False
