@@ -14,7 +14,9 @@ This edge does only what must happen before the platform gets its 200, and nothi
 5. answers each request 200 only after its rows are committed, or 503 if that did not happen
    within the platform's deadline (LINE: 2 s), so the platform redelivers rather than lose it.
 
-Database work runs in threads (never on the event loop). Everything after the receipt (identity,
+On PostgreSQL the writer commits on an asynchronous connection of the event loop
+(`AsyncPostgresCommitter`); other database work (credential look-ups, SQLite, the rare batch that
+must enqueue a new task) runs in threads, never blocking the loop. Everything after the receipt (identity,
 conversation, routing, sockets) runs in `omo.platforms.tasks.process_receipts` with all of Django.
 """
 
@@ -339,27 +341,43 @@ def commit_receipts(items: list[tuple[int, list[ReceiptRow]]]) -> list[int]:
 
 
 class _NeedsNewTask(Exception):
-    """The batch's inboxes have no waiting processing task: the batch goes the thread's way."""
+    """A key of the batch has no waiting processing task: the batch goes the thread's way."""
 
 
-class AsyncPostgresReceipts:
-    """Commits receipt batches on an asynchronous psycopg connection that the event loop drives.
+class AsyncPostgresCommitter:
+    """Commits group-commit batches on an asynchronous psycopg connection that the event loop drives.
 
     Why: with the writer on a thread, every round trip to PostgreSQL ended with the thread waiting
     for the GIL while the event loop thread parsed requests (up to a switch interval, 5 ms, each
     time), so a batch took ~20 ms for ~2 ms of database work and the edge idled at half a core.
     Here the loop itself awaits the socket: no second thread, no hand-over.
 
-    The transaction is the thread path's: the receipts, and the check that a processing task is
-    still waiting for each inbox (its row locked with SKIP LOCKED, so a worker cannot claim it
-    until the receipts are committed). When an inbox has no waiting task (a worker took it), the
-    transaction is rolled back and the batch is committed by `commit_receipts` on a thread, which
-    enqueues the task through django-tasks in the same transaction; that happens about once per
-    worker pick-up, not per request.
+    The transaction is the thread path's: one fixed INSERT of the batch's rows (`statement` with
+    `params(rows)`), and the check that a processing `task` is still waiting for each key (its row
+    locked with SKIP LOCKED, so a worker cannot claim it until the rows are committed; see
+    omo/core/waiting.py). When a key has no waiting task (a worker took it), the transaction is
+    rolled back and `fallback(items)` commits the batch on a thread, enqueuing the task through
+    django-tasks in the same transaction: about once per worker pick-up, not per request.
+    Items are (key, rows) as the writer collects them; `task_keys(items)` names the task keys
+    (default: the item keys).
     """
 
-    def __init__(self, run_db: DbRunner) -> None:
+    def __init__(
+        self,
+        run_db: DbRunner,
+        *,
+        statement: Callable[[], str],
+        params: Callable[[list[tuple[Any, Any]]], list[Any]],
+        task: Any,
+        fallback: Callable[[list[tuple[Any, list[Any]]]], list[Any]],
+        task_keys: Callable[[list[tuple[Any, list[Any]]]], list[Any]] | None = None,
+    ) -> None:
         self._run_db = run_db
+        self._statement = statement
+        self._params = params
+        self._task = task
+        self._fallback = fallback
+        self._task_keys = task_keys or (lambda items: sorted({key for key, rows in items if rows}))
         self._connection: Any = None
         self.fallbacks = 0  # batches that needed a new task (tests, the bench)
 
@@ -388,32 +406,43 @@ class AsyncPostgresReceipts:
             self._connection.pgconn.finish()
         self._connection = None
 
-    async def __call__(self, items: list[tuple[int, list[ReceiptRow]]]) -> list[int]:
+    async def __call__(self, items: list[tuple[Any, list[Any]]]) -> list[Any]:
         import psycopg
 
-        rows = [(inbox_id, row) for inbox_id, inbox_rows in items for row in inbox_rows]
-        inbox_ids = sorted({inbox_id for inbox_id, inbox_rows in items if inbox_rows})
-        database_queue = waiting.uses_database_queue(process_receipts)
+        rows = [(key, row) for key, key_rows in items for row in key_rows]
+        keys = self._task_keys(items)
+        database_queue = waiting.uses_database_queue(self._task)
         for attempt in (1, 2):
             try:
                 conn = await self._connect()
                 async with conn.transaction():
-                    await conn.execute(_unnest_insert_sql(), _unnest_params(rows), prepare=True)
+                    await conn.execute(self._statement(), self._params(rows), prepare=True)
                     if database_queue:
-                        for inbox_id in inbox_ids:
-                            if not await waiting.still_waiting_async(conn, process_receipts, inbox_id):
+                        for key in keys:
+                            if not await waiting.still_waiting_async(conn, self._task, key):
                                 raise _NeedsNewTask
             except _NeedsNewTask:
                 self.fallbacks += 1
-                return await self._run_db(commit_receipts, items)
+                return await self._run_db(self._fallback, items)
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 # A dropped connection (database restart, idle time-out): reconnect once.
                 await self.close()
                 if attempt == 2:
                     raise
                 continue
-            return [] if database_queue else inbox_ids
+            return [] if database_queue else keys
         raise AssertionError("unreachable")
+
+
+def receipts_committer(run_db: DbRunner) -> AsyncPostgresCommitter:
+    """The webhook receipts' committer: receipts by inbox, one `process_receipts` task per inbox."""
+    return AsyncPostgresCommitter(
+        run_db,
+        statement=_unnest_insert_sql,
+        params=_unnest_params,
+        task=process_receipts,
+        fallback=lambda items: commit_receipts(items),  # looked up when called (tests replace it)
+    )
 
 
 class ReceiptWriter:
@@ -550,7 +579,7 @@ class WebhookEdge:
         async_writer: bool | None = None,
     ) -> None:
         self.app = app
-        # On PostgreSQL the writer runs on the event loop (AsyncPostgresReceipts) unless a test
+        # On PostgreSQL the writer runs on the event loop (AsyncPostgresCommitter) unless a test
         # injects its own database runner; SQLite's driver has no asynchronous interface.
         self._async_writer = async_writer if async_writer is not None else run_db is None
         # One writer by default: measured on PostgreSQL, a second concurrent transaction gained
@@ -563,7 +592,7 @@ class WebhookEdge:
         self.max_body_bytes = max_body_bytes
         self.commit_timeout = commit_timeout
         self.cache = cache or inbox_cache
-        self._async_committers: list[AsyncPostgresReceipts] = []
+        self._async_committers: list[AsyncPostgresCommitter] = []
         self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReceiptWriter] = (
             weakref.WeakKeyDictionary()
         )
@@ -582,7 +611,7 @@ class WebhookEdge:
         if writer is None:
             commit = None
             if self._async_writer and connection.vendor == "postgresql":
-                commit = AsyncPostgresReceipts(self._run_db)
+                commit = receipts_committer(self._run_db)
                 self._async_committers.append(commit)
             writer = self._writers[loop] = ReceiptWriter(
                 self._run_db, concurrency=self._writers_at_once, commit=commit

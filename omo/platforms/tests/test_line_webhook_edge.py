@@ -410,7 +410,7 @@ def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox
 
     assert {status for status, _ in answers} == {200}
     assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 20
-    assert isinstance(committer, edge_module.AsyncPostgresReceipts)
+    assert isinstance(committer, edge_module.AsyncPostgresCommitter)
     # the first batch found no task and went through the thread; later ones found it waiting
     assert committer.fallbacks == 1
     assert writer.batches >= 2
