@@ -239,7 +239,8 @@ def update_connection(
             secrets[field] = value
             rotated.append(field)
     reinstalled = False
-    if connection.uninstalled_at is not None:
+    uninstalled_at = connection.uninstalled_at
+    if uninstalled_at is not None:
         if entered_token:
             values["is_active"] = True
             reinstalled = True
@@ -253,7 +254,6 @@ def update_connection(
         setattr(connection, field, value)
     connection.secrets = secrets
     if reinstalled:
-        uninstalled_at = connection.uninstalled_at
         connection.uninstalled_at = None
         if connection.sync_status in SYNC_BUSY:
             connection.sync_status = ShopifyConnection.SyncStatus.NEVER
