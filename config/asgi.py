@@ -18,6 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from config.routing import websocket_urlpatterns  # noqa: E402
 from omo.core.channel_layer import remember_server_loop  # noqa: E402
 from omo.platforms.edge import webhook_edge  # noqa: E402
+from omo.tracking.edge import tracking_edge  # noqa: E402
 
 
 def websocket_application() -> AllowedHostsOriginValidator:
@@ -25,9 +26,11 @@ def websocket_application() -> AllowedHostsOriginValidator:
     return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 
-# Platform webhooks (/webhooks/<platform>/<inbox id>) are answered by a lean ASGI edge before Django
-# (docs/adr-003-webhook-edge.md); every other HTTP request goes to Django.
-router = ProtocolTypeRouter({"http": webhook_edge(django_asgi_app), "websocket": websocket_application()})
+# Platform webhooks (/webhooks/<platform>/<inbox id>) and the tracking API (/v1/...) are answered by
+# lean ASGI edges before Django (docs/adr-003-webhook-edge.md); every other HTTP request goes to Django.
+router = ProtocolTypeRouter(
+    {"http": webhook_edge(tracking_edge(django_asgi_app)), "websocket": websocket_application()}
+)
 
 
 async def application(scope, receive, send):  # type: ignore[no-untyped-def]

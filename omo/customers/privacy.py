@@ -209,6 +209,25 @@ def _needles(customers: list[Customer], identity_values: list[str], extra: list[
     return {value.strip() for value in found if value and len(value.strip()) >= 2}
 
 
+def _erase_intakes(brand_id: int, needles: set[str]) -> int:
+    """Calls the tracking edge stored and the worker has not turned into events yet (processed ones
+    keep no body): any that holds one of the person's values loses its body and is not processed."""
+    from omo.tracking.models import TrackingIntake
+
+    if not needles:
+        return 0
+    encoded = [needle.encode() for needle in needles]
+    erased = []
+    waiting = TrackingIntake.objects.filter(brand_id=brand_id).exclude(status=TrackingIntake.Status.PROCESSED)
+    for pk, body in waiting.select_for_update().values_list("pk", "body"):
+        body = bytes(body)
+        if any(needle in body for needle in encoded):
+            erased.append(pk)
+    return TrackingIntake.objects.filter(pk__in=erased).update(
+        body=b"", status=TrackingIntake.Status.FAILED, error="erased (PDPA) before processing"
+    )
+
+
 def scrub(value: Any, needles: set[str]) -> Any:
     """`value` with every string that contains one of the needles replaced by ERASED."""
     if isinstance(value, str):
@@ -379,6 +398,7 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
             traits={},
             context={},
         )
+        counts["tracking_intakes"] = _erase_intakes(brand_id, needles)
         counts["clicks"] = Click.objects.filter(brand_id=brand_id, customer_id__in=ids).update(
             user_agent="", ip_address=None, session_key=""
         )

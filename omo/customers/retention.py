@@ -76,7 +76,7 @@ def _delete_in_chunks(queryset: Any, *, chunk: int) -> int:
 def purge_brand(brand_id: int, *, now: dt.datetime | None = None, chunk: int = CHUNK) -> dict[str, int]:
     """Delete one brand's expired raw events and receipts; returns how many of each."""
     from omo.inbox.models import WebhookReceipt
-    from omo.tracking.models import TrackedEvent
+    from omo.tracking.models import TrackedEvent, TrackingIntake
 
     now = now or timezone.now()
     current = settings_for(brand_id)
@@ -89,6 +89,12 @@ def purge_brand(brand_id: int, *, now: dt.datetime | None = None, chunk: int = C
         "webhook_receipts": _delete_in_chunks(
             WebhookReceipt.objects.filter(inbox__brand_id=brand_id, received_at__lt=receipts_before).exclude(
                 status=WebhookReceipt.Status.PENDING
+            ),
+            chunk=chunk,
+        ),
+        "tracking_intakes": _delete_in_chunks(
+            TrackingIntake.objects.filter(brand_id=brand_id, received_at__lt=receipts_before).exclude(
+                status=TrackingIntake.Status.PENDING
             ),
             chunk=chunk,
         ),

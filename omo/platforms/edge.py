@@ -73,7 +73,7 @@ def _verifier_class(platform: str) -> type[WebhookVerifier]:
 # --- responses ---------------------------------------------------------------------------------------
 
 
-async def _respond(
+async def respond(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
     payload = json.dumps(body, separators=(",", ":")).encode()
@@ -448,6 +448,10 @@ def receipts_committer(run_db: DbRunner) -> AsyncPostgresCommitter:
 class ReceiptWriter:
     """Collects receipt rows from concurrent requests and commits them in batches (group commit).
 
+    Rows come keyed (by inbox here); `commit(items)` stores a batch and returns the keys whose
+    processing `start(keys)` must still start after the answers (non-database task backends). The
+    defaults are the webhook receipts'; the tracking edge passes its own.
+
     While a batch is being committed on a database thread, new requests queue up; the next batch
     takes all of them. Under load this turns N concurrent webhooks into one transaction (one
     fsync). `concurrency` > 1 keeps that many transactions in flight at once (PostgreSQL only;
@@ -461,9 +465,11 @@ class ReceiptWriter:
         max_rows: int = MAX_BATCH_ROWS,
         concurrency: int = 1,
         commit: Committer | None = None,
+        start: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self._run_db = run_db
         self._commit_items = commit or self._commit_in_thread
+        self._start = start
         self._max_rows = max_rows
         self._queue: deque[_Pending] = deque()
         self._task: asyncio.Task[None] | None = None
@@ -546,7 +552,7 @@ class ReceiptWriter:
             # The requests are answered first; then the processing starts (an immediate backend runs it now).
             await asyncio.sleep(0)
             try:
-                await self._run_db(start_processing, later)
+                await self._run_db(self._start or start_processing, later)
             except Exception:
                 logger.exception("starting the processing of webhook receipts failed")
 
@@ -625,7 +631,7 @@ class WebhookEdge:
                 await self.handle(scope, receive, send, match["platform"], int(match["inbox_id"]))
                 return
         if self.app is None:
-            await _respond(send, 404, _error("not_found", "no such endpoint"))
+            await respond(send, 404, _error("not_found", "no such endpoint"))
             return
         await self.app(scope, receive, send)
 
@@ -638,7 +644,7 @@ class WebhookEdge:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, platform: str, inbox_id: int) -> None:
         if scope["method"] != "POST":
-            await _respond(send, 405, _error("method_not_allowed", "use POST"), [(b"allow", b"POST")])
+            await respond(send, 405, _error("method_not_allowed", "use POST"), [(b"allow", b"POST")])
             return
         limits = _verifier_class(platform).limits
         max_body = self.max_body_bytes or limits.max_webhook_body_bytes
@@ -647,9 +653,7 @@ class WebhookEdge:
         }
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body:
-            await _respond(
-                send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes")
-            )
+            await respond(send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes"))
             return
         chunks: list[bytes] = []
         size = 0
@@ -660,7 +664,7 @@ class WebhookEdge:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > max_body:
-                await _respond(
+                await respond(
                     send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes")
                 )
                 return
@@ -671,25 +675,23 @@ class WebhookEdge:
 
         edge_inbox = await self._inbox(inbox_id)
         if edge_inbox is None or edge_inbox.platform != platform or not edge_inbox.is_active:
-            await _respond(send, 404, _error("unknown_inbox", "no active inbox with this id"))
+            await respond(send, 404, _error("unknown_inbox", "no active inbox with this id"))
             return
         if not edge_inbox.verifier.verify(headers, raw_body):
             # Credentials may have just been rotated on another machine: look again, at most every few seconds.
             if time.monotonic() - edge_inbox.loaded_at > RELOAD_AFTER:
                 edge_inbox = await self._inbox(inbox_id, reload=True)
             if edge_inbox is None or not edge_inbox.verifier.verify(headers, raw_body):
-                await _respond(
-                    send, 401, _error("invalid_signature", "the signature does not match the body")
-                )
+                await respond(send, 401, _error("invalid_signature", "the signature does not match the body"))
                 return
         try:
             document = _parse_json(raw_body)
             rows = edge_inbox.verifier.receipt_rows(document)
         except (ValueError, UnicodeDecodeError) as exc:
-            await _respond(send, 400, _error("malformed", str(exc)[:200]))
+            await respond(send, 400, _error("malformed", str(exc)[:200]))
             return
         if not rows:
-            await _respond(send, 200, {"received": 0})
+            await respond(send, 200, {"received": 0})
             return
 
         deadline = self.commit_timeout or limits.webhook_deadline.total_seconds() * 0.75
@@ -701,16 +703,16 @@ class WebhookEdge:
                 await future
         except TimeoutError:
             logger.warning("webhook receipts for inbox %s not committed within %.1f s", inbox_id, deadline)
-            await _respond(
+            await respond(
                 send, 503, _error("busy", "not stored in time; please redeliver"), [(b"retry-after", b"1")]
             )
             return
         except Exception:  # already logged by the writer; the platform will redeliver
-            await _respond(
+            await respond(
                 send, 500, _error("not_stored", "the receipts could not be stored; please redeliver")
             )
             return
-        await _respond(send, 200, {"received": len(rows)})
+        await respond(send, 200, {"received": len(rows)})
 
 
 def webhook_edge(app: ASGIApp | None = None, **options: Any) -> WebhookEdge:

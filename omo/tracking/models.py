@@ -28,7 +28,9 @@ class TrackedEvent(BrandScoped):
         ALIAS = "alias", "alias"
 
     # None for events the server records itself (POS orders, chat messages, clicks, bindings...).
-    source = models.ForeignKey(TrackingSource, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(
+        TrackingSource, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     type = models.CharField(max_length=10, choices=Type.choices)
     event = models.CharField(max_length=200, blank=True, help_text="track: event; page/screen: name")
     message_id = models.CharField(max_length=100)
@@ -61,3 +63,41 @@ class TrackedEvent(BrandScoped):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event or self.message_id}"
+
+
+class TrackingIntake(BrandScoped):
+    """One tracking call as the edge received it, before its events are built and resolved.
+
+    The ASGI edge (omo/tracking/edge.py) checks the write key, the limits and every message, and
+    answers once this row is committed; a worker (`omo.tracking.tasks.process_intake`) turns the
+    valid messages into TrackedEvent rows with identity resolution, many calls per transaction.
+    Kept after processing for `receipt_retention_days`, like webhook receipts.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待處理")
+        PROCESSED = "processed", _("已處理")
+        FAILED = "failed", _("失敗")
+
+    source = models.ForeignKey(TrackingSource, on_delete=models.CASCADE, related_name="+")
+    # "batch" for /v1/batch, else the single call's type (track, identify, page, ...)
+    call = models.CharField(max_length=10)
+    body = models.BinaryField(help_text="the JSON body, decompressed")
+    # Indexes of messages the edge refused (and named in its answer); the worker skips them.
+    rejected = models.JSONField(default=list, blank=True)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    events = models.PositiveIntegerField(default=0, help_text="events stored (duplicates not counted)")
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "id"], name="tracking_intake_pending"),
+            models.Index(fields=["brand", "received_at"], name="tracking_intake_by_brand"),
+        ]
+        verbose_name = _("追蹤接收紀錄")
+        verbose_name_plural = _("追蹤接收紀錄")
+
+    def __str__(self) -> str:
+        return f"{self.call} {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import traceback
 import uuid
 
 try:
@@ -18,6 +20,8 @@ except ImportError:  # pragma: no cover - orjson is a pinned dependency; the sta
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import connection, transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -26,7 +30,9 @@ from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers.models import Customer, CustomerIdentity
 from omo.tracking.bulk import insert_events
-from omo.tracking.models import TrackedEvent, TrackingSource
+from omo.tracking.models import TrackedEvent, TrackingIntake, TrackingSource
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "wk_"
 MAX_MESSAGE_BYTES = 32 * 1024
@@ -226,7 +232,9 @@ def resolve_customers(brand_id: int, events: list[TrackedEvent]) -> None:
     found: dict[str, int] = {}
     if user_ids:
         found = dict(
-            Customer.objects.filter(brand_id=brand_id, member_number__in=user_ids).values_list("member_number", "id")
+            Customer.objects.filter(brand_id=brand_id, member_number__in=user_ids).values_list(
+                "member_number", "id"
+            )
         )
         rest = user_ids - found.keys()
         if rest:
@@ -240,9 +248,9 @@ def resolve_customers(brand_id: int, events: list[TrackedEvent]) -> None:
     previous = {e.previous_id for e in events if e.type == TrackedEvent.Type.ALIAS and e.previous_id}
     earlier_users = (
         set(
-            CustomerIdentity.objects.filter(brand_id=brand_id, kind=kind.USER_ID, value__in=previous).values_list(
-                "value", flat=True
-            )
+            CustomerIdentity.objects.filter(
+                brand_id=brand_id, kind=kind.USER_ID, value__in=previous
+            ).values_list("value", flat=True)
         )
         if previous
         else set()
@@ -277,25 +285,24 @@ def resolve_customers(brand_id: int, events: list[TrackedEvent]) -> None:
             e.customer_id = customer_id
 
 
-def ingest(
+def _build_all(
     source: TrackingSource,
     messages: list[Any],
     *,
-    received_at: dt.datetime | None = None,
+    received_at: dt.datetime,
     batch_sent_at: Any = None,
     batch_context: dict[str, Any] | None = None,
     check_size: bool = True,
-) -> IngestResult:
-    """Stores the valid messages, skips the invalid ones (reported by index) and drops duplicates.
-
-    Duplicates are dropped by `messageId` per brand: within the request here, against stored rows
-    by the unique constraint (INSERT ... ON CONFLICT DO NOTHING), so a retried batch counts once.
-    """
-    received_at = received_at or timezone.now()
+    skip: frozenset[int] = frozenset(),
+    seen: set[str] | None = None,
+) -> tuple[IngestResult, list[TrackedEvent]]:
+    """Events of the valid messages (first of each messageId only) and the rejected ones by index."""
     result = IngestResult()
     events: list[TrackedEvent] = []
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     for index, msg in enumerate(messages):
+        if index in skip:
+            continue
         try:
             event = build_event(
                 source,
@@ -313,7 +320,198 @@ def ingest(
             continue
         seen.add(event.message_id)
         events.append(event)
+    return result, events
+
+
+def store_events(brand_id: int, events: list[TrackedEvent]) -> None:
+    """Identity resolution for the events, then one insert; duplicates of stored ones are skipped."""
     if events:
-        resolve_customers(source.brand_id, events)
+        resolve_customers(brand_id, events)
         insert_events(events)
+
+
+def ingest(
+    source: TrackingSource,
+    messages: list[Any],
+    *,
+    received_at: dt.datetime | None = None,
+    batch_sent_at: Any = None,
+    batch_context: dict[str, Any] | None = None,
+    check_size: bool = True,
+) -> IngestResult:
+    """Stores the valid messages, skips the invalid ones (reported by index) and drops duplicates.
+
+    Duplicates are dropped by `messageId` per brand: within the request here, against stored rows
+    by the unique constraint (INSERT ... ON CONFLICT DO NOTHING), so a retried batch counts once.
+    """
+    result, events = _build_all(
+        source,
+        messages,
+        received_at=received_at or timezone.now(),
+        batch_sent_at=batch_sent_at,
+        batch_context=batch_context,
+        check_size=check_size,
+    )
+    store_events(source.brand_id, events)
     return result
+
+
+# --- calls: one HTTP call's body, checked now or stored for the worker -------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """The messages of one call's decoded body. `call` is "batch" or the single call's type."""
+
+    call: str
+    messages: list[Any]
+    sent_at: Any = None
+    context: dict[str, Any] | None = None
+
+    @property
+    def is_batch(self) -> bool:
+        return self.call == BATCH
+
+
+BATCH = "batch"
+CALLS = frozenset({BATCH, *TYPES})
+
+
+def call_of(call: str, body: dict[str, Any]) -> Call:
+    """The messages of a decoded body; InvalidMessage when a batch has no list of messages."""
+    if call == BATCH:
+        messages = body.get("batch")
+        if not isinstance(messages, list):
+            raise InvalidMessage("batch must be a list of messages")
+        context = body.get("context") if isinstance(body.get("context"), dict) else None
+        return Call(call, messages, body.get("sentAt"), context)
+    message = {k: v for k, v in body.items() if k != "writeKey"}
+    message["type"] = call
+    return Call(call, [message])
+
+
+def check_call(source: TrackingSource, call: Call, *, received_at: dt.datetime) -> IngestResult:
+    """What the edge answers before storing the call: which messages are invalid, and why."""
+    # A single call's whole body is within 32 KB already, so its message is too.
+    result, _ = _build_all(
+        source,
+        call.messages,
+        received_at=received_at,
+        batch_sent_at=call.sent_at,
+        batch_context=call.context,
+        check_size=call.is_batch,
+    )
+    return result
+
+
+def ingest_call(source: TrackingSource, call: Call, *, received_at: dt.datetime) -> IngestResult:
+    """Check and store a call in the request (the Django view, for servers without the ASGI edge)."""
+    return ingest(
+        source,
+        call.messages,
+        received_at=received_at,
+        batch_sent_at=call.sent_at,
+        batch_context=call.context,
+        check_size=call.is_batch,
+    )
+
+
+# --- the worker: stored calls → events --------------------------------------------------------
+
+INTAKE_ROWS = 40  # calls per transaction: up to ~4,000 events of the usual 100-event batches
+
+
+def process_intakes(*, max_rows: int = INTAKE_ROWS, max_rounds: int = 50) -> dict[str, int]:
+    """Turn pending calls into events, oldest first, many calls per transaction, until none is left.
+
+    Claimed with SKIP LOCKED on PostgreSQL, so several workers share the work. A round that fails
+    is retried call by call, so one bad call is marked failed (with the error) and the others are
+    stored. After `max_rounds` rounds the rest is left to the next task (the caller enqueues it)."""
+    counts = {"calls": 0, "events": 0, "failed": 0, "more": 0}
+    for _ in range(max_rounds):
+        with transaction.atomic():
+            ids = _claim_intakes(max_rows)
+            if not ids:
+                return counts
+            try:
+                with transaction.atomic():
+                    stored = _process_intake_rows(ids)
+            except Exception:
+                logger.exception("processing %d tracking calls together failed; trying one by one", len(ids))
+                stored = None
+        if stored is None:
+            for intake_id in ids:
+                try:
+                    with transaction.atomic():
+                        if _claim_intakes(1, only=intake_id):
+                            counts["events"] += _process_intake_rows([intake_id])
+                            counts["calls"] += 1
+                except Exception:
+                    logger.exception("processing tracking call %s failed", intake_id)
+                    TrackingIntake.objects.filter(pk=intake_id, status=TrackingIntake.Status.PENDING).update(
+                        status=TrackingIntake.Status.FAILED,
+                        error=traceback.format_exc()[-4000:],
+                        processed_at=timezone.now(),
+                    )
+                    counts["failed"] += 1
+            continue
+        counts["calls"] += len(ids)
+        counts["events"] += stored
+    counts["more"] = int(TrackingIntake.objects.filter(status=TrackingIntake.Status.PENDING).exists())
+    return counts
+
+
+def _claim_intakes(limit: int, *, only: int | None = None) -> list[int]:
+    queryset = TrackingIntake.objects.filter(status=TrackingIntake.Status.PENDING)
+    if only is not None:
+        queryset = queryset.filter(pk=only)
+    if connection.features.has_select_for_update_skip_locked:
+        queryset = queryset.select_for_update(skip_locked=True)
+    return list(queryset.order_by("id").values_list("pk", flat=True)[:limit])
+
+
+def _process_intake_rows(ids: list[int]) -> int:
+    rows = list(
+        TrackingIntake.objects.filter(pk__in=ids)
+        .order_by("id")
+        .values_list("pk", "source_id", "call", "body", "rejected", "received_at")
+    )
+    sources = TrackingSource.objects.in_bulk({row[1] for row in rows})
+    by_brand: dict[int, list[TrackedEvent]] = {}
+    seen: dict[int, set[str]] = {}
+    per_call: dict[int, int] = {}
+    problems: dict[int, list[dict[str, Any]]] = {}
+    for intake_id, source_id, call_name, body, rejected, received_at in rows:
+        source = sources[source_id]
+        call = call_of(call_name, _parse_json(bytes(body)))
+        result, events = _build_all(
+            source,
+            call.messages,
+            received_at=received_at,
+            batch_sent_at=call.sent_at,
+            batch_context=call.context,
+            check_size=call.is_batch,
+            skip=frozenset(rejected or ()),
+            seen=seen.setdefault(source.brand_id, set()),
+        )
+        if result.rejected:  # the edge checked them already; only a change of the rules gets here
+            problems[intake_id] = result.rejected
+        by_brand.setdefault(source.brand_id, []).extend(events)
+        per_call[intake_id] = len(events)
+    for brand_id, events in by_brand.items():
+        store_events(brand_id, events)
+    now = timezone.now()
+    TrackingIntake.objects.filter(pk__in=list(per_call)).update(
+        status=TrackingIntake.Status.PROCESSED,
+        processed_at=now,
+        body=b"",  # the events hold it now; no second copy of personal data to keep or erase
+        events=Case(*[When(pk=pk, then=Value(count)) for pk, count in per_call.items()], default=Value(0)),
+        error="",
+    )
+    for intake_id, rejected in problems.items():
+        TrackingIntake.objects.filter(pk=intake_id).update(error=json.dumps(rejected, ensure_ascii=False))
+    return sum(per_call.values())
+
+
+def _parse_json(raw: bytes) -> Any:
+    return orjson.loads(raw) if orjson is not None else json.loads(raw)

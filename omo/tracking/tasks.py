@@ -19,3 +19,21 @@ def record_points(entry_ids: list[int]) -> int:
     from omo.tracking import server_events
 
     return server_events.record_points(entry_ids)
+
+
+INTAKE_KEY = 0  # one queue of stored calls for all brands: one waiting task at a time
+
+
+@task()
+def process_intake(key: int = INTAKE_KEY) -> dict[str, int]:
+    """Calls stored by the tracking edge → events with identity (omo.tracking.services.process_intakes)."""
+    from django.db import transaction
+
+    from omo.core import waiting
+    from omo.tracking import services
+
+    counts = services.process_intakes()
+    if counts["more"]:
+        with transaction.atomic():
+            waiting.ensure(process_intake, [key])
+    return counts

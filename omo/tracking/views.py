@@ -50,8 +50,14 @@ def _read_body(request: HttpRequest, limit: int, limit_name: str) -> bytes:
         declared = 0
     if declared > limit:
         raise BadRequest(f"request exceeds the {limit_name} limit")
-    raw = request.body
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+    return decode_body(request.body, request.headers.get("Content-Encoding", ""), limit, limit_name)
+
+
+def decode_body(raw: bytes, content_encoding: str, limit: int, limit_name: str) -> bytes:
+    """The body as JSON bytes: gunzipped when it says so, within `limit` either way (BadRequest)."""
+    if len(raw) > limit:
+        raise BadRequest(f"request exceeds the {limit_name} limit")
+    encoding = content_encoding.strip().lower()
     if encoding in ("gzip", "x-gzip"):
         # Decompress at most limit + 1 bytes so a small gzip bomb cannot take memory.
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -69,7 +75,7 @@ def _read_body(request: HttpRequest, limit: int, limit_name: str) -> bytes:
     return raw
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
+def parse(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw) if orjson is not None else json.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
@@ -80,8 +86,12 @@ def _parse(raw: bytes) -> dict[str, Any]:
 
 
 def _write_key(request: HttpRequest, body: dict[str, Any]) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
+    return write_key(request.headers.get("Authorization", ""), body)
+
+
+def write_key(authorization: str, body: dict[str, Any]) -> str:
+    """HTTP Basic with the write key as user name, or `writeKey` in the body."""
+    scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "basic" and value:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
@@ -96,40 +106,41 @@ def _authenticate(request: HttpRequest, body: dict[str, Any]) -> TrackingSource 
     return services.authenticate(_write_key(request, body))
 
 
-def _handle(request: HttpRequest, call: str | None) -> JsonResponse:
+def answer(call: services.Call, result: services.IngestResult) -> tuple[int, dict[str, Any]]:
+    """Status and body of the answer to a checked call (the same for this view and the edge)."""
+    if not call.is_batch:
+        if result.rejected:
+            return 400, {"success": False, "message": result.rejected[0]["error"]}
+        return 200, {"success": True}
+    body: dict[str, Any] = {"success": True}
+    if result.rejected:
+        body["rejected"] = result.rejected
+    return 200, body
+
+
+def limit_of(call: str) -> tuple[int, str]:
+    if call == services.BATCH:
+        return services.MAX_BATCH_BYTES, "500 KB batch"
+    return services.MAX_MESSAGE_BYTES, "32 KB message"
+
+
+def _handle(request: HttpRequest, call_name: str | None) -> JsonResponse:
     received_at = timezone.now()
-    is_batch = call is None
-    limit, limit_name = (
-        (services.MAX_BATCH_BYTES, "500 KB batch")
-        if is_batch
-        else (services.MAX_MESSAGE_BYTES, "32 KB message")
-    )
+    call_name = call_name or services.BATCH
+    limit, limit_name = limit_of(call_name)
     try:
-        body = _parse(_read_body(request, limit, limit_name))
+        body = parse(_read_body(request, limit, limit_name))
     except BadRequest as exc:
         return _error(400, str(exc))
     source = _authenticate(request, body)
     if source is None:
         return _error(401, "invalid or missing write key")
-    if is_batch:
-        messages = body.get("batch")
-        if not isinstance(messages, list):
-            return _error(400, "batch must be a list of messages")
-        context = body.get("context") if isinstance(body.get("context"), dict) else None
-        result = services.ingest(
-            source, messages, received_at=received_at, batch_sent_at=body.get("sentAt"), batch_context=context
-        )
-        answer: dict[str, Any] = {"success": True}
-        if result.rejected:
-            answer["rejected"] = result.rejected
-        return JsonResponse(answer)
-    message = {k: v for k, v in body.items() if k != "writeKey"}
-    message["type"] = call
-    # The whole body is already within 32 KB, so the message is too.
-    result = services.ingest(source, [message], received_at=received_at, check_size=False)
-    if result.rejected:
-        return _error(400, result.rejected[0]["error"])
-    return JsonResponse({"success": True})
+    try:
+        call = services.call_of(call_name, body)
+    except services.InvalidMessage as exc:
+        return _error(400, str(exc))
+    status, answer_body = answer(call, services.ingest_call(source, call, received_at=received_at))
+    return JsonResponse(answer_body, status=status)
 
 
 def _view(call: str | None):

@@ -33,7 +33,7 @@ from omo.platforms.tasks import process_pending
 from omo.testing import factories as f
 from omo.testing.line import post_line_webhook
 from omo.tracking import services as tracking
-from omo.tracking.models import TrackedEvent
+from omo.tracking.models import TrackedEvent, TrackingIntake
 
 pytestmark = pytest.mark.django_db
 wh = pytest.importorskip("omo.devtools.line_webhook_sender")
@@ -133,6 +133,16 @@ def build_person(brand, *, name, phone, email, store, clerk, warehouse, line_inb
             },
         ],
     )
+    # a call the tracking edge stored and the worker has not processed yet
+    TrackingIntake.objects.create(
+        brand=brand,
+        source=source,
+        call="identify",
+        body=json.dumps(
+            {"userId": email, "traits": {"name": name, "phone": phone}}, ensure_ascii=False
+        ).encode(),
+        received_at=timezone.now(),
+    )
     consent.record_consent(
         customer,
         platform="email",
@@ -172,6 +182,7 @@ def _text_columns(model) -> list[str]:
         models.JSONField,
         models.FileField,
         models.GenericIPAddressField,
+        models.BinaryField,  # raw tracking calls (UTF-8 JSON)
     )
     return [field.attname for field in model._meta.concrete_fields if isinstance(field, wanted)]
 
@@ -188,7 +199,12 @@ def find_everywhere(*needles: str) -> list[str]:
             for column, value in zip(columns, row[1:], strict=True):
                 if value is None:
                     continue
-                text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+                if isinstance(value, bytes | memoryview):
+                    text = bytes(value).decode("utf-8", "replace")
+                elif isinstance(value, str):
+                    text = value
+                else:
+                    text = json.dumps(value, ensure_ascii=False, default=str)
                 if any(needle in text.casefold() for needle in folded):
                     hits.append(f"{model._meta.label}.{column} #{row[0]}")
     return hits
@@ -205,6 +221,7 @@ def test_erasure_leaves_no_trace_of_the_person_anywhere(
         "inbox.Message.text",
         "inbox.WebhookReceipt.payload",
         "tracking.TrackedEvent.traits",
+        "tracking.TrackingIntake.body",
         "commerce.Order.contact_email",
         "core.AuditLog.detail",
         "inbox.Contact.display_name",

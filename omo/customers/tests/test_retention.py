@@ -12,7 +12,8 @@ from omo.core import schedule
 from omo.core.models import AuditLog
 from omo.customers import retention
 from omo.inbox.models import Inbox, WebhookReceipt
-from omo.tracking.models import TrackedEvent
+from omo.tracking.models import TrackedEvent, TrackingIntake
+from omo.tracking.services import create_source
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
@@ -38,6 +39,17 @@ def receipt(inbox, n: int, days_old: int, status: str = "processed") -> WebhookR
     return row
 
 
+def intake(source, days_old: int, status: str = "processed") -> TrackingIntake:
+    return TrackingIntake.objects.create(
+        brand_id=source.brand_id,
+        source=source,
+        call="batch",
+        body=b"",
+        status=status,
+        received_at=NOW - dt.timedelta(days=days_old),
+    )
+
+
 def test_purge_deletes_only_what_is_older_than_the_brand_keeps(brand, other_brand):
     retention.settings_for(brand)  # defaults: 730 days of events, 30 of receipts
     inbox = Inbox.objects.create(brand=brand, platform="line", name="LINE")
@@ -52,16 +64,26 @@ def test_purge_deletes_only_what_is_older_than_the_brand_keeps(brand, other_bran
     pending = receipt(inbox, 2, 40, status="pending")  # never processed: never deleted
     fresh = receipt(inbox, 3, 5)
     elsewhere = receipt(other_inbox, 4, 40)
+    source, _ = create_source(brand, name="web", actor=None)
+    old_call = intake(source, 40)
+    waiting_call = intake(source, 40, status="pending")
+    fresh_call = intake(source, 5)
 
     results = retention.purge_all(now=NOW, chunk=2)
 
-    assert results[brand.pk] == {"tracked_events": 5, "webhook_receipts": 1}
-    assert results[other_brand.pk] == {"tracked_events": 0, "webhook_receipts": 1}
+    assert results[brand.pk] == {"tracked_events": 5, "webhook_receipts": 1, "tracking_intakes": 1}
+    assert not TrackingIntake.objects.filter(pk=old_call.pk).exists()
+    assert set(TrackingIntake.objects.values_list("pk", flat=True)) == {waiting_call.pk, fresh_call.pk}
+    assert results[other_brand.pk] == {"tracked_events": 0, "webhook_receipts": 1, "tracking_intakes": 0}
     assert not TrackedEvent.objects.filter(pk__in=[e.pk for e in old_events]).exists()
     assert set(TrackedEvent.objects.values_list("pk", flat=True)) == {kept_event.pk, other_old.pk}
     assert set(WebhookReceipt.objects.values_list("pk", flat=True)) == {pending.pk, fresh.pk}
     assert not WebhookReceipt.objects.filter(pk__in=[old.pk, elsewhere.pk]).exists()
-    assert retention.purge_all(now=NOW)[brand.pk] == {"tracked_events": 0, "webhook_receipts": 0}
+    assert retention.purge_all(now=NOW)[brand.pk] == {
+        "tracked_events": 0,
+        "webhook_receipts": 0,
+        "tracking_intakes": 0,
+    }
 
 
 def test_the_job_is_scheduled_daily():
@@ -72,7 +94,9 @@ def test_the_job_is_scheduled_daily():
 
 def test_task_runs_the_purge(brand):
     event(brand, 1, 3000)
-    assert retention.purge_expired.call() == {str(brand.pk): {"tracked_events": 1, "webhook_receipts": 0}}
+    assert retention.purge_expired.call() == {
+        str(brand.pk): {"tracked_events": 1, "webhook_receipts": 0, "tracking_intakes": 0}
+    }
 
 
 def test_console_settings_validate_and_audit(console, brand, hq_admin):
