@@ -1,15 +1,16 @@
-"""Tracking ingest through `POST /v1/batch` against a live `omo serve`, over real HTTP.
+"""Tracking ingest through `POST /v1/batch` against a live `omo serve` + `omo worker`, over real HTTP.
 
-    DATABASE_URL=postgres://… python -m bench.tracking_ingest --seconds 30 --concurrency 8 --server-workers 2
+    DATABASE_URL=postgres://… python -m bench.tracking_ingest --seconds 30 --concurrency 8 --task-workers 1
 
 Creates a brand of its own with a write key and `--visitors` anonymous visitors, a fifth of them
 already linked to customers (as the shop does at checkout). Client threads send Segment batches
 (`--batch-size` page and Product Viewed events, unique messageIds) as fast as the server
 acknowledges them for `--seconds`. Reports:
 
-- sustained events/s acknowledged, per half of the run (a falling second half would mean a
-  growing backlog), and events stored at the end against events acknowledged (ingest answers after
-  the rows are committed, so an acknowledged event is stored: the backlog is what is in flight);
+- events/s acknowledged by the edge (answered after the call is committed as an intake row) and
+  events/s stored as events by the worker(s), each per half of the run; the backlog (events
+  acknowledged but not yet stored) at the middle and at the end — a backlog that grows from the
+  middle to the end means the worker does not keep up — and how long the worker takes to drain it;
 - p50/p99 time to acknowledge a batch;
 - event → visible on the customer's timeline: a probe sends one event of a linked visitor every
   `--probe-every` seconds during the load and polls the customer's timeline (the query the console
@@ -53,7 +54,37 @@ def _prepare(visitors: int, linked_share: float = 0.2) -> dict[str, Any]:
         ],
         batch_size=2000,
     )
-    return {"brand": brand, "key": key, "visitors": ids, "customers": customers}
+    # The probe's own people: linked visitors the load never sends for, so a probe event is the
+    # newest on its customer's timeline however busy the load is.
+    probe_customers = Customer.objects.bulk_create(
+        [Customer(brand=brand, name=f"探針 {n}") for n in range(20)]
+    )
+    probe_ids = [f"{tag}-probe{n}" for n in range(20)]
+    CustomerIdentity.objects.bulk_create(
+        [
+            CustomerIdentity(
+                brand=brand, customer=customer, kind="anonymous", value=probe_ids[n], source="bench"
+            )
+            for n, customer in enumerate(probe_customers)
+        ]
+    )
+    return {
+        "brand": brand,
+        "key": key,
+        "visitors": ids,
+        "customers": customers,
+        "probe_customers": probe_customers,
+        "probe_visitors": probe_ids,
+    }
+
+
+def _start_worker(database_url: str | None, log: Any) -> Any:
+    import subprocess
+
+    from bench._util import ROOT, child_env
+
+    command = [sys.executable, "-m", "config.cli", "worker", "--no-startup-delay"]
+    return subprocess.Popen(command, cwd=ROOT, env=child_env(database_url), stdout=log, stderr=log, text=True)
 
 
 def _template(visitors: list[str], batch_size: int, offset: int) -> str:
@@ -102,7 +133,9 @@ def run(
     batch_size: int = 100,
     concurrency: int = 8,
     visitors: int = 10_000,
-    server_workers: int = 2,
+    server_workers: int = 1,
+    task_workers: int = 1,
+    rate: float = 0.0,
     probe_every: float = 0.5,
     database_url: str | None = None,
 ) -> dict[str, Any]:
@@ -117,16 +150,27 @@ def run(
     port = free_port()
     log = tempfile.TemporaryFile("w+")
     server = _start_server(port, database_url, log, workers=server_workers)
+    workers = [_start_worker(database_url, log) for _ in range(task_workers)]
     stop = threading.Event()
     acks: list[tuple[float, float, int, int]] = []  # (finished at, seconds, status, events)
     lock = threading.Lock()
     visible: list[float] = []
     misses = 0
 
+    # Offered load: with a rate, each thread sends on a fixed schedule (rate / threads); without,
+    # as fast as the server answers (the edge's ceiling, whatever the workers manage behind it).
+    interval = concurrency * batch_size / rate if rate else 0.0
+
     def client(index: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         n = 0
+        due = time.perf_counter() + (interval * index / concurrency if interval else 0.0)
         while not stop.is_set():
+            if interval:
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                due += interval
             body = templates[(index + n) % len(templates)].replace(
                 b"__P__", f"c{index}-{n}-{uuid.uuid4().hex[:8]}".encode()
             )
@@ -145,13 +189,25 @@ def run(
                 acks.append((finished, finished - started, response.status, batch_size))
         conn.close()
 
+    def stored_now() -> int:
+        return (
+            TrackedEvent.objects.filter(brand=brand, source__isnull=False)
+            .exclude(message_id__startswith="probe-")
+            .count()
+        )
+
+    def backlog_now() -> tuple[int, int]:
+        with lock:
+            acked_so_far = sum(a[3] for a in acks if a[2] == 200)
+        return acked_so_far, stored_now()
+
     def probe() -> None:
         nonlocal misses
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         n = 0
         while not stop.is_set():
-            customer = world["customers"][n % len(world["customers"])]
-            visitor = world["visitors"][n % len(world["customers"])]
+            customer = world["probe_customers"][n % len(world["probe_customers"])]
+            visitor = world["probe_visitors"][n % len(world["probe_customers"])]
             message_id = f"probe-{n}-{uuid.uuid4().hex[:8]}"
             body = json.dumps(
                 {
@@ -200,18 +256,33 @@ def run(
         for thread in threads:
             thread.start()
         prober.start()
-        time.sleep(seconds)
+        time.sleep(seconds / 2)
+        middle = backlog_now()
+        time.sleep(seconds / 2)
         stop.set()
-        for thread in [*threads, prober]:
+        for thread in threads:
             thread.join(timeout=120)
         wall = time.perf_counter() - started
+        end = backlog_now()
+        prober.join(timeout=120)
+        acked_total = end[0]
+        drain_started = time.perf_counter()
+        stored = end[1]
+        while stored < acked_total and time.perf_counter() - drain_started < 600:
+            time.sleep(0.25)
+            stored = stored_now()
+        drain = time.perf_counter() - drain_started
     except BaseException:
         stop.set()
+        for worker in workers:
+            stop_process(worker)
         stop_process(server)
         log.seek(0)
         print(f"server log (tail):\n{log.read()[-3000:]}", file=sys.stderr)
         raise
     finally:
+        for worker in workers:
+            stop_process(worker)
         stop_process(server)
     log.seek(0)
     server_log = log.read()
@@ -221,11 +292,6 @@ def run(
     half = started + wall / 2
     first = sum(a[3] for a in ok if a[0] < half)
     second = acked - first
-    stored = (
-        TrackedEvent.objects.filter(brand=brand, source__isnull=False)
-        .exclude(message_id__startswith="probe-")
-        .count()
-    )
     statuses: dict[int, int] = {}
     for a in acks:
         statuses[a[2]] = statuses.get(a[2], 0) + 1
@@ -237,6 +303,13 @@ def run(
         "batch_size": batch_size,
         "concurrency": concurrency,
         "server_workers": server_workers,
+        "task_workers": task_workers,
+        "offered_events_per_second": rate or None,
+        "stored_per_second_first_half": round(middle[1] / (wall / 2), 1) if wall else 0.0,
+        "stored_per_second_second_half": round((end[1] - middle[1]) / (wall / 2), 1) if wall else 0.0,
+        "backlog_middle": middle[0] - middle[1],
+        "backlog_end": end[0] - end[1],
+        "drain_seconds": round(drain, 1),
         "visitors": visitors,
         "events_acknowledged": acked,
         "events_stored": stored,
@@ -263,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=100, help="events per request")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--visitors", type=int, default=10_000)
-    parser.add_argument("--server-workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--server-workers", type=int, default=1, help="omo serve processes")
+    parser.add_argument("--task-workers", type=int, default=1, help="omo worker processes")
+    parser.add_argument("--rate", type=float, default=0.0, help="offered events/s (0: as fast as answered)")
     parser.add_argument("--probe-every", type=float, default=0.5, help="seconds between timeline probes")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     args = parser.parse_args(argv)
@@ -274,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         concurrency=args.concurrency,
         visitors=args.visitors,
         server_workers=args.server_workers,
+        task_workers=args.task_workers,
+        rate=args.rate,
         probe_every=args.probe_every,
     )
     if args.json:
@@ -284,7 +361,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['seconds']} s = {result['events_per_second']:,.0f} events/s "
         f"(first half {result['events_per_second_first_half']:,.0f}/s, second half "
         f"{result['events_per_second_second_half']:,.0f}/s; {result['batch_size']} per batch, "
-        f"{result['concurrency']} client threads, {result['server_workers']} server worker(s))"
+        f"{result['concurrency']} client threads, {result['server_workers']} server worker(s), offered "
+        f"{result['offered_events_per_second'] or 'as fast as answered'})"
+    )
+    print(
+        f"  stored by the worker(s): {result['stored_per_second_first_half']:,.0f}/s first half, "
+        f"{result['stored_per_second_second_half']:,.0f}/s second half ({result['task_workers']} omo worker); "
+        f"backlog {result['backlog_middle']:,} events at the middle, {result['backlog_end']:,} at the end, "
+        f"drained in {result['drain_seconds']} s"
     )
     print(
         f"  stored {result['events_stored']:,} of {result['events_acknowledged']:,} acknowledged; "

@@ -29,7 +29,7 @@ from omo.core import apikeys, audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers.models import Customer, CustomerIdentity
-from omo.tracking.bulk import insert_events
+from omo.tracking.bulk import EventRow, insert_events
 from omo.tracking.models import TrackedEvent, TrackingIntake, TrackingSource
 
 logger = logging.getLogger(__name__)
@@ -154,8 +154,8 @@ def build_event(
     batch_sent_at: Any = None,
     batch_context: dict[str, Any] | None = None,
     check_size: bool = True,
-) -> TrackedEvent:
-    """An unsaved TrackedEvent for one message, or InvalidMessage naming what is wrong."""
+) -> EventRow:
+    """The row of one message (not saved), or InvalidMessage naming what is wrong."""
     if not isinstance(msg, dict):
         raise InvalidMessage("message must be an object")
     if check_size and message_size(msg) > MAX_MESSAGE_BYTES:
@@ -192,14 +192,15 @@ def build_event(
         timestamp = received_at - (sent_at - original)
     else:
         timestamp = original or received_at
-    return TrackedEvent(
+    return EventRow(
         brand_id=source.brand_id,
-        source=source,
+        source_id=source.pk,
         type=type_,
         event=event,
         message_id=message_id,
         anonymous_id=anonymous_id,
         user_id=user_id,
+        customer_id=None,
         group_id=_text(msg, "groupId"),
         previous_id=_text(msg, "previousId"),
         properties=_obj(msg, "properties"),
@@ -212,7 +213,7 @@ def build_event(
     )
 
 
-def resolve_customers(brand_id: int, events: list[TrackedEvent]) -> None:
+def resolve_customers(brand_id: int, events: list[EventRow]) -> None:
     """Sets `customer` on each event through identity resolution (omo/customers/identity.py).
 
     A `userId` that is exactly a member number or another identifier of the brand names that
@@ -295,10 +296,10 @@ def _build_all(
     check_size: bool = True,
     skip: frozenset[int] = frozenset(),
     seen: set[str] | None = None,
-) -> tuple[IngestResult, list[TrackedEvent]]:
+) -> tuple[IngestResult, list[EventRow]]:
     """Events of the valid messages (first of each messageId only) and the rejected ones by index."""
     result = IngestResult()
-    events: list[TrackedEvent] = []
+    events: list[EventRow] = []
     seen = set() if seen is None else seen
     for index, msg in enumerate(messages):
         if index in skip:
@@ -323,7 +324,7 @@ def _build_all(
     return result, events
 
 
-def store_events(brand_id: int, events: list[TrackedEvent]) -> None:
+def store_events(brand_id: int, events: list[EventRow]) -> None:
     """Identity resolution for the events, then one insert; duplicates of stored ones are skipped."""
     if events:
         resolve_customers(brand_id, events)
@@ -477,7 +478,7 @@ def _process_intake_rows(ids: list[int]) -> int:
         .values_list("pk", "source_id", "call", "body", "rejected", "received_at")
     )
     sources = TrackingSource.objects.in_bulk({row[1] for row in rows})
-    by_brand: dict[int, list[TrackedEvent]] = {}
+    by_brand: dict[int, list[EventRow]] = {}
     seen: dict[int, set[str]] = {}
     per_call: dict[int, int] = {}
     problems: dict[int, list[dict[str, Any]]] = {}
