@@ -31,7 +31,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from omo.core.audit import Actor
 from omo.core.models import Brand
@@ -266,6 +267,8 @@ def _lookup(
     by_kind: dict[str, set[str]] = defaultdict(set)
     for kind, value in wanted:
         by_kind[kind].add(value)
+    if connection.vendor == "postgresql":
+        return _lookup_postgresql(brand_id, by_kind)
     found: dict[tuple[str, str], tuple[int, bool, int | None]] = {}
     for kind, values in by_kind.items():
         values_list = list(values)
@@ -275,6 +278,36 @@ def _lookup(
             ).values_list("value", "customer_id", "verified", "customer__merged_into_id")
             for value, customer_id, verified, merged_into in rows:
                 found[(kind, value)] = (customer_id, verified, merged_into)
+    return found
+
+
+IDENTITY_TABLE = CustomerIdentity._meta.db_table
+CUSTOMER_TABLE = Customer._meta.db_table
+
+
+def _lookup_postgresql(
+    brand_id: int, by_kind: dict[str, set[str]]
+) -> dict[tuple[str, str], tuple[int, bool, int | None]]:
+    """One statement for the whole batch: per kind `value = ANY(array)` on the unique index.
+
+    An array is one parameter; Django's `value__in` sends every value as its own placeholder, which
+    the driver quotes one by one in Python (a large share of a batch's time at 5,000 values).
+    """
+    found: dict[tuple[str, str], tuple[int, bool, int | None]] = {}
+    if not by_kind:
+        return found
+    parts, params = [], []
+    for kind, values in by_kind.items():
+        parts.append(
+            f"SELECT i.kind, i.value, i.customer_id, i.verified, c.merged_into_id FROM {IDENTITY_TABLE} i "
+            f"JOIN {CUSTOMER_TABLE} c ON c.id = i.customer_id "
+            "WHERE i.brand_id = %s AND i.kind = %s AND i.value = ANY(%s)"
+        )
+        params += [brand_id, kind, list(values)]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for kind, value, customer_id, verified, merged_into in cursor.fetchall():
+            found[(kind, value)] = (customer_id, verified, merged_into)
     return found
 
 
@@ -290,9 +323,17 @@ def live_customer_ids(brand_id: int, ids: Iterable[int]) -> dict[int, int]:
         if not unknown:
             break
         asked.update(unknown)
-        hops.update(
-            Customer.objects.filter(brand_id=brand_id, pk__in=unknown).values_list("pk", "merged_into_id")
-        )
+        if connection.vendor == "postgresql":  # the ids as one array parameter (see _lookup_postgresql)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT id, merged_into_id FROM {CUSTOMER_TABLE} WHERE brand_id = %s AND id = ANY(%s)",
+                    [brand_id, unknown],
+                )
+                hops.update(cursor.fetchall())
+        else:
+            hops.update(
+                Customer.objects.filter(brand_id=brand_id, pk__in=unknown).values_list("pk", "merged_into_id")
+            )
         pending = {hops[i] for i in unknown if hops.get(i)}
     for start in ids:
         current, steps = start, 0
@@ -309,18 +350,33 @@ def _load_states(brand_id: int, batch: _Batch, ids: set[int]) -> None:
         return
     for i in ids:
         batch.state[i] = _State()
-    rows = CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids).values_list(
-        "customer_id", "kind", "value", "verified"
-    )
+    if connection.vendor == "postgresql":  # arrays as one parameter each (see _lookup_postgresql)
+        with connection.cursor() as cursor:
+            # By customer only, the brand checked here: with `brand_id = %s` in the WHERE the planner
+            # may walk the brand index whenever the statistics lag behind a fast-growing table.
+            cursor.execute(
+                f"SELECT customer_id, kind, value, verified, brand_id FROM {IDENTITY_TABLE} "
+                "WHERE customer_id = ANY(%s)",
+                [list(ids)],
+            )
+            rows = [row[:4] for row in cursor.fetchall() if row[4] == brand_id]
+            cursor.execute(
+                f"SELECT id, phone, email, member_number FROM {CUSTOMER_TABLE} WHERE id = ANY(%s)",
+                [list(ids)],
+            )
+            profiles = cursor.fetchall()
+    else:
+        rows = CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids).values_list(
+            "customer_id", "kind", "value", "verified"
+        )
+        profiles = Customer.objects.filter(pk__in=ids).values_list("pk", "phone", "email", "member_number")
     for customer_id, kind, value, verified in rows:
         st = batch.state[customer_id]
         st.counts[kind] += 1
         st.verified = st.verified or verified
         if kind == Kind.MEMBER_NUMBER:
             st.member = value
-    for pk, phone, email, member_number in Customer.objects.filter(pk__in=ids).values_list(
-        "pk", "phone", "email", "member_number"
-    ):
+    for pk, phone, email, member_number in profiles:
         st = batch.state[pk]
         st.member = st.member or member_number or None
         st.filled = {
@@ -453,23 +509,18 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                     trigger_kind=kind,
                     trigger_value=value,
                     reason=merging.AUTOMATIC_REASON,
+                    rules=batch.rules,
                 )
             )
         if batch.new_identities:
-            CustomerIdentity.objects.bulk_create(
+            _insert_identities(
+                brand,
                 [
-                    CustomerIdentity(
-                        brand=brand,
-                        customer_id=final(key),
-                        kind=kind,
-                        value=value,
-                        verified=verified,
-                        source=source[:40],
-                    )
+                    (final(key), kind, value, verified)
                     for (kind, value), (key, verified) in batch.new_identities.items()
                 ],
+                source=source[:40],
                 ignore_conflicts=ignore_conflicts,
-                batch_size=2000,
             )
             outcome.attached = len(batch.new_identities)
             _fill_profiles(brand, batch, final)
@@ -496,6 +547,66 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
             events.publish("customer.created", brand_id=brand.pk, customer_id=customer.pk)
     outcome.customer_ids = [final(key) if key is not None else None for key in results]
     return outcome
+
+
+# From this many rows on, PostgreSQL gets them through COPY (fewer round trips below it otherwise).
+COPY_MIN_ROWS = 500
+STAGE = "_omo_stage_customer_identity"
+STAGE_COLUMNS = ("brand_id", "customer_id", "kind", "value", "verified", "source", "created_at")
+
+
+def _insert_identities(
+    brand: Brand, rows: list[tuple[int, str, str, bool]], *, source: str, ignore_conflicts: bool
+) -> None:
+    """Store (customer id, kind, value, verified) rows; a (kind, value) stored meanwhile is skipped
+    with `ignore_conflicts` and raises IntegrityError without it (on every database).
+
+    On PostgreSQL a large batch goes through COPY into a per-connection staging table and one
+    INSERT … SELECT: bulk_create sends every value as its own parameter, which Django and the driver
+    prepare and quote one by one in Python (about 40% of the history batch's time).
+    """
+    if connection.vendor != "postgresql" or len(rows) < COPY_MIN_ROWS:
+        CustomerIdentity.objects.bulk_create(
+            [
+                CustomerIdentity(
+                    brand=brand,
+                    customer_id=customer_id,
+                    kind=kind,
+                    value=value,
+                    verified=verified,
+                    source=source,
+                )
+                for customer_id, kind, value, verified in rows
+            ],
+            ignore_conflicts=ignore_conflicts,
+            batch_size=2000,
+        )
+        return
+    columns = ", ".join(STAGE_COLUMNS)
+    now = timezone.now()
+    insert = f"INSERT INTO {IDENTITY_TABLE} ({columns}) SELECT {columns} FROM {STAGE}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One staging table per connection, emptied at every commit; no catalog change per call.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "
+            f"SELECT {columns} FROM {IDENTITY_TABLE} WITH NO DATA"
+        )
+        with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
+            for customer_id, kind, value, verified in rows:
+                copy.write_row((brand.pk, customer_id, kind, value, verified, source, now))
+        # Through Django's cursor, so a unique violation is django.db.IntegrityError as with bulk_create.
+        if not ignore_conflicts:
+            cursor.execute(insert)
+        else:
+            # The lookup just found none of these stored, so a plain INSERT almost always succeeds
+            # and skips ON CONFLICT's speculative insertion (~12% of the INSERT); a concurrent
+            # writer's row sends it round again with ON CONFLICT.
+            try:
+                with transaction.atomic():
+                    cursor.execute(insert)
+            except IntegrityError:
+                cursor.execute(f"{insert} ON CONFLICT (brand_id, kind, value) DO NOTHING")
+        cursor.execute(f"TRUNCATE {STAGE}")
 
 
 def _fill_profiles(brand: Brand, batch: _Batch, final) -> None:

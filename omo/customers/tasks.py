@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django_tasks import task
 
 from omo.core.models import Brand
@@ -140,6 +140,41 @@ def _link_events(brand: Brand, chunk: int) -> int:
     return linked
 
 
+class _Statistics:
+    """Keeps PostgreSQL's row estimates for the identifier table in step while the batch fills it.
+
+    A first run can grow the table from nothing to millions of rows faster than autovacuum
+    re-analyzes it; with statistics saying "empty" the planner reads a customer's identifiers with
+    a sequential scan (seconds per chunk, growing with the table). So the table is analyzed again
+    each time the rows attached since the last ANALYZE outnumber the rows it knew of then: a
+    handful of ANALYZEs (each a fixed-size sample) over a whole run.
+    """
+
+    MIN_ROWS = 10_000
+
+    def __init__(self) -> None:
+        self.enabled = connection.vendor == "postgresql"
+        self.known = 0.0
+        self.attached_then = 0
+        if self.enabled:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                    [CustomerIdentity._meta.db_table],
+                )
+                row = cursor.fetchone()
+            self.known = max(0.0, float(row[0])) if row else 0.0
+
+    def after(self, attached: int) -> None:
+        grown = attached - self.attached_then
+        if not self.enabled or grown < max(self.MIN_ROWS, self.known):
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {CustomerIdentity._meta.db_table}")
+        self.known += grown
+        self.attached_then = attached
+
+
 def resolve_history(
     brand: Brand, *, chunk: int = CHUNK, progress: Callable[[str, BatchReport], None] | None = None
 ) -> BatchReport:
@@ -147,11 +182,17 @@ def resolve_history(
     report = BatchReport()
     started = time.perf_counter()
     rules = identity.rules_for(brand)
+    statistics = _Statistics()
     for name, source in SOURCES:
         for observations in source(brand, chunk):
             if not observations:
                 continue
             with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    # A commit need not wait for its WAL flush: if the server crashes, the last chunks
+                    # are lost whole (never half) and running the batch again redoes them.
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL synchronous_commit = off")
                 outcome = identity.resolve(
                     brand, observations, source=f"batch:{name}", rules=rules, ignore_conflicts=True
                 )
@@ -160,6 +201,7 @@ def resolve_history(
             report.attached += outcome.attached
             report.merges += len(outcome.merges)
             report.suggestions += outcome.suggestions
+            statistics.after(report.attached)
             if progress is not None:
                 progress(name, report)
     report.events_linked = _link_events(brand, chunk)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import pytest
+from django.core.validators import validate_email
 from hypothesis import given
 from hypothesis import strategies as st
 
 from omo.core.audit import Actor
 from omo.customers import services
 from omo.customers.models import CustomerIdentity
-from omo.customers.normalize import is_junk, normalize_email, normalize_phone
+from omo.customers.normalize import PLAIN_EMAIL, is_junk, normalize_email, normalize_phone
 
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("0912-345-678", "+886912345678"), ("0912 345 678", "+886912345678"), ("+886 912 345 678", "+886912345678"),
-     ("886912345678", "+886912345678"), ("02-2345-6789", "+886223456789")],
+    [
+        ("0912-345-678", "+886912345678"),
+        ("0912 345 678", "+886912345678"),
+        ("+886 912 345 678", "+886912345678"),
+        ("886912345678", "+886912345678"),
+        ("02-2345-6789", "+886223456789"),
+    ],
 )
 def test_taiwan_phone_numbers_become_e164(raw, expected):
     assert normalize_phone(raw if not raw.startswith("886") else "+" + raw) == expected
@@ -47,9 +53,34 @@ def test_email_is_lowercased():
         normalize_email("not-an-email")
 
 
+@given(st.from_regex(PLAIN_EMAIL, fullmatch=True))
+def test_plain_emails_taken_without_the_validator_are_ones_it_accepts(plain):
+    validate_email(plain)  # the fast path never lets through what the validator refuses
+    assert normalize_email(f" {plain.upper()} ") == plain
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a@[127.0.0.1]", "a@[127.0.0.1]"),
+        ("Mei@例子.台灣", "mei@例子.台灣"),
+        ("a.b@localhost", "a.b@localhost"),
+    ],
+)
+def test_emails_outside_the_plain_form_still_go_through_the_validator(raw, expected):
+    assert normalize_email(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["a@b", "a..b@x.tw", ".a@x.tw", "a@-x.tw", "a@x.t", "a@x.tw\nx", "a b@x.tw"])
+def test_malformed_emails_are_refused(raw):
+    with pytest.raises(ValueError):
+        normalize_email(raw)
+
+
 def test_create_writes_identities(brand):
-    customer = services.create_customer(brand, actor=None, name="林小美", phone="0912345678",
-                                        email="MEI@example.com", member_number="M0001")
+    customer = services.create_customer(
+        brand, actor=None, name="林小美", phone="0912345678", email="MEI@example.com", member_number="M0001"
+    )
     kinds = dict(CustomerIdentity.objects.filter(customer=customer).values_list("kind", "value"))
     assert kinds == {"phone": "+886912345678", "email": "mei@example.com", "member_number": "M0001"}
 
@@ -74,7 +105,9 @@ def test_update_moves_identities_and_audits(brand, hq_admin):
     from omo.core.models import AuditLog
 
     customer = services.create_customer(brand, actor=None, phone="0912345678")
-    services.update_customer(customer, actor=Actor(brand=brand, user=hq_admin), phone="0922333444", tags=["VIP", "VIP"])
+    services.update_customer(
+        customer, actor=Actor(brand=brand, user=hq_admin), phone="0922333444", tags=["VIP", "VIP"]
+    )
     values = set(CustomerIdentity.objects.filter(customer=customer).values_list("value", flat=True))
     assert values == {"+886922333444"}
     customer.refresh_from_db()
@@ -86,7 +119,9 @@ def test_update_moves_identities_and_audits(brand, hq_admin):
 
 
 def test_resolve_customers_in_bulk(brand):
-    existing = services.create_customer(brand, actor=None, name="老顧客", phone="0911000111", member_number="M9")
+    existing = services.create_customer(
+        brand, actor=None, name="老顧客", phone="0911000111", member_number="M9"
+    )
     refs = [
         {"phone": "0911-000-111"},  # existing by phone
         {"member_number": "M9", "phone": "0922000222"},  # existing by member number wins
