@@ -28,9 +28,15 @@ def websocket_application() -> AllowedHostsOriginValidator:
 
 # Platform webhooks (/webhooks/<platform>/<inbox id>) and the tracking API (/v1/...) are answered by
 # lean ASGI edges before Django (docs/adr-003-webhook-edge.md); every other HTTP request goes to Django.
-router = ProtocolTypeRouter(
-    {"http": webhook_edge(tracking_edge(django_asgi_app)), "websocket": websocket_application()}
-)
+tracking = tracking_edge(django_asgi_app)
+webhooks = webhook_edge(tracking)
+router = ProtocolTypeRouter({"http": webhooks, "websocket": websocket_application()})
+
+
+def release_connections() -> None:
+    """Close the database connections the edges hold (an in-process test server that stops)."""
+    webhooks.release_connections()
+    tracking.release_connections()
 
 
 async def application(scope, receive, send):  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 
 from omo.core import events
 from omo.customers import consent
@@ -120,17 +120,25 @@ def _customer_for(inbox: Inbox, external_user_id: str, *, name: str) -> Customer
         return customer_services.live_customer(identity.customer)
     try:
         with transaction.atomic():
-            customer = customer_services.create_customer(inbox.brand, actor=None, name=name[:120], source=inbox.platform)
+            customer = customer_services.create_customer(
+                inbox.brand, actor=None, name=name[:120], source=inbox.platform
+            )
             # Verified: the id came in a webhook the platform signed (docs/identity.md).
             CustomerIdentity.objects.create(
-                brand_id=inbox.brand_id, customer=customer, kind=kind, value=external_user_id,
-                source=f"{inbox.platform} inbox {inbox.pk}", verified=kind != CustomerIdentity.Kind.ANONYMOUS,
+                brand_id=inbox.brand_id,
+                customer=customer,
+                kind=kind,
+                value=external_user_id,
+                source=f"{inbox.platform} inbox {inbox.pk}",
+                verified=kind != CustomerIdentity.Kind.ANONYMOUS,
             )
             return customer
     except IntegrityError:  # a concurrent event of the same person created it first
-        return CustomerIdentity.objects.select_related("customer").get(
-            brand_id=inbox.brand_id, kind=kind, value=external_user_id
-        ).customer
+        return (
+            CustomerIdentity.objects.select_related("customer")
+            .get(brand_id=inbox.brand_id, kind=kind, value=external_user_id)
+            .customer
+        )
 
 
 def get_or_create_contact(
@@ -143,24 +151,39 @@ def get_or_create_contact(
     profile_fetched_at: dt.datetime | None = None,
 ) -> Contact:
     """The inbox's contact for this platform user, created with its customer on first sight."""
-    contact = Contact.objects.select_related("customer").filter(inbox=inbox, external_user_id=external_user_id).first()
+    contact = (
+        Contact.objects.select_related("customer")
+        .filter(inbox=inbox, external_user_id=external_user_id)
+        .first()
+    )
     if contact is None:
         customer = _customer_for(inbox, external_user_id, name=display_name)
         try:
             with transaction.atomic():
                 contact = Contact.objects.create(
-                    brand_id=inbox.brand_id, inbox=inbox, external_user_id=external_user_id, customer=customer,
-                    display_name=display_name[:120], picture_url=picture_url[:1000], language=language[:10],
+                    brand_id=inbox.brand_id,
+                    inbox=inbox,
+                    external_user_id=external_user_id,
+                    customer=customer,
+                    display_name=display_name[:120],
+                    picture_url=picture_url[:1000],
+                    language=language[:10],
                     profile_fetched_at=profile_fetched_at,
                 )
             if display_name:
                 customer_search.refresh([customer.pk])  # the display name is searchable
             return contact
         except IntegrityError:
-            contact = Contact.objects.select_related("customer").get(inbox=inbox, external_user_id=external_user_id)
+            contact = Contact.objects.select_related("customer").get(
+                inbox=inbox, external_user_id=external_user_id
+            )
     if profile_fetched_at is not None:
         update_contact_profile(
-            contact, display_name=display_name, picture_url=picture_url, language=language, fetched_at=profile_fetched_at
+            contact,
+            display_name=display_name,
+            picture_url=picture_url,
+            language=language,
+            fetched_at=profile_fetched_at,
         )
     return contact
 
@@ -257,17 +280,19 @@ def record_inbound_message(
     event time, so the timeline stays in the order things happened even when events arrive late.
     """
     conversation = conversation or get_or_create_conversation(inbox, contact)
-    if external_id:
-        existing = Message.objects.filter(brand_id=inbox.brand_id, external_id=external_id).first()
-        if existing is not None:
-            existing.is_new = False  # type: ignore[attr-defined]
-            return existing
-    with transaction.atomic():
+    # The caller's transaction (processing a receipt) is enough: no savepoint of our own. The one
+    # around the INSERT lets a repeated external id fall back to the stored message.
+    with transaction.atomic(savepoint=False):
         try:
             with transaction.atomic():
                 message = Message.objects.create(
-                    brand_id=inbox.brand_id, conversation=conversation, direction=Message.Direction.INBOUND,
-                    kind=kind, text=text, payload=payload or {}, status=Message.Status.RECEIVED,
+                    brand_id=inbox.brand_id,
+                    conversation=conversation,
+                    direction=Message.Direction.INBOUND,
+                    kind=kind,
+                    text=text,
+                    payload=payload or {},
+                    status=Message.Status.RECEIVED,
                     external_id=external_id or None,
                 )
         except IntegrityError:
@@ -288,7 +313,10 @@ def record_inbound_message(
             Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=occurred_at)
         ).update(last_inbound_at=occurred_at)
         events.publish(
-            "message.created", brand_id=inbox.brand_id, conversation_id=conversation.pk, message_id=message.pk,
+            "message.created",
+            brand_id=inbox.brand_id,
+            conversation_id=conversation.pk,
+            message_id=message.pk,
             direction=Message.Direction.INBOUND,
         )
     message.is_new = True  # type: ignore[attr-defined]
@@ -299,10 +327,17 @@ def mark_awaiting_reply(conversation: Conversation, message: Message) -> None:
     """The customer is waiting for the brand: unread + the oldest unanswered time (SLA starts there).
 
     The routing engineer extends this step (queue, assignee, SLA due time)."""
-    Conversation.objects.filter(pk=conversation.pk).update(unread_count=F("unread_count") + 1)
-    Conversation.objects.filter(pk=conversation.pk).filter(
-        Q(waiting_since__isnull=True) | Q(waiting_since__gt=message.created_at)  # a late, older message
-    ).update(waiting_since=message.created_at)
+    # One UPDATE: one more unread, and the waiting time moves back for a late, older message.
+    Conversation.objects.filter(pk=conversation.pk).update(
+        unread_count=F("unread_count") + 1,
+        waiting_since=Case(
+            When(
+                Q(waiting_since__isnull=True) | Q(waiting_since__gt=message.created_at),
+                then=Value(message.created_at),
+            ),
+            default=F("waiting_since"),
+        ),
+    )
     # Routing: bound clerk → store team → HQ; starts the SLA clock (omo/inbox/routing.py).
     from omo.inbox import routing
 
@@ -317,8 +352,9 @@ def attach_content(message: Message, *, name: str, data: bytes) -> None:
 
 def mark_unsent(inbox: Inbox, external_id: str, *, at: dt.datetime) -> bool:
     """The customer took a message back: we keep the row (timeline) but drop what it said."""
-    message = Message.objects.filter(brand_id=inbox.brand_id, external_id=external_id,
-                                     direction=Message.Direction.INBOUND).first()
+    message = Message.objects.filter(
+        brand_id=inbox.brand_id, external_id=external_id, direction=Message.Direction.INBOUND
+    ).first()
     if message is None:
         return False
     message.payload = {"unsent_at": at.isoformat()}
@@ -403,8 +439,15 @@ def receive_message(
     `handlers=False` records only (e.g. LINE standby mode, where another app answers the chat)."""
     conversation = get_or_create_conversation(inbox, contact)
     message = record_inbound_message(
-        inbox, contact, conversation=conversation, kind=kind, occurred_at=occurred_at, external_id=external_id,
-        text=text, payload=payload, attachment=attachment,
+        inbox,
+        contact,
+        conversation=conversation,
+        kind=kind,
+        occurred_at=occurred_at,
+        external_id=external_id,
+        text=text,
+        payload=payload,
+        attachment=attachment,
     )
     if not message.is_new:  # type: ignore[attr-defined]
         return message
@@ -438,16 +481,28 @@ def receive_postback(
     if handlers and dispatch_postback(ctx, data, params):
         return True
     message = record_inbound_message(
-        inbox, contact, conversation=conversation, kind=Message.Kind.POSTBACK, occurred_at=occurred_at,
-        text=data[:300], payload={"data": data, "params": params},
+        inbox,
+        contact,
+        conversation=conversation,
+        kind=Message.Kind.POSTBACK,
+        occurred_at=occurred_at,
+        text=data[:300],
+        payload={"data": data, "params": params},
     )
     mark_awaiting_reply(conversation, message)
     return False
 
 
 @transaction.atomic
-def receive_follow(inbox: Inbox, contact: Contact, *, occurred_at: dt.datetime, unblocked: bool,
-                   reply_token: str | None = None, handlers: bool = True) -> bool:
+def receive_follow(
+    inbox: Inbox,
+    contact: Contact,
+    *,
+    occurred_at: dt.datetime,
+    unblocked: bool,
+    reply_token: str | None = None,
+    handlers: bool = True,
+) -> bool:
     """Someone added (or unblocked) the account. False when a later block was already recorded."""
     if not mark_followed(contact, at=occurred_at):
         return False

@@ -108,8 +108,8 @@ class ThreadRunner:
     async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    def close(self) -> None:
-        """Close the threads' database connections and stop them (tests, shutdown)."""
+    def close_connections(self) -> None:
+        """Close the threads' database connections; the threads stay usable (they reconnect)."""
         barrier = threading.Barrier(self._workers)
 
         def close_connections() -> None:
@@ -119,6 +119,10 @@ class ThreadRunner:
         futures = [self._executor.submit(close_connections) for _ in range(self._workers)]
         for future in futures:
             future.result(10)
+
+    def close(self) -> None:
+        """Close the threads' database connections and stop them (tests, shutdown)."""
+        self.close_connections()
         self._executor.shutdown(wait=True)
 
 
@@ -604,12 +608,13 @@ class WebhookEdge:
         )
 
     def close(self) -> None:
-        for committer in self._async_committers:
-            committer.close_now()
-        self._async_committers.clear()
-        for runner in {id(self._run_db): self._run_db, id(self._run_lookup): self._run_lookup}.values():
-            if isinstance(runner, ThreadRunner):
-                runner.close()
+        self.release_connections(stop=True)
+
+    def release_connections(self, *, stop: bool = False) -> None:
+        """Close every database connection the edge holds (threads and event-loop writers), e.g.
+        when a test server stops; the edge reconnects on its next request unless `stop`."""
+        release_connections(self._async_committers, self._run_db, self._run_lookup, stop=stop)
+        self._writers.clear()
 
     def writer(self) -> ReceiptWriter:
         loop = asyncio.get_running_loop()
@@ -713,6 +718,18 @@ class WebhookEdge:
             )
             return
         await respond(send, 200, {"received": len(rows)})
+
+
+def release_connections(
+    committers: list[AsyncPostgresCommitter], *runners: DbRunner, stop: bool = False
+) -> None:
+    """Close an edge's connections: its event-loop committers' and its database threads'."""
+    for committer in committers:
+        committer.close_now()
+    committers.clear()
+    for runner in {id(runner): runner for runner in runners}.values():
+        if isinstance(runner, ThreadRunner):
+            runner.close() if stop else runner.close_connections()
 
 
 def webhook_edge(app: ASGIApp | None = None, **options: Any) -> WebhookEdge:

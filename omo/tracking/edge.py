@@ -44,6 +44,7 @@ from omo.platforms.edge import (
     Scope,
     Send,
     ThreadRunner,
+    release_connections,
     respond,
 )
 from omo.tracking import services, views
@@ -188,12 +189,12 @@ class TrackingEdge:
         )
 
     def close(self) -> None:
-        for committer in self._committers:
-            committer.close_now()
-        self._committers.clear()
-        for runner in {id(self._run_db): self._run_db, id(self._run_lookup): self._run_lookup}.values():
-            if isinstance(runner, ThreadRunner):
-                runner.close()
+        self.release_connections(stop=True)
+
+    def release_connections(self, *, stop: bool = False) -> None:
+        """Close every database connection the edge holds; it reconnects on its next call unless `stop`."""
+        release_connections(self._committers, self._run_db, self._run_lookup, stop=stop)
+        self._writers.clear()
 
     def writer(self) -> ReceiptWriter:
         loop = asyncio.get_running_loop()

@@ -56,6 +56,9 @@ def asgi_url(transactional_db, settings) -> Iterator[str]:
     yield url
     server.should_exit = True
     thread.join(10)
+    from config.asgi import release_connections
+
+    release_connections()  # the edges' own connections, or the test database cannot be dropped
 
 
 class LoopWorker(threading.Thread):

@@ -22,8 +22,11 @@ wh = pytest.importorskip("omo.devtools.line_webhook_sender")
 
 @pytest.fixture
 def handlers():
-    """Registers test handlers and removes them afterwards."""
+    """Registers test handlers, then puts the registries back as they were (a test prefix such as
+    "bind:" must not take the binding app's own handler with it)."""
     added: list[str] = []
+    registries = (ingest._message_handlers, ingest._postback_handlers, ingest._follow_handlers)
+    saved = [dict(registry) for registry in registries]
 
     def message(name, handler):
         ingest.register_message_handler(handler, name=name)
@@ -47,6 +50,9 @@ def handlers():
         },
     )
     ingest.unregister_handlers(*added)
+    for registry, before in zip(registries, saved, strict=True):
+        registry.clear()
+        registry.update(before)
 
 
 def at(ms: int) -> dt.datetime:
