@@ -55,7 +55,9 @@ def still_waiting_sql() -> str:
         f" AND {ops.quote_name(meta.get_field('status').column)} = %s"
     )
     if connection.features.has_select_for_update_skip_locked:
-        sql += " FOR UPDATE SKIP LOCKED"
+        # A share lock: concurrent writers of one edge may all hold it (each still keeps a worker,
+        # whose claim takes FOR UPDATE SKIP LOCKED, from taking the task until it commits).
+        sql += " FOR SHARE SKIP LOCKED"
     return sql
 
 

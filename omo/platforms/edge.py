@@ -23,6 +23,7 @@ conversation, routing, sockets) runs in `omo.platforms.tasks.process_receipts` w
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import json
 import logging
@@ -63,6 +64,7 @@ SECRETS_TTL = 30.0  # seconds a decrypted credential stays cached without a save
 MISSING_TTL = 5.0  # an unknown inbox id is remembered briefly, so junk traffic does not hit the database
 RELOAD_AFTER = 5.0  # a failed signature reloads credentials at most this often (secret rotation)
 MAX_BATCH_ROWS = 5000
+ASYNC_WRITERS = 1  # transactions in flight at once for the event-loop writer (PostgreSQL; 2 measured no faster)
 
 
 @functools.cache
@@ -241,8 +243,8 @@ def _unnest_insert_sql() -> str:
     table, columns = _receipt_table()
     return (
         f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from _meta
-        "SELECT i, e, t, o, p::jsonb, %b, '', %b "
-        "FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::text[]) AS r(i, e, t, o, p) "
+        "SELECT (r->>0)::bigint, r->>1, r->>2, (r->>3)::timestamptz, (r->4)::jsonb, %b, '', %b "
+        "FROM json_array_elements(%b::json) AS r "
         "ON CONFLICT DO NOTHING"
     )
 
@@ -256,22 +258,14 @@ def _parse_json(raw_body: bytes) -> Any:
         return json.loads(raw_body)
 
 
-def _json_text(payload: Any) -> str:
-    try:
-        return orjson.dumps(payload).decode()
-    except TypeError:  # an integer beyond 64 bits, which orjson refuses and json keeps
-        return json.dumps(payload, separators=(",", ":"))
-
-
 def _insert_receipts_postgres(rows: list[tuple[int, ReceiptRow]]) -> None:
-    """One fixed statement whatever the batch size: five arrays, unnested by the server.
+    """One fixed statement whatever the batch size: the rows as one JSON array, unpacked by the server.
 
-    The statement text never changes, so psycopg parses it once and prepares it on the server;
-    the arrays go in binary format (`%b`: the text format escapes every quote of every JSON
-    payload with a regular expression in Python, measured as most of the edge's time) and the
-    payloads are serialised by orjson. Measured against the
-    earlier multi-row VALUES statement (which psycopg re-split for every batch, 8 parameters a
-    row): most of the writer thread's Python time per batch went away.
+    The statement text never changes, so psycopg parses it once and prepares it on the server.
+    The whole batch is one orjson call (payloads as they are, times as ISO-8601): measured against
+    five binary arrays (psycopg dumps arrays element by element in Python, then the edge's largest
+    cost after the request itself) and, before that, a multi-row VALUES statement that psycopg
+    re-split for every batch (8 parameters a row).
     """
     import psycopg
 
@@ -281,15 +275,18 @@ def _insert_receipts_postgres(rows: list[tuple[int, ReceiptRow]]) -> None:
 
 
 def _unnest_params(rows: list[tuple[int, ReceiptRow]]) -> list[Any]:
-    return [
-        WebhookReceipt.Status.PENDING.value,
-        timezone.now(),
-        [inbox_id for inbox_id, _ in rows],
-        [row.event_id for _, row in rows],
-        [row.event_type for _, row in rows],
-        [row.occurred_at for _, row in rows],
-        [_json_text(row.payload) for _, row in rows],
-    ]
+    batch = [[inbox_id, row.event_id, row.event_type, row.occurred_at, row.payload] for inbox_id, row in rows]
+    try:
+        document = orjson.dumps(batch).decode()
+    except TypeError:  # an integer beyond 64 bits, which orjson refuses and json keeps
+        document = json.dumps(batch, separators=(",", ":"), default=_iso)
+    return [WebhookReceipt.Status.PENDING.value, timezone.now(), document]
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _insert_receipts_values(rows: list[tuple[int, ReceiptRow]]) -> None:
@@ -382,7 +379,8 @@ class AsyncPostgresCommitter:
         self._task = task
         self._fallback = fallback
         self._task_keys = task_keys or (lambda items: sorted({key for key, rows in items if rows}))
-        self._connection: Any = None
+        self._idle: list[Any] = []  # connections not in a transaction; one per writer slot at most
+        self._open: list[Any] = []
         self.fallbacks = 0  # batches that needed a new task (tests, the bench)
 
     @staticmethod
@@ -392,23 +390,35 @@ class AsyncPostgresCommitter:
             params.pop(key, None)
         return params
 
-    async def _connect(self) -> Any:
+    async def _acquire(self) -> Any:
         import psycopg
 
-        if self._connection is None or self._connection.closed:
-            self._connection = await psycopg.AsyncConnection.connect(**self.connection_params())
-        return self._connection
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn
+        conn = await psycopg.AsyncConnection.connect(**self.connection_params())
+        self._open.append(conn)
+        return conn
+
+    def _forget(self, conn: Any) -> None:
+        if conn in self._open:
+            self._open.remove(conn)
 
     async def close(self) -> None:
-        if self._connection is not None and not self._connection.closed:
-            await self._connection.close()
-        self._connection = None
+        for conn in self._open:
+            if not conn.closed:
+                await conn.close()
+        self._open.clear()
+        self._idle.clear()
 
     def close_now(self) -> None:
         """Close from outside the event loop (its loop may be gone already): shutdown, tests."""
-        if self._connection is not None and not self._connection.closed:
-            self._connection.pgconn.finish()
-        self._connection = None
+        for conn in self._open:
+            if not conn.closed:
+                conn.pgconn.finish()
+        self._open.clear()
+        self._idle.clear()
 
     async def __call__(self, items: list[tuple[Any, list[Any]]]) -> list[Any]:
         import psycopg
@@ -417,8 +427,8 @@ class AsyncPostgresCommitter:
         keys = self._task_keys(items)
         database_queue = waiting.uses_database_queue(self._task)
         for attempt in (1, 2):
+            conn = await self._acquire()
             try:
-                conn = await self._connect()
                 async with conn.transaction():
                     await conn.execute(self._statement(), self._params(rows), prepare=True)
                     if database_queue:
@@ -426,14 +436,21 @@ class AsyncPostgresCommitter:
                             if not await waiting.still_waiting_async(conn, self._task, key):
                                 raise _NeedsNewTask
             except _NeedsNewTask:
+                self._idle.append(conn)
                 self.fallbacks += 1
                 return await self._run_db(self._fallback, items)
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 # A dropped connection (database restart, idle time-out): reconnect once.
-                await self.close()
+                self._forget(conn)
+                await conn.close()
                 if attempt == 2:
                     raise
                 continue
+            except BaseException:
+                self._forget(conn)
+                await conn.close()
+                raise
+            self._idle.append(conn)
             return [] if database_queue else keys
         raise AssertionError("unreachable")
 
@@ -592,10 +609,11 @@ class WebhookEdge:
         # On PostgreSQL the writer runs on the event loop (AsyncPostgresCommitter) unless a test
         # injects its own database runner; SQLite's driver has no asynchronous interface.
         self._async_writer = async_writer if async_writer is not None else run_db is None
-        # One writer by default: measured on PostgreSQL, a second concurrent transaction gained
-        # nothing in throughput and tripled p99 (both threads fight the event loop for the GIL).
-        self._writers_at_once = writers or 1
-        self._run_db = run_db or ThreadRunner("omo-receipts", workers=self._writers_at_once)
+        # Transactions in flight at once: one by default. Measured on PostgreSQL: a second writer
+        # thread gained nothing and tripled p99 (both fight the event loop for the GIL); a second
+        # connection of the event-loop writer gained nothing either (the server's CPU is the limit).
+        self._writers_at_once = writers
+        self._run_db = run_db or ThreadRunner("omo-receipts", workers=writers or 1)
         self._run_lookup = run_lookup or (
             run_db if run_db is not None else ThreadRunner("omo-edge-lookup", workers=2)
         )
@@ -624,9 +642,8 @@ class WebhookEdge:
             if self._async_writer and connection.vendor == "postgresql":
                 commit = receipts_committer(self._run_db)
                 self._async_committers.append(commit)
-            writer = self._writers[loop] = ReceiptWriter(
-                self._run_db, concurrency=self._writers_at_once, commit=commit
-            )
+            at_once = self._writers_at_once or (ASYNC_WRITERS if commit is not None else 1)
+            writer = self._writers[loop] = ReceiptWriter(self._run_db, concurrency=at_once, commit=commit)
         return writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
