@@ -136,14 +136,19 @@ def _obj(msg: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def message_size(msg: Any) -> int:
-    """Bytes of the message as compact UTF-8 JSON (orjson: ~10x faster on the ingest path)."""
+def _compact(msg: Any) -> bytes:
+    """The message as compact UTF-8 JSON (orjson: ~10x faster on the ingest path)."""
     if orjson is not None:
         try:
-            return len(orjson.dumps(msg))
+            return orjson.dumps(msg)
         except (TypeError, orjson.JSONEncodeError):
-            pass  # e.g. an integer beyond 64 bits: the standard library measures it
-    return len(json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode())
+            pass  # e.g. an integer beyond 64 bits: the standard library writes it
+    return json.dumps(msg, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def message_size(msg: Any) -> int:
+    """Bytes of the message as compact UTF-8 JSON."""
+    return len(_compact(msg))
 
 
 def build_event(
@@ -158,8 +163,11 @@ def build_event(
     """The row of one message (not saved), or InvalidMessage naming what is wrong."""
     if not isinstance(msg, dict):
         raise InvalidMessage("message must be an object")
-    if check_size and message_size(msg) > MAX_MESSAGE_BYTES:
+    compact = _compact(msg)
+    if check_size and len(compact) > MAX_MESSAGE_BYTES:
         raise InvalidMessage("message exceeds the 32 KB limit")
+    if b"\\u0000" in compact:  # PostgreSQL stores no NUL in text or JSON: refuse it the same everywhere
+        raise InvalidMessage("message contains a NUL character (\\u0000), which cannot be stored")
     type_ = msg.get("type")
     if type_ not in TYPES:
         raise InvalidMessage(f"type must be one of {', '.join(sorted(TYPES))}")

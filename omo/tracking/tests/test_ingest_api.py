@@ -334,3 +334,15 @@ def test_user_id_resolves_member_number_and_identifier(brand, other_brand, write
 def test_identify_traits_from_context_as_rudderstack_sends_them(write_key):
     post("/v1/identify", {"userId": "u1", "context": {"traits": {"name": "A"}}}, write_key)
     assert TrackedEvent.objects.get().traits == {"name": "A"}
+
+
+def test_nul_characters_are_refused_by_name(write_key):
+    r = post("/v1/track", {"userId": "u\x001", "event": "E"}, write_key)
+    assert r.status_code == 400 and "NUL" in r.json()["message"]
+    batch = [
+        {"type": "page", "anonymousId": "a1", "properties": {"q": "x\x00"}},
+        {"type": "page", "anonymousId": "a2"},
+    ]
+    r = post("/v1/batch", {"batch": batch}, write_key)
+    assert r.status_code == 200 and [item["index"] for item in r.json()["rejected"]] == [0]
+    assert list(TrackedEvent.objects.values_list("anonymous_id", flat=True)) == ["a2"]
