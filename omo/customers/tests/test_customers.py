@@ -55,6 +55,10 @@ def test_email_is_lowercased():
 
 @given(st.from_regex(PLAIN_EMAIL, fullmatch=True))
 def test_plain_emails_taken_without_the_validator_are_ones_it_accepts(plain):
+    if len(plain) > 320:  # the fast path takes at most 320 characters (RFC 3696), as the validator
+        with pytest.raises(ValueError):
+            normalize_email(plain)
+        return
     validate_email(plain)  # the fast path never lets through what the validator refuses
     assert normalize_email(f" {plain.upper()} ") == plain
 
