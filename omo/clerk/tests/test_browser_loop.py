@@ -13,9 +13,7 @@ LINE stand-in plays LINE; a small in-test worker does what `omo worker` does for
 from __future__ import annotations
 
 import re
-import socket
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,41 +22,17 @@ from django.db import close_old_connections, connections
 from omo.attribution.models import Attribution
 from omo.commerce.models import Order
 from omo.testing import factories as f
+from omo.testing.asgi import running_asgi
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def asgi_url(transactional_db, settings) -> Iterator[str]:
     """config.asgi.application under uvicorn in a thread (live_server speaks WSGI: no sockets, no edge)."""
-    import uvicorn
-
-    from config.asgi import application
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    settings.BASE_URL = url
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield url
-    server.should_exit = True
-    thread.join(10)
-    from config.asgi import release_connections
-
-    release_connections()  # the edges' own connections, or the test database cannot be dropped
+    with running_asgi() as url:
+        settings.BASE_URL = url
+        yield url
 
 
 class LoopWorker(threading.Thread):

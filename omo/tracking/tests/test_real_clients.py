@@ -61,3 +61,35 @@ def test_wrong_key_raises_in_the_client(live_server, db):
     client = SegmentClient("wk_wrong_key", host=live_server.url, sync_mode=True, max_retries=0)
     with pytest.raises(Exception, match="401|write key"):
         client.track("u1", "E")
+
+
+@pytest.mark.parametrize(
+    "make_client",
+    [
+        pytest.param(lambda key, url: SegmentClient(key, host=url, sync_mode=True, gzip=True), id="segment"),
+        pytest.param(
+            lambda key, url: RudderClient(key, host=url, sync_mode=True, gzip=True), id="rudderstack"
+        ),
+    ],
+)
+def test_official_client_through_the_edge_and_the_worker(make_client):
+    """What `omo serve` runs: the tracking edge stores the calls, the worker's step makes the events."""
+    from omo.testing.asgi import running_asgi
+    from omo.tracking.models import TrackingIntake
+
+    brand = f.make_brand("草本生活", slug="herb")
+    member = f.make_customer(brand, name="王小明", phone="+886922222222", member_number="M-777")
+    _, key = services.create_source(brand, name="server", actor=None)
+
+    with running_asgi() as url:
+        _deliver(make_client(key, url))
+
+    assert TrackingIntake.objects.filter(brand=brand, status="pending").count() == 4
+    assert services.process_intakes()["events"] == 4
+    got = sorted(TrackedEvent.objects.filter(brand=brand).values_list("type", "event", "customer_id"))
+    assert got == [
+        ("identify", "", member.pk),
+        ("page", "Home", member.pk),
+        ("track", "Order Completed", member.pk),
+        ("track", "Product Viewed", None),
+    ]
