@@ -64,7 +64,9 @@ SECRETS_TTL = 30.0  # seconds a decrypted credential stays cached without a save
 MISSING_TTL = 5.0  # an unknown inbox id is remembered briefly, so junk traffic does not hit the database
 RELOAD_AFTER = 5.0  # a failed signature reloads credentials at most this often (secret rotation)
 MAX_BATCH_ROWS = 5000
-ASYNC_WRITERS = 1  # transactions in flight at once for the event-loop writer (PostgreSQL; 2 measured no faster)
+ASYNC_WRITERS = (
+    1  # transactions in flight at once for the event-loop writer (PostgreSQL; 2 measured no faster)
+)
 
 
 @functools.cache
@@ -91,6 +93,28 @@ async def respond(
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when the client disconnected; BodyTooLarge past `limit`
+    bytes (found while reading: a missing or false Content-Length does not get past it)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _error(code: str, message: str) -> dict[str, str]:
@@ -145,27 +169,40 @@ class EdgeInbox:
     loaded_at: float = field(default_factory=time.monotonic)
 
 
-class InboxCache:
-    """inbox id → EdgeInbox (or None for "no such inbox"), briefly. Reads never touch the database."""
+class TtlCache:
+    """key → value (None meaning "no such thing"), briefly. Reads never touch the database.
 
-    def __init__(self) -> None:
-        self._entries: dict[int, tuple[float, EdgeInbox | None]] = {}
+    Found values live `hit_ttl` seconds, misses `miss_ttl` (so junk traffic does not reach the
+    database either); more than `max_entries` keys empties it, so junk cannot grow it without bound."""
 
-    def get(self, inbox_id: int) -> tuple[bool, EdgeInbox | None]:
-        entry = self._entries.get(inbox_id)
+    def __init__(self, hit_ttl: float, miss_ttl: float, max_entries: int = 10_000) -> None:
+        self._hit_ttl, self._miss_ttl, self._max_entries = hit_ttl, miss_ttl, max_entries
+        self._entries: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any) -> tuple[bool, Any]:
+        entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return False, None
         return True, entry[1]
 
-    def put(self, inbox_id: int, value: EdgeInbox | None) -> None:
-        ttl = SECRETS_TTL if value is not None else MISSING_TTL
-        self._entries[inbox_id] = (time.monotonic() + ttl, value)
+    def put(self, key: Any, value: Any) -> None:
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        ttl = self._hit_ttl if value is not None else self._miss_ttl
+        self._entries[key] = (time.monotonic() + ttl, value)
 
-    def forget(self, inbox_id: int) -> None:
-        self._entries.pop(inbox_id, None)
+    def forget(self, key: Any) -> None:
+        self._entries.pop(key, None)
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+class InboxCache(TtlCache):
+    """inbox id → EdgeInbox (or None for "no such inbox")."""
+
+    def __init__(self) -> None:
+        super().__init__(SECRETS_TTL, MISSING_TTL)
 
 
 inbox_cache = InboxCache()
@@ -677,23 +714,13 @@ class WebhookEdge:
         if declared.isdigit() and int(declared) > max_body:
             await respond(send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes"))
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > max_body:
-                await respond(
-                    send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes")
-                )
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        raw_body = b"".join(chunks)
+        try:
+            raw_body = await read_body(receive, max_body)
+        except BodyTooLarge:
+            await respond(send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes"))
+            return
+        if raw_body is None:  # the client went away
+            return
 
         edge_inbox = await self._inbox(inbox_id)
         if edge_inbox is None or edge_inbox.platform != platform or not edge_inbox.is_active:

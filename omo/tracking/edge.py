@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -38,12 +37,15 @@ from omo.core import waiting
 from omo.platforms.edge import (
     ASGIApp,
     AsyncPostgresCommitter,
+    BodyTooLarge,
     DbRunner,
     ReceiptWriter,
     Receive,
     Scope,
     Send,
     ThreadRunner,
+    TtlCache,
+    read_body,
     release_connections,
     respond,
 )
@@ -75,25 +77,11 @@ class IntakeRow:
 # --- write keys ------------------------------------------------------------------------------------
 
 
-class SourceCache:
-    """write key → TrackingSource (or None for "no such active key"), briefly."""
+class SourceCache(TtlCache):
+    """write key → TrackingSource (or None for "no such active key")."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, TrackingSource | None]] = {}
-
-    def get(self, key: str) -> tuple[bool, TrackingSource | None]:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def put(self, key: str, source: TrackingSource | None) -> None:
-        if len(self._entries) > 10_000:  # junk keys must not grow it without bound
-            self._entries.clear()
-        self._entries[key] = (time.monotonic() + (SOURCE_TTL if source else MISSING_TTL), source)
-
-    def clear(self) -> None:
-        self._entries.clear()
+        super().__init__(SOURCE_TTL, MISSING_TTL)
 
 
 source_cache = SourceCache()
@@ -259,22 +247,15 @@ class TrackingEdge:
         if declared > limit:
             await respond(send, 400, too_large)
             return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await respond(send, 400, too_large)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
         try:
-            raw = views.decode_body(b"".join(chunks), encoding, limit, limit_name)
+            body_bytes = await read_body(receive, limit)
+        except BodyTooLarge:
+            await respond(send, 400, too_large)
+            return
+        if body_bytes is None:  # the client went away
+            return
+        try:
+            raw = views.decode_body(body_bytes, encoding, limit, limit_name)
             body = views.parse(raw)
         except views.BadRequest as exc:
             await respond(send, 400, {"success": False, "message": str(exc)})

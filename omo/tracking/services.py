@@ -399,30 +399,37 @@ def call_of(call: str, body: dict[str, Any]) -> Call:
     return Call(call, [message])
 
 
-def check_call(source: TrackingSource, call: Call, *, received_at: dt.datetime) -> IngestResult:
-    """What the edge answers before storing the call: which messages are invalid, and why."""
+def _build_call(
+    source: TrackingSource,
+    call: Call,
+    *,
+    received_at: dt.datetime,
+    skip: frozenset[int] = frozenset(),
+    seen: set[str] | None = None,
+) -> tuple[IngestResult, list[EventRow]]:
     # A single call's whole body is within 32 KB already, so its message is too.
-    result, _ = _build_all(
+    return _build_all(
         source,
         call.messages,
         received_at=received_at,
         batch_sent_at=call.sent_at,
         batch_context=call.context,
         check_size=call.is_batch,
+        skip=skip,
+        seen=seen,
     )
-    return result
+
+
+def check_call(source: TrackingSource, call: Call, *, received_at: dt.datetime) -> IngestResult:
+    """What the edge answers before storing the call: which messages are invalid, and why."""
+    return _build_call(source, call, received_at=received_at)[0]
 
 
 def ingest_call(source: TrackingSource, call: Call, *, received_at: dt.datetime) -> IngestResult:
     """Check and store a call in the request (the Django view, for servers without the ASGI edge)."""
-    return ingest(
-        source,
-        call.messages,
-        received_at=received_at,
-        batch_sent_at=call.sent_at,
-        batch_context=call.context,
-        check_size=call.is_batch,
-    )
+    result, events = _build_call(source, call, received_at=received_at)
+    store_events(source.brand_id, events)
+    return result
 
 
 # --- the worker: stored calls → events --------------------------------------------------------
@@ -493,13 +500,10 @@ def _process_intake_rows(ids: list[int]) -> int:
     for intake_id, source_id, call_name, body, rejected, received_at in rows:
         source = sources[source_id]
         call = call_of(call_name, _parse_json(bytes(body)))
-        result, events = _build_all(
+        result, events = _build_call(
             source,
-            call.messages,
+            call,
             received_at=received_at,
-            batch_sent_at=call.sent_at,
-            batch_context=call.context,
-            check_size=call.is_batch,
             skip=frozenset(rejected or ()),
             seen=seen.setdefault(source.brand_id, set()),
         )

@@ -676,37 +676,13 @@ def test_inbox_pages_in_english(console, hq_chat):
 # --- live updates in a real browser -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def asgi_url(transactional_db, settings):
     """The ASGI application under uvicorn in a thread: live_server speaks WSGI, without sockets."""
-    import threading
-    import time
+    from omo.testing.asgi import running_asgi
 
-    import uvicorn
-
-    from config.asgi import application
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with running_asgi() as url:
+        yield url
 
 
 def customer_writes(conversation: Conversation, text: str) -> None:
