@@ -681,6 +681,10 @@ def register_handlers() -> None:
     """Hook the code-message flow and recovery postbacks into inbound processing (called from AppConfig.ready)."""
     from omo.inbox import ingest
 
-    ingest.register_message_handler(handle_code_message, name="binding.code_message")
+    ingest.register_message_handler(
+        handle_code_message,
+        name="binding.code_message",
+        matches=lambda ctx, message: CODE_IN_TEXT.search(message.text or "") is not None,
+    )
     ingest.register_postback_handler(CONFIRM_PREFIX, answer_recovery)
     ingest.register_postback_handler(DECLINE_PREFIX, answer_recovery)

@@ -323,6 +323,10 @@ def chat_word(inbox: Any, text: str) -> str | None:
     return None
 
 
+def _is_chat_word(ctx: Any, message: Any) -> bool:
+    return ctx.inbox.platform in MESSAGING_PLATFORMS and chat_word(ctx.inbox, message.text) is not None
+
+
 def handle_chat_words(ctx: Any, message: Any) -> bool:
     """Inbound text handler: an opt-out / opt-in word changes marketing consent and is answered.
 
@@ -356,4 +360,4 @@ def register_handlers() -> None:
     """Hook the opt-out words into inbound processing (called from AppConfig.ready)."""
     from omo.inbox import ingest
 
-    ingest.register_message_handler(handle_chat_words, name="customers.consent_words")
+    ingest.register_message_handler(handle_chat_words, name="customers.consent_words", matches=_is_chat_word)

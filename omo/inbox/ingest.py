@@ -23,14 +23,15 @@ Domain event: `message.created` (brand_id, conversation_id, message_id, directio
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 
 from omo.core import events
 from omo.customers import consent
@@ -77,13 +78,27 @@ PostbackHandler = Callable[[InboundContext, str, dict[str, Any]], bool | None]
 FollowHandler = Callable[[InboundContext, bool], None]
 
 _message_handlers: dict[str, MessageHandler] = {}
+_message_handler_filters: dict[str, Callable[[InboundContext, Message], bool]] = {}
 _postback_handlers: dict[str, PostbackHandler] = {}
 _follow_handlers: dict[str, FollowHandler] = {}
 
 
-def register_message_handler(handler: MessageHandler, *, name: str | None = None) -> None:
-    """Add a text-message handler (re-registering the same name replaces it). Runs in registration order."""
-    _message_handlers[name or f"{handler.__module__}.{handler.__qualname__}"] = handler
+def register_message_handler(
+    handler: MessageHandler,
+    *,
+    name: str | None = None,
+    matches: Callable[[InboundContext, Message], bool] | None = None,
+) -> None:
+    """Add a text-message handler (re-registering the same name replaces it). Runs in registration order.
+
+    `matches(ctx, message)`: a quick look, without writes, at whether the handler could act; when it
+    says no the handler is skipped without a savepoint (most messages are for no handler)."""
+    key = name or f"{handler.__module__}.{handler.__qualname__}"
+    _message_handlers[key] = handler
+    if matches is None:
+        _message_handler_filters.pop(key, None)
+    else:
+        _message_handler_filters[key] = matches
 
 
 def register_postback_handler(prefix: str, handler: PostbackHandler) -> None:
@@ -101,6 +116,7 @@ def unregister_handlers(*names_or_prefixes: str) -> None:
     """Remove handlers by name or postback prefix (tests)."""
     for key in names_or_prefixes:
         _message_handlers.pop(key, None)
+        _message_handler_filters.pop(key, None)
         _postback_handlers.pop(key, None)
         _follow_handlers.pop(key, None)
 
@@ -235,9 +251,15 @@ def mark_unfollowed(contact: Contact, *, at: dt.datetime) -> bool:
 # --- conversations and messages ------------------------------------------------------------------
 
 
-def get_or_create_conversation(inbox: Inbox, contact: Contact) -> Conversation:
-    """The one conversation of this customer on this inbox (new ones start in the HQ queue)."""
-    conversation = Conversation.objects.filter(inbox=inbox, customer_id=contact.customer_id).first()
+def get_or_create_conversation(inbox: Inbox, contact: Contact, *, lock: bool = False) -> Conversation:
+    """The one conversation of this customer on this inbox (new ones start in the HQ queue).
+
+    `lock=True` (inside a transaction) holds the row until commit, so the caller may decide its
+    changes from the values read and write them in one UPDATE."""
+    conversations = Conversation.objects.filter(inbox=inbox, customer_id=contact.customer_id)
+    if lock:
+        conversations = conversations.select_for_update(of=("self",))
+    conversation = conversations.first()
     if conversation is not None:
         return conversation
     try:
@@ -272,12 +294,15 @@ def record_inbound_message(
     payload: dict[str, Any] | None = None,
     attachment: tuple[str, bytes] | None = None,
     conversation: Conversation | None = None,
+    conversation_changes: dict[str, Any] | None = None,
 ) -> Message:
     """Record what the customer sent, once per platform message id.
 
     Returns the Message with `is_new` set: False when this external id was already recorded (a
     redelivery or a second processing), in which case nothing else happened. `created_at` is the
     event time, so the timeline stays in the order things happened even when events arrive late.
+    With `conversation_changes`, the caller holds the conversation's row lock: the new last message
+    goes into that dict for the caller's one UPDATE instead of an UPDATE of its own.
     """
     conversation = conversation or get_or_create_conversation(inbox, contact)
     # The caller's transaction (processing a receipt) is enough: no savepoint of our own. The one
@@ -294,21 +319,23 @@ def record_inbound_message(
                     payload=payload or {},
                     status=Message.Status.RECEIVED,
                     external_id=external_id or None,
+                    created_at=occurred_at,
                 )
         except IntegrityError:
             existing = Message.objects.get(brand_id=inbox.brand_id, external_id=external_id)
             existing.is_new = False  # type: ignore[attr-defined]
             return existing
-        Message.objects.filter(pk=message.pk).update(created_at=occurred_at)
-        message.created_at = occurred_at
         if attachment is not None:
             name, data = attachment
             message.attachment.save(name, ContentFile(data), save=False)
             Message.objects.filter(pk=message.pk).update(attachment=message.attachment.name)
         preview = (text or PREVIEW_BY_KIND.get(kind, ""))[:200]
-        Conversation.objects.filter(pk=conversation.pk).filter(
-            Q(last_message_at__isnull=True) | Q(last_message_at__lte=occurred_at)
-        ).update(last_message_at=occurred_at, last_message_preview=preview)
+        if conversation_changes is None:
+            Conversation.objects.filter(pk=conversation.pk).filter(
+                Q(last_message_at__isnull=True) | Q(last_message_at__lte=occurred_at)
+            ).update(last_message_at=occurred_at, last_message_preview=preview)
+        elif conversation.last_message_at is None or conversation.last_message_at <= occurred_at:
+            conversation_changes.update(last_message_at=occurred_at, last_message_preview=preview)
         Contact.objects.filter(pk=contact.pk).filter(
             Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=occurred_at)
         ).update(last_inbound_at=occurred_at)
@@ -327,21 +354,39 @@ def mark_awaiting_reply(conversation: Conversation, message: Message) -> None:
     """The customer is waiting for the brand: unread + the oldest unanswered time (SLA starts there).
 
     The routing engineer extends this step (queue, assignee, SLA due time)."""
-    # One UPDATE: one more unread, and the waiting time moves back for a late, older message.
-    Conversation.objects.filter(pk=conversation.pk).update(
-        unread_count=F("unread_count") + 1,
-        waiting_since=Case(
-            When(
-                Q(waiting_since__isnull=True) | Q(waiting_since__gt=message.created_at),
-                then=Value(message.created_at),
-            ),
-            default=F("waiting_since"),
-        ),
-    )
+    # One UPDATE: one more unread, and the waiting time moves back for a late, older message. It
+    # returns the row as it now is, which routing reads (instead of a second look).
+    _count_unread(conversation, message.created_at)
     # Routing: bound clerk → store team → HQ; starts the SLA clock (omo/inbox/routing.py).
     from omo.inbox import routing
 
-    routing.on_inbound(conversation, message)
+    routing.on_inbound(conversation, message, fresh=True)
+
+
+@functools.cache
+def _count_unread_sql() -> str:
+    ops, meta = connection.ops, Conversation._meta
+    column = {field.name: ops.quote_name(field.column) for field in meta.concrete_fields}
+    returning = ", ".join(ops.quote_name(field.column) for field in meta.concrete_fields)
+    waiting = column["waiting_since"]
+    return (
+        f"UPDATE {ops.quote_name(meta.db_table)} SET "  # noqa: S608 - names from _meta
+        f"{column['unread_count']} = {column['unread_count']} + 1, "
+        f"{waiting} = CASE WHEN {waiting} IS NULL OR {waiting} > %s THEN %s ELSE {waiting} END "
+        f"WHERE {column['id']} = %s RETURNING {returning}"
+    )
+
+
+def _count_unread(conversation: Conversation, at: dt.datetime) -> None:
+    """unread + 1 and waiting since `at` if earlier, then refresh `conversation` from the returned row."""
+    at_db = connection.ops.adapt_datetimefield_value(at)
+    rows = list(Conversation.objects.raw(_count_unread_sql(), [at_db, at_db, conversation.pk]))
+    if not rows:
+        raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
+    fresh = rows[0]
+    for field in Conversation._meta.concrete_fields:
+        if field.name != "id":
+            setattr(conversation, field.attname, getattr(fresh, field.attname))
 
 
 def attach_content(message: Message, *, name: str, data: bytes) -> None:
@@ -385,6 +430,9 @@ def record_edit(inbox: Inbox, external_id: str, *, text: str, at: dt.datetime) -
 def run_message_handlers(ctx: InboundContext, message: Message) -> bool:
     """True when a handler consumed the message. A failing handler is logged and skipped, its writes undone."""
     for name, handler in list(_message_handlers.items()):
+        matches = _message_handler_filters.get(name)
+        if matches is not None and not matches(ctx, message):
+            continue
         try:
             with transaction.atomic():
                 if handler(ctx, message):
@@ -420,7 +468,7 @@ def run_follow_handlers(ctx: InboundContext, *, unblocked: bool) -> None:
 # --- the flows platform code calls -----------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a receipt's transaction, which fails as a whole
 def receive_message(
     inbox: Inbox,
     contact: Contact,
@@ -437,11 +485,14 @@ def receive_message(
     """A message from a customer: record it, keep the reply token, let handlers look, await an answer.
 
     `handlers=False` records only (e.g. LINE standby mode, where another app answers the chat)."""
-    conversation = get_or_create_conversation(inbox, contact)
+    # Locked: the new last message and reply token are decided here and written in one UPDATE.
+    conversation = get_or_create_conversation(inbox, contact, lock=True)
+    changes: dict[str, Any] = {}
     message = record_inbound_message(
         inbox,
         contact,
         conversation=conversation,
+        conversation_changes=changes,
         kind=kind,
         occurred_at=occurred_at,
         external_id=external_id,
@@ -451,7 +502,16 @@ def receive_message(
     )
     if not message.is_new:  # type: ignore[attr-defined]
         return message
-    can_reply = bool(reply_token) and store_reply_token(conversation, reply_token, at=occurred_at)
+    # Keep the newest reply token (by event time) for a later free reply.
+    can_reply = bool(reply_token) and (
+        conversation.reply_token_at is None or conversation.reply_token_at < occurred_at
+    )
+    if can_reply:
+        changes.update(reply_token=reply_token[:200], reply_token_at=occurred_at)
+    if changes:
+        Conversation.objects.filter(pk=conversation.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(conversation, field, value)
     consumed = False
     if kind == Message.Kind.TEXT and handlers:
         ctx = InboundContext(inbox, contact, conversation, occurred_at, can_reply)

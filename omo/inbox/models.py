@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from omo.core.crypto import EncryptedJSONField
@@ -187,7 +188,8 @@ class Message(BrandScoped):
     sent_via = models.CharField(max_length=6, choices=SentVia.choices, blank=True)
     retry_key = models.UUIDField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Now by default; an inbound message gets its event time in the same INSERT (timeline order).
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -21,6 +21,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db.models import OuterRef, Subquery
 
 from omo.core import channel_layer, events
 from omo.inbox import selectors
@@ -138,17 +139,26 @@ def list_groups(user: Any) -> list[str]:
     return groups
 
 
+_UNKNOWN = object()
+
+
 def audience(
-    conversation: Conversation, *extra_users: int | None, extra_stores: tuple[int | None, ...] = ()
+    conversation: Conversation,
+    *extra_users: int | None,
+    extra_stores: tuple[int | None, ...] = (),
+    clerk_id: Any = _UNKNOWN,
 ) -> set[str]:
-    """Every list group that shows this conversation, plus its own group."""
+    """Every list group that shows this conversation, plus its own group.
+
+    `clerk_id`: the customer's bound clerk when the caller read it already (None: no clerk)."""
     from omo.binding.selectors import bound_clerk_id
 
     groups = {conversation_group(conversation.pk), brand_group(conversation.brand_id)}
     for store_id in (conversation.store_id, *extra_stores):
         if store_id:
             groups.add(store_group(store_id))
-    clerk_id = bound_clerk_id(conversation.brand_id, conversation.customer_id)
+    if clerk_id is _UNKNOWN:
+        clerk_id = bound_clerk_id(conversation.brand_id, conversation.customer_id)
     for user_id in (conversation.assignee_id, clerk_id, *extra_users):
         if user_id:
             groups.add(user_group(user_id))
@@ -198,12 +208,24 @@ def _conversation(conversation_id: int) -> Conversation | None:
 
 
 def on_message_created(event: dict[str, Any]) -> None:
-    message = Message.objects.filter(pk=event["message_id"], brand_id=event["brand_id"]).first()
-    conversation = _conversation(event["conversation_id"])
-    if message is None or conversation is None:
+    # One query: the message, its conversation and contact, and the customer's bound clerk. It runs
+    # between a customer's message being stored and the clerk seeing it, so every look-up counts.
+    from omo.binding.models import Binding
+
+    bound_clerk = Binding.objects.filter(
+        brand_id=OuterRef("brand_id"), customer_id=OuterRef("conversation__customer_id"), ended_at__isnull=True
+    ).values("clerk_id")[:1]
+    message = (
+        Message.objects.select_related("conversation__contact")
+        .annotate(bound_clerk_id=Subquery(bound_clerk))
+        .filter(pk=event["message_id"], brand_id=event["brand_id"], conversation_id=event["conversation_id"])
+        .first()
+    )
+    if message is None:
         return
+    conversation = message.conversation
     send(
-        audience(conversation),
+        audience(conversation, clerk_id=message.bound_clerk_id),
         {
             "type": "message.created",
             "event_id": _event_id(),

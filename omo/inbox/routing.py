@@ -298,12 +298,16 @@ def route(conversation: Conversation, *, now: dt.datetime | None = None) -> Deci
     return decision
 
 
-def on_inbound(conversation: Conversation, message: Message, *, now: dt.datetime | None = None) -> Decision:
+def on_inbound(
+    conversation: Conversation, message: Message, *, now: dt.datetime | None = None, fresh: bool = False
+) -> Decision:
     """A customer message now awaits an answer: start the SLA clock (once per wait) and route.
 
-    Called by omo.inbox.ingest.mark_awaiting_reply after unread/waiting_since were updated."""
+    Called by omo.inbox.ingest.mark_awaiting_reply after unread/waiting_since were updated; `fresh`
+    says the object was just read back from that UPDATE, so it need not be read again."""
     now = now or timezone.now()
-    conversation.refresh_from_db(fields=["waiting_since", "sla_due_at", "store", "queue", "assignee"])
+    if not fresh:
+        conversation.refresh_from_db(fields=["waiting_since", "sla_due_at", "store", "queue", "assignee"])
     conversation._routing_clerk = _bound_clerk(conversation)  # type: ignore[attr-defined]
     try:
         return _route_inbound(conversation, now)

@@ -25,7 +25,12 @@ def handlers():
     """Registers test handlers, then puts the registries back as they were (a test prefix such as
     "bind:" must not take the binding app's own handler with it)."""
     added: list[str] = []
-    registries = (ingest._message_handlers, ingest._postback_handlers, ingest._follow_handlers)
+    registries = (
+        ingest._message_handlers,
+        ingest._message_handler_filters,
+        ingest._postback_handlers,
+        ingest._follow_handlers,
+    )
     saved = [dict(registry) for registry in registries]
 
     def message(name, handler):
@@ -198,6 +203,56 @@ def test_failing_handler_does_not_lose_the_message(line_inbox, line_user, handle
     assert Message.objects.get().text == "hi"
     assert Customer.objects.get().name == "林小姐"
     assert WebhookReceipt.objects.get().status == "processed"
+
+
+def test_a_handler_whose_filter_says_no_is_skipped(line_inbox, line_user, handlers):
+    calls = []
+    ingest.register_message_handler(
+        lambda ctx, message: calls.append(message.text) or True,
+        name="test.filtered",
+        matches=lambda ctx, message: message.text.startswith("!"),
+    )
+    handlers.message("test.filtered-cleanup", lambda ctx, message: False)  # restores the registries
+    post_line_webhook(
+        line_inbox,
+        wh.text_event(line_user.user_id, "hello"),
+        wh.text_event(line_user.user_id, "!stop", timestamp=wh.now_ms() + 1),
+    )
+    process_pending(line_inbox.pk)
+    ingest.unregister_handlers("test.filtered")
+
+    assert calls == ["!stop"]
+    consumed = {m.text: m.payload.get("consumed", False) for m in Message.objects.filter(direction="in")}
+    assert consumed == {"hello": False, "!stop": True}
+    assert Conversation.objects.get().unread_count == 1
+
+
+def test_a_bound_customers_message_reaches_the_socket_in_a_fixed_number_of_queries(
+    line_inbox, line_user, clerk, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """The path from a stored receipt to the clerk's socket: every query in it is latency."""
+    from omo.binding.services import bind_customer
+
+    post_line_webhook(line_inbox, wh.text_event(line_user.user_id, "first"))
+    process_pending(line_inbox.pk)  # contact, customer and conversation now exist
+    bind_customer(Contact.objects.get().customer, clerk, source="manual")
+    post_line_webhook(line_inbox, wh.text_event(line_user.user_id, "second", timestamp=wh.now_ms() + 1))
+
+    pushed = []
+    events.subscribe("message.created", pushed.append)
+    try:
+        # Receipts, contact, claim, conversation (locked), message, one UPDATE of the conversation for
+        # the last message and reply token, one for unread + waiting returning the row, the contact's
+        # last inbound time, binding and shifts for routing, the receipt's status, then the push's one
+        # read and the timeline event (21 on SQLite; PostgreSQL adds BEGIN, COMMIT and savepoints).
+        # Was 36 on PostgreSQL before these were merged.
+        with django_assert_max_num_queries(25), django_capture_on_commit_callbacks(execute=True):
+            process_pending(line_inbox.pk)
+    finally:
+        events._subscribers["message.created"].remove(pushed.append)
+    conversation = Conversation.objects.get()
+    assert [p["message_id"] for p in pushed] == [Message.objects.get(text="second").pk]
+    assert (conversation.unread_count, conversation.last_message_preview) == (2, "second")
 
 
 def test_postbacks_go_to_the_longest_matching_prefix(line_inbox, line_user, handlers):
