@@ -315,9 +315,23 @@ def _inbox() -> tuple[int, str, str]:
 
 
 def _receipts(inbox_id: int) -> int:
-    from omo.inbox.models import WebhookReceipt
+    """Events stored for the inbox: its receipts plus the events of requests stored whole (intakes,
+    which the processing task splits into receipts; no worker runs during the bench)."""
+    from django.db import connection
 
-    return WebhookReceipt.objects.filter(inbox_id=inbox_id).count()
+    from omo.inbox.models import WebhookIntake, WebhookReceipt
+
+    receipts = WebhookReceipt.objects.filter(inbox_id=inbox_id).count()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT COALESCE(SUM(json_array_length(convert_from(body, 'UTF8')::json -> 'events')), 0) "
+                "FROM inbox_webhookintake WHERE inbox_id = %s",
+                [inbox_id],
+            )
+            return receipts + int(cursor.fetchone()[0])
+    bodies = WebhookIntake.objects.filter(inbox_id=inbox_id).values_list("body", flat=True)
+    return receipts + sum(len(json.loads(bytes(body))["events"]) for body in bodies)
 
 
 def run(

@@ -305,8 +305,9 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
     from omo.binding.models import Binding
     from omo.commerce.models import Order
     from omo.core.models import AuditLog
-    from omo.inbox.models import Contact, Conversation, Message, WebhookReceipt
+    from omo.inbox.models import Contact, Conversation, Inbox, Message, WebhookReceipt
     from omo.loyalty.models import PointsEntry
+    from omo.platforms.tasks import expand_intakes
     from omo.tracking.models import TrackedEvent
 
     _require(actor, customer)
@@ -379,6 +380,8 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
             text="", payload={"erased": True}, attachment="", failure_reason=""
         )
         receipts = 0
+        for inbox in Inbox.objects.filter(pk__in=list(by_inbox)):
+            expand_intakes(inbox)  # requests the edge stored whole under load hold events too
         for inbox_id, user_ids in by_inbox.items():
             receipts += WebhookReceipt.objects.filter(
                 inbox_id=inbox_id, payload__source__userId__in=user_ids

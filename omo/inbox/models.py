@@ -76,6 +76,27 @@ class WebhookReceipt(models.Model):
         return f"{self.event_type} {self.event_id}"
 
 
+class WebhookIntake(models.Model):
+    """A webhook request stored whole by the edge while a processing task already waits (busy times).
+
+    One row per request instead of one per event: the edge's transaction stays small. The waiting
+    `process_receipts` task splits it into WebhookReceipts (one per event id, a redelivery is a
+    no-op) and deletes it before it processes any receipt (omo/platforms/tasks.py). No database
+    foreign key and no index but the primary key (nothing else to maintain per insert); deleting
+    an inbox deletes its intakes through Django.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    inbox = models.ForeignKey(
+        Inbox, on_delete=models.CASCADE, db_constraint=False, db_index=False, related_name="+"
+    )
+    body = models.BinaryField()
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"intake {self.pk} of inbox {self.inbox_id}"
+
+
 class Contact(BrandScoped):
     """A person as one inbox knows them (LINE user id, PSID…), linked to our Customer."""
 

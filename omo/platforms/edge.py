@@ -8,9 +8,12 @@ This edge does only what must happen before the platform gets its 200, and nothi
    decrypted credentials (invalidated when an Inbox is saved),
 2. check the signature on the unmodified raw body (401, nothing stored),
 3. check the JSON shape (400, nothing stored); `events: []` is a connectivity check → 200,
-4. hand one receipt row per event to the group-commit writer: one writer per event loop collects
-   the rows of all concurrent requests and inserts them in one transaction (ignore-conflicts on
-   (inbox, event id), so redeliveries are no-ops) together with the processing task, then
+4. hand the request (raw body and its events) to the group-commit writer: one writer per event
+   loop collects the requests of all concurrent webhooks and stores them in one transaction
+   together with the inbox's processing task. When a task for the inbox already waits (busy
+   times, PostgreSQL) each request is one WebhookIntake row holding the raw body, which that task
+   splits into receipts; otherwise one receipt row per event (ignore-conflicts on (inbox, event
+   id), so redeliveries are no-ops) with a new task. Then it
 5. answers each request 200 only after its rows are committed, or 503 if that did not happen
    within the platform's deadline (LINE: 2 s), so the platform redelivers rather than lose it.
 
@@ -44,7 +47,7 @@ from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from omo.core import waiting
-from omo.inbox.models import Inbox, WebhookReceipt
+from omo.inbox.models import Inbox, WebhookIntake, WebhookReceipt
 from omo.platforms import VERIFIERS, forget_adapter, verifier_class
 from omo.platforms.base import ReceiptRow, WebhookVerifier
 from omo.platforms.tasks import enqueue_processing, process_receipts, start_processing
@@ -56,14 +59,14 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 DbRunner = Callable[..., Awaitable[Any]]
-Committer = Callable[[list[tuple[int, list[ReceiptRow]]]], Awaitable[list[int]]]
+Committer = Callable[[list[tuple[int, list[Any]]]], Awaitable[list[int]]]
 
 PATH = re.compile(r"^/webhooks/(?P<platform>[a-z]+)/(?P<inbox_id>[0-9]{1,18})/?$")
 PREFIX = "/webhooks/"
 SECRETS_TTL = 30.0  # seconds a decrypted credential stays cached without a save signal
 MISSING_TTL = 5.0  # an unknown inbox id is remembered briefly, so junk traffic does not hit the database
 RELOAD_AFTER = 5.0  # a failed signature reloads credentials at most this often (secret rotation)
-MAX_BATCH_ROWS = 5000
+MAX_BATCH_ROWS = 5000  # entries per transaction: requests at the edge (each a Delivery)
 ASYNC_WRITERS = (
     1  # transactions in flight at once for the event-loop writer (PostgreSQL; 2 measured no faster)
 )
@@ -239,8 +242,35 @@ def load_inbox(inbox_id: int) -> EdgeInbox | None:
 @dataclass
 class _Pending:
     inbox_id: int
-    rows: list[ReceiptRow]
+    rows: list[Any]
     future: asyncio.Future[None]
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One webhook request as the edge checked it: the raw body, its events, when it arrived."""
+
+    body: bytes
+    rows: list[ReceiptRow]
+    received_at: dt.datetime
+
+
+ReceiptEntry = tuple[int, ReceiptRow, dt.datetime]  # (inbox id, row, received at)
+
+
+def receipt_entries(
+    items: list[tuple[int, list[Any]]], received_at: dt.datetime | None = None
+) -> list[ReceiptEntry]:
+    """Receipt rows of a batch whose entries are Deliveries or single ReceiptRows."""
+    now = received_at or timezone.now()
+    entries: list[ReceiptEntry] = []
+    for inbox_id, batch in items:
+        for item in batch:
+            if isinstance(item, Delivery):
+                entries += [(inbox_id, row, item.received_at) for row in item.rows]
+            else:
+                entries.append((inbox_id, item, now))
+    return entries
 
 
 RECEIPT_FIELDS = (
@@ -256,7 +286,7 @@ RECEIPT_FIELDS = (
 INSERT_CHUNK = 500  # rows per statement: 4,000 parameters, well under PostgreSQL's and SQLite's limits
 
 
-def _insert_receipts(rows: list[tuple[int, ReceiptRow]]) -> None:
+def insert_receipts(rows: list[ReceiptEntry]) -> None:
     """Insert receipts, skipping a redelivered (inbox, event id): a no-op, not an error.
 
     Plain SQL on purpose (measured, see ADR 003): the ORM's bulk_create spent most of its time
@@ -280,7 +310,7 @@ def _unnest_insert_sql() -> str:
     table, columns = _receipt_table()
     return (
         f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from _meta
-        "SELECT (r->>0)::bigint, r->>1, r->>2, (r->>3)::timestamptz, (r->4)::jsonb, %b, '', %b "
+        "SELECT (r->>0)::bigint, r->>1, r->>2, (r->>3)::timestamptz, (r->4)::jsonb, %b, '', (r->>5)::timestamptz "
         "FROM json_array_elements(%b::json) AS r "
         "ON CONFLICT DO NOTHING"
     )
@@ -295,7 +325,7 @@ def _parse_json(raw_body: bytes) -> Any:
         return json.loads(raw_body)
 
 
-def _insert_receipts_postgres(rows: list[tuple[int, ReceiptRow]]) -> None:
+def _insert_receipts_postgres(rows: list[ReceiptEntry]) -> None:
     """One fixed statement whatever the batch size: the rows as one JSON array, unpacked by the server.
 
     The statement text never changes, so psycopg parses it once and prepares it on the server.
@@ -311,13 +341,16 @@ def _insert_receipts_postgres(rows: list[tuple[int, ReceiptRow]]) -> None:
         cursor.execute(_unnest_insert_sql(), _unnest_params(rows), prepare=True)
 
 
-def _unnest_params(rows: list[tuple[int, ReceiptRow]]) -> list[Any]:
-    batch = [[inbox_id, row.event_id, row.event_type, row.occurred_at, row.payload] for inbox_id, row in rows]
+def _unnest_params(rows: list[ReceiptEntry]) -> list[Any]:
+    batch = [
+        [inbox_id, row.event_id, row.event_type, row.occurred_at, row.payload, received_at]
+        for inbox_id, row, received_at in rows
+    ]
     try:
         document = orjson.dumps(batch).decode()
     except TypeError:  # an integer beyond 64 bits, which orjson refuses and json keeps
         document = json.dumps(batch, separators=(",", ":"), default=_iso)
-    return [WebhookReceipt.Status.PENDING.value, timezone.now(), document]
+    return [WebhookReceipt.Status.PENDING.value, document]
 
 
 def _iso(value: Any) -> str:
@@ -326,18 +359,17 @@ def _iso(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _insert_receipts_values(rows: list[tuple[int, ReceiptRow]]) -> None:
+def _insert_receipts_values(rows: list[ReceiptEntry]) -> None:
     """Multi-row INSERT … ON CONFLICT DO NOTHING, 500 rows a statement (SQLite)."""
     ops = connection.ops
     table, columns = _receipt_table()
     placeholder = "(" + ", ".join(["%s"] * len(RECEIPT_FIELDS)) + ")"
-    received_at = ops.adapt_datetimefield_value(timezone.now())
     pending = WebhookReceipt.Status.PENDING.value
     with connection.cursor() as cursor:
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = rows[start : start + INSERT_CHUNK]
             params: list[Any] = []
-            for inbox_id, row in chunk:
+            for inbox_id, row, received_at in chunk:
                 params += [
                     inbox_id,
                     row.event_id,
@@ -346,7 +378,7 @@ def _insert_receipts_values(rows: list[tuple[int, ReceiptRow]]) -> None:
                     ops.adapt_json_value(row.payload, None),
                     pending,
                     "",
-                    received_at,
+                    ops.adapt_datetimefield_value(received_at),
                 ]
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from _meta
@@ -355,18 +387,19 @@ def _insert_receipts_values(rows: list[tuple[int, ReceiptRow]]) -> None:
             )
 
 
-def commit_receipts(items: list[tuple[int, list[ReceiptRow]]]) -> list[int]:
+def commit_receipts(items: list[tuple[int, list[Any]]]) -> list[int]:
     """Insert receipts of many requests in one transaction, with their processing tasks (sync, any thread).
 
-    Returns the inboxes whose processing the caller must still start with `start_processing` once
-    the requests are answered (only with task backends other than the database queue).
+    Entries are Deliveries (the edge) or ReceiptRows. Returns the inboxes whose processing the
+    caller must still start with `start_processing` once the requests are answered (only with
+    task backends other than the database queue).
     """
-    rows = [(inbox_id, row) for inbox_id, inbox_rows in items for row in inbox_rows]
+    rows = receipt_entries(items)
     for attempt in (1, 2):
         try:
             later: list[int] = []
             with transaction.atomic():
-                _insert_receipts(rows)
+                insert_receipts(rows)
                 enqueue_processing(
                     {inbox_id for inbox_id, inbox_rows in items if inbox_rows}, after_commit=later
                 )
@@ -492,12 +525,38 @@ class AsyncPostgresCommitter:
         raise AssertionError("unreachable")
 
 
+@functools.cache
+def _intake_insert_sql() -> str:
+    ops = connection.ops
+    meta = WebhookIntake._meta
+    columns = ", ".join(
+        ops.quote_name(meta.get_field(name).column) for name in ("inbox", "body", "received_at")
+    )
+    return (
+        f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - names from _meta
+        "SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::timestamptz[])"
+    )
+
+
+def _intake_params(entries: list[tuple[int, Any]]) -> list[Any]:
+    """One intake row per request: the raw body as it came (no per-event work, one row to write)."""
+    if not all(isinstance(entry, Delivery) for _, entry in entries):
+        raise TypeError("the event-loop writer stores whole requests (Delivery)")
+    return [
+        [inbox_id for inbox_id, _ in entries],
+        [entry.body for _, entry in entries],
+        [entry.received_at for _, entry in entries],
+    ]
+
+
 def receipts_committer(run_db: DbRunner) -> AsyncPostgresCommitter:
-    """The webhook receipts' committer: receipts by inbox, one `process_receipts` task per inbox."""
+    """The webhook receipts' committer: while an inbox's processing task waits, each request is one
+    intake row (its raw body) that the task splits into receipts; otherwise receipts and a new task
+    are committed on a thread (`commit_receipts`)."""
     return AsyncPostgresCommitter(
         run_db,
-        statement=_unnest_insert_sql,
-        params=_unnest_params,
+        statement=_intake_insert_sql,
+        params=_intake_params,
         task=process_receipts,
         fallback=lambda items: commit_receipts(items),  # looked up when called (tests replace it)
     )
@@ -535,7 +594,7 @@ class ReceiptWriter:
         self._in_flight: set[asyncio.Task[None]] = set()
         self.batches = 0  # for tests and the bench: how many transactions so far
 
-    async def write(self, inbox_id: int, rows: list[ReceiptRow]) -> asyncio.Future[None]:
+    async def write(self, inbox_id: int, rows: list[Any]) -> asyncio.Future[None]:
         """Queue rows; the returned future resolves when they are committed (or fails with the error)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(inbox_id, rows, future))
@@ -545,7 +604,7 @@ class ReceiptWriter:
             self._task = asyncio.create_task(self._run(), name="omo-receipt-writer")
         return future
 
-    async def _commit_in_thread(self, items: list[tuple[int, list[ReceiptRow]]]) -> list[int]:
+    async def _commit_in_thread(self, items: list[tuple[int, list[Any]]]) -> list[int]:
         return await self._run_db(commit_receipts, items)
 
     async def wait_idle(self) -> None:
@@ -744,7 +803,7 @@ class WebhookEdge:
             return
 
         deadline = self.commit_timeout or limits.webhook_deadline.total_seconds() * 0.75
-        future = await self.writer().write(inbox_id, rows)
+        future = await self.writer().write(inbox_id, [Delivery(raw_body, rows, timezone.now())])
         try:
             # On time-out the future is cancelled; the writer still commits the rows (a redelivery
             # then finds them) and simply has no one left to tell.

@@ -20,12 +20,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django_tasks import task
 
 from omo.core import waiting
-from omo.inbox.models import Inbox, Message, WebhookReceipt
+from omo.inbox.models import Inbox, Message, WebhookIntake, WebhookReceipt
 from omo.platforms import get_adapter
 
 logger = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # Inbox.platform → module with `prepare(inbox, adapter, event)`, `apply(inbox, event, prepared)`, `Prepared`.
 INBOUND_MODULES: dict[str, str] = {"line": "omo.platforms.line.inbound"}
 BATCH_SIZE = 200
+INTAKE_CHUNK = 200  # requests split into receipts per transaction (up to ~1,000 LINE events)
 MAX_BATCHES = 25
 CONTENT_RETRIES = 6
 
@@ -79,15 +80,72 @@ def process_receipt(inbox: Inbox, receipt_id: int, payload: dict[str, Any]) -> s
         return WebhookReceipt.Status.FAILED
 
 
+def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
+    """Split the requests the edge stored whole (WebhookIntake) into receipts, one per event.
+
+    A repeated event id is a no-op, as at the edge. Each chunk is one transaction: its receipts
+    are inserted and its intakes deleted together; SKIP LOCKED lets two workers share the work.
+    A body that no longer parses (the edge checked it, so only after a change of the parser) is
+    kept as a failed receipt holding the body, never dropped. Returns the requests expanded."""
+    from omo.platforms.edge import _parse_json, insert_receipts
+
+    adapter = get_adapter(inbox)
+    done = 0
+    while True:
+        with transaction.atomic():
+            intakes = WebhookIntake.objects.filter(inbox_id=inbox.pk).order_by("id")
+            if connection.features.has_select_for_update_skip_locked:
+                intakes = intakes.select_for_update(skip_locked=True)
+            batch = list(intakes.values_list("id", "body", "received_at")[:chunk])
+            if not batch:
+                return done
+            entries = []
+            for intake_id, body, received_at in batch:
+                try:
+                    rows = adapter.receipt_rows(_parse_json(bytes(body)))
+                except (ValueError, UnicodeDecodeError) as exc:
+                    logger.error("webhook intake %s of inbox %s does not parse: %s", intake_id, inbox.pk, exc)
+                    _keep_unparsed(inbox, intake_id, bytes(body), received_at, exc)
+                    continue
+                entries += [(inbox.pk, row, received_at) for row in rows]
+            insert_receipts(entries)
+            WebhookIntake.objects.filter(pk__in=[intake_id for intake_id, _, _ in batch]).delete()
+        done += len(batch)
+
+
+def _keep_unparsed(
+    inbox: Inbox, intake_id: int, body: bytes, received_at: dt.datetime, exc: Exception
+) -> None:
+    WebhookReceipt.objects.get_or_create(
+        inbox=inbox,
+        event_id=f"intake:{intake_id}",
+        defaults={
+            "event_type": "unparsed",
+            "payload": {"body": body.decode("utf-8", "replace")},
+            "status": WebhookReceipt.Status.FAILED,
+            "error": f"the stored request does not parse: {exc}"[:4000],
+            "processed_at": timezone.now(),
+        },
+    )
+
+
 def process_pending(inbox_id: int, *, max_batches: int = MAX_BATCHES) -> dict[str, int]:
     """Process the inbox's pending receipts, oldest event first, until none is left.
 
-    After `max_batches` batches the rest goes to a new task, so one busy inbox cannot hold a
-    worker while other inboxes wait."""
+    Requests the edge stored whole are split into receipts first. After `max_batches` batches the
+    rest goes to a new task, so one busy inbox cannot hold a worker while other inboxes wait."""
     counts: Counter[str] = Counter()
-    inbox = Inbox.objects.select_related("brand").filter(pk=inbox_id).first()
+    # Whether the edge stored whole requests comes with the inbox: no extra round trip when not.
+    inbox = (
+        Inbox.objects.select_related("brand")
+        .annotate(has_intakes=Exists(WebhookIntake.objects.filter(inbox_id=OuterRef("pk"))))
+        .filter(pk=inbox_id)
+        .first()
+    )
     if inbox is None:
         return dict(counts)
+    if inbox.has_intakes:
+        expand_intakes(inbox)
     for _ in range(max_batches):
         batch = list(
             WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.PENDING)

@@ -7,15 +7,22 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 import omo.platforms.edge as edge_module
 from omo.devtools import line_webhook_sender as wh
-from omo.inbox.models import Inbox, WebhookReceipt
-from omo.platforms.edge import ReceiptWriter, WebhookEdge, commit_receipts, run_in_calling_thread
+from omo.inbox.models import Inbox, Message, WebhookIntake, WebhookReceipt
+from omo.platforms.edge import (
+    ReceiptWriter,
+    WebhookEdge,
+    commit_receipts,
+    receipt_entries,
+    run_in_calling_thread,
+)
 from omo.platforms.line.webhook import LineWebhook
-from omo.platforms.tasks import process_receipts
+from omo.platforms.tasks import process_pending, process_receipts
 from omo.testing.line import call_asgi, inline_edge, post_line_webhook
 
 pytestmark = pytest.mark.django_db
@@ -235,7 +242,7 @@ def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_u
     import omo.platforms.edge as edge_module
 
     def picky_commit(items):
-        if any(row.payload.get("poison") for _, rows in items for row in rows):
+        if any(row.payload.get("poison") for _, row, _ in receipt_entries(items)):
             raise ValueError("cannot store this one")
         return commit_receipts(items)
 
@@ -367,6 +374,9 @@ def test_real_writer_thread_commits_before_answering(line_inbox, line_user):
         edge.close()
 
     assert {status for status, _ in answers} == {200}
+    stored = WebhookReceipt.objects.filter(inbox=line_inbox).count() + WebhookIntake.objects.count()
+    assert stored == 30  # on PostgreSQL, requests that found the task waiting are stored whole
+    process_pending(line_inbox.pk)
     assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 30
     assert json.loads(bodies[0])["events"][0]["webhookEventId"] in set(
         WebhookReceipt.objects.values_list("event_id", flat=True)
@@ -409,12 +419,76 @@ def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox
         edge.close()
 
     assert {status for status, _ in answers} == {200}
-    assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 20
     assert isinstance(committer, edge_module.AsyncPostgresCommitter)
-    # the first batch found no task and went through the thread; later ones found it waiting
+    # the first batch found no task and went through the thread (receipts and the task); later
+    # ones found it waiting and stored each request whole, one intake row per request
     assert committer.fallbacks == 1
     assert writer.batches >= 2
     assert [t.status for t in _process_tasks()] == [TaskResultStatus.READY]
+    receipts = WebhookReceipt.objects.filter(inbox=line_inbox).count()
+    intakes = WebhookIntake.objects.filter(inbox=line_inbox).count()
+    assert receipts + intakes == 20 and intakes >= 10
+    stored_body = json.loads(bytes(WebhookIntake.objects.order_by("id").last().body))  # as received
+    assert stored_body["destination"] == line_inbox.bot_user_id and len(stored_body["events"]) == 1
+
+    # the waiting task splits the intakes into receipts first, then processes every event
+    counts = process_pending(line_inbox.pk)
+    assert counts == {"processed": 20}
+    assert not WebhookIntake.objects.exists()
+    assert WebhookReceipt.objects.filter(inbox=line_inbox, status="processed").count() == 20
+    assert Message.objects.filter(direction="in").count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_redelivered_request_stored_whole_is_still_a_no_op(line_inbox, line_user):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the asynchronous writer is PostgreSQL's; SQLite keeps the thread writer")
+    edge = WebhookEdge(None)
+    secret = line_inbox.secrets["channel_secret"]
+    body = wh.webhook_body(
+        line_inbox.bot_user_id,
+        [wh.text_event(line_user.user_id, "一"), wh.text_event(line_user.user_id, "二", timestamp=wh.now_ms() + 1)],
+    )
+
+    async def post():
+        return await call_asgi(
+            edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
+        )
+
+    try:
+        first, second, third = (async_to_sync(post)() for _ in range(3))
+    finally:
+        edge.close()
+
+    assert [first[0], second[0], third[0]] == [200, 200, 200]
+    assert (WebhookReceipt.objects.count(), WebhookIntake.objects.count()) == (2, 2)  # 1st: receipts
+    process_pending(line_inbox.pk)
+    assert WebhookReceipt.objects.count() == 2
+    assert list(Message.objects.order_by("created_at").values_list("text", flat=True)) == ["一", "二"]
+
+
+def test_an_intake_that_no_longer_parses_is_kept_as_a_failed_receipt(line_inbox, line_user):
+    good = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "好")])
+    now = timezone.now()
+    WebhookIntake.objects.create(inbox=line_inbox, body=b'{"events": "not a list"}', received_at=now)
+    WebhookIntake.objects.create(inbox=line_inbox, body=good, received_at=now)
+
+    counts = process_pending(line_inbox.pk)
+
+    assert counts == {"processed": 1}
+    assert not WebhookIntake.objects.exists()
+    failed = WebhookReceipt.objects.get(status="failed")
+    assert failed.event_type == "unparsed" and "events" in failed.error
+    assert failed.payload == {"body": '{"events": "not a list"}'}
+    assert Message.objects.get().text == "好"
+
+
+def test_deleting_an_inbox_deletes_its_intakes(line_inbox):
+    WebhookIntake.objects.create(inbox=line_inbox, body=b"{}", received_at=timezone.now())
+    line_inbox.delete()
+    assert not WebhookIntake.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
