@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
@@ -73,18 +73,38 @@ def subscribe(name: str, handler: Handler) -> None:
         _subscribers[name].append(handler)
 
 
-def publish(name: str, **payload: Any) -> None:
+def _checked(name: str, payload: dict[str, Any]) -> None:
     expected = EVENT_SCHEMAS.get(name)
     if expected is None:
         raise KeyError(f"unknown event {name!r}")
     if set(payload) != expected:
         raise ValueError(f"event {name} expects keys {sorted(expected)}, got {sorted(payload)}")
 
+
+def _deliver(name: str, payload: dict[str, Any]) -> None:
+    for handler in list(_subscribers[name]):
+        try:
+            handler(payload)
+        except Exception:  # one subscriber failing must not break the others
+            logger.exception("subscriber %s of %s failed", handler, name)
+
+
+def publish(name: str, **payload: Any) -> None:
+    _checked(name, payload)
+    transaction.on_commit(lambda: _deliver(name, payload))
+
+
+def publish_many(name: str, payloads: Iterable[dict[str, Any]]) -> None:
+    """`publish(name, **payload)` for each payload, in order, with one commit hook for all of them
+    (a bulk ingest publishes one event per order; a hook each cost more than the subscribers)."""
+    payloads = list(payloads)
+    for payload in payloads:
+        _checked(name, payload)
+    if not payloads:
+        return
+
     def deliver() -> None:
-        for handler in list(_subscribers[name]):
-            try:
-                handler(payload)
-            except Exception:  # one subscriber failing must not break the others
-                logger.exception("subscriber %s of %s failed", handler, name)
+        for payload in payloads:
+            _deliver(name, payload)
 
     transaction.on_commit(deliver)
