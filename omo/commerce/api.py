@@ -15,6 +15,7 @@ from omo.commerce.models import Order, Refund, SalesChannel
 from omo.commerce.schemas import OrderIn, RefundIn
 from omo.core.api import ErrorOut, PageParams, actor_of, allow, aware, get_or_404, page
 from omo.core.audit import Actor
+from omo.core.schemas import DictSchema
 from omo.staff.roles import Scope
 
 router = Router(tags=["orders"])
@@ -119,7 +120,7 @@ class BatchIn(Schema):
     )
 
 
-class BatchItemOut(Schema):
+class BatchItemOut(DictSchema):
     index: int
     status: str = Field(..., description="created | existing | rejected")
     order_id: int | None = None
@@ -127,7 +128,7 @@ class BatchItemOut(Schema):
     error: str | None = None
 
 
-class BatchOut(Schema):
+class BatchOut(DictSchema):
     created: int
     existing: int
     rejected: int

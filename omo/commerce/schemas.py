@@ -5,20 +5,30 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from ninja import Schema
 from pydantic import Field, field_validator, model_validator
 
 from omo.commerce.models import Order, SalesChannel
+from omo.core.schemas import DictSchema
 
 
-class CustomerRef(Schema):
+class _Shape(DictSchema):
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL: refused here by field, not a failed write for the whole batch.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain the NUL character (\\u0000)")
+        return value
+
+
+class CustomerRef(_Shape):
     name: str = Field("", max_length=120)
     phone: str = Field("", max_length=40)
     email: str = Field("", max_length=254)
     member_number: str = Field("", max_length=40)
 
 
-class OrderLineIn(Schema):
+class OrderLineIn(_Shape):
     sku: str = Field("", max_length=64, description="our SKU; unknown SKUs need a title")
     title: str = Field("", max_length=250)
     quantity: int = Field(..., gt=0, le=100000)
@@ -34,13 +44,13 @@ class OrderLineIn(Schema):
         return self
 
 
-class DiscountIn(Schema):
+class DiscountIn(_Shape):
     code: str = Field("", max_length=60)
     kind: str = Field("manual", max_length=30)
     amount: int = Field(..., ge=0)
 
 
-class OrderIn(Schema):
+class OrderIn(_Shape):
     source: str = Field(..., min_length=1, max_length=60, description="the sending system, e.g. pos-erp")
     external_id: str = Field(..., min_length=1, max_length=120, description="the order's id in that system")
     name: str = Field("", max_length=60, description="receipt or order number shown to people")
@@ -89,7 +99,7 @@ class OrderIn(Schema):
         return self.computed_subtotal() - discount + self.shipping_total + self.tax_total
 
 
-class RefundIn(Schema):
+class RefundIn(_Shape):
     external_id: str = Field(..., min_length=1, max_length=120, description="idempotency key for this refund")
     amount: int = Field(..., gt=0)
     reason: str = Field("", max_length=250)
