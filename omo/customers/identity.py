@@ -34,8 +34,10 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from omo.core import bulk
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.customers import search
 from omo.customers.models import Customer, CustomerIdentity, CustomerSettings, MergeSuggestion
 from omo.customers.normalize import is_junk, normalize_email, normalize_phone
 
@@ -480,16 +482,20 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
             rows = []
             for key in temps:
                 st = batch.state[key]
+                profile = {
+                    "name": st.name,
+                    "phone": st.profile.get("phone", ""),
+                    "email": st.profile.get("email", ""),
+                    "member_number": st.profile.get("member_number", ""),
+                }
+                # Written with its search text: a customer made here has no chat contacts yet, so
+                # this is what search.refresh would compute (and no second write of each row).
                 rows.append(
-                    Customer(
-                        brand=brand,
-                        name=st.name,
-                        phone=st.profile.get("phone", ""),
-                        email=st.profile.get("email", ""),
-                        member_number=st.profile.get("member_number", ""),
+                    bulk.new(
+                        Customer, {"brand_id": brand.pk, "search_text": search.build_search_text(**profile), **profile}
                     )
                 )
-            Customer.objects.bulk_create(rows)
+            bulk.insert(Customer, rows)
             for key, customer in zip(temps, rows, strict=True):
                 real[key] = customer.pk
             created.extend(rows)
@@ -543,8 +549,9 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
     if created:
         from omo.core import events
 
-        for customer in created:
-            events.publish("customer.created", brand_id=brand.pk, customer_id=customer.pk)
+        events.publish_many(
+            "customer.created", ({"brand_id": brand.pk, "customer_id": customer.pk} for customer in created)
+        )
     outcome.customer_ids = [final(key) if key is not None else None for key in results]
     return outcome
 
@@ -561,10 +568,36 @@ def _insert_identities(
     """Store (customer id, kind, value, verified) rows; a (kind, value) stored meanwhile is skipped
     with `ignore_conflicts` and raises IntegrityError without it (on every database).
 
-    On PostgreSQL a large batch goes through COPY into a per-connection staging table and one
-    INSERT … SELECT: bulk_create sends every value as its own parameter, which Django and the driver
-    prepare and quote one by one in Python (about 40% of the history batch's time).
+    On PostgreSQL the rows go through COPY: bulk_create sends every value as its own parameter,
+    which Django and the driver prepare and quote one by one in Python (about 40% of the history
+    batch's time). Without `ignore_conflicts` straight into the table (omo.core.bulk; a duplicate
+    fails the COPY with IntegrityError); with it, from COPY_MIN_ROWS rows on, into a per-connection
+    staging table and one INSERT … SELECT that can skip conflicts.
+
+    Rows go in (kind, value) order, so two writers storing some of the same identifiers at once
+    wait for each other in one order instead of deadlocking.
     """
+    rows = sorted(rows, key=lambda row: (row[1], row[2]))
+    if connection.vendor == "postgresql" and not ignore_conflicts:
+        bulk.insert(
+            CustomerIdentity,
+            [
+                bulk.new(
+                    CustomerIdentity,
+                    {
+                        "brand_id": brand.pk,
+                        "customer_id": customer_id,
+                        "kind": kind,
+                        "value": value,
+                        "verified": verified,
+                        "source": source,
+                    },
+                )
+                for customer_id, kind, value, verified in rows
+            ],
+            need_ids=False,
+        )
+        return
     if connection.vendor != "postgresql" or len(rows) < COPY_MIN_ROWS:
         CustomerIdentity.objects.bulk_create(
             [
@@ -616,7 +649,7 @@ def _fill_profiles(brand: Brand, batch: _Batch, final) -> None:
         root = batch.find(key)
         if root > 0 and kind in PROFILE_FIELDS and PROFILE_FIELDS[kind] not in batch.state[root].filled:
             fills.setdefault((final(key), PROFILE_FIELDS[kind]), value)
-    for (customer_id, name), value in fills.items():
+    for (customer_id, name), value in sorted(fills.items()):  # rows locked in id order, as elsewhere
         Customer.objects.filter(brand=brand, pk=customer_id, **{name: ""}).update(**{name: value})
 
 

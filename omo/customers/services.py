@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -197,7 +198,9 @@ def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Cust
     return customer
 
 
-def resolve_customers(brand: Brand, refs: list[dict[str, str] | None], *, source: str) -> list[Customer | CustomerError | None]:
+def resolve_customers(
+    brand: Brand, refs: list[dict[str, str] | None], *, source: str, only: Sequence[str] | None = None
+) -> list[Customer | CustomerError | None]:
     """Match or create the customer of each ref ({name, phone, email, member_number}) in a few queries.
 
     For bulk ingest, through identity resolution (omo/customers/identity.py): one lookup for every
@@ -207,6 +210,7 @@ def resolve_customers(brand: Brand, refs: list[dict[str, str] | None], *, source
     customer. A bad phone or email yields a CustomerError at that index; a ref with no usable
     identifier yields None. A concurrent writer creating the same identifier makes the final
     INSERT fail with IntegrityError; callers then fall back to get_or_create_customer one by one.
+    With `only`, customers that already existed are read with those fields alone (deferred models).
     """
     from omo.customers import identity
 
@@ -239,10 +243,11 @@ def resolve_customers(brand: Brand, refs: list[dict[str, str] | None], *, source
     if not observations:
         return results
     outcome = identity.resolve(brand, observations, source=source)
-    search.refresh(customer.pk for customer in outcome.created)
+    # New customers are written with their search text (identity._write), so no search.refresh here.
     created = {customer.pk: customer for customer in outcome.created}
     wanted = {pk for pk in outcome.customer_ids if pk is not None and pk not in created}
-    customers = {**created, **Customer.objects.in_bulk(wanted)} if wanted else created
+    existing = Customer.objects.only(*only) if only else Customer.objects.all()
+    customers = {**created, **existing.in_bulk(wanted)} if wanted else created
     for index, pk in zip(slots, outcome.customer_ids, strict=True):
         results[index] = customers.get(pk) if pk is not None else None
     return results

@@ -13,11 +13,11 @@ import secrets
 from dataclasses import dataclass
 
 from dateutil.relativedelta import relativedelta
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Q, Sum, When
 from django.utils import timezone
 
-from omo.core import audit, events
+from omo.core import audit, bulk, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.loyalty.models import (
@@ -374,26 +374,26 @@ def issue_codes(coupon: Coupon, customers, *, actor: Actor | None, prefix: str =
 def earn_for_orders(orders: list) -> None:
     """earn_for_order + recompute_tier for many paid orders at once (bulk ingest).
 
-    The accounts are locked (select_for_update, in id order) for the rest of the caller's
-    transaction, so computing the new balances in Python and writing them with one bulk UPDATE is
-    as safe as the single-order conditional UPDATE: earning only adds.
+    The accounts are locked (FOR UPDATE, in id order) for the rest of the caller's transaction, so
+    computing the new balances in Python and writing them with one UPDATE is as safe as the
+    single-order conditional UPDATE: earning only adds. A few statements for the whole batch:
+    accounts created where missing, locked and read; tiers; the ledger entries (COPY on
+    PostgreSQL); the rolling spend; the accounts written back.
     """
     orders = [o for o in orders if o.customer_id is not None]
     if not orders:
         return
     brand_id = orders[0].brand_id
     program = program_for(brand_id)
-    customer_ids = sorted({o.customer_id for o in orders})
-    LoyaltyAccount.objects.bulk_create(
-        [LoyaltyAccount(brand_id=brand_id, customer_id=cid) for cid in customer_ids], ignore_conflicts=True
-    )
-    accounts = {
-        a.customer_id: a
-        for a in LoyaltyAccount.objects.select_for_update().filter(customer_id__in=customer_ids).order_by("id")
-    }
+    accounts = _lock_accounts(brand_id, sorted({o.customer_id for o in orders}))
     # Tiers are read separately: joined into the locking SELECT, PostgreSQL's re-check after a lock
     # wait can return the updated account with its tier columns empty.
-    multipliers = dict(Tier.objects.filter(brand_id=brand_id).values_list("id", "earn_multiplier_percent"))
+    tiers = list(
+        Tier.objects.filter(brand_id=brand_id).order_by("-threshold").values_list(
+            "id", "threshold", "earn_multiplier_percent"
+        )
+    )
+    multipliers = {tier_id: multiplier for tier_id, _, multiplier in tiers}
     entries = []
     for order in orders:
         account = accounts[order.customer_id]
@@ -402,52 +402,121 @@ def earn_for_orders(orders: list) -> None:
         if points <= 0:
             continue
         earned_at = order.paid_at or order.placed_at
-        entries.append(PointsEntry(
-            brand_id=brand_id, customer_id=order.customer_id, delta=points, kind=PointsEntry.Kind.EARN,
-            order=order, reason=f"訂單 {order.display_number}", idempotency_key=f"earn:order:{order.pk}",
-            expires_at=earned_at + relativedelta(months=program.expiry_months) if program.expiry_months else None,
-            created_at=earned_at,
-        ))
+        entries.append(bulk.new(PointsEntry, {
+            "brand_id": brand_id, "customer_id": order.customer_id, "delta": points,
+            "kind": str(PointsEntry.Kind.EARN), "order_id": order.pk, "reason": f"訂單 {order.display_number}",
+            "idempotency_key": f"earn:order:{order.pk}",
+            "expires_at": earned_at + relativedelta(months=program.expiry_months) if program.expiry_months else None,
+            "created_at": earned_at,
+        }))
         account.balance += points
         account.lifetime_earned += points
-    PointsEntry.objects.bulk_create(entries)
-    _set_tiers(brand_id, program, accounts)
-    _write_accounts(list(accounts.values()))
-    for entry in entries:
-        events.publish("points.changed", brand_id=brand_id, customer_id=entry.customer_id, delta=entry.delta,
-                       balance=accounts[entry.customer_id].balance)
+    bulk.insert(PointsEntry, entries)
+    now = _set_tiers(program, accounts, tiers)
+    _write_accounts(list(accounts.values()), now)
+    events.publish_many("points.changed", (
+        {"brand_id": brand_id, "customer_id": entry.customer_id, "delta": entry.delta,
+         "balance": accounts[entry.customer_id].balance}
+        for entry in entries
+    ))
     if entries:
         events.publish("points.posted", brand_id=brand_id, entry_ids=[entry.pk for entry in entries])
 
 
-def _write_accounts(accounts: list[LoyaltyAccount]) -> None:
-    """One UPDATE … FROM (VALUES …) for many accounts; Django's bulk_update builds a CASE per
-    field and row, which costs more than the rest of a 500-order batch together."""
-    from django.db import connection
+@dataclass(slots=True)
+class _Account:
+    """The columns of a locked LoyaltyAccount that a bulk earn reads and writes."""
 
-    table = LoyaltyAccount._meta.db_table
+    pk: int
+    customer_id: int
+    balance: int
+    lifetime_earned: int
+    tier_id: int | None
+    rolling_spend: int = 0
+
+
+ACCOUNT_TABLE = LoyaltyAccount._meta.db_table
+
+
+def _lock_accounts(brand_id: int, customer_ids: list[int]) -> dict[int, _Account]:
+    """customer id -> account, created where missing and locked for the rest of the transaction.
+
+    Missing accounts are inserted in customer order, so two batches creating the same ones wait
+    for each other in one order, never crosswise; then every account is locked in id order."""
+    if connection.vendor == "postgresql":
+        # The ids as one array literal (a placeholder or list element per id is quoted one by one).
+        ids = bulk.int_array(customer_ids)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {ACCOUNT_TABLE} (brand_id, customer_id, balance, lifetime_earned, rolling_spend) "
+                "SELECT %s, c.id, 0, 0, 0 FROM unnest(%s::bigint[]) AS c(id) "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {ACCOUNT_TABLE} a WHERE a.customer_id = c.id) "
+                "ORDER BY c.id ON CONFLICT DO NOTHING",
+                [brand_id, ids],
+            )
+            cursor.execute(
+                f"SELECT id, customer_id, balance, lifetime_earned, tier_id FROM {ACCOUNT_TABLE} "
+                "WHERE customer_id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                [ids],
+            )
+            rows = cursor.fetchall()
+    else:
+        LoyaltyAccount.objects.bulk_create(
+            [LoyaltyAccount(brand_id=brand_id, customer_id=cid) for cid in customer_ids], ignore_conflicts=True
+        )
+        rows = list(
+            LoyaltyAccount.objects.select_for_update()
+            .filter(customer_id__in=customer_ids)
+            .order_by("id")
+            .values_list("id", "customer_id", "balance", "lifetime_earned", "tier_id")
+        )
+    return {row[1]: _Account(*row) for row in rows}
+
+
+def _write_accounts(accounts: list[_Account], now: dt.datetime) -> None:
+    """One UPDATE for many accounts; Django's bulk_update builds a CASE per field and row, which
+    costs more than the rest of a 500-order batch together."""
+    if not accounts:
+        return
+    table = ACCOUNT_TABLE
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS a SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
+                "rolling_spend = v.rolling_spend, tier_id = v.tier_id, tier_updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
+                "AS v(id, balance, lifetime_earned, rolling_spend, tier_id) WHERE a.id = v.id",
+                [
+                    now,
+                    bulk.int_array([a.pk for a in accounts]),
+                    bulk.int_array([a.balance for a in accounts]),
+                    bulk.int_array([a.lifetime_earned for a in accounts]),
+                    bulk.int_array([a.rolling_spend for a in accounts]),
+                    bulk.int_array([a.tier_id for a in accounts]),
+                ],
+            )
+        return
+    # SQLite keeps datetimes as text: the value goes in as Django would write it.
+    stamp = connection.ops.adapt_datetimefield_value(now)
     for start in range(0, len(accounts), 500):
         chunk = accounts[start : start + 500]
-        rows = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+        rows = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
         params: list = []
         for a in chunk:
-            params += [a.pk, a.balance, a.lifetime_earned, a.rolling_spend, a.tier_id, a.tier_updated_at]
+            params += [a.pk, a.balance, a.lifetime_earned, a.rolling_spend, a.tier_id]
         sql = (
-            f"WITH v(id, balance, lifetime_earned, rolling_spend, tier_id, tier_updated_at) AS (VALUES {rows}) "
-            f"UPDATE {table} SET balance = CAST(v.balance AS BIGINT), "
-            "lifetime_earned = CAST(v.lifetime_earned AS BIGINT), rolling_spend = CAST(v.rolling_spend AS BIGINT), "
-            "tier_id = CAST(v.tier_id AS BIGINT), tier_updated_at = CAST(v.tier_updated_at AS TIMESTAMP) "
-            f"FROM v WHERE {table}.id = CAST(v.id AS BIGINT)"
+            f"WITH v(id, balance, lifetime_earned, rolling_spend, tier_id) AS (VALUES {rows}) "
+            f"UPDATE {table} SET balance = v.balance, lifetime_earned = v.lifetime_earned, "
+            "rolling_spend = v.rolling_spend, tier_id = v.tier_id, tier_updated_at = %s "
+            f"FROM v WHERE {table}.id = v.id"
         )
-        if connection.vendor == "sqlite":
-            # SQLite keeps datetimes as text; a CAST to TIMESTAMP would turn them into numbers.
-            sql = sql.replace("CAST(v.tier_updated_at AS TIMESTAMP)", "v.tier_updated_at")
         with connection.cursor() as cursor:
-            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(p) if hasattr(p, "tzinfo") else p
-                                 for p in params])
+            cursor.execute(sql, [*params, stamp])
 
 
-def _set_tiers(brand_id: int, program: LoyaltyProgram, accounts: dict[int, LoyaltyAccount]) -> None:
+def _set_tiers(program: LoyaltyProgram, accounts: dict[int, _Account], tiers: list[tuple[int, int, int]]) -> dt.datetime:
+    """Each account's rolling spend and tier (tiers as (id, threshold, multiplier), highest first),
+    as recompute_tier sets them; returns the moment they were computed for."""
     from omo.commerce.models import Order
     from omo.commerce.selectors import SALE_STATUSES
 
@@ -459,8 +528,7 @@ def _set_tiers(brand_id: int, program: LoyaltyProgram, accounts: dict[int, Loyal
         .annotate(s=Sum(F("total") - F("refunded_total")))
         .values_list("customer_id", "s")
     )
-    tiers = list(Tier.objects.filter(brand_id=brand_id).order_by("-threshold"))
     for customer_id, account in accounts.items():
         account.rolling_spend = int(spend.get(customer_id) or 0)
-        account.tier = next((t for t in tiers if t.threshold <= account.rolling_spend), None)
-        account.tier_updated_at = now
+        account.tier_id = next((tier_id for tier_id, threshold, _ in tiers if threshold <= account.rolling_spend), None)
+    return now

@@ -161,3 +161,53 @@ def test_concurrent_batches_for_the_same_customers_keep_balances_right(brand, st
     for account in LoyaltyAccount.objects.all():
         ledger = sum(PointsEntry.objects.filter(customer=account.customer).values_list("delta", flat=True))
         assert account.balance == ledger > 0
+
+
+def test_concurrent_copy_sized_batches_record_each_order_once_and_earn_once(brand, store):
+    """Four batches large enough for the COPY path at once, sharing known customers, new customers
+    (the same new phone numbers in every batch) and ten of their orders."""
+    from omo.commerce.schemas import OrderIn
+    from omo.commerce.selectors import SALE_STATUSES
+    from omo.customers.models import Customer
+    from omo.loyalty.models import Tier
+
+    Tier.objects.create(brand=brand, name="一般會員", threshold=0)
+    Tier.objects.create(brand=brand, name="金卡", threshold=500000, earn_multiplier_percent=200)
+    known = [f.make_customer(brand, f"老客{i}", phone=f"09660000{i:02d}").phone for i in range(8)]
+    new = [f"0977{i:06d}" for i in range(5)]
+    phones = known + new
+
+    def batch(worker: int):
+        orders = []
+        for n in range(60):
+            shared = n < 10
+            orders.append(OrderIn.model_validate({
+                "source": "pos", "external_id": f"shared-{n}" if shared else f"w{worker}-{n}",
+                "sales_channel": "pos", "store_code": store.code, "placed_at": "2026-11-20T10:00:00+08:00",
+                "customer": {"phone": phones[n % len(phones)] if shared else phones[(n + worker) % len(phones)]},
+                "lines": [{"title": "外套", "quantity": 1 + n % 2, "unit_price": 100000}],
+                "status": "paid" if n % 4 else "placed",
+            }))
+        return services.record_orders(brand, orders, actor=None)
+
+    results = run_concurrently(4, batch)
+
+    assert all(isinstance(r, list) for r in results), results
+    assert Order.objects.count() == 10 + 4 * 50
+    for n in range(10):
+        outcomes = [r[n] for r in results]
+        assert sorted(o.status for o in outcomes) == ["created", "existing", "existing", "existing"]
+        assert len({o.order.pk for o in outcomes}) == 1
+    for phone in new:
+        assert Customer.objects.filter(brand=brand, phone=f"+886{phone[1:]}").count() == 1
+    earning = Order.objects.filter(status="paid")
+    assert sorted(PointsEntry.objects.filter(kind="earn").values_list("order_id", flat=True)) == sorted(
+        earning.values_list("pk", flat=True)
+    )
+    for account in LoyaltyAccount.objects.select_related("tier"):
+        ledger = sum(PointsEntry.objects.filter(customer=account.customer).values_list("delta", flat=True))
+        assert account.balance == account.lifetime_earned == ledger > 0
+        spend = sum(Order.objects.filter(customer=account.customer, status__in=SALE_STATUSES)
+                    .values_list("total", flat=True))
+        assert account.rolling_spend == spend
+        assert account.tier.name == ("金卡" if spend >= 500000 else "一般會員")
