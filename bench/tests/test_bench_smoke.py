@@ -45,6 +45,7 @@ def test_seed_benchmark_reports_time_memory_and_size(seeded):
     assert result["size"] == "tiny"
     assert result["counts"]["customers"] == 200 and result["counts"]["orders"] > 1000
     assert result["wall_seconds"] > 0 and 20 < result["peak_rss_mib"] < 2048
+    assert result["peak_processes"] >= 1 and result["cpu_seconds"] > 0 and "postgres_cpu_seconds" in result
     assert result["rows_streamed"] > result["counts"]["orders"]
 
 

@@ -3,29 +3,25 @@
 Stores, staff, a catalogue with stock, customers with identities, 12 months of orders from every
 sales channel, refunds, coupons and a loyalty ledger that agrees with the orders.
 
-Deterministic for (seed, today): one `random.Random(seed)` drives everything, customers are
-generated in a fixed order and every date is an offset from `today`.
+Deterministic for (seed, today), whatever the number of worker processes: `random.Random(seed)`
+makes the brand, stores, staff and catalogue; customers come in fixed chunks, each with its own
+`random.Random` from (seed, chunk index) and its own share of ids, order numbers and coupon caps
+(omo/devtools/seed_stream.py), and every date is an offset from `today`.
 
-Memory stays bounded at any size: customers are generated and written in chunks, and nothing of a
-chunk is kept once it is written. The big tables skip the ORM: PostgreSQL gets COPY FROM STDIN,
-SQLite gets executemany, both with explicit ids taken from blocks reserved in the id sequences
-(`setval(nextval() + n - 1)` on PostgreSQL, `sqlite_sequence` on SQLite), so foreign keys are
-written without reading a single row back. A writer thread does the database work of one chunk
-while the next one is generated.
+Memory stays bounded at any size: customers are generated and written a chunk at a time, and
+nothing of a chunk is kept once it is written. The big tables skip the ORM: PostgreSQL gets COPY
+text, SQLite executemany, with ids from ranges reserved in the id sequences beforehand, so foreign
+keys are written without reading a single row back. On PostgreSQL, worker processes generate and
+write chunks side by side (omo/devtools/seed_load.py).
 """
 
 from __future__ import annotations
 
-import bisect
+import dataclasses
 import datetime as dt
-import heapq
-import json
-import queue
 import random
 import sys
-import threading
 import time
-import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +46,18 @@ from omo.commerce import services as commerce_services
 from omo.commerce.models import Order, OrderLine, Refund
 from omo.core.models import Brand
 from omo.customers.models import Customer, CustomerIdentity
+from omo.devtools.seed_load import (
+    BulkLoadSchema,
+    Layout,
+    LoadError,
+    LoadResult,
+    Table,
+    analyze,
+    default_workers,
+    load_in_process,
+    load_in_workers,
+)
+from omo.devtools.seed_stream import DAY, TAIPEI, StoreInfo, StreamPlan
 from omo.loyalty.models import (
     Coupon,
     CouponCode,
@@ -65,8 +73,6 @@ DEMO_SLUG = "demo"
 DEMO_NAME = "森日 Morning Forest"
 DEMO_PASSWORD = "omo-demo"
 DEMO_USERNAMES = ("admin", "manager", "clerk")
-TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
-DAY = 86400
 
 
 class SeedError(Exception):
@@ -551,15 +557,6 @@ def _price(rng: random.Random, low: int, high: int) -> int:
     return whole * 100
 
 
-def _base36(number: int, width: int) -> str:
-    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    out = []
-    for _ in range(width):
-        number, rem = divmod(number, 36)
-        out.append(digits[rem])
-    return "".join(reversed(out))
-
-
 def _cumulative(weights: Iterable[float]) -> list[float]:
     acc, out = 0.0, []
     for w in weights:
@@ -582,112 +579,10 @@ def _sample_table(weights: list[float], size: int = 4096) -> list[int]:
     return table
 
 
-# --- writing rows without the ORM ------------------------------------------------------------------
+# --- the streamed tables ------------------------------------------------------------------------
 
 
-class IdBlocks:
-    """Hands out primary keys from blocks reserved in the table's id sequence.
-
-    Reserving moves the sequence past the block in one statement, so rows inserted by anyone else
-    meanwhile take ids after it; gaps between blocks are harmless.
-    """
-
-    def __init__(self, model: type[models.Model], block: int):
-        self.table = model._meta.db_table
-        self.block = block
-        self.next = 0
-        self.end = 0  # exclusive
-
-    def reserve(self) -> None:
-        n = self.block
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(
-                    "SELECT setval(pg_get_serial_sequence(%s, 'id'), nextval(pg_get_serial_sequence(%s, 'id')) + %s - 1)",
-                    [self.table, self.table, n],
-                )
-                last = cursor.fetchone()[0]
-            else:
-                # AUTOINCREMENT never hands out a rowid at or below sqlite_sequence.seq, so moving
-                # seq reserves the block (SQLite's setval).
-                with transaction.atomic():
-                    cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [self.table])
-                    row = cursor.fetchone()
-                    if row is None:
-                        cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{self.table}"')
-                        start = cursor.fetchone()[0]
-                        cursor.execute(
-                            "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [self.table, start + n]
-                        )
-                    else:
-                        start = row[0]
-                        cursor.execute(
-                            "UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [start + n, self.table]
-                        )
-                    last = start + n
-        self.next, self.end = last - n + 1, last + 1
-
-    def take(self) -> int:
-        if self.next == self.end:
-            self.reserve()
-        value = self.next
-        self.next += 1
-        return value
-
-
-@dataclass
-class TableSpec:
-    """The columns we write explicitly, plus constants for any column we do not know about.
-
-    Fields other engineers add later get their model default, so raw inserts keep working.
-    """
-
-    model: type[models.Model]
-    attnames: tuple[str, ...]
-    columns: list[str] = field(init=False)
-    tail: tuple = field(init=False)
-
-    def __post_init__(self) -> None:
-        by_attname = {f.attname: f for f in self.model._meta.concrete_fields}
-        missing = [a for a in self.attnames if a not in by_attname]
-        if missing:
-            raise SeedError(f"{self.model.__name__} has no field(s) {missing}")
-        self.columns = [by_attname[a].column for a in self.attnames]
-        tail = []
-        for f in self.model._meta.concrete_fields:
-            if f.attname in self.attnames:
-                continue
-            value = f.get_default()
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                value = timezone.now()
-            self.columns.append(f.column)
-            tail.append(f.get_db_prep_save(value, connection))
-        self.tail = tuple(tail)
-
-
-def _write(spec: TableSpec, rows: list[tuple]) -> None:
-    if not rows:
-        return
-    tail = spec.tail
-    table = spec.model._meta.db_table
-    cols = ", ".join(f'"{c}"' for c in spec.columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
-                write = copy.write_row
-                if tail:
-                    for row in rows:
-                        write(row + tail)
-                else:
-                    for row in rows:
-                        write(row)
-        else:
-            marks = ", ".join(["%s"] * len(spec.columns))
-            data = [row + tail for row in rows] if tail else rows
-            cursor.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', data)
-
-
-# Row layouts of the streamed tables. The generator builds tuples in exactly this order.
+# Row layouts of the streamed tables: seed_stream writes the fields of a row in exactly this order.
 CUSTOMER_COLS = (
     "id",
     "brand_id",
@@ -701,6 +596,7 @@ CUSTOMER_COLS = (
     "notes",
     "created_at",
     "updated_at",
+    "search_text",
 )
 IDENTITY_COLS = ("id", "brand_id", "customer_id", "kind", "value", "verified", "source", "created_at")
 ACCOUNT_COLS = (
@@ -873,43 +769,6 @@ def _try_replica_role(local: bool = True) -> bool:
     return True
 
 
-class SecondaryIndexes:
-    """Drop the non-unique indexes of the big tables for a bulk load and build them again after.
-
-    Building an index once from sorted data is far cheaper than keeping ten indexes up to date
-    through millions of random inserts (pg_restore loads the same way). Only used when the tables
-    hold no other brand's rows, and always rebuilt, even when the load fails.
-    """
-
-    def __init__(self, tables: list[str]):
-        self.tables = tables
-        self.saved: list[tuple[str, str]] = []
-
-    def drop(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
-                FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-                WHERE c.relname = ANY(%s) AND c.relnamespace = 'public'::regnamespace
-                  AND NOT i.indisprimary AND NOT i.indisunique
-                  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-                """,
-                [self.tables],
-            )
-            self.saved = cursor.fetchall()
-            for name, _ in self.saved:
-                cursor.execute(f"DROP INDEX IF EXISTS {name}")
-
-    def rebuild(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute("SET maintenance_work_mem = '256MB'")
-            for _, definition in self.saved:
-                cursor.execute(definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
-            cursor.execute("RESET maintenance_work_mem")
-        self.saved = []
-
-
 # --- the generator -----------------------------------------------------------------------------------
 
 
@@ -919,35 +778,8 @@ class SeedReport:
     seed: int
     today: str
     seconds: float = 0.0
+    workers: int = 1
     counts: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class _Clerk:
-    id: int
-    code: str
-
-
-@dataclass
-class _StoreInfo:
-    id: int
-    code: str
-    hours: list[list[tuple[int, int]]]  # per weekday (mon=0), ranges of local seconds of day
-    clerks: list[_Clerk]
-    manager: _Clerk
-
-
-@dataclass
-class _Counters:
-    pos: int = 0
-    web: int = 0
-    external: int = 0
-    marketplace: int = 0
-    refunds: int = 0
-    adjust: int = 0
-    welcome_used: int = 0
-    freeship_used: int = 0
-    anniversary_used: int = 0
 
 
 class DemoSeeder:
@@ -962,15 +794,17 @@ class DemoSeeder:
         progress: bool = True,
         log: Callable[[str], None] | None = None,
         fast: bool | None = None,
+        workers: int | None = None,
     ):
-        """fast: PostgreSQL bulk-load mode (no FK triggers, indexes rebuilt after); default for medium and up."""
+        """fast: PostgreSQL bulk-load mode (no FK triggers, indexes rebuilt after); default for medium and up.
+        workers: processes that generate and write customers on PostgreSQL (default: one per core)."""
         self.size = size
         self.seed = seed
         self.today = today
         self.progress = progress
         self.log = log or (lambda message: None)
         self.rng = random.Random(seed)
-        self.counters = _Counters()
+        self.workers = workers or default_workers()
         self.pg = connection.vendor == "postgresql"
         self.fast = self.pg and (size.name in ("medium", "large") if fast is None else fast)
         # Orders are placed before today 00:00 Taipei time, over the 365 days before it.
@@ -1050,9 +884,6 @@ class DemoSeeder:
             int(dt.datetime(year, 11, 6, tzinfo=TAIPEI).timestamp()),
         )
 
-    def ts(self, t: int) -> str:
-        return self.day_text[t // DAY - self.day0] + self.tod_text[t % DAY]
-
     def aware(self, t: int) -> dt.datetime:
         return dt.datetime.fromtimestamp(t, dt.UTC)
 
@@ -1067,13 +898,11 @@ class DemoSeeder:
             self._create_stores_and_staff()
             self._create_catalogue()
             self._create_loyalty()
-        self._stream_customers(fast=fast)
-        self._finish()
-        from omo.customers import search
-
-        search.backfill(self.brand_id)  # searchable by name, phone, email, member number, LINE name
+        loaded = self._stream_customers(fast=fast)
+        self._finish(loaded)
         report.seconds = round(time.perf_counter() - started, 2)
-        report.counts = demo_counts(self.brand)
+        report.workers = loaded.workers
+        report.counts = self._counts(loaded)
         return report
 
     # -- fixed parts (small; through the ORM) --------------------------------------------------------------
@@ -1120,7 +949,7 @@ class DemoSeeder:
                 f"user name(s) {', '.join(sorted(taken))} already belong to another brand; "
                 "the demo needs them for its logins"
             )
-        self.stores: list[_StoreInfo] = []
+        self.stores: list[StoreInfo] = []
         self.store_models: list[Store] = []
         users: list[User] = []
         employee = 1000
@@ -1191,12 +1020,12 @@ class DemoSeeder:
                     day_ranges.append((h1 * 3600 + m1 * 60, h2 * 3600 + m2 * 60))
                 ranges.append(day_ranges or [(11 * 3600, 21 * 3600)])
             self.stores.append(
-                _StoreInfo(
+                StoreInfo(
                     store.pk,
                     store.code,
                     ranges,
-                    [_Clerk(c.pk, c.employee_code) for c in clerks],
-                    _Clerk(manager.pk, manager.employee_code),
+                    [(c.pk, c.employee_code) for c in clerks],
+                    (manager.pk, manager.employee_code),
                 )
             )
         self.warehouse = Location.objects.create(
@@ -1455,41 +1284,89 @@ class DemoSeeder:
 
     # -- streamed parts ---------------------------------------------------------------------------------
 
-    def _stream_customers(self, *, fast: bool) -> None:
-        self.specs = {key: TableSpec(model, cols) for key, model, cols in STREAMED}
-        block = max(1000, min(50_000, self.size.customers // 4))
-        self.ids = {
-            key: IdBlocks(model, block * (3 if key in ("orders", "lines", "points") else 1))
-            for key, model, _ in STREAMED
-        }
-        self.customer_mean = self.size.orders / self.size.customers
-        total = self.size.customers
-        # A writer thread lets PostgreSQL / SQLite work on chunk k while Python generates chunk k+1.
-        # Inside a caller's transaction (tests) a second connection could not see our rows, so write inline.
-        threaded = not connection.in_atomic_block
-        indexes = None
-        if fast and threaded and not self._other_brands_present():
-            indexes = SecondaryIndexes([model._meta.db_table for _, model, _ in STREAMED])
-            indexes.drop()
+    def _plan(self, tables: dict[str, Table]) -> StreamPlan:
+        return StreamPlan(
+            seed=self.seed,
+            today=self.today,
+            customers=self.size.customers,
+            chunk=self.size.chunk,
+            orders_per_customer=self.size.orders / self.size.customers,
+            brand_id=self.brand_id,
+            now_t=self.now_t,
+            window_start_t=self.window_start_t,
+            program_start_t=self.program_start_t,
+            anniversary=self.anniversary,
+            day0=self.day0,
+            day_text=self.day_text,
+            tod_text=self.tod_text,
+            plus_year=self.plus_year,
+            weekdays=self.weekdays,
+            store_cum=self.store_cum,
+            online_cum=self.online_cum,
+            online_hours=self.online_hours,
+            surnames=SURNAMES,
+            surname_table=self.surname_table,
+            given_f=GIVEN_F,
+            given_m=GIVEN_M,
+            email_domains=EMAIL_DOMAINS,
+            districts=DISTRICTS,
+            roads=ROADS,
+            tags=CUSTOMER_TAGS,
+            home_store_table=self.home_store_table,
+            stores=self.stores,
+            variants=self.variants,
+            variant_table=self.variant_table,
+            tiers=self.tiers,
+            coupons=self.coupons,
+            shared_codes=self.shared_codes,
+            welcome_cap=self.welcome_cap,
+            freeship_cap=self.freeship_cap,
+            earn_points=self.program.earn_points,
+            earn_per_amount=self.program.earn_per_amount,
+            point_value=self.program.point_value,
+            max_redeem_percent=self.program.max_redeem_percent,
+            agent_ids=self.agent_ids,
+            shipping_fee=SHIPPING_FEE,
+            free_shipping_from=FREE_SHIPPING_FROM,
+            postgres=self.pg,
+            tails={key: table.tail for key, table in tables.items()},
+        )
+
+    def _stream_customers(self, *, fast: bool) -> LoadResult:
+        tables = {key: Table(key, model, cols) for key, model, cols in STREAMED}
+        self.layout = layout = Layout(self._plan(tables), tables)
+        layout.reserve()
+        outside = not connection.in_atomic_block
+        schema = None
+        if fast and outside and not self._other_brands_present():
+            schema = BulkLoadSchema([table.db_table for table in tables.values()])
+            schema.drop()
             self.log(
-                f"dropped {len(indexes.saved)} secondary indexes for the load; they are rebuilt at the end"
+                f"dropped {len(schema.indexes)} secondary indexes and unique constraints for the load; "
+                "they are built again at the end"
             )
+        bar = _Progress(self.size.customers, enabled=self.progress)
+        started = time.perf_counter()
         try:
-            writer = _Writer(self.specs, fast=fast, threaded=threaded)
-            bar = _progress(total, enabled=self.progress)
             try:
-                for start in range(0, total, self.size.chunk):
-                    stop = min(total, start + self.size.chunk)
-                    writer.put(self._generate_chunk(start, stop))
-                    bar.update(stop - start)
-            finally:
-                writer.close()
-                bar.close()
+                if self.pg and outside:
+                    loaded = load_in_workers(
+                        layout, workers=self.workers, fast=fast, on_chunk=bar.update, log=self.log
+                    )
+                else:
+                    loaded = load_in_process(layout, fast=fast, on_chunk=bar.update, log=self.log)
+            except LoadError as exc:
+                raise SeedError(f"seeding the customers failed: {exc}") from exc
+            bar.close()
+            self.log(
+                f"wrote {loaded.customers:,} customers and {sum(loaded.rows.values()):,} rows in "
+                f"{time.perf_counter() - started:.0f} s ({loaded.workers} worker{'s' if loaded.workers > 1 else ''})"
+            )
+            return loaded
         finally:
-            if indexes is not None:
-                started = time.perf_counter()
-                indexes.rebuild()
-                self.log(f"rebuilt the secondary indexes in {time.perf_counter() - started:.0f} s")
+            bar.close()
+            if schema is not None:
+                schema.restore(sessions=self.workers, log=self.log)
 
     def _other_brands_present(self) -> bool:
         return any(
@@ -1497,886 +1374,61 @@ class DemoSeeder:
             for model in (Customer, Order, OrderLine, PointsEntry)
         )
 
-    def _generate_chunk(self, start: int, stop: int) -> dict[str, list[tuple]]:
-        out: dict[str, list[tuple]] = {key: [] for key, _, _ in STREAMED}
-        for index in range(start, stop):
-            self._generate_customer(index, out)
-        # Walk-in shoppers who give no phone: POS orders without a customer, ~10% of store sales.
-        pos_orders = sum(1 for row in out["orders"] if row[5] == "pos")
-        for _ in range(pos_orders // 10):
-            self._generate_walk_in(out)
-        return out
-
-    def _pick_time(self, cum: list[float], lo_day: int, local_seconds: Callable[[int], int]) -> int:
-        base = cum[lo_day - 1] if lo_day > 0 else 0.0
-        u = base + self.rng.random() * (cum[-1] - base)
-        day = min(bisect.bisect_left(cum, u), 364)
-        return self.window_start_t + day * DAY + local_seconds(day)
-
-    def _store_seconds(self, store: _StoreInfo, day: int) -> int:
-        ranges = store.hours[self.weekdays[day]]
-        start, end = ranges[int(self.rng.random() * len(ranges))]
-        r = self.rng.random
-        return start + int((end - start - 60) * (r() + r()) / 2)  # busiest mid-afternoon to evening
-
-    def _online_seconds(self, day: int) -> int:
-        return self.online_hours[int(self.rng.random() * 1024)] * 3600 + int(self.rng.random() * 3600)
-
-    def _generate_customer(self, index: int, out: dict[str, list[tuple]]) -> None:
-        rng = self.rng
-        r = rng.random
-        brand_id = self.brand_id
-        ts = self.ts
-        cid = self.ids["customers"].take()
-        name, sur_roman, given_roman, female = self._person(rng)
-        # A permutation of 0..10^8-1, so phones are unique without remembering them.
-        phone = f"+8869{(index * 48271 + 12345679) % 100_000_000:08d}"
-        email = ""
-        if r() < 0.55:
-            email = f"{given_roman}.{sur_roman}{index}@{EMAIL_DOMAINS[int(r() * len(EMAIL_DOMAINS))]}"
-        birthday = None
-        if r() < 0.85:
-            age = 18 + int(47 * (r() * 0.6 + r() * 0.4))
-            born = (
-                self.today.replace(month=1, day=1)
-                - dt.timedelta(days=365 * age)
-                + dt.timedelta(days=int(r() * 365))
-            )
-            birthday = born.isoformat()
-        member_number = f"MF{index + 1:08d}"
-        store_index = self.home_store_table[int(r() * 1024)]
-        home = self.stores[store_index]
-        tags = []
-        if r() < 0.45:
-            tags = sorted({CUSTOMER_TAGS[int(r() * len(CUSTOMER_TAGS))] for _ in range(1 + int(r() * 2))})
-        # Joined: a third before the 12-month window, the rest during it, more of them early on.
-        if r() < 0.35:
-            created = self.window_start_t - int(r() * 3 * 365 * DAY)
-        else:
-            created = self.window_start_t + int(365 * DAY * r() ** 2)
-        created_day = max(0, (created - self.window_start_t) // DAY)
-
-        # Orders: 15% never buy; the rest buy with a lognormal intensity (a Pareto-like spend).
-        n_orders = 0
-        if r() >= 0.15:
-            # 0.85 buyers, and a buyer joining mid-window has on average 2/3 of it left: scale the mean up.
-            mean = self.customer_mean / 0.85 / (0.35 + 0.65 * 2 / 3)
-            remaining = (365 - created_day) / 365
-            n_orders = min(180, max(1, round(mean * remaining * rng.lognormvariate(-0.405, 0.9))))
-        segment = r()
-        p_online = 0.0 if segment < 0.45 else 1.0 if segment < 0.75 else 0.3 + 0.4 * r()
-        basket = rng.lognormvariate(-0.06, 0.35)
-        favourite = home.clerks[int(r() * len(home.clerks))]
-        orders = []
-        for _ in range(n_orders):
-            if r() < p_online:
-                orders.append((self._pick_time(self.online_cum, created_day, self._online_seconds), 1))
-            else:
-                store = home if r() < 0.78 else self.stores[int(r() * len(self.stores))]
-                t = self._pick_time(
-                    self.store_cum, created_day, lambda day, s=store: self._store_seconds(s, day)
-                )
-                orders.append((t, store))
-        orders.sort(key=lambda o: o[0])
-        if orders:
-            created = min(created, orders[0][0] - int(r() * 30 * DAY) - 600)
-
-        created_text = ts(created)
-        out["customers"].append(
-            (
-                cid,
-                brand_id,
-                name,
-                phone,
-                email,
-                birthday,
-                member_number,
-                home.id,
-                "[" + ", ".join(f'"{tag}"' for tag in tags) + "]",
-                "",
-                created_text,
-                ts(orders[-1][0]) if orders else created_text,
-            )
-        )
-        identities = out["identities"]
-        source = "pos" if p_online < 1 else "shop"
-        identities.append(
-            (self.ids["identities"].take(), brand_id, cid, "phone", phone, True, source, created_text)
-        )
-        identities.append(
-            (
-                self.ids["identities"].take(),
-                brand_id,
-                cid,
-                "member_number",
-                member_number,
-                True,
-                "loyalty",
-                created_text,
-            )
-        )
-        if email:
-            identities.append(
-                (
-                    self.ids["identities"].take(),
-                    brand_id,
-                    cid,
-                    "email",
-                    email,
-                    r() < 0.6,
-                    source,
-                    created_text,
-                )
-            )
-
-        state = _Loyalty()
-        events: list[tuple] = []  # (time, seq, kind, payload) for refunds, adjustments and expiry
-        seq = 0
-        if created < self.program_start_t and r() < 0.4:
-            # Points carried over from the old membership system; they expire a year later.
-            migrated = 50 * (1 + int(r() * 16))
-            self._points(
-                out,
-                state,
-                cid,
-                migrated,
-                "adjust",
-                None,
-                "舊會員系統點數轉入",
-                f"adjust:migrate:{cid}",
-                self.program_start_t,
-                expires=True,
-            )
-            state.migrated = migrated
-            expiry = self.program_start_t + self.plus_year[self.program_start_t // DAY - self.day0]
-            heapq.heappush(events, (expiry, seq, "expire", None))
-            seq += 1
-        if r() < 0.03:
-            when = max(self.window_start_t + int(r() * 364 * DAY), created + 60)
-            if when < self.now_t:
-                heapq.heappush(events, (when, seq, "adjust", None))
-                seq += 1
-        personal = None
-        if birthday and r() < 0.25:
-            bd = dt.date.fromisoformat(birthday)
-            occurrence = (
-                bd.replace(year=self.today.year)
-                if (bd.month, bd.day) != (2, 29)
-                else dt.date(self.today.year, 2, 28)
-            )
-            if occurrence >= self.today:
-                occurrence = occurrence.replace(year=occurrence.year - 1)
-            issued = int(dt.datetime.combine(occurrence.replace(day=1), dt.time(9), TAIPEI).timestamp())
-            if issued > created:
-                personal = self._issue_code(out, cid, "birthday", "BD", index, issued)
-        elif n_orders and r() < 0.06:
-            issued = self.window_start_t + int(r() * 300 * DAY)
-            if issued > created:
-                personal = self._issue_code(out, cid, "winback", "WB", index, issued)
-
-        contact = None
-        first_paid = True
-        for t, where in orders:
-            while events and events[0][0] <= t:
-                self._apply_event(out, state, cid, heapq.heappop(events))
-            if where == 1:
-                if contact is None:
-                    contact = self._address(name, phone)
-                order = self._online_order(
-                    out, cid, t, name, phone, email, contact, basket, state, personal, first_paid
-                )
-            else:
-                order = self._store_order(
-                    out, cid, t, where, favourite if where is home else None, basket, state, personal
-                )
-            if order is None:
-                continue
-            first_paid = False
-            if order.refund_at:
-                heapq.heappush(events, (order.refund_at, seq, "refund", order))
-                seq += 1
-        while events:
-            self._apply_event(out, state, cid, heapq.heappop(events))
-        if personal is not None:
-            out["codes"].append(personal.row())
-
-        tier_threshold_index = bisect.bisect_right(self.tier_thresholds, state.net_spend) - 1
-        _, tier_id, _ = self.tiers[tier_threshold_index]
-        tier_since = state.tier_reached.get(tier_threshold_index, created)
-        out["accounts"].append(
-            (
-                self.ids["accounts"].take(),
-                brand_id,
-                cid,
-                state.balance,
-                state.earned,
-                tier_id,
-                state.net_spend,
-                ts(tier_since),
-            )
-        )
-
-    def _issue_code(
-        self, out: dict, cid: int, coupon_key: str, prefix: str, index: int, issued: int
-    ) -> _Personal:
-        # An odd multiplier not divisible by 3 permutes 0..36^7-1: unique codes, nothing remembered.
-        code = prefix + _base36((index * 2654435761 + 97) % 36**7, 7)
-        value, min_spend = (20_000, 150_000) if coupon_key == "birthday" else (15_000, 120_000)
-        return _Personal(
-            self.ids["codes"].take(),
-            self.brand_id,
-            self.coupons[coupon_key],
-            code,
-            cid,
-            self.ts(issued),
-            issued,
-            issued + 45 * DAY,
-            value,
-            min_spend,
-        )
-
-    def _address(self, name: str, phone: str) -> str:
-        r = self.rng.random
-        city, district, zip_code = DISTRICTS[int(r() * len(DISTRICTS))]
-        road = ROADS[int(r() * len(ROADS))]
-        section = f"{1 + int(r() * 4)}段" if r() < 0.4 else ""
-        floor = f"{2 + int(r() * 12)}樓" if r() < 0.7 else ""
-        address = {
-            "name": name,
-            "phone": phone,
-            "zip": zip_code,
-            "city": city,
-            "district": district,
-            "address1": f"{road}{section}{1 + int(r() * 320)}號{floor}",
-            "country": "TW",
-        }
-        return json.dumps(address, ensure_ascii=False)
-
-    # -- orders ---------------------------------------------------------------------------------------------
-
-    def _lines(self, order_id: int, t_text: str, basket: float) -> tuple[list[tuple], int]:
-        r = self.rng.random
-        table, variants = self.variant_table, self.variants
-        n = 1
-        while n < 5 and r() < 0.38 * basket:
-            n += 1
-        lines, subtotal, seen = [], 0, set()
-        brand_id = self.brand_id
-        take = self.ids["lines"].take
-        for _ in range(n):
-            vi = table[int(r() * 8192)]
-            if vi in seen:
-                continue
-            seen.add(vi)
-            vid, pid, sku, price, title = variants[vi]
-            roll = r()
-            qty = 1 if roll < 0.86 else 2 if roll < 0.97 else 3
-            total = price * qty
-            subtotal += total
-            lines.append((take(), brand_id, order_id, vid, pid, sku, title, qty, price, 0, total, 0, t_text))
-        return lines, subtotal
-
-    def _coupon(
-        self, t: int, subtotal: int, shipping: int, online: bool, first: bool, personal: _Personal | None
-    ) -> tuple[int, str, str, int]:
-        """(discount, code, kind, code id) or (0, '', '', 0)."""
-        r = self.rng.random
-        c = self.counters
-        if (
-            personal is not None
-            and not personal.used
-            and personal.issued <= t < personal.ends
-            and subtotal >= personal.min_spend
-            and r() < 0.55
-        ):
-            personal.used = True
-            return personal.value, personal.code, "amount_off", personal.id
-        if first and online and subtotal >= 100_000 and c.welcome_used < self.welcome_cap and r() < 0.3:
-            c.welcome_used += 1
-            return 10_000, "WELCOME100", "amount_off", self.shared_codes["WELCOME100"]
-        if self.anniversary[0] <= t < self.anniversary[1] and subtotal >= 200_000 and r() < 0.35:
-            c.anniversary_used += 1
-            return subtotal * 10 // 100 // 100 * 100, "ANNIV10", "percent_off", self.shared_codes["ANNIV10"]
-        if online and shipping and c.freeship_used < self.freeship_cap and r() < 0.05:
-            c.freeship_used += 1  # worth the shipping fee, which checkout then drops: amount 0
-            return 0, "FREESHIP", "free_shipping", self.shared_codes["FREESHIP"]
-        return 0, "", "", 0
-
-    def _redeem(self, state: _Loyalty, subtotal: int, discount: int) -> int:
-        """Points to spend on this order: sometimes, never more than half the goods."""
-        if state.balance < 100 or self.rng.random() >= 0.18:
-            return 0
-        cap = (subtotal - discount) * self.program.max_redeem_percent // 100 // self.program.point_value
-        points = min(state.balance, cap) // 50 * 50
-        return points if points >= 50 else 0
-
-    def _finish_order(self, out: dict, o: _Order, state: _Loyalty | None) -> None:
-        """Totals, status, points and coupon rows for an order whose lines are built."""
-        ts = self.ts
-        if o.coupon_id:
-            o.discounts.append({"code": o.coupon_code, "kind": o.coupon_kind, "amount": o.coupon_discount})
-        if o.points:
-            o.discounts.append({"code": "", "kind": "points", "amount": o.points * self.program.point_value})
-        discount_total = sum(d["amount"] for d in o.discounts)
-        total = o.subtotal - discount_total + o.shipping
-        t_text = o.t_text
-        paid_at = (t_text if o.paid_t == o.t else ts(o.paid_t)) if o.paid_t else None
-        cid = o.customer_id
-        brand_id = self.brand_id
-        if state is not None and o.status in ("paid", "fulfilled"):
-            if o.points:
-                self._points(
-                    out,
-                    state,
-                    cid,
-                    -o.points,
-                    "redeem",
-                    o.id,
-                    f"訂單 {o.name} 折抵",
-                    f"redeem:order:{o.id}",
-                    o.t,
-                    t_text=t_text,
-                )
-            mult = self.tiers[bisect.bisect_right(self.tier_thresholds, state.gross_spend) - 1][2]
-            earned = (
-                (total - o.shipping) // self.program.earn_per_amount * self.program.earn_points * mult // 100
-            )
-            if earned > 0:
-                self._points(
-                    out,
-                    state,
-                    cid,
-                    earned,
-                    "earn",
-                    o.id,
-                    f"訂單 {o.name}",
-                    f"earn:order:{o.id}",
-                    o.paid_t,
-                    expires=True,
-                    t_text=paid_at,
-                )
-                o.earned = earned
-            state.gross_spend += total
-            state.net_spend += total
-            self._reach_tiers(state, o.paid_t)
-        o.total = total
-        if o.coupon_id:
-            out["redemptions"].append(
-                (self.ids["redemptions"].take(), brand_id, o.coupon_id, o.id, cid, o.coupon_discount, t_text)
-            )
-        out["orders"].append(
-            [
-                o.id,
-                brand_id,
-                o.source,
-                o.external_id,
-                o.name,
-                o.channel,
-                o.store_id,
-                o.staff_id,
-                o.staff_code,
-                cid,
-                o.contact_name,
-                o.contact_phone,
-                o.contact_email,
-                o.fulfilment,
-                o.address,
-                o.pickup_store_id,
-                o.payment,
-                "TWD",
-                o.subtotal,
-                discount_total,
-                o.shipping,
-                0,
-                total,
-                0,
-                _discounts_json(o.discounts) if o.discounts else "[]",
-                o.coupon_code,
-                o.points,
-                o.status,
-                "",
-                "",
-                t_text,
-                paid_at,
-                ts(o.fulfilled_t) if o.fulfilled_t else None,
-                ts(o.cancelled_t) if o.cancelled_t else None,
-                t_text,
-            ]
-        )
-        o.row = out["orders"][-1]
-
-    def _reach_tiers(self, state: _Loyalty, t: int) -> None:
-        index = bisect.bisect_right(self.tier_thresholds, state.gross_spend) - 1
-        if index not in state.tier_reached:
-            state.tier_reached[index] = t
-
-    def _maybe_refund(self, o: _Order, rate: float) -> None:
-        r = self.rng.random
-        if o.status not in ("paid", "fulfilled") or r() >= rate:
-            return
-        when = o.t + DAY + int(r() * 20 * DAY)
-        if when >= self.now_t:
-            return
-        o.refund_at = when
-        o.refund_full = len(o.lines) == 1 or r() < 0.55
-
-    def _store_order(
-        self,
-        out: dict,
-        cid: int | None,
-        t: int,
-        store: _StoreInfo,
-        favourite: _Clerk | None,
-        basket: float,
-        state: _Loyalty | None,
-        personal: _Personal | None,
-    ) -> _Order:
-        r = self.rng.random
-        c = self.counters
-        c.pos += 1
-        day_text = self.day_text[(t + 8 * 3600) // DAY - self.day0].replace("-", "")
-        if favourite is not None and r() < 0.6:
-            clerk = favourite
-        else:
-            clerk = store.manager if r() < 0.05 else store.clerks[int(r() * len(store.clerks))]
-        o = _Order(self.ids["orders"].take(), cid, t)
-        o.source, o.channel = "pos-erp", "pos"
-        o.external_id = o.name = f"{store.code}-{day_text}-{c.pos:07d}"
-        o.store_id, o.staff_id, o.staff_code = store.id, clerk.id, clerk.code
-        o.fulfilment, o.payment = "in_store", "pay_in_store"
-        o.t_text = self.ts(t)
-        o.lines, o.subtotal = self._lines(o.id, o.t_text, basket)
-        out["lines"].extend(o.lines)
-        o.status, o.paid_t = "paid", t
-        if state is not None:
-            o.coupon_discount, o.coupon_code, o.coupon_kind, o.coupon_id = self._coupon(
-                t, o.subtotal, 0, False, False, personal
-            )
-            o.points = self._redeem(state, o.subtotal, o.coupon_discount)
-        self._maybe_refund(o, 0.02)
-        self._finish_order(out, o, state)
-        return o
-
-    def _online_order(
-        self,
-        out: dict,
-        cid: int,
-        t: int,
-        name: str,
-        phone: str,
-        email: str,
-        address: str,
-        basket: float,
-        state: _Loyalty,
-        personal: _Personal | None,
-        first: bool,
-    ) -> _Order | None:
-        r = self.rng.random
-        c = self.counters
-        o = _Order(self.ids["orders"].take(), cid, t)
-        roll = r()
-        if roll < 0.7:
-            c.web += 1
-            # As checkout writes them: the cart token as external id, "W" + the order id as name.
-            o.source, o.channel, o.external_id = "shop", "web_shop", f"demo{c.web * 2654435761 % 2**48:012x}"
-            o.name = f"W{o.id:07d}"
-        elif roll < 0.82:
-            c.external += 1
-            o.source, o.channel, o.external_id = "91app", "external_web", f"TG{c.external:09d}"
-            o.name = o.external_id
-        else:
-            c.marketplace += 1
-            shopee = r() < 0.6
-            o.source = "shopee" if shopee else "momo"
-            o.channel = "marketplace"
-            o.external_id = f"{'SP' if shopee else 'MO'}{c.marketplace:010d}"
-            o.name = o.external_id
-        o.contact_name, o.contact_phone, o.contact_email = name, phone, email
-        o.t_text = self.ts(t)
-        o.lines, o.subtotal = self._lines(o.id, o.t_text, basket)
-        out["lines"].extend(o.lines)
-        pickup = o.channel == "web_shop" and r() < 0.15
-        if pickup:
-            store = self.stores[int(r() * len(self.stores))]
-            o.fulfilment, o.pickup_store_id, o.address = "pickup", store.id, "{}"
-            o.payment = "pay_in_store" if r() < 0.4 else "external"
-        else:
-            o.fulfilment, o.address = "ship", address
-            o.payment = "cod" if o.channel == "web_shop" and r() < 0.25 else "external"
-            o.shipping = SHIPPING_FEE if o.subtotal < FREE_SHIPPING_FROM else 0
-        # Status: a few cancelled, cash-on-delivery from the last days still unpaid, the rest paid
-        # (and older web-shop parcels delivered).
-        roll = r()
-        if roll < 0.04:
-            o.status, o.cancelled_t = "cancelled", t + 600 + int(r() * 2 * DAY)
-            if o.cancelled_t >= self.now_t:
-                o.cancelled_t = t + 600
-        elif (o.payment in ("cod", "pay_in_store")) and t > self.now_t - 3 * DAY:
-            o.status = "placed"
-        else:
-            o.paid_t = t + 30 + int(r() * 300)
-            o.status = "paid"
-            if t < self.now_t - 5 * DAY and r() < 0.6:
-                o.status, o.fulfilled_t = "fulfilled", o.paid_t + DAY + int(r() * 2 * DAY)
-        if o.status != "cancelled":
-            o.coupon_discount, o.coupon_code, o.coupon_kind, o.coupon_id = self._coupon(
-                t, o.subtotal, o.shipping, True, first, personal
-            )
-            if o.coupon_kind == "free_shipping":
-                o.shipping = 0
-            if o.status != "placed":
-                o.points = self._redeem(state, o.subtotal, o.coupon_discount)
-        self._maybe_refund(o, 0.05)
-        self._finish_order(out, o, state)
-        return o if o.status != "cancelled" else None
-
-    def _generate_walk_in(self, out: dict) -> None:
-        store = self.stores[self.home_store_table[int(self.rng.random() * 1024)]]
-        t = self._pick_time(self.store_cum, 0, lambda day: self._store_seconds(store, day))
-        order = self._store_order(out, None, t, store, None, 0.8, None, None)
-        if order.refund_at:
-            self._refund(out, None, None, order, order.refund_at)
-
-    # -- loyalty events -------------------------------------------------------------------------------------
-
-    def _points(
-        self,
-        out: dict,
-        state: _Loyalty,
-        cid: int,
-        delta: int,
-        kind: str,
-        order_id: int | None,
-        reason: str,
-        key: str,
-        t: int,
-        *,
-        expires: bool = False,
-        actor: int | None = None,
-        t_text: str | None = None,
-    ) -> None:
-        expires_at = self.ts(t + self.plus_year[t // DAY - self.day0]) if expires else None
-        out["points"].append(
-            (
-                self.ids["points"].take(),
-                self.brand_id,
-                cid,
-                delta,
-                kind,
-                order_id,
-                reason,
-                key,
-                expires_at,
-                actor,
-                t_text or self.ts(t),
-            )
-        )
-        state.balance += delta
-        if kind == "earn":
-            state.earned += delta
-        if delta < 0:
-            state.debits -= delta
-
-    def _apply_event(self, out: dict, state: _Loyalty, cid: int, event: tuple) -> None:
-        t, _, kind, payload = event
-        if kind == "expire":
-            # Same rule as loyalty.expire_points: what is left of expired lots = expired credit - debits.
-            amount = min(state.balance, state.migrated - state.debits)
-            if amount > 0:
-                self._points(out, state, cid, -amount, "expire", None, "點數到期", f"expire:seed:{cid}", t)
-        elif kind == "adjust":
-            self.counters.adjust += 1
-            reason, delta = (("客服補償", 100), ("門市活動加碼", 200), ("生日加碼點數", 300))[
-                int(self.rng.random() * 3)
-            ]
-            self._points(
-                out,
-                state,
-                cid,
-                delta,
-                "adjust",
-                None,
-                reason,
-                f"adjust:seed:{cid}:{self.counters.adjust}",
-                t,
-                expires=True,
-                actor=self.agent_ids[int(self.rng.random() * len(self.agent_ids))],
-            )
-        elif kind == "refund":
-            self._refund(out, state, cid, payload, t)
-
-    def _refund(self, out: dict, state: _Loyalty | None, cid: int | None, o: _Order, t: int) -> None:
-        row = o.row
-        total = row[22]
-        if total <= 0:
-            return
-        if o.refund_full:
-            amount, lines = total, o.lines
-        else:
-            line = o.lines[int(self.rng.random() * len(o.lines))]
-            amount, lines = min(line[10], total - 100), [line]
-            if amount <= 0:
-                return
-        self.counters.refunds += 1
-        refund_id = self.ids["refunds"].take()
-        reason = ("尺寸不合", "顏色與預期不同", "商品瑕疵", "改變心意", "重複下單")[
-            int(self.rng.random() * 5)
-        ]
-        line_json = json.dumps([{"line_id": ln[0], "quantity": ln[7]} for ln in lines])
-        out["refunds"].append(
-            (
-                refund_id,
-                self.brand_id,
-                o.id,
-                f"RF{self.counters.refunds:08d}",
-                amount,
-                reason,
-                line_json,
-                True,
-                None,
-                self.ts(t),
-            )
-        )
-        # Refunded lines: rows are tuples, so swap in an updated copy in the chunk's list.
-        line_rows = out["lines"]
-        for ln in lines:
-            position = self._line_position(line_rows, ln)
-            line_rows[position] = ln[:11] + (ln[7],) + ln[12:]
-        row[23] = amount
-        row[27] = "refunded" if amount == total else "partially_refunded"
-        if state is None:
-            return
-        state.net_spend -= amount
-        if o.earned:
-            target = min(o.earned, round(o.earned * amount / total))
-            take = min(target, state.balance)
-            if take > 0:
-                self._points(
-                    out,
-                    state,
-                    cid,
-                    -take,
-                    "reverse",
-                    o.id,
-                    f"訂單 {o.name} 退款",
-                    f"reverse:refund:{refund_id}",
-                    t,
-                )
-
-    @staticmethod
-    def _line_position(rows: list[tuple], line: tuple) -> int:
-        # Lines of a customer's orders sit near the end of the chunk's list: search backwards.
-        line_id = line[0]
-        for position in range(len(rows) - 1, -1, -1):
-            if rows[position][0] == line_id:
-                return position
-        raise SeedError(f"order line {line_id} not found")
-
-    # -- after the stream -------------------------------------------------------------------------------
-
-    def _finish(self) -> None:
-        c = self.counters
-        used = {"WELCOME100": c.welcome_used, "ANNIV10": c.anniversary_used, "FREESHIP": c.freeship_used}
-        for code, count in used.items():
+    def _finish(self, loaded: LoadResult) -> None:
+        for code, count in loaded.coupon_uses.items():
             CouponCode.objects.filter(pk=self.shared_codes[code]).update(times_used=count)
+        started = time.perf_counter()
+        analyze([model._meta.db_table for _, model, _ in STREAMED], sessions=self.workers)
         if self.pg:
-            with connection.cursor() as cursor:
-                for _, model, _ in STREAMED:
-                    cursor.execute(f'ANALYZE "{model._meta.db_table}"')
+            self.log(f"analyzed the tables in {time.perf_counter() - started:.0f} s")
+
+    def _counts(self, loaded: LoadResult) -> dict[str, int]:
+        """demo_counts() without counting the big tables again: the load knows what it wrote."""
+        brand = self.brand
+        rows = loaded.rows
+        return {
+            "stores": Store.objects.filter(brand=brand).count(),
+            "staff": User.objects.filter(brand=brand).count(),
+            "products": Product.objects.filter(brand=brand).count(),
+            "variants": Variant.objects.filter(brand=brand).count(),
+            "customers": rows["customers"],
+            "identities": rows["identities"],
+            "orders": rows["orders"],
+            "order_lines": rows["lines"],
+            "refunds": rows["refunds"],
+            "points_entries": rows["points"],
+            "coupon_codes": rows["codes"] + len(self.shared_codes),
+            "coupon_redemptions": rows["redemptions"],
+            "orders_total": loaded.totals.get("orders_total", 0),
+            "refunded_total": loaded.totals.get("refunded_total", 0),
+            "points_balance": loaded.totals.get("points_balance", 0),
+        }
 
 
-@dataclass
-class _Loyalty:
-    balance: int = 0
-    earned: int = 0
-    debits: int = 0
-    migrated: int = 0
-    gross_spend: int = 0
-    net_spend: int = 0
-    tier_reached: dict[int, int] = field(default_factory=dict)
+class _Progress:
+    """A tqdm bar made at the first update: after the worker processes are forked, so that they
+    inherit none of its threads or locks."""
 
+    def __init__(self, total: int, *, enabled: bool):
+        self.total = total
+        self.enabled = enabled
+        self.bar: Any = None
 
-@dataclass
-class _Personal:
-    id: int
-    brand_id: int
-    coupon_id: int
-    code: str
-    customer_id: int
-    created_text: str
-    issued: int
-    ends: int
-    value: int
-    min_spend: int
-    used: bool = False
-
-    def row(self) -> tuple:
-        return (
-            self.id,
-            self.brand_id,
-            self.coupon_id,
-            self.code,
-            self.customer_id,
-            1,
-            int(self.used),
-            self.created_text,
-        )
-
-
-class _Order:
-    """An order while it is being generated (slots: millions of them go through here)."""
-
-    __slots__ = (
-        "id",
-        "customer_id",
-        "t",
-        "source",
-        "channel",
-        "external_id",
-        "name",
-        "store_id",
-        "staff_id",
-        "staff_code",
-        "contact_name",
-        "contact_phone",
-        "contact_email",
-        "fulfilment",
-        "address",
-        "pickup_store_id",
-        "payment",
-        "subtotal",
-        "shipping",
-        "status",
-        "paid_t",
-        "fulfilled_t",
-        "cancelled_t",
-        "points",
-        "coupon_discount",
-        "coupon_code",
-        "coupon_kind",
-        "coupon_id",
-        "discounts",
-        "lines",
-        "total",
-        "earned",
-        "refund_at",
-        "refund_full",
-        "row",
-        "t_text",
-    )
-
-    def __init__(self, order_id: int, customer_id: int | None, t: int):
-        self.id, self.customer_id, self.t = order_id, customer_id, t
-        self.store_id = self.staff_id = self.pickup_store_id = None
-        self.staff_code = self.contact_name = self.contact_phone = self.contact_email = ""
-        self.address = "{}"
-        self.shipping = self.points = self.coupon_discount = self.coupon_id = self.total = self.earned = 0
-        self.coupon_code = self.coupon_kind = ""
-        self.paid_t = self.fulfilled_t = self.cancelled_t = self.refund_at = 0
-        self.refund_full = False
-        self.discounts: list[dict] = []
-        self.lines: list[tuple] = []
-
-
-# --- the writer ------------------------------------------------------------------------------------------
-
-
-class _Writer:
-    """Writes chunks in their own transactions, in a thread when the caller is not inside a transaction."""
-
-    def __init__(self, specs: dict[str, TableSpec], *, fast: bool, threaded: bool):
-        self.specs = specs
-        self.fast = fast
-        self.threaded = threaded
-        self.error: BaseException | None = None
-        if threaded:
-            # Two chunks in flight at most: one being written, one waiting. Memory stays bounded.
-            self.queue: queue.Queue = queue.Queue(maxsize=1)
-            self.thread = threading.Thread(target=self._loop, name="seed-writer", daemon=True)
-            self.thread.start()
-        else:
-            self._session_settings()
-
-    def _session_settings(self) -> None:
-        if connection.vendor != "postgresql" or not self.fast:
-            return
-        with connection.cursor() as cursor:
-            # Losing the last few commits in a crash is fine for generated data, and waiting for
-            # each WAL flush is not.
-            cursor.execute("SET synchronous_commit = off")
-        # Skip the foreign-key triggers, as pg_restore --disable-triggers does: the rows are
-        # consistent by construction (tiny and small runs keep the checks and the tests prove it),
-        # and checking 40 million references one by one would take longer than the load. Without
-        # superuser rights this quietly keeps the checks: slower, same result.
-        _try_replica_role(local=False)
-
-    def _write_chunk(self, chunk: dict[str, list[tuple]]) -> None:
-        with transaction.atomic():
-            for key, _, _ in STREAMED:
-                _write(self.specs[key], [tuple(row) for row in chunk[key]] if key == "orders" else chunk[key])
-
-    def _loop(self) -> None:
-        try:
-            self._session_settings()
-            while True:
-                chunk = self.queue.get()
-                if chunk is None:
-                    return
-                if self.error is None:
-                    try:
-                        self._write_chunk(chunk)
-                    except BaseException as exc:  # surfaced in the generating thread
-                        self.error = exc
-        finally:
-            connection.close()  # this thread's own connection; its session settings go with it
-
-    def put(self, chunk: dict[str, list[tuple]]) -> None:
-        if self.error is not None:
-            raise self.error
-        if self.threaded:
-            self.queue.put(chunk)
-        else:
-            self._write_chunk(chunk)
-
-    def close(self) -> None:
-        if self.threaded:
-            self.queue.put(None)
-            self.thread.join()
-        elif connection.vendor == "postgresql" and self.fast:
-            with connection.cursor() as cursor:
-                cursor.execute("RESET session_replication_role")
-                cursor.execute("RESET synchronous_commit")
-        if self.error is not None:
-            raise self.error
-
-
-def _discounts_json(discounts: list[dict]) -> str:
-    # json.dumps is a tenth of the generator's time at ten million orders; the values are plain.
-    return (
-        "["
-        + ", ".join(
-            f'{{"code": "{d["code"]}", "kind": "{d["kind"]}", "amount": {d["amount"]}}}' for d in discounts
-        )
-        + "]"
-    )
-
-
-class _NoBar:
     def update(self, n: int) -> None:
-        pass
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total, unit=" customers", unit_scale=True, file=sys.stderr, desc="seeding", smoothing=0.1
+            )
+        self.bar.update(n)
 
     def close(self) -> None:
-        pass
-
-
-def _progress(total: int, *, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total, unit=" customers", unit_scale=True, file=sys.stderr, desc="seeding", smoothing=0.1
-    )
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 # --- public entry points --------------------------------------------------------------------------------
@@ -2419,10 +1471,26 @@ def seed_demo(
     reset: bool = False,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    customers: int | None = None,
 ) -> SeedReport:
-    """Create the demo brand. Refuses when it exists, unless `reset` (which deletes it first)."""
+    """Create the demo brand. Refuses when it exists, unless `reset` (which deletes it first).
+
+    workers: processes that generate and write customers on PostgreSQL (default: one per core;
+    the data is the same for any number). customers: scale the size to this many customers (orders
+    in proportion), for measuring sizes between the named ones.
+    """
     if size not in SIZES:
         raise SeedError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    if workers is not None and workers < 1:
+        raise SeedError("workers must be at least 1")
+    chosen = SIZES[size]
+    if customers is not None:
+        if customers < 1:
+            raise SeedError("customers must be at least 1")
+        chosen = dataclasses.replace(
+            chosen, customers=customers, orders=round(chosen.orders * customers / chosen.customers)
+        )
     existing = demo_brand()
     if existing is not None:
         if not reset:
@@ -2432,7 +1500,9 @@ def seed_demo(
             )
         (log or (lambda m: None))(f"deleting the existing demo brand {existing.name} …")
         purge_brand(existing)
-    seeder = DemoSeeder(SIZES[size], seed, today or timezone.localdate(), progress=progress, log=log)
+    seeder = DemoSeeder(
+        chosen, seed, today or timezone.localdate(), progress=progress, log=log, workers=workers
+    )
     return seeder.run()
 
 

@@ -292,8 +292,9 @@ def test_reset_keeps_other_brands_and_their_rows(brand, store):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_command_outside_a_transaction_writes_from_its_writer_thread():
-    """What `omo seed --demo` really does: chunks written by a second connection in a thread."""
+def test_the_command_outside_a_transaction_writes_from_its_writer_thread_or_workers():
+    """What `omo seed --demo` really does: chunks written on other connections (worker processes
+    on PostgreSQL, a writer thread on SQLite)."""
     call_command("seed", "--demo", "--size", "tiny", "--today", "2026-05-01", "--no-progress")
     brand = seeding.demo_brand()
     assert Customer.objects.filter(brand=brand).count() == 200

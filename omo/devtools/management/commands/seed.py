@@ -46,6 +46,19 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reset", action="store_true", help="delete an existing demo brand first")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="processes that generate and write customers on PostgreSQL (default: one per core; "
+            "the data is the same for any number)",
+        )
+        parser.add_argument(
+            "--customers",
+            type=int,
+            default=None,
+            help="scale the size to this many customers, orders in proportion (for measuring)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["demo"]:
@@ -64,6 +77,8 @@ class Command(BaseCommand):
                 reset=options["reset"],
                 progress=not options["no_progress"],
                 log=self.stderr.write,
+                workers=options["workers"],
+                customers=options["customers"],
             )
         except SeedError as exc:
             raise CommandError(str(exc)) from exc
@@ -91,6 +106,7 @@ class Command(BaseCommand):
                     "seed": report.seed,
                     "today": report.today,
                     "seconds": report.seconds,
+                    "workers": report.workers,
                     **counts,
                 }
             )
