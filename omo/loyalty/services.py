@@ -385,15 +385,16 @@ def earn_for_orders(orders: list) -> None:
         return
     brand_id = orders[0].brand_id
     program = program_for(brand_id)
-    accounts = _lock_accounts(brand_id, sorted({o.customer_id for o in orders}))
-    # Tiers are read separately: joined into the locking SELECT, PostgreSQL's re-check after a lock
-    # wait can return the updated account with its tier columns empty.
+    # Tiers are read separately, before the accounts are locked (as short a time as can be): joined
+    # into the locking SELECT, PostgreSQL's re-check after a lock wait can return the updated
+    # account with its tier columns empty.
     tiers = list(
         Tier.objects.filter(brand_id=brand_id).order_by("-threshold").values_list(
             "id", "threshold", "earn_multiplier_percent"
         )
     )
     multipliers = {tier_id: multiplier for tier_id, _, multiplier in tiers}
+    accounts = _lock_accounts(brand_id, sorted({o.customer_id for o in orders}))
     entries = []
     for order in orders:
         account = accounts[order.customer_id]
@@ -454,6 +455,10 @@ def _lock_accounts(brand_id: int, customer_ids: list[int]) -> dict[int, _Account
                 "ORDER BY c.id ON CONFLICT DO NOTHING",
                 [brand_id, ids],
             )
+            # The deferred foreign-key checks of all the caller wrote so far (a batch of orders: some
+            # thousands) run now rather than at commit, which comes while these accounts are locked
+            # and concurrent batches for the same customers wait for them.
+            connection.check_constraints()
             cursor.execute(
                 f"SELECT id, customer_id, balance, lifetime_earned, tier_id FROM {ACCOUNT_TABLE} "
                 "WHERE customer_id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",

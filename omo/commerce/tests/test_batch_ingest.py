@@ -395,3 +395,20 @@ def test_variant_labels_are_what_str_gives(brand):
         variant = Variant.objects.get(pk=pk)
         assert (variant.sku, variant.product_id, str(variant)) == (sku, product_id, label)
     assert set(catalog.variants) == {"TEE-M", "BAG"}  # TEE-L is not ordered; NOT-OURS is not ours
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and deferred checks are PostgreSQL's")
+def test_accounts_are_locked_after_the_deferred_checks_and_just_before_the_end(brand):
+    """Concurrent batches for the same customers wait on the account rows until the commit: the
+    thousands of deferred foreign-key checks of the orders run before those locks are taken."""
+    _setup_brand(brand)
+    inputs = [OrderIn.model_validate(body) for body in _inputs()]
+    with CaptureQueriesContext(connection) as queries:
+        services.record_orders(brand, inputs, actor=None)
+    sqls = [q["sql"] for q in queries.captured_queries]
+    checks = next(i for i, sql in enumerate(sqls) if sql.startswith("SET CONSTRAINTS ALL IMMEDIATE"))
+    lock = next(i for i, sql in enumerate(sqls) if "FOR UPDATE" in sql)
+    assert checks < lock
+    after_lock = [sql.split()[0] for sql in sqls[lock + 1 :] if not sql.startswith("RELEASE SAVEPOINT")]
+    assert after_lock == ["SELECT", "SELECT", "UPDATE"], sqls[lock + 1 :]  # entry ids, spend, balances
+    assert "nextval" in sqls[lock + 1]  # then the entries' COPY
