@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         f"seed --demo --size {args.size}: {result['wall_seconds']:.1f} s wall "
         f"({result['seed_seconds']} s inside the command), peak RSS {result['peak_rss_mib']:.0f} MiB "
         f"summed over {result['peak_processes']} processes, {result['cpu_seconds']:.0f} s CPU "
-        f"(+ {result['postgres_cpu_seconds']:.0f} s in PostgreSQL)"
+        f"(+ {result['postgres_cpu_seconds']:.0f} s in PostgreSQL), {counts.get('workers', 1)} worker(s)"
     )
     print(
         f"  data: {counts.get('customers', 0):,} customers, {counts.get('orders', 0):,} orders, "

@@ -469,10 +469,11 @@ class BulkLoadSchema:
         statements = [
             s.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1) for s in statements
         ]
-        # Each session sorts with its own memory and no parallel helpers of its own: the sessions
-        # are the parallelism, and helpers would only fight them for the same cores.
-        per_session = max(64, min(512, 1024 // max(1, sessions)))
-        settings = [f"SET maintenance_work_mem = '{per_session}MB'", "SET max_parallel_maintenance_workers = 0"]
+        # No parallel helpers per build: the sessions are the parallelism, and helpers would only
+        # fight them for the same cores. Sort memory stays at 64 MB a session: measured on 3.5M
+        # order lines, 16-64 MB (sorted runs that fit the CPU caches, then merged) builds as fast
+        # as or faster than 256-512 MB (one big in-memory sort), for b-tree and trigram alike.
+        settings = ["SET maintenance_work_mem = '64MB'", "SET max_parallel_maintenance_workers = 0"]
         errors = _run_parallel(statements, sessions=sessions, settings=settings)
         log(f"built {len(statements)} indexes in {time.perf_counter() - started:.0f} s ({sessions} at a time)")
         # Whatever failed above, give back everything that can be given back, then say what failed.

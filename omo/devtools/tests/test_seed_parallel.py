@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, models, transaction
 
 from omo.catalog.models import Product, Variant
@@ -229,3 +230,15 @@ def test_a_failing_worker_stops_the_load_and_the_schema_comes_back(monkeypatch):
     with pytest.raises(seeding.SeedError, match="disk full"):
         seeder.run()
     assert _schema_state() == before
+
+
+@pytest.mark.django_db
+def test_the_command_scales_a_size_and_takes_a_number_of_workers(capsys):
+    call_command(
+        "seed", "--demo", "--size", "tiny", "--customers", "150", "--workers", "1",
+        "--today", "2026-05-01", "--no-progress",
+    )
+    assert Customer.objects.filter(brand=seeding.demo_brand()).count() == 150
+    assert '"customers": 150' in capsys.readouterr().out
+    with pytest.raises(CommandError, match="workers must be at least 1"):
+        call_command("seed", "--demo", "--size", "tiny", "--workers", "0", "--reset", "--no-progress")
