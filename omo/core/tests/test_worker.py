@@ -223,3 +223,33 @@ def test_a_bell_that_lost_its_listen_connection_listens_again():
         assert bell.wait(5) is True
     finally:
         bell.close()
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_process_keeps_its_database_connection_between_tasks(monkeypatch):
+    """The web default (CONN_MAX_AGE 0) closes the connection at the end of every task."""
+    from django.db import close_old_connections, connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's test database lives in memory and is never closed")
+    settings_dict = connections.settings["default"]
+    monkeypatch.setitem(settings_dict, "CONN_MAX_AGE", 0)
+    monkeypatch.setitem(settings_dict, "CONN_HEALTH_CHECKS", False)
+    connection.close()
+    connection.ensure_connection()
+    close_old_connections()  # what the worker loop does after each task
+    assert connection.connection is None
+
+    worker.keep_connections_open(max_age=300)
+    connection.ensure_connection()
+    kept = connection.connection
+    close_old_connections()
+    connection.ensure_connection()
+    assert connection.connection is kept
+    assert (settings_dict["CONN_MAX_AGE"], settings_dict["CONN_HEALTH_CHECKS"]) == (300, True)
+
+    monkeypatch.setitem(settings_dict, "CONN_MAX_AGE", None)  # configured: never closed by age
+    worker.keep_connections_open(max_age=300)
+    assert settings_dict["CONN_MAX_AGE"] is None
+    connection.close()

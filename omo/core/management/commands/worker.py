@@ -8,7 +8,13 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django_tasks_db.management.commands.db_worker import Command as DbWorkerCommand
 
-from omo.core.worker import DEFAULT_INTERVAL_SECONDS, Heartbeat, WakingWorker, default_worker_id
+from omo.core.worker import (
+    DEFAULT_INTERVAL_SECONDS,
+    Heartbeat,
+    WakingWorker,
+    default_worker_id,
+    keep_connections_open,
+)
 
 
 class Command(BaseCommand):
@@ -48,6 +54,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        keep_connections_open()  # not one new database connection per task
         worker_id = options["worker_id"] or default_worker_id()
         DbWorkerCommand(stdout=self.stdout, stderr=self.stderr).configure_logging(options["verbosity"])
         queues = [name.strip() for name in options["queue_name"].split(",") if name.strip()] or ["*"]
