@@ -27,22 +27,28 @@ COPY_MIN_ROWS = 20
 
 
 @functools.cache
-def _fields(model: type[models.Model]) -> tuple[tuple[str, models.Field], ...]:
-    return tuple((f.attname, f) for f in model._meta.concrete_fields)
+def _template(model: type[models.Model]) -> tuple[tuple[str, ...], dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """(attnames in column order, constant defaults, (attname, factory) for callable defaults)."""
+    names, constants, factories = [], {}, []
+    for field in model._meta.concrete_fields:
+        names.append(field.attname)
+        if field.has_default() and callable(field.default):
+            factories.append((field.attname, field.default))
+        else:
+            constants[field.attname] = field.get_default()
+    return tuple(names), constants, tuple(factories)
 
 
-@functools.cache
-def _attnames(model: type[models.Model]) -> frozenset[str]:
-    return frozenset(name for name, _ in _fields(model))
-
-
-def new(model: type[models.Model], values: dict) -> models.Model:
+def new(model: type[models.Model], values: dict[str, Any]) -> models.Model:
     """An unsaved instance from column values by attname (`store_id`, not `store`), the others at
-    their defaults. Positional construction: a third of the cost of Model(**kwargs)."""
-    unknown = values.keys() - _attnames(model)
-    if unknown:
-        raise TypeError(f"{model.__name__} has no column {sorted(unknown)[0]!r}")
-    return model(*[values[name] if name in values else field.get_default() for name, field in _fields(model)])
+    their defaults, as Model(**values) makes it. Positional construction: a fraction of the cost of
+    keyword construction, which matters at thousands of rows per request."""
+    names, constants, factories = _template(model)
+    merged = {**constants, **{name: factory() for name, factory in factories if name not in values}, **values}
+    if len(merged) != len(names):
+        unknown = sorted(set(values) - set(names))
+        raise TypeError(f"{model.__name__} has no column {unknown[0]!r}")
+    return model(*map(merged.__getitem__, names))
 
 
 def int_array(values: Sequence[int | None]) -> str:
