@@ -294,19 +294,19 @@ def _batch_order(brand: Brand, data: OrderIn, store_id: int | None, staff_id: in
     })
 
 
-def _batch_lines(brand: Brand, order: Order, data: OrderIn, catalog: _Catalog) -> list[OrderLine]:
-    """The unsaved lines of `order`, as _new_lines makes them."""
+def _batch_lines(brand: Brand, order: Order, data: OrderIn, catalog: _Catalog) -> list[dict]:
+    """The lines of `order` as column values (bulk.insert_rows), as _new_lines makes them."""
     lines = []
     for line in data.lines:
         variant_id, product_id, label = catalog.variants.get(line.sku) or (None, None, "")
-        lines.append(bulk.new(OrderLine, {
+        lines.append({
             "brand_id": brand.pk, "order_id": order.pk, "variant_id": variant_id,
             "product_id": product_id, "sku": line.sku,
             "title": line.title or (label if variant_id else line.sku), "quantity": line.quantity,
             "unit_price": line.unit_price, "discount": line.discount,
             "total": line.quantity * line.unit_price - line.discount, "refunded_quantity": 0,
             "placed_at": order.placed_at,
-        }))
+        })
     return lines
 
 
@@ -401,7 +401,7 @@ def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, act
         # Written in key order: concurrent batches holding some of the same keys then wait for
         # each other in one order, never crosswise (which would be a deadlock).
         bulk.insert(Order, [order for _, _, order in pending], sort_key=lambda o: (o.source, o.external_id))
-        bulk.insert(
+        bulk.insert_rows(
             OrderLine,
             [line for _, data, order in pending for line in _batch_lines(brand, order, data, catalog)],
             need_ids=False,

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
+from django.utils import timezone
 
 # Below this many rows bulk_create's one INSERT costs less than the extra round trips.
 COPY_MIN_ROWS = 20
@@ -80,7 +81,8 @@ def _columns(model: type[models.Model], with_pk: bool) -> list[models.Field]:
     return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
 
 
-def _copy(model: type[models.Model], fields: list[models.Field], objs: Sequence[models.Model]) -> None:
+def _copy(model: type[models.Model], fields: list[models.Field], records: Iterable[dict[str, Any]]) -> None:
+    """COPY the records (each a dict by attname: an instance's __dict__ or a row) into the table."""
     json_fields = {f.attname: f for f in fields if isinstance(f, models.JSONField)}
     attnames = [f.attname for f in fields]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
@@ -89,12 +91,10 @@ def _copy(model: type[models.Model], fields: list[models.Field], objs: Sequence[
         with cursor.cursor.copy(sql) as copy:
             write = copy.write_row
             if not json_fields:
-                for obj in objs:
-                    values = obj.__dict__
+                for values in records:
                     write([values[name] for name in attnames])
                 return
-            for obj in objs:
-                values = obj.__dict__
+            for values in records:
                 row = []
                 for name in attnames:
                     value = values[name]
@@ -103,6 +103,13 @@ def _copy(model: type[models.Model], fields: list[models.Field], objs: Sequence[
                         value = json.dumps(value, cls=field.encoder)
                     row.append(value)
                 write(row)
+
+
+@functools.cache
+def _auto_now(model: type[models.Model]) -> tuple[models.Field, ...]:
+    return tuple(
+        f for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    )
 
 
 def insert(
@@ -126,7 +133,7 @@ def insert(
             sorted(objs, key=sort_key) if sort_key is not None else objs, batch_size=1000
         )
         return
-    auto = [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    auto = _auto_now(model)
     for obj in objs:
         for field in auto:
             field.pre_save(obj, add=True)
@@ -135,8 +142,48 @@ def insert(
     if with_pk and missing:
         for obj, pk in zip(missing, reserve_ids(model, len(missing)), strict=True):
             obj.pk = pk
-    _copy(model, _columns(model, with_pk), sorted(objs, key=sort_key) if sort_key is not None else objs)
+    ordered = sorted(objs, key=sort_key) if sort_key is not None else objs
+    _copy(model, _columns(model, with_pk), (obj.__dict__ for obj in ordered))
     db = connection.alias
     for obj in objs:
         obj._state.adding = False
         obj._state.db = db
+
+
+def insert_rows(
+    model: type[models.Model],
+    rows: list[dict[str, Any]],
+    *,
+    need_ids: bool = True,
+    sort_key: Callable[[dict[str, Any]], Any] | None = None,
+) -> None:
+    """`insert` for rows nobody needs as model instances, given as {attname: value} (the others at
+    their defaults, auto_now fields at now): through COPY no instance is built at all (building
+    one costs more than writing it). With `need_ids` each dict gets its primary key."""
+    if not rows:
+        return
+    pk_name = model._meta.pk.attname
+    ordered = sorted(rows, key=sort_key) if sort_key is not None else rows
+    if not copy_supported() or len(rows) < COPY_MIN_ROWS:
+        objs = [new(model, row) for row in ordered]
+        insert(model, objs, need_ids=need_ids)
+        for row, obj in zip(ordered, objs, strict=True):
+            if obj.pk is not None:
+                row[pk_name] = obj.pk
+        return
+    names, constants, factories = _template(model)
+    now = timezone.now()
+    stamps = {f.attname: now if isinstance(f, models.DateTimeField) else now.date() for f in _auto_now(model)}
+    records = []
+    for row in rows:
+        record = {**constants, **{name: factory() for name, factory in factories if name not in row}, **row, **stamps}
+        if len(record) != len(names):
+            unknown = sorted(set(row) - set(names))
+            raise TypeError(f"{model.__name__} has no column {unknown[0]!r}")
+        records.append(record)
+    missing = [(row, record) for row, record in zip(rows, records, strict=True) if record[pk_name] is None]
+    with_pk = need_ids or len(missing) < len(records)
+    if with_pk and missing:
+        for (row, record), pk in zip(missing, reserve_ids(model, len(missing)), strict=True):
+            row[pk_name] = record[pk_name] = pk
+    _copy(model, _columns(model, with_pk), sorted(records, key=sort_key) if sort_key is not None else records)

@@ -579,20 +579,17 @@ def _insert_identities(
     """
     rows = sorted(rows, key=lambda row: (row[1], row[2]))
     if connection.vendor == "postgresql" and not ignore_conflicts:
-        bulk.insert(
+        bulk.insert_rows(
             CustomerIdentity,
             [
-                bulk.new(
-                    CustomerIdentity,
-                    {
-                        "brand_id": brand.pk,
-                        "customer_id": customer_id,
-                        "kind": kind,
-                        "value": value,
-                        "verified": verified,
-                        "source": source,
-                    },
-                )
+                {
+                    "brand_id": brand.pk,
+                    "customer_id": customer_id,
+                    "kind": kind,
+                    "value": value,
+                    "verified": verified,
+                    "source": source,
+                }
                 for customer_id, kind, value, verified in rows
             ],
             need_ids=False,

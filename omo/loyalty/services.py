@@ -403,25 +403,25 @@ def earn_for_orders(orders: list) -> None:
         if points <= 0:
             continue
         earned_at = order.paid_at or order.placed_at
-        entries.append(bulk.new(PointsEntry, {
+        entries.append({
             "brand_id": brand_id, "customer_id": order.customer_id, "delta": points,
             "kind": str(PointsEntry.Kind.EARN), "order_id": order.pk, "reason": f"訂單 {order.display_number}",
             "idempotency_key": f"earn:order:{order.pk}",
             "expires_at": earned_at + relativedelta(months=program.expiry_months) if program.expiry_months else None,
             "created_at": earned_at,
-        }))
+        })
         account.balance += points
         account.lifetime_earned += points
-    bulk.insert(PointsEntry, entries)
+    bulk.insert_rows(PointsEntry, entries)
     now = _set_tiers(program, accounts, tiers)
     _write_accounts(list(accounts.values()), now)
     events.publish_many("points.changed", (
-        {"brand_id": brand_id, "customer_id": entry.customer_id, "delta": entry.delta,
-         "balance": accounts[entry.customer_id].balance}
+        {"brand_id": brand_id, "customer_id": entry["customer_id"], "delta": entry["delta"],
+         "balance": accounts[entry["customer_id"]].balance}
         for entry in entries
     ))
     if entries:
-        events.publish("points.posted", brand_id=brand_id, entry_ids=[entry.pk for entry in entries])
+        events.publish("points.posted", brand_id=brand_id, entry_ids=[entry["id"] for entry in entries])
 
 
 @dataclass(slots=True)

@@ -120,3 +120,30 @@ def test_reserved_ids_are_new_and_distinct(brand):
     assert len(set(first) | set(second)) == 10
     assert min(second) > max(first)
     assert bulk.reserve_ids(Customer, 0) == []
+
+
+@pytest.mark.parametrize("count", [3, 30])  # below and above COPY_MIN_ROWS
+def test_insert_rows_writes_dicts_with_defaults_and_gives_their_ids(brand, count):
+    rows = [{"brand_id": brand.pk, "name": f"顧客 {i}", "tags": ["新客"]} for i in range(count)]
+    rows[0]["notes"] = "引號 \" 與 tab \t"
+
+    bulk.insert_rows(Customer, rows, sort_key=lambda row: row["name"])
+
+    assert all(isinstance(row["id"], int) for row in rows)
+    stored = {c.pk: c for c in Customer.objects.filter(brand=brand)}
+    assert sorted(stored) == sorted(row["id"] for row in rows)
+    for row in rows:
+        saved = stored[row["id"]]
+        assert (saved.name, saved.tags, saved.phone, saved.birthday) == (row["name"], ["新客"], "", None)
+        assert saved.created_at is not None and saved.updated_at is not None
+    assert stored[rows[0]["id"]].notes == "引號 \" 與 tab \t"
+
+
+def test_insert_rows_without_ids_and_with_a_bad_column(brand):
+    customer = Customer.objects.create(brand=brand, name="王小明")
+    rows = [{"brand_id": brand.pk, "customer_id": customer.pk, "kind": "email", "value": f"b{i}@example.com"}
+            for i in range(25)]
+    bulk.insert_rows(CustomerIdentity, rows, need_ids=False)
+    assert CustomerIdentity.objects.filter(customer=customer).count() == 25
+    with pytest.raises(TypeError, match="no column 'customer'"):
+        bulk.insert_rows(CustomerIdentity, [{"brand_id": brand.pk, "customer": customer}] * 25)
