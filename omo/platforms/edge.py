@@ -316,7 +316,7 @@ def _unnest_insert_sql() -> str:
     )
 
 
-def _parse_json(raw_body: bytes) -> Any:
+def parse_json(raw_body: bytes) -> Any:
     """orjson (a third of the standard parser's time); the standard one for what orjson refuses
     but JSON allows, such as integers beyond 64 bits, so the two never disagree on a valid body."""
     try:
@@ -793,7 +793,7 @@ class WebhookEdge:
                 await respond(send, 401, _error("invalid_signature", "the signature does not match the body"))
                 return
         try:
-            document = _parse_json(raw_body)
+            document = parse_json(raw_body)
             rows = edge_inbox.verifier.receipt_rows(document)
         except (ValueError, UnicodeDecodeError) as exc:
             await respond(send, 400, _error("malformed", str(exc)[:200]))

@@ -87,7 +87,7 @@ def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
     are inserted and its intakes deleted together; SKIP LOCKED lets two workers share the work.
     A body that no longer parses (the edge checked it, so only after a change of the parser) is
     kept as a failed receipt holding the body, never dropped. Returns the requests expanded."""
-    from omo.platforms.edge import _parse_json, insert_receipts
+    from omo.platforms.edge import insert_receipts, parse_json
 
     adapter = get_adapter(inbox)
     done = 0
@@ -102,10 +102,10 @@ def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
             entries = []
             for intake_id, body, received_at in batch:
                 try:
-                    rows = adapter.receipt_rows(_parse_json(bytes(body)))
+                    rows = adapter.receipt_rows(parse_json(bytes(body)))
                 except (ValueError, UnicodeDecodeError) as exc:
                     logger.error("webhook intake %s of inbox %s does not parse: %s", intake_id, inbox.pk, exc)
-                    _keep_unparsed(inbox, intake_id, bytes(body), received_at, exc)
+                    _keep_unparsed(inbox, intake_id, bytes(body), exc)
                     continue
                 entries += [(inbox.pk, row, received_at) for row in rows]
             insert_receipts(entries)
@@ -113,9 +113,7 @@ def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
         done += len(batch)
 
 
-def _keep_unparsed(
-    inbox: Inbox, intake_id: int, body: bytes, received_at: dt.datetime, exc: Exception
-) -> None:
+def _keep_unparsed(inbox: Inbox, intake_id: int, body: bytes, exc: Exception) -> None:
     WebhookReceipt.objects.get_or_create(
         inbox=inbox,
         event_id=f"intake:{intake_id}",
