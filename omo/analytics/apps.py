@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AnalyticsConfig(AppConfig):
     name = "omo.analytics"
     label = "analytics"
+
+    def ready(self) -> None:
+        from omo.analytics import hooks
+
+        hooks.connect()

@@ -35,13 +35,13 @@ ONLINE_CHANNELS: tuple[str, ...] = (
 )
 IN_STORE_CHANNELS: tuple[str, ...] = (SalesChannel.POS,)
 
-_NET = ExpressionWrapper(F("total") - F("refunded_total"), output_field=BigIntegerField())
+NET = ExpressionWrapper(F("total") - F("refunded_total"), output_field=BigIntegerField())
 # A line's revenue after its refunded units, in integer arithmetic so both databases agree to the
 # minor unit (the division truncates, at most one minor unit per partly refunded line).
-_LINE_NET = ExpressionWrapper(
+LINE_NET = ExpressionWrapper(
     F("total") - F("total") * F("refunded_quantity") / F("quantity"), output_field=BigIntegerField()
 )
-_LINE_UNITS = ExpressionWrapper(F("quantity") - F("refunded_quantity"), output_field=BigIntegerField())
+LINE_UNITS = ExpressionWrapper(F("quantity") - F("refunded_quantity"), output_field=BigIntegerField())
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class SalesSummary:
         return self.omo_customers / self.customers_ordered
 
 
-def _rounded_division(amount: int, count: int) -> int:
+def rounded_division(amount: int, count: int) -> int:
     if not count:
         return 0
     return int((Decimal(amount) / count).quantize(Decimal(1), rounding=ROUND_HALF_UP))
@@ -111,7 +111,7 @@ def sales_summary(brand: Brand, period: Period, *, store_id: int | None = None) 
     """
     orders = counted_orders(brand, period, store_id=store_id)
     totals = orders.aggregate(
-        net=Coalesce(Sum(_NET), 0),
+        net=Coalesce(Sum(NET), 0),
         orders=Count("id"),
         customers=Count("customer", distinct=True),
     )
@@ -125,19 +125,22 @@ def sales_summary(brand: Brand, period: Period, *, store_id: int | None = None) 
         .filter(online__gt=0, in_store__gt=0)
         .count()
     )
-    new_customers = Customer.objects.filter(
-        brand=brand, created_at__gte=period.start, created_at__lt=period.end
-    )
-    if store_id is not None:
-        new_customers = new_customers.filter(home_store_id=store_id)
     return SalesSummary(
         net_sales=totals["net"],
         orders=totals["orders"],
-        average_order_value=_rounded_division(totals["net"], totals["orders"]),
+        average_order_value=rounded_division(totals["net"], totals["orders"]),
         customers_ordered=totals["customers"],
-        new_customers=new_customers.count(),
+        new_customers=new_customers(brand, period, store_id=store_id),
         omo_customers=omo_customers,
     )
+
+
+def new_customers(brand: Brand, period: Period, *, store_id: int | None = None) -> int:
+    """Customers who joined in the period (index customer_recent); for a store, its home customers."""
+    joined = Customer.objects.filter(brand=brand, created_at__gte=period.start, created_at__lt=period.end)
+    if store_id is not None:
+        joined = joined.filter(home_store_id=store_id)
+    return joined.count()
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ def daily_sales_by_channel(brand: Brand, period: Period, *, store_id: int | None
         counted_orders(brand, period, store_id=store_id)
         .annotate(day=TruncDate("placed_at", tzinfo=period.tz))
         .values("day", "sales_channel")
-        .annotate(net=Sum(_NET))
+        .annotate(net=Sum(NET))
     )
     days = period.days
     position = {day: index for index, day in enumerate(days)}
@@ -189,7 +192,7 @@ def sales_by_store(brand: Brand, period: Period, *, store_id: int | None = None)
     rows = (
         counted_orders(brand, period, store_id=store_id)
         .values("store_id", "store__name", "store__name_en")
-        .annotate(net=Sum(_NET), count=Count("id"))
+        .annotate(net=Sum(NET), count=Count("id"))
         .order_by("-net", "store_id")
     )
     return [
@@ -224,7 +227,7 @@ def top_products(
         lines = lines.filter(order__store_id=store_id)
     rows = (
         lines.values("product_id", "product__title", "product__title_en")
-        .annotate(revenue=Sum(_LINE_NET), units=Sum(_LINE_UNITS))
+        .annotate(revenue=Sum(LINE_NET), units=Sum(LINE_UNITS))
         .order_by("-revenue", "product_id")[:limit]
     )
     return [
@@ -265,11 +268,11 @@ def customer_channel_split(customer: Customer) -> ChannelSplit:
         .exclude(status=Order.Status.CANCELLED)
         .order_by()
         .aggregate(
-            online_net=Coalesce(Sum(_NET, filter=online), 0),
+            online_net=Coalesce(Sum(NET, filter=online), 0),
             online_orders=Count("id", filter=online),
-            in_store_net=Coalesce(Sum(_NET, filter=in_store), 0),
+            in_store_net=Coalesce(Sum(NET, filter=in_store), 0),
             in_store_orders=Count("id", filter=in_store),
-            other_net=Coalesce(Sum(_NET, filter=other), 0),
+            other_net=Coalesce(Sum(NET, filter=other), 0),
             other_orders=Count("id", filter=other),
         )
     )

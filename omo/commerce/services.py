@@ -15,6 +15,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from omo.analytics import rollups
 from omo.catalog import inventory
 from omo.catalog.models import Location, Variant
 from omo.commerce.models import Cart, CartLine, Order, OrderLine, Refund, SalesChannel
@@ -184,8 +185,9 @@ def _announce(order: Order, *, actor: Actor | None, in_batch: bool = False) -> N
 def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, actor: Actor | None) -> Order:
     order = _new_order(brand, data, resolved, _order_customer(brand, data))
     order.save(force_insert=True)
-    OrderLine.objects.bulk_create(_new_lines(brand, order, data, resolved))
+    lines = OrderLine.objects.bulk_create(_new_lines(brand, order, data, resolved))
     _after_recorded(order, actor=actor)
+    rollups.add_orders(brand.pk, [order], lines)
     return order
 
 
@@ -401,11 +403,8 @@ def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, act
         # Written in key order: concurrent batches holding some of the same keys then wait for
         # each other in one order, never crosswise (which would be a deadlock).
         bulk.insert(Order, [order for _, _, order in pending], sort_key=lambda o: (o.source, o.external_id))
-        bulk.insert_rows(
-            OrderLine,
-            [line for _, data, order in pending for line in _batch_lines(brand, order, data, catalog)],
-            need_ids=False,
-        )
+        lines = [line for _, data, order in pending for line in _batch_lines(brand, order, data, catalog)]
+        bulk.insert_rows(OrderLine, lines, need_ids=False)
         loyalty.earn_for_orders([order for _, _, order in pending if order.status in ("paid", "fulfilled")])
         if actor is not None and actor.user is not None:
             for _, _, order in pending:
@@ -418,6 +417,7 @@ def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, act
         if pending:
             events.publish("orders.batch_recorded", brand_id=brand.pk,
                            order_ids=[order.pk for _, _, order in pending])
+        rollups.add_orders(brand.pk, [order for _, _, order in pending], lines)  # last: hot rows
     for index, _, order in pending:
         results[index] = BatchResult(index, "created", order=order)
     for index, first in duplicates:
@@ -634,6 +634,7 @@ def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method
     )
     Order.objects.filter(pk=order.pk).update(name=f"W{order.pk:07d}")
     order.name = f"W{order.pk:07d}"
+    order_lines = []
     for line in lines:
         variant = line.variant
         order_line = OrderLine.objects.create(
@@ -641,6 +642,7 @@ def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method
             title=str(variant), quantity=line.quantity, unit_price=variant.price,
             total=line.quantity * variant.price, placed_at=now,
         )
+        order_lines.append(order_line)
         location = _allocate(brand.pk, variant, line.quantity, fulfilment, pickup_store)
         try:
             inventory.reserve(variant, location, line.quantity, order_line=order_line, reference=f"order:{order.pk}")
@@ -664,6 +666,7 @@ def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method
         audit.record(actor, "order.placed", order)
     events.publish("order.recorded", brand_id=brand.pk, order_id=order.pk, sales_channel=order.sales_channel,
                    status=order.status, created=True, in_batch=False)
+    rollups.add_orders(brand.pk, [order], order_lines)
     return order
 
 
@@ -734,6 +737,7 @@ def cancel(order: Order, *, actor: Actor | None, reason: str = "") -> Order:
     if actor is not None:
         audit.record(actor, "order.cancelled", order, reason=reason)
     events.publish("order.cancelled", brand_id=order.brand_id, order_id=order.pk)
+    rollups.remove_order(order)
     return order
 
 
@@ -791,6 +795,7 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         audit.record(actor, "order.refunded", order, amount=data.amount, refund_id=refund_row.pk)
     events.publish("order.refunded", brand_id=order.brand_id, order_id=order.pk, refund_id=refund_row.pk,
                    amount=data.amount)
+    rollups.refund_lines(order, data.amount, [(lines_by_id[item["line_id"]], item["quantity"]) for item in data.lines])
     return refund_row
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from omo.analytics import rollups
 from omo.analytics.tests.builders import make_order
 from omo.analytics.tests.seed import local
 
@@ -18,9 +20,10 @@ def kpis(response) -> dict[str, str]:
     return dict(re.findall(r'data-kpi="(\w+)">([^<]*)<', body))
 
 
-def test_dashboard_figures_for_hq(console, seeded_sales):
+def test_dashboard_figures_for_hq(console, seeded_sales, source):
     response = console.get(reverse("console:dashboard"))
     assert response.status_code == 200
+    assert response.context["from_rollup"] is (source == "rollup")
     assert kpis(response) == {
         "net_sales": "NT$2,550",
         "orders": "6",
@@ -32,8 +35,18 @@ def test_dashboard_figures_for_hq(console, seeded_sales):
     assert response.context["summary"].net_sales == 255000
 
 
-def test_dashboard_figures_for_a_store_manager_are_their_store_only(client_for, manager, seeded_sales):
+@pytest.fixture(params=["orders", "rollup"])
+def source(request, brand, seeded_sales):
+    """Both ways the dashboard gets its figures: from the orders (until the rollup is built) and
+    from the daily rollup."""
+    if request.param == "rollup":
+        rollups.rebuild(brand)
+    return request.param
+
+
+def test_dashboard_figures_for_a_store_manager_are_their_store_only(client_for, manager, seeded_sales, source):
     response = client_for(manager).get(reverse("console:dashboard"))
+    assert response.context["from_rollup"] is (source == "rollup")
     assert kpis(response) == {
         "net_sales": "NT$1,200",
         "orders": "2",
@@ -47,7 +60,7 @@ def test_dashboard_figures_for_a_store_manager_are_their_store_only(client_for, 
     assert "台北信義店" in body
 
 
-def test_charts_are_inline_svg_without_scripts_or_external_urls(console, seeded_sales):
+def test_charts_are_inline_svg_without_scripts_or_external_urls(console, seeded_sales, source):
     body = console.get(reverse("console:dashboard")).content.decode()
     charts = re.findall(r'data-chart="(\w+)"><svg', body)
     assert charts == ["daily", "stores", "products"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from omo.analytics import charts
+from omo.analytics import charts, rollups
 from omo.analytics import selectors as analytics
 from omo.console.access import console_view
 from omo.console.pages import render_page
@@ -20,10 +20,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     # Store managers see their store's figures only; HQ sees the whole brand.
     store_id = user.store_id if user.scope == Scope.STORE else None
     period = analytics.last_days(brand, DASHBOARD_DAYS)
-    summary = analytics.sales_summary(brand, period, store_id=store_id)
-    daily = analytics.daily_sales_by_channel(brand, period, store_id=store_id)
-    by_store = analytics.sales_by_store(brand, period, store_id=store_id)
-    products = analytics.top_products(brand, period, store_id=store_id)
+    # From the daily rollup; from the orders themselves while it is being (re)built.
+    figures = rollups.figures(brand, period, store_id=store_id)
+    summary, daily, by_store, products = figures.summary, figures.daily, figures.by_store, figures.products
     return render_page(
         request,
         "console/dashboard.html",
@@ -33,6 +32,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "period_last": period.days[-1],
             "days": DASHBOARD_DAYS,
             "summary": summary,
+            "from_rollup": figures.from_rollup,
             "scope_store": user.store if store_id is not None else None,
             "top_products": products,
             "daily_chart": charts.daily_sales_chart(daily, currency=brand.currency),

@@ -148,6 +148,21 @@ def test_order_totals_add_up():
 
 
 @pytest.mark.django_db
+def test_the_dashboard_rollup_is_built_and_matches_the_orders():
+    from omo.analytics import rollups, selectors
+
+    _seed()
+    brand = seeding.demo_brand()
+    period = selectors.last_days(brand, 30, now=NOW)
+    figures = rollups.figures(brand, period)
+    assert figures.from_rollup
+    assert figures.summary == selectors.sales_summary(brand, period)
+    assert figures.summary.orders > 0
+    assert figures.daily == selectors.daily_sales_by_channel(brand, period)
+    assert figures.products == selectors.top_products(brand, period)
+
+
+@pytest.mark.django_db
 def test_pos_orders_name_a_clerk_of_their_store():
     _seed()
     brand = seeding.demo_brand()
