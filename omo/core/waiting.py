@@ -13,8 +13,8 @@ inbox, the tracking intake) is waiting, not yet taken by a worker:
   (an immediate backend runs the task on enqueue, and an answer must not wait for that).
 
 The id of the last task seen waiting is remembered per (task, key), so that the usual check is one
-primary-key look-up instead of a search of the task table; `still_waiting_async` does that look-up
-on an asynchronous psycopg connection for the edges' event-loop writers.
+primary-key look-up instead of a search of the task table; `guarded_insert` folds that look-up into
+the edges' event-loop writers' INSERT, so a batch is one statement and one round trip.
 """
 
 from __future__ import annotations
@@ -115,15 +115,30 @@ def start(task: Task, keys: Iterable[Any]) -> None:
         task.enqueue(key)
 
 
-async def still_waiting_async(conn: Any, task: Task, key: Any) -> bool:
-    """`ready_task_exists` for a task this process already knows of, on an async psycopg connection.
+def guarded_insert(statement: str) -> str:
+    """`statement` (an INSERT … SELECT … FROM …) made to insert only while every task of the given
+    ids is still waiting, in one statement: the task rows are locked FOR SHARE SKIP LOCKED (as in
+    `still_waiting_sql`) until it commits. Parameters: [task ids, READY], the statement's own,
+    then the number of ids. No row is inserted when a task was taken (PostgreSQL only)."""
+    from django_tasks_db.models import DBTaskResult
 
-    False when none is known or it was taken: the caller then goes the synchronous way (`ensure`)."""
-    task_id = known(task, key)
-    if task_id is None:
-        return False
-    cursor = await conn.execute(still_waiting_sql(), still_waiting_params(task_id), prepare=True)
-    if await cursor.fetchone() is not None:
-        return True
-    forget(task, key, task_id)
-    return False
+    meta, ops = DBTaskResult._meta, connection.ops
+    waiting = (
+        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} = ANY(%s)"  # noqa: S608
+        f" AND {ops.quote_name(meta.get_field('status').column)} = %s FOR SHARE SKIP LOCKED"
+    )
+    return f"WITH waiting AS ({waiting}) {statement} WHERE (SELECT count(*) FROM waiting) = %s"
+
+
+def guarded_params(task_ids: list[Any], params: list[Any]) -> list[Any]:
+    from django_tasks.base import TaskResultStatus
+
+    return [list(task_ids), TaskResultStatus.READY.value, *params, len(task_ids)]
+
+
+def forget_all(task: Task, keys: Iterable[Any]) -> None:
+    """A guarded insert found a task taken (it does not say which): look them all up again."""
+    for key in keys:
+        _known.pop((task.module_path, key), None)
+
+

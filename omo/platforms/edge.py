@@ -423,12 +423,15 @@ class AsyncPostgresCommitter:
     time), so a batch took ~20 ms for ~2 ms of database work and the edge idled at half a core.
     Here the loop itself awaits the socket: no second thread, no hand-over.
 
-    The transaction is the thread path's: one fixed INSERT of the batch's rows (`statement` with
-    `params(rows)`), and the check that a processing `task` is still waiting for each key (its row
-    locked with SKIP LOCKED, so a worker cannot claim it until the rows are committed; see
-    omo/core/waiting.py). When a key has no waiting task (a worker took it), the transaction is
-    rolled back and `fallback(items)` commits the batch on a thread, enqueuing the task through
-    django-tasks in the same transaction: about once per worker pick-up, not per request.
+    A batch is one statement in autocommit (one round trip, one commit): the fixed INSERT of the
+    batch's rows (`statement` with `params(rows)`), guarded so that it inserts only while the
+    processing `task` of every key is still waiting (the task rows locked FOR SHARE SKIP LOCKED
+    until the commit, so a worker cannot claim one before the rows are there; see
+    omo/core/waiting.py). When a task was taken by a worker (nothing inserted) or none is known,
+    `fallback(items)` commits the batch on a thread, enqueuing the task through django-tasks in the
+    same transaction: about once per worker pick-up, not per request. (It used to be BEGIN,
+    INSERT, a look-up per key and COMMIT: four round trips, which bounded a closed loop of few
+    connections.)
     Items are (key, rows) as the writer collects them; `task_keys(items)` names the task keys
     (default: the item keys).
     """
@@ -452,6 +455,7 @@ class AsyncPostgresCommitter:
         self._idle: list[Any] = []  # connections not in a transaction; one per writer slot at most
         self._open: list[Any] = []
         self.fallbacks = 0  # batches that needed a new task (tests, the bench)
+        self._guarded: str | None = None
 
     @staticmethod
     def connection_params() -> dict[str, Any]:
@@ -467,7 +471,7 @@ class AsyncPostgresCommitter:
             conn = self._idle.pop()
             if not conn.closed:
                 return conn
-        conn = await psycopg.AsyncConnection.connect(**self.connection_params())
+        conn = await psycopg.AsyncConnection.connect(**self.connection_params(), autocommit=True)
         self._open.append(conn)
         return conn
 
@@ -496,19 +500,19 @@ class AsyncPostgresCommitter:
         rows = [(key, row) for key, key_rows in items for row in key_rows]
         keys = self._task_keys(items)
         database_queue = waiting.uses_database_queue(self._task)
+        if database_queue:
+            task_ids = [waiting.known(self._task, key) for key in keys]
+            if None in task_ids:  # no task known to be waiting: the thread path enqueues one
+                self.fallbacks += 1
+                return await self._run_db(self._fallback, items)
+            sql, params = self._guarded_statement(), waiting.guarded_params(task_ids, self._params(rows))
+        else:
+            sql, params = self._statement(), self._params(rows)
         for attempt in (1, 2):
             conn = await self._acquire()
             try:
-                async with conn.transaction():
-                    await conn.execute(self._statement(), self._params(rows), prepare=True)
-                    if database_queue:
-                        for key in keys:
-                            if not await waiting.still_waiting_async(conn, self._task, key):
-                                raise _NeedsNewTask
-            except _NeedsNewTask:
-                self._idle.append(conn)
-                self.fallbacks += 1
-                return await self._run_db(self._fallback, items)
+                # One statement in autocommit: one round trip, its own transaction.
+                cursor = await conn.execute(sql, params, prepare=True)
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 # A dropped connection (database restart, idle time-out): reconnect once.
                 self._forget(conn)
@@ -521,8 +525,18 @@ class AsyncPostgresCommitter:
                 await conn.close()
                 raise
             self._idle.append(conn)
+            if database_queue and cursor.rowcount != len(rows):
+                # A worker took a task meanwhile: nothing was inserted; commit with a new task.
+                waiting.forget_all(self._task, keys)
+                self.fallbacks += 1
+                return await self._run_db(self._fallback, items)
             return [] if database_queue else keys
         raise AssertionError("unreachable")
+
+    def _guarded_statement(self) -> str:
+        if self._guarded is None:
+            self._guarded = waiting.guarded_insert(self._statement())
+        return self._guarded
 
 
 @functools.cache

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -437,6 +437,42 @@ def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox
     assert not WebhookIntake.objects.exists()
     assert WebhookReceipt.objects.filter(inbox=line_inbox, status="processed").count() == 20
     assert Message.objects.filter(direction="in").count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_taken_by_a_worker_meanwhile_inserts_nothing_and_enqueues_a_new_one(line_inbox, line_user):
+    """The event-loop writer's one statement inserts only while the remembered task still waits;
+    when a worker has claimed it since, nothing is inserted and the batch goes the thread's way."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the asynchronous writer is PostgreSQL's")
+    edge = WebhookEdge(None)
+    secret = line_inbox.secrets["channel_secret"]
+    url = f"/webhooks/line/{line_inbox.pk}"
+
+    def request(i):
+        body = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, str(i))])
+        return call_asgi(edge, url, body, {"x-line-signature": wh.sign(secret, body)})
+
+    async def scenario():
+        first = await request(0)  # no task known: receipts and a task, through the thread
+        second = await request(1)  # the task waits: one intake row
+        (task,) = await sync_to_async(_process_tasks)()
+        await sync_to_async(DBTaskResult.objects.filter(pk=task.pk).update)(status=TaskResultStatus.RUNNING)
+        third = await request(2)  # claimed meanwhile: the guarded insert stores nothing
+        return [first, second, third], edge.writer()._commit_items
+
+    try:
+        answers, committer = async_to_sync(scenario)()
+    finally:
+        edge.close()
+
+    assert [status for status, _ in answers] == [200, 200, 200]
+    assert committer.fallbacks == 2
+    assert WebhookIntake.objects.filter(inbox=line_inbox).count() == 1
+    assert WebhookReceipt.objects.filter(inbox=line_inbox).count() == 2  # the first and the third
+    assert sorted(t.status for t in _process_tasks()) == [TaskResultStatus.READY, TaskResultStatus.RUNNING]
 
 
 @pytest.mark.django_db(transaction=True)
