@@ -36,6 +36,7 @@ from bench._util import ROOT, child_env, free_port, machine, percentile, stop_pr
 
 HEADING = "## LINE webhook"
 RESULTS = ROOT / "bench" / "RESULTS.md"
+TARGET_RATE = 500  # requests/s at which the p99 target applies
 TARGET_P99_MS = 50.0
 TARGET_SHARE = 0.40
 EVENTS_PER_REQUEST = 5
@@ -429,7 +430,10 @@ def run(
         result["share_of_bare"] = round(
             saturation["omo"]["achieved_rps"] / saturation["bare"]["achieved_rps"], 3
         )
-    top = [f for f in result["fixed"] if f["server"] == "omo" and f["offered_rps"] == max(rates, default=0)]
+    # The p99 target is at 500 requests/s; higher offered loads (capacity probes) are reported but
+    # not judged against it. Without a 500 run, the highest rate offered stands in.
+    judged = TARGET_RATE if TARGET_RATE in rates else max(rates, default=0)
+    top = [f for f in result["fixed"] if f["server"] == "omo" and f["offered_rps"] == judged]
     result["targets"] = {
         "p99_ms_at_top_rate": top[0]["p99_ms"] if top else None,
         "p99_met": bool(top) and top[0]["p99_ms"] < TARGET_P99_MS and top[0]["no_loss"],
