@@ -147,15 +147,25 @@ def keep_connections_open(max_age: int = WORKER_CONN_MAX_AGE) -> None:
         settings_dict["CONN_HEALTH_CHECKS"] = True
 
 
+# Seconds before a worker looks again when the only ready task was locked (an edge committing input
+# for it; that takes a few milliseconds).
+LOCKED_TASK_RETRY = 0.005
+
+
 class WakingWorker(Worker):
     """db_worker's loop with the idle sleep replaced by a wait that a new task cuts short."""
 
     def __init__(self, *, bell: Bell | None = None, **options: object) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
         self._bell = bell
+        self.skipped = False
 
     def _claim(self) -> tuple[bool, DBTaskResult | None]:
-        """(looked, task): claim the next ready task, if any; a locked SQLite database is not an error."""
+        """(looked, task): claim the next ready task, if any; a locked SQLite database is not an error.
+
+        `self.skipped` says whether a ready task was passed over because its row was locked: the
+        ingest edges share-lock the task they add input for until that input commits, and no bell
+        rings for a task that already exists, so the worker looks again shortly, not at its interval."""
         tasks = DBTaskResult.objects.ready().filter(backend_name=self.backend_name)
         if not self.process_all_queues:
             tasks = tasks.filter(queue_name__in=self.queue_names)
@@ -175,6 +185,7 @@ class WakingWorker(Worker):
                 raise
             if task_result is not None:
                 task_result.claim(self.worker_id)
+            self.skipped = task_result is None and tasks.exists()
         return True, task_result
 
     def run(self) -> None:
@@ -195,7 +206,7 @@ class WakingWorker(Worker):
                     return
                 close_old_connections()
                 if self.running:
-                    bell.wait(self.interval)
+                    bell.wait(LOCKED_TASK_RETRY if self.skipped else self.interval)
         finally:
             if self._bell is None:
                 bell.close()

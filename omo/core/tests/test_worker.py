@@ -253,3 +253,34 @@ def test_a_worker_process_keeps_its_database_connection_between_tasks(monkeypatc
     worker.keep_connections_open(max_age=300)
     assert settings_dict["CONN_MAX_AGE"] is None
     connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ready_task_locked_by_a_writer_is_looked_at_again_shortly_not_after_the_interval():
+    """An ingest edge share-locks the waiting task while its input commits; a worker that looks
+    just then skips the row. No bell rings for it, so the worker must look again within ms."""
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks with SKIP LOCKED are PostgreSQL's")
+    result = heartbeat_probe.enqueue(uuid.uuid4().hex)
+    waking = worker.WakingWorker(
+        queue_names=["*"], interval=1.0, batch=False, backend_name="default", startup_delay=False,
+        max_tasks=None, worker_id="test-host:2", excluded_queue_names=[],
+    )
+    with psycopg.connect(**worker_connection_params()) as writer, writer.transaction():
+        writer.execute(
+            f"SELECT 1 FROM {DBTaskResult._meta.db_table} WHERE id = %s FOR SHARE", [result.id]
+        )
+        looked, claimed = waking._claim()
+        assert looked and claimed is None and waking.skipped
+    looked, claimed = waking._claim()
+    assert claimed is not None and str(claimed.pk) == str(result.id) and not waking.skipped
+    assert worker.LOCKED_TASK_RETRY < 0.05
+
+
+def worker_connection_params() -> dict:
+    from omo.platforms.edge import AsyncPostgresCommitter
+
+    return AsyncPostgresCommitter.connection_params()
