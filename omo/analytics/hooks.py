@@ -4,8 +4,9 @@
   activity is recomputed (omo.analytics.rollups.refresh_customers).
 - Customers are never deleted outright (erasure keeps the row, a merge keeps the merged one), so
   no hook follows deletion; a rebuild clears the activity of one deleted by hand.
-- A store or a product deleted moves its orders' figures to "no store" / "unknown product",
-  which no delta can follow: the brand's rollup is marked stale and rebuilt.
+- A store or a product deleted: its orders' figures move to "no store" / "unknown product" (the
+  orders' and lines' keys were set to NULL in the same transaction). A brand's deletion takes
+  the whole rollup with it, so nothing is moved then.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from omo.analytics import rollups
 from omo.catalog.models import Product
 from omo.commerce.models import Order
 from omo.core import events
+from omo.core.models import Brand
 from omo.staff.models import Store
 
 
@@ -48,8 +50,14 @@ def on_customers_moved(payload: dict[str, Any]) -> None:
     rollups.refresh_customers(payload["brand_id"], [payload["survivor_id"], payload["merged_id"]])
 
 
-def on_catalogue_row_deleted(sender: type, instance: Store | Product, **kwargs: Any) -> None:
-    rollups.mark_stale(instance.brand_id)
+def on_product_deleted(sender: type, instance: Product, origin: Any = None, **kwargs: Any) -> None:
+    if not isinstance(origin, Brand):  # a brand's deletion takes its rollup with it
+        rollups.forget_product(instance.brand_id, instance.pk)
+
+
+def on_store_deleted(sender: type, instance: Store, origin: Any = None, **kwargs: Any) -> None:
+    if not isinstance(origin, Brand):
+        rollups.forget_store(instance.brand_id, instance.pk)
 
 
 def connect() -> None:
@@ -58,5 +66,5 @@ def connect() -> None:
     events.subscribe("order.cancelled", on_order_cancelled)
     events.subscribe("customer.merged", on_customers_moved)
     events.subscribe("customer.split", on_customers_moved)
-    for model in (Store, Product):
-        post_delete.connect(on_catalogue_row_deleted, sender=model, dispatch_uid=f"analytics.{model.__name__}_deleted")
+    post_delete.connect(on_product_deleted, sender=Product, dispatch_uid="analytics.product_deleted")
+    post_delete.connect(on_store_deleted, sender=Store, dispatch_uid="analytics.store_deleted")

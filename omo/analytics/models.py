@@ -12,7 +12,7 @@ that window), so the figures are kept per day as orders are recorded, cancelled 
 
 Keys are plain integers rather than foreign keys: 0 stands for "no store" and "unknown product" in
 the sales tables and for "the whole brand" in the customer tables (so unique constraints hold; SQL
-treats NULLs as distinct). Deleting a store or a product marks the brand's rollup stale.
+treats NULLs as distinct). Deleting a store or a product moves its cells to 0.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ class SalesRollup(models.Model):
     # Days are local days in this time zone; when the brand's time zone changes the rollup is rebuilt.
     time_zone = models.CharField(max_length=64, blank=True)
     built_at = models.DateTimeField(null=True, blank=True)
-    # Set when a change could not be applied as a delta (a store or product deleted).
-    stale = models.BooleanField(default=False)
     rebuild_requested_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -11,9 +11,10 @@ How the rollup stays exact:
 - Customer activity is recomputed from the customer's orders after commit (`refresh_customers`,
   from the order and merge events), under a lock on the customer's activity rows; the histogram
   moves by the difference. Recomputing is idempotent, so repeating it is harmless.
-- Changes that cannot be a delta (a store or product deleted, the brand's time zone changed) mark
-  the rollup stale. Until a rebuild (a background task, or `omo rollups --rebuild`) has run, the
-  dashboard computes its figures from the orders themselves, so it is never wrong, only slower.
+- A deleted store or product moves its cells to "no store" / "unknown product" in the deleting
+  transaction. A change of the brand's time zone moves every day: until a rebuild (a background
+  task it asks for, or `omo rollups rebuild`) has run, the dashboard computes its figures from the
+  orders themselves, so it is never wrong, only slower.
 """
 
 from __future__ import annotations
@@ -203,6 +204,41 @@ def refund_lines(order: Order, amount: int, lines: Iterable[tuple[OrderLine, int
     _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), order.brand_id, products)
 
 
+def forget_product(brand_id: int, product_id: int) -> None:
+    """A product was deleted: its lines now have no product, so its cells join "unknown product".
+    Inside the deleting transaction (after the lines' product was set to NULL)."""
+    if _writable_zone(brand_id) is None:
+        return
+    rows = ProductSalesDay.objects.filter(brand_id=brand_id, product_id=product_id)
+    _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), brand_id, {
+        (day, store, UNKNOWN_PRODUCT): [revenue, units, lines]
+        for day, store, revenue, units, lines in rows.values_list("day", "store_id", "revenue", "units", "lines")
+    })
+    rows.delete()
+
+
+def forget_store(brand_id: int, store_id: int) -> None:
+    """A store was deleted: its orders now have no store, so its cells join "no store", and no one
+    is scoped to it any more. Inside the deleting transaction."""
+    if _writable_zone(brand_id) is None:
+        return
+    sales = SalesDay.objects.filter(brand_id=brand_id, store_id=store_id)
+    _add(SalesDay, ("day", "store_id", "sales_channel"), ("orders", "net"), brand_id, {
+        (day, NO_STORE, channel): [orders, net]
+        for day, channel, orders, net in sales.values_list("day", "sales_channel", "orders", "net")
+    })
+    sales.delete()
+    products = ProductSalesDay.objects.filter(brand_id=brand_id, store_id=store_id)
+    cells: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for day, product, revenue, units, lines in products.values_list("day", "product_id", "revenue", "units", "lines"):
+        cell = cells[(day, NO_STORE, product)]
+        cell[0], cell[1], cell[2] = cell[0] + revenue, cell[1] + units, cell[2] + lines
+    _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), brand_id, cells)
+    products.delete()
+    CustomerActivity.objects.filter(brand_id=brand_id, scope=store_id).delete()
+    CustomerDay.objects.filter(brand_id=brand_id, scope=store_id).delete()
+
+
 # --- customers: recomputed from their orders ------------------------------------------------------
 
 
@@ -371,7 +407,6 @@ def rebuild(brand: Brand) -> RebuildResult:
         _add_histogram(brand.pk, histogram)
         state.time_zone = brand.time_zone
         state.built_at = timezone.now()
-        state.stale = False
         state.rebuild_requested_at = None
         state.save()
     seconds = (timezone.now() - started).total_seconds()
@@ -388,14 +423,6 @@ def _stream_insert(model: type, rows: Iterable[dict[str, Any]]) -> int:
             written, chunk = written + len(chunk), []
     bulk.insert_rows(model, chunk, need_ids=False)
     return written + len(chunk)
-
-
-def mark_stale(brand_id: int) -> None:
-    """A change the deltas cannot follow: read from orders until a rebuild, and ask for one.
-
-    Only an existing state row is touched: during a brand's deletion there is none to create."""
-    if SalesRollup.objects.filter(brand_id=brand_id, stale=False).update(stale=True):
-        _enqueue_rebuild(brand_id)
 
 
 def request_rebuild(brand_id: int, *, known: bool = True) -> bool:
@@ -424,8 +451,8 @@ def _enqueue_rebuild(brand_id: int) -> None:
 
 def ready(brand: Brand) -> bool:
     """Whether the dashboard can read the rollup; if not, a rebuild is asked for."""
-    state = SalesRollup.objects.filter(brand=brand).values("built_at", "stale", "time_zone").first()
-    if state and state["built_at"] is not None and not state["stale"] and state["time_zone"] == brand.time_zone:
+    state = SalesRollup.objects.filter(brand=brand).values("built_at", "time_zone").first()
+    if state and state["built_at"] is not None and state["time_zone"] == brand.time_zone:
         return True
     request_rebuild(brand.pk, known=state is not None)
     return False

@@ -237,21 +237,24 @@ def test_old_orders_imported_later_count_on_their_day(built, store, seeded_sales
     assert_rollup_matches(brand, store)
 
 
-# --- stale: what deltas cannot follow --------------------------------------------------------------
+# --- deleted stores and products, a new time zone ----------------------------------------------------
 
 
-def test_a_deleted_store_or_product_marks_the_rollup_stale(built, store, other_store, seeded_sales,
-                                                            django_capture_on_commit_callbacks):
+def test_a_deleted_store_moves_its_figures_to_no_store(built, store, other_store, seeded_sales):
     brand = built
-    with django_capture_on_commit_callbacks() as callbacks:
-        other_store.delete()
-    assert len(callbacks) == 1  # the rebuild
-    assert SalesRollup.objects.get(brand=brand).stale
-    figures = rollups.figures(brand, selectors.last_days(brand, 30))
-    assert not figures.from_rollup  # from the orders, which now have no store where KHH01 was
-    assert figures.by_store == live(brand).by_store
-    rollups.rebuild(brand)
+    other_store.delete()  # order 4 (C, other_store) now has no store
+    assert rollups.ready(brand)
     assert_rollup_matches(brand, store)
+    assert [(s.store_id, s.net_sales) for s in rolled(brand).by_store] == [(None, 135000), (store.pk, 120000)]
+    assert not CustomerActivity.objects.filter(brand=brand, scope=other_store.pk).exists()
+
+
+def test_a_deleted_product_moves_its_figures_to_unknown_product(built, store, other_store, seeded_sales):
+    brand = built
+    seeded_sales.products["P1"].delete()
+    assert rollups.ready(brand)
+    assert_rollup_matches(brand, store, other_store)
+    assert rolled(brand).products[0].product_id is None  # P1's 180000 under "unknown"
 
 
 def test_a_new_time_zone_rebuilds_the_days(built, store, seeded_sales):
