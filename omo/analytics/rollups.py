@@ -75,7 +75,8 @@ def line_net(total: int, quantity: int, refunded_quantity: int) -> int:
 def _writable_zone(brand_id: int) -> ZoneInfo | None:
     """Lock the brand's rollup FOR SHARE and return the time zone its days are in; None when it
     has not been built (nothing to keep up to date: the rebuild will read every order)."""
-    sql = "SELECT time_zone FROM analytics_salesrollup WHERE brand_id = %s AND built_at IS NOT NULL"
+    table = connection.ops.quote_name(SalesRollup._meta.db_table)
+    sql = f"SELECT time_zone FROM {table} WHERE brand_id = %s AND built_at IS NOT NULL"  # noqa: S608
     if connection.vendor == "postgresql":
         sql += " FOR SHARE"
     with connection.cursor() as cursor:
