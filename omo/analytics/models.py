@@ -27,11 +27,13 @@ WHOLE_BRAND = 0  # CustomerActivity / CustomerDay: every store and online togeth
 
 
 class SalesRollup(models.Model):
-    """The state of one brand's rollup. Writers lock it FOR SHARE, a rebuild FOR UPDATE."""
+    """The state of one brand's rollup. Writers lock it FOR SHARE, each chunk of a rebuild FOR UPDATE."""
 
     brand = models.OneToOneField(Brand, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    # Days are local days in this time zone; when the brand's time zone changes the rollup is rebuilt.
+    # Days are local days in this time zone; empty until a first build starts (no deltas before).
+    # When the brand's time zone changes the rollup is rebuilt.
     time_zone = models.CharField(max_length=64, blank=True)
+    # When a rebuild last finished; None while one runs (the dashboard reads the orders then).
     built_at = models.DateTimeField(null=True, blank=True)
     rebuild_requested_at = models.DateTimeField(null=True, blank=True)
 

@@ -4,9 +4,9 @@ How the rollup stays exact:
 
 - Sales and product cells change by deltas written in the same transaction as the order change
   (`add_orders`, `remove_order`, `refund_lines`), so a rolled-back order never counts and a
-  committed one always does. Each writer locks the brand's `SalesRollup` row FOR SHARE and a
-  rebuild locks it FOR UPDATE: a delta lands either wholly before a rebuild (which then reads its
-  order) or after it. The upserts are the transaction's last statements, in key order, so writers
+  committed one always does. Each writer locks the brand's `SalesRollup` row FOR SHARE and each
+  chunk of a rebuild locks it FOR UPDATE: a delta lands either wholly before a chunk (which then
+  reads its order) or after it. The upserts are the transaction's last statements, in key order, so writers
   hold the hot "today" rows briefly and never lock them crosswise.
 - Customer activity is recomputed from the customer's orders after commit (`refresh_customers`,
   from the order and merge events), under a lock on the customer's activity rows; the histogram
