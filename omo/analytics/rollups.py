@@ -85,13 +85,33 @@ def _writable_zone(brand_id: int) -> ZoneInfo | None:
     return ZoneInfo(row[0]) if row else None
 
 
-def _add(model: type, keys: Sequence[str], values: Sequence[str], brand_id: int,
-         cells: Mapping[tuple, Sequence[int]]) -> None:
-    """Add `cells` ({key tuple: value deltas}) to the rows of `model`, creating missing ones; with
-    no `values`, only create the missing rows.
+# The counters of each rollup table, which `_add` adds to; its key is the table's unique key.
+_VALUES: dict[type, tuple[str, ...]] = {
+    SalesDay: ("orders", "net"),
+    ProductSalesDay: ("revenue", "units", "lines"),
+    CustomerDay: ("customers", "omo_customers"),
+    CustomerActivity: (),  # rows only created (to be locked), never added to
+}
+
+
+def _keys(model: type) -> tuple[str, ...]:
+    (unique,) = model._meta.constraints
+    return tuple(name for name in unique.fields if name != "brand")
+
+
+def _cells(model: type) -> defaultdict[tuple, list[int]]:
+    """Deltas to add to `model`, by key: each starts at zero for every counter."""
+    width = len(_VALUES[model])
+    return defaultdict(lambda: [0] * width)
+
+
+def _add(model: type, brand_id: int, cells: Mapping[tuple, Sequence[int]]) -> None:
+    """Add `cells` ({key tuple: counter deltas}) to the rows of `model`, creating missing ones; for
+    a model without counters, only create the missing rows.
 
     One INSERT … ON CONFLICT per chunk on the model's unique key, rows in key order (the lock
     order)."""
+    keys, values = _keys(model), _VALUES[model]
     rows = [(key, deltas) for key, deltas in sorted(cells.items()) if not values or any(deltas)]
     if not rows:
         return
@@ -118,6 +138,24 @@ def _add(model: type, keys: Sequence[str], values: Sequence[str], brand_id: int,
             )
 
 
+def _move(model: type, brand_id: int, rows: Any, **new_key: int) -> None:
+    """Fold `rows` (a queryset of `model`) into the rows whose key has `new_key` in place of theirs."""
+    keys, values = _keys(model), _VALUES[model]
+    cells = _cells(model)
+    for row in rows.values_list(*keys, *values):
+        found = dict(zip(keys, row, strict=False))
+        cell = cells[tuple(new_key.get(name, found[name]) for name in keys)]
+        for index, delta in enumerate(row[len(keys) :]):
+            cell[index] += delta
+    _add(model, brand_id, cells)
+    rows.delete()
+
+
+def _place(order: Order, zone: ZoneInfo) -> tuple[dt.date, int]:
+    """The (local day, store key) an order is counted under."""
+    return order.placed_at.astimezone(zone).date(), order.store_id or NO_STORE
+
+
 def _param(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
@@ -135,17 +173,17 @@ def add_orders(brand_id: int, orders: Sequence[Order], lines: Iterable[Any]) -> 
     zone = _writable_zone(brand_id)
     if zone is None:
         return
-    sales: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    sales = _cells(SalesDay)
     cell_of: dict[int, tuple[dt.date, int]] = {}
     for order in orders:
         if order.status == CANCELLED:
             continue
-        day, store = order.placed_at.astimezone(zone).date(), order.store_id or NO_STORE
+        day, store = _place(order, zone)
         cell = sales[(day, store, str(order.sales_channel))]
         cell[0] += 1
         cell[1] += order.total - order.refunded_total
         cell_of[order.pk] = (day, store)
-    products: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    products = _cells(ProductSalesDay)
     for line in lines:
         quantity = _get(line, "quantity")
         place = cell_of.get(_get(line, "order_id"))
@@ -156,8 +194,8 @@ def add_orders(brand_id: int, orders: Sequence[Order], lines: Iterable[Any]) -> 
         cell[0] += line_net(_get(line, "total"), quantity, refunded)
         cell[1] += quantity - refunded
         cell[2] += 1
-    _add(SalesDay, ("day", "store_id", "sales_channel"), ("orders", "net"), brand_id, sales)
-    _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), brand_id, products)
+    _add(SalesDay, brand_id, sales)
+    _add(ProductSalesDay, brand_id, products)
 
 
 def remove_order(order: Order) -> None:
@@ -165,10 +203,9 @@ def remove_order(order: Order) -> None:
     zone = _writable_zone(order.brand_id)
     if zone is None:
         return
-    day, store = order.placed_at.astimezone(zone).date(), order.store_id or NO_STORE
-    _add(SalesDay, ("day", "store_id", "sales_channel"), ("orders", "net"), order.brand_id,
-         {(day, store, order.sales_channel): [-1, -(order.total - order.refunded_total)]})
-    products: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    day, store = _place(order, zone)
+    _add(SalesDay, order.brand_id, {(day, store, order.sales_channel): [-1, -(order.total - order.refunded_total)]})
+    products = _cells(ProductSalesDay)
     for product_id, quantity, total, refunded in OrderLine.objects.filter(
         order_id=order.pk, quantity__gt=0
     ).values_list("product_id", "quantity", "total", "refunded_quantity"):
@@ -176,7 +213,7 @@ def remove_order(order: Order) -> None:
         cell[0] -= line_net(total, quantity, refunded)
         cell[1] -= quantity - refunded
         cell[2] -= 1
-    _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), order.brand_id, products)
+    _add(ProductSalesDay, order.brand_id, products)
 
 
 def refund_lines(order: Order, amount: int, lines: Iterable[tuple[OrderLine, int]]) -> None:
@@ -184,15 +221,14 @@ def refund_lines(order: Order, amount: int, lines: Iterable[tuple[OrderLine, int
     zone = _writable_zone(order.brand_id)
     if zone is None:
         return
-    day, store = order.placed_at.astimezone(zone).date(), order.store_id or NO_STORE
-    _add(SalesDay, ("day", "store_id", "sales_channel"), ("orders", "net"), order.brand_id,
-         {(day, store, order.sales_channel): [0, -amount]})
+    day, store = _place(order, zone)
+    _add(SalesDay, order.brand_id, {(day, store, order.sales_channel): [0, -amount]})
     refunded: dict[int, int] = defaultdict(int)
     by_id: dict[int, OrderLine] = {}
     for line, units in lines:
         refunded[line.pk] += units
         by_id[line.pk] = line
-    products: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    products = _cells(ProductSalesDay)
     for line_id, units in refunded.items():
         line = by_id[line_id]
         if line.quantity <= 0:
@@ -202,7 +238,7 @@ def refund_lines(order: Order, amount: int, lines: Iterable[tuple[OrderLine, int
         cell = products[(day, store, line.product_id or UNKNOWN_PRODUCT)]
         cell[0] += after - before
         cell[1] -= units
-    _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), order.brand_id, products)
+    _add(ProductSalesDay, order.brand_id, products)
 
 
 def forget_product(brand_id: int, product_id: int) -> None:
@@ -210,12 +246,8 @@ def forget_product(brand_id: int, product_id: int) -> None:
     Inside the deleting transaction (after the lines' product was set to NULL)."""
     if _writable_zone(brand_id) is None:
         return
-    rows = ProductSalesDay.objects.filter(brand_id=brand_id, product_id=product_id)
-    _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), brand_id, {
-        (day, store, UNKNOWN_PRODUCT): [revenue, units, lines]
-        for day, store, revenue, units, lines in rows.values_list("day", "store_id", "revenue", "units", "lines")
-    })
-    rows.delete()
+    _move(ProductSalesDay, brand_id, ProductSalesDay.objects.filter(brand_id=brand_id, product_id=product_id),
+          product_id=UNKNOWN_PRODUCT)
 
 
 def forget_store(brand_id: int, store_id: int) -> None:
@@ -223,19 +255,8 @@ def forget_store(brand_id: int, store_id: int) -> None:
     is scoped to it any more. Inside the deleting transaction."""
     if _writable_zone(brand_id) is None:
         return
-    sales = SalesDay.objects.filter(brand_id=brand_id, store_id=store_id)
-    _add(SalesDay, ("day", "store_id", "sales_channel"), ("orders", "net"), brand_id, {
-        (day, NO_STORE, channel): [orders, net]
-        for day, channel, orders, net in sales.values_list("day", "sales_channel", "orders", "net")
-    })
-    sales.delete()
-    products = ProductSalesDay.objects.filter(brand_id=brand_id, store_id=store_id)
-    cells: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for day, product, revenue, units, lines in products.values_list("day", "product_id", "revenue", "units", "lines"):
-        cell = cells[(day, NO_STORE, product)]
-        cell[0], cell[1], cell[2] = cell[0] + revenue, cell[1] + units, cell[2] + lines
-    _add(ProductSalesDay, ("day", "store_id", "product_id"), ("revenue", "units", "lines"), brand_id, cells)
-    products.delete()
+    for model in (SalesDay, ProductSalesDay):
+        _move(model, brand_id, model.objects.filter(brand_id=brand_id, store_id=store_id), store_id=NO_STORE)
     CustomerActivity.objects.filter(brand_id=brand_id, scope=store_id).delete()
     CustomerDay.objects.filter(brand_id=brand_id, scope=store_id).delete()
 
@@ -305,10 +326,10 @@ def _count(histogram: Counter, activity: _Activity, sign: int) -> None:
 
 
 def _add_histogram(brand_id: int, histogram: Counter) -> None:
-    cells: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    cells = _cells(CustomerDay)
     for (scope, day, kind), count in histogram.items():
         cells[(scope, day)][kind] += count
-    _add(CustomerDay, ("scope", "day"), ("customers", "omo_customers"), brand_id, cells)
+    _add(CustomerDay, brand_id, cells)
 
 
 def refresh_customers(brand_id: int, customer_ids: Iterable[int | None]) -> None:
@@ -327,7 +348,7 @@ def refresh_customers(brand_id: int, customer_ids: Iterable[int | None]) -> None
 def _refresh_chunk(brand_id: int, zone: ZoneInfo, ids: list[int]) -> None:
     # A whole-brand row for each customer to lock (a new customer has none yet), then every row
     # of these customers locked in key order: concurrent refreshes of a customer take turns.
-    _add(CustomerActivity, ("customer_id", "scope"), (), brand_id, {(pk, WHOLE_BRAND): [] for pk in ids})
+    _add(CustomerActivity, brand_id, {(pk, WHOLE_BRAND): [] for pk in ids})
     list(
         CustomerActivity.objects.select_for_update()
         .filter(brand_id=brand_id, customer_id__in=ids)
@@ -606,9 +627,8 @@ def sales_by_store(brand: Brand, period: selectors.Period, *,
     if store_id is not None:
         sales = sales.filter(store_id=store_id)
     rows = [
-        row for row in sales.values("store_id").annotate(net=Sum("net"), count=Sum("orders"))
-        .order_by("-net", "store_id") if row["count"]
-    ]
+        row for row in sales.values("store_id").annotate(net=Sum("net"), count=Sum("orders")) if row["count"]
+    ]  # a handful of stores: ordered below, the way the orders' query orders them
     names = dict(
         (pk, (name, name_en))
         for pk, name, name_en in Store.objects.filter(

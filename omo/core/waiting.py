@@ -44,21 +44,27 @@ def forget(task: Task, key: Any, task_id: Any) -> None:
         _known.pop((task.module_path, key), None)
 
 
-@functools.cache
-def still_waiting_sql() -> str:
-    """Is this task row still READY? Locked with SKIP LOCKED where the database can."""
+def _waiting_select(id_match: str) -> str:
+    """SELECT 1 from the task rows whose id matches `id_match` (`= %s`, `= ANY(%s)`) and that are
+    still READY, share-locked with SKIP LOCKED where the database can: concurrent writers of one
+    edge may all hold the lock, and each keeps a worker, whose claim takes FOR UPDATE SKIP LOCKED,
+    from taking the task until it commits."""
     from django_tasks_db.models import DBTaskResult
 
     meta, ops = DBTaskResult._meta, connection.ops
     sql = (
-        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} = %s"  # noqa: S608
+        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} {id_match}"  # noqa: S608
         f" AND {ops.quote_name(meta.get_field('status').column)} = %s"
     )
     if connection.features.has_select_for_update_skip_locked:
-        # A share lock: concurrent writers of one edge may all hold it (each still keeps a worker,
-        # whose claim takes FOR UPDATE SKIP LOCKED, from taking the task until it commits).
         sql += " FOR SHARE SKIP LOCKED"
     return sql
+
+
+@functools.cache
+def still_waiting_sql() -> str:
+    """Is this task row still READY? (`still_waiting_params`)"""
+    return _waiting_select("= %s")
 
 
 def still_waiting_params(task_id: Any) -> list[Any]:
@@ -117,17 +123,10 @@ def start(task: Task, keys: Iterable[Any]) -> None:
 
 def guarded_insert(statement: str) -> str:
     """`statement` (an INSERT … SELECT … FROM …) made to insert only while every task of the given
-    ids is still waiting, in one statement: the task rows are locked FOR SHARE SKIP LOCKED (as in
-    `still_waiting_sql`) until it commits. Parameters: [task ids, READY], the statement's own,
-    then the number of ids. No row is inserted when a task was taken (PostgreSQL only)."""
-    from django_tasks_db.models import DBTaskResult
-
-    meta, ops = DBTaskResult._meta, connection.ops
-    waiting = (
-        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} = ANY(%s)"  # noqa: S608
-        f" AND {ops.quote_name(meta.get_field('status').column)} = %s FOR SHARE SKIP LOCKED"
-    )
-    return f"WITH waiting AS ({waiting}) {statement} WHERE (SELECT count(*) FROM waiting) = %s"
+    ids is still waiting, in one statement: the task rows stay share-locked (`_waiting_select`)
+    until it commits. Parameters: [task ids, READY], the statement's own, then the number of ids.
+    No row is inserted when a task was taken (PostgreSQL only)."""
+    return f"WITH waiting AS ({_waiting_select('= ANY(%s)')}) {statement} WHERE (SELECT count(*) FROM waiting) = %s"
 
 
 def guarded_params(task_ids: list[Any], params: list[Any]) -> list[Any]:
