@@ -100,8 +100,18 @@ def _start_server(port: int, database_url: str | None, log: IO[str], workers: in
     from django.core.management import get_commands
 
     if "serve" in get_commands():
-        command = [sys.executable, "-m", "config.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", str(workers)]
+        command = [
+            sys.executable,
+            "-m",
+            "config.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
     else:  # before `omo serve` existed: plain uvicorn on Django's ASGI app
         command = [
             sys.executable,
@@ -245,7 +255,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         result = run(
-            batches=args.batches, batch_size=args.batch_size, concurrency=args.concurrency, seed=args.seed,
+            batches=args.batches,
+            batch_size=args.batch_size,
+            concurrency=args.concurrency,
+            seed=args.seed,
             server_workers=args.server_workers,
         )
     except BenchUnavailable as exc:

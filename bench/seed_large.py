@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--today", default=None, help="YYYY-MM-DD (default: today)")
     parser.add_argument("--database-url", default=None, help="default: the DATABASE_URL of this shell")
     parser.add_argument("--progress", action="store_true", help="show the seeder's progress bar")
-    parser.add_argument("--workers", type=int, default=None, help="seeding processes (default: the command's)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="seeding processes (default: the command's)"
+    )
     parser.add_argument(
         "--customers", type=int, default=None, help="scale the size to this many customers (e.g. 200000)"
     )

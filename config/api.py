@@ -65,7 +65,9 @@ class LocalSwagger(DocsBase):
         }
         assets = reverse(f"{api.urls_namespace}:docs-asset", kwargs={"name": "x"})[: -len("x")]
         html = _DOCS_PAGE.render(
-            Context({"title": api.title, "assets": assets, "settings": json.dumps(settings).replace("</", "<\\/")})
+            Context(
+                {"title": api.title, "assets": assets, "settings": json.dumps(settings).replace("</", "<\\/")}
+            )
         )
         return HttpResponse(html)
 
@@ -103,8 +105,9 @@ for router in (core_router, staff_router, catalog_router, customers_router, comm
 # --- errors as JSON ---------------------------------------------------------------------------
 
 
-def _error(request: HttpRequest, status: int, detail: Any, code: str, field: str | None = None,
-           **extra: Any) -> HttpResponse:
+def _error(
+    request: HttpRequest, status: int, detail: Any, code: str, field: str | None = None, **extra: Any
+) -> HttpResponse:
     body: dict[str, Any] = {"detail": detail, "code": code}
     if field:
         body["field"] = field
@@ -112,14 +115,23 @@ def _error(request: HttpRequest, status: int, detail: Any, code: str, field: str
     return api.create_response(request, body, status=status)
 
 
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               409: "conflict", 413: "too_large", 429: "throttled"}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "throttled",
+}
 
 
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    response = _error(request, 401, "missing, unknown or revoked API key: send Authorization: Bearer <key>",
-                      "unauthorized")
+    response = _error(
+        request, 401, "missing, unknown or revoked API key: send Authorization: Bearer <key>", "unauthorized"
+    )
     response["WWW-Authenticate"] = 'Bearer realm="omo"'
     return response
 
@@ -151,13 +163,17 @@ def _order_error(request: HttpRequest, exc: OrderError) -> HttpResponse:
 def _customer_error(request: HttpRequest, exc: CustomerError) -> HttpResponse:
     # An identifier that another customer holds is a conflict; anything else is a bad value.
     conflict = exc.field == "identity" or "already belongs" in exc.message
-    return _error(request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field)
+    return _error(
+        request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field
+    )
 
 
 @api.exception_handler(LoyaltyError)
 def _loyalty_error(request: HttpRequest, exc: LoyaltyError) -> HttpResponse:
     conflict = isinstance(exc, InsufficientPoints) or "already exists" in exc.message
-    return _error(request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field)
+    return _error(
+        request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field
+    )
 
 
 @api.exception_handler(StockError)
@@ -173,5 +189,10 @@ def _out_of_stock(request: HttpRequest, exc: OutOfStock) -> HttpResponse:
 
 @api.exception_handler(CatalogError)
 def _catalog_error(request: HttpRequest, exc: CatalogError) -> HttpResponse:
-    return _error(request, 409 if exc.conflict else 422, exc.message, "conflict" if exc.conflict else "invalid",
-                  exc.field)
+    return _error(
+        request,
+        409 if exc.conflict else 422,
+        exc.message,
+        "conflict" if exc.conflict else "invalid",
+        exc.field,
+    )

@@ -35,15 +35,21 @@ def _order_customers(brand_id: int, order_ids: list[int]) -> list[int]:
 def on_order_recorded(payload: dict[str, Any]) -> None:
     if payload["in_batch"]:
         return  # the batch event follows
-    rollups.refresh_customers(payload["brand_id"], _order_customers(payload["brand_id"], [payload["order_id"]]))
+    rollups.refresh_customers(
+        payload["brand_id"], _order_customers(payload["brand_id"], [payload["order_id"]])
+    )
 
 
 def on_orders_batch_recorded(payload: dict[str, Any]) -> None:
-    rollups.refresh_customers(payload["brand_id"], _order_customers(payload["brand_id"], payload["order_ids"]))
+    rollups.refresh_customers(
+        payload["brand_id"], _order_customers(payload["brand_id"], payload["order_ids"])
+    )
 
 
 def on_order_cancelled(payload: dict[str, Any]) -> None:
-    rollups.refresh_customers(payload["brand_id"], _order_customers(payload["brand_id"], [payload["order_id"]]))
+    rollups.refresh_customers(
+        payload["brand_id"], _order_customers(payload["brand_id"], [payload["order_id"]])
+    )
 
 
 def on_customers_moved(payload: dict[str, Any]) -> None:

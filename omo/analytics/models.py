@@ -50,7 +50,9 @@ class SalesDay(BrandScoped):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["brand", "day", "store_id", "sales_channel"], name="sales_day_key"),
+            models.UniqueConstraint(
+                fields=["brand", "day", "store_id", "sales_channel"], name="sales_day_key"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,7 +69,9 @@ class ProductSalesDay(BrandScoped):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["brand", "day", "store_id", "product_id"], name="product_sales_day_key"),
+            models.UniqueConstraint(
+                fields=["brand", "day", "store_id", "product_id"], name="product_sales_day_key"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -121,7 +121,9 @@ def _add(model: type, brand_id: int, cells: Mapping[tuple, Sequence[int]]) -> No
     (unique,) = model._meta.constraints
     target = ", ".join(quote(model._meta.get_field(name).column) for name in unique.fields)
     if values:
-        action = "DO UPDATE SET " + ", ".join(f"{quote(v)} = {table}.{quote(v)} + excluded.{quote(v)}" for v in values)
+        action = "DO UPDATE SET " + ", ".join(
+            f"{quote(v)} = {table}.{quote(v)} + excluded.{quote(v)}" for v in values
+        )
     else:
         action = "DO NOTHING"
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -204,7 +206,11 @@ def remove_order(order: Order) -> None:
     if zone is None:
         return
     day, store = _place(order, zone)
-    _add(SalesDay, order.brand_id, {(day, store, order.sales_channel): [-1, -(order.total - order.refunded_total)]})
+    _add(
+        SalesDay,
+        order.brand_id,
+        {(day, store, order.sales_channel): [-1, -(order.total - order.refunded_total)]},
+    )
     products = _cells(ProductSalesDay)
     for product_id, quantity, total, refunded in OrderLine.objects.filter(
         order_id=order.pk, quantity__gt=0
@@ -246,8 +252,12 @@ def forget_product(brand_id: int, product_id: int) -> None:
     Inside the deleting transaction (after the lines' product was set to NULL)."""
     if _writable_zone(brand_id) is None:
         return
-    _move(ProductSalesDay, brand_id, ProductSalesDay.objects.filter(brand_id=brand_id, product_id=product_id),
-          product_id=UNKNOWN_PRODUCT)
+    _move(
+        ProductSalesDay,
+        brand_id,
+        ProductSalesDay.objects.filter(brand_id=brand_id, product_id=product_id),
+        product_id=UNKNOWN_PRODUCT,
+    )
 
 
 def forget_store(brand_id: int, store_id: int) -> None:
@@ -407,8 +417,9 @@ DAYS_PER_CHUNK = 1
 CUSTOMERS_PER_CHUNK = 20_000
 
 
-def rebuild(brand: Brand, *, days_per_chunk: int | None = None,
-            customers_per_chunk: int | None = None) -> RebuildResult:
+def rebuild(
+    brand: Brand, *, days_per_chunk: int | None = None, customers_per_chunk: int | None = None
+) -> RebuildResult:
     """Recompute the brand's rollup from its orders, a chunk of days or customers at a time.
 
     First the rollup switches to the brand's time zone and stops being read (the dashboard reads
@@ -473,10 +484,18 @@ def _rebuild_days(brand: Brand, zone: ZoneInfo, first: dt.date, last: dt.date) -
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time.min, tzinfo=zone)
     for model in (SalesDay, ProductSalesDay):
         model.objects.filter(brand=brand, day__gte=first, day__lte=last).delete()
-    counted = Order.objects.filter(brand=brand, placed_at__gte=start, placed_at__lt=end).exclude(status=CANCELLED)
+    counted = Order.objects.filter(brand=brand, placed_at__gte=start, placed_at__lt=end).exclude(
+        status=CANCELLED
+    )
     sales = [
-        {"brand_id": brand.pk, "day": row["day"], "store_id": row["store_id"] or NO_STORE,
-         "sales_channel": row["sales_channel"], "orders": row["orders"], "net": row["net"]}
+        {
+            "brand_id": brand.pk,
+            "day": row["day"],
+            "store_id": row["store_id"] or NO_STORE,
+            "sales_channel": row["sales_channel"],
+            "orders": row["orders"],
+            "net": row["net"],
+        }
         for row in counted.order_by()
         .annotate(day=TruncDate("placed_at", tzinfo=zone))
         .values("day", "store_id", "sales_channel")
@@ -484,10 +503,18 @@ def _rebuild_days(brand: Brand, zone: ZoneInfo, first: dt.date, last: dt.date) -
     ]
     bulk.insert_rows(SalesDay, sales, need_ids=False)
     products = [
-        {"brand_id": brand.pk, "day": row["day"], "store_id": row["order__store_id"] or NO_STORE,
-         "product_id": row["product_id"] or UNKNOWN_PRODUCT, "revenue": row["revenue"], "units": row["units"],
-         "lines": row["lines"]}
-        for row in OrderLine.objects.filter(brand=brand, placed_at__gte=start, placed_at__lt=end, quantity__gt=0)
+        {
+            "brand_id": brand.pk,
+            "day": row["day"],
+            "store_id": row["order__store_id"] or NO_STORE,
+            "product_id": row["product_id"] or UNKNOWN_PRODUCT,
+            "revenue": row["revenue"],
+            "units": row["units"],
+            "lines": row["lines"],
+        }
+        for row in OrderLine.objects.filter(
+            brand=brand, placed_at__gte=start, placed_at__lt=end, quantity__gt=0
+        )
         .exclude(order__status=CANCELLED)
         .annotate(day=TruncDate("placed_at", tzinfo=zone))
         .values("day", "order__store_id", "product_id")
@@ -521,12 +548,15 @@ def request_rebuild(brand_id: int, *, known: bool = True) -> bool:
     `known=False`: the caller saw no state row, so one is created (one statement either way)."""
     now = timezone.now()
     if not known:
-        asked = len(SalesRollup.objects.bulk_create(
-            [SalesRollup(brand_id=brand_id, rebuild_requested_at=now)], ignore_conflicts=True
-        ))
+        asked = len(
+            SalesRollup.objects.bulk_create(
+                [SalesRollup(brand_id=brand_id, rebuild_requested_at=now)], ignore_conflicts=True
+            )
+        )
     else:
         asked = SalesRollup.objects.filter(
-            Q(rebuild_requested_at__isnull=True) | Q(rebuild_requested_at__lt=now - REBUILD_RETRY), brand_id=brand_id
+            Q(rebuild_requested_at__isnull=True) | Q(rebuild_requested_at__lt=now - REBUILD_RETRY),
+            brand_id=brand_id,
         ).update(rebuild_requested_at=now)
     if asked:
         _enqueue_rebuild(brand_id)
@@ -560,8 +590,7 @@ class Figures:
     from_rollup: bool
 
 
-def figures(brand: Brand, period: selectors.Period, *, store_id: int | None = None,
-            top: int = 10) -> Figures:
+def figures(brand: Brand, period: selectors.Period, *, store_id: int | None = None, top: int = 10) -> Figures:
     """The dashboard's figures: from the rollup when it is ready, otherwise from the orders."""
     if not ready(brand):
         return Figures(
@@ -585,14 +614,18 @@ def _days(model: type, brand: Brand, period: selectors.Period):
     return model.objects.filter(brand=brand, day__gte=days[0], day__lte=days[-1]).order_by()
 
 
-def sales_summary(brand: Brand, period: selectors.Period, *, store_id: int | None = None) -> selectors.SalesSummary:
+def sales_summary(
+    brand: Brand, period: selectors.Period, *, store_id: int | None = None
+) -> selectors.SalesSummary:
     """selectors.sales_summary from the rollup. Three queries."""
     sales = _days(SalesDay, brand, period)
     if store_id is not None:
         sales = sales.filter(store_id=store_id)
     totals = sales.aggregate(net=Sum("net", default=0), orders=Sum("orders", default=0))
-    customers = _days(CustomerDay, brand, period).filter(scope=store_id or WHOLE_BRAND).aggregate(
-        customers=Sum("customers", default=0), omo=Sum("omo_customers", default=0)
+    customers = (
+        _days(CustomerDay, brand, period)
+        .filter(scope=store_id or WHOLE_BRAND)
+        .aggregate(customers=Sum("customers", default=0), omo=Sum("omo_customers", default=0))
     )
     return selectors.SalesSummary(
         net_sales=totals["net"],
@@ -604,8 +637,9 @@ def sales_summary(brand: Brand, period: selectors.Period, *, store_id: int | Non
     )
 
 
-def daily_sales_by_channel(brand: Brand, period: selectors.Period, *,
-                           store_id: int | None = None) -> selectors.DailySales:
+def daily_sales_by_channel(
+    brand: Brand, period: selectors.Period, *, store_id: int | None = None
+) -> selectors.DailySales:
     sales = _days(SalesDay, brand, period)
     if store_id is not None:
         sales = sales.filter(store_id=store_id)
@@ -621,8 +655,9 @@ def daily_sales_by_channel(brand: Brand, period: selectors.Period, *,
     return selectors.DailySales(days=days, by_channel=ordered)
 
 
-def sales_by_store(brand: Brand, period: selectors.Period, *,
-                   store_id: int | None = None) -> list[selectors.StoreSales]:
+def sales_by_store(
+    brand: Brand, period: selectors.Period, *, store_id: int | None = None
+) -> list[selectors.StoreSales]:
     sales = _days(SalesDay, brand, period)
     if store_id is not None:
         sales = sales.filter(store_id=store_id)
@@ -639,15 +674,18 @@ def sales_by_store(brand: Brand, period: selectors.Period, *,
     for row in rows:
         pk = None if row["store_id"] == NO_STORE else row["store_id"]
         name, name_en = names.get(pk, ("", ""))
-        result.append(selectors.StoreSales(
-            store_id=pk, name=name, name_en=name_en, net_sales=row["net"] or 0, orders=row["count"]
-        ))
+        result.append(
+            selectors.StoreSales(
+                store_id=pk, name=name, name_en=name_en, net_sales=row["net"] or 0, orders=row["count"]
+            )
+        )
     # the orders' order: largest first, then "no store" (NULL) where the live query puts it
     return sorted(result, key=lambda s: (-s.net_sales, s.store_id is None, s.store_id or 0))
 
 
-def top_products(brand: Brand, period: selectors.Period, *, store_id: int | None = None,
-                 limit: int = 10) -> list[selectors.ProductSales]:
+def top_products(
+    brand: Brand, period: selectors.Period, *, store_id: int | None = None, limit: int = 10
+) -> list[selectors.ProductSales]:
     products = _days(ProductSalesDay, brand, period)
     if store_id is not None:
         products = products.filter(store_id=store_id)
@@ -668,7 +706,13 @@ def top_products(brand: Brand, period: selectors.Period, *, store_id: int | None
     for row in rows:
         pk = None if row["product_id"] == UNKNOWN_PRODUCT else row["product_id"]
         title, title_en = titles.get(pk, ("", ""))
-        result.append(selectors.ProductSales(
-            product_id=pk, title=title, title_en=title_en, revenue=row["revenue"] or 0, units=row["units"] or 0
-        ))
+        result.append(
+            selectors.ProductSales(
+                product_id=pk,
+                title=title,
+                title_en=title_en,
+                revenue=row["revenue"] or 0,
+                units=row["units"] or 0,
+            )
+        )
     return result

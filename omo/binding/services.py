@@ -499,7 +499,9 @@ def undo_transfer(transfer: Transfer, *, actor: Actor, at: dt.datetime | None = 
     A customer who has been bound elsewhere since the transfer is left alone (their newer choice wins).
     """
     at = at or timezone.now()
-    transfer = Transfer.objects.select_for_update(of=("self",)).select_related("from_clerk").get(pk=transfer.pk)
+    transfer = (
+        Transfer.objects.select_for_update(of=("self",)).select_related("from_clerk").get(pk=transfer.pk)
+    )
     _check_manages(actor, transfer.from_clerk)
     if transfer.undone_at is not None:
         raise BindingError("transfer", "this transfer was already undone", status=409)

@@ -54,7 +54,15 @@ class StockLevelAdmin(admin.ModelAdmin):
 
 @admin.register(StockMovement)
 class StockMovementAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "variant", "location", "on_hand_delta", "reserved_delta", "reason", "reference")
+    list_display = (
+        "created_at",
+        "variant",
+        "location",
+        "on_hand_delta",
+        "reserved_delta",
+        "reason",
+        "reference",
+    )
     list_filter = ("brand", "reason")
 
     def has_change_permission(self, request, obj=None):

@@ -260,8 +260,12 @@ def _location_for_write(actor: Actor, code: str) -> Location:
     if location is None:
         raise ApiError(422, "invalid", f"no location with code {code!r}", field="location_code")
     if actor.scope != Scope.BRAND and (actor.store_id is None or location.store_id != actor.store_id):
-        raise ApiError(403, "forbidden", f"role {actor.role} may change stock only at its own store",
-                       field="location_code")
+        raise ApiError(
+            403,
+            "forbidden",
+            f"role {actor.role} may change stock only at its own store",
+            field="location_code",
+        )
     return location
 
 
@@ -292,14 +296,17 @@ def create_category(request: HttpRequest, data: CategoryIn):
 
 @router.get("/categories/{category_id}", auth=allow("catalog.read"), response={200: CategoryOut, **ERRORS})
 def get_category(request: HttpRequest, category_id: int):
-    return get_or_404(Category.objects.filter(brand=actor_of(request).brand), f"category {category_id}",
-                      pk=category_id)
+    return get_or_404(
+        Category.objects.filter(brand=actor_of(request).brand), f"category {category_id}", pk=category_id
+    )
 
 
 @router.patch("/categories/{category_id}", auth=allow("catalog.write"), response={200: CategoryOut, **ERRORS})
 def update_category(request: HttpRequest, category_id: int, data: CategoryPatch):
     actor = actor_of(request)
-    category = get_or_404(Category.objects.filter(brand=actor.brand), f"category {category_id}", pk=category_id)
+    category = get_or_404(
+        Category.objects.filter(brand=actor.brand), f"category {category_id}", pk=category_id
+    )
     return services.update_category(category, actor=actor, **data.model_dump(exclude_unset=True))
 
 
@@ -311,7 +318,9 @@ def list_products(request: HttpRequest, filters: Query[ProductFilters], paging: 
     products = _products(actor_of(request))
     if filters.q:
         products = products.filter(
-            Q(title__icontains=filters.q) | Q(handle__icontains=filters.q) | Q(variants__sku__icontains=filters.q)
+            Q(title__icontains=filters.q)
+            | Q(handle__icontains=filters.q)
+            | Q(variants__sku__icontains=filters.q)
             | Q(variants__barcode=filters.q)
         ).distinct()
     if filters.category_id is not None:
@@ -343,7 +352,9 @@ def update_product(request: HttpRequest, product_id: int, data: ProductPatch):
     return _product(actor, product_id)
 
 
-@router.post("/products/{product_id}/variants", auth=allow("catalog.write"), response={201: VariantOut, **ERRORS})
+@router.post(
+    "/products/{product_id}/variants", auth=allow("catalog.write"), response={201: VariantOut, **ERRORS}
+)
 def add_variant(request: HttpRequest, product_id: int, data: VariantIn):
     actor = actor_of(request)
     return Status(201, services.add_variant(_product(actor, product_id), actor=actor, **data.model_dump()))
@@ -360,23 +371,30 @@ def update_variant(request: HttpRequest, variant_id: int, data: VariantPatch):
 def add_image_url(request: HttpRequest, product_id: int, data: ImageUrlIn):
     """Add an image hosted elsewhere (http or https URL)."""
     actor = actor_of(request)
-    return Status(201, services.add_image(_product(actor, product_id), actor=actor, url=data.url, alt=data.alt))
+    return Status(
+        201, services.add_image(_product(actor, product_id), actor=actor, url=data.url, alt=data.alt)
+    )
 
 
-@router.post("/products/{product_id}/images/upload", auth=allow("catalog.write"),
-             response={201: ImageOut, **ERRORS})
+@router.post(
+    "/products/{product_id}/images/upload", auth=allow("catalog.write"), response={201: ImageOut, **ERRORS}
+)
 def upload_image(request: HttpRequest, product_id: int, file: File[UploadedFile], alt: Form[str] = ""):
     """Upload an image file (multipart/form-data: `file`, optional `alt`): JPEG, PNG, WebP or GIF, 5 MB max."""
     actor = actor_of(request)
     return Status(201, services.add_image(_product(actor, product_id), actor=actor, file=file, alt=alt))
 
 
-@router.delete("/products/{product_id}/images/{image_id}", auth=allow("catalog.write"),
-               response={204: None, **ERRORS})
+@router.delete(
+    "/products/{product_id}/images/{image_id}", auth=allow("catalog.write"), response={204: None, **ERRORS}
+)
 def remove_image(request: HttpRequest, product_id: int, image_id: int):
     actor = actor_of(request)
-    image = get_or_404(ProductImage.objects.filter(brand=actor.brand, product_id=product_id).select_related("product"),
-                       f"image {image_id}", pk=image_id)
+    image = get_or_404(
+        ProductImage.objects.filter(brand=actor.brand, product_id=product_id).select_related("product"),
+        f"image {image_id}",
+        pk=image_id,
+    )
     services.remove_image(image, actor=actor)
     return Status(204, None)
 
@@ -413,7 +431,9 @@ def set_stock(request: HttpRequest, data: StockSetIn):
 @router.get("/stock/movements", auth=allow("catalog.read"), response={200: MovementPage, **ERRORS})
 def list_movements(request: HttpRequest, filters: Query[MovementFilters], paging: Query[PageParams]):
     """The stock ledger, newest first."""
-    movements = StockMovement.objects.filter(brand=actor_of(request).brand).select_related("variant", "location")
+    movements = StockMovement.objects.filter(brand=actor_of(request).brand).select_related(
+        "variant", "location"
+    )
     if filters.sku:
         movements = movements.filter(variant__sku=filters.sku)
     if filters.variant_id is not None:

@@ -82,7 +82,15 @@ class ProductRow:
 class ProductsImporter(Importer):
     kind = "products"
     required = ("handle", "title", "sku", "price")
-    optional = ("title_en", "category", "description", "barcode", "variant_title", "compare_at_price", "image_url")
+    optional = (
+        "title_en",
+        "category",
+        "description",
+        "barcode",
+        "variant_title",
+        "compare_at_price",
+        "image_url",
+    )
 
     def check(self, unit: Unit, ctx: ImportContext) -> ProductRow:
         record = unit.records[0]
@@ -111,16 +119,27 @@ class ProductsImporter(Importer):
         row = ProductRow(**values)  # type: ignore[arg-type]
         owner = variant_by_sku(ctx, row.sku)
         if owner is not None and owner.product.handle != row.handle:
-            raise RowInvalid("sku", f"sku {row.sku} belongs to product {owner.product.handle}, not {row.handle}")
+            raise RowInvalid(
+                "sku", f"sku {row.sku} belongs to product {owner.product.handle}, not {row.handle}"
+            )
         return row
 
     def apply(self, parsed: ProductRow, ctx: ImportContext) -> None:
         try:
             variant = services.upsert_product_row(
-                ctx.brand, actor=None, handle=parsed.handle, title=parsed.title, sku=parsed.sku, price=parsed.price,
-                title_en=parsed.title_en, category=parsed.category, description=parsed.description,
-                barcode=parsed.barcode, variant_title=parsed.variant_title,
-                compare_at_price=parsed.compare_at_price, image_url=parsed.image_url,
+                ctx.brand,
+                actor=None,
+                handle=parsed.handle,
+                title=parsed.title,
+                sku=parsed.sku,
+                price=parsed.price,
+                title_en=parsed.title_en,
+                category=parsed.category,
+                description=parsed.description,
+                barcode=parsed.barcode,
+                variant_title=parsed.variant_title,
+                compare_at_price=parsed.compare_at_price,
+                image_url=parsed.image_url,
             )
         except services.CatalogError as exc:
             raise RowInvalid(exc.field, exc.message) from exc
@@ -190,7 +209,12 @@ class StockImporter(Importer):
 
     def apply(self, parsed: StockRow, ctx: ImportContext) -> None:
         try:
-            inventory.set_stock(parsed.variant, parsed.location, parsed.on_hand, reason=StockMovement.Reason.IMPORT,
-                                note=f"CSV import #{ctx.job_id}")
+            inventory.set_stock(
+                parsed.variant,
+                parsed.location,
+                parsed.on_hand,
+                reason=StockMovement.Reason.IMPORT,
+                note=f"CSV import #{ctx.job_id}",
+            )
         except inventory.StockError as exc:
             raise RowInvalid("on_hand", str(exc)) from exc

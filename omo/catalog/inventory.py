@@ -35,11 +35,26 @@ def _level(variant: Variant, location: Location) -> StockLevel:
     return level
 
 
-def _movement(variant, location, *, on_hand: int = 0, reserved: int = 0, reason: str, reference: str = "",
-              note: str = "", actor=None) -> None:
+def _movement(
+    variant,
+    location,
+    *,
+    on_hand: int = 0,
+    reserved: int = 0,
+    reason: str,
+    reference: str = "",
+    note: str = "",
+    actor=None,
+) -> None:
     StockMovement.objects.create(
-        brand_id=variant.brand_id, variant=variant, location=location, on_hand_delta=on_hand,
-        reserved_delta=reserved, reason=reason, reference=reference, note=note[:250],
+        brand_id=variant.brand_id,
+        variant=variant,
+        location=location,
+        on_hand_delta=on_hand,
+        reserved_delta=reserved,
+        reason=reason,
+        reference=reference,
+        note=note[:250],
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
     )
 
@@ -50,8 +65,16 @@ def available_at(variant: Variant, location: Location) -> int:
 
 
 @transaction.atomic
-def adjust_stock(variant: Variant, location: Location, delta: int, *, reason: str = StockMovement.Reason.ADJUSTMENT,
-                 note: str = "", reference: str = "", user=None) -> StockLevel:
+def adjust_stock(
+    variant: Variant,
+    location: Location,
+    delta: int,
+    *,
+    reason: str = StockMovement.Reason.ADJUSTMENT,
+    note: str = "",
+    reference: str = "",
+    user=None,
+) -> StockLevel:
     """Add (or remove, when negative) units on hand. Never takes on_hand below what is reserved."""
     if delta == 0:
         return _level(variant, location)
@@ -70,19 +93,30 @@ def adjust_stock(variant: Variant, location: Location, delta: int, *, reason: st
 
 
 @transaction.atomic
-def set_stock(variant: Variant, location: Location, on_hand: int, *, reason: str = StockMovement.Reason.ADJUSTMENT,
-              note: str = "", user=None) -> StockLevel:
+def set_stock(
+    variant: Variant,
+    location: Location,
+    on_hand: int,
+    *,
+    reason: str = StockMovement.Reason.ADJUSTMENT,
+    note: str = "",
+    user=None,
+) -> StockLevel:
     """Set the counted quantity (a stock take); the ledger records the difference."""
     if on_hand < 0:
         raise StockError("on_hand cannot be negative")
     level = _level(variant, location)
     level = StockLevel.objects.select_for_update().get(pk=level.pk)
     if on_hand < level.reserved:
-        raise StockError(f"{variant.sku} at {location.code}: {level.reserved} units are reserved, cannot set {on_hand}")
+        raise StockError(
+            f"{variant.sku} at {location.code}: {level.reserved} units are reserved, cannot set {on_hand}"
+        )
     return adjust_stock(variant, location, on_hand - level.on_hand, reason=reason, note=note, user=user)
 
 
-def reserve(variant: Variant, location: Location, quantity: int, *, order_line, reference: str = "") -> Reservation:
+def reserve(
+    variant: Variant, location: Location, quantity: int, *, order_line, reference: str = ""
+) -> Reservation:
     """Hold `quantity` units for an order line; raises OutOfStock when fewer are available."""
     if quantity <= 0:
         raise StockError("quantity must be positive")
@@ -93,7 +127,11 @@ def reserve(variant: Variant, location: Location, quantity: int, *, order_line, 
         raise OutOfStock(variant, quantity, available_at(variant, location))
     _movement(variant, location, reserved=quantity, reason=StockMovement.Reason.RESERVE, reference=reference)
     return Reservation.objects.create(
-        brand_id=variant.brand_id, variant=variant, location=location, order_line=order_line, quantity=quantity
+        brand_id=variant.brand_id,
+        variant=variant,
+        location=location,
+        order_line=order_line,
+        quantity=quantity,
     )
 
 
@@ -112,8 +150,13 @@ def release(reservation: Reservation, *, reference: str = "") -> None:
     StockLevel.objects.filter(variant_id=reservation.variant_id, location_id=reservation.location_id).update(
         reserved=F("reserved") - reservation.quantity, updated_at=timezone.now()
     )
-    _movement(reservation.variant, reservation.location, reserved=-reservation.quantity,
-              reason=StockMovement.Reason.RELEASE, reference=reference)
+    _movement(
+        reservation.variant,
+        reservation.location,
+        reserved=-reservation.quantity,
+        reason=StockMovement.Reason.RELEASE,
+        reference=reference,
+    )
 
 
 def commit(reservation: Reservation, *, reference: str = "") -> None:
@@ -125,8 +168,14 @@ def commit(reservation: Reservation, *, reference: str = "") -> None:
         reserved=F("reserved") - reservation.quantity,
         updated_at=timezone.now(),
     )
-    _movement(reservation.variant, reservation.location, on_hand=-reservation.quantity,
-              reserved=-reservation.quantity, reason=StockMovement.Reason.SALE, reference=reference)
+    _movement(
+        reservation.variant,
+        reservation.location,
+        on_hand=-reservation.quantity,
+        reserved=-reservation.quantity,
+        reason=StockMovement.Reason.SALE,
+        reference=reference,
+    )
 
 
 def restock(variant: Variant, location: Location, quantity: int, *, reference: str = "") -> None:
@@ -155,7 +204,9 @@ def availability(variant_ids: list[int]) -> dict[int, list[Availability]]:
     for level in rows:
         loc = level.location
         result[level.variant_id].append(
-            Availability(loc.pk, loc.code, loc.name, loc.kind, loc.store_id, loc.ships_online_orders, level.available)
+            Availability(
+                loc.pk, loc.code, loc.name, loc.kind, loc.store_id, loc.ships_online_orders, level.available
+            )
         )
     return result
 
@@ -163,7 +214,9 @@ def availability(variant_ids: list[int]) -> dict[int, list[Availability]]:
 def online_available(variant_ids: list[int]) -> dict[int, int]:
     """Units the web shop can ship home, per variant (from locations that ship online orders)."""
     rows = (
-        StockLevel.objects.filter(variant_id__in=variant_ids, location__ships_online_orders=True, location__is_active=True)
+        StockLevel.objects.filter(
+            variant_id__in=variant_ids, location__ships_online_orders=True, location__is_active=True
+        )
         .values("variant_id")
         .annotate(units=Sum(F("on_hand") - F("reserved")))
     )
@@ -174,5 +227,7 @@ def online_available(variant_ids: list[int]) -> dict[int, int]:
 def shipping_locations(brand_id: int) -> list[Location]:
     """Where ship-home orders are fulfilled from, warehouses first."""
     return list(
-        Location.objects.filter(brand_id=brand_id, ships_online_orders=True, is_active=True).order_by("-kind", "code")
+        Location.objects.filter(brand_id=brand_id, ships_online_orders=True, is_active=True).order_by(
+            "-kind", "code"
+        )
     )

@@ -13,7 +13,9 @@ class Category(BrandScoped):
     name = models.CharField(_("分類名稱"), max_length=120)
     name_en = models.CharField(max_length=120, blank=True)
     slug = models.SlugField(max_length=80, allow_unicode=True)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
     sort_order = models.IntegerField(default=0)
 
     class Meta:
@@ -36,7 +38,9 @@ class Product(BrandScoped):
     title_en = models.CharField(max_length=200, blank=True)
     handle = models.SlugField(max_length=120, allow_unicode=True)
     description = models.TextField(_("商品描述"), blank=True)
-    category = models.ForeignKey(Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products")
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.SET_NULL, related_name="products"
+    )
     vendor = models.CharField(max_length=120, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -149,7 +153,9 @@ class StockLevel(BrandScoped):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["variant", "location"], name="one_stock_row_per_variant_location"),
+            models.UniqueConstraint(
+                fields=["variant", "location"], name="one_stock_row_per_variant_location"
+            ),
             models.CheckConstraint(condition=models.Q(on_hand__gte=0), name="stock_on_hand_not_negative"),
             models.CheckConstraint(condition=models.Q(reserved__gte=0), name="stock_reserved_not_negative"),
             models.CheckConstraint(
@@ -185,7 +191,9 @@ class StockMovement(BrandScoped):
     reason = models.CharField(max_length=12, choices=Reason.choices)
     reference = models.CharField(max_length=80, blank=True, help_text="e.g. order:123")
     note = models.CharField(max_length=250, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -206,7 +214,9 @@ class Reservation(BrandScoped):
 
     variant = models.ForeignKey(Variant, on_delete=models.CASCADE, related_name="+")
     location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
-    order_line = models.ForeignKey("commerce.OrderLine", on_delete=models.CASCADE, related_name="reservations")
+    order_line = models.ForeignKey(
+        "commerce.OrderLine", on_delete=models.CASCADE, related_name="reservations"
+    )
     quantity = models.PositiveIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)

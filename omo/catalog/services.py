@@ -52,8 +52,16 @@ def check_url(url: str, field: str = "url") -> str:
 
 
 @transaction.atomic
-def create_category(brand: Brand, *, actor: Actor | None, name: str, name_en: str = "", slug: str = "",
-                    parent_id: int | None = None, sort_order: int = 0) -> Category:
+def create_category(
+    brand: Brand,
+    *,
+    actor: Actor | None,
+    name: str,
+    name_en: str = "",
+    slug: str = "",
+    parent_id: int | None = None,
+    sort_order: int = 0,
+) -> Category:
     name = name.strip()
     if not name:
         raise CatalogError("name", "is required")
@@ -64,8 +72,9 @@ def create_category(brand: Brand, *, actor: Actor | None, name: str, name_en: st
         raise CatalogError("slug", f"{slug} already exists", conflict=True)
     if parent_id is not None and not Category.objects.filter(brand=brand, pk=parent_id).exists():
         raise CatalogError("parent_id", f"no category {parent_id}")
-    category = Category.objects.create(brand=brand, name=name, name_en=name_en, slug=slug, parent_id=parent_id,
-                                       sort_order=sort_order)
+    category = Category.objects.create(
+        brand=brand, name=name, name_en=name_en, slug=slug, parent_id=parent_id, sort_order=sort_order
+    )
     if actor is not None:
         audit.record(actor, "category.created", category, name=name)
     return category
@@ -106,7 +115,9 @@ def _check_category(brand: Brand, category_id: int | None) -> None:
 def _check_sku_free(brand_id: int, sku: str, *, product: Product | None = None, field: str = "sku") -> None:
     owner = Variant.objects.filter(brand_id=brand_id, sku=sku).select_related("product").first()
     if owner is not None and (product is None or owner.product_id != product.pk):
-        raise CatalogError(field, f"sku {sku} already belongs to product {owner.product.handle}", conflict=True)
+        raise CatalogError(
+            field, f"sku {sku} already belongs to product {owner.product.handle}", conflict=True
+        )
 
 
 def _check_prices(price: int, compare_at_price: int | None, prefix: str = "") -> None:
@@ -117,10 +128,20 @@ def _check_prices(price: int, compare_at_price: int | None, prefix: str = "") ->
 
 
 @transaction.atomic
-def create_product(brand: Brand, *, actor: Actor | None, handle: str, title: str, title_en: str = "",
-                   description: str = "", category_id: int | None = None, vendor: str = "",
-                   status: str = Product.Status.ACTIVE, variants: list[dict[str, Any]] | None = None,
-                   image_urls: list[str] | None = None) -> Product:
+def create_product(
+    brand: Brand,
+    *,
+    actor: Actor | None,
+    handle: str,
+    title: str,
+    title_en: str = "",
+    description: str = "",
+    category_id: int | None = None,
+    vendor: str = "",
+    status: str = Product.Status.ACTIVE,
+    variants: list[dict[str, Any]] | None = None,
+    image_urls: list[str] | None = None,
+) -> Product:
     """A product with its variants (dicts of sku, title, barcode, price, compare_at_price, options)."""
     handle = check_handle(handle)
     if not title.strip():
@@ -128,8 +149,16 @@ def create_product(brand: Brand, *, actor: Actor | None, handle: str, title: str
     if Product.objects.filter(brand=brand, handle=handle).exists():
         raise CatalogError("handle", f"{handle} already exists", conflict=True)
     _check_category(brand, category_id)
-    product = Product.objects.create(brand=brand, handle=handle, title=title.strip(), title_en=title_en,
-                                     description=description, category_id=category_id, vendor=vendor, status=status)
+    product = Product.objects.create(
+        brand=brand,
+        handle=handle,
+        title=title.strip(),
+        title_en=title_en,
+        description=description,
+        category_id=category_id,
+        vendor=vendor,
+        status=status,
+    )
     for index, variant in enumerate(variants or []):
         add_variant(product, actor=None, field_prefix=f"variants[{index}].", sort_order=index, **variant)
     for index, url in enumerate(image_urls or []):
@@ -149,7 +178,9 @@ def update_product(product: Product, *, actor: Actor | None, **changes: Any) -> 
         raise CatalogError(sorted(unknown)[0], "cannot be changed")
     if "handle" in changes:
         changes["handle"] = check_handle(changes["handle"])
-        clash = Product.objects.filter(brand_id=product.brand_id, handle=changes["handle"]).exclude(pk=product.pk)
+        clash = Product.objects.filter(brand_id=product.brand_id, handle=changes["handle"]).exclude(
+            pk=product.pk
+        )
         if clash.exists():
             raise CatalogError("handle", f"{changes['handle']} already exists", conflict=True)
     if "title" in changes and not (changes["title"] or "").strip():
@@ -165,9 +196,20 @@ def update_product(product: Product, *, actor: Actor | None, **changes: Any) -> 
 
 
 @transaction.atomic
-def add_variant(product: Product, *, actor: Actor | None, sku: str, price: int, title: str = "", barcode: str = "",
-                compare_at_price: int | None = None, options: dict | None = None, is_active: bool = True,
-                sort_order: int | None = None, field_prefix: str = "") -> Variant:
+def add_variant(
+    product: Product,
+    *,
+    actor: Actor | None,
+    sku: str,
+    price: int,
+    title: str = "",
+    barcode: str = "",
+    compare_at_price: int | None = None,
+    options: dict | None = None,
+    is_active: bool = True,
+    sort_order: int | None = None,
+    field_prefix: str = "",
+) -> Variant:
     sku = (sku or "").strip()
     if not sku:
         raise CatalogError(f"{field_prefix}sku", "is required")
@@ -176,8 +218,16 @@ def add_variant(product: Product, *, actor: Actor | None, sku: str, price: int, 
     if sort_order is None:
         sort_order = product.variants.count()
     variant = Variant.objects.create(
-        brand_id=product.brand_id, product=product, sku=sku, title=title, barcode=barcode, price=price,
-        compare_at_price=compare_at_price, options=options or {}, is_active=is_active, sort_order=sort_order,
+        brand_id=product.brand_id,
+        product=product,
+        sku=sku,
+        title=title,
+        barcode=barcode,
+        price=price,
+        compare_at_price=compare_at_price,
+        options=options or {},
+        is_active=is_active,
+        sort_order=sort_order,
         currency=product.brand.currency,
     )
     if actor is not None:
@@ -193,7 +243,9 @@ def update_variant(variant: Variant, *, actor: Actor | None, **changes: Any) -> 
     unknown = set(changes) - set(VARIANT_FIELDS)
     if unknown:
         raise CatalogError(sorted(unknown)[0], "cannot be changed")
-    _check_prices(changes.get("price", variant.price), changes.get("compare_at_price", variant.compare_at_price))
+    _check_prices(
+        changes.get("price", variant.price), changes.get("compare_at_price", variant.compare_at_price)
+    )
     for field, value in changes.items():
         setattr(variant, field, value)
     variant.save()
@@ -203,21 +255,32 @@ def update_variant(variant: Variant, *, actor: Actor | None, **changes: Any) -> 
 
 
 @transaction.atomic
-def add_image(product: Product, *, actor: Actor | None, url: str = "", file: UploadedFile | None = None,
-              alt: str = "", sort_order: int | None = None) -> ProductImage:
+def add_image(
+    product: Product,
+    *,
+    actor: Actor | None,
+    url: str = "",
+    file: UploadedFile | None = None,
+    alt: str = "",
+    sort_order: int | None = None,
+) -> ProductImage:
     """An image hosted elsewhere (url) or uploaded (file: JPEG, PNG, WebP or GIF up to 5 MB)."""
     if bool(url) == bool(file):
         raise CatalogError("url", "send either a url or a file")
     if file is not None:
         if (file.content_type or "") not in IMAGE_TYPES:
-            raise CatalogError("file", f"{file.content_type} is not an image type ({', '.join(sorted(IMAGE_TYPES))})")
+            raise CatalogError(
+                "file", f"{file.content_type} is not an image type ({', '.join(sorted(IMAGE_TYPES))})"
+            )
         if file.size and file.size > MAX_IMAGE_BYTES:
             raise CatalogError("file", "is larger than 5 MB")
     else:
         url = check_url(url)
     if sort_order is None:
         sort_order = product.images.count()
-    image = ProductImage(brand_id=product.brand_id, product=product, url=url, alt=alt[:200], sort_order=sort_order)
+    image = ProductImage(
+        brand_id=product.brand_id, product=product, url=url, alt=alt[:200], sort_order=sort_order
+    )
     if file is not None:
         image.file.save(file.name or "image", file, save=False)
     image.save()
@@ -237,10 +300,22 @@ def remove_image(image: ProductImage, *, actor: Actor) -> None:
 
 
 @transaction.atomic
-def upsert_product_row(brand: Brand, *, actor: Actor | None, handle: str, title: str, sku: str, price: int,
-                       title_en: str = "", category: str = "", description: str = "", barcode: str = "",
-                       variant_title: str = "", compare_at_price: int | None = None,
-                       image_url: str = "") -> Variant:
+def upsert_product_row(
+    brand: Brand,
+    *,
+    actor: Actor | None,
+    handle: str,
+    title: str,
+    sku: str,
+    price: int,
+    title_en: str = "",
+    category: str = "",
+    description: str = "",
+    barcode: str = "",
+    variant_title: str = "",
+    compare_at_price: int | None = None,
+    image_url: str = "",
+) -> Variant:
     """One CSV row: create or update the product (by handle) and its variant (by sku)."""
     handle = check_handle(handle)
     product = Product.objects.filter(brand=brand, handle=handle).first()
@@ -259,11 +334,24 @@ def upsert_product_row(brand: Brand, *, actor: Actor | None, handle: str, title:
     _check_sku_free(brand.pk, sku, product=product)
     variant = Variant.objects.filter(brand=brand, sku=sku).first()
     if variant is None:
-        variant = add_variant(product, actor=None, sku=sku, price=price, title=variant_title, barcode=barcode,
-                              compare_at_price=compare_at_price)
+        variant = add_variant(
+            product,
+            actor=None,
+            sku=sku,
+            price=price,
+            title=variant_title,
+            barcode=barcode,
+            compare_at_price=compare_at_price,
+        )
     else:
-        update_variant(variant, actor=None, price=price, title=variant_title or variant.title,
-                       barcode=barcode or variant.barcode, compare_at_price=compare_at_price)
+        update_variant(
+            variant,
+            actor=None,
+            price=price,
+            title=variant_title or variant.title,
+            barcode=barcode or variant.barcode,
+            compare_at_price=compare_at_price,
+        )
     if image_url and not product.images.filter(url=image_url).exists():
         add_image(product, actor=None, url=image_url)
     return variant

@@ -173,7 +173,9 @@ def _message_row(message: Message) -> dict[str, Any]:
     return row
 
 
-def _customer_timeline(user: User, customer: Customer, params: Any = None, *, limit: int = 20) -> dict[str, Any]:
+def _customer_timeline(
+    user: User, customer: Customer, params: Any = None, *, limit: int = 20
+) -> dict[str, Any]:
     """The customer's timeline for the panel; chats link only where this clerk may open them."""
     params = params if params is not None else {}
     error = None
@@ -186,7 +188,9 @@ def _customer_timeline(user: User, customer: Customer, params: Any = None, *, li
     )
     links = timeline.clerk_links(lambda conversation_id: conversation_id in open_ids)
     try:
-        page = timeline.timeline_page(customer, filters, cursor=params.get("cursor", ""), limit=limit, links=links)
+        page = timeline.timeline_page(
+            customer, filters, cursor=params.get("cursor", ""), limit=limit, links=links
+        )
     except timeline.TimelineError as exc:
         page, error = timeline.timeline_page(customer, filters, limit=limit, links=links), exc
     return {
@@ -377,7 +381,9 @@ def my_customers(request: HttpRequest) -> HttpResponse:
     bindings = binding_selectors.bound_bindings(user)
     if query:
         brand_customers = Customer.objects.filter(brand_id=user.brand_id)
-        matches = customer_search.search(brand_customers, query, brand_id=user.brand_id, country=user.brand.country)
+        matches = customer_search.search(
+            brand_customers, query, brand_id=user.brand_id, country=user.brand.country
+        )
         bindings = bindings.filter(customer__in=matches)
     bindings = list(bindings.order_by("-started_at")[:500])
     return render(request, "clerk/customers.html", {"bindings": bindings, "tab": "customers", "query": query})

@@ -18,7 +18,16 @@ class RefundInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ("display_number", "brand", "sales_channel", "store", "customer", "total", "status", "placed_at")
+    list_display = (
+        "display_number",
+        "brand",
+        "sales_channel",
+        "store",
+        "customer",
+        "total",
+        "status",
+        "placed_at",
+    )
     list_filter = ("brand", "sales_channel", "status")
     search_fields = ("name", "external_id", "contact_phone", "contact_email")
     date_hierarchy = "placed_at"

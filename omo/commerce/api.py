@@ -205,8 +205,12 @@ def record_orders(request: HttpRequest, data: BatchIn):
     positions: list[int] = []
     for index, raw in enumerate(data.orders):
         if not isinstance(raw, dict):
-            results[index] = {"index": index, "status": "rejected", "field": f"orders[{index}]",
-                              "error": "must be a JSON object shaped like OrderIn"}
+            results[index] = {
+                "index": index,
+                "status": "rejected",
+                "field": f"orders[{index}]",
+                "error": "must be a JSON object shaped like OrderIn",
+            }
             continue
         try:
             valid.append(OrderIn.model_validate(raw))
@@ -286,7 +290,9 @@ def cancel_order(request: HttpRequest, order_id: int, data: CancelIn | None = No
 
 
 @router.post(
-    "/orders/{order_id}/refunds", auth=allow("orders.refund"), response={200: RefundOut, 201: RefundOut, **ERRORS}
+    "/orders/{order_id}/refunds",
+    auth=allow("orders.refund"),
+    response={200: RefundOut, 201: RefundOut, **ERRORS},
 )
 def refund_order(request: HttpRequest, order_id: int, data: RefundIn):
     """Refund part or all of an order. Idempotent on external_id: a repeat answers 200."""

@@ -17,14 +17,36 @@ from omo.core.imports import ImportContext, Importer, Problem, RowInvalid, RowsI
 from omo.customers import services as customer_services
 from omo.staff.models import Store
 
-ORDER_COLUMNS = ("source", "external_id", "name", "sales_channel", "store_code", "staff_code", "placed_at",
-                 "customer_phone", "customer_email", "customer_name", "member_number", "shipping_total", "status")
+ORDER_COLUMNS = (
+    "source",
+    "external_id",
+    "name",
+    "sales_channel",
+    "store_code",
+    "staff_code",
+    "placed_at",
+    "customer_phone",
+    "customer_email",
+    "customer_name",
+    "member_number",
+    "shipping_total",
+    "status",
+)
 # Columns that describe the order, not the line: later rows of an order must not contradict the first.
 MUST_AGREE = ("sales_channel", "store_code", "placed_at", "status")
-LINE_COLUMN = {"sku": "sku", "title": "title", "quantity": "quantity", "unit_price": "unit_price",
-               "discount": "line_discount"}
-CUSTOMER_COLUMN = {"name": "customer_name", "phone": "customer_phone", "email": "customer_email",
-                   "member_number": "member_number"}
+LINE_COLUMN = {
+    "sku": "sku",
+    "title": "title",
+    "quantity": "quantity",
+    "unit_price": "unit_price",
+    "discount": "line_discount",
+}
+CUSTOMER_COLUMN = {
+    "name": "customer_name",
+    "phone": "customer_phone",
+    "email": "customer_email",
+    "member_number": "member_number",
+}
 NAIVE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 LINE_PATH = re.compile(r"^lines\[(\d+)\]\.?(.*)$")
 
@@ -45,7 +67,9 @@ def parse_placed_at(raw: str, time_zone: str) -> dt.datetime:
             except ValueError:
                 continue
         else:
-            raise RowInvalid("placed_at", f"not a date and time (e.g. 2026-11-23 14:05 or ISO 8601): {raw!r}") from None
+            raise RowInvalid(
+                "placed_at", f"not a date and time (e.g. 2026-11-23 14:05 or ISO 8601): {raw!r}"
+            ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(time_zone))
     return parsed
@@ -65,8 +89,18 @@ class OrdersImporter(Importer):
     kind = "orders"
     required = ("source", "external_id", "sales_channel", "placed_at", "quantity", "unit_price")
     one_of = ("sku", "title")
-    optional = ("name", "store_code", "staff_code", "customer_phone", "customer_email", "customer_name",
-                "member_number", "line_discount", "shipping_total", "status")
+    optional = (
+        "name",
+        "store_code",
+        "staff_code",
+        "customer_phone",
+        "customer_email",
+        "customer_name",
+        "member_number",
+        "line_discount",
+        "shipping_total",
+        "status",
+    )
 
     def units(self, rows: list[tuple[int, dict[str, str]]]) -> list[Unit]:
         orders: dict[tuple[str, str], Unit] = {}
@@ -89,7 +123,9 @@ class OrdersImporter(Importer):
         for row, record in zip(unit.rows[1:], unit.records[1:], strict=True):
             for column in MUST_AGREE:
                 if record.get(column, "") and record.get(column, "") != first.get(column, ""):
-                    problems.append(Problem(row, column, f"differs from row {unit.rows[0]} of the same order"))
+                    problems.append(
+                        Problem(row, column, f"differs from row {unit.rows[0]} of the same order")
+                    )
         placed_at: dt.datetime | None = None
         try:
             placed_at = parse_placed_at(first.get("placed_at", ""), ctx.brand.time_zone)
@@ -102,9 +138,15 @@ class OrdersImporter(Importer):
             problems.extend(Problem(unit.rows[0], p.field, p.error) for p in exc.problems)
         lines: list[dict[str, Any]] = []
         for row, record in zip(unit.rows, unit.records, strict=True):
-            line: dict[str, Any] = {"sku": record.get("sku", ""), "title": record.get("title", ""),
-                                    "quantity": record.get("quantity", "")}
-            for column, key, required in (("unit_price", "unit_price", True), ("line_discount", "discount", False)):
+            line: dict[str, Any] = {
+                "sku": record.get("sku", ""),
+                "title": record.get("title", ""),
+                "quantity": record.get("quantity", ""),
+            }
+            for column, key, required in (
+                ("unit_price", "unit_price", True),
+                ("line_discount", "discount", False),
+            ):
                 try:
                     value = amount(record, column, currency, required=required)
                     if value is not None:
@@ -116,21 +158,39 @@ class OrdersImporter(Importer):
             raise RowsInvalid(problems)
         customer = {key: first.get(column, "") for key, column in CUSTOMER_COLUMN.items()}
         data: dict[str, Any] = {
-            "source": first["source"], "external_id": first["external_id"], "name": first.get("name", ""),
-            "sales_channel": first.get("sales_channel", ""), "store_code": first.get("store_code", ""),
-            "staff_code": first.get("staff_code", ""), "placed_at": placed_at, "currency": currency,
-            "customer": customer if any(customer.values()) else None, "lines": lines,
-            "shipping_total": shipping_total, "status": first.get("status") or "paid",
+            "source": first["source"],
+            "external_id": first["external_id"],
+            "name": first.get("name", ""),
+            "sales_channel": first.get("sales_channel", ""),
+            "store_code": first.get("store_code", ""),
+            "staff_code": first.get("staff_code", ""),
+            "placed_at": placed_at,
+            "currency": currency,
+            "customer": customer if any(customer.values()) else None,
+            "lines": lines,
+            "shipping_total": shipping_total,
+            "status": first.get("status") or "paid",
         }
         try:
             return OrderIn.model_validate(data)
         except ValidationError as exc:
-            raise RowsInvalid([self._problem(unit, error["loc"], _message(error)) for error in exc.errors()]) from exc
+            raise RowsInvalid(
+                [self._problem(unit, error["loc"], _message(error)) for error in exc.errors()]
+            ) from exc
 
     def _problem(self, unit: Unit, loc: tuple[Any, ...] | list[Any], message: str) -> Problem:
         parts = list(loc)
-        if parts[:1] == ["lines"] and len(parts) >= 2 and isinstance(parts[1], int) and parts[1] < len(unit.rows):
-            column = LINE_COLUMN.get(str(parts[2]), str(parts[2])) if len(parts) > 2 else ("sku" if "sku" in message else "")
+        if (
+            parts[:1] == ["lines"]
+            and len(parts) >= 2
+            and isinstance(parts[1], int)
+            and parts[1] < len(unit.rows)
+        ):
+            column = (
+                LINE_COLUMN.get(str(parts[2]), str(parts[2]))
+                if len(parts) > 2
+                else ("sku" if "sku" in message else "")
+            )
             return Problem(unit.rows[parts[1]], column, message)
         if parts[:1] == ["customer"] and len(parts) > 1:
             return Problem(unit.rows[0], CUSTOMER_COLUMN.get(str(parts[1]), str(parts[1])), message)
@@ -146,13 +206,17 @@ class OrdersImporter(Importer):
             if data.store_code not in stores:
                 stores[data.store_code] = Store.objects.filter(brand=ctx.brand, code=data.store_code).first()
             if stores[data.store_code] is None:
-                problems.append(Problem(unit.rows[0], "store_code", f"no store with code {data.store_code!r}"))
+                problems.append(
+                    Problem(unit.rows[0], "store_code", f"no store with code {data.store_code!r}")
+                )
         for row, line in zip(unit.rows, data.lines, strict=True):
             if line.sku and not line.title and variant_by_sku(ctx, line.sku) is None:
                 problems.append(Problem(row, "sku", f"unknown sku {line.sku!r} and no title given"))
         if data.customer is not None:
             try:
-                customer_services.clean_contact(ctx.brand, phone=data.customer.phone, email=data.customer.email)
+                customer_services.clean_contact(
+                    ctx.brand, phone=data.customer.phone, email=data.customer.email
+                )
             except customer_services.CustomerError as exc:
                 problems.append(Problem(unit.rows[0], CUSTOMER_COLUMN.get(exc.field, exc.field), exc.message))
         if problems:
@@ -161,8 +225,13 @@ class OrdersImporter(Importer):
 
     def apply(self, parsed: ParsedOrder, ctx: ImportContext) -> None:
         try:
-            services.record_order(ctx.brand, parsed.data, actor=ctx.actor, store_cache=ctx.memo("order_stores"),
-                                  variant_cache=ctx.memo("order_variants"))
+            services.record_order(
+                ctx.brand,
+                parsed.data,
+                actor=ctx.actor,
+                store_cache=ctx.memo("order_stores"),
+                variant_cache=ctx.memo("order_variants"),
+            )
         except services.OrderError as exc:
             match = LINE_PATH.match(exc.field)
             if match and int(match.group(1)) < len(parsed.rows):

@@ -24,9 +24,13 @@ class Cart(BrandScoped):
     """
 
     token = models.CharField(max_length=40, unique=True)
-    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     ref = models.CharField(max_length=200, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     checked_out_order = models.OneToOneField(
@@ -44,7 +48,9 @@ class CartLine(models.Model):
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["cart", "variant"], name="one_line_per_variant_in_cart")]
+        constraints = [
+            models.UniqueConstraint(fields=["cart", "variant"], name="one_line_per_variant_in_cart")
+        ]
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -75,16 +81,24 @@ class Order(BrandScoped):
     external_id = models.CharField(max_length=120)
     name = models.CharField(_("訂單編號"), max_length=60, blank=True)
     sales_channel = models.CharField(_("銷售通路"), max_length=20, choices=SalesChannel.choices)
-    store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="pos_orders")
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="pos_orders"
+    )
     staff_code = models.CharField(max_length=40, blank=True, help_text="employee code as sent by the POS")
-    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
     contact_name = models.CharField(max_length=120, blank=True)
     contact_phone = models.CharField(max_length=20, blank=True)
     contact_email = models.EmailField(blank=True)
     fulfilment = models.CharField(max_length=10, choices=Fulfilment.choices, default=Fulfilment.SHIP)
     shipping_address = models.JSONField(default=dict, blank=True)
-    pickup_store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    pickup_store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     payment_method = models.CharField(max_length=20, choices=Payment.choices, default=Payment.PAID_EXTERNALLY)
     currency = models.CharField(max_length=3, default="TWD")
     subtotal = models.BigIntegerField(default=0)
@@ -136,8 +150,12 @@ class Order(BrandScoped):
 
 class OrderLine(BrandScoped):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    variant = models.ForeignKey("catalog.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    product = models.ForeignKey("catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    variant = models.ForeignKey(
+        "catalog.Variant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    product = models.ForeignKey(
+        "catalog.Product", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sku = models.CharField(max_length=64, blank=True)
     title = models.CharField(max_length=250)
     quantity = models.PositiveIntegerField()
@@ -163,7 +181,9 @@ class Refund(BrandScoped):
     reason = models.CharField(max_length=250, blank=True)
     lines = models.JSONField(default=list, blank=True, help_text='[{"line_id", "quantity"}]')
     restock = models.BooleanField(default=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -18,10 +18,9 @@ SALE_STATUSES = (
 
 
 def net_spend_since(customer, since: dt.datetime) -> int:
-    value = (
-        Order.objects.filter(customer=customer, placed_at__gte=since, status__in=SALE_STATUSES)
-        .aggregate(s=Sum(F("total") - F("refunded_total")))["s"]
-    )
+    value = Order.objects.filter(customer=customer, placed_at__gte=since, status__in=SALE_STATUSES).aggregate(
+        s=Sum(F("total") - F("refunded_total"))
+    )["s"]
     return int(value or 0)
 
 

@@ -50,8 +50,14 @@ class _Resolved:
     variants: dict[str, Variant] = field(default_factory=dict)
 
 
-def _resolve(brand: Brand, data: OrderIn, *, store_cache: dict | None = None,
-             variant_cache: dict | None = None, staff_cache: dict | None = None) -> _Resolved:
+def _resolve(
+    brand: Brand,
+    data: OrderIn,
+    *,
+    store_cache: dict | None = None,
+    variant_cache: dict | None = None,
+    staff_cache: dict | None = None,
+) -> _Resolved:
     resolved = _Resolved()
     if data.store_code:
         stores = store_cache if store_cache is not None else {}
@@ -90,8 +96,14 @@ def _check(brand: Brand, data: OrderIn) -> None:
         raise OrderError("discounts", "discounts exceed the order amount")
 
 
-def record_order(brand: Brand, data: OrderIn, *, actor: Actor | None, store_cache: dict | None = None,
-                 variant_cache: dict | None = None) -> tuple[Order, bool]:
+def record_order(
+    brand: Brand,
+    data: OrderIn,
+    *,
+    actor: Actor | None,
+    store_cache: dict | None = None,
+    variant_cache: dict | None = None,
+) -> tuple[Order, bool]:
     """Idempotent on (source, external_id): a repeat returns the existing order untouched."""
     existing = Order.objects.filter(brand=brand, source=data.source, external_id=data.external_id).first()
     if existing is not None:
@@ -115,8 +127,13 @@ def _order_customer(brand: Brand, data: OrderIn):
         return None
     try:
         customer, _ = customer_services.get_or_create_customer(
-            brand, actor=None, name=data.customer.name, phone=data.customer.phone,
-            email=data.customer.email, member_number=data.customer.member_number, source=data.source,
+            brand,
+            actor=None,
+            name=data.customer.name,
+            phone=data.customer.phone,
+            email=data.customer.email,
+            member_number=data.customer.member_number,
+            source=data.source,
         )
     except customer_services.CustomerError as exc:
         raise OrderError(f"customer.{exc.field}", exc.message) from exc
@@ -140,17 +157,32 @@ def _new_order(brand: Brand, data: OrderIn, resolved: _Resolved, customer) -> Or
     paid_at = _paid_at(data)
     fulfilment = _fulfilment(data)
     return Order(
-        brand=brand, source=data.source, external_id=data.external_id, name=data.name,
-        sales_channel=data.sales_channel, store=resolved.store, staff=resolved.staff, staff_code=data.staff_code,
+        brand=brand,
+        source=data.source,
+        external_id=data.external_id,
+        name=data.name,
+        sales_channel=data.sales_channel,
+        store=resolved.store,
+        staff=resolved.staff,
+        staff_code=data.staff_code,
         customer=customer,
         contact_name=(data.customer.name if data.customer else "")[:120],
         contact_phone=customer.phone if customer else "",
         contact_email=customer.email if customer else "",
-        fulfilment=fulfilment, payment_method=Order.Payment.PAID_EXTERNALLY, currency=data.currency,
-        subtotal=data.computed_subtotal(), discount_total=sum(d.amount for d in data.discounts),
-        shipping_total=data.shipping_total, tax_total=data.tax_total, total=data.computed_total(),
-        discounts=[d.model_dump() for d in data.discounts], status=status, ref=data.ref, note=data.note,
-        placed_at=placed_at, paid_at=paid_at,
+        fulfilment=fulfilment,
+        payment_method=Order.Payment.PAID_EXTERNALLY,
+        currency=data.currency,
+        subtotal=data.computed_subtotal(),
+        discount_total=sum(d.amount for d in data.discounts),
+        shipping_total=data.shipping_total,
+        tax_total=data.tax_total,
+        total=data.computed_total(),
+        discounts=[d.model_dump() for d in data.discounts],
+        status=status,
+        ref=data.ref,
+        note=data.note,
+        placed_at=placed_at,
+        paid_at=paid_at,
         fulfilled_at=placed_at if status == "fulfilled" else None,
         cancelled_at=placed_at if status == "cancelled" else None,
     )
@@ -160,12 +192,21 @@ def _new_lines(brand: Brand, order: Order, data: OrderIn, resolved: _Resolved) -
     lines = []
     for line in data.lines:
         variant = resolved.variants.get(line.sku)
-        lines.append(OrderLine(
-            brand=brand, order=order, variant=variant, product_id=variant.product_id if variant else None,
-            sku=line.sku, title=line.title or (str(variant) if variant else line.sku),
-            quantity=line.quantity, unit_price=line.unit_price, discount=line.discount,
-            total=line.quantity * line.unit_price - line.discount, placed_at=order.placed_at,
-        ))
+        lines.append(
+            OrderLine(
+                brand=brand,
+                order=order,
+                variant=variant,
+                product_id=variant.product_id if variant else None,
+                sku=line.sku,
+                title=line.title or (str(variant) if variant else line.sku),
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                total=line.quantity * line.unit_price - line.discount,
+                placed_at=order.placed_at,
+            )
+        )
     return lines
 
 
@@ -178,8 +219,15 @@ def _after_recorded(order: Order, *, actor: Actor | None) -> None:
 def _announce(order: Order, *, actor: Actor | None, in_batch: bool = False) -> None:
     if actor is not None and actor.user is not None:
         audit.record(actor, "order.recorded", order)
-    events.publish("order.recorded", brand_id=order.brand_id, order_id=order.pk, sales_channel=order.sales_channel,
-                   status=order.status, created=True, in_batch=in_batch)
+    events.publish(
+        "order.recorded",
+        brand_id=order.brand_id,
+        order_id=order.pk,
+        sales_channel=order.sales_channel,
+        status=order.status,
+        created=True,
+        in_batch=in_batch,
+    )
 
 
 def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, actor: Actor | None) -> Order:
@@ -225,7 +273,11 @@ def _recorded(brand: Brand, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
         found = Order.objects.filter(pk__in=hits) if hits else []
     else:
         found = Order.objects.filter(brand=brand, source__in=sources, external_id__in=external_ids)
-    return {(order.source, order.external_id): order for order in found if (order.source, order.external_id) in keys}
+    return {
+        (order.source, order.external_id): order
+        for order in found
+        if (order.source, order.external_id) in keys
+    }
 
 
 @dataclass
@@ -243,11 +295,15 @@ def _catalog(brand: Brand, orders: list[OrderIn]) -> _Catalog:
     skus = {line.sku for data in orders for line in data.lines if line.sku}
     stores = (
         dict(Store.objects.filter(brand=brand, code__in=store_codes).values_list("code", "pk"))
-        if store_codes else {}
+        if store_codes
+        else {}
     )
     staff = (
-        dict(User.objects.filter(brand=brand, employee_code__in=staff_codes).values_list("employee_code", "pk"))
-        if staff_codes else {}
+        dict(
+            User.objects.filter(brand=brand, employee_code__in=staff_codes).values_list("employee_code", "pk")
+        )
+        if staff_codes
+        else {}
     )
     variants: dict[str, tuple[int, int | None, str]] = {}
     if skus:
@@ -279,21 +335,44 @@ def _batch_order(brand: Brand, data: OrderIn, store_id: int | None, staff_id: in
     """The unsaved Order for `data`, as _new_order makes it, from its column values (bulk.new)."""
     status = data.status
     placed_at = data.placed_at
-    return bulk.new(Order, {
-        "brand_id": brand.pk, "source": data.source, "external_id": data.external_id,
-        "name": data.name, "sales_channel": str(data.sales_channel), "store_id": store_id, "staff_id": staff_id,
-        "staff_code": data.staff_code, "customer_id": customer.pk if customer else None,
-        "contact_name": (data.customer.name if data.customer else "")[:120],
-        "contact_phone": customer.phone if customer else "", "contact_email": customer.email if customer else "",
-        "fulfilment": str(_fulfilment(data)), "shipping_address": {}, "pickup_store_id": None,
-        "payment_method": str(Order.Payment.PAID_EXTERNALLY), "currency": data.currency,
-        "subtotal": data.computed_subtotal(), "discount_total": sum(d.amount for d in data.discounts),
-        "shipping_total": data.shipping_total, "tax_total": data.tax_total, "total": data.computed_total(),
-        "refunded_total": 0, "discounts": [d.model_dump() for d in data.discounts], "coupon_code": "",
-        "points_redeemed": 0, "status": status, "ref": data.ref, "note": data.note, "placed_at": placed_at,
-        "paid_at": _paid_at(data), "fulfilled_at": placed_at if status == "fulfilled" else None,
-        "cancelled_at": placed_at if status == "cancelled" else None,
-    })
+    return bulk.new(
+        Order,
+        {
+            "brand_id": brand.pk,
+            "source": data.source,
+            "external_id": data.external_id,
+            "name": data.name,
+            "sales_channel": str(data.sales_channel),
+            "store_id": store_id,
+            "staff_id": staff_id,
+            "staff_code": data.staff_code,
+            "customer_id": customer.pk if customer else None,
+            "contact_name": (data.customer.name if data.customer else "")[:120],
+            "contact_phone": customer.phone if customer else "",
+            "contact_email": customer.email if customer else "",
+            "fulfilment": str(_fulfilment(data)),
+            "shipping_address": {},
+            "pickup_store_id": None,
+            "payment_method": str(Order.Payment.PAID_EXTERNALLY),
+            "currency": data.currency,
+            "subtotal": data.computed_subtotal(),
+            "discount_total": sum(d.amount for d in data.discounts),
+            "shipping_total": data.shipping_total,
+            "tax_total": data.tax_total,
+            "total": data.computed_total(),
+            "refunded_total": 0,
+            "discounts": [d.model_dump() for d in data.discounts],
+            "coupon_code": "",
+            "points_redeemed": 0,
+            "status": status,
+            "ref": data.ref,
+            "note": data.note,
+            "placed_at": placed_at,
+            "paid_at": _paid_at(data),
+            "fulfilled_at": placed_at if status == "fulfilled" else None,
+            "cancelled_at": placed_at if status == "cancelled" else None,
+        },
+    )
 
 
 def _batch_lines(brand: Brand, order: Order, data: OrderIn, catalog: _Catalog) -> list[dict]:
@@ -301,14 +380,22 @@ def _batch_lines(brand: Brand, order: Order, data: OrderIn, catalog: _Catalog) -
     lines = []
     for line in data.lines:
         variant_id, product_id, label = catalog.variants.get(line.sku) or (None, None, "")
-        lines.append({
-            "brand_id": brand.pk, "order_id": order.pk, "variant_id": variant_id,
-            "product_id": product_id, "sku": line.sku,
-            "title": line.title or (label if variant_id else line.sku), "quantity": line.quantity,
-            "unit_price": line.unit_price, "discount": line.discount,
-            "total": line.quantity * line.unit_price - line.discount, "refunded_quantity": 0,
-            "placed_at": order.placed_at,
-        })
+        lines.append(
+            {
+                "brand_id": brand.pk,
+                "order_id": order.pk,
+                "variant_id": variant_id,
+                "product_id": product_id,
+                "sku": line.sku,
+                "title": line.title or (label if variant_id else line.sku),
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "total": line.quantity * line.unit_price - line.discount,
+                "refunded_quantity": 0,
+                "placed_at": order.placed_at,
+            }
+        )
     return lines
 
 
@@ -341,10 +428,20 @@ def record_orders(brand: Brand, orders: list[OrderIn], *, actor: Actor | None) -
             if not _deadlock(exc):
                 raise
             reason = "a deadlock with a concurrent writer"
-        logger.info("batch of %d orders for brand %s rolled back by %s (attempt %d of %d)",
-                    len(orders), brand.pk, reason, attempt, BATCH_ATTEMPTS)
-    logger.warning("batch of %d orders for brand %s recorded order by order after %d attempts",
-                   len(orders), brand.pk, BATCH_ATTEMPTS)
+        logger.info(
+            "batch of %d orders for brand %s rolled back by %s (attempt %d of %d)",
+            len(orders),
+            brand.pk,
+            reason,
+            attempt,
+            BATCH_ATTEMPTS,
+        )
+    logger.warning(
+        "batch of %d orders for brand %s recorded order by order after %d attempts",
+        len(orders),
+        brand.pk,
+        BATCH_ATTEMPTS,
+    )
     return [_record_alone(brand, index, data, actor=actor) for index, data in enumerate(orders)]
 
 
@@ -366,7 +463,9 @@ def _record_alone(brand: Brand, index: int, data: OrderIn, *, actor: Actor | Non
     raise AssertionError("unreachable")
 
 
-def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, actor: Actor | None) -> list[BatchResult]:
+def _record_batch(
+    brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, actor: Actor | None
+) -> list[BatchResult]:
     results: list[BatchResult | None] = [None] * len(orders)
     with transaction.atomic():
         known = _recorded(brand, {(data.source, data.external_id) for data in orders})
@@ -390,14 +489,17 @@ def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, act
             claimed[key] = index
             candidates.append((index, data, store_id, staff_id))
         customers = customer_services.resolve_customers(
-            brand, [data.customer.model_dump() if data.customer else None for _, data, _, _ in candidates],
-            source=orders[0].source if orders else "api", only=("phone", "email"),
+            brand,
+            [data.customer.model_dump() if data.customer else None for _, data, _, _ in candidates],
+            source=orders[0].source if orders else "api",
+            only=("phone", "email"),
         )
         pending: list[tuple[int, OrderIn, Order]] = []
         for (index, data, store_id, staff_id), customer in zip(candidates, customers, strict=True):
             if isinstance(customer, customer_services.CustomerError):
-                results[index] = BatchResult(index, "rejected", field=f"customer.{customer.field}",
-                                             error=customer.message)
+                results[index] = BatchResult(
+                    index, "rejected", field=f"customer.{customer.field}", error=customer.message
+                )
                 continue
             pending.append((index, data, _batch_order(brand, data, store_id, staff_id, customer)))
         # Written in key order: concurrent batches holding some of the same keys then wait for
@@ -409,14 +511,24 @@ def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, act
         if actor is not None and actor.user is not None:
             for _, _, order in pending:
                 audit.record(actor, "order.recorded", order)
-        events.publish_many("order.recorded", (
-            {"brand_id": order.brand_id, "order_id": order.pk, "sales_channel": order.sales_channel,
-             "status": order.status, "created": True, "in_batch": True}
-            for _, _, order in pending
-        ))
+        events.publish_many(
+            "order.recorded",
+            (
+                {
+                    "brand_id": order.brand_id,
+                    "order_id": order.pk,
+                    "sales_channel": order.sales_channel,
+                    "status": order.status,
+                    "created": True,
+                    "in_batch": True,
+                }
+                for _, _, order in pending
+            ),
+        )
         if pending:
-            events.publish("orders.batch_recorded", brand_id=brand.pk,
-                           order_ids=[order.pk for _, _, order in pending])
+            events.publish(
+                "orders.batch_recorded", brand_id=brand.pk, order_ids=[order.pk for _, _, order in pending]
+            )
         rollups.add_orders(brand.pk, [order for _, _, order in pending], lines)  # last: hot rows
     for index, _, order in pending:
         results[index] = BatchResult(index, "created", order=order)
@@ -424,7 +536,9 @@ def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, act
         first_result = results[first]
         assert first_result is not None
         if first_result.status == "rejected":  # the same order again: the same refusal
-            results[index] = BatchResult(index, "rejected", field=first_result.field, error=first_result.error)
+            results[index] = BatchResult(
+                index, "rejected", field=first_result.field, error=first_result.error
+            )
         else:
             results[index] = BatchResult(index, "existing", order=first_result.order)
     return [result for result in results if result is not None]
@@ -434,8 +548,9 @@ def _record_batch(brand: Brand, orders: list[OrderIn], catalog: _Catalog, *, act
 
 
 def new_cart(brand: Brand, *, ref: str = "", customer=None, created_by=None) -> Cart:
-    return Cart.objects.create(brand=brand, token=secrets.token_urlsafe(18), ref=ref[:200], customer=customer,
-                               created_by=created_by)
+    return Cart.objects.create(
+        brand=brand, token=secrets.token_urlsafe(18), ref=ref[:200], customer=customer, created_by=created_by
+    )
 
 
 def set_cart_line(cart: Cart, variant: Variant, quantity: int) -> None:
@@ -453,7 +568,9 @@ def set_cart_line(cart: Cart, variant: Variant, quantity: int) -> None:
 
 
 def add_to_cart(cart: Cart, variant: Variant, quantity: int = 1) -> None:
-    current = CartLine.objects.filter(cart=cart, variant=variant).values_list("quantity", flat=True).first() or 0
+    current = (
+        CartLine.objects.filter(cart=cart, variant=variant).values_list("quantity", flat=True).first() or 0
+    )
     set_cart_line(cart, variant, current + quantity)
 
 
@@ -462,7 +579,9 @@ def set_cart_ref(cart: Cart, ref: str) -> None:
     if cart.checked_out_order_id:
         return  # the order already carries the referral it was placed with
     cart.ref = ref[:200]
-    Cart.objects.filter(pk=cart.pk, checked_out_order__isnull=True).update(ref=cart.ref, updated_at=timezone.now())
+    Cart.objects.filter(pk=cart.pk, checked_out_order__isnull=True).update(
+        ref=cart.ref, updated_at=timezone.now()
+    )
 
 
 def assign_cart_customer(cart: Cart, customer) -> None:
@@ -490,16 +609,18 @@ SHIPPING_FEE = 10000  # NT$100 flat home delivery
 FREE_SHIPPING_OVER = 150000  # free over NT$1,500
 
 
-def cart_totals(cart: Cart, *, fulfilment: str = "ship", coupon_code: str = "", points: int = 0,
-                customer=None) -> CartTotals:
+def cart_totals(
+    cart: Cart, *, fulfilment: str = "ship", coupon_code: str = "", points: int = 0, customer=None
+) -> CartTotals:
     lines = list(cart.lines.select_related("variant"))
     subtotal = sum(line.quantity * line.variant.price for line in lines)
     shipping = SHIPPING_FEE if fulfilment == Order.Fulfilment.SHIP and subtotal < FREE_SHIPPING_OVER else 0
     quote, coupon_error, coupon_discount = None, None, 0
     if coupon_code:
         try:
-            quote = loyalty.quote_coupon(cart.brand_id, coupon_code, subtotal=subtotal, shipping=shipping,
-                                         customer=customer)
+            quote = loyalty.quote_coupon(
+                cart.brand_id, coupon_code, subtotal=subtotal, shipping=shipping, customer=customer
+            )
             coupon_discount = quote.discount
             if quote.free_shipping:
                 shipping = 0
@@ -521,8 +642,9 @@ class Contact:
     address: dict = field(default_factory=dict)  # {"postal_code", "city", "district", "line1"}
 
 
-def _allocate(brand_id: int, variant: Variant, quantity: int, fulfilment: str,
-              pickup_store: Store | None) -> Location:
+def _allocate(
+    brand_id: int, variant: Variant, quantity: int, fulfilment: str, pickup_store: Store | None
+) -> Location:
     """Pick the location that will serve this line: the pickup store, or the first that can ship it."""
     if fulfilment == Order.Fulfilment.PICKUP:
         location = Location.objects.filter(store=pickup_store, is_active=True).first()
@@ -562,7 +684,10 @@ def checkout(
         return existing
     if fulfilment not in (Order.Fulfilment.SHIP, Order.Fulfilment.PICKUP):
         raise OrderError("fulfilment", "choose home delivery or pick-up in store")
-    allowed_payment = {Order.Fulfilment.SHIP: Order.Payment.COD, Order.Fulfilment.PICKUP: Order.Payment.PAY_IN_STORE}
+    allowed_payment = {
+        Order.Fulfilment.SHIP: Order.Payment.COD,
+        Order.Fulfilment.PICKUP: Order.Payment.PAY_IN_STORE,
+    }
     if payment_method != allowed_payment[fulfilment]:
         raise OrderError("payment_method", f"with {fulfilment} the payment is {allowed_payment[fulfilment]}")
     if fulfilment == Order.Fulfilment.PICKUP and (pickup_store is None or pickup_store.brand_id != brand.pk):
@@ -587,8 +712,21 @@ def checkout(
 
     try:
         with transaction.atomic():
-            return _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method, pickup_store,
-                          coupon_code, points, note, actor)
+            return _place(
+                cart,
+                brand,
+                lines,
+                contact,
+                phone,
+                email,
+                fulfilment,
+                payment_method,
+                pickup_store,
+                coupon_code,
+                points,
+                note,
+                actor,
+            )
     except IntegrityError:
         existing = Order.objects.filter(brand=brand, source="shop", external_id=cart.token).first()
         if existing is None:
@@ -596,8 +734,21 @@ def checkout(
         return existing
 
 
-def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method, pickup_store, coupon_code,
-           points, note, actor) -> Order:
+def _place(
+    cart,
+    brand,
+    lines,
+    contact,
+    phone,
+    email,
+    fulfilment,
+    payment_method,
+    pickup_store,
+    coupon_code,
+    points,
+    note,
+    actor,
+) -> Order:
     customer = cart.customer
     if customer is None:
         customer, _ = customer_services.get_or_create_customer(
@@ -617,20 +768,40 @@ def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method
     discount_total = totals.coupon_discount + points_discount
     discounts = []
     if totals.coupon is not None:
-        discounts.append({"code": totals.coupon.code.code, "kind": totals.coupon.code.coupon.kind,
-                          "amount": totals.coupon_discount})
+        discounts.append(
+            {
+                "code": totals.coupon.code.code,
+                "kind": totals.coupon.code.coupon.kind,
+                "amount": totals.coupon_discount,
+            }
+        )
     if points:
         discounts.append({"code": "", "kind": "points", "amount": points_discount})
     order = Order.objects.create(
-        brand=brand, source="shop", external_id=cart.token, sales_channel=SalesChannel.WEB_SHOP,
-        customer=customer, contact_name=contact.name.strip(), contact_phone=phone, contact_email=email,
-        fulfilment=fulfilment, shipping_address=contact.address if fulfilment == Order.Fulfilment.SHIP else {},
+        brand=brand,
+        source="shop",
+        external_id=cart.token,
+        sales_channel=SalesChannel.WEB_SHOP,
+        customer=customer,
+        contact_name=contact.name.strip(),
+        contact_phone=phone,
+        contact_email=email,
+        fulfilment=fulfilment,
+        shipping_address=contact.address if fulfilment == Order.Fulfilment.SHIP else {},
         pickup_store=pickup_store if fulfilment == Order.Fulfilment.PICKUP else None,
-        payment_method=payment_method, currency=brand.currency, subtotal=totals.subtotal,
-        discount_total=discount_total, shipping_total=totals.shipping,
-        total=totals.subtotal - discount_total + totals.shipping, discounts=discounts,
-        coupon_code=totals.coupon.code.code if totals.coupon else "", points_redeemed=points,
-        status=Order.Status.PLACED, ref=cart.ref, note=note[:2000], placed_at=now,
+        payment_method=payment_method,
+        currency=brand.currency,
+        subtotal=totals.subtotal,
+        discount_total=discount_total,
+        shipping_total=totals.shipping,
+        total=totals.subtotal - discount_total + totals.shipping,
+        discounts=discounts,
+        coupon_code=totals.coupon.code.code if totals.coupon else "",
+        points_redeemed=points,
+        status=Order.Status.PLACED,
+        ref=cart.ref,
+        note=note[:2000],
+        placed_at=now,
     )
     Order.objects.filter(pk=order.pk).update(name=f"W{order.pk:07d}")
     order.name = f"W{order.pk:07d}"
@@ -638,17 +809,27 @@ def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method
     for line in lines:
         variant = line.variant
         order_line = OrderLine.objects.create(
-            brand=brand, order=order, variant=variant, product_id=variant.product_id, sku=variant.sku,
-            title=str(variant), quantity=line.quantity, unit_price=variant.price,
-            total=line.quantity * variant.price, placed_at=now,
+            brand=brand,
+            order=order,
+            variant=variant,
+            product_id=variant.product_id,
+            sku=variant.sku,
+            title=str(variant),
+            quantity=line.quantity,
+            unit_price=variant.price,
+            total=line.quantity * variant.price,
+            placed_at=now,
         )
         order_lines.append(order_line)
         location = _allocate(brand.pk, variant, line.quantity, fulfilment, pickup_store)
         try:
-            inventory.reserve(variant, location, line.quantity, order_line=order_line, reference=f"order:{order.pk}")
+            inventory.reserve(
+                variant, location, line.quantity, order_line=order_line, reference=f"order:{order.pk}"
+            )
         except inventory.OutOfStock as exc:
             raise OrderError(
-                "cart", f"{variant} 庫存不足，剩 {exc.available} 件 / only {exc.available} left of {variant.sku}",
+                "cart",
+                f"{variant} 庫存不足，剩 {exc.available} 件 / only {exc.available} left of {variant.sku}",
                 status=409,
             ) from exc
     if totals.coupon is not None:
@@ -664,8 +845,15 @@ def _place(cart, brand, lines, contact, phone, email, fulfilment, payment_method
     Cart.objects.filter(pk=cart.pk).update(checked_out_order=order, customer=customer)
     if actor is not None and actor.user is not None:
         audit.record(actor, "order.placed", order)
-    events.publish("order.recorded", brand_id=brand.pk, order_id=order.pk, sales_channel=order.sales_channel,
-                   status=order.status, created=True, in_batch=False)
+    events.publish(
+        "order.recorded",
+        brand_id=brand.pk,
+        order_id=order.pk,
+        sales_channel=order.sales_channel,
+        status=order.status,
+        created=True,
+        in_batch=False,
+    )
     rollups.add_orders(brand.pk, [order], order_lines)
     return order
 
@@ -769,20 +957,35 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         quantity = item.get("quantity")
         if line is None:
             raise OrderError(f"lines[{index}].line_id", "not a line of this order")
-        if not isinstance(quantity, int) or quantity <= 0 or quantity > line.quantity - line.refunded_quantity:
-            raise OrderError(f"lines[{index}].quantity", f"must be 1..{line.quantity - line.refunded_quantity}")
+        if (
+            not isinstance(quantity, int)
+            or quantity <= 0
+            or quantity > line.quantity - line.refunded_quantity
+        ):
+            raise OrderError(
+                f"lines[{index}].quantity", f"must be 1..{line.quantity - line.refunded_quantity}"
+            )
     refund_row = Refund.objects.create(
-        brand_id=order.brand_id, order=order, external_id=data.external_id, amount=data.amount,
-        reason=data.reason, lines=data.lines, restock=data.restock,
+        brand_id=order.brand_id,
+        order=order,
+        external_id=data.external_id,
+        amount=data.amount,
+        reason=data.reason,
+        lines=data.lines,
+        restock=data.restock,
         created_by=actor.user if actor is not None and actor.user is not None else None,
     )
     for item in data.lines:
         line = lines_by_id[item["line_id"]]
-        OrderLine.objects.filter(pk=line.pk).update(refunded_quantity=F("refunded_quantity") + item["quantity"])
+        OrderLine.objects.filter(pk=line.pk).update(
+            refunded_quantity=F("refunded_quantity") + item["quantity"]
+        )
         if data.restock and line.variant_id:
             location = _restock_location(order)
             if location is not None:
-                inventory.restock(line.variant, location, item["quantity"], reference=f"refund:{refund_row.pk}")
+                inventory.restock(
+                    line.variant, location, item["quantity"], reference=f"refund:{refund_row.pk}"
+                )
     order.refunded_total += data.amount
     order.status = (
         Order.Status.REFUNDED if order.refunded_total >= order.total else Order.Status.PARTIALLY_REFUNDED
@@ -793,9 +996,16 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         loyalty.recompute_tier(order.customer)
     if actor is not None:
         audit.record(actor, "order.refunded", order, amount=data.amount, refund_id=refund_row.pk)
-    events.publish("order.refunded", brand_id=order.brand_id, order_id=order.pk, refund_id=refund_row.pk,
-                   amount=data.amount)
-    rollups.refund_lines(order, data.amount, [(lines_by_id[item["line_id"]], item["quantity"]) for item in data.lines])
+    events.publish(
+        "order.refunded",
+        brand_id=order.brand_id,
+        order_id=order.pk,
+        refund_id=refund_row.pk,
+        amount=data.amount,
+    )
+    rollups.refund_lines(
+        order, data.amount, [(lines_by_id[item["line_id"]], item["quantity"]) for item in data.lines]
+    )
     return refund_row
 
 

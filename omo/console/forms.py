@@ -196,9 +196,9 @@ class ApiKeyForm(forms.Form):
 
         self.brand = brand
         self.fields["store"].queryset = Store.objects.filter(brand=brand).order_by("code")
-        self.fields["staff"].queryset = User.objects.filter(brand=brand, role=Role.CLERK, is_active=True).order_by(
-            "display_name", "username"
-        )
+        self.fields["staff"].queryset = User.objects.filter(
+            brand=brand, role=Role.CLERK, is_active=True
+        ).order_by("display_name", "username")
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()

@@ -164,7 +164,9 @@ def customer_list(user: User, query: str = "") -> QuerySet[Customer]:
     display name (omo.customers.search), within the viewer's scope."""
     customers = customers_for(user).select_related("home_store", "loyalty__tier")
     if query:
-        customers = customer_search.search(customers, query, brand_id=user.brand_id, country=user.brand.country)
+        customers = customer_search.search(
+            customers, query, brand_id=user.brand_id, country=user.brand.country
+        )
     return customers.order_by("-id")
 
 

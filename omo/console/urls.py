@@ -39,7 +39,9 @@ urlpatterns = [
     path("customers/<int:pk>/", customers.customer_detail, name="customer_detail"),
     path("customers/merges/", merge_views.merge_queue, name="merge_queue"),
     path("customers/merges/<int:pk>/merge/", merge_views.suggestion_merge, name="merge_suggestion_merge"),
-    path("customers/merges/<int:pk>/dismiss/", merge_views.suggestion_dismiss, name="merge_suggestion_dismiss"),
+    path(
+        "customers/merges/<int:pk>/dismiss/", merge_views.suggestion_dismiss, name="merge_suggestion_dismiss"
+    ),
     path("customers/merges/history/", merge_views.merge_history, name="merge_history"),
     path("customers/merges/history/<int:pk>/split/", merge_views.merge_split, name="merge_split"),
     path("customers/<int:pk>/privacy/", privacy_views.customer_privacy, name="customer_privacy"),

@@ -31,7 +31,17 @@ class AuditLogAdmin(admin.ModelAdmin):
 
 @admin.register(ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "brand", "kind", "mode", "status", "total_rows", "applied_rows", "error_rows", "created_at")
+    list_display = (
+        "id",
+        "brand",
+        "kind",
+        "mode",
+        "status",
+        "total_rows",
+        "applied_rows",
+        "error_rows",
+        "created_at",
+    )
     list_filter = ("brand", "kind", "status")
     exclude = ("content",)
 

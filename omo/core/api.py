@@ -227,7 +227,12 @@ def create_api_key(request: HttpRequest, data: ApiKeyIn):
     actor = actor_of(request)
     try:
         key, secret = apikeys.create_api_key(
-            actor.brand, name=data.name, role=data.role, actor=actor, store_id=data.store_id, staff_id=data.staff_id
+            actor.brand,
+            name=data.name,
+            role=data.role,
+            actor=actor,
+            store_id=data.store_id,
+            staff_id=data.staff_id,
         )
     except apikeys.ApiKeyError as exc:
         raise ApiError(422, "invalid", str(exc), field=exc.field) from exc
@@ -260,14 +265,19 @@ def list_audit_log(request: HttpRequest, filters: Query[AuditFilters], paging: Q
 
 
 @router.post("/imports", auth=allow("imports.run"), response={202: ImportJobOut, **ERRORS})
-def create_import(request: HttpRequest, file: File[UploadedFile], kind: Form[ImportJob.Kind],
-                  mode: Form[ImportJob.Mode] = ImportJob.Mode.VALID_ROWS):
+def create_import(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    kind: Form[ImportJob.Kind],
+    mode: Form[ImportJob.Mode] = ImportJob.Mode.VALID_ROWS,
+):
     """Upload a CSV (multipart: `kind`, `file`, `mode`). The job runs in the background; poll it
     with GET /imports/{id}. Columns per kind: docs/csv-import.md."""
     actor = actor_of(request)
     try:
-        job = imports.create_job(actor.brand, kind=kind, mode=mode, filename=file.name or "", raw=file.read(),
-                                 actor=actor)
+        job = imports.create_job(
+            actor.brand, kind=kind, mode=mode, filename=file.name or "", raw=file.read(), actor=actor
+        )
     except imports.ImportFileError as exc:
         raise ApiError(422, "invalid", exc.message, field=exc.field) from exc
     return Status(202, job)

@@ -57,14 +57,19 @@ class ApiKeyError(ValueError):
         self.field = field
 
 
-def _key_scope(brand: Brand, role: str, store_id: int | None, staff_id: int | None) -> tuple[int | None, int | None]:
+def _key_scope(
+    brand: Brand, role: str, store_id: int | None, staff_id: int | None
+) -> tuple[int | None, int | None]:
     """(store id, staff id) for a key of `role`: brand-wide roles take neither, a store manager's key
     one store of the brand, a clerk's key one active clerk of the brand (and that clerk's store)."""
     from omo.staff.models import Store, User
 
     if role in (Role.HQ_ADMIN, Role.HQ_AGENT):
         if store_id is not None or staff_id is not None:
-            raise ApiKeyError("store_id" if store_id is not None else "staff_id", f"a {role} key is brand-wide; leave store and staff empty")
+            raise ApiKeyError(
+                "store_id" if store_id is not None else "staff_id",
+                f"a {role} key is brand-wide; leave store and staff empty",
+            )
         return None, None
     if role == Role.STORE_MANAGER:
         if staff_id is not None:
@@ -112,7 +117,9 @@ def create_api_key(
         created_by=actor.user if actor and actor.user is not None else None,
     )
     if actor is not None:
-        audit.record(actor, "api_key.created", key, name=name, role=role, store_id=store_id, staff_id=staff_id)
+        audit.record(
+            actor, "api_key.created", key, name=name, role=role, store_id=store_id, staff_id=staff_id
+        )
     return key, secret
 
 

@@ -56,7 +56,9 @@ class Actor:
         return cls(brand=brand)
 
     @classmethod
-    def from_request(cls, request, *, brand: Brand, user=None, api_key: ApiKey | None = None, role: str) -> Actor:
+    def from_request(
+        cls, request, *, brand: Brand, user=None, api_key: ApiKey | None = None, role: str
+    ) -> Actor:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         ip = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None
         return cls(

@@ -28,7 +28,9 @@ COPY_MIN_ROWS = 20
 
 
 @functools.cache
-def _template(model: type[models.Model]) -> tuple[tuple[str, ...], dict[str, Any], tuple[tuple[str, Any], ...]]:
+def _template(
+    model: type[models.Model],
+) -> tuple[tuple[str, ...], dict[str, Any], tuple[tuple[str, Any], ...]]:
     """(attnames in column order, constant defaults, (attname, factory) for callable defaults)."""
     names, constants, factories = [], {}, []
     for field in model._meta.concrete_fields:
@@ -108,7 +110,9 @@ def _copy(model: type[models.Model], fields: list[models.Field], records: Iterab
 @functools.cache
 def _auto_now(model: type[models.Model]) -> tuple[models.Field, ...]:
     return tuple(
-        f for f in model._meta.concrete_fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        f
+        for f in model._meta.concrete_fields
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
     )
 
 
@@ -176,7 +180,12 @@ def insert_rows(
     stamps = {f.attname: now if isinstance(f, models.DateTimeField) else now.date() for f in _auto_now(model)}
     records = []
     for row in rows:
-        record = {**constants, **{name: factory() for name, factory in factories if name not in row}, **row, **stamps}
+        record = {
+            **constants,
+            **{name: factory() for name, factory in factories if name not in row},
+            **row,
+            **stamps,
+        }
         if len(record) != len(names):
             unknown = sorted(set(row) - set(names))
             raise TypeError(f"{model.__name__} has no column {unknown[0]!r}")

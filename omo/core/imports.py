@@ -128,16 +128,21 @@ def decode_csv(raw: bytes) -> str:
     if not raw.strip():
         raise ImportFileError("file", "the file is empty")
     if raw[:4] == b"PK\x03\x04" or raw[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ImportFileError("file", "this is an Excel workbook, not a CSV: save it as CSV (UTF-8) and upload again")
+        raise ImportFileError(
+            "file", "this is an Excel workbook, not a CSV: save it as CSV (UTF-8) and upload again"
+        )
     if b"\x00" in raw[:4096]:
-        raise ImportFileError("file", "this is not a text CSV file (it contains NUL bytes; UTF-16 is not supported)")
+        raise ImportFileError(
+            "file", "this is not a text CSV file (it contains NUL bytes; UTF-16 is not supported)"
+        )
     for encoding in ENCODINGS:
         try:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
     raise ImportFileError(
-        "file", "cannot read the file: it is neither UTF-8 nor Big5 text. Save it as CSV (UTF-8) and upload again"
+        "file",
+        "cannot read the file: it is neither UTF-8 nor Big5 text. Save it as CSV (UTF-8) and upload again",
     )
 
 
@@ -158,8 +163,10 @@ def read_rows(content: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]
             number += 1
             if not any(value.strip() for value in values):
                 continue
-            record = {name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(header) if name}
-            if len(values) > len(header) and any(value.strip() for value in values[len(header):]):
+            record = {
+                name: (values[i].strip() if i < len(values) else "") for i, name in enumerate(header) if name
+            }
+            if len(values) > len(header) and any(value.strip() for value in values[len(header) :]):
                 record["__extra__"] = "1"
             rows.append((number, record))
     except csv.Error as exc:
@@ -178,8 +185,9 @@ def check_header(importer: Importer, header: list[str]) -> None:
 # --- creating and running jobs ----------------------------------------------------------------
 
 
-def create_job(brand: Brand, *, kind: str, mode: str, filename: str, raw: bytes, actor: Actor,
-               enqueue: bool = True) -> ImportJob:
+def create_job(
+    brand: Brand, *, kind: str, mode: str, filename: str, raw: bytes, actor: Actor, enqueue: bool = True
+) -> ImportJob:
     """Decode the upload, store it as a queued job and (after commit) hand it to a worker."""
     importer_for(kind)
     if mode not in ImportJob.Mode.values:
@@ -187,7 +195,11 @@ def create_job(brand: Brand, *, kind: str, mode: str, filename: str, raw: bytes,
     content = decode_csv(raw)
     with transaction.atomic():
         job = ImportJob.objects.create(
-            brand=brand, kind=kind, mode=mode, filename=(filename or "")[:250], content=content,
+            brand=brand,
+            kind=kind,
+            mode=mode,
+            filename=(filename or "")[:250],
+            content=content,
             created_by=actor.user if actor.user is not None and actor.user.pk else None,
         )
         audit.record(actor, "import.created", job, kind=kind, mode=mode, filename=job.filename)
@@ -206,7 +218,7 @@ def _unit_problems(unit: Unit, exc: RowsInvalid) -> list[Problem]:
     for row in unit.rows:
         if row not in bad:
             problems.append(Problem(row, "", f"not imported: row {first_bad} of the same order has an error"))
-    return sorted(problems, key=lambda p: (p.row or 0))
+    return sorted(problems, key=lambda p: p.row or 0)
 
 
 def _check_and_apply(importer: Importer, unit: Unit, ctx: ImportContext) -> None:
@@ -258,8 +270,14 @@ def _as_invalid(exc: IntegrityError) -> RowInvalid:
     return RowInvalid("", f"conflicts with existing data: {str(exc).splitlines()[0][:200]}")
 
 
-def _run_valid_rows(importer: Importer, units: list[Unit], ctx: ImportContext, job: ImportJob,
-                    progress: ProgressCallback | None, chunk_rows: int) -> _Tally:
+def _run_valid_rows(
+    importer: Importer,
+    units: list[Unit],
+    ctx: ImportContext,
+    job: ImportJob,
+    progress: ProgressCallback | None,
+    chunk_rows: int,
+) -> _Tally:
     tally = _Tally()
     for chunk in _chunks(units, chunk_rows):
         with transaction.atomic():
@@ -280,8 +298,14 @@ def _run_valid_rows(importer: Importer, units: list[Unit], ctx: ImportContext, j
     return tally
 
 
-def _run_all_or_nothing(importer: Importer, units: list[Unit], ctx: ImportContext, job: ImportJob,
-                        progress: ProgressCallback | None, chunk_rows: int) -> _Tally:
+def _run_all_or_nothing(
+    importer: Importer,
+    units: list[Unit],
+    ctx: ImportContext,
+    job: ImportJob,
+    progress: ProgressCallback | None,
+    chunk_rows: int,
+) -> _Tally:
     tally = _Tally()
     parsed: list[tuple[Unit, Any]] = []
     for chunk in _chunks(units, chunk_rows):
@@ -321,7 +345,9 @@ class _Abort(Exception):
         self.invalid = invalid
 
 
-def run_job(job_id: int, *, progress: ProgressCallback | None = None, chunk_rows: int = CHUNK_ROWS) -> ImportJob:
+def run_job(
+    job_id: int, *, progress: ProgressCallback | None = None, chunk_rows: int = CHUNK_ROWS
+) -> ImportJob:
     """Run a queued job to the end. Safe to call twice: a job that already ran is returned as it is."""
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
         status=ImportJob.Status.RUNNING
@@ -353,9 +379,13 @@ def run_job(job_id: int, *, progress: ProgressCallback | None = None, chunk_rows
     except Exception as exc:
         logger.exception("import job %s failed", job.pk)
         job.refresh_from_db()
-        errors = [*job.errors, {"row": None, "field": "", "error": f"the import stopped: {type(exc).__name__}: {exc}"}]
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, errors=errors,
-                                                   finished_at=timezone.now())
+        errors = [
+            *job.errors,
+            {"row": None, "field": "", "error": f"the import stopped: {type(exc).__name__}: {exc}"},
+        ]
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, errors=errors, finished_at=timezone.now()
+        )
         job.status, job.errors = ImportJob.Status.FAILED, errors
         if progress is not None:
             progress(job)

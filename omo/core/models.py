@@ -83,7 +83,9 @@ class AuditLog(BrandScoped):
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=80)
     target_type = models.CharField(max_length=60, blank=True)
@@ -145,7 +147,9 @@ class ImportJob(BrandScoped):
     processed_rows = models.PositiveIntegerField(default=0)
     applied_rows = models.PositiveIntegerField(default=0)
     error_rows = models.PositiveIntegerField(default=0)
-    errors = models.JSONField(default=list, blank=True, help_text='[{"row": 3, "field": "price", "error": "..."}]')
+    errors = models.JSONField(
+        default=list, blank=True, help_text='[{"row": 3, "field": "price", "error": "..."}]'
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -139,5 +139,3 @@ def forget_all(task: Task, keys: Iterable[Any]) -> None:
     """A guarded insert found a task taken (it does not say which): look them all up again."""
     for key in keys:
         _known.pop((task.module_path, key), None)
-
-

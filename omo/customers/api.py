@@ -101,8 +101,9 @@ def visible_customers(actor: Actor) -> QuerySet[Customer]:
 
 def customer_for(actor: Actor, customer_id: int) -> Customer:
     """A customer the actor may see, or 404 (also used by the loyalty endpoints)."""
-    return get_or_404(visible_customers(actor).select_related("home_store"), f"customer {customer_id}",
-                      pk=customer_id)
+    return get_or_404(
+        visible_customers(actor).select_related("home_store"), f"customer {customer_id}", pk=customer_id
+    )
 
 
 def _store_id(actor: Actor, code: str) -> int | None:
@@ -136,7 +137,9 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters], paging
     if filters.q:
         q = filters.q.strip()
         customers = customers.filter(
-            Q(name__icontains=q) | Q(phone=_phone_or_raw(actor, q)) | Q(email=_email_or_raw(q))
+            Q(name__icontains=q)
+            | Q(phone=_phone_or_raw(actor, q))
+            | Q(email=_email_or_raw(q))
             | Q(member_number=q)
         )
     if filters.name:
@@ -154,8 +157,9 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters], paging
 def create_customer(request: HttpRequest, data: CustomerIn):
     actor = actor_of(request)
     fields = data.model_dump(exclude={"home_store_code"})
-    customer = services.create_customer(actor.brand, actor=actor, home_store_id=_store_id(actor, data.home_store_code),
-                                        **fields)
+    customer = services.create_customer(
+        actor.brand, actor=actor, home_store_id=_store_id(actor, data.home_store_code), **fields
+    )
     return Status(201, Customer.objects.select_related("home_store").get(pk=customer.pk))
 
 
@@ -164,7 +168,9 @@ def get_customer(request: HttpRequest, customer_id: int):
     return customer_for(actor_of(request), customer_id)
 
 
-@router.patch("/customers/{customer_id}", auth=allow("customers.write"), response={200: CustomerOut, **ERRORS})
+@router.patch(
+    "/customers/{customer_id}", auth=allow("customers.write"), response={200: CustomerOut, **ERRORS}
+)
 def update_customer(request: HttpRequest, customer_id: int, data: CustomerPatch):
     """Change some fields; identifiers (phone, email, member number) follow the profile."""
     actor = actor_of(request)
@@ -179,19 +185,26 @@ def update_customer(request: HttpRequest, customer_id: int, data: CustomerPatch)
     return customer_for(actor, customer_id)
 
 
-@router.get("/customers/{customer_id}/identities", auth=allow("customers.read"),
-            response={200: list[IdentityOut], **ERRORS})
+@router.get(
+    "/customers/{customer_id}/identities",
+    auth=allow("customers.read"),
+    response={200: list[IdentityOut], **ERRORS},
+)
 def list_identities(request: HttpRequest, customer_id: int):
     """Every identifier that recognises this customer (phone, email, member number, platform ids)."""
     customer = customer_for(actor_of(request), customer_id)
-    return CustomerIdentity.objects.filter(brand_id=customer.brand_id, customer=customer).order_by("kind", "id")
+    return CustomerIdentity.objects.filter(brand_id=customer.brand_id, customer=customer).order_by(
+        "kind", "id"
+    )
 
 
 # --- PDPA: export and erasure (omo/customers/privacy.py; HQ admin keys only) ------------------------
 
 
 class EraseIn(Schema):
-    reason: str = Field(..., max_length=300, description="why the personal data is erased (kept in the audit log)")
+    reason: str = Field(
+        ..., max_length=300, description="why the personal data is erased (kept in the audit log)"
+    )
 
 
 class EraseOut(Schema):
@@ -202,14 +215,27 @@ class EraseOut(Schema):
 
 
 def _privacy_error(exc: Exception) -> ApiError:
-    return ApiError(exc.status, {403: "forbidden", 404: "not_found", 409: "conflict"}.get(exc.status, "invalid"),
-                    exc.message, field=exc.field)
+    return ApiError(
+        exc.status,
+        {403: "forbidden", 404: "not_found", 409: "conflict"}.get(exc.status, "invalid"),
+        exc.message,
+        field=exc.field,
+    )
 
 
-@router.get("/customers/{customer_id}/export", auth=allow("customers.privacy"),
-            response={200: None, **ERRORS}, openapi_extra={
-                "responses": {"200": {"description": "a zip of customer.json and one CSV per section",
-                                      "content": {"application/zip": {}}}}})
+@router.get(
+    "/customers/{customer_id}/export",
+    auth=allow("customers.privacy"),
+    response={200: None, **ERRORS},
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "a zip of customer.json and one CSV per section",
+                "content": {"application/zip": {}},
+            }
+        }
+    },
+)
 def export_customer(request: HttpRequest, customer_id: int):
     """Everything held about one customer (PDPA): profile, identities, consents, orders, points,
     coupons, bindings, conversations and messages, tracked events, clicks. Audited."""
@@ -228,7 +254,9 @@ def export_customer(request: HttpRequest, customer_id: int):
     return response
 
 
-@router.post("/customers/{customer_id}/erase", auth=allow("customers.privacy"), response={200: EraseOut, **ERRORS})
+@router.post(
+    "/customers/{customer_id}/erase", auth=allow("customers.privacy"), response={200: EraseOut, **ERRORS}
+)
 def erase_customer(request: HttpRequest, customer_id: int, data: EraseIn):
     """Erase one customer's personal data everywhere (PDPA); orders stay, anonymised. Cannot be undone."""
     from omo.customers import privacy
@@ -239,5 +267,9 @@ def erase_customer(request: HttpRequest, customer_id: int, data: EraseIn):
         report = privacy.erase_customer(customer, actor=actor, reason=data.reason)
     except privacy.PrivacyError as exc:
         raise _privacy_error(exc) from exc
-    return {"id": customer.pk, "erased_at": customer.erased_at, "erased_customer_ids": report.customer_ids,
-            "counts": report.counts}
+    return {
+        "id": customer.pk,
+        "erased_at": customer.erased_at,
+        "erased_customer_ids": report.customer_ids,
+        "counts": report.counts,
+    }

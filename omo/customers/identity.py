@@ -492,7 +492,8 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                 # this is what search.refresh would compute (and no second write of each row).
                 rows.append(
                     bulk.new(
-                        Customer, {"brand_id": brand.pk, "search_text": search.build_search_text(**profile), **profile}
+                        Customer,
+                        {"brand_id": brand.pk, "search_text": search.build_search_text(**profile), **profile},
                     )
                 )
             bulk.insert(Customer, rows)

@@ -57,8 +57,9 @@ class CustomersImporter(Importer):
             problems.append(Problem(None, "name", "is longer than 120 characters"))
         phone = email = ""
         try:
-            phone, email = services.clean_contact(ctx.brand, phone=record.get("phone", ""),
-                                                  email=record.get("email", ""))
+            phone, email = services.clean_contact(
+                ctx.brand, phone=record.get("phone", ""), email=record.get("email", "")
+            )
         except services.CustomerError as exc:
             problems.append(Problem(None, exc.field, exc.message))
             # check the other contact on its own so both problems are reported at once
@@ -81,7 +82,9 @@ class CustomersImporter(Importer):
         if code:
             stores = ctx.memo("stores")
             if code not in stores:
-                stores[code] = Store.objects.filter(brand=ctx.brand, code=code).values_list("pk", flat=True).first()
+                stores[code] = (
+                    Store.objects.filter(brand=ctx.brand, code=code).values_list("pk", flat=True).first()
+                )
             home_store_id = stores[code]
             if home_store_id is None:
                 problems.append(Problem(None, "home_store_code", f"no store with code {code!r}"))
@@ -90,7 +93,9 @@ class CustomersImporter(Importer):
         if problems:
             raise RowsInvalid(problems)
         tags = [tag.strip() for tag in TAG_SEPARATORS.split(record.get("tags", "")) if tag.strip()]
-        return CustomerRow(name, phone, email, birthday, member_number, home_store_id, tags, record.get("notes", ""))
+        return CustomerRow(
+            name, phone, email, birthday, member_number, home_store_id, tags, record.get("notes", "")
+        )
 
     def apply(self, parsed: CustomerRow, ctx: ImportContext) -> None:
         existing: Customer | None = services.find_customer(
@@ -99,17 +104,29 @@ class CustomersImporter(Importer):
         try:
             if existing is None:
                 services.create_customer(
-                    ctx.brand, actor=None, name=parsed.name, phone=parsed.phone, email=parsed.email,
-                    birthday=parsed.birthday, member_number=parsed.member_number,
-                    home_store_id=parsed.home_store_id, tags=parsed.tags, notes=parsed.notes, source="import",
+                    ctx.brand,
+                    actor=None,
+                    name=parsed.name,
+                    phone=parsed.phone,
+                    email=parsed.email,
+                    birthday=parsed.birthday,
+                    member_number=parsed.member_number,
+                    home_store_id=parsed.home_store_id,
+                    tags=parsed.tags,
+                    notes=parsed.notes,
+                    source="import",
                 )
                 return
             changes: dict[str, object] = {
                 key: value
                 for key, value in (
-                    ("name", parsed.name), ("phone", parsed.phone), ("email", parsed.email),
-                    ("birthday", parsed.birthday), ("member_number", parsed.member_number),
-                    ("home_store_id", parsed.home_store_id), ("notes", parsed.notes),
+                    ("name", parsed.name),
+                    ("phone", parsed.phone),
+                    ("email", parsed.email),
+                    ("birthday", parsed.birthday),
+                    ("member_number", parsed.member_number),
+                    ("home_store_id", parsed.home_store_id),
+                    ("notes", parsed.notes),
                 )
                 if value and getattr(existing, key) != value
             }
@@ -118,4 +135,6 @@ class CustomersImporter(Importer):
             if changes:
                 services.update_customer(existing, actor=ctx.actor, **changes)
         except services.CustomerError as exc:
-            raise RowInvalid(exc.field if exc.field in ("phone", "email", "member_number") else "", exc.message) from exc
+            raise RowInvalid(
+                exc.field if exc.field in ("phone", "email", "member_number") else "", exc.message
+            ) from exc

@@ -162,7 +162,9 @@ class MergeSuggestion(BrandScoped):
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    merge = models.ForeignKey(CustomerMerge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    merge = models.ForeignKey(
+        CustomerMerge, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -196,7 +198,9 @@ class Consent(BrandScoped):
     platform = models.CharField(max_length=20, choices=Platform.choices)
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     granted = models.BooleanField()
-    source = models.CharField(max_length=60, help_text="e.g. line.follow, line.unfollow, chat.opt_out, console, api")
+    source = models.CharField(
+        max_length=60, help_text="e.g. line.follow, line.unfollow, chat.opt_out, console, api"
+    )
     note = models.CharField(max_length=255, blank=True)
     recorded_at = models.DateTimeField()
     recorded_by = models.ForeignKey(

@@ -65,7 +65,9 @@ def _sync_identities(customer: Customer, *, source: str) -> None:
             raise CustomerError(kind, f"{value} already belongs to customer {owner}")
 
 
-def find_customer(brand: Brand, *, phone: str = "", email: str = "", member_number: str = "") -> Customer | None:
+def find_customer(
+    brand: Brand, *, phone: str = "", email: str = "", member_number: str = ""
+) -> Customer | None:
     """The customer holding any of these (already normalised) identifiers, strongest first."""
     for kind, value in (
         (CustomerIdentity.Kind.MEMBER_NUMBER, member_number),
@@ -126,7 +128,13 @@ def create_customer(
 
 
 def get_or_create_customer(
-    brand: Brand, *, actor: Actor | None, name: str = "", phone: str = "", email: str = "", member_number: str = "",
+    brand: Brand,
+    *,
+    actor: Actor | None,
+    name: str = "",
+    phone: str = "",
+    email: str = "",
+    member_number: str = "",
     source: str = "order",
 ) -> tuple[Customer | None, bool]:
     """Match on member number, phone or email; create when none matches and we know anything."""
@@ -140,7 +148,15 @@ def get_or_create_customer(
         try:
             with transaction.atomic():
                 (customer,) = resolve_customers(
-                    brand, [{"name": name, "phone": clean_phone, "email": clean_email, "member_number": member_number}],
+                    brand,
+                    [
+                        {
+                            "name": name,
+                            "phone": clean_phone,
+                            "email": clean_email,
+                            "member_number": member_number,
+                        }
+                    ],
                     source=source,
                 )
         except IntegrityError:
@@ -150,8 +166,13 @@ def get_or_create_customer(
         with transaction.atomic():
             return (
                 create_customer(
-                    brand, actor=actor, name=name, phone=clean_phone, email=clean_email,
-                    member_number=member_number, source=source,
+                    brand,
+                    actor=actor,
+                    name=name,
+                    phone=clean_phone,
+                    email=clean_email,
+                    member_number=member_number,
+                    source=source,
                 ),
                 True,
             )
@@ -194,7 +215,13 @@ def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Cust
             _sync_identities(customer, source="profile")
     except IntegrityError as exc:
         raise CustomerError("identity", "an identifier already belongs to another customer") from exc
-    audit.record(actor, "customer.updated", customer, fields=sorted(changes), before={k: str(v) for k, v in before.items()})
+    audit.record(
+        actor,
+        "customer.updated",
+        customer,
+        fields=sorted(changes),
+        before={k: str(v) for k, v in before.items()},
+    )
     return customer
 
 

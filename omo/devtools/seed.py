@@ -922,12 +922,16 @@ class DemoSeeder:
 
         rng = random.Random(f"{self.seed}:line")
         Inbox.objects.create(
-            brand=self.brand, platform="line", name=f"{DEMO_NAME} LINE 官方帳號",
-            external_id=str(rng.randrange(10**9, 10**10)), handle="@morningforest",
+            brand=self.brand,
+            platform="line",
+            name=f"{DEMO_NAME} LINE 官方帳號",
+            external_id=str(rng.randrange(10**9, 10**10)),
+            handle="@morningforest",
             bot_user_id="U" + "".join(rng.choice("0123456789abcdef") for _ in range(32)),
             secrets={
                 "channel_secret": "".join(rng.choice("0123456789abcdef") for _ in range(32)),
-                "access_token": "demo-" + "".join(rng.choice("0123456789abcdefghijklmnop") for _ in range(40)),
+                "access_token": "demo-"
+                + "".join(rng.choice("0123456789abcdefghijklmnop") for _ in range(40)),
             },
             config={"plan": {"name": "中用量", "included": 3000, "extra_price": 20}},
         )
@@ -1383,7 +1387,9 @@ class DemoSeeder:
         if self.pg:
             self.log(f"analyzed the tables in {time.perf_counter() - started:.0f} s")
         # The dashboard's daily rollup, from the orders just written (they bypassed the services).
-        built = rollups.rebuild(self.brand, days_per_chunk=90, customers_per_chunk=250_000)  # no other writers
+        built = rollups.rebuild(
+            self.brand, days_per_chunk=90, customers_per_chunk=250_000
+        )  # no other writers
         if self.pg:
             self.log(f"built the sales rollup in {built.seconds:.0f} s")
 
@@ -1426,7 +1432,12 @@ class _Progress:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=self.total, unit=" customers", unit_scale=True, file=sys.stderr, desc="seeding", smoothing=0.1
+                total=self.total,
+                unit=" customers",
+                unit_scale=True,
+                file=sys.stderr,
+                desc="seeding",
+                smoothing=0.1,
             )
         self.bar.update(n)
 

@@ -110,7 +110,9 @@ def reserve_ids(db_table: str, n: int) -> int:
             if row is None:
                 cursor.execute(f'SELECT COALESCE(MAX(id), 0) FROM "{db_table}"')  # noqa: S608
                 start = cursor.fetchone()[0]
-                cursor.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [db_table, start + n])
+                cursor.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES (%s, %s)", [db_table, start + n]
+                )
             else:
                 start = row[0]
                 cursor.execute("UPDATE sqlite_sequence SET seq = %s WHERE name = %s", [start + n, db_table])
@@ -209,7 +211,9 @@ class LoadResult:
     totals: dict[str, int] = field(default_factory=dict)
     workers: int = 0
 
-    def add(self, index: int, customers: int, used: dict[str, int], uses: dict[str, int], totals: dict[str, int]) -> None:
+    def add(
+        self, index: int, customers: int, used: dict[str, int], uses: dict[str, int], totals: dict[str, int]
+    ) -> None:
         self.chunks += 1
         self.customers += customers
         for key in TABLES:
@@ -437,7 +441,9 @@ class BulkLoadSchema:
             for name, table, definition, conname, deferrable, deferred, method, columns in cursor.fetchall():
                 constraint = ""
                 if conname:
-                    constraint = f'ALTER TABLE "{table}" ADD CONSTRAINT "{conname}" UNIQUE USING INDEX "{conname}"'
+                    constraint = (
+                        f'ALTER TABLE "{table}" ADD CONSTRAINT "{conname}" UNIQUE USING INDEX "{conname}"'
+                    )
                     if deferrable:
                         constraint += " DEFERRABLE INITIALLY " + ("DEFERRED" if deferred else "IMMEDIATE")
                 # Relative cost of building it (for the order of the parallel rebuild): trigram GIN
@@ -465,7 +471,9 @@ class BulkLoadSchema:
         started = time.perf_counter()
         sizes = _table_pages(self.tables)
         tasks = sorted(self.indexes, key=lambda index: -index.weight * sizes.get(index.table, 1))
-        statements = [index.definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1) for index in tasks]
+        statements = [
+            index.definition.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1) for index in tasks
+        ]
         statements = [
             s.replace("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS ", 1) for s in statements
         ]
@@ -475,7 +483,9 @@ class BulkLoadSchema:
         # as or faster than 256-512 MB (one big in-memory sort), for b-tree and trigram alike.
         settings = ["SET maintenance_work_mem = '64MB'", "SET max_parallel_maintenance_workers = 0"]
         errors = _run_parallel(statements, sessions=sessions, settings=settings)
-        log(f"built {len(statements)} indexes in {time.perf_counter() - started:.0f} s ({sessions} at a time)")
+        log(
+            f"built {len(statements)} indexes in {time.perf_counter() - started:.0f} s ({sessions} at a time)"
+        )
         # Whatever failed above, give back everything that can be given back, then say what failed.
         with connection.cursor() as cursor:
             for statement in [index.constraint for index in tasks if index.constraint] + [
@@ -546,7 +556,8 @@ def _run_parallel(statements: list[str], *, sessions: int, settings: list[str]) 
             connection.close()
 
     threads = [
-        threading.Thread(target=session, name=f"seed-ddl-{n}") for n in range(max(1, min(sessions, len(statements))))
+        threading.Thread(target=session, name=f"seed-ddl-{n}")
+        for n in range(max(1, min(sessions, len(statements))))
     ]
     for thread in threads:
         thread.start()

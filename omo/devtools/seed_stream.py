@@ -29,9 +29,20 @@ DAY = 86400
 TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
 # The streamed tables, in the order a chunk writes them (parents before children).
-TABLES = ("customers", "identities", "accounts", "codes", "orders", "lines", "refunds", "redemptions", "points")
+TABLES = (
+    "customers",
+    "identities",
+    "accounts",
+    "codes",
+    "orders",
+    "lines",
+    "refunds",
+    "redemptions",
+    "points",
+)
 # Numbers that appear in the data (order names, external ids): each chunk counts in its own block.
 COUNTERS = ("pos", "web", "external", "marketplace", "refunds", "adjust")
+
 
 @dataclass
 class StoreInfo:
@@ -234,7 +245,9 @@ class _Loyalty:
 class _Personal:
     __slots__ = ("id", "coupon_id", "code", "created_text", "issued", "ends", "value", "min_spend", "used")
 
-    def __init__(self, code_id: int, coupon_id: int, code: str, issued: int, created_text: str, birthday: bool):
+    def __init__(
+        self, code_id: int, coupon_id: int, code: str, issued: int, created_text: str, birthday: bool
+    ):
         self.id, self.coupon_id, self.code = code_id, coupon_id, code
         self.issued, self.ends, self.created_text = issued, issued + 45 * DAY, created_text
         self.value, self.min_spend = (20_000, 150_000) if birthday else (15_000, 120_000)
@@ -263,7 +276,9 @@ class ChunkGenerator:
         self.b = str(p.brand_id)
         self.true, self.false = ("t", "f") if p.postgres else ("1", "0")
         self.tail = {key: p.tails.get(key, "") for key in TABLES}
-        self.tail_orders, self.tail_lines, self.tail_points = (self.tail[k] for k in ("orders", "lines", "points"))
+        self.tail_orders, self.tail_lines, self.tail_points = (
+            self.tail[k] for k in ("orders", "lines", "points")
+        )
         self.ts = _timestamps(p)
         self.thresholds = [t[0] for t in p.tiers]
         # "<variant id>\t<product id>\t<sku>\t<title>\t<qty>\t<unit price>\t0\t<total>\t" per quantity.
@@ -417,7 +432,9 @@ class ChunkGenerator:
         source = "pos" if p_online < 1 else "shop"
         identities = out["identities"]
         t = self.true
-        identities.append(f"{self._take('identities')}\t{b}\t{cid}\tphone\t{phone}\t{t}\t{source}\t{created_text}\n")
+        identities.append(
+            f"{self._take('identities')}\t{b}\t{cid}\tphone\t{phone}\t{t}\t{source}\t{created_text}\n"
+        )
         identities.append(
             f"{self._take('identities')}\t{b}\t{cid}\tmember_number\t{member_number}\t{t}\tloyalty\t{created_text}\n"
         )
@@ -433,8 +450,17 @@ class ChunkGenerator:
         if created < p.program_start_t and r() < 0.4:
             # Points carried over from the old membership system; they expire a year later.
             migrated = 50 * (1 + int(r() * 16))
-            self._points(state, cid, migrated, "adjust", "\\N", "舊會員系統點數轉入", f"adjust:migrate:{cid}",
-                         p.program_start_t, expires=True)
+            self._points(
+                state,
+                cid,
+                migrated,
+                "adjust",
+                "\\N",
+                "舊會員系統點數轉入",
+                f"adjust:migrate:{cid}",
+                p.program_start_t,
+                expires=True,
+            )
             state.migrated = migrated
             expiry = p.program_start_t + p.plus_year[p.program_start_t // DAY - p.day0]
             heapq.heappush(events, (expiry, seq, "expire", None))
@@ -512,7 +538,11 @@ class ChunkGenerator:
         # An odd multiplier not divisible by 3 permutes 0..36^7-1: unique codes, nothing remembered.
         code = prefix + base36((number * 2654435761 + 97) % 36**7, 7)
         return _Personal(
-            self._take("codes"), self.plan.coupons[coupon_key], code, issued, self.ts(issued),
+            self._take("codes"),
+            self.plan.coupons[coupon_key],
+            code,
+            issued,
+            self.ts(issued),
             coupon_key == "birthday",
         )
 
@@ -562,7 +592,10 @@ class ChunkGenerator:
         ):
             personal.used = True
             o.coupon_discount, o.coupon_code, o.coupon_kind, o.coupon_id = (
-                personal.value, personal.code, "amount_off", personal.id,
+                personal.value,
+                personal.code,
+                "amount_off",
+                personal.id,
             )
         elif first and online and subtotal >= 100_000 and self.welcome_left > 0 and r() < 0.3:
             self.welcome_left -= 1
@@ -597,14 +630,33 @@ class ChunkGenerator:
         o.total = total
         if state is not None and o.status in ("paid", "fulfilled"):
             if o.points:
-                self._points(state, cid, -o.points, "redeem", o.id, f"訂單 {o.name} 折抵",
-                             f"redeem:order:{o.id}", o.t, t_text=o.t_text)
+                self._points(
+                    state,
+                    cid,
+                    -o.points,
+                    "redeem",
+                    o.id,
+                    f"訂單 {o.name} 折抵",
+                    f"redeem:order:{o.id}",
+                    o.t,
+                    t_text=o.t_text,
+                )
             mult = p.tiers[bisect.bisect_right(self.thresholds, state.gross_spend) - 1][2]
             earned = (total - o.shipping) // p.earn_per_amount * p.earn_points * mult // 100
             if earned > 0:
                 paid_text = o.t_text if o.paid_t == o.t else self.ts(o.paid_t)
-                self._points(state, cid, earned, "earn", o.id, f"訂單 {o.name}", f"earn:order:{o.id}",
-                             o.paid_t, expires=True, t_text=paid_text)
+                self._points(
+                    state,
+                    cid,
+                    earned,
+                    "earn",
+                    o.id,
+                    f"訂單 {o.name}",
+                    f"earn:order:{o.id}",
+                    o.paid_t,
+                    expires=True,
+                    t_text=paid_text,
+                )
                 o.earned = earned
             state.gross_spend += total
             state.net_spend += total
@@ -733,9 +785,13 @@ class ChunkGenerator:
         b, ts = self.b, self.ts
         discounts = []
         if o.coupon_id:
-            discounts.append(f'{{"code": "{o.coupon_code}", "kind": "{o.coupon_kind}", "amount": {o.coupon_discount}}}')
+            discounts.append(
+                f'{{"code": "{o.coupon_code}", "kind": "{o.coupon_kind}", "amount": {o.coupon_discount}}}'
+            )
         if o.points:
-            discounts.append(f'{{"code": "", "kind": "points", "amount": {o.points * self.plan.point_value}}}')
+            discounts.append(
+                f'{{"code": "", "kind": "points", "amount": {o.points * self.plan.point_value}}}'
+            )
         discount_total = o.coupon_discount + o.points * self.plan.point_value
         status = o.status
         if o.refunded:
@@ -762,7 +818,9 @@ class ChunkGenerator:
                 for line_id, vi, qty in o.lines
             )
         else:
-            self.out["lines"].extend(f"{line_id}{head}{parts[vi][qty]}0{tail}" for line_id, vi, qty in o.lines)
+            self.out["lines"].extend(
+                f"{line_id}{head}{parts[vi][qty]}0{tail}" for line_id, vi, qty in o.lines
+            )
 
     # -- loyalty events ---------------------------------------------------------------------------------
 
@@ -809,8 +867,18 @@ class ChunkGenerator:
             reason, delta = _ADJUSTMENTS[int(self.r() * 3)]
             agents = self.plan.agent_ids
             actor = agents[int(self.r() * len(agents))]
-            self._points(state, cid, delta, "adjust", "\\N", reason, f"adjust:seed:{cid}:{self._number('adjust')}",
-                         t, expires=True, actor=actor)
+            self._points(
+                state,
+                cid,
+                delta,
+                "adjust",
+                "\\N",
+                reason,
+                f"adjust:seed:{cid}:{self._number('adjust')}",
+                t,
+                expires=True,
+                actor=actor,
+            )
         else:
             self._refund(state, cid, payload, t)
 
@@ -841,8 +909,16 @@ class ChunkGenerator:
             target = min(o.earned, round(o.earned * amount / total))
             take = min(target, state.balance)
             if take > 0:
-                self._points(state, cid, -take, "reverse", o.id, f"訂單 {o.name} 退款",
-                             f"reverse:refund:{refund_id}", t)
+                self._points(
+                    state,
+                    cid,
+                    -take,
+                    "reverse",
+                    o.id,
+                    f"訂單 {o.name} 退款",
+                    f"reverse:refund:{refund_id}",
+                    t,
+                )
 
 
 def _timestamps(plan: StreamPlan) -> Callable[[int], str]:

@@ -114,7 +114,9 @@ class Contact(BrandScoped):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["inbox", "external_user_id"], name="contact_once_per_inbox")]
+        constraints = [
+            models.UniqueConstraint(fields=["inbox", "external_user_id"], name="contact_once_per_inbox")
+        ]
 
     def __str__(self) -> str:
         return self.display_name or self.external_user_id
@@ -141,9 +143,15 @@ class Conversation(BrandScoped):
     customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="conversations")
     queue = models.CharField(max_length=6, choices=Queue.choices, default=Queue.HQ)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
     )
-    store = models.ForeignKey("staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     labels = models.JSONField(default=list, blank=True)
     unread_count = models.PositiveIntegerField(default=0)
@@ -156,7 +164,9 @@ class Conversation(BrandScoped):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["inbox", "customer"], name="one_conversation_per_customer")]
+        constraints = [
+            models.UniqueConstraint(fields=["inbox", "customer"], name="one_conversation_per_customer")
+        ]
         indexes = [
             models.Index(fields=["brand", "assignee", "-last_message_at"], name="conv_by_assignee"),
             models.Index(fields=["brand", "queue", "store", "-last_message_at"], name="conv_by_queue"),
@@ -205,7 +215,9 @@ class Message(BrandScoped):
     status = models.CharField(max_length=10, choices=Status.choices)
     failure_reason = models.CharField(max_length=300, blank=True)
     external_id = models.CharField(max_length=80, null=True, blank=True)
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sent_via = models.CharField(max_length=6, choices=SentVia.choices, blank=True)
     retry_key = models.UUIDField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -227,7 +239,9 @@ class Message(BrandScoped):
 class CannedReply(BrandScoped):
     """A saved answer; owner empty = brand-wide. Body may use {customer_name}, {clerk_name}, {store_name}."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     title = models.CharField(max_length=80)
     shortcut = models.CharField(max_length=30, blank=True)
     body = models.TextField(max_length=5000)
@@ -248,7 +262,11 @@ class Shift(BrandScoped):
     ends_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"
+            )
+        ]
         indexes = [models.Index(fields=["staff", "starts_at"], name="shift_by_staff")]
 
     def __str__(self) -> str:

@@ -213,7 +213,9 @@ def on_message_created(event: dict[str, Any]) -> None:
     from omo.binding.models import Binding
 
     bound_clerk = Binding.objects.filter(
-        brand_id=OuterRef("brand_id"), customer_id=OuterRef("conversation__customer_id"), ended_at__isnull=True
+        brand_id=OuterRef("brand_id"),
+        customer_id=OuterRef("conversation__customer_id"),
+        ended_at__isnull=True,
     ).values("clerk_id")[:1]
     message = (
         Message.objects.select_related("conversation__contact")

@@ -120,8 +120,14 @@ class CodePage(Schema):
 def _tier_out(tier: Tier | None, currency: str) -> dict | None:
     if tier is None:
         return None
-    return {"id": tier.pk, "name": tier.name, "name_en": tier.name_en, "threshold": tier.threshold,
-            "currency": currency, "earn_multiplier_percent": tier.earn_multiplier_percent}
+    return {
+        "id": tier.pk,
+        "name": tier.name,
+        "name_en": tier.name_en,
+        "threshold": tier.threshold,
+        "currency": currency,
+        "earn_multiplier_percent": tier.earn_multiplier_percent,
+    }
 
 
 def _coupon_out(coupon: Coupon) -> Coupon:
@@ -131,15 +137,18 @@ def _coupon_out(coupon: Coupon) -> Coupon:
 
 def _coupon(request: HttpRequest, coupon_id: int) -> Coupon:
     actor = actor_of(request)
-    coupon = get_or_404(Coupon.objects.filter(brand=actor.brand).select_related("brand"), f"coupon {coupon_id}",
-                        pk=coupon_id)
+    coupon = get_or_404(
+        Coupon.objects.filter(brand=actor.brand).select_related("brand"), f"coupon {coupon_id}", pk=coupon_id
+    )
     return _coupon_out(coupon)
 
 
 # --- points -----------------------------------------------------------------------------------
 
 
-@router.get("/customers/{customer_id}/loyalty", auth=allow("loyalty.read"), response={200: LoyaltyOut, **ERRORS})
+@router.get(
+    "/customers/{customer_id}/loyalty", auth=allow("loyalty.read"), response={200: LoyaltyOut, **ERRORS}
+)
 def get_loyalty(request: HttpRequest, customer_id: int):
     """Points balance, tier and the rolling spend the tier is based on."""
     actor = actor_of(request)
@@ -158,20 +167,27 @@ def get_loyalty(request: HttpRequest, customer_id: int):
     }
 
 
-@router.get("/customers/{customer_id}/points", auth=allow("loyalty.read"), response={200: PointsPage, **ERRORS})
+@router.get(
+    "/customers/{customer_id}/points", auth=allow("loyalty.read"), response={200: PointsPage, **ERRORS}
+)
 def list_points(request: HttpRequest, customer_id: int, paging: Query[PageParams]):
     """The points ledger, newest first."""
     customer = customer_for(actor_of(request), customer_id)
-    entries = PointsEntry.objects.filter(brand_id=customer.brand_id, customer=customer).order_by("-created_at", "-id")
+    entries = PointsEntry.objects.filter(brand_id=customer.brand_id, customer=customer).order_by(
+        "-created_at", "-id"
+    )
     return page(entries, paging)
 
 
-@router.post("/customers/{customer_id}/points", auth=allow("loyalty.adjust"),
-             response={201: PointsEntryOut, **ERRORS})
+@router.post(
+    "/customers/{customer_id}/points", auth=allow("loyalty.adjust"), response={201: PointsEntryOut, **ERRORS}
+)
 def adjust_points(request: HttpRequest, customer_id: int, data: AdjustIn):
     """A manual adjustment with a reason (audited). Taking more than the balance is a 409."""
     actor = actor_of(request)
-    entry = services.adjust_points(customer_for(actor, customer_id), data.delta, reason=data.reason, actor=actor)
+    entry = services.adjust_points(
+        customer_for(actor, customer_id), data.delta, reason=data.reason, actor=actor
+    )
     return Status(201, entry)
 
 
@@ -215,20 +231,27 @@ def list_codes(request: HttpRequest, coupon_id: int, paging: Query[PageParams]):
 def add_shared_code(request: HttpRequest, coupon_id: int, data: SharedCodeIn):
     """A code anyone may type, optionally capped (e.g. SPRING500 for the first 100 orders)."""
     actor = actor_of(request)
-    code = services.add_shared_code(_coupon(request, coupon_id), code=data.code, max_uses=data.max_uses, actor=actor)
+    code = services.add_shared_code(
+        _coupon(request, coupon_id), code=data.code, max_uses=data.max_uses, actor=actor
+    )
     return Status(201, code)
 
 
-@router.post("/coupons/{coupon_id}/codes/issue", auth=allow("coupons.write"),
-             response={201: list[CodeOut], **ERRORS})
+@router.post(
+    "/coupons/{coupon_id}/codes/issue", auth=allow("coupons.write"), response={201: list[CodeOut], **ERRORS}
+)
 def issue_codes(request: HttpRequest, coupon_id: int, data: IssueIn):
     """One single-use code per customer (up to 1,000 per call)."""
     actor = actor_of(request)
     coupon = _coupon(request, coupon_id)
     wanted = list(dict.fromkeys(data.customer_ids))
     position = {customer_id: index for index, customer_id in enumerate(wanted)}
-    customers = sorted(visible_customers(actor).filter(pk__in=wanted), key=lambda customer: position[customer.pk])
+    customers = sorted(
+        visible_customers(actor).filter(pk__in=wanted), key=lambda customer: position[customer.pk]
+    )
     missing = sorted(set(wanted) - {customer.pk for customer in customers})
     if missing:
         raise ApiError(422, "invalid", f"no customers {missing}", field="customer_ids")
-    return Status(201, services.issue_codes(coupon, customers, actor=actor, prefix=data.prefix.strip().upper()))
+    return Status(
+        201, services.issue_codes(coupon, customers, actor=actor, prefix=data.prefix.strip().upper())
+    )

@@ -32,7 +32,9 @@ class Tier(BrandScoped):
 
     class Meta:
         ordering = ["threshold"]
-        constraints = [models.UniqueConstraint(fields=["brand", "threshold"], name="tier_threshold_per_brand")]
+        constraints = [
+            models.UniqueConstraint(fields=["brand", "threshold"], name="tier_threshold_per_brand")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -49,7 +51,9 @@ class LoyaltyAccount(BrandScoped):
     tier_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(balance__gte=0), name="points_never_overdrawn")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(balance__gte=0), name="points_never_overdrawn")
+        ]
 
     def __str__(self) -> str:
         return f"{self.customer_id}: {self.balance}"
@@ -64,14 +68,20 @@ class PointsEntry(BrandScoped):
         REVERSE = "reverse", _("退款扣回")
         RESTORE = "restore", _("取消退回")
 
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="points_entries")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="points_entries"
+    )
     delta = models.BigIntegerField()
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    order = models.ForeignKey("commerce.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    order = models.ForeignKey(
+        "commerce.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.CharField(max_length=250, blank=True)
     idempotency_key = models.CharField(max_length=120, null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -107,7 +117,8 @@ class Coupon(BrandScoped):
         constraints = [
             models.CheckConstraint(condition=models.Q(value__gte=0), name="coupon_value_not_negative"),
             models.CheckConstraint(
-                condition=~models.Q(kind="percent_off") | models.Q(value__lte=100), name="coupon_percent_max_100"
+                condition=~models.Q(kind="percent_off") | models.Q(value__lte=100),
+                name="coupon_percent_max_100",
             ),
         ]
         ordering = ["-id"]
@@ -121,7 +132,9 @@ class CouponCode(BrandScoped):
 
     coupon = models.ForeignKey(Coupon, on_delete=models.CASCADE, related_name="codes")
     code = models.CharField(max_length=60)
-    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="coupon_codes")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.CASCADE, related_name="coupon_codes"
+    )
     max_uses = models.PositiveIntegerField(null=True, blank=True, help_text="empty = no cap")
     times_used = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -142,7 +155,9 @@ class CouponCode(BrandScoped):
 class CouponRedemption(BrandScoped):
     code = models.ForeignKey(CouponCode, on_delete=models.CASCADE, related_name="redemptions")
     order = models.OneToOneField("commerce.Order", on_delete=models.CASCADE, related_name="coupon_redemption")
-    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     amount = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 

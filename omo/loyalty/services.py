@@ -57,15 +57,27 @@ def program_for(brand: Brand | int) -> LoyaltyProgram:
 
 
 def account_for(customer) -> LoyaltyAccount:
-    account, _ = LoyaltyAccount.objects.get_or_create(customer=customer, defaults={"brand_id": customer.brand_id})
+    account, _ = LoyaltyAccount.objects.get_or_create(
+        customer=customer, defaults={"brand_id": customer.brand_id}
+    )
     return account
 
 
 # --- the ledger -------------------------------------------------------------------------------
 
 
-def _post(customer, delta: int, kind: str, *, reason: str = "", order=None, key: str | None = None,
-          expires_at: dt.datetime | None = None, user=None, at: dt.datetime | None = None) -> PointsEntry | None:
+def _post(
+    customer,
+    delta: int,
+    kind: str,
+    *,
+    reason: str = "",
+    order=None,
+    key: str | None = None,
+    expires_at: dt.datetime | None = None,
+    user=None,
+    at: dt.datetime | None = None,
+) -> PointsEntry | None:
     """Insert one ledger entry and move the balance. Returns None when `key` was already posted."""
     if delta == 0:
         return None
@@ -78,13 +90,22 @@ def _post(customer, delta: int, kind: str, *, reason: str = "", order=None, key:
         try:
             with transaction.atomic():
                 entry = PointsEntry.objects.create(
-                    brand_id=customer.brand_id, customer=customer, delta=delta, kind=kind, order=order,
-                    reason=reason[:250], idempotency_key=key, expires_at=expires_at,
+                    brand_id=customer.brand_id,
+                    customer=customer,
+                    delta=delta,
+                    kind=kind,
+                    order=order,
+                    reason=reason[:250],
+                    idempotency_key=key,
+                    expires_at=expires_at,
                     actor=user if user is not None and getattr(user, "pk", None) else None,
                     created_at=at or timezone.now(),
                 )
         except IntegrityError:
-            if key is not None and PointsEntry.objects.filter(brand_id=customer.brand_id, idempotency_key=key).exists():
+            if (
+                key is not None
+                and PointsEntry.objects.filter(brand_id=customer.brand_id, idempotency_key=key).exists()
+            ):
                 return None  # a concurrent call posted the same thing
             raise
         moved = LoyaltyAccount.objects.filter(pk=account.pk, balance__gte=-delta).update(
@@ -95,8 +116,13 @@ def _post(customer, delta: int, kind: str, *, reason: str = "", order=None, key:
             account.refresh_from_db(fields=["balance"])
             raise InsufficientPoints(-delta, account.balance)
     account.refresh_from_db(fields=["balance"])
-    events.publish("points.changed", brand_id=customer.brand_id, customer_id=customer.pk, delta=delta,
-                   balance=account.balance)
+    events.publish(
+        "points.changed",
+        brand_id=customer.brand_id,
+        customer_id=customer.pk,
+        delta=delta,
+        balance=account.balance,
+    )
     events.publish("points.posted", brand_id=customer.brand_id, entry_ids=[entry.pk])
     return entry
 
@@ -121,8 +147,16 @@ def earn_for_order(order) -> PointsEntry | None:
         return None
     earned_at = order.paid_at or order.placed_at
     expires = earned_at + relativedelta(months=program.expiry_months) if program.expiry_months else None
-    return _post(order.customer, points, PointsEntry.Kind.EARN, order=order, key=f"earn:order:{order.pk}",
-                 reason=f"訂單 {order.display_number}", expires_at=expires, at=earned_at)
+    return _post(
+        order.customer,
+        points,
+        PointsEntry.Kind.EARN,
+        order=order,
+        key=f"earn:order:{order.pk}",
+        reason=f"訂單 {order.display_number}",
+        expires_at=expires,
+        at=earned_at,
+    )
 
 
 def max_redeemable(program: LoyaltyProgram, subtotal: int, balance: int) -> int:
@@ -135,8 +169,14 @@ def redeem_for_order(order, points: int) -> int:
     if points <= 0:
         return 0
     program = program_for(order.brand_id)
-    _post(order.customer, -points, PointsEntry.Kind.REDEEM, order=order, key=f"redeem:order:{order.pk}",
-          reason=f"訂單 {order.display_number} 折抵")
+    _post(
+        order.customer,
+        -points,
+        PointsEntry.Kind.REDEEM,
+        order=order,
+        key=f"redeem:order:{order.pk}",
+        reason=f"訂單 {order.display_number} 折抵",
+    )
     return points * program.point_value
 
 
@@ -158,8 +198,14 @@ def reverse_for_refund(order, refund) -> PointsEntry | None:
         return None
     balance = account_for(order.customer).balance
     to_reverse = min(to_reverse, balance)  # points already spent cannot be taken back
-    return _post(order.customer, -to_reverse, PointsEntry.Kind.REVERSE, order=order,
-                 key=f"reverse:refund:{refund.pk}", reason=f"訂單 {order.display_number} 退款")
+    return _post(
+        order.customer,
+        -to_reverse,
+        PointsEntry.Kind.REVERSE,
+        order=order,
+        key=f"reverse:refund:{refund.pk}",
+        reason=f"訂單 {order.display_number} 退款",
+    )
 
 
 def undo_for_cancellation(order) -> None:
@@ -169,14 +215,29 @@ def undo_for_cancellation(order) -> None:
     earned = _posted(order, PointsEntry.Kind.EARN) + _posted(order, PointsEntry.Kind.REVERSE)
     if earned > 0:
         balance = account_for(order.customer).balance
-        _post(order.customer, -min(earned, balance), PointsEntry.Kind.REVERSE, order=order,
-              key=f"reverse:cancel:{order.pk}", reason=f"訂單 {order.display_number} 取消")
+        _post(
+            order.customer,
+            -min(earned, balance),
+            PointsEntry.Kind.REVERSE,
+            order=order,
+            key=f"reverse:cancel:{order.pk}",
+            reason=f"訂單 {order.display_number} 取消",
+        )
     spent = -_posted(order, PointsEntry.Kind.REDEEM)
     if spent > 0:
         program = program_for(order.brand_id)
-        expires = timezone.now() + relativedelta(months=program.expiry_months) if program.expiry_months else None
-        _post(order.customer, spent, PointsEntry.Kind.RESTORE, order=order, key=f"restore:cancel:{order.pk}",
-              reason=f"訂單 {order.display_number} 取消退回點數", expires_at=expires)
+        expires = (
+            timezone.now() + relativedelta(months=program.expiry_months) if program.expiry_months else None
+        )
+        _post(
+            order.customer,
+            spent,
+            PointsEntry.Kind.RESTORE,
+            order=order,
+            key=f"restore:cancel:{order.pk}",
+            reason=f"訂單 {order.display_number} 取消退回點數",
+            expires_at=expires,
+        )
 
 
 @transaction.atomic
@@ -186,9 +247,14 @@ def adjust_points(customer, delta: int, *, reason: str, actor: Actor) -> PointsE
     if delta == 0:
         raise LoyaltyError("delta", "must not be zero")
     program = program_for(customer.brand_id)
-    expires = timezone.now() + relativedelta(months=program.expiry_months) if delta > 0 and program.expiry_months else None
-    entry = _post(customer, delta, PointsEntry.Kind.ADJUST, reason=reason.strip(), expires_at=expires,
-                  user=actor.user)
+    expires = (
+        timezone.now() + relativedelta(months=program.expiry_months)
+        if delta > 0 and program.expiry_months
+        else None
+    )
+    entry = _post(
+        customer, delta, PointsEntry.Kind.ADJUST, reason=reason.strip(), expires_at=expires, user=actor.user
+    )
     audit.record(actor, "points.adjusted", customer, delta=delta, reason=reason.strip())
     return entry
 
@@ -217,8 +283,14 @@ def expire_points(brand: Brand, *, now: dt.datetime | None = None) -> int:
         amount = int(row["expired_credit"] - row["debits"])
         customer = Customer.objects.get(pk=row["customer_id"])
         with transaction.atomic():
-            if _post(customer, -amount, PointsEntry.Kind.EXPIRE, reason="點數到期",
-                     key=f"expire:{customer.pk}:{now:%Y%m%d%H%M%S}:{amount}", at=now):
+            if _post(
+                customer,
+                -amount,
+                PointsEntry.Kind.EXPIRE,
+                reason="點數到期",
+                key=f"expire:{customer.pk}:{now:%Y%m%d%H%M%S}:{amount}",
+                at=now,
+            ):
                 total += amount
     return total
 
@@ -237,7 +309,9 @@ def rolling_spend(customer, *, now: dt.datetime | None = None) -> int:
 def recompute_tier(customer, *, now: dt.datetime | None = None) -> LoyaltyAccount:
     account = account_for(customer)
     spend = rolling_spend(customer, now=now)
-    tier = Tier.objects.filter(brand_id=customer.brand_id, threshold__lte=spend).order_by("-threshold").first()
+    tier = (
+        Tier.objects.filter(brand_id=customer.brand_id, threshold__lte=spend).order_by("-threshold").first()
+    )
     LoyaltyAccount.objects.filter(pk=account.pk).update(
         rolling_spend=spend, tier=tier, tier_updated_at=now or timezone.now()
     )
@@ -257,14 +331,25 @@ class CouponQuote:
 
 def _find_code(brand: Brand | int, code: str) -> CouponCode:
     brand_id = brand if isinstance(brand, int) else brand.pk
-    found = CouponCode.objects.select_related("coupon").filter(brand_id=brand_id, code__iexact=code.strip()).first()
+    found = (
+        CouponCode.objects.select_related("coupon")
+        .filter(brand_id=brand_id, code__iexact=code.strip())
+        .first()
+    )
     if found is None:
         raise CouponError(f"優惠碼 {code} 不存在 / coupon code {code} does not exist")
     return found
 
 
-def quote_coupon(brand: Brand | int, code: str, *, subtotal: int, shipping: int, customer=None,
-                 now: dt.datetime | None = None) -> CouponQuote:
+def quote_coupon(
+    brand: Brand | int,
+    code: str,
+    *,
+    subtotal: int,
+    shipping: int,
+    customer=None,
+    now: dt.datetime | None = None,
+) -> CouponQuote:
     """What a code is worth on this cart, or CouponError saying why it cannot be used."""
     now = now or timezone.now()
     found = _find_code(brand, code)
@@ -295,9 +380,11 @@ def quote_coupon(brand: Brand | int, code: str, *, subtotal: int, shipping: int,
 def redeem_coupon(quote: CouponQuote, *, order, amount: int) -> CouponRedemption:
     """Use the code once for this order; CouponError when a concurrent order took the last use."""
     code = quote.code
-    taken = CouponCode.objects.filter(pk=code.pk).filter(
-        Q(max_uses__isnull=True) | Q(times_used__lt=F("max_uses"))
-    ).update(times_used=F("times_used") + 1)
+    taken = (
+        CouponCode.objects.filter(pk=code.pk)
+        .filter(Q(max_uses__isnull=True) | Q(times_used__lt=F("max_uses")))
+        .update(times_used=F("times_used") + 1)
+    )
     if not taken:
         raise CouponError(f"優惠碼 {code.code} 已被使用完畢 / coupon {code.code} has been used up")
     redemption = CouponRedemption.objects.create(
@@ -316,8 +403,17 @@ def release_coupon(order) -> None:
 
 
 @transaction.atomic
-def create_coupon(brand: Brand, *, actor: Actor, name: str, kind: str, value: int = 0, min_spend: int = 0,
-                  starts_at: dt.datetime | None = None, ends_at: dt.datetime | None = None) -> Coupon:
+def create_coupon(
+    brand: Brand,
+    *,
+    actor: Actor,
+    name: str,
+    kind: str,
+    value: int = 0,
+    min_spend: int = 0,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+) -> Coupon:
     if kind not in Coupon.Kind.values:
         raise LoyaltyError("kind", f"must be one of {', '.join(Coupon.Kind.values)}")
     if value < 0:
@@ -330,8 +426,15 @@ def create_coupon(brand: Brand, *, actor: Actor, name: str, kind: str, value: in
         raise LoyaltyError("min_spend", "must not be negative")
     if starts_at and ends_at and ends_at <= starts_at:
         raise LoyaltyError("ends_at", "must be after starts_at")
-    coupon = Coupon.objects.create(brand=brand, name=name, kind=kind, value=value, min_spend=min_spend,
-                                   starts_at=starts_at, ends_at=ends_at)
+    coupon = Coupon.objects.create(
+        brand=brand,
+        name=name,
+        kind=kind,
+        value=value,
+        min_spend=min_spend,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
     audit.record(actor, "coupon.created", coupon, name=name, kind=kind, value=value)
     return coupon
 
@@ -359,7 +462,9 @@ def add_shared_code(coupon: Coupon, *, code: str, max_uses: int | None, actor: A
 def issue_codes(coupon: Coupon, customers, *, actor: Actor | None, prefix: str = "") -> list[CouponCode]:
     """One single-use code per customer."""
     codes = [
-        CouponCode(brand_id=coupon.brand_id, coupon=coupon, code=_random_code(prefix), customer=customer, max_uses=1)
+        CouponCode(
+            brand_id=coupon.brand_id, coupon=coupon, code=_random_code(prefix), customer=customer, max_uses=1
+        )
         for customer in customers
     ]
     CouponCode.objects.bulk_create(codes)
@@ -389,9 +494,9 @@ def earn_for_orders(orders: list) -> None:
     # into the locking SELECT, PostgreSQL's re-check after a lock wait can return the updated
     # account with its tier columns empty.
     tiers = list(
-        Tier.objects.filter(brand_id=brand_id).order_by("-threshold").values_list(
-            "id", "threshold", "earn_multiplier_percent"
-        )
+        Tier.objects.filter(brand_id=brand_id)
+        .order_by("-threshold")
+        .values_list("id", "threshold", "earn_multiplier_percent")
     )
     multipliers = {tier_id: multiplier for tier_id, _, multiplier in tiers}
     accounts = _lock_accounts(brand_id, sorted({o.customer_id for o in orders}))
@@ -403,23 +508,38 @@ def earn_for_orders(orders: list) -> None:
         if points <= 0:
             continue
         earned_at = order.paid_at or order.placed_at
-        entries.append({
-            "brand_id": brand_id, "customer_id": order.customer_id, "delta": points,
-            "kind": str(PointsEntry.Kind.EARN), "order_id": order.pk, "reason": f"訂單 {order.display_number}",
-            "idempotency_key": f"earn:order:{order.pk}",
-            "expires_at": earned_at + relativedelta(months=program.expiry_months) if program.expiry_months else None,
-            "created_at": earned_at,
-        })
+        entries.append(
+            {
+                "brand_id": brand_id,
+                "customer_id": order.customer_id,
+                "delta": points,
+                "kind": str(PointsEntry.Kind.EARN),
+                "order_id": order.pk,
+                "reason": f"訂單 {order.display_number}",
+                "idempotency_key": f"earn:order:{order.pk}",
+                "expires_at": earned_at + relativedelta(months=program.expiry_months)
+                if program.expiry_months
+                else None,
+                "created_at": earned_at,
+            }
+        )
         account.balance += points
         account.lifetime_earned += points
     bulk.insert_rows(PointsEntry, entries)
     now = _set_tiers(program, accounts, tiers)
     _write_accounts(list(accounts.values()), now)
-    events.publish_many("points.changed", (
-        {"brand_id": brand_id, "customer_id": entry["customer_id"], "delta": entry["delta"],
-         "balance": accounts[entry["customer_id"]].balance}
-        for entry in entries
-    ))
+    events.publish_many(
+        "points.changed",
+        (
+            {
+                "brand_id": brand_id,
+                "customer_id": entry["customer_id"],
+                "delta": entry["delta"],
+                "balance": accounts[entry["customer_id"]].balance,
+            }
+            for entry in entries
+        ),
+    )
     if entries:
         events.publish("points.posted", brand_id=brand_id, entry_ids=[entry["id"] for entry in entries])
 
@@ -467,7 +587,8 @@ def _lock_accounts(brand_id: int, customer_ids: list[int]) -> dict[int, _Account
             rows = cursor.fetchall()
     else:
         LoyaltyAccount.objects.bulk_create(
-            [LoyaltyAccount(brand_id=brand_id, customer_id=cid) for cid in customer_ids], ignore_conflicts=True
+            [LoyaltyAccount(brand_id=brand_id, customer_id=cid) for cid in customer_ids],
+            ignore_conflicts=True,
         )
         rows = list(
             LoyaltyAccount.objects.select_for_update()
@@ -519,7 +640,9 @@ def _write_accounts(accounts: list[_Account], now: dt.datetime) -> None:
             cursor.execute(sql, [*params, stamp])
 
 
-def _set_tiers(program: LoyaltyProgram, accounts: dict[int, _Account], tiers: list[tuple[int, int, int]]) -> dt.datetime:
+def _set_tiers(
+    program: LoyaltyProgram, accounts: dict[int, _Account], tiers: list[tuple[int, int, int]]
+) -> dt.datetime:
     """Each account's rolling spend and tier (tiers as (id, threshold, multiplier), highest first),
     as recompute_tier sets them; returns the moment they were computed for."""
     from omo.commerce.models import Order
@@ -535,5 +658,7 @@ def _set_tiers(program: LoyaltyProgram, accounts: dict[int, _Account], tiers: li
     )
     for customer_id, account in accounts.items():
         account.rolling_spend = int(spend.get(customer_id) or 0)
-        account.tier_id = next((tier_id for tier_id, threshold, _ in tiers if threshold <= account.rolling_spend), None)
+        account.tier_id = next(
+            (tier_id for tier_id, threshold, _ in tiers if threshold <= account.rolling_spend), None
+        )
     return now

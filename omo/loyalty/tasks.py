@@ -24,7 +24,9 @@ def recompute_all_tiers(brand: Brand, *, now: dt.datetime | None = None) -> int:
     program = services.program_for(brand)
     since = now - dt.timedelta(days=program.tier_window_days)
     spend = (
-        Order.objects.filter(customer_id=OuterRef("customer_id"), placed_at__gte=since, status__in=SALE_STATUSES)
+        Order.objects.filter(
+            customer_id=OuterRef("customer_id"), placed_at__gte=since, status__in=SALE_STATUSES
+        )
         .values("customer_id")
         .annotate(s=Sum(F("total") - F("refunded_total")))
         .values("s")
@@ -40,9 +42,11 @@ def recompute_all_tiers(brand: Brand, *, now: dt.datetime | None = None) -> int:
                 accounts = accounts.filter(rolling_spend__lt=upper)
             changed += accounts.exclude(tier=tier).update(tier=tier, tier_updated_at=now)
         if tiers:
-            changed += LoyaltyAccount.objects.filter(brand=brand, rolling_spend__lt=tiers[0].threshold).exclude(
-                tier__isnull=True
-            ).update(tier=None, tier_updated_at=now)
+            changed += (
+                LoyaltyAccount.objects.filter(brand=brand, rolling_spend__lt=tiers[0].threshold)
+                .exclude(tier__isnull=True)
+                .update(tier=None, tier_updated_at=now)
+            )
     return changed
 
 

@@ -18,6 +18,19 @@ class StaffAdmin(UserAdmin):
     search_fields = ("username", "display_name", "employee_code", "email")
     fieldsets = (
         *UserAdmin.fieldsets,
-        ("omo", {"fields": ("brand", "role", "store", "display_name", "employee_code", "photo_url", "phone",
-                            "preferred_language")}),
+        (
+            "omo",
+            {
+                "fields": (
+                    "brand",
+                    "role",
+                    "store",
+                    "display_name",
+                    "employee_code",
+                    "photo_url",
+                    "phone",
+                    "preferred_language",
+                )
+            },
+        ),
     )

@@ -94,8 +94,9 @@ def list_locations(request: HttpRequest, paging: Query[PageParams]):
 
 @router.get("/locations/{location_id}", auth=allow("catalog.read"), response={200: LocationOut, **ERRORS})
 def get_location(request: HttpRequest, location_id: int):
-    return get_or_404(Location.objects.filter(brand=actor_of(request).brand), f"location {location_id}",
-                      pk=location_id)
+    return get_or_404(
+        Location.objects.filter(brand=actor_of(request).brand), f"location {location_id}", pk=location_id
+    )
 
 
 @router.get("/staff", auth=allow("staff.read"), response={200: StaffPage, **ERRORS})

@@ -19,7 +19,9 @@ def make_brand(name: str = "測試品牌", slug: str | None = None) -> Brand:
     return Brand.objects.create(name=name, slug=slug or f"b-{uuid.uuid4().hex[:8]}")
 
 
-def make_store(brand: Brand, code: str = "S1", name: str = "門市", city: str = "台北市", with_location: bool = True) -> Store:
+def make_store(
+    brand: Brand, code: str = "S1", name: str = "門市", city: str = "台北市", with_location: bool = True
+) -> Store:
     store = Store.objects.create(
         brand=brand,
         code=code,
@@ -33,11 +35,15 @@ def make_store(brand: Brand, code: str = "S1", name: str = "門市", city: str =
     return store
 
 
-def make_location(brand: Brand, code: str = "WH", name: str = "倉庫", kind: str = "warehouse", **kw: Any) -> Location:
+def make_location(
+    brand: Brand, code: str = "WH", name: str = "倉庫", kind: str = "warehouse", **kw: Any
+) -> Location:
     return Location.objects.create(brand=brand, code=code, name=name, kind=kind, **kw)
 
 
-def make_user(brand: Brand | None, username: str, role: str = "clerk", password: str = "pass-1234", **kw: Any) -> User:
+def make_user(
+    brand: Brand | None, username: str, role: str = "clerk", password: str = "pass-1234", **kw: Any
+) -> User:
     user = User(brand=brand, username=f"{username}-{brand.slug if brand else 'root'}", role=role, **kw)
     user.display_name = kw.get("display_name", username)
     user.set_password(password)
@@ -45,7 +51,9 @@ def make_user(brand: Brand | None, username: str, role: str = "clerk", password:
     return user
 
 
-def make_api_key(brand: Brand, role: str = "hq_admin", *, store: Store | None = None, staff: User | None = None) -> str:
+def make_api_key(
+    brand: Brand, role: str = "hq_admin", *, store: Store | None = None, staff: User | None = None
+) -> str:
     """A key of `role`. A store manager's key needs a store and a clerk's key a clerk: when none is
     given, a fresh one is made (so the key sees nothing of the brand's other stores and customers)."""
     if role == "store_manager" and store is None:
@@ -79,7 +87,9 @@ def make_product(
         brand=brand, title=title, handle=f"p-{uuid.uuid4().hex[:8]}", category=category, description="好穿"
     )
     for index, (sku, vtitle, price) in enumerate(variants or [(f"SKU-{uuid.uuid4().hex[:6]}", "", 99000)]):
-        Variant.objects.create(brand=brand, product=product, sku=sku, title=vtitle, price=price, sort_order=index)
+        Variant.objects.create(
+            brand=brand, product=product, sku=sku, title=vtitle, price=price, sort_order=index
+        )
     return product
 
 

@@ -59,20 +59,31 @@ def test_rebuild_gives_the_hand_worked_figures(brand, store, other_store, seeded
     assert result.sales_rows > 0 and result.product_rows > 0 and result.customer_rows > 0
     figures = rolled(brand)
     assert figures.summary == selectors.SalesSummary(
-        net_sales=255000, orders=6, average_order_value=42500, customers_ordered=3, new_customers=3, omo_customers=1
+        net_sales=255000,
+        orders=6,
+        average_order_value=42500,
+        customers_ordered=3,
+        new_customers=3,
+        omo_customers=1,
     )
     assert [(s.store_id, s.net_sales, s.orders) for s in figures.by_store] == [
-        (store.pk, 120000, 2), (other_store.pk, 80000, 1), (None, 55000, 3)
+        (store.pk, 120000, 2),
+        (other_store.pk, 80000, 1),
+        (None, 55000, 3),
     ]
     products = seeded_sales.products
     assert [(p.product_id, p.revenue, p.units) for p in figures.products] == [
-        (products["P1"].pk, 180000, 3), (products["P3"].pk, 50000, 4),
-        (products["P2"].pk, 25000, 1), (products["P4"].pk, 0, 0),
+        (products["P1"].pk, 180000, 3),
+        (products["P3"].pk, 50000, 4),
+        (products["P2"].pk, 25000, 1),
+        (products["P4"].pk, 0, 0),
     ]
     assert_rollup_matches(brand, store, other_store)
 
 
-def test_a_rebuild_in_the_smallest_chunks_gives_the_same_rollup(brand, store, other_store, seeded_sales, monkeypatch):
+def test_a_rebuild_in_the_smallest_chunks_gives_the_same_rollup(
+    brand, store, other_store, seeded_sales, monkeypatch
+):
     monkeypatch.setattr(rollups, "DAYS_PER_CHUNK", 1)
     monkeypatch.setattr(rollups, "CUSTOMERS_PER_CHUNK", 1)
     result = rollups.rebuild(brand)
@@ -115,7 +126,9 @@ def test_other_brands_rollup_is_its_own(brand, other_brand, seeded_sales):
     rollups.rebuild(other_brand)
     assert rolled(other_brand).summary.orders == 1  # seeded_sales gives the other brand one order
     assert rolled(brand).summary.orders == 6
-    assert not SalesDay.objects.filter(brand=other_brand, store_id__in=[s.pk for s in brand_stores(brand)]).exists()
+    assert not SalesDay.objects.filter(
+        brand=other_brand, store_id__in=[s.pk for s in brand_stores(brand)]
+    ).exists()
 
 
 def brand_stores(brand):
@@ -148,28 +161,48 @@ def test_until_built_the_figures_come_from_orders_and_a_rebuild_is_asked_for(
 
 def order_in(external_id, **overrides):
     body = {
-        "source": "pos-erp", "external_id": external_id, "sales_channel": "pos", "store_code": "TPE01",
-        "placed_at": timezone.now().isoformat(), "customer": {"phone": "0912000001"},
-        "lines": [{"sku": "P1-30", "quantity": 2, "unit_price": 50000}], "status": "paid",
+        "source": "pos-erp",
+        "external_id": external_id,
+        "sales_channel": "pos",
+        "store_code": "TPE01",
+        "placed_at": timezone.now().isoformat(),
+        "customer": {"phone": "0912000001"},
+        "lines": [{"sku": "P1-30", "quantity": 2, "unit_price": 50000}],
+        "status": "paid",
     }
     body.update(overrides)
     return OrderIn.model_validate({key: value for key, value in body.items() if value is not None})
 
 
-def test_recorded_orders_count_at_once(built, store, other_store, seeded_sales, django_capture_on_commit_callbacks):
+def test_recorded_orders_count_at_once(
+    built, store, other_store, seeded_sales, django_capture_on_commit_callbacks
+):
     brand = built
     with django_capture_on_commit_callbacks(execute=True):
         services.record_order(brand, order_in("A-1"), actor=None)
     assert_rollup_matches(brand, store, other_store)
     with django_capture_on_commit_callbacks(execute=True):
-        results = services.record_orders(brand, [
-            order_in("B-1", sales_channel="web_shop", store_code=None, customer={"phone": "0912000002"}),
-            order_in("B-2", store_code="KHH01", customer={"phone": "0912000009"},
-                     lines=[{"sku": "NOT-IN-CATALOGUE", "title": "舊品", "quantity": 1, "unit_price": 12345}]),
-            order_in("B-3", status="cancelled"),
-            order_in("B-4", sales_channel="external_web", store_code=None, customer=None,
-                     placed_at=local(timezone.localtime(timezone.now(), TAIPEI).date(), 0, 1).isoformat()),
-        ], actor=None)
+        results = services.record_orders(
+            brand,
+            [
+                order_in("B-1", sales_channel="web_shop", store_code=None, customer={"phone": "0912000002"}),
+                order_in(
+                    "B-2",
+                    store_code="KHH01",
+                    customer={"phone": "0912000009"},
+                    lines=[{"sku": "NOT-IN-CATALOGUE", "title": "舊品", "quantity": 1, "unit_price": 12345}],
+                ),
+                order_in("B-3", status="cancelled"),
+                order_in(
+                    "B-4",
+                    sales_channel="external_web",
+                    store_code=None,
+                    customer=None,
+                    placed_at=local(timezone.localtime(timezone.now(), TAIPEI).date(), 0, 1).isoformat(),
+                ),
+            ],
+            actor=None,
+        )
     assert [(r.status, r.error) for r in results] == [("created", None)] * 4
     assert_rollup_matches(brand, store, other_store)
     summary = rolled(brand).summary
@@ -179,15 +212,20 @@ def test_recorded_orders_count_at_once(built, store, other_store, seeded_sales, 
     assert summary.customers_ordered == 3 + 3
 
 
-def test_the_shop_checkout_counts(built, store, other_store, warehouse, seeded_sales,
-                                  django_capture_on_commit_callbacks):
+def test_the_shop_checkout_counts(
+    built, store, other_store, warehouse, seeded_sales, django_capture_on_commit_callbacks
+):
     brand = built
     variant = seeded_sales.products["P3"].variants.get()
     f.set_stock(variant, warehouse, 10)
     cart = services.new_cart(brand, customer=seeded_sales.customers["C"])  # signed in as C
     services.add_to_cart(cart, variant, 2)
-    contact = services.Contact(name="林小美", phone="0912000003", email="",
-                               address={"postal_code": "110", "city": "台北市", "line1": "松高路 1 號"})
+    contact = services.Contact(
+        name="林小美",
+        phone="0912000003",
+        email="",
+        address={"postal_code": "110", "city": "台北市", "line1": "松高路 1 號"},
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.checkout(cart, contact=contact, fulfilment="ship", payment_method="cod")
     assert_rollup_matches(brand, store, other_store)
@@ -196,8 +234,9 @@ def test_the_shop_checkout_counts(built, store, other_store, warehouse, seeded_s
     assert rolled(brand).summary.omo_customers == 2
 
 
-def test_cancelled_and_refunded_orders_move_the_figures(built, store, other_store, seeded_sales,
-                                                        django_capture_on_commit_callbacks):
+def test_cancelled_and_refunded_orders_move_the_figures(
+    built, store, other_store, seeded_sales, django_capture_on_commit_callbacks
+):
     brand = built
     orders = seeded_sales.orders
     with django_capture_on_commit_callbacks(execute=True):
@@ -206,15 +245,19 @@ def test_cancelled_and_refunded_orders_move_the_figures(built, store, other_stor
     assert rolled(brand).summary.omo_customers == 0
     line = orders[3].lines.get()  # P3 × 3 for 30000, a third each
     with django_capture_on_commit_callbacks(execute=True):
-        services.refund(orders[3], RefundIn(external_id="r1", amount=10000,
-                                            lines=[{"line_id": line.pk, "quantity": 1}]), actor=None)
+        services.refund(
+            orders[3],
+            RefundIn(external_id="r1", amount=10000, lines=[{"line_id": line.pk, "quantity": 1}]),
+            actor=None,
+        )
         services.refund(orders[3], RefundIn(external_id="r2", amount=5000), actor=None)
     assert_rollup_matches(brand, store, other_store)
     assert rolled(brand).summary.net_sales == 255000 - 100000 - 15000
 
 
-def test_odd_amounts_are_truncated_like_the_orders(built, store, other_store, seeded_sales,
-                                                   django_capture_on_commit_callbacks):
+def test_odd_amounts_are_truncated_like_the_orders(
+    built, store, other_store, seeded_sales, django_capture_on_commit_callbacks
+):
     brand = built
     with django_capture_on_commit_callbacks(execute=True):
         order, _ = services.record_order(
@@ -222,13 +265,17 @@ def test_odd_amounts_are_truncated_like_the_orders(built, store, other_store, se
         )
         line = order.lines.get()
         for number in (1, 2):
-            services.refund(order, RefundIn(external_id=f"r{number}", amount=33333,
-                                            lines=[{"line_id": line.pk, "quantity": 1}]), actor=None)
+            services.refund(
+                order,
+                RefundIn(external_id=f"r{number}", amount=33333, lines=[{"line_id": line.pk, "quantity": 1}]),
+                actor=None,
+            )
     assert_rollup_matches(brand, store, other_store)
 
 
-def test_merged_and_split_customers_are_counted_once(built, store, other_store, seeded_sales,
-                                                     django_capture_on_commit_callbacks):
+def test_merged_and_split_customers_are_counted_once(
+    built, store, other_store, seeded_sales, django_capture_on_commit_callbacks
+):
     brand = built
     customers = seeded_sales.customers
     with django_capture_on_commit_callbacks(execute=True):
@@ -253,14 +300,30 @@ def test_a_rolled_back_order_never_counts(built, store, seeded_sales, django_cap
     assert rolled(brand) == before == live(brand)
 
 
-def test_old_orders_imported_later_count_on_their_day(built, store, seeded_sales, django_capture_on_commit_callbacks):
+def test_old_orders_imported_later_count_on_their_day(
+    built, store, seeded_sales, django_capture_on_commit_callbacks
+):
     brand = built
     today = timezone.localtime(timezone.now(), TAIPEI).date()
     with django_capture_on_commit_callbacks(execute=True):
-        services.record_order(brand, order_in("OLD-1", placed_at=local(today - dt.timedelta(days=45)).isoformat(),
-                                               customer={"phone": "0912000001"}), actor=None)
-        services.record_order(brand, order_in("EDGE-1", placed_at=local(today - dt.timedelta(days=29), 0, 0)
-                                               .isoformat(), customer={"phone": "0912000077"}), actor=None)
+        services.record_order(
+            brand,
+            order_in(
+                "OLD-1",
+                placed_at=local(today - dt.timedelta(days=45)).isoformat(),
+                customer={"phone": "0912000001"},
+            ),
+            actor=None,
+        )
+        services.record_order(
+            brand,
+            order_in(
+                "EDGE-1",
+                placed_at=local(today - dt.timedelta(days=29), 0, 0).isoformat(),
+                customer={"phone": "0912000077"},
+            ),
+            actor=None,
+        )
     assert_rollup_matches(brand, store)
 
 
@@ -316,8 +379,14 @@ def test_rebuild_command_refuses_an_unknown_brand(db):
 def test_guest_and_unknown_products_roll_up(built, store, seeded_sales, django_capture_on_commit_callbacks):
     brand = built
     customer = make_customer(brand, "訪客")
-    make_order(brand, placed_at=local(timezone.localtime(timezone.now(), TAIPEI).date()), total=100,
-               customer=customer, store=store, lines=[(None, 1, 100, 0)])  # written directly: not counted…
+    make_order(
+        brand,
+        placed_at=local(timezone.localtime(timezone.now(), TAIPEI).date()),
+        total=100,
+        customer=customer,
+        store=store,
+        lines=[(None, 1, 100, 0)],
+    )  # written directly: not counted…
     assert rolled(brand) != live(brand)
     rollups.rebuild(brand)  # …until a rebuild
     assert_rollup_matches(brand, store)

@@ -142,7 +142,9 @@ def _cancel_while_deciding(monkeypatch, order_id: int) -> None:
 
 @pytest.mark.parametrize("path", ["live", "batch"])
 def test_a_cancellation_racing_the_sale_is_still_reversed(monkeypatch, brand, clerk, customer, product, path):
-    CommissionRule.objects.create(brand=brand, rate_bp=1000, starts_on=timezone.localdate() - dt.timedelta(days=40))
+    CommissionRule.objects.create(
+        brand=brand, rate_bp=1000, starts_on=timezone.localdate() - dt.timedelta(days=40)
+    )
     link = services.issue_link(brand, clerk=clerk, product=product, customer=customer)
     services.record_click(link, user_agent=PHONE_UA)
     with monkeypatch.context() as patch:
@@ -163,7 +165,9 @@ def test_a_cancellation_racing_the_sale_is_still_reversed(monkeypatch, brand, cl
     assert kinds == [("cancel", -10000), ("sale", 10000)]
 
 
-def test_settle_cancelled_reverses_only_cancelled_credited_orders_once(brand, clerk, credited_order, customer):
+def test_settle_cancelled_reverses_only_cancelled_credited_orders_once(
+    brand, clerk, credited_order, customer
+):
     other = _order(brand, "web-kept", customer=customer)
     Order.objects.filter(pk=credited_order.pk).update(status="cancelled", cancelled_at=timezone.now())
     assert services.settle_cancelled(brand.pk, [credited_order.pk, other.pk]) == 1

@@ -10,7 +10,10 @@ from omo.core.models import AuditLog
 from omo.testing import factories as f
 
 PRODUCT = {
-    "handle": "linen-shirt", "title": "亞麻襯衫", "title_en": "Linen shirt", "description": "透氣",
+    "handle": "linen-shirt",
+    "title": "亞麻襯衫",
+    "title_en": "Linen shirt",
+    "description": "透氣",
     "variants": [
         {"sku": "LIN-S", "title": "S", "price": 128000, "compare_at_price": 158000, "options": {"size": "S"}},
         {"sku": "LIN-M", "title": "M", "price": 128000},
@@ -27,9 +30,17 @@ def test_create_product_with_variants_and_image(api, brand):
     data = response.json()
     product = Product.objects.get(brand=brand)
     assert (data["id"], data["handle"], data["title"], data["category_id"], data["status"]) == (
-        product.pk, "linen-shirt", "亞麻襯衫", category["id"], "active")
-    assert [(v["sku"], v["price"], v["compare_at_price"], v["currency"], v["options"]) for v in data["variants"]] == [
-        ("LIN-S", 128000, 158000, "TWD", {"size": "S"}), ("LIN-M", 128000, None, "TWD", {}),
+        product.pk,
+        "linen-shirt",
+        "亞麻襯衫",
+        category["id"],
+        "active",
+    )
+    assert [
+        (v["sku"], v["price"], v["compare_at_price"], v["currency"], v["options"]) for v in data["variants"]
+    ] == [
+        ("LIN-S", 128000, 158000, "TWD", {"size": "S"}),
+        ("LIN-M", 128000, None, "TWD", {}),
     ]
     assert [(i["src"], i["url"]) for i in data["images"]] == [("https://img.example/linen.jpg",) * 2]
     assert AuditLog.objects.filter(action="product.created", target_id=str(product.pk)).exists()
@@ -73,7 +84,10 @@ def test_list_products_searches_and_paginates_without_n_plus_1(api, brand, djang
 def test_update_product_and_variant(api, brand):
     product = f.make_product(brand, variants=[("V-1", "", 1000)])
     variant = product.variants.get()
-    assert api.patch(f"/api/v1/products/{product.pk}", {"title": "新名", "status": "draft"}).json()["title"] == "新名"
+    assert (
+        api.patch(f"/api/v1/products/{product.pk}", {"title": "新名", "status": "draft"}).json()["title"]
+        == "新名"
+    )
     response = api.patch(f"/api/v1/variants/{variant.pk}", {"price": 2500})
     assert response.status_code == 200 and response.json()["price"] == 2500
     product.refresh_from_db()
@@ -82,7 +96,9 @@ def test_update_product_and_variant(api, brand):
 
 def test_add_variant_to_product(api, brand):
     product = f.make_product(brand, variants=[("V-1", "", 1000)])
-    response = api.post(f"/api/v1/products/{product.pk}/variants", {"sku": "V-2", "title": "L", "price": 1200})
+    response = api.post(
+        f"/api/v1/products/{product.pk}/variants", {"sku": "V-2", "title": "L", "price": 1200}
+    )
     assert response.status_code == 201
     assert response.json()["sort_order"] == 1
     assert list(product.variants.values_list("sku", flat=True)) == ["V-1", "V-2"]
@@ -90,17 +106,23 @@ def test_add_variant_to_product(api, brand):
 
 def test_image_by_url_and_by_upload(api, brand, tmp_path):
     product = f.make_product(brand)
-    by_url = api.post(f"/api/v1/products/{product.pk}/images", {"url": "https://img.example/a.png", "alt": "正面"})
+    by_url = api.post(
+        f"/api/v1/products/{product.pk}/images", {"url": "https://img.example/a.png", "alt": "正面"}
+    )
     assert by_url.status_code == 201 and by_url.json()["alt"] == "正面"
     with override_settings(MEDIA_ROOT=tmp_path):
         upload = api.client.post(
             f"/api/v1/products/{product.pk}/images/upload",
-            {"file": _png("side.png"), "alt": "側面"}, **api._headers(),
+            {"file": _png("side.png"), "alt": "側面"},
+            **api._headers(),
         )
         assert upload.status_code == 201, upload.content
         assert upload.json()["src"].startswith("/media/products/side")
-        bad = api.client.post(f"/api/v1/products/{product.pk}/images/upload",
-                              {"file": _png("x.txt", "text/plain")}, **api._headers())
+        bad = api.client.post(
+            f"/api/v1/products/{product.pk}/images/upload",
+            {"file": _png("x.txt", "text/plain")},
+            **api._headers(),
+        )
         assert bad.status_code == 422 and bad.json()["field"] == "file"
         image_id = upload.json()["id"]
         assert api.delete(f"/api/v1/products/{product.pk}/images/{image_id}").status_code == 204
@@ -122,17 +144,27 @@ def shirt(brand):
 
 
 def test_adjust_and_set_stock_write_the_ledger(api, brand, store, warehouse, shirt):
-    added = api.post("/api/v1/stock/adjust", {"sku": "TEE-M", "location_code": "WH", "delta": 10, "reason": "receipt"})
+    added = api.post(
+        "/api/v1/stock/adjust", {"sku": "TEE-M", "location_code": "WH", "delta": 10, "reason": "receipt"}
+    )
     assert added.status_code == 200, added.content
     assert {k: added.json()[k] for k in ("sku", "location_code", "on_hand", "reserved", "available")} == {
-        "sku": "TEE-M", "location_code": "WH", "on_hand": 10, "reserved": 0, "available": 10}
-    counted = api.post("/api/v1/stock/set", {"sku": "TEE-M", "location_code": "WH", "on_hand": 7, "note": "盤點"})
+        "sku": "TEE-M",
+        "location_code": "WH",
+        "on_hand": 10,
+        "reserved": 0,
+        "available": 10,
+    }
+    counted = api.post(
+        "/api/v1/stock/set", {"sku": "TEE-M", "location_code": "WH", "on_hand": 7, "note": "盤點"}
+    )
     assert counted.json()["on_hand"] == 7
 
     ledger = api.get("/api/v1/stock/movements", sku="TEE-M").json()
     assert ledger["total"] == 2
     assert [(m["on_hand_delta"], m["reason"], m["note"]) for m in ledger["items"]] == [
-        (-3, "adjustment", "盤點"), (10, "receipt", ""),
+        (-3, "adjustment", "盤點"),
+        (10, "receipt", ""),
     ]
     levels = api.get("/api/v1/stock", sku="TEE-M").json()["items"]
     assert [(level["location_code"], level["available"]) for level in levels] == [("WH", 7)]

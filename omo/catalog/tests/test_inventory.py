@@ -19,7 +19,9 @@ def test_adjust_and_set_write_the_ledger(variant, warehouse, hq_admin):
     inventory.set_stock(variant, warehouse, 7, note="盤點")
     level = StockLevel.objects.get(variant=variant, location=warehouse)
     assert level.on_hand == 7
-    movements = list(StockMovement.objects.filter(variant=variant).order_by("id").values_list("on_hand_delta", "reason"))
+    movements = list(
+        StockMovement.objects.filter(variant=variant).order_by("id").values_list("on_hand_delta", "reason")
+    )
     assert movements == [(10, "receipt"), (-3, "adjustment")]
 
 
@@ -29,8 +31,12 @@ def test_cannot_remove_reserved_units(brand, variant, warehouse):
     inventory.adjust_stock(variant, warehouse, 3)
     cart = services.new_cart(brand)
     services.add_to_cart(cart, variant, 2)
-    services.checkout(cart, contact=services.Contact(name="A", phone="0912345678", address={"city": "台北市", "line1": "x"}),
-                      fulfilment="ship", payment_method="cod")
+    services.checkout(
+        cart,
+        contact=services.Contact(name="A", phone="0912345678", address={"city": "台北市", "line1": "x"}),
+        fulfilment="ship",
+        payment_method="cod",
+    )
     with pytest.raises(inventory.StockError, match="reserved"):
         inventory.set_stock(variant, warehouse, 1)
     with pytest.raises(inventory.StockError):

@@ -199,7 +199,11 @@ def product(request: HttpRequest, brand: Brand, shop: ShopSession, handle: str) 
                     "event": "Product Viewed",
                     "properties": {
                         **shop_tracking.product_properties(selected, brand=brand, url=request.path),
-                        **({"image_url": page.images[0].url} if page.images and getattr(page.images[0], "url", "") else {}),
+                        **(
+                            {"image_url": page.images[0].url}
+                            if page.images and getattr(page.images[0], "url", "")
+                            else {}
+                        ),
                     },
                 }
             ],
@@ -276,7 +280,9 @@ def cart(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpResponse:
                     "properties": {
                         "cart_id": current.token,
                         "products": [
-                            shop_tracking.product_properties(line.variant, brand=brand, quantity=line.quantity)
+                            shop_tracking.product_properties(
+                                line.variant, brand=brand, quantity=line.quantity
+                            )
                             for line in lines
                         ],
                     },
@@ -308,7 +314,9 @@ def cart_add(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
             "Product Added",
             {
                 "cart_id": current.token,
-                **shop_tracking.product_properties(variant, brand=brand, quantity=form.cleaned_data["quantity"]),
+                **shop_tracking.product_properties(
+                    variant, brand=brand, quantity=form.cleaned_data["quantity"]
+                ),
             },
         )
     shop.remember_cart(current.token, selectors.cart_item_count(current))
@@ -341,7 +349,9 @@ def cart_update(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRe
                 "Product Added" if quantity > before else "Product Removed",
                 {
                     "cart_id": current.token,
-                    **shop_tracking.product_properties(line.variant, brand=brand, quantity=abs(quantity - before)),
+                    **shop_tracking.product_properties(
+                        line.variant, brand=brand, quantity=abs(quantity - before)
+                    ),
                 },
             )
         if quantity == 0:
@@ -473,17 +483,22 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
     )
 
 
-def _checkout_started(brand: Brand, cart: Cart, lines: list, totals: services.CartTotals, coupon: str) -> list:
+def _checkout_started(
+    brand: Brand, cart: Cart, lines: list, totals: services.CartTotals, coupon: str
+) -> list:
     cur = brand.currency
     props: dict[str, Any] = {
         "checkout_id": cart.token,
         "value": shop_tracking.money(totals.total, cur),
-        "revenue": shop_tracking.money(totals.subtotal - totals.coupon_discount - totals.points_discount, cur),
+        "revenue": shop_tracking.money(
+            totals.subtotal - totals.coupon_discount - totals.points_discount, cur
+        ),
         "shipping": shop_tracking.money(totals.shipping, cur),
         "discount": shop_tracking.money(totals.coupon_discount + totals.points_discount, cur),
         "currency": cur,
         "products": [
-            shop_tracking.product_properties(line.variant, brand=brand, quantity=line.quantity) for line in lines
+            shop_tracking.product_properties(line.variant, brand=brand, quantity=line.quantity)
+            for line in lines
         ],
     }
     if coupon:

@@ -16,12 +16,18 @@ PLACED = "2026-11-20T15:30:00+08:00"
 
 def body(**overrides):
     order = {
-        "source": "pos-erp", "external_id": "TPE01-000123", "name": "TPE01-000123", "sales_channel": "pos",
-        "store_code": "TPE01", "staff_code": "E001", "placed_at": PLACED,
+        "source": "pos-erp",
+        "external_id": "TPE01-000123",
+        "name": "TPE01-000123",
+        "sales_channel": "pos",
+        "store_code": "TPE01",
+        "staff_code": "E001",
+        "placed_at": PLACED,
         "customer": {"phone": "0912345678", "name": "陳大文"},
         "lines": [{"sku": "TEE-M", "quantity": 2, "unit_price": 59000, "discount": 8000}],
         "discounts": [{"code": "", "kind": "member", "amount": 10000}],
-        "shipping_total": 0, "status": "paid",
+        "shipping_total": 0,
+        "status": "paid",
     }
     order.update(overrides)
     return order
@@ -46,7 +52,12 @@ def test_record_order_answers_201_with_the_order(api, brand, store, clerk, tee):
     assert (data["sales_channel"], data["store_code"], data["store_id"]) == ("pos", "TPE01", store.pk)
     assert data["status"] == "paid"
     assert data["currency"] == "TWD"
-    assert (data["subtotal"], data["discount_total"], data["shipping_total"], data["total"]) == (110000, 10000, 0, 100000)
+    assert (data["subtotal"], data["discount_total"], data["shipping_total"], data["total"]) == (
+        110000,
+        10000,
+        0,
+        100000,
+    )
     assert data["refunded_total"] == 0
     assert data["placed_at"] == "2026-11-20T07:30:00Z"
     assert data["customer_id"] == Customer.objects.get(phone="+886912345678").pk
@@ -54,8 +65,15 @@ def test_record_order_answers_201_with_the_order(api, brand, store, clerk, tee):
     assert data["refunds"] == []
     [line] = data["lines"]
     assert line == {
-        "id": OrderLine.objects.get().pk, "sku": "TEE-M", "title": "短T M", "variant_id": tee.pk,
-        "product_id": tee.product_id, "quantity": 2, "unit_price": 59000, "discount": 8000, "total": 110000,
+        "id": OrderLine.objects.get().pk,
+        "sku": "TEE-M",
+        "title": "短T M",
+        "variant_id": tee.pk,
+        "product_id": tee.product_id,
+        "quantity": 2,
+        "unit_price": 59000,
+        "discount": 8000,
+        "total": 110000,
         "refunded_quantity": 0,
     }
     assert order.staff == clerk
@@ -63,15 +81,24 @@ def test_record_order_answers_201_with_the_order(api, brand, store, clerk, tee):
 
 def test_repeat_answers_200_with_the_same_order_and_creates_nothing(api, brand, store, tee):
     first = api.post("/api/v1/orders", body()).json()
-    counts = (Order.objects.count(), OrderLine.objects.count(), Customer.objects.count(), PointsEntry.objects.count())
+    counts = (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        Customer.objects.count(),
+        PointsEntry.objects.count(),
+    )
 
     response = api.post("/api/v1/orders", body(lines=[{"sku": "TEE-M", "quantity": 9, "unit_price": 1}]))
 
     assert response.status_code == 200
     assert response.json()["id"] == first["id"]
     assert response.json()["total"] == 100000  # the first receipt stands
-    assert (Order.objects.count(), OrderLine.objects.count(), Customer.objects.count(),
-            PointsEntry.objects.count()) == counts
+    assert (
+        Order.objects.count(),
+        OrderLine.objects.count(),
+        Customer.objects.count(),
+        PointsEntry.objects.count(),
+    ) == counts
 
 
 @pytest.mark.parametrize(
@@ -85,8 +112,15 @@ def test_repeat_answers_200_with_the_same_order_and_creates_nothing(api, brand, 
         (lambda b: b.update(placed_at="2026-11-20T15:30:00"), "placed_at"),
         (lambda b: b.update(sales_channel="fax"), "sales_channel"),
     ],
-    ids=["missing-field", "not-a-date", "wrong-type", "negative-quantity", "no-lines", "naive-datetime",
-         "unknown-channel"],
+    ids=[
+        "missing-field",
+        "not-a-date",
+        "wrong-type",
+        "negative-quantity",
+        "no-lines",
+        "naive-datetime",
+        "unknown-channel",
+    ],
 )
 def test_invalid_body_is_422_naming_the_field(api, brand, store, tee, change, field):
     order = body()
@@ -109,8 +143,11 @@ def test_naive_datetime_message_asks_for_an_offset(api, brand, store, tee):
 @pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
-        ({"lines": [{"sku": "NOPE", "quantity": 1, "unit_price": 100}], "discounts": []}, "lines[0].sku",
-         "unknown sku 'NOPE'"),
+        (
+            {"lines": [{"sku": "NOPE", "quantity": 1, "unit_price": 100}], "discounts": []},
+            "lines[0].sku",
+            "unknown sku 'NOPE'",
+        ),
         ({"total": 1}, "total", "does not match"),
         ({"store_code": "XXX"}, "store_code", "no store with code 'XXX'"),
         ({"customer": {"phone": "123"}}, "customer.phone", "phone"),
@@ -129,8 +166,9 @@ def test_refusals_from_the_service_name_the_field(api, brand, store, tee, overri
 
 
 def test_unknown_sku_with_a_title_is_recorded_as_a_free_line(api, brand, store):
-    response = api.post("/api/v1/orders", body(lines=[{"sku": "OLD-1", "title": "舊款", "quantity": 1,
-                                                        "unit_price": 110000}]))
+    response = api.post(
+        "/api/v1/orders", body(lines=[{"sku": "OLD-1", "title": "舊款", "quantity": 1, "unit_price": 110000}])
+    )
     assert response.status_code == 201
     [line] = response.json()["lines"]
     assert (line["sku"], line["title"], line["variant_id"]) == ("OLD-1", "舊款", None)
@@ -206,9 +244,20 @@ def test_batch_refuses_more_than_500_orders(api, brand):
 @pytest.fixture
 def three_orders(api, brand, store, other_store, tee):
     api.post("/api/v1/orders", body(external_id="A", placed_at="2026-11-01T10:00:00+08:00"))
-    api.post("/api/v1/orders", body(external_id="B", store_code="KHH01", placed_at="2026-11-02T10:00:00+08:00"))
-    api.post("/api/v1/orders", body(external_id="C", sales_channel="web_shop", store_code="", customer=None,
-                                    placed_at="2026-11-03T10:00:00+08:00", status="placed"))
+    api.post(
+        "/api/v1/orders", body(external_id="B", store_code="KHH01", placed_at="2026-11-02T10:00:00+08:00")
+    )
+    api.post(
+        "/api/v1/orders",
+        body(
+            external_id="C",
+            sales_channel="web_shop",
+            store_code="",
+            customer=None,
+            placed_at="2026-11-03T10:00:00+08:00",
+            status="placed",
+        ),
+    )
     return {o.external_id: o for o in Order.objects.all()}
 
 
@@ -281,7 +330,12 @@ def test_pay_then_fulfil_then_refund(api, brand, three_orders):
     assert fulfilled.status_code == 200 and fulfilled.json()["status"] == "fulfilled"
 
     line_id = fulfilled.json()["lines"][0]["id"]
-    refund = {"external_id": "RF-1", "amount": 50000, "reason": "尺寸不合", "lines": [{"line_id": line_id, "quantity": 1}]}
+    refund = {
+        "external_id": "RF-1",
+        "amount": 50000,
+        "reason": "尺寸不合",
+        "lines": [{"line_id": line_id, "quantity": 1}],
+    }
     first = api.post(f"/api/v1/orders/{order.pk}/refunds", refund)
     assert first.status_code == 201, first.content
     assert first.json()["amount"] == 50000 and first.json()["currency"] == "TWD"
@@ -303,7 +357,9 @@ def test_paying_a_paid_order_is_a_409(api, three_orders):
 
 def test_refund_above_the_total_is_422_naming_amount(api, three_orders):
     order = three_orders["A"]
-    response = api.post(f"/api/v1/orders/{order.pk}/refunds", {"external_id": "RF-X", "amount": order.total + 1})
+    response = api.post(
+        f"/api/v1/orders/{order.pk}/refunds", {"external_id": "RF-X", "amount": order.total + 1}
+    )
     assert response.status_code == 422
     assert response.json()["field"] == "amount"
 
@@ -317,5 +373,9 @@ def test_cancel_with_reason(api, three_orders):
 def test_clerk_key_may_read_but_not_change_orders(clerk_api, three_orders):
     assert clerk_api.get("/api/v1/orders").status_code == 200
     assert clerk_api.post(f"/api/v1/orders/{three_orders['C'].pk}/pay").status_code == 403
-    assert clerk_api.post(f"/api/v1/orders/{three_orders['A'].pk}/refunds",
-                          {"external_id": "x", "amount": 1}).status_code == 403
+    assert (
+        clerk_api.post(
+            f"/api/v1/orders/{three_orders['A'].pk}/refunds", {"external_id": "x", "amount": 1}
+        ).status_code
+        == 403
+    )

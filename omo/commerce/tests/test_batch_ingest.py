@@ -63,13 +63,21 @@ def _inputs(count: int = SIZE) -> list[dict]:
         if n % 5 == 2:
             lines.append({"sku": "BAG", "quantity": 2, "unit_price": 45000})
         order = {
-            "source": "pos-erp", "external_id": f"E-{n:03d}", "name": f"R{n:05d}" if n % 6 else "",
-            "sales_channel": ("pos", "web_shop", "marketplace")[n % 3], "store_code": "TPE01",
-            "staff_code": "E001" if n % 2 else "E999", "placed_at": _placed(n + 1),
-            "customer": customers[n % len(customers)], "lines": lines,
+            "source": "pos-erp",
+            "external_id": f"E-{n:03d}",
+            "name": f"R{n:05d}" if n % 6 else "",
+            "sales_channel": ("pos", "web_shop", "marketplace")[n % 3],
+            "store_code": "TPE01",
+            "staff_code": "E001" if n % 2 else "E999",
+            "placed_at": _placed(n + 1),
+            "customer": customers[n % len(customers)],
+            "lines": lines,
             "discounts": [{"code": "VIP", "kind": "member", "amount": 500}] if n % 3 == 0 else [],
-            "shipping_total": 6000 if n % 3 == 1 else 0, "tax_total": 100 * (n % 2),
-            "status": statuses[n % len(statuses)], "ref": f"clerk:{n}" if n % 7 == 0 else "", "note": f"第 {n} 筆",
+            "shipping_total": 6000 if n % 3 == 1 else 0,
+            "tax_total": 100 * (n % 2),
+            "status": statuses[n % len(statuses)],
+            "ref": f"clerk:{n}" if n % 7 == 0 else "",
+            "note": f"第 {n} 筆",
         }
         if n % 8 == 3:
             order["paid_at"] = _placed(0)
@@ -82,48 +90,107 @@ def _order_view(order: Order) -> dict:
     """What an order row says, without ids that differ between brands."""
     customer = order.customer
     return {
-        **{name: getattr(order, name) for name in (
-            "source", "external_id", "name", "sales_channel", "staff_code", "contact_name", "contact_phone",
-            "contact_email", "fulfilment", "shipping_address", "payment_method", "currency", "subtotal",
-            "discount_total", "shipping_total", "tax_total", "total", "refunded_total", "discounts", "coupon_code",
-            "points_redeemed", "status", "ref", "note", "placed_at", "paid_at", "fulfilled_at", "cancelled_at",
-        )},
+        **{
+            name: getattr(order, name)
+            for name in (
+                "source",
+                "external_id",
+                "name",
+                "sales_channel",
+                "staff_code",
+                "contact_name",
+                "contact_phone",
+                "contact_email",
+                "fulfilment",
+                "shipping_address",
+                "payment_method",
+                "currency",
+                "subtotal",
+                "discount_total",
+                "shipping_total",
+                "tax_total",
+                "total",
+                "refunded_total",
+                "discounts",
+                "coupon_code",
+                "points_redeemed",
+                "status",
+                "ref",
+                "note",
+                "placed_at",
+                "paid_at",
+                "fulfilled_at",
+                "cancelled_at",
+            )
+        },
         "store": order.store.code if order.store_id else None,
         "staff": order.staff.employee_code if order.staff_id else None,
-        "customer": (customer.name, customer.phone, customer.email, customer.member_number) if customer else None,
+        "customer": (customer.name, customer.phone, customer.email, customer.member_number)
+        if customer
+        else None,
         "lines": [
-            (line.sku, line.title, line.variant.sku if line.variant_id else None, line.product_id is not None,
-             line.quantity, line.unit_price, line.discount, line.total, line.refunded_quantity, line.placed_at)
+            (
+                line.sku,
+                line.title,
+                line.variant.sku if line.variant_id else None,
+                line.product_id is not None,
+                line.quantity,
+                line.unit_price,
+                line.discount,
+                line.total,
+                line.refunded_quantity,
+                line.placed_at,
+            )
             for line in order.lines.select_related("variant").order_by("sku", "quantity")
         ],
         "points": [
-            (e.delta, e.kind, e.reason.replace(order.display_number, "<order>"), e.idempotency_key.replace(
-                str(order.pk), "<id>"), e.expires_at, e.created_at)
+            (
+                e.delta,
+                e.kind,
+                e.reason.replace(order.display_number, "<order>"),
+                e.idempotency_key.replace(str(order.pk), "<id>"),
+                e.expires_at,
+                e.created_at,
+            )
             for e in PointsEntry.objects.filter(order=order)
         ],
     }
 
 
 def _brand_view(brand) -> dict:
-    orders = Order.objects.filter(brand=brand).select_related("store", "staff", "customer").order_by("external_id")
+    orders = (
+        Order.objects.filter(brand=brand).select_related("store", "staff", "customer").order_by("external_id")
+    )
     accounts = LoyaltyAccount.objects.filter(brand=brand).select_related("customer", "tier")
     return {
         "orders": [_order_view(order) for order in orders],
         "customers": sorted(
-            Customer.objects.filter(brand=brand).values_list("name", "phone", "email", "member_number", "search_text")
+            Customer.objects.filter(brand=brand).values_list(
+                "name", "phone", "email", "member_number", "search_text"
+            )
         ),
         "identities": sorted(
-            CustomerIdentity.objects.filter(brand=brand).values_list("customer__phone", "kind", "value", "verified")
+            CustomerIdentity.objects.filter(brand=brand).values_list(
+                "customer__phone", "kind", "value", "verified"
+            )
         ),
         "accounts": sorted(
-            (a.customer.phone, a.customer.email, a.balance, a.lifetime_earned, a.rolling_spend,
-             a.tier.name if a.tier_id else None)
+            (
+                a.customer.phone,
+                a.customer.email,
+                a.balance,
+                a.lifetime_earned,
+                a.rolling_spend,
+                a.tier.name if a.tier_id else None,
+            )
             for a in accounts
         ),
     }
 
 
-def test_a_batch_writes_what_recording_one_by_one_writes(brand, other_brand, django_capture_on_commit_callbacks):
+def test_a_batch_writes_what_recording_one_by_one_writes(
+    brand, other_brand, django_capture_on_commit_callbacks
+):
     _setup_brand(brand)
     _setup_brand(other_brand)
     inputs = [OrderIn.model_validate(body) for body in _inputs()]
@@ -141,8 +208,13 @@ def test_a_batch_writes_what_recording_one_by_one_writes(brand, other_brand, dja
     assert batch["accounts"] == one_by_one["accounts"]
     # the known customers were matched, not made again; points went to paid and fulfilled orders only
     assert Customer.objects.filter(brand=other_brand, member_number="M1").count() == 1
-    paid = sum(1 for data in inputs if data.status in ("paid", "fulfilled") and data.customer is not None
-               and Order.objects.get(brand=other_brand, external_id=data.external_id).customer_id)
+    paid = sum(
+        1
+        for data in inputs
+        if data.status in ("paid", "fulfilled")
+        and data.customer is not None
+        and Order.objects.get(brand=other_brand, external_id=data.external_id).customer_id
+    )
     assert PointsEntry.objects.filter(brand=other_brand, kind="earn").count() == paid
     for account in LoyaltyAccount.objects.filter(brand=other_brand):
         ledger = sum(PointsEntry.objects.filter(customer=account.customer).values_list("delta", flat=True))
@@ -157,7 +229,11 @@ def test_the_results_carry_the_saved_orders(brand):
         order = result.order
         assert order.pk and not order._state.adding
         assert order == Order.objects.get(brand=brand, external_id=data.external_id)
-        assert (order.total, order.status, order.placed_at) == (data.computed_total(), data.status, data.placed_at)
+        assert (order.total, order.status, order.placed_at) == (
+            data.computed_total(),
+            data.status,
+            data.placed_at,
+        )
 
 
 def test_on_postgresql_orders_lines_and_points_go_through_copy(brand):
@@ -166,7 +242,9 @@ def test_on_postgresql_orders_lines_and_points_go_through_copy(brand):
     with CaptureQueriesContext(connection) as queries:
         services.record_orders(brand, inputs, actor=None)
     inserts = Counter(
-        q["sql"].split()[2].strip('"') for q in queries.captured_queries if q["sql"].lstrip().startswith("INSERT INTO")
+        q["sql"].split()[2].strip('"')
+        for q in queries.captured_queries
+        if q["sql"].lstrip().startswith("INSERT INTO")
     )
     if connection.vendor == "postgresql":
         assert not {"commerce_order", "commerce_orderline", "loyalty_pointsentry"} & set(inserts), inserts
@@ -176,10 +254,18 @@ def test_on_postgresql_orders_lines_and_points_go_through_copy(brand):
     assert OrderLine.objects.filter(brand=brand).count() == sum(len(b["lines"]) for b in _inputs())
 
 
-def test_events_and_audit_follow_every_order(brand, hq_admin, monkeypatch, django_capture_on_commit_callbacks):
+def test_events_and_audit_follow_every_order(
+    brand, hq_admin, monkeypatch, django_capture_on_commit_callbacks
+):
     _setup_brand(brand)
     seen: list[tuple[str, dict]] = []
-    for name in ("order.recorded", "orders.batch_recorded", "points.changed", "points.posted", "customer.created"):
+    for name in (
+        "order.recorded",
+        "orders.batch_recorded",
+        "points.changed",
+        "points.posted",
+        "customer.created",
+    ):
         monkeypatch.setitem(events._subscribers, name, [lambda p, name=name: seen.append((name, p))])
     inputs = [OrderIn.model_validate(body) for body in _inputs()]
     actor = Actor(brand=brand, user=hq_admin)
@@ -190,11 +276,19 @@ def test_events_and_audit_follow_every_order(brand, hq_admin, monkeypatch, djang
     ids = [r.order.pk for r in results]
     recorded = [p for name, p in seen if name == "order.recorded"]
     assert recorded == [
-        {"brand_id": brand.pk, "order_id": r.order.pk, "sales_channel": r.order.sales_channel,
-         "status": r.order.status, "created": True, "in_batch": True}
+        {
+            "brand_id": brand.pk,
+            "order_id": r.order.pk,
+            "sales_channel": r.order.sales_channel,
+            "status": r.order.status,
+            "created": True,
+            "in_batch": True,
+        }
         for r in results
     ]
-    assert [p for name, p in seen if name == "orders.batch_recorded"] == [{"brand_id": brand.pk, "order_ids": ids}]
+    assert [p for name, p in seen if name == "orders.batch_recorded"] == [
+        {"brand_id": brand.pk, "order_ids": ids}
+    ]
     entries = list(PointsEntry.objects.filter(brand=brand, order_id__in=ids).order_by("pk"))
     assert [p["entry_ids"] for name, p in seen if name == "points.posted"] == [[e.pk for e in entries]]
     changed = [p for name, p in seen if name == "points.changed"]
@@ -203,7 +297,9 @@ def test_events_and_audit_follow_every_order(brand, hq_admin, monkeypatch, djang
         (e.customer_id, e.delta, balances[e.customer_id]) for e in entries
     )
     created = {p["customer_id"] for name, p in seen if name == "customer.created"}
-    assert created == set(Customer.objects.filter(phone__in=["+886933000001", "+886933000002"]).values_list("pk", flat=True))
+    assert created == set(
+        Customer.objects.filter(phone__in=["+886933000001", "+886933000002"]).values_list("pk", flat=True)
+    )
     audited = AuditLog.objects.filter(action="order.recorded")
     assert sorted(int(pk) for pk in audited.values_list("target_id", flat=True)) == sorted(ids)
 
@@ -227,7 +323,9 @@ def test_repeats_within_a_batch_and_across_batches_return_the_first_order(brand)
     assert second[3].order.pk == second[1].order.pk
     assert [r.order.pk for r in second[5:]] == [r.order.pk for r in first[3 : SIZE - 1]]
     assert Order.objects.filter(brand=brand).count() == SIZE + 1
-    assert OrderLine.objects.filter(order=first[0].order, sku="BAG").count() == 0  # the repeat changed nothing
+    assert (
+        OrderLine.objects.filter(order=first[0].order, sku="BAG").count() == 0
+    )  # the repeat changed nothing
     # only the one new order earned
     assert PointsEntry.objects.count() - entries_before == (1 if second[1].order.status == "paid" else 0)
     for customer_id, balance in balances_before.items():
@@ -240,8 +338,11 @@ def test_bad_orders_are_refused_by_field_and_the_others_recorded(brand):
     good = _inputs()
     bad = {
         1: ({"store_code": "NOPE"}, "store_code", "no store with code 'NOPE'"),
-        4: ({"lines": [{"sku": "GONE", "quantity": 1, "unit_price": 100}], "discounts": []}, "lines[0].sku",
-            "unknown sku 'GONE' and no title given"),
+        4: (
+            {"lines": [{"sku": "GONE", "quantity": 1, "unit_price": 100}], "discounts": []},
+            "lines[0].sku",
+            "unknown sku 'GONE' and no title given",
+        ),
         7: ({"customer": {"phone": "12345"}}, "customer.phone", None),
         9: ({"customer": {"email": "not-an-email"}}, "customer.email", None),
         12: ({"currency": "USD"}, "currency", "USD differs from the brand currency TWD"),
@@ -265,7 +366,9 @@ def test_bad_orders_are_refused_by_field_and_the_others_recorded(brand):
     assert set(Order.objects.filter(brand=brand).values_list("external_id", flat=True)) == {
         body["external_id"] for n, body in enumerate(good) if n not in bad
     }
-    assert not PointsEntry.objects.filter(order__external_id__in=[good[n]["external_id"] for n in bad]).exists()
+    assert not PointsEntry.objects.filter(
+        order__external_id__in=[good[n]["external_id"] for n in bad]
+    ).exists()
 
 
 def test_a_nul_character_refuses_that_order_alone(api, brand):
@@ -280,7 +383,8 @@ def test_a_nul_character_refuses_that_order_alone(api, brand):
     data = response.json()
     assert (data["created"], data["rejected"]) == (SIZE - 2, 2)
     assert [(r["index"], r["field"]) for r in data["results"] if r["status"] == "rejected"] == [
-        (3, "orders[3].note"), (5, "orders[5].customer.name"),
+        (3, "orders[3].note"),
+        (5, "orders[5].customer.name"),
     ]
     assert "NUL" in data["results"][3]["error"]
     assert Order.objects.filter(brand=brand).count() == SIZE - 2
@@ -325,7 +429,9 @@ def test_a_clash_with_a_concurrent_writer_rolls_back_and_tries_again(brand, monk
     assert len(calls) == 2
     assert "rolled back by a concurrent writer" in caplog.text
     _assert_each_order_once(brand, inputs, results)
-    assert Customer.objects.filter(brand=brand, phone="+886933000001").count() == 1  # the first try left nothing
+    assert (
+        Customer.objects.filter(brand=brand, phone="+886933000001").count() == 1
+    )  # the first try left nothing
 
 
 def test_a_batch_that_keeps_clashing_is_recorded_order_by_order(
@@ -338,7 +444,10 @@ def test_a_batch_that_keeps_clashing_is_recorded_order_by_order(
     seen: list[dict] = []
     monkeypatch.setitem(events._subscribers, "order.recorded", [seen.append])
 
-    with django_capture_on_commit_callbacks(execute=True), caplog.at_level("INFO", logger="omo.commerce.services"):
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        caplog.at_level("INFO", logger="omo.commerce.services"),
+    ):
         results = services.record_orders(brand, inputs, actor=None)
 
     assert len(calls) == services.BATCH_ATTEMPTS
@@ -397,7 +506,9 @@ def test_variant_labels_are_what_str_gives(brand):
     assert set(catalog.variants) == {"TEE-M", "BAG"}  # TEE-L is not ordered; NOT-OURS is not ours
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks and deferred checks are PostgreSQL's")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="row locks and deferred checks are PostgreSQL's"
+)
 def test_accounts_are_locked_after_the_deferred_checks_and_just_before_the_end(brand):
     """Concurrent batches for the same customers wait on the account rows until the commit: the
     thousands of deferred foreign-key checks of the orders run before those locks are taken."""

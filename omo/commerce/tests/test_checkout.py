@@ -23,8 +23,12 @@ def shirt(brand, warehouse):
 
 
 def contact(**kw):
-    return services.Contact(name=kw.get("name", "林小美"), phone=kw.get("phone", "0912-345-678"),
-                            email=kw.get("email", "mei@example.com"), address=kw.get("address", ADDRESS))
+    return services.Contact(
+        name=kw.get("name", "林小美"),
+        phone=kw.get("phone", "0912-345-678"),
+        email=kw.get("email", "mei@example.com"),
+        address=kw.get("address", ADDRESS),
+    )
 
 
 def test_checkout_reserves_stock_and_creates_customer(brand, shirt, warehouse):
@@ -116,13 +120,16 @@ def test_coupon_and_points_at_checkout(brand, shirt, hq_admin):
     actor = Actor(brand=brand, user=hq_admin)
     customer = f.make_customer(brand, phone="0912345678")
     loyalty.adjust_points(customer, 100, reason="開幕禮", actor=actor)
-    coupon = loyalty.create_coupon(brand, actor=actor, name="折百", kind="amount_off", value=10000, min_spend=50000)
+    coupon = loyalty.create_coupon(
+        brand, actor=actor, name="折百", kind="amount_off", value=10000, min_spend=50000
+    )
     loyalty.add_shared_code(coupon, code="HELLO100", max_uses=10, actor=actor)
     cart = services.new_cart(brand)
     services.add_to_cart(cart, shirt, 1)
 
-    order = services.checkout(cart, contact=contact(), fulfilment="ship", payment_method="cod",
-                              coupon_code="hello100", points=50)
+    order = services.checkout(
+        cart, contact=contact(), fulfilment="ship", payment_method="cod", coupon_code="hello100", points=50
+    )
 
     assert order.customer_id == customer.pk
     assert order.discount_total == 10000 + 5000

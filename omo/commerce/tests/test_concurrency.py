@@ -93,8 +93,9 @@ def test_twenty_concurrent_redemptions_of_a_single_use_coupon_succeed_once(brand
 
     def buy(i: int):
         contact = services.Contact(name=f"顧客{i}", phone=f"0922{i:06d}", address=ADDRESS)
-        return services.checkout(carts[i], contact=contact, fulfilment="ship", payment_method="cod",
-                                 coupon_code="ONCE")
+        return services.checkout(
+            carts[i], contact=contact, fulfilment="ship", payment_method="cod", coupon_code="ONCE"
+        )
 
     results = run_concurrently(20, buy)
 
@@ -124,7 +125,9 @@ def test_concurrent_point_redemptions_never_overdraw(brand, hq_admin):
     assert len(refused) == 7
     account = LoyaltyAccount.objects.get(customer=customer)
     assert account.balance == 10
-    assert account.balance == sum(PointsEntry.objects.filter(customer=customer).values_list("delta", flat=True))
+    assert account.balance == sum(
+        PointsEntry.objects.filter(customer=customer).values_list("delta", flat=True)
+    )
 
 
 def test_uses_the_configured_database():
@@ -145,11 +148,17 @@ def test_concurrent_batches_for_the_same_customers_keep_balances_right(brand, st
 
     def batch(worker: int):
         orders = [
-            OrderIn.model_validate({
-                "source": "pos", "external_id": f"w{worker}-{n}", "sales_channel": "pos", "store_code": store.code,
-                "placed_at": "2026-11-20T10:00:00+08:00", "customer": {"phone": phones[n % 5]},
-                "lines": [{"title": "外套", "quantity": 1, "unit_price": 100000}],
-            })
+            OrderIn.model_validate(
+                {
+                    "source": "pos",
+                    "external_id": f"w{worker}-{n}",
+                    "sales_channel": "pos",
+                    "store_code": store.code,
+                    "placed_at": "2026-11-20T10:00:00+08:00",
+                    "customer": {"phone": phones[n % 5]},
+                    "lines": [{"title": "外套", "quantity": 1, "unit_price": 100000}],
+                }
+            )
             for n in range(10)
         ]
         return services.record_orders(brand, orders, actor=None)
@@ -181,13 +190,22 @@ def test_concurrent_copy_sized_batches_record_each_order_once_and_earn_once(bran
         orders = []
         for n in range(60):
             shared = n < 10
-            orders.append(OrderIn.model_validate({
-                "source": "pos", "external_id": f"shared-{n}" if shared else f"w{worker}-{n}",
-                "sales_channel": "pos", "store_code": store.code, "placed_at": "2026-11-20T10:00:00+08:00",
-                "customer": {"phone": phones[n % len(phones)] if shared else phones[(n + worker) % len(phones)]},
-                "lines": [{"title": "外套", "quantity": 1 + n % 2, "unit_price": 100000}],
-                "status": "paid" if n % 4 else "placed",
-            }))
+            orders.append(
+                OrderIn.model_validate(
+                    {
+                        "source": "pos",
+                        "external_id": f"shared-{n}" if shared else f"w{worker}-{n}",
+                        "sales_channel": "pos",
+                        "store_code": store.code,
+                        "placed_at": "2026-11-20T10:00:00+08:00",
+                        "customer": {
+                            "phone": phones[n % len(phones)] if shared else phones[(n + worker) % len(phones)]
+                        },
+                        "lines": [{"title": "外套", "quantity": 1 + n % 2, "unit_price": 100000}],
+                        "status": "paid" if n % 4 else "placed",
+                    }
+                )
+            )
         return services.record_orders(brand, orders, actor=None)
 
     results = run_concurrently(4, batch)
@@ -207,8 +225,11 @@ def test_concurrent_copy_sized_batches_record_each_order_once_and_earn_once(bran
     for account in LoyaltyAccount.objects.select_related("tier"):
         ledger = sum(PointsEntry.objects.filter(customer=account.customer).values_list("delta", flat=True))
         assert account.balance == account.lifetime_earned == ledger > 0
-        spend = sum(Order.objects.filter(customer=account.customer, status__in=SALE_STATUSES)
-                    .values_list("total", flat=True))
+        spend = sum(
+            Order.objects.filter(customer=account.customer, status__in=SALE_STATUSES).values_list(
+                "total", flat=True
+            )
+        )
         assert account.rolling_spend == spend
         assert account.tier.name == ("金卡" if spend >= 500000 else "一般會員")
 
@@ -217,16 +238,27 @@ def _rollup_rows(brand):
     from omo.analytics.models import CustomerDay, ProductSalesDay, SalesDay
 
     return (
-        sorted(SalesDay.objects.filter(brand=brand).exclude(orders=0).values_list("day", "store_id", "sales_channel",
-                                                                                  "orders", "net")),
-        sorted(ProductSalesDay.objects.filter(brand=brand).exclude(lines=0).values_list("day", "store_id", "product_id",
-                                                                                        "revenue", "units", "lines")),
-        sorted(CustomerDay.objects.filter(brand=brand).exclude(customers=0, omo_customers=0).values_list(
-            "scope", "day", "customers", "omo_customers")),
+        sorted(
+            SalesDay.objects.filter(brand=brand)
+            .exclude(orders=0)
+            .values_list("day", "store_id", "sales_channel", "orders", "net")
+        ),
+        sorted(
+            ProductSalesDay.objects.filter(brand=brand)
+            .exclude(lines=0)
+            .values_list("day", "store_id", "product_id", "revenue", "units", "lines")
+        ),
+        sorted(
+            CustomerDay.objects.filter(brand=brand)
+            .exclude(customers=0, omo_customers=0)
+            .values_list("scope", "day", "customers", "omo_customers")
+        ),
     )
 
 
-def test_the_sales_rollup_stays_exact_under_concurrent_orders_cancels_and_a_rebuild(brand, store, monkeypatch):
+def test_the_sales_rollup_stays_exact_under_concurrent_orders_cancels_and_a_rebuild(
+    brand, store, monkeypatch
+):
     """Batches, single orders, cancellations and rebuilds (a day and two customers per chunk, so
     writers slip in between chunks) at once: the rollup kept by deltas ends equal to one rebuilt
     from the orders afterwards."""
@@ -240,12 +272,18 @@ def test_the_sales_rollup_stays_exact_under_concurrent_orders_cancels_and_a_rebu
 
     def order(worker: int, n: int) -> OrderIn:
         online = (worker + n) % 3 == 0
-        return OrderIn.model_validate({
-            "source": "pos", "external_id": f"w{worker}-{n}", "sales_channel": "web_shop" if online else "pos",
-            **({} if online else {"store_code": store.code}), "placed_at": f"2026-11-{10 + n % 5}T10:00:00+08:00",
-            "customer": {"phone": phones[(n + worker) % 6]},
-            "lines": [{"title": "外套", "quantity": 1 + n % 3, "unit_price": 33333}], "status": "paid",
-        })
+        return OrderIn.model_validate(
+            {
+                "source": "pos",
+                "external_id": f"w{worker}-{n}",
+                "sales_channel": "web_shop" if online else "pos",
+                **({} if online else {"store_code": store.code}),
+                "placed_at": f"2026-11-{10 + n % 5}T10:00:00+08:00",
+                "customer": {"phone": phones[(n + worker) % 6]},
+                "lines": [{"title": "外套", "quantity": 1 + n % 3, "unit_price": 33333}],
+                "status": "paid",
+            }
+        )
 
     def work(worker: int):
         if worker == 0:

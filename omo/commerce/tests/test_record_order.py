@@ -17,12 +17,18 @@ PLACED = "2026-11-20T15:30:00+08:00"
 
 def order_in(**overrides):
     body = {
-        "source": "pos-erp", "external_id": "TPE01-000123", "name": "TPE01-000123", "sales_channel": "pos",
-        "store_code": "TPE01", "staff_code": "E001", "placed_at": PLACED,
+        "source": "pos-erp",
+        "external_id": "TPE01-000123",
+        "name": "TPE01-000123",
+        "sales_channel": "pos",
+        "store_code": "TPE01",
+        "staff_code": "E001",
+        "placed_at": PLACED,
         "customer": {"phone": "0912345678", "name": "陳大文"},
         "lines": [{"sku": "TEE-M", "quantity": 2, "unit_price": 59000, "discount": 8000}],
         "discounts": [{"code": "", "kind": "member", "amount": 10000}],
-        "shipping_total": 0, "status": "paid",
+        "shipping_total": 0,
+        "status": "paid",
     }
     body.update(overrides)
     return OrderIn.model_validate(body)
@@ -47,16 +53,18 @@ def test_pos_order_links_store_staff_customer_and_product(brand, store, clerk, t
 
 def test_repeat_is_a_no_op(brand, store, tee):
     first, _ = services.record_order(brand, order_in(), actor=None)
-    second, created = services.record_order(brand, order_in(lines=[{"sku": "TEE-M", "quantity": 9, "unit_price": 1}]),
-                                            actor=None)
+    second, created = services.record_order(
+        brand, order_in(lines=[{"sku": "TEE-M", "quantity": 9, "unit_price": 1}]), actor=None
+    )
     assert not created and second.pk == first.pk
     assert Order.objects.count() == 1 and OrderLine.objects.count() == 1
 
 
 def test_same_external_id_from_another_source_is_another_order(brand, store, tee):
     services.record_order(brand, order_in(), actor=None)
-    _, created = services.record_order(brand, order_in(source="shopify", sales_channel="external_web",
-                                                       store_code=""), actor=None)
+    _, created = services.record_order(
+        brand, order_in(source="shopify", sales_channel="external_web", store_code=""), actor=None
+    )
     assert created
 
 
@@ -97,7 +105,8 @@ def test_schema_refusals(overrides, loc):
 
 def test_batch_applies_the_good_orders(brand, store, tee):
     results = services.record_orders(
-        brand, [order_in(external_id="a"), order_in(external_id="b", store_code="NOPE"), order_in(external_id="a")],
+        brand,
+        [order_in(external_id="a"), order_in(external_id="b", store_code="NOPE"), order_in(external_id="a")],
         actor=None,
     )
     assert [r.status for r in results] == ["created", "rejected", "existing"]
@@ -126,7 +135,9 @@ def test_batch_earns_points_and_sets_tiers_like_single_orders(brand, store, tee)
     batch = [
         order_in(external_id="x1", placed_at=now, discounts=[]),  # 110000 -> 11 points
         order_in(external_id="x2", placed_at=now, discounts=[]),  # same customer: 22 points, spend 220000
-        order_in(external_id="x3", placed_at=now, discounts=[], customer={"phone": "0922000000"}, status="placed"),
+        order_in(
+            external_id="x3", placed_at=now, discounts=[], customer={"phone": "0922000000"}, status="placed"
+        ),
     ]
     with _freeze("2026-11-21T00:00:00+08:00"):
         results = services.record_orders(brand, batch, actor=None)
@@ -147,11 +158,15 @@ def _freeze(when: str):
     return mock.patch.object(timezone, "now", return_value=moment)
 
 
-def test_batch_orders_are_attributed_in_one_pass(brand, store, clerk, tee, django_capture_on_commit_callbacks):
+def test_batch_orders_are_attributed_in_one_pass(
+    brand, store, clerk, tee, django_capture_on_commit_callbacks
+):
     from omo.attribution.models import Attribution
 
     with django_capture_on_commit_callbacks(execute=True):
-        results = services.record_orders(brand, [order_in(external_id="b1"), order_in(external_id="b2")], actor=None)
+        results = services.record_orders(
+            brand, [order_in(external_id="b1"), order_in(external_id="b2")], actor=None
+        )
     rules = dict(Attribution.objects.values_list("order_id", "rule"))
     assert rules == {results[0].order.pk: "pos_staff", results[1].order.pk: "pos_staff"}
     assert set(Attribution.objects.values_list("clerk_id", flat=True)) == {clerk.pk}

@@ -44,7 +44,9 @@ def source(request, brand, seeded_sales):
     return request.param
 
 
-def test_dashboard_figures_for_a_store_manager_are_their_store_only(client_for, manager, seeded_sales, source):
+def test_dashboard_figures_for_a_store_manager_are_their_store_only(
+    client_for, manager, seeded_sales, source
+):
     response = client_for(manager).get(reverse("console:dashboard"))
     assert response.context["from_rollup"] is (source == "rollup")
     assert kpis(response) == {

@@ -206,7 +206,11 @@ def test_a_failed_reply_is_retried_from_the_conversation(client_for, hq_agent, m
     response = client.post(retry_url)
     assert response.status_code == 302
     failed.refresh_from_db()
-    assert (failed.status, failed.failure_reason, failed.attempts) == ("queued", "", 0)  # delivery task after commit
+    assert (failed.status, failed.failure_reason, failed.attempts) == (
+        "queued",
+        "",
+        0,
+    )  # delivery task after commit
 
 
 def test_clerk_is_sent_to_the_clerk_app(client_for, clerk, store_chat):

@@ -142,17 +142,25 @@ def test_detail_query_count_is_bounded(console, seeded_sales, django_assert_max_
         console.get(reverse("console:order_detail", args=[seeded_sales.orders[1].pk]))
 
 
-def test_order_detail_shows_the_attribution_reason(brand, store, clerk, console, django_capture_on_commit_callbacks):
+def test_order_detail_shows_the_attribution_reason(
+    brand, store, clerk, console, django_capture_on_commit_callbacks
+):
     from omo.commerce import services
     from omo.commerce.schemas import OrderIn
     from omo.testing import factories as f
 
     f.make_product(brand, "帽子", variants=[("HAT", "", 50000)])
-    data = OrderIn.model_validate({
-        "source": "pos", "external_id": "attr-1", "sales_channel": "pos", "store_code": store.code,
-        "staff_code": clerk.employee_code, "placed_at": "2026-11-20T10:00:00+08:00",
-        "lines": [{"sku": "HAT", "quantity": 1, "unit_price": 50000}],
-    })
+    data = OrderIn.model_validate(
+        {
+            "source": "pos",
+            "external_id": "attr-1",
+            "sales_channel": "pos",
+            "store_code": store.code,
+            "staff_code": clerk.employee_code,
+            "placed_at": "2026-11-20T10:00:00+08:00",
+            "lines": [{"sku": "HAT", "quantity": 1, "unit_price": 50000}],
+        }
+    )
     with django_capture_on_commit_callbacks(execute=True):
         order, _ = services.record_order(brand, data, actor=None)
     page = console.get(f"/console/orders/{order.pk}/").content.decode()

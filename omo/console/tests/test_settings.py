@@ -108,7 +108,9 @@ def test_store_manager_and_clerk_keys_are_scoped_in_the_form(console, brand, sto
     assert set(response.context["form"].errors) == {"store"}  # another brand's store is not a choice
     assert not ApiKey.objects.filter(brand=brand).exists()
 
-    assert console.post(url, {"name": "門市 POS", "role": "store_manager", "store": store.pk}).status_code == 200
+    assert (
+        console.post(url, {"name": "門市 POS", "role": "store_manager", "store": store.pk}).status_code == 200
+    )
     assert console.post(url, {"name": "店員工具", "role": "clerk", "staff": clerk.pk}).status_code == 200
     keys = {k.name: k for k in ApiKey.objects.filter(brand=brand)}
     assert (keys["門市 POS"].store_id, keys["門市 POS"].staff_id) == (store.pk, None)

@@ -19,8 +19,11 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 class ImportForm(forms.Form):
     kind = forms.ChoiceField(label=pgettext_lazy("console", "資料類型"), choices=ImportJob.Kind.choices)
-    mode = forms.ChoiceField(label=pgettext_lazy("console", "錯誤處理"), choices=ImportJob.Mode.choices,
-                             initial=ImportJob.Mode.VALID_ROWS)
+    mode = forms.ChoiceField(
+        label=pgettext_lazy("console", "錯誤處理"),
+        choices=ImportJob.Mode.choices,
+        initial=ImportJob.Mode.VALID_ROWS,
+    )
     file = forms.FileField(label=pgettext_lazy("console", "CSV 檔案（UTF-8 或 Big5）"))
 
     def clean_file(self):
@@ -45,8 +48,12 @@ def import_list(request: HttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         try:
             job = imports.create_job(
-                request.user.brand, kind=form.cleaned_data["kind"], mode=form.cleaned_data["mode"],
-                filename=upload.name, raw=upload.read(), actor=actor_for(request),
+                request.user.brand,
+                kind=form.cleaned_data["kind"],
+                mode=form.cleaned_data["mode"],
+                filename=upload.name,
+                raw=upload.read(),
+                actor=actor_for(request),
             )
         except imports.ImportFileError as exc:
             form.add_error("file", str(exc))
@@ -54,8 +61,12 @@ def import_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, pgettext_lazy("console", "已開始匯入。"))
             return redirect("console:import_detail", pk=job.pk)
     jobs = ImportJob.objects.filter(brand=request.user.brand).defer("content").select_related("created_by")
-    return render_page(request, "console/imports/list.html", {"form": form, "page": paginate(request, jobs)},
-                       status=400 if form.errors else 200)
+    return render_page(
+        request,
+        "console/imports/list.html",
+        {"form": form, "page": paginate(request, jobs)},
+        status=400 if form.errors else 200,
+    )
 
 
 @console_view("imports.run")
@@ -66,8 +77,15 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @console_view("imports.run")
 def import_progress(request: HttpRequest, pk: int) -> JsonResponse:
     job = _job(request, pk)
-    return JsonResponse({
-        "status": job.status, "status_label": job.get_status_display(), "total_rows": job.total_rows,
-        "processed_rows": job.processed_rows, "applied_rows": job.applied_rows, "error_rows": job.error_rows,
-        "percent": job.progress_percent, "finished": job.finished_at is not None,
-    })
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_label": job.get_status_display(),
+            "total_rows": job.total_rows,
+            "processed_rows": job.processed_rows,
+            "applied_rows": job.applied_rows,
+            "error_rows": job.error_rows,
+            "percent": job.progress_percent,
+            "finished": job.finished_at is not None,
+        }
+    )

@@ -465,7 +465,9 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
 def conversation_retry(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
     """Queue a failed outgoing message again (same retry key, so LINE never gets it twice)."""
     conversation = _conversation_or_404(request.user, pk)
-    message = Message.objects.filter(brand_id=conversation.brand_id, conversation=conversation, pk=message_id).first()
+    message = Message.objects.filter(
+        brand_id=conversation.brand_id, conversation=conversation, pk=message_id
+    ).first()
     if message is None:
         raise Http404
     try:

@@ -11,8 +11,10 @@ from omo.testing import factories as f
 def test_missing_key_is_401_json_with_a_hint(brand):
     response = Client().get("/api/v1/orders")
     assert response.status_code == 401
-    assert response.json() == {"detail": "missing, unknown or revoked API key: send Authorization: Bearer <key>",
-                               "code": "unauthorized"}
+    assert response.json() == {
+        "detail": "missing, unknown or revoked API key: send Authorization: Bearer <key>",
+        "code": "unauthorized",
+    }
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -77,7 +79,10 @@ def test_store_manager_and_clerk_keys_need_their_store_or_clerk(api, brand, stor
         ({"role": "store_manager", "store_id": other_store.pk}, "store_id"),
         ({"role": "store_manager", "store_id": store.pk, "staff_id": clerk.pk}, "staff_id"),
         ({"role": "clerk"}, "staff_id"),
-        ({"role": "clerk", "staff_id": f.make_user(brand, "boss", role="store_manager", store=store).pk}, "staff_id"),
+        (
+            {"role": "clerk", "staff_id": f.make_user(brand, "boss", role="store_manager", store=store).pk},
+            "staff_id",
+        ),
         ({"role": "hq_admin", "store_id": store.pk}, "store_id"),
     ]
     for body, field in cases:
@@ -86,7 +91,9 @@ def test_store_manager_and_clerk_keys_need_their_store_or_clerk(api, brand, stor
         assert response.json()["field"] == field, (body, response.json())
     assert ApiKey.objects.filter(brand=brand).count() == 1  # only the fixture's key
 
-    created = api.post("/api/v1/api-keys", {"name": "門市 POS", "role": "store_manager", "store_id": store.pk})
+    created = api.post(
+        "/api/v1/api-keys", {"name": "門市 POS", "role": "store_manager", "store_id": store.pk}
+    )
     assert created.status_code == 201 and created.json()["store_id"] == store.pk
     created = api.post("/api/v1/api-keys", {"name": "店員", "role": "clerk", "staff_id": clerk.pk})
     assert (created.json()["staff_id"], created.json()["store_id"]) == (clerk.pk, clerk.store_id)
@@ -101,8 +108,13 @@ def test_a_clerk_key_sees_the_clerks_own_sales_and_dies_with_the_clerk(api, bran
         response = api.post(
             "/api/v1/orders",
             {
-                "source": "pos", "external_id": external_id, "sales_channel": "pos", "status": "paid",
-                "store_code": store.code, "staff_code": staff.employee_code, "placed_at": "2026-11-01T10:00:00+08:00",
+                "source": "pos",
+                "external_id": external_id,
+                "sales_channel": "pos",
+                "status": "paid",
+                "store_code": store.code,
+                "staff_code": staff.employee_code,
+                "placed_at": "2026-11-01T10:00:00+08:00",
                 "lines": [{"sku": "TEE-M", "quantity": 1, "unit_price": 59000}],
             },
         )

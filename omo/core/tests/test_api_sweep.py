@@ -30,14 +30,29 @@ CLERK_MAY_WRITE: set[tuple[str, str]] = set()
 PUBLIC: set[tuple[str, str]] = set()
 
 SCHEMA = omo_api.get_openapi_schema()
-ROUTES = [(method.upper(), path, operation) for path, operations in SCHEMA["paths"].items()
-          for method, operation in operations.items()]
+ROUTES = [
+    (method.upper(), path, operation)
+    for path, operations in SCHEMA["paths"].items()
+    for method, operation in operations.items()
+]
 
 
 def test_the_sweep_sees_every_app():
     paths = {path for _, path, _ in ROUTES}
-    for expected in ("/orders", "/orders/batch", "/customers", "/products", "/stock", "/coupons", "/imports",
-                     "/api-keys", "/audit-log", "/stores", "/staff", "/tiers"):
+    for expected in (
+        "/orders",
+        "/orders/batch",
+        "/customers",
+        "/products",
+        "/stock",
+        "/coupons",
+        "/imports",
+        "/api-keys",
+        "/audit-log",
+        "/stores",
+        "/staff",
+        "/tiers",
+    ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45
 
@@ -69,7 +84,9 @@ def sample(schema: dict[str, Any]) -> Any:
     if kind == "array":
         return [sample(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
     if kind == "integer":
-        low = schema.get("minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1)
+        low = schema.get(
+            "minimum", schema.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in schema else 1
+        )
         return max(low, 1)
     if kind == "number":
         return 1
@@ -92,17 +109,37 @@ def objects(brand, store, warehouse, hq_admin, api_key):
     variant = product.variants.get()
     image = ProductImage.objects.create(brand=brand, product=product, url="https://img.example/1.jpg")
     customer = f.make_customer(brand)
-    order, _ = commerce.record_order(brand, OrderIn.model_validate({
-        "source": "pos", "external_id": "SWEEP-1", "sales_channel": "pos", "store_code": store.code,
-        "placed_at": "2026-11-20T10:00:00+08:00", "customer": {"phone": customer.phone},
-        "lines": [{"sku": "SWEEP-1", "quantity": 1, "unit_price": 50000}],
-    }), actor=None)
-    coupon = loyalty.create_coupon(brand, actor=Actor.system(brand), name="滿千折百", kind="amount_off", value=10000)
+    order, _ = commerce.record_order(
+        brand,
+        OrderIn.model_validate(
+            {
+                "source": "pos",
+                "external_id": "SWEEP-1",
+                "sales_channel": "pos",
+                "store_code": store.code,
+                "placed_at": "2026-11-20T10:00:00+08:00",
+                "customer": {"phone": customer.phone},
+                "lines": [{"sku": "SWEEP-1", "quantity": 1, "unit_price": 50000}],
+            }
+        ),
+        actor=None,
+    )
+    coupon = loyalty.create_coupon(
+        brand, actor=Actor.system(brand), name="滿千折百", kind="amount_off", value=10000
+    )
     job = ImportJob.objects.create(brand=brand, kind="stock", content="sku,location_code,on_hand\n")
     return {
-        "order_id": order.pk, "customer_id": customer.pk, "product_id": product.pk, "variant_id": variant.pk,
-        "image_id": image.pk, "category_id": category.pk, "coupon_id": coupon.pk, "store_id": store.pk,
-        "location_id": warehouse.pk, "key_id": ApiKey.objects.filter(brand=brand).first().pk, "job_id": job.pk,
+        "order_id": order.pk,
+        "customer_id": customer.pk,
+        "product_id": product.pk,
+        "variant_id": variant.pk,
+        "image_id": image.pk,
+        "category_id": category.pk,
+        "coupon_id": coupon.pk,
+        "store_id": store.pk,
+        "location_id": warehouse.pk,
+        "key_id": ApiKey.objects.filter(brand=brand).first().pk,
+        "job_id": job.pk,
     }
 
 
@@ -111,7 +148,9 @@ def url_for(path: str, operation: dict[str, Any], objects: dict[str, int]) -> st
         if parameter["in"] == "path":
             name = parameter["name"]
             if name not in objects:
-                pytest.fail(f"{path}: the sweep has no object for path parameter {name!r}; add one to `objects`")
+                pytest.fail(
+                    f"{path}: the sweep has no object for path parameter {name!r}; add one to `objects`"
+                )
             path = path.replace("{" + name + "}", str(objects[name]))
     return path
 

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 
 def _customers(brand, count: int, **values) -> list[Customer]:
     return [
-        bulk.new(Customer, {"brand_id": brand.pk, "name": f"顧客 {i}", "phone": f"+8869120000{i:02d}", **values})
+        bulk.new(
+            Customer, {"brand_id": brand.pk, "name": f"顧客 {i}", "phone": f"+8869120000{i:02d}", **values}
+        )
         for i in range(count)
     ]
 
@@ -26,7 +28,11 @@ def test_new_builds_an_unsaved_instance_with_defaults():
     customer = bulk.new(Customer, {"brand_id": 7, "name": "林小姐"})
     assert customer.pk is None and customer._state.adding
     assert (customer.brand_id, customer.name, customer.phone, customer.tags, customer.merged_into_id) == (
-        7, "林小姐", "", [], None,
+        7,
+        "林小姐",
+        "",
+        [],
+        None,
     )
 
 
@@ -46,7 +52,12 @@ def test_insert_gives_ids_and_stores_every_column(brand, count):
     stored = {c.pk: c for c in Customer.objects.filter(pk__in=[row.pk for row in rows])}
     for row in rows:
         saved = stored[row.pk]
-        assert (saved.name, saved.phone, saved.tags, saved.notes) == (row.name, row.phone, ["vip", "台北"], row.notes)
+        assert (saved.name, saved.phone, saved.tags, saved.notes) == (
+            row.name,
+            row.phone,
+            ["vip", "台北"],
+            row.notes,
+        )
         assert saved.created_at is not None and saved.updated_at is not None  # auto_now(_add) filled in
         assert saved.created_at == row.created_at
 
@@ -67,8 +78,16 @@ def test_insert_above_the_threshold_uses_copy_on_postgresql(brand):
 def test_insert_without_ids_leaves_them_to_the_database(brand):
     customer = Customer.objects.create(brand=brand, name="王小明")
     rows = [
-        bulk.new(CustomerIdentity, {"brand_id": brand.pk, "customer_id": customer.pk, "kind": "email",
-                                    "value": f"a{i}@example.com", "source": "test"})
+        bulk.new(
+            CustomerIdentity,
+            {
+                "brand_id": brand.pk,
+                "customer_id": customer.pk,
+                "kind": "email",
+                "value": f"a{i}@example.com",
+                "source": "test",
+            },
+        )
         for i in range(30)
     ]
     bulk.insert(CustomerIdentity, rows, need_ids=False)
@@ -80,11 +99,22 @@ def test_insert_without_ids_leaves_them_to_the_database(brand):
 def test_insert_keeps_given_ids_and_reserves_the_others(brand):
     customer = Customer.objects.create(brand=brand, name="王小明")
     when = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
-    given = PointsEntry.objects.create(brand=brand, customer=customer, delta=1, kind="adjust", created_at=when).pk
+    given = PointsEntry.objects.create(
+        brand=brand, customer=customer, delta=1, kind="adjust", created_at=when
+    ).pk
     PointsEntry.objects.filter(pk=given).delete()
     rows = [
-        bulk.new(PointsEntry, {"brand_id": brand.pk, "customer_id": customer.pk, "delta": i + 1, "kind": "earn",
-                               "idempotency_key": f"k{i}", "created_at": when})
+        bulk.new(
+            PointsEntry,
+            {
+                "brand_id": brand.pk,
+                "customer_id": customer.pk,
+                "delta": i + 1,
+                "kind": "earn",
+                "idempotency_key": f"k{i}",
+                "created_at": when,
+            },
+        )
         for i in range(25)
     ]
     rows[0].pk = given
@@ -99,8 +129,15 @@ def test_a_duplicate_key_is_an_integrity_error_and_writes_nothing(brand, count):
     customer = Customer.objects.create(brand=brand, name="王小明")
     CustomerIdentity.objects.create(brand=brand, customer=customer, kind="phone", value="+886912000001")
     rows = [
-        bulk.new(CustomerIdentity, {"brand_id": brand.pk, "customer_id": customer.pk, "kind": "phone",
-                                    "value": f"+8869120000{i:02d}"})
+        bulk.new(
+            CustomerIdentity,
+            {
+                "brand_id": brand.pk,
+                "customer_id": customer.pk,
+                "kind": "phone",
+                "value": f"+8869120000{i:02d}",
+            },
+        )
         for i in range(count)
     ]
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -125,7 +162,7 @@ def test_reserved_ids_are_new_and_distinct(brand):
 @pytest.mark.parametrize("count", [3, 30])  # below and above COPY_MIN_ROWS
 def test_insert_rows_writes_dicts_with_defaults_and_gives_their_ids(brand, count):
     rows = [{"brand_id": brand.pk, "name": f"顧客 {i}", "tags": ["新客"]} for i in range(count)]
-    rows[0]["notes"] = "引號 \" 與 tab \t"
+    rows[0]["notes"] = '引號 " 與 tab \t'
 
     bulk.insert_rows(Customer, rows, sort_key=lambda row: row["name"])
 
@@ -136,13 +173,15 @@ def test_insert_rows_writes_dicts_with_defaults_and_gives_their_ids(brand, count
         saved = stored[row["id"]]
         assert (saved.name, saved.tags, saved.phone, saved.birthday) == (row["name"], ["新客"], "", None)
         assert saved.created_at is not None and saved.updated_at is not None
-    assert stored[rows[0]["id"]].notes == "引號 \" 與 tab \t"
+    assert stored[rows[0]["id"]].notes == '引號 " 與 tab \t'
 
 
 def test_insert_rows_without_ids_and_with_a_bad_column(brand):
     customer = Customer.objects.create(brand=brand, name="王小明")
-    rows = [{"brand_id": brand.pk, "customer_id": customer.pk, "kind": "email", "value": f"b{i}@example.com"}
-            for i in range(25)]
+    rows = [
+        {"brand_id": brand.pk, "customer_id": customer.pk, "kind": "email", "value": f"b{i}@example.com"}
+        for i in range(25)
+    ]
     bulk.insert_rows(CustomerIdentity, rows, need_ids=False)
     assert CustomerIdentity.objects.filter(customer=customer).count() == 25
     with pytest.raises(TypeError, match="no column 'customer'"):

@@ -16,10 +16,17 @@ def test_round_trip_and_tamper():
 
 
 def test_inbox_secrets_are_not_stored_in_clear(brand):
-    inbox = Inbox.objects.create(brand=brand, platform=Platform.LINE, name="官方帳號",
-                                 secrets={"channel_secret": "abc123secret", "access_token": "tok-xyz"})
+    inbox = Inbox.objects.create(
+        brand=brand,
+        platform=Platform.LINE,
+        name="官方帳號",
+        secrets={"channel_secret": "abc123secret", "access_token": "tok-xyz"},
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT secrets FROM inbox_inbox WHERE id = %s", [inbox.pk])
         raw = cursor.fetchone()[0]
     assert "abc123secret" not in raw and "tok-xyz" not in raw
-    assert Inbox.objects.get(pk=inbox.pk).secrets == {"channel_secret": "abc123secret", "access_token": "tok-xyz"}
+    assert Inbox.objects.get(pk=inbox.pk).secrets == {
+        "channel_secret": "abc123secret",
+        "access_token": "tok-xyz",
+    }

@@ -21,7 +21,9 @@ def received(monkeypatch):
     return seen
 
 
-def test_publish_many_delivers_each_payload_in_order_after_commit(received, django_capture_on_commit_callbacks):
+def test_publish_many_delivers_each_payload_in_order_after_commit(
+    received, django_capture_on_commit_callbacks
+):
     payloads = [{"brand_id": 1, "customer_id": n} for n in range(3)]
     with django_capture_on_commit_callbacks(execute=True) as hooks:
         events.publish_many("customer.created", iter(payloads))

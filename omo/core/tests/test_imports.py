@@ -20,8 +20,9 @@ from omo.testing import factories as f
 
 def run(brand, kind: str, text: str | bytes, mode: str = "valid_rows", **kw) -> ImportJob:
     raw = text.encode() if isinstance(text, str) else text
-    job = imports.create_job(brand, kind=kind, mode=mode, filename=f"{kind}.csv", raw=raw,
-                             actor=Actor.system(brand), enqueue=False)
+    job = imports.create_job(
+        brand, kind=kind, mode=mode, filename=f"{kind}.csv", raw=raw, actor=Actor.system(brand), enqueue=False
+    )
     return imports.run_job(job.pk, **kw)
 
 
@@ -36,7 +37,7 @@ def tee(brand):
 PRODUCTS = (
     "handle,title,title_en,category,description,sku,barcode,variant_title,price,compare_at_price,image_url\n"
     "linen-shirt,亞麻襯衫,Linen shirt,上衣,透氣,LIN-S,4710000000011,S,1280,1580,https://img.example/l.jpg\n"
-    "linen-shirt,亞麻襯衫,Linen shirt,上衣,透氣,LIN-M,4710000000012,M,\"1,280\",,\n"
+    'linen-shirt,亞麻襯衫,Linen shirt,上衣,透氣,LIN-M,4710000000012,M,"1,280",,\n'
     "tote,帆布袋,,配件,,TOTE-1,,,390.5,,\n"
 )
 
@@ -46,9 +47,15 @@ def test_products_one_row_per_variant_with_prices_in_minor_units(brand):
 
     assert (job.status, job.total_rows, job.applied_rows, job.error_rows, job.errors) == ("done", 3, 3, 0, [])
     shirt = Product.objects.get(brand=brand, handle="linen-shirt")
-    assert (shirt.title, shirt.title_en, shirt.category.name, shirt.description) == ("亞麻襯衫", "Linen shirt", "上衣", "透氣")
+    assert (shirt.title, shirt.title_en, shirt.category.name, shirt.description) == (
+        "亞麻襯衫",
+        "Linen shirt",
+        "上衣",
+        "透氣",
+    )
     assert [(v.sku, v.title, v.price, v.compare_at_price, v.barcode) for v in shirt.variants.all()] == [
-        ("LIN-S", "S", 128000, 158000, "4710000000011"), ("LIN-M", "M", 128000, None, "4710000000012"),
+        ("LIN-S", "S", 128000, 158000, "4710000000011"),
+        ("LIN-M", "M", 128000, None, "4710000000012"),
     ]
     assert [image.url for image in shirt.images.all()] == ["https://img.example/l.jpg"]
     assert Variant.objects.get(sku="TOTE-1").price == 39050
@@ -84,25 +91,27 @@ def test_products_row_errors_name_row_and_column(brand):
 
 # --- stock: modes, row numbers, nothing half-written -------------------------------------------
 
-STOCK_WITH_ERRORS = (
-    "sku,location_code,on_hand\n"
-    "TEE-M,TPE01,10\n"
-    "NOPE,TPE01,3\n"
-    "\n"
-    "TEE-L,TPE01,-2\n"
-    "TEE-L,WH,7\n"
-)
+STOCK_WITH_ERRORS = "sku,location_code,on_hand\nTEE-M,TPE01,10\nNOPE,TPE01,3\n\nTEE-L,TPE01,-2\nTEE-L,WH,7\n"
 
 
 def test_valid_rows_applies_the_good_rows_and_reports_the_rest(brand, store, warehouse, tee):
     job = run(brand, "stock", STOCK_WITH_ERRORS)
 
-    assert (job.status, job.total_rows, job.processed_rows, job.applied_rows, job.error_rows) == ("done", 4, 4, 2, 2)
+    assert (job.status, job.total_rows, job.processed_rows, job.applied_rows, job.error_rows) == (
+        "done",
+        4,
+        4,
+        2,
+        2,
+    )
     assert job.errors == [
         {"row": 3, "field": "sku", "error": "no variant with sku 'NOPE'"},
         {"row": 5, "field": "on_hand", "error": "must be at least 0"},  # row 4 is blank and skipped
     ]
-    levels = {(lv.variant.sku, lv.location.code): lv.on_hand for lv in StockLevel.objects.select_related("variant", "location")}
+    levels = {
+        (lv.variant.sku, lv.location.code): lv.on_hand
+        for lv in StockLevel.objects.select_related("variant", "location")
+    }
     assert levels == {("TEE-M", "TPE01"): 10, ("TEE-L", "WH"): 7}
     assert set(StockMovement.objects.values_list("reason", flat=True)) == {"import"}
 
@@ -138,7 +147,9 @@ def test_all_or_nothing_rolls_back_when_applying_a_later_row_fails(brand, store,
 def test_progress_is_reported_chunk_by_chunk(brand, store, tee):
     text = "sku,location_code,on_hand\n" + "".join(f"TEE-M,TPE01,{n}\n" for n in range(5))
     seen: list[tuple[int, int]] = []
-    job = run(brand, "stock", text, progress=lambda j: seen.append((j.processed_rows, j.total_rows)), chunk_rows=2)
+    job = run(
+        brand, "stock", text, progress=lambda j: seen.append((j.processed_rows, j.total_rows)), chunk_rows=2
+    )
     assert job.status == "done"
     assert seen == [(2, 5), (4, 5), (5, 5), (5, 5)]
 
@@ -149,7 +160,9 @@ def test_progress_is_reported_chunk_by_chunk(brand, store, tee):
 def test_missing_columns_reject_the_whole_job_naming_them(brand, tee):
     job = run(brand, "stock", "sku,qty\nTEE-M,3\n")
     assert job.status == "rejected"
-    assert job.errors == [{"row": 1, "field": "header", "error": "missing required columns: location_code, on_hand"}]
+    assert job.errors == [
+        {"row": 1, "field": "header", "error": "missing required columns: location_code, on_hand"}
+    ]
     assert job.applied_rows == 0
 
 
@@ -164,8 +177,12 @@ def test_big5_file_is_decoded(brand, store):
     job = run(brand, "customers", CUSTOMERS.encode("cp950"))
     assert (job.status, job.applied_rows) == ("done", 2)
     ming = Customer.objects.get(brand=brand, member_number="M0001")
-    assert (ming.name, ming.phone, ming.email, str(ming.birthday)) == ("王小明", "+886912345678", "ming@example.com",
-                                                                       "1990-05-01")
+    assert (ming.name, ming.phone, ming.email, str(ming.birthday)) == (
+        "王小明",
+        "+886912345678",
+        "ming@example.com",
+        "1990-05-01",
+    )
     assert (ming.home_store, ming.tags, ming.notes) == (store, ["VIP", "棉麻控"], "喜歡素色")
     assert str(Customer.objects.get(name="林美華").birthday) == "1988-12-31"
 
@@ -201,8 +218,10 @@ def test_customers_update_the_known_customer_and_report_bad_values(brand, store)
 
 # --- orders -------------------------------------------------------------------------------------
 
-ORDERS_HEADER = ("source,external_id,name,sales_channel,store_code,staff_code,placed_at,customer_phone,customer_email,"
-                 "customer_name,member_number,sku,title,quantity,unit_price,line_discount,shipping_total,status\n")
+ORDERS_HEADER = (
+    "source,external_id,name,sales_channel,store_code,staff_code,placed_at,customer_phone,customer_email,"
+    "customer_name,member_number,sku,title,quantity,unit_price,line_discount,shipping_total,status\n"
+)
 
 
 def test_orders_rows_with_the_same_id_form_one_order(brand, store, clerk, tee):
@@ -218,7 +237,8 @@ def test_orders_rows_with_the_same_id_form_one_order(brand, store, clerk, tee):
     assert (first.subtotal, first.total, first.store, first.staff) == (110000 + 1000, 111000, store, clerk)
     assert first.placed_at.isoformat() == "2026-11-20T07:30:00+00:00"  # read in Asia/Taipei
     assert [(line.sku, line.title, line.quantity) for line in first.lines.all()] == [
-        ("TEE-M", "短T M", 2), ("", "手提袋", 1),
+        ("TEE-M", "短T M", 2),
+        ("", "手提袋", 1),
     ]
     assert first.customer.phone == "+886912345678"
     assert Order.objects.get(external_id="R-2").status == "paid"
@@ -236,7 +256,11 @@ def test_orders_errors_point_at_the_row_of_the_bad_line(brand, store, tee):
 
     assert (job.applied_rows, job.error_rows) == (1, 4)
     assert [(e["row"], e["field"]) for e in job.errors] == [
-        (2, ""), (3, "quantity"), (4, "store_code"), (4, "sku"), (5, "placed_at"),
+        (2, ""),
+        (3, "quantity"),
+        (4, "store_code"),
+        (4, "sku"),
+        (5, "placed_at"),
     ]
     assert job.errors[0]["error"] == "not imported: row 3 of the same order has an error"
     assert list(Order.objects.values_list("external_id", flat=True)) == ["E-4"]
@@ -253,14 +277,26 @@ def test_orders_reimport_is_idempotent(brand, store, tee):
 # --- API and command line -------------------------------------------------------------------------
 
 
-def test_upload_answers_202_and_the_task_runs_the_job(api, brand, store, tee, django_capture_on_commit_callbacks):
+def test_upload_answers_202_and_the_task_runs_the_job(
+    api, brand, store, tee, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = api.upload("/api/v1/imports", "stock.csv", b"sku,location_code,on_hand\nTEE-M,TPE01,3\nX,TPE01,1\n",
-                              kind="stock", mode="valid_rows")
+        response = api.upload(
+            "/api/v1/imports",
+            "stock.csv",
+            b"sku,location_code,on_hand\nTEE-M,TPE01,3\nX,TPE01,1\n",
+            kind="stock",
+            mode="valid_rows",
+        )
     assert response.status_code == 202, response.content
     data = response.json()
     assert (data["status"], data["kind"], data["mode"], data["filename"], data["progress"]) == (
-        "queued", "stock", "valid_rows", "stock.csv", 0)
+        "queued",
+        "stock",
+        "valid_rows",
+        "stock.csv",
+        0,
+    )
     assert len(callbacks) == 1  # the task is enqueued once the job row is committed
     callbacks[0]()
     queued = DBTaskResult.objects.get()
@@ -269,8 +305,14 @@ def test_upload_answers_202_and_the_task_runs_the_job(api, brand, store, tee, dj
     run_import.call(data["id"])
 
     report = api.get(f"/api/v1/imports/{data['id']}").json()
-    assert (report["status"], report["total_rows"], report["processed_rows"], report["applied_rows"],
-            report["error_rows"], report["progress"]) == ("done", 2, 2, 1, 1, 100)
+    assert (
+        report["status"],
+        report["total_rows"],
+        report["processed_rows"],
+        report["applied_rows"],
+        report["error_rows"],
+        report["progress"],
+    ) == ("done", 2, 2, 1, 1, 100)
     assert report["errors"] == [{"row": 3, "field": "sku", "error": "no variant with sku 'X'"}]
 
 
@@ -308,7 +350,14 @@ def test_command_line_all_or_nothing_fails_loudly(brand, store, tee, tmp_path):
     path = tmp_path / "stock.csv"
     path.write_text("sku,location_code,on_hand\nNOPE,TPE01,1\n")
     with pytest.raises(CommandError, match="nothing was imported"):
-        call_command("import_csv", "stock", str(path), brand=brand.slug, mode="all_or_nothing",
-                     stdout=io.StringIO(), stderr=io.StringIO())
+        call_command(
+            "import_csv",
+            "stock",
+            str(path),
+            brand=brand.slug,
+            mode="all_or_nothing",
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+        )
     with pytest.raises(CommandError, match="no brand"):
         call_command("import_csv", "stock", str(path), brand="nope", stdout=io.StringIO())

@@ -8,7 +8,9 @@ from omo.core import schedule
 
 def test_a_due_job_is_enqueued_once_per_interval(db):
     now = timezone.now()
-    nightly = tuple(job for job in schedule.JOBS if job.name == "loyalty.nightly")  # other jobs have other intervals
+    nightly = tuple(
+        job for job in schedule.JOBS if job.name == "loyalty.nightly"
+    )  # other jobs have other intervals
     assert schedule.tick(now, jobs=nightly) == ["loyalty.nightly"]
     assert schedule.tick(now + dt.timedelta(hours=1), jobs=nightly) == []  # another worker, same day: nothing
     assert schedule.tick(now + dt.timedelta(hours=25), jobs=nightly) == ["loyalty.nightly"]

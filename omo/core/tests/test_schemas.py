@@ -63,7 +63,9 @@ def test_errors_name_the_same_fields_as_with_schema(body):
 
 
 def test_objects_are_still_read_by_attribute():
-    order = Order.model_validate(SimpleNamespace(external_id="A-2", lines=[SimpleNamespace(sku="X", quantity=1)]))
+    order = Order.model_validate(
+        SimpleNamespace(external_id="A-2", lines=[SimpleNamespace(sku="X", quantity=1)])
+    )
     assert order.lines[0].sku == "X"
 
 

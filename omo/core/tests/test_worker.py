@@ -225,7 +225,6 @@ def test_a_bell_that_lost_its_listen_connection_listens_again():
         bell.close()
 
 
-
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_process_keeps_its_database_connection_between_tasks(monkeypatch):
     """The web default (CONN_MAX_AGE 0) closes the connection at the end of every task."""
@@ -266,13 +265,17 @@ def test_a_ready_task_locked_by_a_writer_is_looked_at_again_shortly_not_after_th
         pytest.skip("row locks with SKIP LOCKED are PostgreSQL's")
     result = heartbeat_probe.enqueue(uuid.uuid4().hex)
     waking = worker.WakingWorker(
-        queue_names=["*"], interval=1.0, batch=False, backend_name="default", startup_delay=False,
-        max_tasks=None, worker_id="test-host:2", excluded_queue_names=[],
+        queue_names=["*"],
+        interval=1.0,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-host:2",
+        excluded_queue_names=[],
     )
     with psycopg.connect(**worker_connection_params()) as writer, writer.transaction():
-        writer.execute(
-            f"SELECT 1 FROM {DBTaskResult._meta.db_table} WHERE id = %s FOR SHARE", [result.id]
-        )
+        writer.execute(f"SELECT 1 FROM {DBTaskResult._meta.db_table} WHERE id = %s FOR SHARE", [result.id])
         looked, claimed = waking._claim()
         assert looked and claimed is None and waking.skipped
     looked, claimed = waking._claim()

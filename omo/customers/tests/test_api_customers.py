@@ -9,21 +9,41 @@ from omo.testing import factories as f
 
 
 def test_create_customer_normalises_and_records_identities(api, brand, store):
-    response = api.post("/api/v1/customers", {
-        "name": "王小明", "phone": "0912-345-678", "email": "Ming@Example.com", "birthday": "1990-05-01",
-        "member_number": "M0001", "home_store_code": "TPE01", "tags": ["VIP", "VIP", "棉麻控"], "notes": "素色",
-    })
+    response = api.post(
+        "/api/v1/customers",
+        {
+            "name": "王小明",
+            "phone": "0912-345-678",
+            "email": "Ming@Example.com",
+            "birthday": "1990-05-01",
+            "member_number": "M0001",
+            "home_store_code": "TPE01",
+            "tags": ["VIP", "VIP", "棉麻控"],
+            "notes": "素色",
+        },
+    )
     assert response.status_code == 201, response.content
     data = response.json()
     customer = Customer.objects.get()
     assert data == {
-        "id": customer.pk, "name": "王小明", "phone": "+886912345678", "email": "ming@example.com",
-        "birthday": "1990-05-01", "member_number": "M0001", "home_store_id": store.pk, "home_store_code": "TPE01",
-        "tags": ["VIP", "棉麻控"], "notes": "素色", "created_at": data["created_at"], "updated_at": data["updated_at"],
+        "id": customer.pk,
+        "name": "王小明",
+        "phone": "+886912345678",
+        "email": "ming@example.com",
+        "birthday": "1990-05-01",
+        "member_number": "M0001",
+        "home_store_id": store.pk,
+        "home_store_code": "TPE01",
+        "tags": ["VIP", "棉麻控"],
+        "notes": "素色",
+        "created_at": data["created_at"],
+        "updated_at": data["updated_at"],
     }
     identities = api.get(f"/api/v1/customers/{customer.pk}/identities").json()
     assert [(i["kind"], i["value"]) for i in identities] == [
-        ("email", "ming@example.com"), ("member_number", "M0001"), ("phone", "+886912345678"),
+        ("email", "ming@example.com"),
+        ("member_number", "M0001"),
+        ("phone", "+886912345678"),
     ]
 
 
@@ -55,7 +75,9 @@ def test_update_customer_moves_identities(api, brand):
     response = api.patch(f"/api/v1/customers/{customer.pk}", {"phone": "0922333444", "tags": ["新客"]})
     assert response.status_code == 200
     assert (response.json()["phone"], response.json()["tags"]) == ("+886922333444", ["新客"])
-    assert list(CustomerIdentity.objects.filter(customer=customer).values_list("value", flat=True)) == ["+886922333444"]
+    assert list(CustomerIdentity.objects.filter(customer=customer).values_list("value", flat=True)) == [
+        "+886922333444"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -72,7 +94,9 @@ def test_update_customer_moves_identities(api, brand):
 )
 def test_search_customers(api, brand, params, expected):
     f.make_customer(brand, name="王小明", phone="+886912345678")
-    f.make_customer(brand, name="林美華", phone="+886922333444", email="mei@example.com", member_number="M0002")
+    f.make_customer(
+        brand, name="林美華", phone="+886922333444", email="mei@example.com", member_number="M0002"
+    )
     data = api.get("/api/v1/customers", **params).json()
     assert [c["name"] for c in data["items"]] == expected
     assert data["total"] == len(expected)

@@ -22,7 +22,9 @@ from omo.loyalty.models import Coupon, Tier
 from omo.staff.models import Store, User
 
 TODAY = dt.date(2026, 5, 1)
-postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="worker processes are PostgreSQL's")
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="worker processes are PostgreSQL's"
+)
 
 
 class _RolledBack(Exception):
@@ -134,15 +136,21 @@ def _dump(brand, layout: seed_load.Layout) -> dict[str, str]:
         model = layout.tables[key].model
         fields = [f for f in model._meta.concrete_fields if f.attname != "brand_id"]
         digest = hashlib.sha256()
-        rows = model._base_manager.filter(brand=brand).order_by("pk").values_list(*[f.attname for f in fields])
+        rows = (
+            model._base_manager.filter(brand=brand).order_by("pk").values_list(*[f.attname for f in fields])
+        )
         for row in rows:
             record = dict(zip([f.attname for f in fields], row, strict=True))
             if key == "codes" and record["customer_id"] is None:
-                record["created_at"] = None  # the shared codes are made through the ORM, at the time of the run
+                record["created_at"] = (
+                    None  # the shared codes are made through the ORM, at the time of the run
+                )
             values = []
             for f in fields:
                 value = record[f.attname]
-                target = f.related_model if isinstance(f, models.ForeignKey) else model if f.primary_key else None
+                target = (
+                    f.related_model if isinstance(f, models.ForeignKey) else model if f.primary_key else None
+                )
                 if value is not None and target in base:
                     value = value - base[target]
                 elif value is not None and target in natural:
@@ -197,7 +205,9 @@ def _schema_state() -> tuple[set, set, list]:
 def test_bulk_load_in_workers_gives_back_indexes_constraints_and_autovacuum():
     before = _schema_state()
     logs: list[str] = []
-    seeder = seeding.DemoSeeder(seeding.SIZES["tiny"], 7, TODAY, progress=False, fast=True, workers=2, log=logs.append)
+    seeder = seeding.DemoSeeder(
+        seeding.SIZES["tiny"], 7, TODAY, progress=False, fast=True, workers=2, log=logs.append
+    )
     report = seeder.run()
     assert report.workers == 2
     assert any("unique constraints" in line for line in logs)
@@ -235,8 +245,17 @@ def test_a_failing_worker_stops_the_load_and_the_schema_comes_back(monkeypatch):
 @pytest.mark.django_db
 def test_the_command_scales_a_size_and_takes_a_number_of_workers(capsys):
     call_command(
-        "seed", "--demo", "--size", "tiny", "--customers", "150", "--workers", "1",
-        "--today", "2026-05-01", "--no-progress",
+        "seed",
+        "--demo",
+        "--size",
+        "tiny",
+        "--customers",
+        "150",
+        "--workers",
+        "1",
+        "--today",
+        "2026-05-01",
+        "--no-progress",
     )
     assert Customer.objects.filter(brand=seeding.demo_brand()).count() == 150
     assert '"customers": 150' in capsys.readouterr().out

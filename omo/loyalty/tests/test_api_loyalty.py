@@ -10,14 +10,23 @@ from omo.testing import factories as f
 def test_balance_ledger_and_adjustment(api, brand):
     customer = f.make_customer(brand)
     assert api.get(f"/api/v1/customers/{customer.pk}/loyalty").json() == {
-        "customer_id": customer.pk, "balance": 0, "lifetime_earned": 0, "rolling_spend": 0, "currency": "TWD",
-        "point_value": 100, "tier": None,
+        "customer_id": customer.pk,
+        "balance": 0,
+        "lifetime_earned": 0,
+        "rolling_spend": 0,
+        "currency": "TWD",
+        "point_value": 100,
+        "tier": None,
     }
 
     response = api.post(f"/api/v1/customers/{customer.pk}/points", {"delta": 150, "reason": "客訴補償"})
 
     assert response.status_code == 201, response.content
-    assert (response.json()["delta"], response.json()["kind"], response.json()["reason"]) == (150, "adjust", "客訴補償")
+    assert (response.json()["delta"], response.json()["kind"], response.json()["reason"]) == (
+        150,
+        "adjust",
+        "客訴補償",
+    )
     assert api.get(f"/api/v1/customers/{customer.pk}/loyalty").json()["balance"] == 150
     ledger = api.get(f"/api/v1/customers/{customer.pk}/points").json()
     assert ledger["total"] == 1 and ledger["items"][0]["delta"] == 150
@@ -44,25 +53,33 @@ def test_tiers_in_threshold_order(api, brand):
     Tier.objects.create(brand=brand, name="金卡", threshold=3000000, earn_multiplier_percent=150)
     Tier.objects.create(brand=brand, name="銀卡", threshold=1000000)
     assert [(t["name"], t["threshold"], t["currency"]) for t in api.get("/api/v1/tiers").json()] == [
-        ("銀卡", 1000000, "TWD"), ("金卡", 3000000, "TWD"),
+        ("銀卡", 1000000, "TWD"),
+        ("金卡", 3000000, "TWD"),
     ]
 
 
 def test_coupon_with_shared_and_issued_codes(api, brand):
-    created = api.post("/api/v1/coupons", {"name": "滿千折百", "kind": "amount_off", "value": 10000,
-                                           "min_spend": 100000})
+    created = api.post(
+        "/api/v1/coupons", {"name": "滿千折百", "kind": "amount_off", "value": 10000, "min_spend": 100000}
+    )
     assert created.status_code == 201, created.content
     coupon = created.json()
-    assert (coupon["kind"], coupon["value"], coupon["min_spend"], coupon["currency"]) == ("amount_off", 10000, 100000,
-                                                                                          "TWD")
+    assert (coupon["kind"], coupon["value"], coupon["min_spend"], coupon["currency"]) == (
+        "amount_off",
+        10000,
+        100000,
+        "TWD",
+    )
     shared = api.post(f"/api/v1/coupons/{coupon['id']}/codes", {"code": "spring100", "max_uses": 50})
     assert shared.status_code == 201 and shared.json()["code"] == "SPRING100"
     again = api.post(f"/api/v1/coupons/{coupon['id']}/codes", {"code": "SPRING100"})
     assert again.status_code == 409 and again.json()["field"] == "code"
 
     customers = [f.make_customer(brand, phone=f"+88691234567{n}") for n in range(2)]
-    issued = api.post(f"/api/v1/coupons/{coupon['id']}/codes/issue",
-                      {"customer_ids": [c.pk for c in customers], "prefix": "vip"})
+    issued = api.post(
+        f"/api/v1/coupons/{coupon['id']}/codes/issue",
+        {"customer_ids": [c.pk for c in customers], "prefix": "vip"},
+    )
     assert issued.status_code == 201
     assert [code["customer_id"] for code in issued.json()] == [c.pk for c in customers]
     assert all(code["code"].startswith("VIP") and code["max_uses"] == 1 for code in issued.json())

@@ -35,11 +35,21 @@ def test_refusals_say_why(brand, actor):
     now = timezone.now()
     owner = f.make_customer(brand, phone="0911111111")
     stranger = f.make_customer(brand, phone="0922222222", name="路人")
-    future = loyalty.create_coupon(brand, actor=actor, name="未來", kind="amount_off", value=100,
-                                   starts_at=now + dt.timedelta(days=1))
-    past = loyalty.create_coupon(brand, actor=actor, name="過去", kind="amount_off", value=100,
-                                 ends_at=now - dt.timedelta(days=1), starts_at=now - dt.timedelta(days=9))
-    minimum = loyalty.create_coupon(brand, actor=actor, name="滿千", kind="amount_off", value=100, min_spend=100000)
+    future = loyalty.create_coupon(
+        brand, actor=actor, name="未來", kind="amount_off", value=100, starts_at=now + dt.timedelta(days=1)
+    )
+    past = loyalty.create_coupon(
+        brand,
+        actor=actor,
+        name="過去",
+        kind="amount_off",
+        value=100,
+        ends_at=now - dt.timedelta(days=1),
+        starts_at=now - dt.timedelta(days=9),
+    )
+    minimum = loyalty.create_coupon(
+        brand, actor=actor, name="滿千", kind="amount_off", value=100, min_spend=100000
+    )
     personal = loyalty.create_coupon(brand, actor=actor, name="生日", kind="amount_off", value=100)
     loyalty.add_shared_code(future, code="FUTURE", max_uses=None, actor=actor)
     loyalty.add_shared_code(past, code="PAST", max_uses=None, actor=actor)
@@ -57,9 +67,12 @@ def test_refusals_say_why(brand, actor):
 
 
 def test_other_brand_code_does_not_exist_here(brand, other_brand, actor, other_admin):
-    other = loyalty.create_coupon(other_brand, actor=Actor(brand=other_brand, user=other_admin), name="x",
-                                  kind="amount_off", value=100)
-    loyalty.add_shared_code(other, code="THEIRS", max_uses=None, actor=Actor(brand=other_brand, user=other_admin))
+    other = loyalty.create_coupon(
+        other_brand, actor=Actor(brand=other_brand, user=other_admin), name="x", kind="amount_off", value=100
+    )
+    loyalty.add_shared_code(
+        other, code="THEIRS", max_uses=None, actor=Actor(brand=other_brand, user=other_admin)
+    )
     with pytest.raises(loyalty.CouponError, match="does not exist"):
         loyalty.quote_coupon(brand, "THEIRS", subtotal=50000, shipping=0)
 

@@ -15,12 +15,18 @@ from omo.loyalty.models import LoyaltyAccount, PointsEntry, Tier
 from omo.testing import factories as f
 
 
-def pos_order(brand, store, *, external_id="R1", amount=250000, phone="0912345678", status="paid",
-              placed_at=None):
+def pos_order(
+    brand, store, *, external_id="R1", amount=250000, phone="0912345678", status="paid", placed_at=None
+):
     data = OrderIn(
-        source="pos", external_id=external_id, sales_channel="pos", store_code=store.code,
-        placed_at=placed_at or timezone.now(), customer={"phone": phone, "name": "陳大文"},
-        lines=[{"sku": "", "title": "外套", "quantity": 1, "unit_price": amount}], status=status,
+        source="pos",
+        external_id=external_id,
+        sales_channel="pos",
+        store_code=store.code,
+        placed_at=placed_at or timezone.now(),
+        customer={"phone": phone, "name": "陳大文"},
+        lines=[{"sku": "", "title": "外套", "quantity": 1, "unit_price": amount}],
+        status=status,
     )
     order, _ = commerce.record_order(brand, data, actor=None)
     return order
@@ -32,10 +38,18 @@ def ledger_sum(customer) -> int:
 
 def test_paid_pos_order_earns_points_once(brand, store):
     order = pos_order(brand, store)
-    again, created = commerce.record_order(brand, OrderIn(
-        source="pos", external_id="R1", sales_channel="pos", store_code=store.code, placed_at=timezone.now(),
-        lines=[{"title": "外套", "quantity": 1, "unit_price": 250000}],
-    ), actor=None)
+    again, created = commerce.record_order(
+        brand,
+        OrderIn(
+            source="pos",
+            external_id="R1",
+            sales_channel="pos",
+            store_code=store.code,
+            placed_at=timezone.now(),
+            lines=[{"title": "外套", "quantity": 1, "unit_price": 250000}],
+        ),
+        actor=None,
+    )
     assert not created and again.pk == order.pk
     account = LoyaltyAccount.objects.get(customer=order.customer)
     assert account.balance == 25
@@ -94,7 +108,9 @@ def test_manual_adjustment_needs_a_reason_and_is_audited(brand, hq_admin):
 
 def test_expiry_takes_only_unused_points_of_expired_lots(brand, store):
     now = timezone.now()
-    old = pos_order(brand, store, external_id="old", amount=500000, placed_at=now - dt.timedelta(days=400))  # 50
+    old = pos_order(
+        brand, store, external_id="old", amount=500000, placed_at=now - dt.timedelta(days=400)
+    )  # 50
     customer = old.customer
     pos_order(brand, store, external_id="new", amount=200000, placed_at=now - dt.timedelta(days=10))  # 20
     actor = Actor.system(brand)

@@ -485,7 +485,10 @@ def test_a_redelivered_request_stored_whole_is_still_a_no_op(line_inbox, line_us
     secret = line_inbox.secrets["channel_secret"]
     body = wh.webhook_body(
         line_inbox.bot_user_id,
-        [wh.text_event(line_user.user_id, "一"), wh.text_event(line_user.user_id, "二", timestamp=wh.now_ms() + 1)],
+        [
+            wh.text_event(line_user.user_id, "一"),
+            wh.text_event(line_user.user_id, "二", timestamp=wh.now_ms() + 1),
+        ],
     )
 
     async def post():

@@ -9,12 +9,15 @@ def test_stores_and_locations(api, brand, store, other_store, warehouse):
     stores = api.get("/api/v1/stores").json()
     assert stores["total"] == 2
     assert [(s["code"], s["name"], s["city"]) for s in stores["items"]] == [
-        ("KHH01", "高雄夢時代店", "高雄市"), ("TPE01", "台北信義店", "台北市"),
+        ("KHH01", "高雄夢時代店", "高雄市"),
+        ("TPE01", "台北信義店", "台北市"),
     ]
     assert api.get(f"/api/v1/stores/{store.pk}").json()["opening_hours"]["mon"] == [["11:00", "21:30"]]
     locations = api.get("/api/v1/locations").json()["items"]
     assert [(loc["code"], loc["kind"], loc["ships_online_orders"]) for loc in locations] == [
-        ("KHH01", "store", False), ("TPE01", "store", False), ("WH", "warehouse", True),
+        ("KHH01", "store", False),
+        ("TPE01", "store", False),
+        ("WH", "warehouse", True),
     ]
 
 
@@ -25,7 +28,10 @@ def test_staff_list_filters_and_scope(api, brand, store, hq_admin, clerk, manage
     ]
     assert api.get("/api/v1/staff", store_id=store.pk).json()["total"] == 2
     manager_api = f.ApiClient(f.make_api_key(brand, role="store_manager", store=store))
-    assert {s["username"] for s in manager_api.get("/api/v1/staff").json()["items"]} == {clerk.username, manager.username}
+    assert {s["username"] for s in manager_api.get("/api/v1/staff").json()["items"]} == {
+        clerk.username,
+        manager.username,
+    }
 
 
 def test_clerk_may_not_list_staff(clerk_api, brand):

@@ -29,7 +29,14 @@ class Command(BaseCommand):
                 raise CommandError(f"no brand with slug {options['brand']!r}")
         for brand in brands:
             result = rollups.rebuild(brand)
-            self.stdout.write(json.dumps({
-                "brand": brand.slug, "sales_rows": result.sales_rows, "product_rows": result.product_rows,
-                "customer_rows": result.customer_rows, "seconds": round(result.seconds, 2),
-            }))
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "brand": brand.slug,
+                        "sales_rows": result.sales_rows,
+                        "product_rows": result.product_rows,
+                        "customer_rows": result.customer_rows,
+                        "seconds": round(result.seconds, 2),
+                    }
+                )
+            )

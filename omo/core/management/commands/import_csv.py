@@ -21,9 +21,13 @@ class Command(BaseCommand):
         parser.add_argument("kind", choices=ImportJob.Kind.values)
         parser.add_argument("file", type=Path, help="the CSV file (UTF-8 with or without BOM, or Big5)")
         parser.add_argument("--brand", required=True, help="the brand's slug (see `omo brand list`)")
-        parser.add_argument("--mode", choices=ImportJob.Mode.values, default=ImportJob.Mode.VALID_ROWS,
-                            help="valid_rows: import the good rows and report the rest (default); "
-                                 "all_or_nothing: import nothing if any row has an error")
+        parser.add_argument(
+            "--mode",
+            choices=ImportJob.Mode.values,
+            default=ImportJob.Mode.VALID_ROWS,
+            help="valid_rows: import the good rows and report the rest (default); "
+            "all_or_nothing: import nothing if any row has an error",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         brand = Brand.objects.filter(slug=options["brand"]).first()
@@ -35,13 +39,25 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         try:
-            job = imports.create_job(brand, kind=options["kind"], mode=options["mode"], filename=path.name, raw=raw,
-                                     actor=Actor.system(brand), enqueue=False)
+            job = imports.create_job(
+                brand,
+                kind=options["kind"],
+                mode=options["mode"],
+                filename=path.name,
+                raw=raw,
+                actor=Actor.system(brand),
+                enqueue=False,
+            )
         except imports.ImportFileError as exc:
             raise CommandError(f"{exc.field}: {exc.message}") from exc
 
-        bar = tqdm(total=0, unit="row", desc=f"{options['kind']} #{job.pk}", file=self.stderr._out,
-                   disable=options.get("verbosity", 1) == 0)
+        bar = tqdm(
+            total=0,
+            unit="row",
+            desc=f"{options['kind']} #{job.pk}",
+            file=self.stderr._out,
+            disable=options.get("verbosity", 1) == 0,
+        )
 
         def progress(current: ImportJob) -> None:
             if current.total_rows and bar.total != current.total_rows:
@@ -55,8 +71,11 @@ class Command(BaseCommand):
             bar.close()
         self._report(job)
         if job.status != ImportJob.Status.DONE:
-            raise CommandError(f"import #{job.pk} {job.status}: nothing was imported"
-                               if job.applied_rows == 0 else f"import #{job.pk} {job.status}")
+            raise CommandError(
+                f"import #{job.pk} {job.status}: nothing was imported"
+                if job.applied_rows == 0
+                else f"import #{job.pk} {job.status}"
+            )
 
     def _report(self, job: ImportJob) -> None:
         self.stdout.write(
