@@ -5,7 +5,7 @@
 help:
 	@echo "make demo    install what is missing, then run omo with demo data on http://127.0.0.1:8000"
 	@echo "make test    install what is missing, then run the whole test suite"
-	@echo "make lint    ruff check and ruff format --check"
+	@echo "make lint    ruff check, ruff format --check, the layer contracts (lint-imports) and mypy"
 
 ## Install what is missing, then run omo for a first look (DEMO_ARGS="--port 9000" to change).
 demo: bootstrap
@@ -18,6 +18,8 @@ test:
 lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 bootstrap:
 	@bash scripts/bootstrap.sh
