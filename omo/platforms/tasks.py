@@ -25,6 +25,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from omo.core import waiting
+from omo.core.edge import parse_json
 from omo.inbox.models import Inbox, Message, WebhookIntake, WebhookReceipt
 from omo.platforms import get_adapter
 
@@ -87,7 +88,7 @@ def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
     are inserted and its intakes deleted together; SKIP LOCKED lets two workers share the work.
     A body that no longer parses (the edge checked it, so only after a change of the parser) is
     kept as a failed receipt holding the body, never dropped. Returns the requests expanded."""
-    from omo.platforms.edge import insert_receipts, parse_json
+    from omo.platforms.edge import insert_receipts  # the edge enqueues this module's tasks
 
     adapter = get_adapter(inbox)
     done = 0

@@ -148,7 +148,8 @@ async def call_asgi(
 
 def inline_edge(**options: Any) -> Any:
     """A webhook edge whose database work runs in the calling (test) thread."""
-    from omo.platforms.edge import InboxCache, WebhookEdge, run_in_calling_thread
+    from omo.core.edge import run_in_calling_thread
+    from omo.platforms.edge import InboxCache, WebhookEdge
 
     return WebhookEdge(
         None, run_db=run_in_calling_thread, run_lookup=run_in_calling_thread, cache=InboxCache(), **options

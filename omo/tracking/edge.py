@@ -2,7 +2,7 @@
 
 Why: the whole ingest in the request (validate, resolve identities, insert, commit) measured ~2,000
 events/s on the 2-core reference machine, with most of it in identity resolution and commits per
-request. Here, as for platform webhooks (omo/platforms/edge.py, DESIGN.md §4), the request only
+request. Here, as for platform webhooks (omo/platforms/edge.py; the shared parts in omo/core/edge.py), the request only
 does what its answer depends on:
 
 1. read the body within the limit (32 KB for a single call, 500 KB for a batch; gzip is inflated
@@ -22,10 +22,7 @@ runserver, the test live server) reach the view in omo/tracking/views.py, which 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,26 +31,24 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from omo.core import waiting
-from omo.platforms.edge import (
+from omo.core.edge import (
     ASGIApp,
     AsyncPostgresCommitter,
     BodyTooLarge,
     DbRunner,
-    ReceiptWriter,
+    Edge,
+    GroupCommitWriter,
     Receive,
     Scope,
     Send,
-    ThreadRunner,
+    Stored,
     TtlCache,
     read_body,
-    release_connections,
     respond,
 )
 from omo.tracking import services, views
 from omo.tracking.models import TrackingIntake, TrackingSource
 from omo.tracking.tasks import INTAKE_KEY, process_intake
-
-logger = logging.getLogger(__name__)
 
 PATHS = {f"/v1/{name}{slash}": name for name in services.CALLS for slash in ("", "/")}
 SOURCE_TTL = (
@@ -152,8 +147,10 @@ def _start(keys: list[int]) -> None:
 # --- the edge --------------------------------------------------------------------------------------------
 
 
-class TrackingEdge:
+class TrackingEdge(Edge):
     """ASGI app: the tracking API here, everything else to `app`."""
+
+    not_found = {"success": False, "message": "no such endpoint"}
 
     def __init__(
         self,
@@ -165,58 +162,26 @@ class TrackingEdge:
         commit_timeout: float = COMMIT_TIMEOUT,
         cache: SourceCache | None = None,
     ) -> None:
-        self.app = app
-        self._async_writer = async_writer if async_writer is not None else run_db is None
-        self._run_db = run_db or ThreadRunner("omo-intake", workers=1)
-        self._run_lookup = run_lookup or (run_db if run_db is not None else ThreadRunner("omo-key-lookup"))
+        super().__init__(app, run_db=run_db, run_lookup=run_lookup, async_writer=async_writer, name="intake")
         self.commit_timeout = commit_timeout
         self.cache = cache or source_cache
-        self._committers: list[AsyncPostgresCommitter] = []
-        self._writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReceiptWriter] = (
-            weakref.WeakKeyDictionary()
+
+    def async_committer(self) -> AsyncPostgresCommitter:
+        return AsyncPostgresCommitter(
+            self._run_db,
+            statement=_insert_sql,
+            params=_insert_params,
+            task=process_intake,
+            fallback=commit_intakes,
         )
 
-    def close(self) -> None:
-        self.release_connections(stop=True)
+    def new_writer(self, committer: AsyncPostgresCommitter | None) -> GroupCommitWriter:
+        return GroupCommitWriter(
+            self._run_db, max_rows=MAX_ROWS, commit=committer, commit_rows=commit_intakes, start=_start
+        )
 
-    def release_connections(self, *, stop: bool = False) -> None:
-        """Close every database connection the edge holds; it reconnects on its next call unless `stop`."""
-        release_connections(self._committers, self._run_db, self._run_lookup, stop=stop)
-        self._writers.clear()
-
-    def writer(self) -> ReceiptWriter:
-        loop = asyncio.get_running_loop()
-        writer = self._writers.get(loop)
-        if writer is None:
-            if self._async_writer and connection.vendor == "postgresql":
-                commit = AsyncPostgresCommitter(
-                    self._run_db,
-                    statement=_insert_sql,
-                    params=_insert_params,
-                    task=process_intake,
-                    fallback=commit_intakes,
-                )
-                self._committers.append(commit)
-            else:
-
-                async def commit(items: list[tuple[int, list[IntakeRow]]]) -> list[int]:
-                    return await self._run_db(commit_intakes, items)
-
-            writer = self._writers[loop] = ReceiptWriter(
-                self._run_db, max_rows=MAX_ROWS, commit=commit, start=_start
-            )
-        return writer
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            call = PATHS.get(scope["path"])
-            if call is not None:
-                await self.handle(scope, receive, send, call)
-                return
-        if self.app is None:
-            await respond(send, 404, {"success": False, "message": "no such endpoint"})
-            return
-        await self.app(scope, receive, send)
+    def match(self, scope: Scope) -> str | None:
+        return PATHS.get(scope["path"])
 
     async def _source(self, key: str) -> TrackingSource | None:
         if not key:
@@ -280,12 +245,8 @@ class TrackingEdge:
                 rejected=[item["index"] for item in result.rejected],
                 received_at=received_at,
             )
-            future = await self.writer().write(INTAKE_KEY, [row])
-            try:
-                async with asyncio.timeout(self.commit_timeout):
-                    await future
-            except TimeoutError:
-                logger.warning("tracking call not committed within %.1f s", self.commit_timeout)
+            stored = await self.store(INTAKE_KEY, [row], deadline=self.commit_timeout)
+            if stored is Stored.LATE:
                 await respond(
                     send,
                     503,
@@ -293,7 +254,7 @@ class TrackingEdge:
                     [(b"retry-after", b"1")],
                 )
                 return
-            except Exception:  # logged by the writer
+            if stored is Stored.FAILED:
                 await respond(send, 500, {"success": False, "message": "not stored; please retry"})
                 return
         await respond(send, status, answer)

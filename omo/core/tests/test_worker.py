@@ -284,6 +284,6 @@ def test_a_ready_task_locked_by_a_writer_is_looked_at_again_shortly_not_after_th
 
 
 def worker_connection_params() -> dict:
-    from omo.platforms.edge import AsyncPostgresCommitter
+    from omo.core.edge import AsyncPostgresCommitter
 
     return AsyncPostgresCommitter.connection_params()

@@ -12,15 +12,10 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 import omo.platforms.edge as edge_module
+from omo.core.edge import AsyncPostgresCommitter, GroupCommitWriter, run_in_calling_thread
 from omo.devtools import line_webhook_sender as wh
 from omo.inbox.models import Inbox, Message, WebhookIntake, WebhookReceipt
-from omo.platforms.edge import (
-    ReceiptWriter,
-    WebhookEdge,
-    commit_receipts,
-    receipt_entries,
-    run_in_calling_thread,
-)
+from omo.platforms.edge import WebhookEdge, commit_receipts, receipt_entries, start_processing
 from omo.platforms.line.webhook import LineWebhook
 from omo.platforms.tasks import process_pending, process_receipts
 from omo.testing.line import call_asgi, inline_edge, post_line_webhook
@@ -239,7 +234,6 @@ def test_one_burst_becomes_one_transaction_and_one_task(line_inbox, line_user):
 
 
 def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_user, monkeypatch):
-    import omo.platforms.edge as edge_module
 
     def picky_commit(items):
         if any(row.payload.get("poison") for _, row, _ in receipt_entries(items)):
@@ -270,7 +264,6 @@ def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_u
 
 
 def test_answers_503_when_the_commit_misses_the_deadline(line_inbox, line_user, monkeypatch):
-    import omo.platforms.edge as edge_module
 
     async def slow_run_db(fn, *args):
         await asyncio.sleep(0.3)
@@ -295,7 +288,6 @@ def test_an_immediate_task_backend_runs_processing_after_the_answer(
     """With a backend that runs tasks on enqueue, processing must not hold up the platform's 200."""
     import time
 
-    import omo.platforms.edge as edge_module
     import omo.platforms.tasks as tasks_module
 
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
@@ -340,7 +332,7 @@ def test_writer_batches_respect_the_row_cap():
         return []
 
     async def run():
-        writer = ReceiptWriter(fake_db, max_rows=10)
+        writer = GroupCommitWriter(fake_db, max_rows=10, commit_rows=commit_receipts, start=start_processing)
         rows = [object()] * 4
         futures = [await writer.write(1, rows) for _ in range(5)]
         await asyncio.gather(*futures)
@@ -419,7 +411,7 @@ def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox
         edge.close()
 
     assert {status for status, _ in answers} == {200}
-    assert isinstance(committer, edge_module.AsyncPostgresCommitter)
+    assert isinstance(committer, AsyncPostgresCommitter)
     # the first batch found no task and went through the thread (receipts and the task); later
     # ones found it waiting and stored each request whole, one intake row per request
     assert committer.fallbacks == 1

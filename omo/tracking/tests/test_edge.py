@@ -16,7 +16,7 @@ from django.db import connection
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from omo.platforms.edge import AsyncPostgresCommitter, run_in_calling_thread
+from omo.core.edge import AsyncPostgresCommitter, run_in_calling_thread
 from omo.testing.line import call_asgi
 from omo.tracking import edge as edge_module
 from omo.tracking import services

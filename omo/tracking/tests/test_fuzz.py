@@ -16,7 +16,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omo.platforms.edge import run_in_calling_thread
+from omo.core.edge import run_in_calling_thread
 from omo.testing.line import call_asgi
 from omo.tracking import services
 from omo.tracking.edge import SourceCache, TrackingEdge

@@ -12,7 +12,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
 
-from omo.platforms.edge import run_in_calling_thread
+from omo.core.edge import run_in_calling_thread
 from omo.testing import factories as f
 from omo.testing.line import call_asgi
 from omo.tracking import services
