@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class CommerceConfig(AppConfig):
     name = "omo.commerce"
     label = "commerce"
+
+    def ready(self) -> None:
+        from omo.commerce.importers import OrdersImporter
+        from omo.core import imports
+
+        imports.register_importer("orders", OrdersImporter)

@@ -1105,7 +1105,7 @@ def due_for_sync(now: dt.datetime | None = None) -> list[ShopifyConnection]:
 
 
 def sync_due_products(now: dt.datetime | None = None) -> dict[str, Any]:
-    """The periodic job (omo.core.schedule.JOBS): queue the sync of every connection that is due."""
+    """The periodic job (registered in omo.core.schedule): queue the sync of every connection that is due."""
     queued = []
     for connection in due_for_sync(now):
         try:

@@ -1,5 +1,5 @@
 """Shopify background work: apply one stored webhook; sync a store's products; queue the syncs that
-are due (the periodic job in omo.core.schedule.JOBS)."""
+are due (the periodic job in registered in omo.core.schedule)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def sync_shopify_products(connection_id: int) -> dict[str, Any]:
 
 @task()
 def sync_due_shopify_products() -> dict[str, Any]:
-    """Every few minutes (omo.core.schedule.JOBS): queue each connection whose sync interval has passed."""
+    """Every few minutes (registered in omo.core.schedule): queue each connection whose sync interval has passed."""
     from omo.connectors import services
 
     return services.sync_due_products()

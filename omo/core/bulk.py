@@ -70,7 +70,7 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     if count <= 0:
         return []
     table = model._meta.db_table
-    column = model._meta.pk.column
+    column = column_of(model._meta.pk)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -79,15 +79,25 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def _columns(model: type[models.Model], with_pk: bool) -> list[models.Field]:
+def column_of(field: models.Field[Any, Any]) -> str:
+    """The database column of a concrete field (the stubs allow None, for fields without one)."""
+    column = field.column
+    if column is None:
+        raise TypeError(f"{field} has no column")
+    return column
+
+
+def _columns(model: type[models.Model], with_pk: bool) -> list[models.Field[Any, Any]]:
     return [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
 
 
-def _copy(model: type[models.Model], fields: list[models.Field], records: Iterable[dict[str, Any]]) -> None:
+def _copy(
+    model: type[models.Model], fields: list[models.Field[Any, Any]], records: Iterable[dict[str, Any]]
+) -> None:
     """COPY the records (each a dict by attname: an instance's __dict__ or a row) into the table."""
     json_fields = {f.attname: f for f in fields if isinstance(f, models.JSONField)}
     attnames = [f.attname for f in fields]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    columns = ", ".join(connection.ops.quote_name(column_of(f)) for f in fields)
     sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(sql) as copy:
@@ -108,7 +118,7 @@ def _copy(model: type[models.Model], fields: list[models.Field], records: Iterab
 
 
 @functools.cache
-def _auto_now(model: type[models.Model]) -> tuple[models.Field, ...]:
+def _auto_now(model: type[models.Model]) -> tuple[models.Field[Any, Any], ...]:
     return tuple(
         f
         for f in model._meta.concrete_fields

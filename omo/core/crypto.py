@@ -37,20 +37,27 @@ def decrypt(token: str) -> str:
         raise ValueError("cannot decrypt: wrong OMO_SECRET_KEY / OMO_ENCRYPTION_KEY?") from exc
 
 
-class EncryptedJSONField(models.TextField):
+def _load(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("the encrypted value is not a JSON object")
+    return value
+
+
+class EncryptedJSONField(models.TextField[dict[str, Any], dict[str, Any]]):
     """A dict stored as Fernet ciphertext. Reads give the dict back; the column holds no clear text."""
 
-    def from_db_value(self, value: str | None, expression, connection) -> dict[str, Any]:
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> dict[str, Any]:
         if not value:
             return {}
-        return json.loads(decrypt(value))
+        return _load(decrypt(value))
 
     def to_python(self, value: Any) -> dict[str, Any]:
         if isinstance(value, dict):
             return value
         if not value:
             return {}
-        return json.loads(decrypt(value))
+        return _load(decrypt(value))
 
     def get_prep_value(self, value: Any) -> str:
         if not value:

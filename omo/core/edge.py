@@ -215,8 +215,9 @@ class GroupCommitWriter:
             self._task = asyncio.create_task(self._run(), name="omo-receipt-writer")
         return future
 
-    async def _commit_in_thread(self, items: list[tuple[int, list[Any]]]) -> list[int]:
-        return await self._run_db(self._commit_rows, items)
+    async def _commit_in_thread(self, items: list[tuple[Any, list[Any]]]) -> list[Any]:
+        later: list[Any] = await self._run_db(self._commit_rows, items)
+        return later
 
     async def wait_idle(self) -> None:
         """Until every queued batch is committed and its processing started (tests, shutdown)."""
@@ -382,8 +383,7 @@ class AsyncPostgresCommitter:
         if database_queue:
             task_ids = [waiting.known(self._task, key) for key in keys]
             if None in task_ids:  # no task known to be waiting: the thread path enqueues one
-                self.fallbacks += 1
-                return await self._run_db(self._fallback, items)
+                return await self._commit_on_thread(items)
             sql, params = self._guarded_statement(), waiting.guarded_params(task_ids, self._params(rows))
         else:
             sql, params = self._statement(), self._params(rows)
@@ -407,10 +407,14 @@ class AsyncPostgresCommitter:
             if database_queue and cursor.rowcount != len(rows):
                 # A worker took a task meanwhile: nothing was inserted; commit with a new task.
                 waiting.forget_all(self._task, keys)
-                self.fallbacks += 1
-                return await self._run_db(self._fallback, items)
+                return await self._commit_on_thread(items)
             return [] if database_queue else keys
         raise AssertionError("unreachable")
+
+    async def _commit_on_thread(self, items: list[tuple[Any, list[Any]]]) -> list[Any]:
+        self.fallbacks += 1
+        later: list[Any] = await self._run_db(self._fallback, items)
+        return later
 
     def _guarded_statement(self) -> str:
         if self._guarded is None:

@@ -20,7 +20,6 @@ import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -105,19 +104,26 @@ class Importer(ABC):
         """Write what `check` returned; raise RowsInvalid when the data conflicts with the database."""
 
 
-IMPORTERS: dict[str, str] = {
-    ImportJob.Kind.PRODUCTS: "omo.catalog.importers:ProductsImporter",
-    ImportJob.Kind.STOCK: "omo.catalog.importers:StockImporter",
-    ImportJob.Kind.CUSTOMERS: "omo.customers.importers:CustomersImporter",
-    ImportJob.Kind.ORDERS: "omo.commerce.importers:OrdersImporter",
-}
+_importers: dict[str, Callable[[], Importer]] = {}
+
+
+def register_importer(kind: str, importer: Callable[[], Importer]) -> None:
+    """The app that owns a kind of rows registers how to import them (from its AppConfig.ready)."""
+    if kind not in ImportJob.Kind.values:
+        raise ValueError(f"unknown import kind {kind!r}")
+    existing = _importers.get(kind)
+    if existing is not None and existing is not importer:
+        raise ValueError(f"import kind {kind!r} already has an importer")
+    _importers[kind] = importer
 
 
 def importer_for(kind: str) -> Importer:
-    if kind not in IMPORTERS:
-        raise ImportFileError("kind", f"unknown import kind {kind!r}; use one of {', '.join(IMPORTERS)}")
-    module, name = IMPORTERS[kind].split(":")
-    return getattr(import_module(module), name)()
+    importer = _importers.get(kind)
+    if importer is None:
+        raise ImportFileError(
+            "kind", f"unknown import kind {kind!r}; use one of {', '.join(sorted(_importers))}"
+        )
+    return importer()
 
 
 # --- reading the file -------------------------------------------------------------------------

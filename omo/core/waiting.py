@@ -26,22 +26,30 @@ from typing import Any
 from django.db import connection, transaction
 from django_tasks.base import Task
 
+from omo.core.bulk import column_of
+
+AnyTask = Task[..., Any]
+
 # (task path, key) → id of a task this process saw waiting (READY).
 _known: dict[tuple[str, Any], Any] = {}
 
 
-def uses_database_queue(task: Task) -> bool:
+def uses_database_queue(task: AnyTask) -> bool:
     return type(task.get_backend()).__module__.startswith("django_tasks_db")
 
 
-def known(task: Task, key: Any) -> Any:
+def known(task: AnyTask, key: Any) -> Any:
     """The id of the task for `key` this process last saw waiting, or None."""
     return _known.get((task.module_path, key))
 
 
-def forget(task: Task, key: Any, task_id: Any) -> None:
+def forget(task: AnyTask, key: Any, task_id: Any) -> None:
     if _known.get((task.module_path, key)) == task_id:
         _known.pop((task.module_path, key), None)
+
+
+def _remember(task: AnyTask, key: Any, task_id: Any) -> None:
+    _known[(task.module_path, key)] = task_id
 
 
 def _waiting_select(id_match: str) -> str:
@@ -53,8 +61,8 @@ def _waiting_select(id_match: str) -> str:
 
     meta, ops = DBTaskResult._meta, connection.ops
     sql = (
-        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(meta.pk.column)} {id_match}"  # noqa: S608
-        f" AND {ops.quote_name(meta.get_field('status').column)} = %s"
+        f"SELECT 1 FROM {ops.quote_name(meta.db_table)} WHERE {ops.quote_name(column_of(meta.pk))} {id_match}"  # noqa: S608
+        f" AND {ops.quote_name(column_of(meta.get_field('status')))} = %s"
     )
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR SHARE SKIP LOCKED"
@@ -74,7 +82,7 @@ def still_waiting_params(task_id: Any) -> list[Any]:
     return [DBTaskResult._meta.pk.get_db_prep_value(task_id, connection), TaskResultStatus.READY.value]
 
 
-def ready_task_exists(task: Task, key: Any) -> bool:
+def ready_task_exists(task: AnyTask, key: Any) -> bool:
     """Is a task for `key` waiting, not yet taken by a worker? (In the input's transaction.)"""
     from django_tasks.base import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
@@ -97,7 +105,7 @@ def ready_task_exists(task: Task, key: Any) -> bool:
     return found is not None
 
 
-def ensure(task: Task, keys: Iterable[Any], *, after_commit: list[Any] | None = None) -> None:
+def ensure(task: AnyTask, keys: Iterable[Any], *, after_commit: list[Any] | None = None) -> None:
     """Make sure a task will run for each key. Call inside the transaction that stores the input."""
     ids = sorted(set(keys))
     if uses_database_queue(task):
@@ -105,9 +113,7 @@ def ensure(task: Task, keys: Iterable[Any], *, after_commit: list[Any] | None = 
             if not ready_task_exists(task, key):
                 result = task.enqueue(key)
                 # Remembered only after commit: a rolled-back task must not be trusted later.
-                transaction.on_commit(
-                    lambda k=key, task_id=result.id: _known.__setitem__((task.module_path, k), task_id)
-                )
+                transaction.on_commit(functools.partial(_remember, task, key, result.id))
         return
     if after_commit is not None:
         after_commit.extend(ids)
@@ -115,7 +121,7 @@ def ensure(task: Task, keys: Iterable[Any], *, after_commit: list[Any] | None = 
     transaction.on_commit(lambda: start(task, ids))
 
 
-def start(task: Task, keys: Iterable[Any]) -> None:
+def start(task: AnyTask, keys: Iterable[Any]) -> None:
     """Enqueue the task for keys whose input is committed (backends other than the database queue)."""
     for key in sorted(set(keys)):
         task.enqueue(key)
@@ -135,7 +141,7 @@ def guarded_params(task_ids: list[Any], params: list[Any]) -> list[Any]:
     return [list(task_ids), TaskResultStatus.READY.value, *params, len(task_ids)]
 
 
-def forget_all(task: Task, keys: Iterable[Any]) -> None:
+def forget_all(task: AnyTask, keys: Iterable[Any]) -> None:
     """A guarded insert found a task taken (it does not say which): look them all up again."""
     for key in keys:
         _known.pop((task.module_path, key), None)

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.apps import AppConfig
 
 
@@ -14,3 +16,10 @@ class CustomersConfig(AppConfig):
         from omo.customers import search
 
         search.subscribe()
+
+        from omo.core import imports, schedule
+        from omo.customers import retention
+        from omo.customers.importers import CustomersImporter
+
+        schedule.register("customers.purge_expired", retention.purge_expired, dt.timedelta(hours=24))
+        imports.register_importer("customers", CustomersImporter)

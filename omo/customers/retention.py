@@ -112,5 +112,5 @@ def purge_all(*, now: dt.datetime | None = None, chunk: int = CHUNK) -> dict[int
 
 @task()
 def purge_expired() -> dict[str, dict[str, int]]:
-    """The periodic job (omo.core.schedule.JOBS)."""
+    """The periodic job (registered in omo.core.schedule)."""
     return {str(brand_id): counts for brand_id, counts in purge_all().items()}

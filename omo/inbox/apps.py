@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.apps import AppConfig
 
 
@@ -10,3 +12,9 @@ class InboxConfig(AppConfig):
         from omo.inbox import realtime
 
         realtime.register()
+
+        from omo.core import schedule
+        from omo.inbox import tasks
+
+        schedule.register("inbox.escalate_and_return", tasks.escalate_and_return, dt.timedelta(minutes=1))
+        schedule.register("inbox.sweep_stuck_messages", tasks.sweep_stuck_messages, dt.timedelta(minutes=1))

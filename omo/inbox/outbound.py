@@ -18,7 +18,7 @@ Every change of an outgoing message's status (queued → sent, queued → failed
 publishes `message.updated` after commit, which omo/inbox/realtime.py pushes to the screens that
 show the conversation.
 
-`sweep_stuck_messages` (every minute, omo.core.schedule.JOBS) picks up messages left "queued" by a
+`sweep_stuck_messages` (every minute, registered in omo.core.schedule) picks up messages left "queued" by a
 lost task or a worker that died mid-send: it enqueues them again with the same retry key, by push
 (their reply token is long gone), and fails them once they have been tried enough.
 """

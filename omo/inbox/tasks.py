@@ -10,7 +10,7 @@ from django_tasks import task
 
 @task()
 def escalate_and_return() -> dict[str, Any]:
-    """Every minute (omo.core.schedule.JOBS): re-route what time alone changed; expire old recovery asks."""
+    """Every minute (registered in omo.core.schedule): re-route what time alone changed; expire old recovery asks."""
     from omo.binding.services import expire_recoveries
     from omo.inbox import routing
 
@@ -20,7 +20,7 @@ def escalate_and_return() -> dict[str, Any]:
 
 @task()
 def sweep_stuck_messages() -> dict[str, Any]:
-    """Every minute (omo.core.schedule.JOBS): send again what stayed queued (lost task, dead worker)."""
+    """Every minute (registered in omo.core.schedule): send again what stayed queued (lost task, dead worker)."""
     from omo.inbox import outbound
 
     return outbound.sweep_stuck_messages()

@@ -1,3 +1,5 @@
+import datetime as dt
+
 from django.apps import AppConfig
 
 
@@ -13,3 +15,10 @@ class IntegrationsConfig(AppConfig):
 
         for topic in TOPICS:
             events.subscribe(topic, services.handler_for(topic))
+
+        from omo.core import schedule
+        from omo.integrations import tasks
+
+        schedule.register(
+            "integrations.sweep_webhooks", tasks.sweep_webhook_deliveries, dt.timedelta(minutes=1)
+        )

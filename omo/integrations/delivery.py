@@ -13,7 +13,7 @@ the same attempt), POSTs the stored body with fresh signature headers, and recor
 Every failed attempt counts towards the endpoint's consecutive failures; at PAUSE_AFTER_FAILURES
 the endpoint is paused with a reason people can read, and its pending deliveries are held.
 
-`sweep` (every minute, omo.core.schedule.JOBS) finds deliveries whose task was lost (still pending
+`sweep` (every minute, registered in omo.core.schedule) finds deliveries whose task was lost (still pending
 well after their time) or whose worker died mid-send, and enqueues them again; deliveries pending
 for longer than MAX_AGE are failed.
 """

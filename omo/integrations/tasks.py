@@ -1,4 +1,4 @@
-"""Webhook tasks: send one delivery; the periodic sweep of lost ones (omo.core.schedule.JOBS)."""
+"""Webhook tasks: send one delivery; the periodic sweep of lost ones (registered in omo.core.schedule)."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def _synced(connection: ShopifyConnection, hours_ago: float, **fields) -> Shopif
 
 
 def test_the_periodic_job_is_in_the_shared_schedule():
-    [job] = [job for job in schedule.JOBS if job.name == "connectors.sync_due_products"]
+    [job] = [job for job in schedule.registered() if job.name == "connectors.sync_due_products"]
     assert job.task_path == "omo.connectors.tasks.sync_due_shopify_products"
     assert job.interval == dt.timedelta(minutes=10)
     now = timezone.now()

@@ -124,7 +124,7 @@ def test_every_assignment_change_is_in_the_timeline_once(bound):
 
 
 def test_tick_is_scheduled_every_minute():
-    from omo.core.schedule import JOBS
+    from omo.core import schedule
 
-    job = next(j for j in JOBS if j.name == "inbox.escalate_and_return")
+    job = next(j for j in schedule.registered() if j.name == "inbox.escalate_and_return")
     assert job.task_path == "omo.inbox.tasks.escalate_and_return" and job.interval == dt.timedelta(minutes=1)

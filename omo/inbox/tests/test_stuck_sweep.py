@@ -203,7 +203,7 @@ def test_a_message_that_had_taken_the_reply_token_is_failed_as_uncertain(convers
 
 @pytest.mark.django_db
 def test_the_sweep_runs_every_minute_from_the_shared_schedule(conversation, line_standin):
-    job = next(j for j in schedule.JOBS if j.name == "inbox.sweep_stuck_messages")
+    job = next(j for j in schedule.registered() if j.name == "inbox.sweep_stuck_messages")
     assert (job.task_path, job.interval) == ("omo.inbox.tasks.sweep_stuck_messages", dt.timedelta(minutes=1))
     message = stuck(conversation)
 

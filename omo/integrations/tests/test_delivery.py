@@ -347,9 +347,13 @@ def test_sweep_requeues_lost_and_abandoned_deliveries_and_fails_old_ones(brand, 
 
 
 def test_the_sweep_is_a_periodic_job():
-    from omo.core.schedule import JOBS
+    from omo.core import schedule
 
-    (job,) = [job for job in JOBS if job.task_path == "omo.integrations.tasks.sweep_webhook_deliveries"]
+    (job,) = [
+        job
+        for job in schedule.registered()
+        if job.task_path == "omo.integrations.tasks.sweep_webhook_deliveries"
+    ]
     assert job.interval == dt.timedelta(minutes=1)
 
 

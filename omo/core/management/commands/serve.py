@@ -91,6 +91,6 @@ class Command(BaseCommand):
             # Channels' router answers only http and websocket; there is nothing to do at lifespan.
             lifespan="off",
             proxy_headers=options["proxy_headers"],
-            log_level=str(settings.LOGGING["root"]["level"]).lower(),
+            log_level=str(settings.LOGGING["root"]["level"]).lower(),  # type: ignore[index]
             server_header=False,
         )

@@ -56,7 +56,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         keep_connections_open()  # not one new database connection per task
         worker_id = options["worker_id"] or default_worker_id()
-        DbWorkerCommand(stdout=self.stdout, stderr=self.stderr).configure_logging(options["verbosity"])
+        # Django's OutputWrapper writes like the TextIO the stubs ask for.
+        logging_command = DbWorkerCommand(stdout=self.stdout, stderr=self.stderr)  # type: ignore[arg-type]
+        logging_command.configure_logging(options["verbosity"])
         queues = [name.strip() for name in options["queue_name"].split(",") if name.strip()] or ["*"]
         worker = WakingWorker(
             queue_names=queues,
