@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from omo.devtools.seed import DEMO_PASSWORD, DEMO_SLUG
+from omo.devtools.demo_facts import DEMO_PASSWORD, DEMO_SLUG
 from omo.staff.models import User
 
 # (role label, user name, where that role works)

@@ -12,17 +12,20 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, Sum
 
-from omo.catalog.models import ProductImage, StockLevel, StockMovement
+from omo.catalog.models import Location, ProductImage, StockLevel, StockMovement, Variant
 from omo.commerce.models import Order, OrderLine, Refund
 from omo.commerce.selectors import SALE_STATUSES
+from omo.core.models import Brand
 from omo.customers.models import Customer, CustomerIdentity
 from omo.devtools import seed as seeding
+from omo.devtools.demo_facts import ean13
 from omo.devtools.demo_info import demo_logins
+from omo.devtools.seed_stream import TAIPEI
 from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry, Tier
 from omo.staff.models import Store, User
 
 TODAY = dt.date(2026, 5, 1)
-NOW = dt.datetime.combine(TODAY, dt.time(0), seeding.TAIPEI)
+NOW = dt.datetime.combine(TODAY, dt.time(0), TAIPEI)
 
 
 def _seed(seed: int = 7, **kw):
@@ -44,7 +47,7 @@ def _fingerprint(brand) -> dict:
             .values_list("source", "external_id", "status", "total", "placed_at")[:40]
         ),
         "products": list(
-            seeding.Variant.objects.filter(brand=brand)
+            Variant.objects.filter(brand=brand)
             .order_by("sku")
             .values_list("sku", "barcode", "price", "product__title")[:40]
         ),
@@ -71,7 +74,7 @@ def test_tiny_demo_has_the_promised_shape():
         assert set(store.opening_hours) == {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
         assert re.fullmatch(r"\d\d:\d\d", store.opening_hours["mon"][0][0])
         assert store.location.kind == "store"
-    assert seeding.Location.objects.get(brand=brand, kind="warehouse").ships_online_orders
+    assert Location.objects.get(brand=brand, kind="warehouse").ships_online_orders
     # Demo logins work with the documented password and sit where the login list says.
     first_store = Store.objects.get(brand=brand, code="TPE01")  # the flagship comes first
     roles = {
@@ -84,11 +87,11 @@ def test_tiny_demo_has_the_promised_shape():
     assert [login["username"] for login in demo_logins()] == ["admin", "manager", "clerk"]
     assert User.objects.filter(brand=brand, role="hq_agent").count() == 2
     # Catalogue: Traditional Chinese titles, English titles, prices in range, EAN-13 check digits.
-    variants = list(seeding.Variant.objects.filter(brand=brand).select_related("product"))
+    variants = list(Variant.objects.filter(brand=brand).select_related("product"))
     for variant in variants:
         assert 29_000 <= variant.price <= 498_000 and variant.price % 100 == 0
         assert variant.compare_at_price is None or variant.compare_at_price > variant.price
-        assert seeding.ean13(variant.barcode[:12]) == variant.barcode
+        assert ean13(variant.barcode[:12]) == variant.barcode
         assert re.search(r"[\u4e00-\u9fff]", variant.product.title) and variant.product.title_en
     static = Path(seeding.__file__).parent / "static"
     for url in set(ProductImage.objects.filter(brand=brand).values_list("url", flat=True)):
@@ -268,7 +271,7 @@ def test_refuses_when_the_demo_brand_exists_unless_reset(capsys):
     with pytest.raises(CommandError, match="exists already.*--reset"):
         call_command("seed", "--demo", "--size", "tiny", "--no-progress")
     call_command("seed", "--demo", "--size", "tiny", "--today", "2026-05-01", "--reset", "--no-progress")
-    assert seeding.Brand.objects.filter(slug="demo").count() == 1
+    assert Brand.objects.filter(slug="demo").count() == 1
 
 
 @pytest.mark.django_db
@@ -286,7 +289,7 @@ def test_command_on_an_unmigrated_database_says_to_migrate(monkeypatch):
     monkeypatch.setattr(MigrationExecutor, "migration_plan", lambda self, targets: [("customers", False)])
     with pytest.raises(CommandError, match="run `omo migrate` first"):
         call_command("seed", "--demo", "--size", "tiny", "--no-progress")
-    assert not seeding.Brand.objects.filter(slug="demo").exists()
+    assert not Brand.objects.filter(slug="demo").exists()
 
 
 @pytest.mark.django_db

@@ -3,6 +3,7 @@ PostgreSQL, and the bulk-load schema given back whatever happens."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -18,6 +19,7 @@ from omo.customers.search import search_text_for
 from omo.devtools import seed as seeding
 from omo.devtools import seed_load
 from omo.devtools.seed_stream import TABLES, ChunkGenerator
+from omo.devtools.seed_tables import STREAMED, purge_brand
 from omo.loyalty.models import Coupon, Tier
 from omo.staff.models import Store, User
 
@@ -35,7 +37,7 @@ def _generator(size: str = "tiny", customers: int | None = None) -> tuple[seed_l
     """A generator over the fixed parts of a demo brand that is rolled back at once (nothing is written)."""
     chosen = seeding.SIZES[size]
     if customers:
-        chosen = seeding.dataclasses.replace(chosen, customers=customers)
+        chosen = dataclasses.replace(chosen, customers=customers)
     try:
         with transaction.atomic():
             seeder = seeding.DemoSeeder(chosen, 5, TODAY, progress=False)
@@ -43,7 +45,7 @@ def _generator(size: str = "tiny", customers: int | None = None) -> tuple[seed_l
             seeder._create_stores_and_staff()
             seeder._create_catalogue()
             seeder._create_loyalty()
-            tables = {key: seed_load.Table(key, model, cols) for key, model, cols in seeding.STREAMED}
+            tables = {key: seed_load.Table(key, model, cols) for key, model, cols in STREAMED}
             layout = seed_load.Layout(seeder._plan(tables), tables)
             layout.id_base = dict.fromkeys(TABLES, 1_000_000)
             raise _RolledBack
@@ -168,12 +170,12 @@ def _dump(brand, layout: seed_load.Layout) -> dict[str, str]:
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_one_worker_and_two_workers_write_the_same_data():
-    size = seeding.dataclasses.replace(seeding.SIZES["tiny"], customers=450, orders=2_700)  # 5 chunks
+    size = dataclasses.replace(seeding.SIZES["tiny"], customers=450, orders=2_700)  # 5 chunks
     runs = []
     for workers in (1, 2):
         existing = seeding.demo_brand()
         if existing is not None:
-            seeding.purge_brand(existing)
+            purge_brand(existing)
         seeder = seeding.DemoSeeder(size, 9, TODAY, progress=False, workers=workers)
         report = seeder.run()
         runs.append((report, _dump(seeding.demo_brand(), seeder.layout)))
