@@ -15,11 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from omo.commerce.models import SalesChannel
-from omo.connectors.models import (
-    MAX_SYNC_INTERVAL_HOURS,
-    ShopifyConnection,
-    ShopifyWebhook,
-)
+from omo.connectors.models import MAX_SYNC_INTERVAL_HOURS, ShopifyConnection, ShopifyWebhook
 from omo.connectors.shopify.products import SYNC_BUSY
 from omo.connectors.shopify.records import Outcome
 from omo.core import audit

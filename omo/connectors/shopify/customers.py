@@ -12,11 +12,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from omo.connectors.models import (
-    ShopifyConnection,
-    ShopifyRecord,
-    ShopifyWebhook,
-)
+from omo.connectors.models import ShopifyConnection, ShopifyRecord, ShopifyWebhook
 from omo.connectors.shopify import mapping
 from omo.connectors.shopify.mapping import MappingError
 from omo.connectors.shopify.records import Outcome, is_older, locked_record, stale

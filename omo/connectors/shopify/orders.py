@@ -11,11 +11,7 @@ from django.utils import timezone
 
 from omo.commerce import services as commerce
 from omo.commerce.models import Order
-from omo.connectors.models import (
-    ShopifyConnection,
-    ShopifyRecord,
-    ShopifyWebhook,
-)
+from omo.connectors.models import ShopifyConnection, ShopifyRecord, ShopifyWebhook
 from omo.connectors.shopify import mapping
 from omo.connectors.shopify.customers import (
     attach_shopify_identity,

@@ -14,11 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from omo.connectors.models import (
-    PrivacyRequest,
-    ShopifyConnection,
-    ShopifyWebhook,
-)
+from omo.connectors.models import PrivacyRequest, ShopifyConnection, ShopifyWebhook
 from omo.connectors.shopify import mapping
 from omo.connectors.shopify.connections import ShopifySettingsError
 from omo.connectors.shopify.customers import customer_by_shopify_id, usable_contact

@@ -14,10 +14,7 @@ from django.utils import timezone
 
 from omo.catalog.services import CatalogError
 from omo.commerce.services import OrderError
-from omo.connectors.models import (
-    ShopifyConnection,
-    ShopifyWebhook,
-)
+from omo.connectors.models import ShopifyConnection, ShopifyWebhook
 from omo.connectors.shopify.connections import apply_uninstalled
 from omo.connectors.shopify.customers import apply_customer
 from omo.connectors.shopify.mapping import MappingError

@@ -18,11 +18,7 @@ from django.utils import timezone
 from omo.catalog import services as catalog
 from omo.catalog.models import Product, Variant
 from omo.catalog.services import CatalogError
-from omo.connectors.models import (
-    ShopifyConnection,
-    ShopifyRecord,
-    ShopifyWebhook,
-)
+from omo.connectors.models import ShopifyConnection, ShopifyRecord, ShopifyWebhook
 from omo.connectors.shopify import mapping
 from omo.connectors.shopify.client import GraphQLClient, ShopifyApiError, api_base
 from omo.connectors.shopify.mapping import MappingError, ProductSpec

@@ -9,11 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from omo.connectors.models import (
-    ShopifyConnection,
-    ShopifyRecord,
-    ShopifyWebhook,
-)
+from omo.connectors.models import ShopifyConnection, ShopifyRecord, ShopifyWebhook
 
 
 @dataclass(frozen=True)

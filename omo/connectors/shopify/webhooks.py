@@ -14,10 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, models, transaction
 
-from omo.connectors.models import (
-    ShopifyConnection,
-    ShopifyWebhook,
-)
+from omo.connectors.models import ShopifyConnection, ShopifyWebhook
 from omo.connectors.shopify import mapping
 
 MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
