@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
-from omo.connectors.views import shopify_webhook
+from omo.connectors.shopify.views import shopify_webhook
 from omo.core.views import healthz
 
 urlpatterns = [

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from omo.connectors import console as shopify_views
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 from omo.console.views import inbox as inbox_views
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import privacy as privacy_views
+from omo.console.views import shopify as shopify_views
 from omo.console.views import webhooks as webhook_views
 
 app_name = "console"

@@ -253,26 +253,6 @@ class CannedReply(BrandScoped):
         return self.title
 
 
-class Shift(BrandScoped):
-    """A roster entry: this staff member is on duty at this store between these times."""
-
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts")
-    store = models.ForeignKey("staff.Store", on_delete=models.CASCADE, related_name="shifts")
-    starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"
-            )
-        ]
-        indexes = [models.Index(fields=["staff", "starts_at"], name="shift_by_staff")]
-
-    def __str__(self) -> str:
-        return f"{self.staff_id} {self.starts_at:%Y-%m-%d %H:%M}"
-
-
 class InboxSettings(models.Model):
     """Per-brand routing settings."""
 

@@ -26,11 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from omo.core import events
-from omo.inbox.models import Conversation, InboxSettings, Message, Shift
+from omo.inbox.models import Conversation, InboxSettings, Message
+from omo.staff import roster
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 14  # how far ahead an SLA deadline may be pushed by closed days
@@ -155,13 +156,10 @@ def on_duty(clerk: Any, at: dt.datetime) -> bool:
     """In a roster shift at `at`; a clerk with no shifts at all is on duty while their store is open."""
     if clerk is None or not clerk.is_active:
         return False
-    # One query answers both "has any shift at all" and "has one now".
-    counts = Shift.objects.filter(brand_id=clerk.brand_id, staff=clerk).aggregate(
-        any=Count("id"), now=Count("id", filter=Q(starts_at__lte=at, ends_at__gt=at))
-    )
-    if not counts["any"]:
+    has_shifts, in_shift = roster.duty_state(clerk, at)
+    if not has_shifts:
         return store_is_open(clerk.store, at)
-    return counts["now"] > 0
+    return in_shift
 
 
 # --- the decision ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""Stores and staff users with their role and scope."""
+"""Stores, staff users with their role and scope, and the roster of their shifts."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -68,3 +69,24 @@ class User(AbstractUser):
 
     def can(self, permission: str) -> bool:
         return self.brand_id is not None and self.is_active and role_allows(self.role, permission)
+
+
+class Shift(BrandScoped):
+    """A roster entry: this staff member is on duty at this store between these times."""
+
+    staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shifts")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="shifts")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "inbox_shift"  # the table kept its name when the roster moved here from inbox
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="shift_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["staff", "starts_at"], name="shift_by_staff")]
+
+    def __str__(self) -> str:
+        return f"{self.staff_id} {self.starts_at:%Y-%m-%d %H:%M}"

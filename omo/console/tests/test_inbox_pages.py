@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from omo.binding import services as binding_services
 from omo.core.models import AuditLog
-from omo.inbox.models import CannedReply, Contact, Conversation, Inbox, Message, Shift
+from omo.inbox.models import CannedReply, Contact, Conversation, Inbox, Message
+from omo.staff.models import Shift
 from omo.testing import factories as f
 
 TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")

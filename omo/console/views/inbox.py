@@ -30,9 +30,10 @@ from omo.console.access import actor_for, console_view, forbidden
 from omo.console.pages import render_page
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox import services as inbox_services
-from omo.inbox.models import CannedReply, Conversation, Message, Shift
+from omo.inbox.models import CannedReply, Conversation, Message
 from omo.inbox.outbound import OutboundError, retry_message
-from omo.staff.models import Store, User
+from omo.staff import roster as staff_roster
+from omo.staff.models import Shift, Store, User
 from omo.staff.roles import Role
 
 LIST_LIMIT = 100
@@ -85,13 +86,17 @@ FIELD_LABELS = {
 }
 
 
-def _refused(request: HttpRequest, error: inbox_services.InboxError) -> HttpResponse:
+def _refused(
+    request: HttpRequest, error: inbox_services.InboxError | staff_roster.RosterError
+) -> HttpResponse:
     if error.status == 404:
         raise Http404(error.message)
     return forbidden(request, pgettext("console", "您的角色不能執行此操作。"), show_home=True)
 
 
-def _form_error(form: forms.Form, error: inbox_services.InboxError, default: str | None = None) -> None:
+def _form_error(
+    form: forms.Form, error: inbox_services.InboxError | staff_roster.RosterError, default: str | None = None
+) -> None:
     """Put a service's error on the form field it names (or the form as a whole)."""
     field = error.field if error.field in form.fields else default
     form.add_error(field, error.message)
@@ -612,15 +617,7 @@ class ShiftForm(forms.Form):
                 self.add_error("ends_at", pgettext("console", "結束時間必須晚於開始時間。"))
             elif ends_at - starts_at > dt.timedelta(hours=24):
                 self.add_error("ends_at", pgettext("console", "一個班最長 24 小時。"))
-            elif (
-                data.get("staff")
-                and Shift.objects.filter(
-                    brand_id=data["staff"].brand_id,
-                    staff=data["staff"],
-                    starts_at__lt=ends_at,
-                    ends_at__gt=starts_at,
-                ).exists()
-            ):
+            elif data.get("staff") and staff_roster.overlapping(data["staff"], starts_at, ends_at).exists():
                 self.add_error("starts_at", pgettext("console", "與此員工的另一個班別時間重疊。"))
         return data
 
@@ -679,7 +676,7 @@ def _render_roster(
     store = None
     if request.GET.get("store"):
         store = stores.filter(pk=request.GET["store"]).first() if request.GET["store"].isdigit() else None
-    shifts = inbox_services.roster(actor_for(request), start=start, end=end, store=store)
+    shifts = staff_roster.shifts_between(actor_for(request), start=start, end=end, store=store)
     days = []
     for offset in range(7):
         day = monday + dt.timedelta(days=offset)
@@ -722,14 +719,14 @@ def roster(request: HttpRequest) -> HttpResponse:
     form = ShiftForm(request.POST, user=user)
     if form.is_valid():
         try:
-            shift = inbox_services.create_shift(
+            shift = staff_roster.create_shift(
                 form.cleaned_data["staff"],
                 starts_at=form.cleaned_data["starts_at"],
                 ends_at=form.cleaned_data["ends_at"],
                 store=form.cleaned_data["store"],
                 actor=actor_for(request),
             )
-        except inbox_services.InboxError as exc:
+        except staff_roster.RosterError as exc:
             _form_error(form, exc)
         else:
             messages.success(
@@ -751,8 +748,8 @@ def shift_delete(request: HttpRequest, pk: int) -> HttpResponse:
     if user.role not in ROSTER_EDITORS:
         return forbidden(request, pgettext("console", "只有總部管理員與店長可以編輯班表。"), show_home=True)
     try:
-        inbox_services.delete_shift(shift, actor=actor_for(request))
-    except inbox_services.InboxError as exc:
+        staff_roster.delete_shift(shift, actor=actor_for(request))
+    except staff_roster.RosterError as exc:
         return _refused(request, exc)
     messages.success(request, pgettext("console", "已刪除 %(staff)s 的班別。") % {"staff": shift.staff})
     week = timezone.localtime(shift.starts_at).date().isoformat()
@@ -769,12 +766,12 @@ def roster_import(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _render_roster(request, import_form=form, status=400)
     try:
-        report = inbox_services.import_shifts(
+        report = staff_roster.import_shifts(
             form.cleaned_data["file"].read(),
             actor=actor_for(request),
             all_or_nothing=form.cleaned_data["mode"] == "all_or_nothing",
         )
-    except inbox_services.InboxError as exc:
+    except staff_roster.RosterError as exc:
         form.add_error("file", exc.message)
         return _render_roster(request, import_form=form, status=400)
     if report.created:

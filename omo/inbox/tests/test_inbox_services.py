@@ -1,4 +1,4 @@
-"""Staff verbs: scoped lists, notes, labels, canned replies with variables, read state, assignment, roster."""
+"""Staff verbs: scoped lists, notes, labels, canned replies with variables, read state, assignment."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from omo.binding import services as binding_services
 from omo.core.audit import Actor
 from omo.inbox import selectors, services
-from omo.inbox.models import Message, Shift
+from omo.inbox.models import Message
 from omo.inbox.tests.conftest import taipei
 from omo.testing import factories as f
 
@@ -101,38 +101,3 @@ def test_manual_assignment_is_scoped_and_in_the_timeline(store, other_store, cle
     assert event.payload["reason"] == "manual" and event.payload["actor_id"] == hq_agent.pk
     with pytest.raises(services.InboxError):
         services.assign_conversation(mine, actor_user=manager, queue="store", store=other_store)
-
-
-def test_roster_crud_and_csv_import(brand, store, other_store, clerk, manager, hq_admin):
-    shift = services.create_shift(
-        clerk, starts_at=taipei(3, 11), ends_at=taipei(3, 20), actor=actor_of(manager)
-    )
-    with pytest.raises(services.InboxError, match="overlaps"):
-        services.create_shift(clerk, starts_at=taipei(3, 19), ends_at=taipei(3, 21), actor=actor_of(manager))
-    with pytest.raises(services.InboxError, match="ends after"):
-        services.update_shift(shift, starts_at=taipei(3, 20), ends_at=taipei(3, 11), actor=actor_of(manager))
-    far = f.make_user(brand, "far", role="store_manager", store=other_store)
-    with pytest.raises(services.InboxError) as refused:
-        services.delete_shift(shift, actor=actor_of(far))
-    assert refused.value.status == 403
-    services.delete_shift(shift, actor=actor_of(manager))
-
-    csv_text = (
-        "employee_code,date,start,end\n"
-        "E001,2025-03-04,11:00,20:00\n"
-        "E404,2025-03-04,11:00,20:00\n"
-        "E001,2025-03-05,25:00,20:00\n"
-        "E001,03/06/2025,11:00,20:00\n"
-        "E001,2025-03-07,18:00,02:00\n"
-    )
-    report = services.import_roster_csv(csv_text, actor=actor_of(hq_admin))
-    assert report.created == 2
-    assert [(e["row"], e["field"]) for e in report.errors] == [
-        (3, "employee_code"),
-        (4, "start"),
-        (5, "date"),
-    ]
-    night = Shift.objects.get(starts_at=taipei(7, 18))
-    assert night.ends_at == taipei(8, 2)
-    with pytest.raises(services.InboxError, match="missing columns"):
-        services.import_roster_csv("name,day\n", actor=actor_of(hq_admin))

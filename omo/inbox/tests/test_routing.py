@@ -8,9 +8,10 @@ import pytest
 
 from omo.binding import services as binding_services
 from omo.inbox import routing
-from omo.inbox.models import InboxSettings, Message, Shift
+from omo.inbox.models import InboxSettings, Message
 from omo.inbox.outbound import queue_message
 from omo.inbox.tests.conftest import during_opening_hours, inbound, taipei, where
+from omo.staff.models import Shift
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from omo.connectors import services
 from omo.connectors.models import ShopifyConnection
+from omo.connectors.shopify import products
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError("no active Shopify connection matches")
         failed = False
         for connection in found:
-            counts = services.sync_products(connection)
+            counts = products.sync_products(connection)
             self.stdout.write(json.dumps({"connection": connection.pk, **counts}, ensure_ascii=False))
             failed = failed or bool(counts.get("error") or counts.get("skipped"))
         if failed:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.test import Client, TestCase
 
-from omo.connectors import services
 from omo.connectors.models import ShopifyConnection
+from omo.connectors.shopify import processing
 from omo.devtools.shopify_standin import ShopifyStandIn, webhook_headers
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -74,7 +74,7 @@ def deliver(
     response = post_webhook(connection, topic, document, **options)
     assert response.status_code == 200, response.content
     with TestCase.captureOnCommitCallbacks(execute=True):
-        services.process_pending(connection)
+        processing.process_pending(connection)
     return response
 
 

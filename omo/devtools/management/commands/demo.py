@@ -27,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from omo.core.management.commands.serve import DEFAULT_HOST, DEFAULT_PORT
 from omo.core.models import Brand
+from omo.devtools.demo_info import demo_logins
 
 READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -101,10 +102,6 @@ def _local_host(host: str) -> str:
 
 
 def load_demo_logins(base_url: str = "") -> list[str]:
-    try:
-        from omo.devtools.demo_info import demo_logins
-    except ImportError:
-        return []
     try:
         return format_logins(demo_logins(), base_url)
     except Exception:

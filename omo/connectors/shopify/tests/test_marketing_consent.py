@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from omo.connectors.models import ShopifyWebhook
-from omo.connectors.tests.conftest import deliver, fixture
+from omo.connectors.shopify.tests.conftest import deliver, fixture
 from omo.customers import consent
 from omo.customers.models import Consent, Customer
 from omo.testing import factories as f

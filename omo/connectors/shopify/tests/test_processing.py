@@ -14,7 +14,7 @@ from omo.attribution import links
 from omo.catalog.models import Product, Variant
 from omo.commerce.models import Order, Refund
 from omo.connectors.models import PrivacyRequest, ShopifyWebhook
-from omo.connectors.tests.conftest import deliver, fixture
+from omo.connectors.shopify.tests.conftest import deliver, fixture
 from omo.customers.models import Customer, CustomerIdentity
 from omo.testing import factories as f
 

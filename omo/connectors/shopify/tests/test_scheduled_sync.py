@@ -12,8 +12,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from omo.catalog.models import Product
-from omo.connectors import services
 from omo.connectors.models import ShopifyConnection
+from omo.connectors.shopify import connections, products
 from omo.connectors.tasks import sync_due_shopify_products, sync_shopify_products
 from omo.core import schedule
 from omo.core.models import AuditLog
@@ -63,15 +63,15 @@ def test_which_connections_are_due(brand, connection, hours_ago, fields, due):
         _synced(connection, hours_ago, **fields)
     else:
         ShopifyConnection.objects.filter(pk=connection.pk).update(**fields)
-    assert [c.pk for c in services.due_for_sync()] == ([connection.pk] if due else [])
+    assert [c.pk for c in products.due_for_sync()] == ([connection.pk] if due else [])
 
 
 def test_a_due_connection_is_queued_once(brand, connection, django_capture_on_commit_callbacks):
     _synced(connection, 30)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.sync_due_products() == {"queued": [connection.pk]}
-        assert services.sync_due_products() == {"queued": []}  # queued: not again
+        assert products.sync_due_products() == {"queued": [connection.pk]}
+        assert products.sync_due_products() == {"queued": []}  # queued: not again
 
     assert _sync_tasks() == 1
     connection.refresh_from_db()
@@ -84,11 +84,11 @@ def test_a_running_sync_is_not_started_twice(brand, connection, shopify_standin)
     started = timezone.now() - dt.timedelta(minutes=20)
     ShopifyConnection.objects.filter(pk=connection.pk).update(sync_status="running", sync_started_at=started)
 
-    result = services.sync_products(connection)
+    result = products.sync_products(connection)
 
     assert result == {"skipped": f"sync: already running since {started.isoformat()}"}
     assert shopify_standin.received == []
-    assert services.due_for_sync() == []
+    assert products.due_for_sync() == []
     connection.refresh_from_db()
     assert (connection.sync_status, connection.sync_started_at) == ("running", started)
 
@@ -101,8 +101,8 @@ def test_a_sync_lost_for_hours_is_started_again(brand, connection, shopify_stand
         sync_status="running", sync_started_at=timezone.now() - dt.timedelta(hours=4)
     )
 
-    assert [c.pk for c in services.due_for_sync()] == [connection.pk]
-    assert services.sync_products(connection)["created"] == 1
+    assert [c.pk for c in products.due_for_sync()] == [connection.pk]
+    assert products.sync_products(connection)["created"] == 1
     connection.refresh_from_db()
     assert connection.sync_status == "done"
     assert Product.objects.filter(brand=brand, handle="item-001").exists()
@@ -114,14 +114,14 @@ def test_the_queued_task_runs_the_sync(brand, connection, shopify_standin):
     )
     _synced(connection, 30)
 
-    services.sync_due_products()
+    products.sync_due_products()
     result = sync_shopify_products.call(connection.pk)
 
     assert (result["connection_id"], result["created"]) == (connection.pk, 1)
     connection.refresh_from_db()
     assert connection.sync_status == "done"
     assert connection.last_synced_at > timezone.now() - dt.timedelta(minutes=1)
-    assert services.due_for_sync() == []
+    assert products.due_for_sync() == []
 
 
 def test_the_console_shows_and_changes_the_interval(brand, connection, hq_admin):
@@ -155,8 +155,8 @@ def test_the_console_shows_and_changes_the_interval(brand, connection, hq_admin)
 def test_the_service_names_a_bad_interval(brand, hours):
     from omo.core.audit import Actor
 
-    with pytest.raises(services.ShopifySettingsError) as refused:
-        services.create_connection(
+    with pytest.raises(connections.ShopifySettingsError) as refused:
+        connections.create_connection(
             brand,
             actor=Actor.system(brand),
             name="官方網店",

@@ -418,7 +418,7 @@ def product_from_rest(product: dict[str, Any], *, currency: str) -> ProductSpec:
 def product_from_graphql(
     node: dict[str, Any], *, currency: str, variants: list[dict[str, Any]]
 ) -> ProductSpec:
-    """A GraphQL Product node (see omo/connectors/client.py PRODUCTS_QUERY) with all its variant nodes."""
+    """A GraphQL Product node (see omo/connectors/shopify/client.py PRODUCTS_QUERY) with all its variant nodes."""
     specs = []
     for index, variant in enumerate(variants):
         prefix = f"variants[{index}]"

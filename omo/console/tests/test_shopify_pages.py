@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from omo.connectors.models import PrivacyRequest, ShopifyConnection, ShopifyWebhook
-from omo.connectors.tests.conftest import SECRET, TOKEN
+from omo.connectors.shopify.tests.conftest import SECRET, TOKEN, fast_password_hashing  # noqa: F401  (fixture)
 from omo.core.models import AuditLog
 from omo.testing import factories as f
 
@@ -19,6 +19,16 @@ def signed_in(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def connection(brand) -> ShopifyConnection:
+    return ShopifyConnection.objects.create(
+        brand=brand,
+        name="官方網店",
+        shop_domain="herb.myshopify.com",
+        secrets={"access_token": TOKEN, "webhook_secret": SECRET},
+    )
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import urllib3
 from django.core.management import CommandError, call_command
 
 from omo.catalog.models import Product, Variant
-from omo.connectors import services
-from omo.connectors.client import PRODUCTS_QUERY, GraphQLClient, ShopifyApiError
 from omo.connectors.models import ShopifyConnection
-from omo.connectors.tests.conftest import TOKEN
+from omo.connectors.shopify import products
+from omo.connectors.shopify.client import PRODUCTS_QUERY, GraphQLClient, ShopifyApiError
+from omo.connectors.shopify.tests.conftest import TOKEN
 from omo.testing import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +42,7 @@ def test_sync_reads_every_page_into_the_catalogue(brand, connection, shopify_sta
     _seed(shopify_standin, 60)
     shopify_standin.products[0].variants[0].compare_at_price = "199.00"
 
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
 
     assert {key: counts[key] for key in ("created", "updated", "unchanged", "failed")} == {
         "created": 60,
@@ -68,14 +68,14 @@ def test_sync_reads_every_page_into_the_catalogue(brand, connection, shopify_sta
     connection.refresh_from_db()
     assert (connection.sync_status, connection.sync_error) == ("done", "")
 
-    again = services.sync_products(connection)
+    again = products.sync_products(connection)
     assert (again["created"], again["unchanged"]) == (0, 60)
 
 
 def test_a_product_with_more_variants_than_one_page_is_read_completely(brand, connection, shopify_standin):
     _seed(shopify_standin, 1, variants=60)
 
-    services.sync_products(connection)
+    products.sync_products(connection)
 
     assert Variant.objects.filter(brand=brand).count() == 60
     operations = [(r.operation, r.variables.get("first")) for r in shopify_standin.received]
@@ -89,7 +89,7 @@ def test_throttled_answers_are_waited_out_and_retried(brand, connection, shopify
     shopify_standin.restore_rate = 2000.0  # points per second: the waits stay short
     shopify_standin.inject("throttled", 2)
 
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
 
     assert counts["created"] == 30 and counts["throttle_waits"] >= 2
     throttled = [r for r in shopify_standin.received if r.requested_cost is not None]
@@ -101,7 +101,7 @@ def test_a_bucket_too_empty_for_the_next_page_is_respected(brand, connection, sh
     shopify_standin.restore_rate = 5000.0
     shopify_standin.drain(1000)
 
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
 
     assert counts["created"] == 30
     assert counts["throttle_waits"] >= 1
@@ -111,7 +111,7 @@ def test_http_429_is_retried_after_retry_after(brand, connection, shopify_standi
     _seed(shopify_standin, 3)
     shopify_standin.inject("429", 2, retry_after="0.05")
 
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
 
     assert counts["created"] == 3
     assert [r.status for r in shopify_standin.received] == [429, 429, 200]
@@ -122,7 +122,7 @@ def test_a_wrong_token_fails_the_sync_with_the_field_named(brand, connection, sh
     connection.secrets = {**connection.secrets, "access_token": "shpat_wrong"}
     connection.save()
 
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
 
     assert counts["error"].startswith("access_token: refused (401)")
     connection.refresh_from_db()
@@ -133,7 +133,7 @@ def test_a_wrong_token_fails_the_sync_with_the_field_named(brand, connection, sh
 def test_a_store_in_another_currency_is_refused(brand, connection, shopify_standin):
     _seed(shopify_standin, 2)
     shopify_standin.currency = "USD"
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
     assert counts["error"] == "currency: the store sells in USD, the brand in TWD"
     assert Product.objects.count() == 0
 
@@ -142,7 +142,7 @@ def test_one_bad_product_does_not_stop_the_others(brand, connection, shopify_sta
     f.make_product(brand, "別的商品", variants=[("SKU-002-1", "", 50000)])
     _seed(shopify_standin, 3)
 
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
 
     assert (counts["created"], counts["failed"]) == (2, 1)
     assert (
@@ -163,7 +163,7 @@ def test_the_api_base_can_be_set_per_connection(brand, connection, shopify_stand
     _seed(shopify_standin, 1)
     connection.api_base = shopify_standin.url
     connection.save()
-    assert services.sync_products(connection)["created"] == 1
+    assert products.sync_products(connection)["created"] == 1
 
 
 def test_management_command_syncs_a_connection(brand, connection, shopify_standin, capsys):
@@ -182,8 +182,8 @@ def test_sync_button_queues_one_task_at_a_time(brand, connection, django_capture
     from omo.core.audit import Actor
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.request_product_sync(connection, actor=Actor.system(brand)) is True
-        assert services.request_product_sync(connection, actor=Actor.system(brand)) is False
+        assert products.request_product_sync(connection, actor=Actor.system(brand)) is True
+        assert products.request_product_sync(connection, actor=Actor.system(brand)) is False
     assert DBTaskResult.objects.filter(task_path=sync_shopify_products.module_path).count() == 1
     assert ShopifyConnection.objects.get().sync_status == "queued"
 
@@ -243,7 +243,7 @@ def test_standin_refuses_a_query_above_the_single_query_maximum(shopify_standin)
 def test_page_size_shrinks_when_a_page_would_cost_more_than_allowed(brand, connection, shopify_standin):
     _seed(shopify_standin, 12)
     shopify_standin.maximum = 400.0  # a store whose limit is lower than planned for
-    counts = services.sync_products(connection)
+    counts = products.sync_products(connection)
     assert counts["created"] == 12
     assert [r.variables["first"] for r in shopify_standin.received] == [10, 5, 5, 5]
 

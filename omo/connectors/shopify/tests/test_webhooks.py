@@ -9,8 +9,8 @@ from asgiref.sync import async_to_sync
 from django_tasks_db.models import DBTaskResult
 
 from omo.connectors.models import ShopifyConnection, ShopifyWebhook
+from omo.connectors.shopify.tests.conftest import SECRET, django_headers, fixture, post_webhook
 from omo.connectors.tasks import process_shopify_webhook
-from omo.connectors.tests.conftest import SECRET, django_headers, fixture, post_webhook
 from omo.devtools.shopify_standin import sign, webhook_headers
 from omo.platforms.edge import WebhookEdge
 from omo.testing.line import call_asgi

@@ -1,7 +1,7 @@
 """`POST /webhooks/shopify/<connection id>`: verify, record, answer 200; the work runs in a task.
 
 Shopify gives a delivery 5 seconds; this view only checks the HMAC on the raw body and stores one
-row (see services.accept_webhook). The ASGI edge (omo/platforms/edge.py) passes this path to
+row (see webhooks.accept_webhook). The ASGI edge (omo/platforms/edge.py) passes this path to
 Django because Shopify is not one of its messaging platforms.
 """
 
@@ -11,23 +11,23 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from omo.connectors import services
+from omo.connectors.shopify import webhooks
 
 
 @csrf_exempt
 @require_POST
 def shopify_webhook(request: HttpRequest, connection_id: int) -> JsonResponse:
     declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > services.MAX_WEBHOOK_BYTES:
+    if declared.isdigit() and int(declared) > webhooks.MAX_WEBHOOK_BYTES:
         return JsonResponse(
             {
                 "error": "payload_too_large",
-                "message": f"the body is larger than {services.MAX_WEBHOOK_BYTES} bytes",
+                "message": f"the body is larger than {webhooks.MAX_WEBHOOK_BYTES} bytes",
             },
             status=413,
         )
     try:
-        accepted = services.accept_webhook(connection_id, headers=request.headers, raw_body=request.body)
-    except services.WebhookRefused as refused:
+        accepted = webhooks.accept_webhook(connection_id, headers=request.headers, raw_body=request.body)
+    except webhooks.WebhookRefused as refused:
         return JsonResponse({"error": refused.code, "message": refused.message}, status=refused.status)
     return JsonResponse({"received": True, "duplicate": accepted.duplicate})

@@ -3,7 +3,7 @@ follow incoming webhooks and the privacy requests Shopify forwards (HQ admin onl
 
 A connection holds the store's Admin API token and webhook secret, the same trust as an API key, so
 every page needs `apikeys.manage` and brand-wide scope. Rows are read through
-omo.connectors.selectors by the user's brand: another brand's id is a 404.
+omo.connectors.shopify.selectors by the user's brand: another brand's id is a 404.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from omo.commerce.models import SalesChannel
-from omo.connectors import selectors, services
 from omo.connectors.models import (
     DEFAULT_API_VERSION,
     DEFAULT_SYNC_INTERVAL_HOURS,
@@ -26,7 +25,11 @@ from omo.connectors.models import (
     ShopifyConnection,
     ShopifyWebhook,
 )
-from omo.connectors.services import ShopifySettingsError, SyncRefused
+from omo.connectors.shopify import connections as shopify_connections
+from omo.connectors.shopify import processing, products, selectors, webhooks
+from omo.connectors.shopify.connections import ShopifySettingsError
+from omo.connectors.shopify.privacy import resolve_privacy_request
+from omo.connectors.shopify.products import SyncRefused
 from omo.console.access import actor_for, console_view
 from omo.console.pages import paginate, render_page
 
@@ -138,8 +141,8 @@ def _apply(form: forms.Form, error: ShopifySettingsError) -> None:
 def shopify_list(request: HttpRequest) -> HttpResponse:
     connections = list(selectors.connections_for(request.user.brand_id))
     for connection in connections:
-        connection.webhook_url = services.webhook_url(connection)
-    return render_page(request, "connectors/shopify_list.html", {"connections": connections})
+        connection.webhook_url = shopify_connections.webhook_url(connection)
+    return render_page(request, "console/shopify/list.html", {"connections": connections})
 
 
 @console_view(PERMISSION, brand_wide=True)
@@ -148,7 +151,7 @@ def shopify_create(request: HttpRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, creating=True)
     if request.method == "POST" and form.is_valid():
         try:
-            connection = services.create_connection(
+            connection = shopify_connections.create_connection(
                 request.user.brand, actor=actor_for(request), **form.cleaned_data
             )
         except ShopifySettingsError as exc:
@@ -159,7 +162,7 @@ def shopify_create(request: HttpRequest) -> HttpResponse:
             )
             return redirect("console:shopify_detail", pk=connection.pk)
     return render_page(
-        request, "connectors/shopify_form.html", {"form": form}, status=400 if form.errors else 200
+        request, "console/shopify/form.html", {"form": form}, status=400 if form.errors else 200
     )
 
 
@@ -167,7 +170,7 @@ def shopify_create(request: HttpRequest) -> HttpResponse:
 @never_cache
 def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
-    initial = {field: getattr(connection, field) for field in services.SETTINGS_FIELDS}
+    initial = {field: getattr(connection, field) for field in shopify_connections.SETTINGS_FIELDS}
     form = ConnectionForm(
         request.POST or None, initial=initial, creating=False, uninstalled=connection.is_uninstalled
     )
@@ -175,7 +178,9 @@ def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             try:
-                services.update_connection(connection, actor=actor_for(request), **form.cleaned_data)
+                shopify_connections.update_connection(
+                    connection, actor=actor_for(request), **form.cleaned_data
+                )
             except ShopifySettingsError as exc:
                 _apply(form, exc)
             else:
@@ -188,12 +193,12 @@ def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
         row.badge = STATUS_BADGES.get(row.status, "badge-muted")
     return render_page(
         request,
-        "connectors/shopify_detail.html",
+        "console/shopify/detail.html",
         {
             "connection": connection,
             "form": form,
-            "webhook_url": services.webhook_url(connection),
-            "topics": services.TOPICS,
+            "webhook_url": shopify_connections.webhook_url(connection),
+            "topics": webhooks.TOPICS,
             "page": page,
             "status_filter": status_filter,
             "statuses": ShopifyWebhook.Status.choices,
@@ -209,7 +214,7 @@ def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def shopify_sync(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
     try:
-        queued = services.request_product_sync(connection, actor=actor_for(request))
+        queued = products.request_product_sync(connection, actor=actor_for(request))
     except SyncRefused:
         messages.error(
             request,
@@ -227,7 +232,7 @@ def shopify_sync(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def shopify_retry(request: HttpRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
-    count = services.retry_failed(connection, actor=actor_for(request))
+    count = processing.retry_failed(connection, actor=actor_for(request))
     messages.success(
         request, pgettext("shopify", "已重新排入 %(count)d 筆失敗的 Webhook。") % {"count": count}
     )
@@ -245,9 +250,7 @@ def shopify_privacy_resolve(request: HttpRequest, pk: int, request_pk: int) -> H
         messages.info(request, pgettext("shopify", "此請求已處理。"))
         return redirect("console:shopify_detail", pk=connection.pk)
     try:
-        services.resolve_privacy_request(
-            privacy, actor=actor_for(request), outcome=request.POST.get("outcome", "")
-        )
+        resolve_privacy_request(privacy, actor=actor_for(request), outcome=request.POST.get("outcome", ""))
     except ShopifySettingsError:
         messages.error(request, pgettext("shopify", "請填寫處理結果。"))
     else:

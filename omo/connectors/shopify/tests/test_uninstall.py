@@ -11,10 +11,10 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from omo.commerce.models import Order
-from omo.connectors import services
 from omo.connectors.models import PrivacyRequest, ShopifyConnection, ShopifyWebhook
+from omo.connectors.shopify import processing, products
+from omo.connectors.shopify.tests.conftest import SECRET, TOKEN, deliver, fixture, post_webhook
 from omo.connectors.tasks import process_shopify_webhook
-from omo.connectors.tests.conftest import SECRET, TOKEN, deliver, fixture, post_webhook
 from omo.core.audit import Actor
 from omo.core.models import AuditLog
 from omo.testing import factories as f
@@ -97,7 +97,7 @@ def test_later_deliveries_are_verified_and_stored_but_not_processed(brand, unins
         "deliveries again."
     )
     assert DBTaskResult.objects.filter(task_path=process_shopify_webhook.module_path).count() == tasks_before
-    services.process_pending(uninstalled)
+    processing.process_pending(uninstalled)
     assert not Order.objects.filter(brand=brand, external_id="5820001239999").exists()
     # Still verified: a wrong signature is refused and not stored.
     assert post_webhook(uninstalled, "orders/create", document, secret="wrong-secret").status_code == 401
@@ -116,16 +116,16 @@ def test_shop_redact_after_uninstalling_is_still_recorded_for_hq(brand, uninstal
 
 
 def test_an_uninstalled_store_is_not_synced(brand, uninstalled, shopify_standin):
-    with pytest.raises(services.SyncRefused) as refused:
-        services.request_product_sync(uninstalled, actor=Actor.system(brand))
+    with pytest.raises(products.SyncRefused) as refused:
+        products.request_product_sync(uninstalled, actor=Actor.system(brand))
     assert refused.value.code == "uninstalled"
-    assert services.sync_products(uninstalled) == {
+    assert products.sync_products(uninstalled) == {
         "skipped": "app: uninstalled from the store at 2025-04-01T01:02:03+00:00"
     }
     assert shopify_standin.received == []
     uninstalled.last_synced_at = None
     uninstalled.save()
-    assert services.due_for_sync() == []
+    assert products.due_for_sync() == []
 
 
 def test_a_queued_sync_is_stopped_by_the_uninstall(brand, connection):

@@ -7,9 +7,14 @@ import re
 
 import pytest
 
-from omo.connectors import services
 from omo.connectors.models import ShopifyConnection
-from omo.connectors.tests.conftest import FIXTURES, SECRET, TOKEN
+from omo.connectors.shopify import processing
+from omo.connectors.shopify.tests.conftest import (  # noqa: F401  (fixture)
+    FIXTURES,
+    SECRET,
+    TOKEN,
+    fast_password_hashing,
+)
 from omo.core.models import AuditLog
 from omo.devtools.shopify_standin import deliver
 from omo.testing.browser import sign_in_console
@@ -76,7 +81,7 @@ def test_an_uninstall_shows_plainly_and_a_new_token_reinstalls(desktop_page, liv
         triggered_at="2025-04-01T01:02:03Z",
     )
     assert (status, answer) == (200, {"received": True, "duplicate": False})
-    services.process_pending(connection)  # what the worker does
+    processing.process_pending(connection)  # what the worker does
 
     page.reload()
     notice = page.get_by_test_id("shopify-uninstalled")
