@@ -9,7 +9,7 @@ import pytest
 
 from omo.customers.models import Customer, CustomerMerge, MergeSuggestion
 from omo.customers.tests.test_merge_console import open_suggestion
-from omo.customers.tests.test_timeline import customer, shop_source, story  # noqa: F401  (fixtures)
+from omo.tracking.tests.test_timeline import customer, shop_source, story  # noqa: F401  (fixtures)
 from omo.testing.browser import sign_in_console
 
 pytestmark = pytest.mark.browser
