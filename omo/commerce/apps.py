@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class CommerceConfig(AppConfig):
     name = "omo.commerce"
     label = "commerce"
+
+    def ready(self) -> None:
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.commerce import personal_data
+
+        personal_data.register()
