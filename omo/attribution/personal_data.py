@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from omo.attribution.models import Click, LinkIssue
 from omo.customers import personal_data
-from omo.customers.personal_data import Erasure, PersonalDataHandler, Rows, rows
+from omo.customers.personal_data import Erasure, Moves, PersonalDataHandler, Rows, rows
 
 
 class AttributionData(PersonalDataHandler):
@@ -16,7 +16,7 @@ class AttributionData(PersonalDataHandler):
     order = 60
     holds = ("attribution.LinkIssue", "attribution.Click")
 
-    def moves(self):
+    def moves(self) -> Moves:
         return ((LinkIssue, "customer"), (Click, "customer"))
 
     def export(self, brand_id: int, customer_ids: list[int]) -> dict[str, Rows]:

@@ -16,7 +16,7 @@ from omo.binding.models import Binding, BindingPolicy, RecoveryRequest
 from omo.core import events
 from omo.customers import personal_data
 from omo.customers.merge import MERGE_END_REASON, dump
-from omo.customers.personal_data import Erasure, Merge, PersonalDataHandler, Rows, Split, rows
+from omo.customers.personal_data import Erasure, Merge, Moves, PersonalDataHandler, Rows, Split, rows
 
 
 def settle(policy: Any, a: Binding, b: Binding, now: dt.datetime) -> tuple[Binding, Binding, str]:
@@ -39,7 +39,7 @@ class BindingData(PersonalDataHandler):
     order = 30
     holds = ("binding.Binding", "binding.RecoveryRequest")
 
-    def moves(self):
+    def moves(self) -> Moves:
         # Bindings move after `merge` has ended the losing one (at most one open per customer).
         return ((Binding, "customer"), (RecoveryRequest, "customer"))
 

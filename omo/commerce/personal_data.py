@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from omo.commerce.models import Cart, Order, OrderLine, Refund
 from omo.core.models import Brand
 from omo.customers import identity, personal_data, registry
-from omo.customers.personal_data import Erasure, PersonalDataHandler, Rows, rows
+from omo.customers.personal_data import Erasure, Moves, PersonalDataHandler, Rows, rows
 from omo.customers.tasks import Kind, chunks
 
 
@@ -20,7 +20,7 @@ class CommerceData(PersonalDataHandler):
     order = 10
     holds = ("commerce.Order", "commerce.Cart")
 
-    def moves(self):
+    def moves(self) -> Moves:
         return ((Order, "customer"), (Cart, "customer"))
 
     def export(self, brand_id: int, customer_ids: list[int]) -> dict[str, Rows]:

@@ -217,7 +217,7 @@ def merge_customers(
     handlers = personal_data.handlers()
     for handler in handlers:
         handler.merge(context)
-    moves = [move for handler in handlers for move in handler.moves()] + list(OWN_MOVES)
+    moves = [pair for handler in handlers for pair in handler.moves()] + list(OWN_MOVES)
     if connection.vendor == "postgresql":
         moved = _move_all(moves, brand.pk, merged.pk, survivor.pk)
     else:

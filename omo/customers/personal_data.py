@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from omo.customers.models import Customer, CustomerSettings
 
 Rows = list[dict[str, Any]]
+Moves = Sequence[tuple[type[Model], str]]  # (model, customer field)
 CHUNK = 5000  # rows per UPDATE when re-pointing
 
 
@@ -94,11 +95,18 @@ class Split:
 
 @runtime_checkable
 class PersonalData(Protocol):
-    app_label: str
-    order: int
-    holds: Sequence[str]
+    """One app's handler (see the module docstring; PersonalDataHandler does nothing by default)."""
 
-    def moves(self) -> Sequence[tuple[type[Model], str]]: ...
+    @property
+    def app_label(self) -> str: ...
+
+    @property
+    def order(self) -> int: ...
+
+    @property
+    def holds(self) -> Sequence[str]: ...
+
+    def moves(self) -> Moves: ...
 
     def export(self, brand_id: int, customer_ids: list[int]) -> dict[str, Rows]: ...
 
@@ -119,10 +127,11 @@ class PersonalDataHandler:
     """A handler that does nothing; apps override what applies to what they store."""
 
     app_label: ClassVar[str] = ""
+    # Handlers run, and their export sections appear, by order and then app label.
     order: ClassVar[int] = 100
     holds: ClassVar[Sequence[str]] = ()  # "app.Model" labels of the app's models that point at a Customer
 
-    def moves(self) -> Sequence[tuple[type[Model], str]]:
+    def moves(self) -> Moves:
         """(model, customer field) re-pointed to the survivor as they are on a merge, and back on a split."""
         return ()
 

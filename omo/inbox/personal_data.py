@@ -26,6 +26,7 @@ from omo.customers.models import Customer, CustomerSettings
 from omo.customers.personal_data import (
     Erasure,
     Merge,
+    Moves,
     PersonalDataHandler,
     Rows,
     Split,
@@ -42,7 +43,7 @@ class InboxData(PersonalDataHandler):
     order = 40
     holds = ("inbox.Contact", "inbox.Conversation")
 
-    def moves(self):
+    def moves(self) -> Moves:
         return ((Contact, "customer"),)
 
     def export(self, brand_id: int, customer_ids: list[int]) -> dict[str, Rows]:

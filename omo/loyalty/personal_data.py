@@ -11,7 +11,7 @@ from typing import Any
 
 from omo.customers import personal_data
 from omo.customers.merge import MergeError
-from omo.customers.personal_data import Erasure, Merge, PersonalDataHandler, Rows, Split, rows
+from omo.customers.personal_data import Erasure, Merge, Moves, PersonalDataHandler, Rows, Split, rows
 from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry
 
 LOYALTY_SUMS = ("balance", "lifetime_earned", "rolling_spend")
@@ -27,7 +27,7 @@ class LoyaltyData(PersonalDataHandler):
         "loyalty.CouponRedemption",
     )
 
-    def moves(self):
+    def moves(self) -> Moves:
         return ((PointsEntry, "customer"), (CouponCode, "customer"), (CouponRedemption, "customer"))
 
     def export(self, brand_id: int, customer_ids: list[int]) -> dict[str, Rows]:

@@ -16,7 +16,7 @@ from django.db.models import Q
 from omo.core.models import Brand
 from omo.customers import identity, personal_data, registry
 from omo.customers.models import CustomerSettings
-from omo.customers.personal_data import Erasure, PersonalDataHandler, Rows, rows
+from omo.customers.personal_data import Erasure, Moves, PersonalDataHandler, Rows, rows
 from omo.customers.retention import delete_in_chunks
 from omo.customers.tasks import Kind, chunks
 from omo.tracking.models import TrackedEvent, TrackingIntake
@@ -27,7 +27,7 @@ class TrackingData(PersonalDataHandler):
     order = 50
     holds = ("tracking.TrackedEvent",)
 
-    def moves(self):
+    def moves(self) -> Moves:
         return ((TrackedEvent, "customer"),)
 
     def export(self, brand_id: int, customer_ids: list[int]) -> dict[str, Rows]:
