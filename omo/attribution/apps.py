@@ -6,6 +6,11 @@ class AttributionConfig(AppConfig):
     label = "attribution"
 
     def ready(self) -> None:
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.attribution import personal_data
+
+        personal_data.register()
         # Every order from every sales channel gets a decision; every refund and cancellation its
         # reversing entries.
         from omo.attribution import services

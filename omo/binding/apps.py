@@ -6,6 +6,11 @@ class BindingConfig(AppConfig):
     label = "binding"
 
     def ready(self) -> None:
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.binding import personal_data
+
+        personal_data.register()
         # The prefilled "#<code>" message flow and the recovery confirm/decline postbacks.
         from omo.binding.services import register_handlers
 

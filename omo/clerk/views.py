@@ -31,7 +31,7 @@ from omo.binding import services as binding_services
 from omo.clerk import services
 from omo.commerce.models import Order, SalesChannel
 from omo.core.money import format_money
-from omo.customers import privacy, timeline
+from omo.customers import privacy
 from omo.customers import search as customer_search
 from omo.customers.models import Customer
 from omo.inbox import realtime as inbox_realtime
@@ -42,6 +42,7 @@ from omo.inbox.outbound import OutboundError, retry_message
 from omo.loyalty.models import LoyaltyAccount
 from omo.staff.models import User
 from omo.staff.roles import Role
+from omo.tracking import timeline
 
 CLERK_APP_ROLES = frozenset({Role.CLERK, Role.STORE_MANAGER})
 

@@ -10,3 +10,9 @@ class CommerceConfig(AppConfig):
         from omo.core import imports
 
         imports.register_importer("orders", OrdersImporter)
+
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.commerce import personal_data
+
+        personal_data.register()

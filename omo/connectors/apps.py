@@ -15,3 +15,9 @@ class ConnectorsConfig(AppConfig):
         schedule.register(
             "connectors.sync_due_products", tasks.sync_due_shopify_products, dt.timedelta(minutes=10)
         )
+
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.connectors import personal_data
+
+        personal_data.register()

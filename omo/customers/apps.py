@@ -8,10 +8,6 @@ class CustomersConfig(AppConfig):
     label = "customers"
 
     def ready(self) -> None:
-        # Opt-out / opt-in words in chat (omo/customers/consent.py).
-        from omo.customers.consent import register_handlers
-
-        register_handlers()
         # Search text follows merges, splits and erasure (omo/customers/search.py).
         from omo.customers import search
 

@@ -17,10 +17,9 @@ Defaults when no row exists yet:
 Reachability comes first: a customer whose every LINE contact blocked the account cannot be
 messaged on LINE for any purpose (the platform would drop the message anyway).
 
-Opt-out words in chat (「取消訂閱」「退訂」「STOP」, the whole message, trimmed, any case) withdraw
-marketing consent on that platform and are answered with the free reply; 「訂閱」/「START」
-subscribe again. An inbox may replace the lists with `config["opt_out_words"]` /
-`config["opt_in_words"]` (lists of strings).
+Opt-out and opt-in words in chat are the inbox's (omo/inbox/consent_words.py): it records them
+here with source `chat.opt_out` / `chat.opt_in`. Whether a customer's chat contacts blocked or
+follow the account comes from the inbox too, through omo/customers/registry.py.
 
 Domain event: `consent.changed` (after commit) when the holding decision changes.
 """
@@ -36,6 +35,7 @@ from django.utils import timezone
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.customers import registry
 from omo.customers.models import Consent, Customer
 
 logger = logging.getLogger(__name__)
@@ -44,10 +44,6 @@ MARKETING = Consent.Purpose.MARKETING
 TRANSACTIONAL = Consent.Purpose.TRANSACTIONAL
 MESSAGING_PLATFORMS = ("line", "messenger", "instagram", "whatsapp")
 
-DEFAULT_OPT_OUT_WORDS = ("取消訂閱", "退訂", "STOP")
-DEFAULT_OPT_IN_WORDS = ("訂閱", "START")
-OPT_OUT_REPLY = "已為您取消訂閱行銷訊息。若要重新訂閱，請回覆「訂閱」。"
-OPT_IN_REPLY = "已為您訂閱行銷訊息。若要取消訂閱，請回覆「取消訂閱」。"
 MAX_SOURCE = 60
 MAX_NOTE = 255
 
@@ -171,13 +167,7 @@ def record_consent(
 
 
 def _contacts(customer: Customer, platform: str) -> list[Any]:
-    from omo.inbox.models import Contact
-
-    return list(
-        Contact.objects.filter(brand_id=customer.brand_id, customer=customer, inbox__platform=platform).only(
-            "id", "blocked_at", "is_follower"
-        )
-    )
+    return list(registry.chat_contacts().reach(customer, platform))
 
 
 def _reachable(customer: Customer, platform: str) -> tuple[bool, str]:
@@ -284,7 +274,7 @@ def history(customer: Customer) -> list[Consent]:
     )
 
 
-# --- the platforms: follow, block and chat words -----------------------------------------------------
+# --- the platforms: follow and block -------------------------------------------------------------
 
 
 def on_follow(contact: Any, *, at: dt.datetime) -> None:
@@ -303,61 +293,3 @@ def on_unfollow(contact: Any, *, at: dt.datetime) -> None:
     record_consent(
         contact.customer, platform="line", purpose=MARKETING, granted=False, source="line.unfollow", at=at
     )
-
-
-def _words(inbox: Any, key: str, default: tuple[str, ...]) -> set[str]:
-    configured = (inbox.config or {}).get(key)
-    words = configured if isinstance(configured, list) and configured else default
-    return {str(word).strip().casefold() for word in words if str(word).strip()}
-
-
-def chat_word(inbox: Any, text: str) -> str | None:
-    """ "opt_out", "opt_in" or None for a whole message (trimmed, any case)."""
-    said = (text or "").strip().casefold()
-    if not said:
-        return None
-    if said in _words(inbox, "opt_out_words", DEFAULT_OPT_OUT_WORDS):
-        return "opt_out"
-    if said in _words(inbox, "opt_in_words", DEFAULT_OPT_IN_WORDS):
-        return "opt_in"
-    return None
-
-
-def _is_chat_word(ctx: Any, message: Any) -> bool:
-    return ctx.inbox.platform in MESSAGING_PLATFORMS and chat_word(ctx.inbox, message.text) is not None
-
-
-def handle_chat_words(ctx: Any, message: Any) -> bool:
-    """Inbound text handler: an opt-out / opt-in word changes marketing consent and is answered.
-
-    The message stays in the conversation (recorded before handlers run); it is consumed, so it
-    does not wait in a queue for a person to answer.
-    """
-    platform = ctx.inbox.platform
-    if platform not in MESSAGING_PLATFORMS:
-        return False
-    word = chat_word(ctx.inbox, message.text)
-    if word is None:
-        return False
-    granted = word == "opt_in"
-    record_consent(
-        ctx.contact.customer,
-        platform=platform,
-        purpose=MARKETING,
-        granted=granted,
-        source="chat.opt_in" if granted else "chat.opt_out",
-        note=(message.text or "").strip()[:MAX_NOTE],
-        at=ctx.occurred_at,
-    )
-    from omo.inbox.outbound import queue_message
-
-    # No sender: a system answer, sent with this event's free reply token while it is fresh.
-    queue_message(ctx.conversation, kind="text", text=OPT_IN_REPLY if granted else OPT_OUT_REPLY)
-    return True
-
-
-def register_handlers() -> None:
-    """Hook the opt-out words into inbound processing (called from AppConfig.ready)."""
-    from omo.inbox import ingest
-
-    ingest.register_message_handler(handle_chat_words, name="customers.consent_words", matches=_is_chat_word)

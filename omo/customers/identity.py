@@ -283,6 +283,13 @@ def _lookup(
     return found
 
 
+def lookup(
+    brand_id: int, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, bool, int | None]]:
+    """(kind, value) -> (customer id, verified, the customer's merged_into id) for stored identifiers."""
+    return _lookup(brand_id, wanted)
+
+
 IDENTITY_TABLE = CustomerIdentity._meta.db_table
 CUSTOMER_TABLE = Customer._meta.db_table
 

@@ -17,6 +17,10 @@ Rules that need a decision rather than a move:
   spend are added to the survivor's account; the merged account is left at zero;
 - two conversations on the same inbox: the merged one's messages move into the survivor's
   conversation; the empty thread stays with the merged customer until a split.
+
+Customers moves its own rows (identifiers, consents) and the profile; every other app re-points
+and settles its rows through its handler (omo/customers/personal_data.py), which also puts them
+back on a split.
 """
 
 from __future__ import annotations
@@ -32,31 +36,18 @@ from django.utils import timezone
 from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.customers import personal_data
 from omo.customers.identity import Rules, rules_for
-from omo.customers.models import Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
+from omo.customers.models import Consent, Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
 
 AUTOMATIC_REASON = "自動合併：同一識別出現在兩位顧客"
 MERGE_END_REASON = "merge"
-CHUNK = 5000
+CHUNK = personal_data.CHUNK
 
-# (model, customer field) re-pointed as they are; special cases are handled in their own steps.
-MOVES: tuple[tuple[str, str], ...] = (
-    ("commerce.Order", "customer"),
-    ("commerce.Cart", "customer"),
-    ("inbox.Contact", "customer"),
-    ("binding.RecoveryRequest", "customer"),
-    ("loyalty.PointsEntry", "customer"),
-    ("loyalty.CouponCode", "customer"),
-    ("loyalty.CouponRedemption", "customer"),
-    ("tracking.TrackedEvent", "customer"),
-    ("attribution.LinkIssue", "customer"),
-    ("attribution.Click", "customer"),
-    ("customers.Consent", "customer"),
-)
 # Profile fields the survivor takes from the merged customer when its own is empty.
 FILL_FIELDS = ("name", "phone", "email", "birthday", "member_number", "home_store_id")
-LOYALTY_SUMS = ("balance", "lifetime_earned", "rolling_spend")
-CONVERSATION_FIELDS = ("last_message_at", "last_message_preview", "unread_count", "waiting_since")
+# Customers' own rows re-pointed as they are (identifiers are moved under the brand's caps).
+OWN_MOVES: tuple[tuple[type[Model], str], ...] = ((Consent, "customer"),)
 
 
 class MergeError(ValueError):
@@ -66,15 +57,12 @@ class MergeError(ValueError):
         self.message = message
 
 
-def _model(label: str) -> type[Model]:
-    return apps.get_model(label)
-
-
 def _key(model: type[Model]) -> str:
     return model._meta.label_lower
 
 
-def _dump(value: Any) -> Any:
+def dump(value: Any) -> Any:
+    """A value as the snapshot keeps it (JSON)."""
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
@@ -89,7 +77,7 @@ def _load(model: type[Model], name: str, value: Any) -> Any:
     return field.to_python(value)
 
 
-def _move(model: type[Model], field: str, brand_id: int, from_id: int, to_id: int) -> list[int]:
+def move(model: type[Model], field: str, brand_id: int, from_id: int, to_id: int) -> list[int]:
     if connection.vendor == "postgresql":
         return _move_all([(model, field)], brand_id, from_id, to_id)[0]
     ids = list(
@@ -125,13 +113,6 @@ def _move_all(
         for n, pk in cursor.fetchall():
             moved[n].append(pk)
     return [sorted(ids) for ids in moved]
-
-
-def _move_back(model: type[Model], ids: list[int], from_id: int, to_id: int, field: str = "customer") -> None:
-    for start in range(0, len(ids), CHUNK):
-        model.objects.filter(pk__in=ids[start : start + CHUNK], **{f"{field}_id": from_id}).update(
-            **{f"{field}_id": to_id}
-        )
 
 
 def _lock_customers(brand: Brand | None, *pks: int) -> dict[int, Customer]:
@@ -219,9 +200,9 @@ def merge_customers(
         survivor_changes["tags"] = tags
     if merged.notes and merged.notes not in survivor.notes:
         survivor_changes["notes"] = (survivor.notes + "\n" + merged.notes).strip()
-    snapshot["merged_fields"] = {k: [_dump(getattr(merged, k)), _dump(v)] for k, v in merged_changes.items()}
+    snapshot["merged_fields"] = {k: [dump(getattr(merged, k)), dump(v)] for k, v in merged_changes.items()}
     snapshot["survivor_fields"] = {
-        k: [_dump(getattr(survivor, k)), _dump(v)] for k, v in survivor_changes.items()
+        k: [dump(getattr(survivor, k)), dump(v)] for k, v in survivor_changes.items()
     }
     Customer.objects.filter(pk=merged.pk).update(**merged_changes)
     if survivor_changes:
@@ -230,14 +211,17 @@ def merge_customers(
     snapshot["moved"]["customers.customeridentity"] = _move_identities(
         survivor, merged, rules or rules_for(brand)
     )
-    binding_resolution = _merge_bindings(brand, survivor, merged, now, snapshot)
-    _merge_loyalty(brand, survivor, merged, snapshot)
-    _merge_conversations(brand, survivor, merged, snapshot)
-    moves = [(_model(label), field) for label, field in MOVES]
+    # Each app settles what needs a decision (two open bindings, two loyalty accounts, two
+    # conversations on one inbox), then everything else is re-pointed as it is.
+    context = personal_data.Merge(brand=brand, survivor=survivor, merged=merged, now=now, snapshot=snapshot)
+    handlers = personal_data.handlers()
+    for handler in handlers:
+        handler.merge(context)
+    moves = [pair for handler in handlers for pair in handler.moves()] + list(OWN_MOVES)
     if connection.vendor == "postgresql":
         moved = _move_all(moves, brand.pk, merged.pk, survivor.pk)
     else:
-        moved = [_move(model, field, brand.pk, merged.pk, survivor.pk) for model, field in moves]
+        moved = [move(model, field, brand.pk, merged.pk, survivor.pk) for model, field in moves]
     for (model, _), ids in zip(moves, moved, strict=True):
         if ids:
             snapshot["moved"][_key(model)] = ids
@@ -252,7 +236,7 @@ def merge_customers(
         trigger_value=trigger_value[:255],
         actor=actor.user if actor is not None and actor.user is not None and actor.user.pk else None,
         snapshot=snapshot,
-        binding_resolution=binding_resolution,
+        binding_resolution=context.binding_resolution,
     )
     MergeSuggestion.objects.filter(
         brand=brand,
@@ -303,125 +287,7 @@ def _move_identities(survivor: Customer, merged: Customer, rules: Rules) -> list
     return moving
 
 
-def _settle(policy: Any, a: Any, b: Any, now: dt.datetime) -> tuple[Any, Any, str]:
-    """(kept, ended, why) for two open bindings under the brand's policy."""
-    from omo.binding.models import BindingPolicy
-
-    earlier, later = sorted([a, b], key=lambda x: (x.started_at, x.pk))
-    if a.clerk.is_active != b.clerk.is_active:
-        kept = a if a.clerk.is_active else b
-        return kept, (b if kept is a else a), "另一位店員已離職"
-    if policy.rule == BindingPolicy.Rule.LATEST_WINS:
-        return later, earlier, "latest_wins：保留較晚的綁定"
-    if policy.rule == BindingPolicy.Rule.LOCKED_DAYS:
-        if now < earlier.started_at + dt.timedelta(days=policy.lock_days):
-            return earlier, later, f"locked_days：較早的綁定仍在 {policy.lock_days} 天鎖定期內"
-        return later, earlier, f"locked_days：較早的綁定已過 {policy.lock_days} 天鎖定期"
-    return earlier, later, "first_keeps：保留較早的綁定"
-
-
-def _merge_bindings(
-    brand: Brand, survivor: Customer, merged: Customer, now: dt.datetime, snapshot: dict
-) -> str:
-    from omo.binding import selectors as binding_selectors
-    from omo.binding.models import Binding
-
-    # At most one open binding per customer (a constraint): both locked in one query, no ORDER BY.
-    open_bindings = {
-        b.customer_id: b
-        for b in Binding.objects.select_for_update()
-        .filter(customer_id__in=[survivor.pk, merged.pk], ended_at__isnull=True)
-        .order_by()
-    }
-    mine, theirs = open_bindings.get(survivor.pk), open_bindings.get(merged.pk)
-    resolution = ""
-    if mine is not None and theirs is not None:
-        mine = Binding.objects.select_related("clerk").get(pk=mine.pk)
-        theirs = Binding.objects.select_related("clerk").get(pk=theirs.pk)
-        kept, ended, why = _settle(binding_selectors.policy_for(brand.pk), mine, theirs, now)
-        Binding.objects.filter(pk=ended.pk).update(ended_at=now, ended_reason=MERGE_END_REASON)
-        snapshot["binding_ended"] = [ended.pk, _dump(now)]
-        resolution = (
-            f"{why}：保留綁定 #{kept.pk}（店員 {kept.clerk}），結束綁定 #{ended.pk}（店員 {ended.clerk}）"
-        )
-        events.publish(
-            "binding.ended",
-            brand_id=brand.pk,
-            binding_id=ended.pk,
-            customer_id=ended.customer_id,
-            clerk_id=ended.clerk_id,
-            reason=MERGE_END_REASON,
-        )
-    ids = _move(Binding, "customer", brand.pk, merged.pk, survivor.pk)
-    if ids:
-        snapshot["moved"][_key(Binding)] = ids
-    return resolution
-
-
-def _merge_loyalty(brand: Brand, survivor: Customer, merged: Customer, snapshot: dict) -> None:
-    account_model = _model("loyalty.LoyaltyAccount")
-    accounts = {
-        a.customer_id: a
-        for a in account_model.objects.select_for_update()
-        .filter(customer_id__in=[survivor.pk, merged.pk])
-        .order_by("pk")
-    }
-    theirs, mine = accounts.get(merged.pk), accounts.get(survivor.pk)
-    if theirs is None:
-        return
-    if mine is None:
-        account_model.objects.filter(pk=theirs.pk).update(customer_id=survivor.pk)
-        snapshot["moved"][_key(account_model)] = [theirs.pk]
-        return
-    added = {name: getattr(theirs, name) for name in LOYALTY_SUMS}
-    account_model.objects.filter(pk=mine.pk).update(**{n: getattr(mine, n) + v for n, v in added.items()})
-    account_model.objects.filter(pk=theirs.pk).update(**dict.fromkeys(LOYALTY_SUMS, 0))
-    snapshot["loyalty"] = {"survivor_account": mine.pk, "merged_account": theirs.pk, "added": added}
-
-
-def _merge_conversations(brand: Brand, survivor: Customer, merged: Customer, snapshot: dict) -> None:
-    conversation_model = _model("inbox.Conversation")
-    message_model = _model("inbox.Message")
-    mine = {c.inbox_id: c for c in conversation_model.objects.select_for_update().filter(customer=survivor)}
-    moved, folded, changed = [], [], {}
-    for theirs in (
-        conversation_model.objects.select_for_update().filter(brand=brand, customer=merged).order_by("pk")
-    ):
-        target = mine.get(theirs.inbox_id)
-        if target is None:
-            moved.append(theirs.pk)
-            continue
-        ids = _move(message_model, "conversation", brand.pk, theirs.pk, target.pk)
-        folded.append([theirs.pk, target.pk, ids])
-        after = {
-            "last_message_at": max(
-                (t for t in (target.last_message_at, theirs.last_message_at) if t is not None), default=None
-            ),
-            "unread_count": target.unread_count + theirs.unread_count,
-            "waiting_since": min(
-                (t for t in (target.waiting_since, theirs.waiting_since) if t is not None), default=None
-            ),
-        }
-        if theirs.last_message_at and (
-            target.last_message_at is None or theirs.last_message_at > target.last_message_at
-        ):
-            after["last_message_preview"] = theirs.last_message_preview
-        after = {k: v for k, v in after.items() if getattr(target, k) != v}
-        if after:
-            changed[str(target.pk)] = {k: [_dump(getattr(target, k)), _dump(v)] for k, v in after.items()}
-            conversation_model.objects.filter(pk=target.pk).update(**after)
-            for k, v in after.items():
-                setattr(target, k, v)
-    conversation_model.objects.filter(pk__in=moved).update(customer=survivor)
-    if moved:
-        snapshot["moved"][_key(conversation_model)] = moved
-    if folded:
-        snapshot["messages"] = folded
-    if changed:
-        snapshot["conversation_fields"] = changed
-
-
-def _restore_fields(
+def restore_fields(
     model: type[Model], pk: int, fields: dict[str, list], *, only_if_unchanged: bool
 ) -> list[str]:
     """Put back each field's value from before; with only_if_unchanged, skip fields changed since."""
@@ -430,7 +296,7 @@ def _restore_fields(
         return list(fields)
     restore, skipped = {}, []
     for name, (before, after) in fields.items():
-        if only_if_unchanged and _dump(row[name]) != after:
+        if only_if_unchanged and dump(row[name]) != after:
             skipped.append(name)
             continue
         restore[name] = _load(model, name, before)
@@ -460,42 +326,27 @@ def split(merge: CustomerMerge, *, actor: Actor | None = None) -> CustomerMerge:
         )
     snap = merge.snapshot or {}
     moved: dict[str, list[int]] = snap.get("moved", {})
-    # Bindings first: the merged customer's open binding must leave before the ended one reopens.
-    from omo.binding.models import Binding
-
-    _move_back(Binding, moved.get(_key(Binding), []), survivor.pk, merged.pk)
-    skipped: list[str] = []
-    if snap.get("binding_ended"):
-        ended_id, ended_at = snap["binding_ended"]
-        row = Binding.objects.filter(pk=ended_id, ended_reason=MERGE_END_REASON).first()
-        if row is not None and _dump(row.ended_at) == ended_at:
-            if Binding.objects.filter(customer_id=row.customer_id, ended_at__isnull=True).exists():
-                skipped.append(f"binding {ended_id}")
-            else:
-                Binding.objects.filter(pk=ended_id).update(ended_at=None, ended_reason="")
+    context = personal_data.Split(brand=brand, survivor=survivor, merged=merged, snapshot=snap)
+    for handler in personal_data.handlers():
+        for model, field in handler.moves():
+            context.put_back(model, field)
+        handler.split(context)
+    for model, field in OWN_MOVES:
+        context.put_back(model, field)
+    context.put_back(CustomerIdentity)
+    # Anything else the snapshot names (moved by an earlier version of an app) goes back as it came.
     for label, ids in moved.items():
-        model = _model(label)
-        if model is Binding:
-            continue
-        _move_back(model, ids, survivor.pk, merged.pk)
-    for from_conv, to_conv, ids in snap.get("messages", []):
-        _move_back(_model("inbox.Message"), ids, to_conv, from_conv, field="conversation")
-    conversation_model = _model("inbox.Conversation")
-    for pk, fields in snap.get("conversation_fields", {}).items():
-        skipped += [
-            f"conversation {pk} {n}"
-            for n in _restore_fields(conversation_model, int(pk), fields, only_if_unchanged=True)
-        ]
-    if snap.get("loyalty"):
-        _split_loyalty(snap["loyalty"])
+        if label not in context.moved_back:
+            personal_data.move_back(apps.get_model(label), ids, survivor.pk, merged.pk)
+    skipped = context.not_restored
     # Profile: the survivor gives back a member number before the merged customer takes it again.
     skipped += [
         f"survivor {n}"
-        for n in _restore_fields(
+        for n in restore_fields(
             Customer, survivor.pk, snap.get("survivor_fields", {}), only_if_unchanged=True
         )
     ]
-    _restore_fields(Customer, merged.pk, snap.get("merged_fields", {}), only_if_unchanged=False)
+    restore_fields(Customer, merged.pk, snap.get("merged_fields", {}), only_if_unchanged=False)
     now = timezone.now()
     merge.split_at = now
     merge.split_by = actor.user if actor is not None and actor.user is not None and actor.user.pk else None
@@ -512,18 +363,3 @@ def split(merge: CustomerMerge, *, actor: Actor | None = None) -> CustomerMerge:
         "customer.split", brand_id=brand.pk, merge_id=merge.pk, survivor_id=survivor.pk, merged_id=merged.pk
     )
     return merge
-
-
-def _split_loyalty(info: dict[str, Any]) -> None:
-    account_model = _model("loyalty.LoyaltyAccount")
-    ids = sorted([info["survivor_account"], info["merged_account"]])
-    accounts = {a.pk: a for a in account_model.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-    mine, theirs = accounts[info["survivor_account"]], accounts[info["merged_account"]]
-    added = info["added"]
-    if mine.balance < added["balance"]:
-        raise MergeError(
-            "loyalty",
-            f"the survivor has spent points that came with the merge ({mine.balance} left, {added['balance']} to return)",
-        )
-    account_model.objects.filter(pk=mine.pk).update(**{n: getattr(mine, n) - v for n, v in added.items()})
-    account_model.objects.filter(pk=theirs.pk).update(**{n: getattr(theirs, n) + v for n, v in added.items()})

@@ -12,6 +12,9 @@ contact and shipping fields are blanked. Chat messages stay as rows (so conversa
 delivery history add up) with their text, payload and media removed. Webhook receipts keep their
 row, so a platform's redelivery of an old event stays a no-op and cannot bring the data back.
 A customer merged into this one is the same person and is erased with it.
+
+Customers exports and erases its own rows (the profile, identifiers, consents, merge records) and
+the audit log; every other app does its part through its handler (omo/customers/personal_data.py).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from django.utils import timezone
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.core.models import AuditLog
+from omo.customers import personal_data
 from omo.customers.models import Consent, Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
 from omo.staff.roles import role_allows
 
@@ -77,63 +82,25 @@ def person_ids(customer: Customer) -> list[int]:
 # --- export ----------------------------------------------------------------------------------------
 
 
-def _rows(queryset: QuerySet, *, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    fields = [f.attname for f in queryset.model._meta.concrete_fields if f.attname not in exclude]
-    return [dict(row) for row in queryset.values(*fields)]
-
-
 def collect(customer: Customer) -> dict[str, list[dict[str, Any]]]:
     """Everything the brand holds about the person, section by section (rows as plain dicts)."""
-    from omo.attribution.models import Click
-    from omo.binding.models import Binding
-    from omo.commerce.models import Order, OrderLine, Refund
-    from omo.inbox.models import Contact, Conversation, Message
-    from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry
-    from omo.tracking.models import TrackedEvent
-
     brand_id = customer.brand_id
     ids = person_ids(customer)
-    orders = Order.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("placed_at", "id")
-    conversations = Conversation.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("id")
-    return {
-        "profile": _rows(Customer.objects.filter(brand_id=brand_id, pk__in=ids).order_by("id")),
-        "identities": _rows(
+    sections = {
+        "profile": personal_data.rows(Customer.objects.filter(brand_id=brand_id, pk__in=ids).order_by("id")),
+        "identities": personal_data.rows(
             CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("id")
         ),
-        "consents": _rows(
+        "consents": personal_data.rows(
             Consent.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("recorded_at", "id")
         ),
-        "orders": _rows(orders),
-        "order_lines": _rows(
-            OrderLine.objects.filter(brand_id=brand_id, order__in=orders).order_by("order_id", "id")
-        ),
-        "refunds": _rows(Refund.objects.filter(brand_id=brand_id, order__in=orders).order_by("id")),
-        "loyalty_accounts": _rows(LoyaltyAccount.objects.filter(brand_id=brand_id, customer_id__in=ids)),
-        "points": _rows(PointsEntry.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("id")),
-        "coupons": _rows(CouponCode.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("id")),
-        "coupon_redemptions": _rows(
-            CouponRedemption.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("id")
-        ),
-        "bindings": _rows(
-            Binding.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("started_at", "id")
-        ),
-        "contacts": _rows(Contact.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("id")),
-        "conversations": _rows(conversations, exclude=("reply_token",)),
-        "messages": _rows(
-            Message.objects.filter(brand_id=brand_id, conversation__in=conversations)
-            .exclude(
-                direction=Message.Direction.INTERNAL
-            )  # staff-only notes are the brand's, not the person's
-            .order_by("created_at", "id"),
-            exclude=("retry_key",),
-        ),
-        "tracked_events": _rows(
-            TrackedEvent.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("timestamp", "id")
-        ),
-        "clicks": _rows(
-            Click.objects.filter(brand_id=brand_id, customer_id__in=ids).order_by("clicked_at", "id")
-        ),
     }
+    for handler in personal_data.handlers():
+        for name, section in handler.export(brand_id, ids).items():
+            if name in sections:
+                raise ValueError(f"export section {name} of {handler.app_label} is taken already")
+            sections[name] = section
+    return sections
 
 
 def _cell(value: Any) -> str:
@@ -209,25 +176,6 @@ def _needles(customers: list[Customer], identity_values: list[str], extra: list[
     return {value.strip() for value in found if value and len(value.strip()) >= 2}
 
 
-def _erase_intakes(brand_id: int, needles: set[str]) -> int:
-    """Calls the tracking edge stored and the worker has not turned into events yet (processed ones
-    keep no body): any that holds one of the person's values loses its body and is not processed."""
-    from omo.tracking.models import TrackingIntake
-
-    if not needles:
-        return 0
-    encoded = [needle.encode() for needle in needles]
-    erased = []
-    waiting = TrackingIntake.objects.filter(brand_id=brand_id).exclude(status=TrackingIntake.Status.PROCESSED)
-    for pk, body in waiting.select_for_update().values_list("pk", "body"):
-        body = bytes(body)
-        if any(needle in body for needle in encoded):
-            erased.append(pk)
-    return TrackingIntake.objects.filter(pk__in=erased).update(
-        body=b"", status=TrackingIntake.Status.FAILED, error="erased (PDPA) before processing"
-    )
-
-
 def scrub(value: Any, needles: set[str]) -> Any:
     """`value` with every string that contains one of the needles replaced by ERASED."""
     if isinstance(value, str):
@@ -253,7 +201,7 @@ def _mentioning(queryset: QuerySet, column: str, needles: set[str]) -> QuerySet:
     return queryset.annotate(_as_text=Cast(column, TextField())).filter(condition)
 
 
-def _scrub_rows(queryset: QuerySet, column: str, needles: set[str]) -> int:
+def scrub_rows(queryset: QuerySet, column: str, needles: set[str]) -> int:
     """Scrub one JSON or text column of the rows that mention the person; returns rows changed."""
     changed = 0
     for row in _mentioning(queryset, column, needles).only("pk", column):
@@ -301,15 +249,6 @@ def _optional_model(label: str) -> type[Model] | None:
 
 def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureReport:
     """Remove the person's personal data everywhere (see the module docstring); all or nothing."""
-    from omo.attribution.models import Click
-    from omo.binding.models import Binding
-    from omo.commerce.models import Order
-    from omo.core.models import AuditLog
-    from omo.inbox.models import Contact, Conversation, Inbox, Message, WebhookReceipt
-    from omo.loyalty.models import PointsEntry
-    from omo.platforms.tasks import expand_intakes
-    from omo.tracking.models import TrackedEvent
-
     _require(actor, customer)
     reason = (reason or "").strip()
     if not reason:
@@ -318,6 +257,7 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
         raise PrivacyError("reason", f"at most {MAX_REASON} characters")
     brand_id = customer.brand_id
     now = timezone.now()
+    handlers = personal_data.handlers()
     with transaction.atomic():
         locked = Customer.objects.select_for_update().filter(brand_id=brand_id, pk=customer.pk).first()
         if locked is None:
@@ -328,16 +268,14 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
         people = list(Customer.objects.filter(brand_id=brand_id, pk__in=ids))
         identities = CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids)
         identity_values = list(identities.values_list("value", flat=True))
-        contacts = Contact.objects.filter(brand_id=brand_id, customer_id__in=ids)
-        contact_rows = list(contacts.values("pk", "inbox_id", "external_user_id", "display_name"))
-        orders = Order.objects.filter(brand_id=brand_id, customer_id__in=ids)
-        order_values = list(orders.values_list("contact_name", "contact_phone", "contact_email"))
+        # Every app names the person's values it holds before any app erases them.
         needles = _needles(
             people,
             identity_values,
-            [c["external_user_id"] for c in contact_rows]
-            + [c["display_name"] for c in contact_rows]
-            + [value for row in order_values for value in row],
+            [value for handler in handlers for value in handler.needles(brand_id, ids)],
+        )
+        erasure = personal_data.Erasure(
+            brand_id=brand_id, customer_ids=ids, identity_values=identity_values, needles=needles, now=now
         )
         counts: dict[str, int] = {}
 
@@ -357,65 +295,10 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
         # Consent decisions stay (proof of what the person agreed to), without free-text notes.
         Consent.objects.filter(brand_id=brand_id, customer_id__in=ids).exclude(note="").update(note="")
 
-        # Chat: contacts lose their platform id (a new message starts a new, unknown customer),
-        # messages lose their content, receipts their raw body.
-        by_inbox: dict[int, list[str]] = {}
-        for row in contact_rows:
-            by_inbox.setdefault(row["inbox_id"], []).append(row["external_user_id"])
-            Contact.objects.filter(pk=row["pk"]).update(external_user_id=f"erased-{row['pk']}")
-        counts["contacts"] = contacts.update(
-            display_name="",
-            picture_url="",
-            language="",
-            is_follower=False,
-            blocked_at=now,
-        )
-        conversations = Conversation.objects.filter(brand_id=brand_id, customer_id__in=ids)
-        conversations.update(last_message_preview="", reply_token="", reply_token_at=None)
-        messages = Message.objects.filter(brand_id=brand_id, conversation__in=conversations)
-        for message in messages.exclude(attachment="").only("pk", "attachment"):
-            name = message.attachment.name
-            transaction.on_commit(lambda name=name, storage=message.attachment.storage: storage.delete(name))
-        counts["messages"] = messages.update(
-            text="", payload={"erased": True}, attachment="", failure_reason=""
-        )
-        receipts = 0
-        for inbox in Inbox.objects.filter(pk__in=list(by_inbox)):
-            expand_intakes(inbox)  # requests the edge stored whole under load hold events too
-        for inbox_id, user_ids in by_inbox.items():
-            receipts += WebhookReceipt.objects.filter(
-                inbox_id=inbox_id, payload__source__userId__in=user_ids
-            ).update(payload={"erased": True}, error="")
-        counts["webhook_receipts"] = receipts
-
-        # Behaviour: events keep their name and time (counts stay right), lose everything personal.
-        event_ids = Q(customer_id__in=ids)
-        if identity_values:
-            event_ids |= Q(anonymous_id__in=identity_values) | Q(user_id__in=identity_values)
-        counts["tracked_events"] = TrackedEvent.objects.filter(event_ids, brand_id=brand_id).update(
-            anonymous_id="",
-            user_id="",
-            group_id="",
-            previous_id="",
-            properties={},
-            traits={},
-            context={},
-        )
-        counts["tracking_intakes"] = _erase_intakes(brand_id, needles)
-        counts["clicks"] = Click.objects.filter(brand_id=brand_id, customer_id__in=ids).update(
-            user_agent="", ip_address=None, session_key=""
-        )
-
-        # Accounting stays; who and where goes.
-        counts["orders"] = orders.update(
-            contact_name="", contact_phone="", contact_email="", shipping_address={}, note=""
-        )
-        PointsEntry.objects.filter(brand_id=brand_id, customer_id__in=ids).exclude(reason="").update(
-            reason=""
-        )
-        Binding.objects.filter(brand_id=brand_id, customer_id__in=ids).exclude(ended_reason="").update(
-            ended_reason=""
-        )
+        # Chats, orders, points, bindings, events, clicks and raw payloads: each app its own.
+        for handler in handlers:
+            for name, count in handler.erase(erasure).items():
+                counts[name] = counts.get(name, 0) + count
 
         # Identity resolution records name the values that matched.
         CustomerMerge.objects.filter(Q(survivor_id__in=ids) | Q(merged_id__in=ids), brand_id=brand_id).update(
@@ -434,25 +317,9 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
             detail = entry.detail if isinstance(entry.detail, dict) else {}
             kept = {"fields": detail["fields"]} if isinstance(detail.get("fields"), list) else {}
             AuditLog.objects.filter(pk=entry.pk).update(detail={**kept, "erased": True})
-        counts["audit_entries"] = _scrub_rows(AuditLog.objects.filter(brand_id=brand_id), "detail", needles)
+        counts["audit_entries"] = scrub_rows(AuditLog.objects.filter(brand_id=brand_id), "detail", needles)
 
-        # Other stores of raw payloads, when their apps are installed.
-        shopify_webhook = _optional_model("connectors.ShopifyWebhook")
-        if shopify_webhook is not None:
-            counts["shopify_webhooks"] = _scrub_rows(
-                shopify_webhook.objects.filter(connection__brand_id=brand_id), "payload", needles
-            )
-        privacy_request = _optional_model("connectors.PrivacyRequest")
-        if privacy_request is not None:
-            privacy_request.objects.filter(brand_id=brand_id, customer_id__in=ids).update(email="", phone="")
-        delivery = _optional_model("integrations.WebhookDelivery")
-        if delivery is not None and any(f.name == "body" for f in delivery._meta.get_fields()):
-            scope = (
-                {"endpoint__brand_id": brand_id}
-                if any(f.name == "endpoint" for f in delivery._meta.get_fields())
-                else {}
-            )
-            counts["outgoing_webhooks"] = _scrub_rows(delivery.objects.filter(**scope), "body", needles)
+        # Django admin's own history, when the admin is installed.
         log_entry = _optional_model("admin.LogEntry")
         if log_entry is not None:
             log_entry.objects.filter(

@@ -5,6 +5,9 @@ edited in the console (設定 › 個資與保存期限). The periodic job `cust
 omo/core/schedule.py) deletes, per brand, tracked events whose `timestamp` and webhook receipts
 whose `received_at` are older than that, in chunks of CHUNK rows by primary key, so no single
 statement holds a long lock. Receipts still waiting to be processed are never deleted.
+
+The settings are the brand's; what expires is each app's (its personal-data handler's `purge`,
+omo/customers/personal_data.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from django_tasks import task
 from omo.core import audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.customers import personal_data
 from omo.customers.models import CustomerSettings
 
 logger = logging.getLogger(__name__)
@@ -63,7 +67,8 @@ def update_retention(brand: Brand, *, event_days: Any, receipt_days: Any, actor:
     return current
 
 
-def _delete_in_chunks(queryset: Any, *, chunk: int) -> int:
+def delete_in_chunks(queryset: Any, *, chunk: int) -> int:
+    """Delete the rows a chunk at a time, each chunk in its own short transaction."""
     deleted = 0
     while True:
         ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:chunk])
@@ -75,30 +80,12 @@ def _delete_in_chunks(queryset: Any, *, chunk: int) -> int:
 
 def purge_brand(brand_id: int, *, now: dt.datetime | None = None, chunk: int = CHUNK) -> dict[str, int]:
     """Delete one brand's expired raw events and receipts; returns how many of each."""
-    from omo.inbox.models import WebhookReceipt
-    from omo.tracking.models import TrackedEvent, TrackingIntake
-
     now = now or timezone.now()
     current = settings_for(brand_id)
-    events_before = now - dt.timedelta(days=current.event_retention_days)
-    receipts_before = now - dt.timedelta(days=current.receipt_retention_days)
-    return {
-        "tracked_events": _delete_in_chunks(
-            TrackedEvent.objects.filter(brand_id=brand_id, timestamp__lt=events_before), chunk=chunk
-        ),
-        "webhook_receipts": _delete_in_chunks(
-            WebhookReceipt.objects.filter(inbox__brand_id=brand_id, received_at__lt=receipts_before).exclude(
-                status=WebhookReceipt.Status.PENDING
-            ),
-            chunk=chunk,
-        ),
-        "tracking_intakes": _delete_in_chunks(
-            TrackingIntake.objects.filter(brand_id=brand_id, received_at__lt=receipts_before).exclude(
-                status=TrackingIntake.Status.PENDING
-            ),
-            chunk=chunk,
-        ),
-    }
+    counts: dict[str, int] = {}
+    for handler in personal_data.handlers():
+        counts.update(handler.purge(brand_id, retention=current, now=now, chunk=chunk))
+    return counts
 
 
 def purge_all(*, now: dt.datetime | None = None, chunk: int = CHUNK) -> dict[int, dict[str, int]]:

@@ -18,12 +18,12 @@ fragment needs at least 4 digits. SQLite runs the same conditions without the in
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
+from omo.customers import registry
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.normalize import normalize_email, normalize_phone
 
@@ -99,18 +99,7 @@ def search_text_for(customer: Customer, display_names: Iterable[str] = ()) -> st
 
 
 def _display_names(customer_ids: list[int]) -> dict[int, list[str]]:
-    from omo.inbox.models import Contact
-
-    names: dict[int, list[str]] = defaultdict(list)
-    rows = (
-        Contact.objects.filter(customer_id__in=customer_ids)
-        .exclude(display_name="")
-        .order_by("customer_id", "id")
-        .values_list("customer_id", "display_name")
-    )
-    for customer_id, display_name in rows:
-        names[customer_id].append(display_name)
-    return names
+    return registry.chat_contacts().display_names(customer_ids)
 
 
 def refresh(customer_ids: Iterable[int]) -> int:
@@ -173,7 +162,7 @@ UPDATE customers_customer c SET search_text = CASE WHEN c.erased_at IS NOT NULL 
     LEFT JOIN LATERAL (
         SELECT string_agg(x.display, ' ' ORDER BY x.first_id) AS names FROM (
             SELECT lower(regexp_replace(btrim(t.display_name), '\\s+', ' ', 'g')) AS display, min(t.id) AS first_id
-            FROM inbox_contact t
+            FROM ({contact_rows}) t
             WHERE t.customer_id = c.id AND btrim(t.display_name) <> ''
             GROUP BY 1
         ) x
@@ -198,6 +187,7 @@ def backfill(brand_id: int | None = None, *, chunk: int = 20_000) -> int:
         else list(Customer.objects.values_list("brand_id", flat=True).distinct().order_by("brand_id"))
     )
     total = 0
+    backfill_sql = _BACKFILL_SQL.replace("{contact_rows}", registry.chat_contacts().display_name_rows_sql())
     for brand in brands:
         ids = Customer.objects.filter(brand_id=brand)
         first = ids.order_by("id").values_list("id", flat=True).first()
@@ -207,7 +197,7 @@ def backfill(brand_id: int | None = None, *, chunk: int = 20_000) -> int:
         for start in range(first, last + 1, chunk):
             if connection.vendor == "postgresql":
                 with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(_BACKFILL_SQL, [brand, start, start + chunk])
+                    cursor.execute(backfill_sql, [brand, start, start + chunk])
                     total += cursor.rowcount
             else:
                 chunk_ids = list(ids.filter(id__gte=start, id__lt=start + chunk).values_list("id", flat=True))

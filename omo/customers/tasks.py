@@ -2,9 +2,10 @@
 
 Walks every source of identifiers in id order, a chunk at a time, and feeds each chunk to
 `identity.resolve` (the same rules as the live paths): customers' own phone, email and member
-number; chat contacts' platform user ids (verified); orders' contact phone and email; tracked
-events' userId/anonymousId pairs. Then tracked events without a customer get the one their ids now
-lead to. Running it again changes nothing: every identifier is already where it belongs.
+number, then the sources the apps above register (omo/customers/registry.py): chat contacts'
+platform user ids (verified); orders' contact phone and email; tracked events'
+userId/anonymousId pairs. Then tracked events without a customer get the one their ids now lead
+to. Running it again changes nothing: every identifier is already where it belongs.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django_tasks import task
 
 from omo.core.models import Brand
-from omo.customers import identity
+from omo.customers import identity, registry
 from omo.customers.models import Customer, CustomerIdentity
 
 CHUNK = 5000
@@ -41,7 +43,8 @@ class BatchReport:
     seconds: float = 0.0
 
 
-def _chunks(queryset, fields: tuple[str, ...], chunk: int) -> Iterator[list[tuple]]:
+def chunks(queryset: Any, fields: tuple[str, ...], chunk: int) -> Iterator[list[tuple]]:
+    """The rows' (pk, *fields), `chunk` at a time in id order (for the identifier sources)."""
     last = 0
     while True:
         rows = list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", *fields)[:chunk])
@@ -53,7 +56,7 @@ def _chunks(queryset, fields: tuple[str, ...], chunk: int) -> Iterator[list[tupl
 
 def _customers(brand: Brand, chunk: int) -> Iterator[list[identity.Observation]]:
     qs = Customer.objects.filter(brand=brand, merged_into__isnull=True, erased_at__isnull=True)
-    for rows in _chunks(qs, ("phone", "email", "member_number"), chunk):
+    for rows in chunks(qs, ("phone", "email", "member_number"), chunk):
         yield [
             identity.Observation(
                 [(Kind.MEMBER_NUMBER, member, True), (Kind.PHONE, phone), (Kind.EMAIL, email)],
@@ -64,80 +67,9 @@ def _customers(brand: Brand, chunk: int) -> Iterator[list[identity.Observation]]
         ]
 
 
-def _contacts(brand: Brand, chunk: int) -> Iterator[list[identity.Observation]]:
-    from django.apps import apps
-
-    contact_model = apps.get_model("inbox.Contact")
-    qs = contact_model.objects.filter(brand=brand)
-    for rows in _chunks(qs, ("inbox__platform", "external_user_id", "customer_id"), chunk):
-        yield [
-            identity.Observation(
-                [(PLATFORM_KIND[platform], external, True)], customer_id=customer_id, create=False
-            )
-            for _, platform, external, customer_id in rows
-            if platform in PLATFORM_KIND
-        ]
-
-
-def _orders(brand: Brand, chunk: int) -> Iterator[list[identity.Observation]]:
-    from django.apps import apps
-
-    order_model = apps.get_model("commerce.Order")
-    qs = order_model.objects.filter(brand=brand, customer__isnull=False).exclude(
-        contact_phone="", contact_email=""
-    )
-    for rows in _chunks(qs, ("customer_id", "contact_phone", "contact_email"), chunk):
-        yield [
-            identity.Observation(
-                [(Kind.PHONE, phone), (Kind.EMAIL, email)], customer_id=customer_id, create=False
-            )
-            for _, customer_id, phone, email in rows
-        ]
-
-
-def _events(brand: Brand, chunk: int) -> Iterator[list[identity.Observation]]:
-    from omo.tracking.models import TrackedEvent
-
-    qs = TrackedEvent.objects.filter(brand=brand).exclude(user_id="").exclude(anonymous_id="")
-    for rows in _chunks(qs, ("user_id", "anonymous_id", "customer_id"), chunk):
-        pairs = {(user_id, anonymous_id, customer_id) for _, user_id, anonymous_id, customer_id in rows}
-        yield [
-            identity.Observation([(Kind.USER_ID, u), (Kind.ANONYMOUS, a)], customer_id=c, create=False)
-            for u, a, c in sorted(pairs, key=lambda p: (p[0], p[1], p[2] or 0))
-        ]
-
-
-SOURCES: tuple[tuple[str, Callable], ...] = (
-    ("customers", _customers),
-    ("contacts", _contacts),
-    ("orders", _orders),
-    ("events", _events),
-)
-
-
-def _link_events(brand: Brand, chunk: int) -> int:
-    """Tracked events without a customer whose anonymousId or userId now leads to one."""
-    from omo.tracking.models import TrackedEvent
-
-    linked = 0
-    qs = TrackedEvent.objects.filter(brand=brand, customer__isnull=True)
-    for rows in _chunks(qs, ("user_id", "anonymous_id"), chunk):
-        wanted = {(Kind.USER_ID, u) for _, u, _ in rows if u} | {(Kind.ANONYMOUS, a) for _, _, a in rows if a}
-        owners = identity._lookup(brand.pk, wanted)
-        hops = {into for _, _, into in owners.values() if into}
-        live = identity.live_customer_ids(brand.pk, hops) if hops else {}
-        target: dict[int, list[int]] = {}
-        for pk, user_id, anonymous_id in rows:
-            for key in ((Kind.USER_ID, user_id), (Kind.ANONYMOUS, anonymous_id)):
-                if key in owners:
-                    customer_id, _, into = owners[key]
-                    target.setdefault(live.get(into, into) if into else customer_id, []).append(pk)
-                    break
-        for customer_id, ids in target.items():
-            linked += TrackedEvent.objects.filter(pk__in=ids, customer__isnull=True).update(
-                customer_id=customer_id
-            )
-    return linked
+def sources() -> list[tuple[str, Callable[[Brand, int], Iterator[list[identity.Observation]]]]]:
+    """(name, walk) of every source, in the order the batch walks them: customers first."""
+    return [("customers", _customers)] + [(s.name, s.walk) for s in registry.identifier_sources()]
 
 
 class _Statistics:
@@ -183,7 +115,7 @@ def resolve_history(
     started = time.perf_counter()
     rules = identity.rules_for(brand)
     statistics = _Statistics()
-    for name, source in SOURCES:
+    for name, source in sources():
         for observations in source(brand, chunk):
             if not observations:
                 continue
@@ -204,7 +136,9 @@ def resolve_history(
             statistics.after(report.attached)
             if progress is not None:
                 progress(name, report)
-    report.events_linked = _link_events(brand, chunk)
+    report.events_linked = sum(
+        source.link(brand, chunk) for source in registry.identifier_sources() if source.link is not None
+    )
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 

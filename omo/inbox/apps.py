@@ -8,6 +8,15 @@ class InboxConfig(AppConfig):
     label = "inbox"
 
     def ready(self) -> None:
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.inbox import personal_data
+
+        personal_data.register()
+        # Opt-out / opt-in words in chat (omo/inbox/consent_words.py).
+        from omo.inbox import consent_words
+
+        consent_words.register_handlers()
         # Push inbox changes to staff sockets after commit (omo/inbox/realtime.py).
         from omo.inbox import realtime
 

@@ -8,6 +8,11 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations (outgoing webhooks)"
 
     def ready(self) -> None:
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.integrations import personal_data
+
+        personal_data.register()
         # Each topic follows the domain event of the same name (after its transaction commits).
         from omo.core import events
         from omo.integrations import services

@@ -12,3 +12,9 @@ class LoyaltyConfig(AppConfig):
         from omo.loyalty import tasks
 
         schedule.register("loyalty.nightly", tasks.nightly_loyalty_all_brands, dt.timedelta(hours=24))
+
+        # What the app holds about a person: export, erasure, merge, split, retention
+        # (omo/customers/personal_data.py).
+        from omo.loyalty import personal_data
+
+        personal_data.register()

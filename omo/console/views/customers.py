@@ -15,9 +15,10 @@ from omo.console.access import actor_for, console_view
 from omo.console.forms import SearchForm
 from omo.console.pages import paginate, render_page
 from omo.core import audit
-from omo.customers import consent, privacy, timeline
+from omo.customers import consent, privacy
 from omo.customers.models import Customer
 from omo.staff.roles import Scope, role_allows
+from omo.tracking import timeline
 
 
 @console_view("customers.read")

@@ -9,8 +9,8 @@ import pytest
 
 from omo.customers.models import Customer, CustomerMerge, MergeSuggestion
 from omo.customers.tests.test_merge_console import open_suggestion
-from omo.customers.tests.test_timeline import customer, shop_source, story  # noqa: F401  (fixtures)
 from omo.testing.browser import sign_in_console
+from omo.tracking.tests.test_timeline import customer, shop_source, story  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
 

@@ -17,6 +17,7 @@ from omo.commerce.models import Cart, Order
 from omo.core.audit import Actor
 from omo.core.models import AuditLog
 from omo.customers import merge as merging
+from omo.customers import personal_data
 from omo.customers.models import Consent, Customer, CustomerIdentity, CustomerMerge
 from omo.inbox.models import Contact, Conversation, Inbox, Message
 from omo.loyalty.models import Coupon, CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry
@@ -183,6 +184,49 @@ def test_merge_moves_everything_and_split_restores_exact_state(brand, two, hq_ad
     assert AuditLog.objects.filter(action="customer.split").count() == 1
     with pytest.raises(merging.MergeError):
         merging.split(record, actor=actor)
+
+
+def test_a_split_puts_back_rows_that_no_handler_claims_any_more(brand, two, hq_admin):
+    """A merge recorded while an app moved rows that its handler no longer names still splits exactly."""
+    a, b, *_ = two
+    before = dump()
+    record = merging.merge_customers(a, b)
+    assert record.snapshot["moved"]["attribution.click"]
+    handler = personal_data.unregister("attribution")
+    try:
+        merging.split(record)
+    finally:
+        personal_data.register(handler)
+    assert dump() == before
+
+
+def test_merge_snapshot_keeps_its_shape(brand, two):
+    """Splits read snapshots written long ago: the keys stay what they were."""
+    a, b, *_ = two
+    record = merging.merge_customers(a, b)
+    assert set(record.snapshot) == {
+        "moved",
+        "survivor_fields",
+        "merged_fields",
+        "binding_ended",
+        "loyalty",
+        "messages",
+        "conversation_fields",
+    }
+    assert set(record.snapshot["moved"]) == {
+        "customers.customeridentity",
+        "customers.consent",
+        "commerce.order",
+        "commerce.cart",
+        "inbox.contact",
+        "binding.binding",
+        "loyalty.pointsentry",
+        "loyalty.couponcode",
+        "loyalty.couponredemption",
+        "tracking.trackedevent",
+        "attribution.linkissue",
+        "attribution.click",
+    }
 
 
 def test_rows_made_after_the_merge_stay_with_the_survivor(brand, two):

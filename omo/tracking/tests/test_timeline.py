@@ -10,12 +10,12 @@ from django.test import Client
 from django.utils import timezone
 
 from omo.binding.models import Binding
-from omo.customers import timeline
-from omo.customers.timeline import Filters, TimelineError
 from omo.inbox.models import Contact, Conversation, Inbox
 from omo.testing import factories as f
 from omo.tracking import services as tracking
+from omo.tracking import timeline
 from omo.tracking.models import TrackedEvent
+from omo.tracking.timeline import Filters, TimelineError
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from omo.commerce.models import Order
 from omo.commerce.tests.test_shop_views import build_catalogue
-from omo.customers import timeline
+from omo.tracking import timeline
 from omo.tracking.models import TrackedEvent
 
 pytestmark = pytest.mark.browser
