@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "omo.analytics",
     "omo.console",
     "omo.inbox",
+    "omo.platforms",
     "omo.binding",
     "omo.attribution",
     "omo.clerk",
