@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "omo.binding",
     "omo.attribution",
     "omo.clerk",
+    "omo.shop",
     "omo.tracking",
     "omo.connectors",
     "omo.integrations",

@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 
 from omo.commerce.models import Order
-from omo.commerce.tests.test_shop_views import build_catalogue
 from omo.customers import timeline
+from omo.shop.tests.test_shop_views import build_catalogue
 from omo.tracking.models import TrackedEvent
 
 pytestmark = pytest.mark.browser
