@@ -13,7 +13,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("console/", include("omo.console.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("shop/", include("omo.commerce.shop.urls")),
+    path("shop/", include("omo.shop.urls")),
     path("b/", include("omo.binding.urls")),
     path("r/", include("omo.attribution.urls")),
     path("clerk/", include("omo.clerk.urls")),

@@ -10,7 +10,7 @@ Two token kinds, both made with django.core.signing so they cannot be forged or 
   product-card click, ``c<clerk id>`` for a clerk's own cart or link. Timestamped, so the
   attribution window can be applied to a cart link too.
 
-Both use only ``[A-Za-z0-9_:.-]`` so they pass the shop's ref filter (omo.commerce.shop.session).
+Both use only ``[A-Za-z0-9_:.-]`` so they pass the ref filter (omo.commerce.refs).
 """
 
 from __future__ import annotations

@@ -11,7 +11,3 @@ class BindingConfig(AppConfig):
         from omo.binding import personal_data
 
         personal_data.register()
-        # The prefilled "#<code>" message flow and the recovery confirm/decline postbacks.
-        from omo.binding.services import register_handlers
-
-        register_handlers()

@@ -1,8 +1,12 @@
 """Binding verbs: clerk codes, binding by QR (LIFF or prefilled message), policies, transfers, recovery.
 
 Every verb owns its transaction; events (`binding.created`, `binding.ended`) and socket pushes run
-after commit (omo.core.events). A binding change re-routes the customer's conversations at once
-(omo.inbox.services.route_customer), so the next message goes to the right person.
+after commit (omo.core.events). A binding change re-routes the customer's conversations at once,
+in the same transaction, so the next message goes to the right person. The inbox sits above
+binding: what binding needs of the chat (routing, the LINE account, sending) it asks through
+omo/binding/chat.py, and the inbound handlers for the "#<code>" message and the recovery
+postbacks live in the inbox (omo/inbox/binding_flows.py), which sends the replies these verbs
+word.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from urllib.parse import quote
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from omo.binding import selectors
+from omo.binding import chat, selectors
 from omo.binding.line_login import IdTokenError, verify_id_token
 from omo.binding.models import Binding, BindingPolicy, ClerkCode, RecoveryRequest, Transfer
 from omo.core import audit, events
@@ -94,9 +98,7 @@ def binding_url(code: str) -> str:
 
 def line_inbox_of(brand_id: int) -> Any:
     """The brand's (first active) LINE inbox: where binding links lead."""
-    from omo.inbox.models import Inbox
-
-    return Inbox.objects.filter(brand_id=brand_id, platform="line", is_active=True).order_by("pk").first()
+    return chat.side().line_inbox(brand_id)
 
 
 def liff_id_of(inbox: Any) -> str:
@@ -185,9 +187,7 @@ def _create(
 
 
 def _route(customer: Any) -> None:
-    from omo.inbox import services as inbox_services
-
-    inbox_services.route_customer(customer)
+    chat.side().route_customer(customer)
 
 
 def _check_clerk(clerk: Any, brand_id: int) -> None:
@@ -299,10 +299,8 @@ UNKNOWN_CODE_MESSAGE = (
 
 def hand_to_store(customer: Any, clerk: Any) -> None:
     """A departed clerk's code: the clerk's store team owns the customer's conversations (HQ if none)."""
-    from omo.inbox import services as inbox_services
-
     if clerk.store_id:
-        inbox_services.hand_customer_to_store(customer, clerk.store)
+        chat.side().hand_to_store(customer, clerk.store)
 
 
 # --- LIFF flow ---------------------------------------------------------------------------------
@@ -319,8 +317,6 @@ class LiffBindResult:
 
 def bind_via_liff(raw_code: str, id_token: str) -> LiffBindResult:
     """The LIFF page posted `{idToken, clerk}`: verify the token with LINE Login, then bind."""
-    from omo.inbox import ingest
-
     code = selectors.find_code(raw_code)
     if code is None:
         raise BindingError("clerk", "找不到這個店員代碼 / unknown clerk code", status=404)
@@ -335,10 +331,8 @@ def bind_via_liff(raw_code: str, id_token: str) -> LiffBindResult:
     clerk = code.clerk
     with transaction.atomic():
         # The same contact/customer the Messaging API webhook will find: one LINE user id per provider.
-        contact = ingest.get_or_create_contact(inbox, identity.user_id, display_name=identity.name)
-        customer = contact.customer
         # The conversation exists from the scan on, so the clerk sees the new customer at once.
-        ingest.get_or_create_conversation(inbox, contact)
+        customer = chat.side().line_customer(inbox, identity.user_id, display_name=identity.name)
         if not clerk.is_active:
             hand_to_store(customer, clerk)
             return LiffBindResult(
@@ -359,41 +353,40 @@ def bind_via_liff(raw_code: str, id_token: str) -> LiffBindResult:
     )
 
 
-# --- prefilled-message flow (an inbound message handler, see omo.inbox.ingest) -------------------
+# --- prefilled-message flow (the inbox's inbound handler calls this, omo/inbox/binding_flows.py) ---
 
 
-def _reply(conversation: Any, text: str) -> None:
-    from omo.inbox.outbound import queue_message
+@dataclass(frozen=True)
+class Answer:
+    """What to tell the customer in the chat, and whether their message is consumed.
 
-    # No sender: a system answer. The delivery uses this event's free reply token when still fresh.
-    queue_message(conversation, kind="text", text=text)
+    A message that is not consumed waits in the HQ or store queue, where a person can help."""
+
+    message: str
+    consumed: bool = True
 
 
-def handle_code_message(ctx: Any, message: Any) -> bool:
-    """`綁定專屬店員 #<code>`: bind and confirm. True (consumed) when it bound or told who the clerk is.
+def answer_code_message(customer: Any, text: str, *, at: dt.datetime) -> Answer | None:
+    """`綁定專屬店員 #<code>` from `customer`: bind, or say why not. None when the text is no binding attempt.
 
-    An unknown or departed code is answered too, but not consumed: the message then waits in the
-    HQ or store queue, where a person can help the customer.
+    Consumed when it bound or told who the clerk is; an unknown or departed code is answered too,
+    but not consumed.
     """
-    match = CODE_IN_TEXT.search(message.text or "")
+    match = CODE_IN_TEXT.search(text or "")
     if match is None:
-        return False
+        return None
     raw = match.group(1)
     code = selectors.find_code(raw)
-    if code is None or code.brand_id != ctx.inbox.brand_id:
-        if selectors.normalize_code(raw) is None and "綁定" not in (message.text or ""):
-            return False  # "#hashtag" chatter, not a binding attempt
-        _reply(ctx.conversation, UNKNOWN_CODE_MESSAGE)
-        return False
-    customer = ctx.contact.customer
+    if code is None or code.brand_id != customer.brand_id:
+        if selectors.normalize_code(raw) is None and "綁定" not in (text or ""):
+            return None  # "#hashtag" chatter, not a binding attempt
+        return Answer(UNKNOWN_CODE_MESSAGE, consumed=False)
     clerk = code.clerk
     if not clerk.is_active:
         hand_to_store(customer, clerk)
-        _reply(ctx.conversation, departed_message(clerk))
-        return False
-    result = bind_customer(customer, clerk, source=Binding.Source.MESSAGE_CODE, at=ctx.occurred_at)
-    _reply(ctx.conversation, customer_message(result, requested_clerk=clerk))
-    return True
+        return Answer(departed_message(clerk), consumed=False)
+    result = bind_customer(customer, clerk, source=Binding.Source.MESSAGE_CODE, at=at)
+    return Answer(customer_message(result, requested_clerk=clerk))
 
 
 # --- transfers ---------------------------------------------------------------------------------
@@ -482,11 +475,9 @@ def transfer_bindings(
         customers=[b.customer_id for b in bindings],
         reason=reason,
     )
-    from omo.inbox import services as inbox_services
-
     for binding in bindings:
         if to_store is not None:
-            inbox_services.hand_customer_to_store(binding.customer, to_store)
+            chat.side().hand_to_store(binding.customer, to_store)
         else:
             _route(binding.customer)
     return transfer
@@ -587,25 +578,12 @@ def _recovery_card(clerk: Any, token: str) -> dict[str, Any]:
 @transaction.atomic
 def request_recovery(clerk: Any, customer: Any, *, actor: Actor) -> RecoveryRequest:
     """Send the customer a LINE message asking to confirm `clerk`; bound only when they tap confirm."""
-    from omo.inbox.models import Conversation
-    from omo.inbox.outbound import queue_message
-
     _check_clerk(clerk, actor.brand.pk)
     if customer is None or customer.brand_id != actor.brand.pk:
         raise BindingError("customer", "no such customer in this brand", status=404)
     if actor.user is not None and actor.user.role == "clerk" and actor.user.pk != clerk.pk:
         raise BindingError("clerk", "a clerk can ask only for themselves", status=403)
-    conversation = (
-        Conversation.objects.select_related("contact")
-        .filter(
-            brand_id=actor.brand.pk,
-            customer=customer,
-            inbox__platform="line",
-            contact__blocked_at__isnull=True,
-        )
-        .order_by("-last_message_at")
-        .first()
-    )
+    conversation = chat.side().line_conversation(actor.brand.pk, customer)
     if conversation is None:
         raise BindingError(
             "customer", "this customer cannot be reached on LINE (not a friend or blocked)", status=409
@@ -620,56 +598,45 @@ def request_recovery(clerk: Any, customer: Any, *, actor: Actor) -> RecoveryRequ
         token=secrets.token_urlsafe(24),
         expires_at=timezone.now() + dt.timedelta(days=RECOVERY_DAYS),
     )
-    queue_message(
+    chat.side().send(
         conversation, kind="flex", payload={"line": _recovery_card(clerk, request.token)}, sender=actor.user
     )
     audit.record(actor, "binding.recovery_requested", request, customer=customer.pk, clerk=clerk.pk)
     return request
 
 
-def answer_recovery(ctx: Any, data: str, params: dict[str, Any]) -> bool:
-    """Postback handler for `bind:confirm:<token>` / `bind:decline:<token>` (omo.inbox.ingest registry)."""
+def answer_recovery(customer: Any, data: str, *, at: dt.datetime) -> Answer:
+    """The customer tapped `bind:confirm:<token>` or `bind:decline:<token>` on a recovery card."""
     accept = data.startswith(CONFIRM_PREFIX)
     token = data[len(CONFIRM_PREFIX if accept else DECLINE_PREFIX) :]
     request = (
         RecoveryRequest.objects.select_for_update(of=("self",))
         .select_related("clerk__store")
-        .filter(brand_id=ctx.inbox.brand_id, token=token, customer_id=ctx.contact.customer_id)
+        .filter(brand_id=customer.brand_id, token=token, customer_id=customer.pk)
         .first()
     )
     if request is None:  # someone else's token, or made up: say nothing about whose
-        _reply(ctx.conversation, "這個確認已失效。\nThis confirmation is no longer valid.")
-        return True
-    now = ctx.occurred_at
-    if request.status == RecoveryRequest.Status.PENDING and request.expires_at <= now:
+        return Answer("這個確認已失效。\nThis confirmation is no longer valid.")
+    if request.status == RecoveryRequest.Status.PENDING and request.expires_at <= at:
         request.status = RecoveryRequest.Status.EXPIRED
         request.save(update_fields=["status"])
     if request.status != RecoveryRequest.Status.PENDING:
-        _reply(
-            ctx.conversation,
-            "這個確認已過期或已處理。\nThis confirmation has expired or was already answered.",
-        )
-        return True
-    request.answered_at = now
+        return Answer("這個確認已過期或已處理。\nThis confirmation has expired or was already answered.")
+    request.answered_at = at
     if not accept:
         request.status = RecoveryRequest.Status.DECLINED
         request.save(update_fields=["status", "answered_at"])
-        _reply(ctx.conversation, "好的，已為您取消。\nOK, nothing was changed.")
-        return True
+        return Answer("好的，已為您取消。\nOK, nothing was changed.")
     if not request.clerk.is_active:
         request.status = RecoveryRequest.Status.EXPIRED
         request.save(update_fields=["status", "answered_at"])
-        _reply(ctx.conversation, departed_message(request.clerk))
-        hand_to_store(ctx.contact.customer, request.clerk)
-        return True
+        hand_to_store(customer, request.clerk)
+        return Answer(departed_message(request.clerk))
     request.status = RecoveryRequest.Status.CONFIRMED
     request.save(update_fields=["status", "answered_at"])
     # The customer's own tap is consent enough to override the first-clerk-keeps policy.
-    result = bind_customer(
-        ctx.contact.customer, request.clerk, source=Binding.Source.RECOVERY, at=now, force=True
-    )
-    _reply(ctx.conversation, customer_message(result, requested_clerk=request.clerk))
-    return True
+    result = bind_customer(customer, request.clerk, source=Binding.Source.RECOVERY, at=at, force=True)
+    return Answer(customer_message(result, requested_clerk=request.clerk))
 
 
 def expire_recoveries(now: dt.datetime | None = None) -> int:
@@ -677,16 +644,3 @@ def expire_recoveries(now: dt.datetime | None = None) -> int:
     return RecoveryRequest.objects.filter(status=RecoveryRequest.Status.PENDING, expires_at__lte=now).update(
         status=RecoveryRequest.Status.EXPIRED
     )
-
-
-def register_handlers() -> None:
-    """Hook the code-message flow and recovery postbacks into inbound processing (called from AppConfig.ready)."""
-    from omo.inbox import ingest
-
-    ingest.register_message_handler(
-        handle_code_message,
-        name="binding.code_message",
-        matches=lambda ctx, message: CODE_IN_TEXT.search(message.text or "") is not None,
-    )
-    ingest.register_postback_handler(CONFIRM_PREFIX, answer_recovery)
-    ingest.register_postback_handler(DECLINE_PREFIX, answer_recovery)

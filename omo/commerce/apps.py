@@ -16,3 +16,8 @@ class CommerceConfig(AppConfig):
         from omo.commerce import personal_data
 
         personal_data.register()
+
+        # Loyalty tiers read the spend of the rolling window from the orders (omo/loyalty/spend.py).
+        from omo.commerce import subscribers
+
+        subscribers.register()

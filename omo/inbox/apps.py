@@ -18,7 +18,7 @@ class InboxConfig(AppConfig):
 
         consent_words.register_handlers()
         # Push inbox changes to staff sockets after commit (omo/inbox/realtime.py).
-        from omo.inbox import realtime
+        from omo.inbox import binding_flows, realtime
 
         realtime.register()
 
@@ -27,3 +27,6 @@ class InboxConfig(AppConfig):
 
         schedule.register("inbox.escalate_and_return", tasks.escalate_and_return, dt.timedelta(minutes=1))
         schedule.register("inbox.sweep_stuck_messages", tasks.sweep_stuck_messages, dt.timedelta(minutes=1))
+
+        # Binding's chat verbs, the "#<code>" message and the recovery postbacks.
+        binding_flows.register()

@@ -6,7 +6,8 @@
 
 `queue_message` stores the Message as "queued" with its idempotency key (`retry_key`) *before*
 anything is sent, publishes `message.created`, and enqueues `deliver_message` after commit.
-`deliver_message` asks the inbox's adapter to deliver it under the platform's sending policy
+`deliver_message` asks the inbox's sender (its platform adapter, registered in
+omo/inbox/delivery.py) to deliver it under the platform's sending policy
 (LINE: free reply token when fresh, else push with X-Line-Retry-Key; see
 omo/platforms/line/sending.py) and records the outcome: sent (with via and the platform's id),
 failed (with a reason people can read, zh-Hant / English), or rescheduled for later (429, outages).
@@ -38,9 +39,8 @@ from django.utils import timezone
 from django_tasks import task
 
 from omo.core import events
+from omo.inbox.delivery import DeliveryOutcome, DeliveryState, sender_for
 from omo.inbox.models import Conversation, Message
-from omo.platforms import get_adapter
-from omo.platforms.base import DeliveryOutcome, DeliveryState
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +200,7 @@ def deliver(message_id: int) -> dict[str, Any]:
     if not cache.add(lease_key, holder, LEASE_SECONDS):
         return {"message_id": message_id, "state": DeliveryState.SKIPPED, "status": message.status}
     try:
-        outcome = get_adapter(message.conversation.inbox).deliver(message)
+        outcome = sender_for(message.conversation.inbox).deliver(message)
         apply_outcome(message, outcome)
     finally:
         if cache.get(lease_key) == holder:

@@ -35,7 +35,7 @@ from omo.customers.personal_data import (
 )
 from omo.customers.retention import delete_in_chunks
 from omo.customers.tasks import PLATFORM_KIND, chunks
-from omo.inbox.models import Contact, Conversation, Inbox, Message, WebhookReceipt
+from omo.inbox.models import Contact, Conversation, Message, WebhookReceipt
 
 
 class InboxData(PersonalDataHandler):
@@ -68,8 +68,6 @@ class InboxData(PersonalDataHandler):
         return [value for row in contacts.values_list("external_user_id", "display_name") for value in row]
 
     def erase(self, erasure: Erasure) -> dict[str, int]:
-        from omo.platforms.tasks import expand_intakes
-
         brand_id, ids, now = erasure.brand_id, erasure.customer_ids, erasure.now
         counts: dict[str, int] = {}
         contacts = Contact.objects.filter(brand_id=brand_id, customer_id__in=ids)
@@ -93,9 +91,9 @@ class InboxData(PersonalDataHandler):
         counts["messages"] = messages.update(
             text="", payload={"erased": True}, attachment="", failure_reason=""
         )
+        # Requests the edge stored whole under load were split into receipts before this runs
+        # (omo/platforms/personal_data.py).
         receipts = 0
-        for inbox in Inbox.objects.filter(pk__in=list(by_inbox)):
-            expand_intakes(inbox)  # requests the edge stored whole under load hold events too
         for inbox_id, user_ids in by_inbox.items():
             receipts += WebhookReceipt.objects.filter(
                 inbox_id=inbox_id, payload__source__userId__in=user_ids

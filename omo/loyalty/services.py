@@ -20,6 +20,7 @@ from django.utils import timezone
 from omo.core import audit, bulk, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.loyalty import spend
 from omo.loyalty.models import (
     Coupon,
     CouponCode,
@@ -299,21 +300,20 @@ def expire_points(brand: Brand, *, now: dt.datetime | None = None) -> int:
 
 
 def rolling_spend(customer, *, now: dt.datetime | None = None) -> int:
-    from omo.commerce.selectors import net_spend_since
-
     program = program_for(customer.brand_id)
     since = (now or timezone.now()) - dt.timedelta(days=program.tier_window_days)
-    return net_spend_since(customer, since)
+    spent = list(spend.spend_since(since).filter(customer_id=customer.pk).values_list("spend", flat=True))
+    return int(spent[0] or 0) if spent else 0
 
 
 def recompute_tier(customer, *, now: dt.datetime | None = None) -> LoyaltyAccount:
     account = account_for(customer)
-    spend = rolling_spend(customer, now=now)
+    spent = rolling_spend(customer, now=now)
     tier = (
-        Tier.objects.filter(brand_id=customer.brand_id, threshold__lte=spend).order_by("-threshold").first()
+        Tier.objects.filter(brand_id=customer.brand_id, threshold__lte=spent).order_by("-threshold").first()
     )
     LoyaltyAccount.objects.filter(pk=account.pk).update(
-        rolling_spend=spend, tier=tier, tier_updated_at=now or timezone.now()
+        rolling_spend=spent, tier=tier, tier_updated_at=now or timezone.now()
     )
     account.refresh_from_db()
     return account
@@ -645,19 +645,13 @@ def _set_tiers(
 ) -> dt.datetime:
     """Each account's rolling spend and tier (tiers as (id, threshold, multiplier), highest first),
     as recompute_tier sets them; returns the moment they were computed for."""
-    from omo.commerce.models import Order
-    from omo.commerce.selectors import SALE_STATUSES
-
     now = timezone.now()
     since = now - dt.timedelta(days=program.tier_window_days)
-    spend = dict(
-        Order.objects.filter(customer_id__in=list(accounts), placed_at__gte=since, status__in=SALE_STATUSES)
-        .values("customer_id")
-        .annotate(s=Sum(F("total") - F("refunded_total")))
-        .values_list("customer_id", "s")
+    spent = dict(
+        spend.spend_since(since).filter(customer_id__in=list(accounts)).values_list("customer_id", "spend")
     )
     for customer_id, account in accounts.items():
-        account.rolling_spend = int(spend.get(customer_id) or 0)
+        account.rolling_spend = int(spent.get(customer_id) or 0)
         account.tier_id = next(
             (tier_id for tier_id, threshold, _ in tiers if threshold <= account.rolling_spend), None
         )

@@ -5,34 +5,24 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery, Sum
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_tasks import task
 
 from omo.core.models import Brand
-from omo.loyalty import services
+from omo.loyalty import services, spend
 from omo.loyalty.models import LoyaltyAccount, Tier
 
 
 def recompute_all_tiers(brand: Brand, *, now: dt.datetime | None = None) -> int:
     """Rolling spend and tier for every account of the brand, in set-based UPDATEs. Returns changes."""
-    from omo.commerce.models import Order
-    from omo.commerce.selectors import SALE_STATUSES
-
     now = now or timezone.now()
     program = services.program_for(brand)
     since = now - dt.timedelta(days=program.tier_window_days)
-    spend = (
-        Order.objects.filter(
-            customer_id=OuterRef("customer_id"), placed_at__gte=since, status__in=SALE_STATUSES
-        )
-        .values("customer_id")
-        .annotate(s=Sum(F("total") - F("refunded_total")))
-        .values("s")
-    )
+    spent = spend.spend_since(since).filter(customer_id=OuterRef("customer_id")).values("spend")
     with transaction.atomic():
-        LoyaltyAccount.objects.filter(brand=brand).update(rolling_spend=Coalesce(Subquery(spend), 0))
+        LoyaltyAccount.objects.filter(brand=brand).update(rolling_spend=Coalesce(Subquery(spent), 0))
         changed = 0
         tiers = list(Tier.objects.filter(brand=brand).order_by("threshold"))
         for index, tier in enumerate(tiers):

@@ -1,10 +1,10 @@
 """The one interface every messaging platform adapter implements (LINE first; Meta, WhatsApp later).
 
-Domain code (omo.inbox, omo.binding, …) talks to platforms only through this module's types and
-`omo.platforms.get_adapter(inbox)`; it never imports a platform SDK. An adapter is the wire: it
-verifies and parses what the platform sends, sends what we say, and states the platform's limits
-as data so that policies (rate limits, reply windows, batching) read numbers instead of
-hard-coding them.
+Domain code never imports a platform SDK: the inbox sends through the sender registry it defines
+(omo/inbox/delivery.py), which omo.platforms fills with `get_adapter` at start-up. An adapter is
+the wire: it verifies and parses what the platform sends, sends what we say, and states the
+platform's limits as data so that policies (rate limits, reply windows, batching) read numbers
+instead of hard-coding them.
 
 Shape of a round trip:
 
@@ -23,6 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
+
+# Defined by the inbox, which delivers through adapters without importing them; adapters build them.
+from omo.inbox.delivery import DeliveryOutcome as DeliveryOutcome
+from omo.inbox.delivery import DeliveryState as DeliveryState
 
 if TYPE_CHECKING:
     from omo.inbox.models import Message
@@ -183,24 +187,6 @@ class SendResult:
     @property
     def ok(self) -> bool:
         return self.status in (SendStatus.SENT, SendStatus.ALREADY_ACCEPTED)
-
-
-class DeliveryState(StrEnum):
-    SENT = "sent"
-    FAILED = "failed"
-    RETRY_LATER = "retry_later"
-    SKIPPED = "skipped"  # not ours to send now (already sent, or another worker holds it)
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    """What a platform's sending policy did with one queued Message (see omo.inbox.outbound)."""
-
-    state: DeliveryState
-    via: str = ""  # Message.SentVia value
-    external_id: str | None = None
-    reason: str = ""  # readable, zh-Hant / English, for Message.failure_reason
-    retry_after: float | None = None  # seconds, with RETRY_LATER
 
 
 class PlatformError(Exception):

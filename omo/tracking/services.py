@@ -169,7 +169,7 @@ def build_event(
     if b"\\u0000" in compact:  # PostgreSQL stores no NUL in text or JSON: refuse it the same everywhere
         raise InvalidMessage("message contains a NUL character (\\u0000), which cannot be stored")
     type_ = msg.get("type")
-    if type_ not in TYPES:
+    if not isinstance(type_, str) or type_ not in TYPES:  # a list or an object is no type (and unhashable)
         raise InvalidMessage(f"type must be one of {', '.join(sorted(TYPES))}")
     user_id = _text(msg, "userId")
     anonymous_id = _text(msg, "anonymousId")

@@ -16,8 +16,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import strip_tags
 from pydantic import ValidationError
 
+from omo.commerce.refs import clean_ref
 from omo.commerce.schemas import OrderIn, RefundIn
-from omo.commerce.shop.session import clean_ref
 from omo.core.money import to_minor
 
 SOURCE = "shopify"

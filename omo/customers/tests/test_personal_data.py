@@ -88,6 +88,7 @@ def test_handlers_run_in_a_stable_order():
         "commerce",
         "loyalty",
         "binding",
+        "platforms",
         "inbox",
         "tracking",
         "attribution",

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from omo.commerce.models import Order
-from omo.commerce.tests.test_shop_views import build_catalogue
+from omo.shop.tests.test_shop_views import build_catalogue
 from omo.tracking import timeline
 from omo.tracking.models import TrackedEvent
 

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from omo.catalog.models import Category, Location, Product, ProductImage, Variant
 from omo.commerce import services
 from omo.commerce.models import Cart, CartLine
-from omo.commerce.shop import tracking as shop_tracking
 from omo.core.models import Brand
+from omo.shop import tracking as shop_tracking
 from omo.staff.models import Store
 from omo.testing import factories as f
 

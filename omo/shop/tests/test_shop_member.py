@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from omo.commerce import services, shop_links
 from omo.commerce.schemas import OrderIn
-from omo.commerce.shop import tracking as shop_tracking
 from omo.core.audit import Actor
 from omo.customers.models import Customer
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
+from omo.shop import tracking as shop_tracking
 from omo.testing import factories as f
 
 ADDRESS = {"city": "台北市", "line1": "松高路 1 號"}

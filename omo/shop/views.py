@@ -28,20 +28,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from omo.catalog import inventory
 from omo.commerce import services, shop_links
 from omo.commerce.models import Cart, Order
-from omo.commerce.shop import selectors
-from omo.commerce.shop import tracking as shop_tracking
-from omo.commerce.shop.forms import (
+from omo.commerce.refs import clean_ref
+from omo.core.models import Brand
+from omo.core.money import format_money
+from omo.customers.models import Customer
+from omo.loyalty import services as loyalty
+from omo.shop import selectors
+from omo.shop import tracking as shop_tracking
+from omo.shop.forms import (
     FRIENDLY_ERRORS,
     SERVICE_FIELD_TO_FORM_FIELD,
     AddToCartForm,
     CartLineForm,
     CheckoutForm,
 )
-from omo.commerce.shop.session import ShopSession, clean_ref
-from omo.core.models import Brand
-from omo.core.money import format_money
-from omo.customers.models import Customer
-from omo.loyalty import services as loyalty
+from omo.shop.session import ShopSession
 
 ShopView = Callable[..., HttpResponse]
 

@@ -10,19 +10,9 @@
 
 from __future__ import annotations
 
-import re
-
 from django.http import HttpRequest
 
 from omo.core.models import Brand
-
-# Referrals come from our own tracked links and clerk codes; anything else is ignored, not stored.
-_REF_PATTERN = re.compile(r"^[A-Za-z0-9_.:\-]{1,200}$")
-
-
-def clean_ref(raw: str | None) -> str:
-    value = (raw or "").strip()
-    return value if _REF_PATTERN.match(value) else ""
 
 
 class ShopSession:

@@ -9,8 +9,8 @@ import pytest
 
 from omo.commerce import services
 from omo.commerce.models import Order
-from omo.commerce.tests.test_shop_views import build_catalogue
 from omo.core.audit import Actor
+from omo.shop.tests.test_shop_views import build_catalogue
 from omo.testing import factories as f
 
 pytestmark = pytest.mark.browser

@@ -8,10 +8,10 @@ from django.test import Client
 from omo.catalog.models import Reservation, StockLevel
 from omo.commerce import shop_links
 from omo.commerce.models import Cart, Order
-from omo.commerce.tests.test_shop_views import add, build_catalogue, page_text
 from omo.core.audit import Actor
 from omo.customers.models import Customer
 from omo.loyalty import services as loyalty
+from omo.shop.tests.test_shop_views import add, build_catalogue, page_text
 from omo.testing import factories as f
 
 SHIP = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from omo.commerce.shop import views
+from omo.shop import views
 
 app_name = "shop"
 
