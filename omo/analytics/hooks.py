@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db.models.signals import post_delete
 
-from omo.analytics import rollups
+from omo.analytics import rollups, sweep
 from omo.catalog.models import Product
 from omo.commerce.models import Order, OrderLine, Refund
 from omo.core import events
@@ -132,5 +132,6 @@ def connect() -> None:
     events.subscribe("order.cancelled", on_order_cancelled, durable="analytics.order_cancelled")
     events.subscribe("customer.merged", on_customers_moved, durable="analytics.customers_moved")
     events.subscribe("customer.split", on_customers_moved, durable="analytics.customers_moved")
+    sweep.register()
     post_delete.connect(on_product_deleted, sender=Product, dispatch_uid="analytics.product_deleted")
     post_delete.connect(on_store_deleted, sender=Store, dispatch_uid="analytics.store_deleted")

@@ -8,7 +8,7 @@ class AttributionConfig(AppConfig):
     def ready(self) -> None:
         # Every order from every sales channel gets a decision; every refund and cancellation its
         # reversing entries. Durable: a decision lost in a crash is made by the worker's retry.
-        from omo.attribution import services
+        from omo.attribution import services, sweep
         from omo.core import events
 
         events.subscribe(
@@ -26,3 +26,4 @@ class AttributionConfig(AppConfig):
         events.subscribe(
             "order.cancelled", services.on_order_cancelled, durable="attribution.order_cancelled"
         )
+        sweep.register()

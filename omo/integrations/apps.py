@@ -10,7 +10,7 @@ class IntegrationsConfig(AppConfig):
         # Durable, but only for brands with an endpoint that takes the topic: no row is owed for
         # an event nobody subscribed to (most events of most brands).
         from omo.core import events
-        from omo.integrations import services
+        from omo.integrations import services, sweep
         from omo.integrations.topics import TOPICS
 
         for topic in TOPICS:
@@ -20,3 +20,4 @@ class IntegrationsConfig(AppConfig):
                 durable=f"integrations.{topic}",
                 when=services.wanted_for(topic),
             )
+        sweep.register()

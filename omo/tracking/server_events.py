@@ -580,3 +580,6 @@ def subscribe_all() -> None:
     the worker's retry, and a retry that finds the row already there is a no-op (unique message_id)."""
     for name, handler in SUBSCRIPTIONS.items():
         domain_events.subscribe(name, handler, durable=f"tracking.{name}", when=WANTED.get(name))
+    from omo.tracking import sweep
+
+    sweep.register()
