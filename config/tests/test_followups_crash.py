@@ -104,11 +104,14 @@ def test_an_order_whose_process_died_after_commit_gets_every_follow_up_exactly_o
     attribution = Attribution.objects.get(order=order)
     assert (attribution.rule, attribution.clerk_id) == ("pos_staff", clerk.pk)
     assert CommissionEntry.objects.filter(order=order).count() <= 1  # one sale entry at most, never two
-    assert list(
+    timeline = dict(
         TrackedEvent.objects.filter(brand=brand, customer_id=order.customer_id).values_list(
             "event", "message_id"
         )
-    ) == [("Order Completed", f"omo:order:{order.pk}:completed")]
+    )
+    assert TrackedEvent.objects.filter(brand=brand).count() == 2  # the order and the points it earned
+    assert timeline["Order Completed"] == f"omo:order:{order.pk}:completed"
+    assert timeline["Points Earned"].startswith("omo:points:")
     assert WebhookDelivery.objects.filter(endpoint=endpoint, topic="order.attributed").count() == 1
     assert SalesDay.objects.filter(brand=brand).values_list("orders", "net").get() == (1, 200000)
     assert (
