@@ -208,17 +208,28 @@ def _postpone(row_id: int, error: str) -> None:
         logger.exception("could not record the failure of follow-up %s", row_id)
 
 
-def _run_durable(row_id: int, name: str, key: str, handler: Handler, payload: dict[str, Any]) -> bool:
+def _run_durable(
+    row_id: int, name: str, key: str, handler: Handler, payload: dict[str, Any], *, skip_locked: bool = False
+) -> bool | None:
     """Deliver one owed row: delete it and run the handler in one transaction, so the handler's
-    writes and the done-mark commit together. False when it failed or was already delivered."""
+    writes and the done-mark commit together. True when delivered, False when the handler failed,
+    None when there was nothing to do: delivered already, or (`skip_locked`, the worker's passes)
+    being delivered by someone else right now."""
     from omo.core.models import FollowUp
 
     try:
         with transaction.atomic():
+            if skip_locked and not (
+                FollowUp.objects.select_for_update(skip_locked=True)
+                .filter(pk=row_id)
+                .values_list("pk")
+                .first()
+            ):
+                return None
             # Deleting first locks the row: a second deliverer waits here, then finds nothing.
             deleted, _ = FollowUp.objects.filter(pk=row_id).delete()
             if not deleted:
-                return False
+                return None
             handler(payload)
     except Exception as exc:
         logger.exception("durable subscriber %s of %s failed; it will be retried", key, name)
@@ -247,9 +258,10 @@ def deliver_due(*, limit: int = 500, now: dt.datetime | None = None) -> tuple[in
             _postpone(row_id, f"no durable subscriber {key!r} in this process")
             failed += 1
             continue
-        if _run_durable(row_id, name, key, handler, payload):
+        outcome = _run_durable(row_id, name, key, handler, payload, skip_locked=True)
+        if outcome is True:
             delivered += 1
-        elif FollowUp.objects.filter(pk=row_id).exists():
+        elif outcome is False:
             failed += 1
     return delivered, failed
 

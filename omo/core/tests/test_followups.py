@@ -116,7 +116,7 @@ def test_a_row_already_delivered_is_not_delivered_again(registry, brand, django_
     assert calls == [_payload(brand)]
     # that worker, coming to the row after the in-process delivery, finds nothing to do
     assert (
-        events._run_durable(row_id, "customer.created", "test.calls", calls.append, _payload(brand)) is False
+        events._run_durable(row_id, "customer.created", "test.calls", calls.append, _payload(brand)) is None
     )
     assert calls == [_payload(brand)]
 
@@ -228,3 +228,44 @@ def test_the_product_registers_its_follow_ups_as_durable():
     # socket pushes stay best-effort
     assert realtime.on_message_created in events._subscribers["message.created"]
     assert realtime.on_message_created not in events._durable_keys
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_passing_at_once_deliver_each_row_once(registry):
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks between two connections")
+    brand = f.make_brand("並行品牌", slug="concurrent-followups")
+    events.subscribe("customer.created", _remember, durable="test.remember")
+    FollowUp.objects.bulk_create(
+        FollowUp(
+            brand=brand,
+            event="customer.created",
+            subscriber="test.remember",
+            payload=_payload(brand, n),
+            next_attempt_at=timezone.now(),
+        )
+        for n in range(40)
+    )
+    barrier = threading.Barrier(2)
+    results: list[tuple[int, int]] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            results.append(events.deliver_due(now=timezone.now() + LATER))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(done for done, _ in results) == 40 and all(failed == 0 for _, failed in results)
+    assert _seen() == sorted(f"seen:{n}" for n in range(40))  # a unique name each: a second run would fail
+    assert not FollowUp.objects.exists()
