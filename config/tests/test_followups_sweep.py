@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from omo.analytics import rollups
 from omo.analytics.models import CustomerActivity
+from omo.attribution import services as attribution
 from omo.attribution.models import Attribution
 from omo.binding.models import Binding
 from omo.commerce import services as commerce
@@ -23,6 +24,8 @@ from omo.testing import factories as f
 from omo.tracking.models import TrackedEvent
 
 pytestmark = pytest.mark.django_db
+
+PHONE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari Line/13.20.0"
 
 
 def _sweep(*args: str) -> dict[str, int]:
@@ -40,7 +43,7 @@ def _world(brand, store, phone: str):
     """An order, a binding and a webhook endpoint whose follow-ups never ran (no commit hooks in
     this test, and the owed rows removed, as for data written before they existed)."""
     clerk = f.make_user(brand, f"clerk-{brand.slug}", role="clerk", store=store, employee_code="E001")
-    f.make_product(brand, "有機棉T恤", variants=[("TEE-M", "M", 100000)])
+    product = f.make_product(brand, "有機棉T恤", variants=[("TEE-M", "M", 100000)])
     rollups.rebuild(brand)
     WebhookEndpoint.objects.create(
         brand=brand, url="https://erp.example.com/hook", topics=["order.attributed"], secret_encrypted="x"
@@ -71,6 +74,8 @@ def _world(brand, store, phone: str):
         source="manual",
         started_at=timezone.now(),
     )
+    link = attribution.issue_link(brand, clerk=clerk, product=product, customer=order.customer)
+    attribution.record_click(link, user_agent=PHONE_UA)
     FollowUp.objects.filter(brand=brand).delete()
     return order
 
@@ -84,7 +89,7 @@ def test_sweep_counts_the_gaps_then_repairs_them_once(brand, store, other_brand)
         "attribution.orders": 1,
         "rollup.customers": 1,
         "timeline.bindings": 1,
-        "timeline.clicks": 0,
+        "timeline.clicks": 1,
         "timeline.messages": 0,
         "timeline.orders": 1,
         "webhooks.deliveries": 0,  # nothing was attributed yet, so no event is owed
@@ -98,6 +103,7 @@ def test_sweep_counts_the_gaps_then_repairs_them_once(brand, store, other_brand)
     assert set(TrackedEvent.objects.filter(brand=brand).values_list("event", flat=True)) == {
         "Order Completed",
         "Clerk Bound",
+        "Product Clicked",
     }
     assert CustomerActivity.objects.filter(brand=brand, customer_id=order.customer_id).exists()
     assert WebhookDelivery.objects.filter(brand=brand, topic="order.attributed").count() == 1
@@ -107,7 +113,7 @@ def test_sweep_counts_the_gaps_then_repairs_them_once(brand, store, other_brand)
     again = _sweep("--brand", brand.slug)
     assert {kind: count for kind, count in again.items() if count} == {}
     assert WebhookDelivery.objects.filter(brand=brand).count() == 1
-    assert TrackedEvent.objects.filter(brand=brand).count() == 2
+    assert TrackedEvent.objects.filter(brand=brand).count() == 3
 
     # The other brand was left alone.
     assert not Attribution.objects.filter(order=other_order).exists()

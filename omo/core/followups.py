@@ -10,7 +10,7 @@ subscribers use, so running the sweep twice, or while the subscribers run, chang
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -58,9 +58,3 @@ def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
-
-
-def missing(expected: dict[str, T], present: Sequence[str] | set[str]) -> list[T]:
-    """The values of `expected` (keyed by what should exist) whose key is not in `present`."""
-    have = set(present)
-    return [value for key, value in expected.items() if key not in have]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from django.db.models import QuerySet
+
 from omo.core import followups
 from omo.core.models import Brand
 from omo.tracking import server_events
@@ -23,33 +25,30 @@ def _present(brand: Brand, message_ids: list[str]) -> set[str]:
     )
 
 
+Row = tuple  # a values_list row of the source table, its id first
+
+
 def _sweep(
     brand: Brand,
-    rows,  # values_list of (id, *expected message ids of that row)
+    rows: QuerySet,
+    expect: Callable[[Row], tuple[str, ...]],
     repair: bool,
-    write: Callable[[list], None],
+    write: Callable[[list[Row]], object],
 ) -> int:
+    """Rows (in chunks) whose expected message ids are not all stored; written again if `repair`."""
     found = 0
     for chunk in followups.chunked(rows.iterator(chunk_size=followups.CHUNK)):
-        expected = [message_id for row in chunk for message_id in row[1] if message_id]
-        have = _present(brand, expected)
-        gaps = [row for row in chunk if any(m not in have for m in row[1] if m)]
+        expected = {row[0]: [m for m in expect(row) if m] for row in chunk}
+        have = _present(brand, [m for ids in expected.values() for m in ids])
+        gaps = [row for row in chunk if any(m not in have for m in expected[row[0]])]
         found += len(gaps)
         if repair and gaps:
             write(gaps)
     return found
 
 
-class _Rows:
-    """Rows as (id, expected message ids, extra), streamed from a queryset."""
-
-    def __init__(self, queryset, expect: Callable[[tuple], tuple]) -> None:
-        self.queryset = queryset
-        self.expect = expect
-
-    def iterator(self, chunk_size: int):
-        for row in self.queryset.iterator(chunk_size=chunk_size):
-            yield (row[0], self.expect(row), row)
+def _ids(rows: list[Row]) -> list[int]:
+    return [row[0] for row in rows]
 
 
 def orders(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
@@ -58,14 +57,13 @@ def orders(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
     queryset = Order.objects.filter(brand=brand, customer_id__isnull=False)
     if since is not None:
         queryset = queryset.filter(created_at__gte=since)
-    rows = _Rows(
-        queryset.order_by("id").values_list("id", "status"),
+
+    def expect(row: Row) -> tuple[str, ...]:
         # An order recorded already cancelled has only its cancellation; any other its completion.
-        lambda row: (
-            (f"{P}order:{row[0]}:cancelled",) if row[1] == "cancelled" else (f"{P}order:{row[0]}:completed",)
-        ),
-    )
-    return _sweep(brand, rows, repair, lambda gaps: server_events.record_orders([gap[0] for gap in gaps]))
+        return (f"{P}order:{row[0]}:{'cancelled' if row[1] == 'cancelled' else 'completed'}",)
+
+    rows = queryset.order_by("id").values_list("id", "status")
+    return _sweep(brand, rows, expect, repair, lambda gaps: server_events.record_orders(_ids(gaps)))
 
 
 def messages(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
@@ -76,8 +74,9 @@ def messages(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
     )
     if since is not None:
         queryset = queryset.filter(created_at__gte=since)
-    rows = _Rows(queryset.order_by("id").values_list("id"), lambda row: (f"{P}message:{row[0]}",))
-    return _sweep(brand, rows, repair, lambda gaps: server_events.record_messages([gap[0] for gap in gaps]))
+    rows = queryset.order_by("id").values_list("id")
+    expect = lambda row: (f"{P}message:{row[0]}",)  # noqa: E731
+    return _sweep(brand, rows, expect, repair, lambda gaps: server_events.record_messages(_ids(gaps)))
 
 
 def clicks(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
@@ -86,8 +85,9 @@ def clicks(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
     queryset = Click.objects.filter(brand=brand, is_preview=False, customer_id__isnull=False)
     if since is not None:
         queryset = queryset.filter(clicked_at__gte=since)
-    rows = _Rows(queryset.order_by("id").values_list("id"), lambda row: (f"{P}click:{row[0]}",))
-    return _sweep(brand, rows, repair, lambda gaps: server_events.record_clicks([gap[0] for gap in gaps]))
+    rows = queryset.order_by("id").values_list("id")
+    expect = lambda row: (f"{P}click:{row[0]}",)  # noqa: E731
+    return _sweep(brand, rows, expect, repair, lambda gaps: server_events.record_clicks(_ids(gaps)))
 
 
 def bindings(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
@@ -96,18 +96,18 @@ def bindings(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
     queryset = Binding.objects.filter(brand=brand)
     if since is not None:
         queryset = queryset.filter(started_at__gte=since)
-    rows = _Rows(
-        queryset.order_by("id").values_list("id", "ended_at", "ended_reason"),
-        lambda row: (f"{P}binding:{row[0]}:bound", f"{P}binding:{row[0]}:ended" if row[1] else ""),
-    )
+    rows = queryset.order_by("id").values_list("id", "ended_at", "ended_reason")
 
-    def write(gaps: list) -> None:
-        for binding_id, _, (_, ended_at, reason) in gaps:
+    def expect(row: Row) -> tuple[str, ...]:
+        return (f"{P}binding:{row[0]}:bound", f"{P}binding:{row[0]}:ended" if row[1] else "")
+
+    def write(gaps: list[Row]) -> None:
+        for binding_id, ended_at, reason in gaps:
             server_events.record_binding(binding_id, ended=False)
             if ended_at is not None:
                 server_events.record_binding(binding_id, ended=True, reason=reason or "")
 
-    return _sweep(brand, rows, repair, write)
+    return _sweep(brand, rows, expect, repair, write)
 
 
 def register() -> None:
