@@ -28,8 +28,6 @@ class PeriodicJob:
 
 
 JOBS: tuple[PeriodicJob, ...] = (
-    # Follow-ups of domain events left undelivered after their commit (omo.core.events).
-    PeriodicJob("core.deliver_followups", "omo.core.tasks.deliver_followups", dt.timedelta(seconds=15)),
     PeriodicJob("loyalty.nightly", "omo.loyalty.tasks.nightly_loyalty_all_brands", dt.timedelta(hours=24)),
     PeriodicJob("inbox.escalate_and_return", "omo.inbox.tasks.escalate_and_return", dt.timedelta(minutes=1)),
     PeriodicJob(

@@ -12,8 +12,6 @@ from omo.core.models import WorkerHeartbeat
 
 PROBE_CACHE_PREFIX = "omo:probe:"
 PROBE_TTL_SECONDS = 3600
-FOLLOWUP_BATCH = 500
-FOLLOWUP_PASSES = 20
 
 
 def probe_cache_key(token: str) -> str:
@@ -46,20 +44,3 @@ def run_import(job_id: int) -> dict[str, Any]:
         "applied_rows": job.applied_rows,
         "error_rows": job.error_rows,
     }
-
-
-@task()
-def deliver_followups() -> dict[str, Any]:
-    """Deliver the follow-ups of domain events that were not delivered right after their commit
-    (the process was killed, or the subscriber failed): periodic, see omo.core.schedule."""
-    from omo.core import events
-
-    delivered = failed = 0
-    # A bounded number of passes keeps one run short; what is left is due at the next run.
-    for _ in range(FOLLOWUP_PASSES):
-        done, broken = events.deliver_due(limit=FOLLOWUP_BATCH)
-        delivered += done
-        failed += broken
-        if done + broken < FOLLOWUP_BATCH:
-            break
-    return {"delivered": delivered, "failed": failed}

@@ -7,6 +7,10 @@ cleanly. `/healthz` reads the freshest row; a worker that crashed leaves a row t
 Wake-up: `WakingWorker` runs the same claim-and-run steps as django_tasks_db's `db_worker`, but when
 the queue is empty it waits on `omo.core.taskwake.Bell` (PostgreSQL NOTIFY, or an in-process event)
 instead of sleeping, so a new task starts within milliseconds; the interval stays as a poll.
+Follow-ups: when idle, at most every `FOLLOWUP_PASS_SECONDS`, the loop delivers the follow-ups of
+domain events that were not delivered right after their commit (omo.core.events.deliver_due: the
+publishing process died, or a subscriber failed and its backoff has passed). Rows another worker is
+delivering are skipped, so any number of workers may pass at once.
 `EmbeddedWorker` runs one in a thread of the web server (embedded set-up: SQLite and the in-memory
 channel layer, where only a worker in the server's own process can reach its sockets).
 """
@@ -27,6 +31,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from omo.core import events
 from omo.core.models import WorkerHeartbeat
 from omo.core.taskwake import Bell
 
@@ -150,15 +155,49 @@ def keep_connections_open(max_age: int = WORKER_CONN_MAX_AGE) -> None:
 # Seconds before a worker looks again when the only ready task was locked (an edge committing input
 # for it; that takes a few milliseconds).
 LOCKED_TASK_RETRY = 0.005
+# Seconds between an idle worker's passes over the follow-ups that are due (one indexed read when
+# there are none). A row is first due FIRST_RETRY_AFTER after its event, so a lost follow-up runs
+# within about 45 s.
+FOLLOWUP_PASS_SECONDS = 15.0
+FOLLOWUP_BATCH = 500
+FOLLOWUP_PASS_BUDGET = 5.0  # seconds a pass may go on while full batches keep coming
 
 
 class WakingWorker(Worker):
     """db_worker's loop with the idle sleep replaced by a wait that a new task cuts short."""
 
-    def __init__(self, *, bell: Bell | None = None, **options: object) -> None:
+    def __init__(
+        self,
+        *,
+        bell: Bell | None = None,
+        followup_pass_seconds: float | None = FOLLOWUP_PASS_SECONDS,
+        **options: object,
+    ) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
         self._bell = bell
         self.skipped = False
+        self._followup_pass_seconds = followup_pass_seconds
+        self._next_followup_pass = 0.0  # the first idle moment
+
+    def deliver_followups(self) -> tuple[int, int]:
+        """Deliver the follow-ups that are due, if this worker's last pass is long enough ago."""
+        if self._followup_pass_seconds is None or time.monotonic() < self._next_followup_pass:
+            return 0, 0
+        self._next_followup_pass = time.monotonic() + self._followup_pass_seconds
+        delivered = failed = 0
+        until = time.monotonic() + FOLLOWUP_PASS_BUDGET
+        try:
+            # A backlog (after an outage) goes in batches, but tasks are not kept waiting long.
+            while True:
+                done, broken = events.deliver_due(limit=FOLLOWUP_BATCH)
+                delivered, failed = delivered + done, failed + broken
+                if done + broken < FOLLOWUP_BATCH or time.monotonic() > until or not self.running:
+                    break
+        except Exception:  # the database may be briefly away; the next pass tries again
+            logger.exception("worker %s could not deliver the due follow-ups", self.worker_id)
+        if delivered or failed:
+            logger.info("worker %s delivered %d follow-ups, %d failed", self.worker_id, delivered, failed)
+        return delivered, failed
 
     def _claim(self) -> tuple[bool, DBTaskResult | None]:
         """(looked, task): claim the next ready task, if any; a locked SQLite database is not an error.
@@ -204,6 +243,7 @@ class WakingWorker(Worker):
                     continue  # there may be more: look again at once
                 if self.batch and looked:
                     return
+                self.deliver_followups()
                 close_old_connections()
                 if self.running:
                     bell.wait(LOCKED_TASK_RETRY if self.skipped else self.interval)

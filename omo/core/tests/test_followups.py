@@ -10,9 +10,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from omo.core import events, schedule
+from omo.core import events, worker
 from omo.core.models import FollowUp, PeriodicRun
-from omo.core.tasks import deliver_followups
 from omo.testing import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -194,7 +193,46 @@ def test_subscribe_refuses_a_name_taken_by_another_handler_and_when_without_dura
         events.subscribe_in_transaction("no.such.event", print)
 
 
-def test_the_worker_delivers_due_rows_periodically(registry, brand, monkeypatch):
+def _waking_worker(**options):
+    return worker.WakingWorker(
+        queue_names=["*"],
+        interval=1.0,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-host:3",
+        excluded_queue_names=[],
+        **options,
+    )
+
+
+def test_an_idle_worker_delivers_due_rows_at_most_every_pass_interval(registry, brand):
+    calls = []
+    events.subscribe("customer.created", calls.append, durable="test.calls")
+
+    def owe(customer_id):
+        FollowUp.objects.create(
+            brand=brand,
+            event="customer.created",
+            subscriber="test.calls",
+            payload=_payload(brand, customer_id),
+            next_attempt_at=timezone.now(),
+        )
+
+    waking = _waking_worker(followup_pass_seconds=3600)
+    owe(1)
+    assert waking.deliver_followups() == (1, 0)
+    assert calls == [_payload(brand, 1)]
+    owe(2)
+    assert waking.deliver_followups() == (0, 0)  # too soon after the last pass
+    assert calls == [_payload(brand, 1)]
+    assert _waking_worker(followup_pass_seconds=None).deliver_followups() == (0, 0)  # switched off
+    assert _waking_worker().deliver_followups() == (1, 0)
+    assert calls == [_payload(brand, 1), _payload(brand, 2)]
+
+
+def test_the_worker_loop_passes_over_the_follow_ups_when_idle(registry, brand, monkeypatch):
     calls = []
     events.subscribe("customer.created", calls.append, durable="test.calls")
     FollowUp.objects.create(
@@ -204,10 +242,20 @@ def test_the_worker_delivers_due_rows_periodically(registry, brand, monkeypatch)
         payload=_payload(brand),
         next_attempt_at=timezone.now(),
     )
-    assert deliver_followups.call() == {"delivered": 1, "failed": 0}
+    monkeypatch.setattr(worker, "close_old_connections", lambda: None)  # the test's transaction stays open
+    waking = _waking_worker()
+
+    class OneWait:
+        def wait(self, timeout):
+            waking.running = False  # stop after the first idle moment
+
+        def close(self):
+            pass
+
+    waking._bell = OneWait()
+    waking.run()
     assert calls == [_payload(brand)]
-    (job,) = [job for job in schedule.JOBS if job.name == "core.deliver_followups"]
-    assert job.task_path == "omo.core.tasks.deliver_followups"
+    assert not FollowUp.objects.exists()
 
 
 def test_the_product_registers_its_follow_ups_as_durable():
