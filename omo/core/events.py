@@ -241,7 +241,7 @@ def _run_durable(
 def deliver_due(*, limit: int = 500, now: dt.datetime | None = None) -> tuple[int, int]:
     """Deliver the owed rows whose time has come, oldest first; (delivered, failed).
 
-    The worker calls it periodically (omo.core.tasks.deliver_followups); rows the publishing process
+    Idle workers call it every few seconds (omo.core.worker); rows the publishing process
     delivered right after commit are gone by then."""
     from omo.core.models import FollowUp
 
