@@ -17,9 +17,9 @@ from omo.analytics import rollups
 from omo.analytics.models import CustomerActivity, SalesDay
 from omo.attribution.models import Attribution, CommissionEntry
 from omo.commerce.models import Order
-from omo.core import events
 from omo.core.models import FollowUp
 from omo.core.tests.processes import REPO_ROOT, child_env, database_url_of_test_db
+from omo.core.worker import WakingWorker
 from omo.integrations import services as webhooks
 from omo.integrations.models import WebhookDelivery, WebhookEndpoint
 from omo.testing import factories as f
@@ -46,13 +46,28 @@ os._exit(3)
 """
 
 
+def _waking_worker() -> WakingWorker:
+    return WakingWorker(
+        queue_names=["*"],
+        interval=1.0,
+        batch=False,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="crash-test:1",
+        excluded_queue_names=[],
+    )
+
+
 @pytest.fixture
 def postgres():
     if connection.vendor != "postgresql":
         pytest.skip("kills a process holding a PostgreSQL connection")
 
 
-def test_an_order_whose_process_died_after_commit_gets_every_follow_up_exactly_once(postgres, brand, store):
+def test_an_order_whose_process_died_after_commit_gets_every_follow_up_exactly_once(
+    postgres, brand, store, time_machine
+):
     clerk = f.make_user(brand, "clerk", role="clerk", store=store, employee_code="E001")
     f.make_product(brand, "有機棉T恤", variants=[("TEE-M", "M", 100000)])
     rollups.rebuild(brand)
@@ -95,11 +110,11 @@ def test_an_order_whose_process_died_after_commit_gets_every_follow_up_exactly_o
         "analytics.order_recorded",
     } <= owed
 
-    # The worker's retry pass (what the periodic task runs once the rows are due).
-    later = timezone.now() + dt.timedelta(minutes=5)
-    delivered, failed = events.deliver_due(now=later)
+    # An idle worker's pass, once the rows are due (first due FIRST_RETRY_AFTER after the event).
+    time_machine.move_to(timezone.now() + dt.timedelta(minutes=5), tick=True)
+    delivered, failed = _waking_worker().deliver_followups()
     assert failed == 0 and delivered >= 3
-    events.deliver_due(now=later)  # a second pass changes nothing
+    assert _waking_worker().deliver_followups() == (0, 0)  # another worker's pass: nothing left
 
     attribution = Attribution.objects.get(order=order)
     assert (attribution.rule, attribution.clerk_id) == ("pos_staff", clerk.pk)
