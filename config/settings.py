@@ -187,6 +187,9 @@ OMO_LINE_DATA_API_BASE = env.get_str("OMO_LINE_DATA_API_BASE", None)
 OMO_TRACKED_LINK_MAX_AGE = env.get_int("OMO_TRACKED_LINK_MAX_AGE", 90 * 24 * 3600) or None
 # Local stand-ins' pages (the phone simulator at /dev/simulator/); `omo demo` turns this on.
 OMO_DEVTOOLS = env.get_bool("OMO_DEVTOOLS", DEBUG or TESTING)
+# Workers enqueue the periodic jobs (nightly loyalty, routing escalation, retention, sweeps) when due;
+# the test suite turns this off so that no job runs in the middle of a test unless the test asks.
+OMO_PERIODIC_JOBS = env.get_bool("OMO_PERIODIC_JOBS", not TESTING)
 # Where the phone simulator finds the LINE stand-in's control API (`omo demo` starts one there).
 OMO_LINE_STANDIN_URL = env.get_str("OMO_LINE_STANDIN_URL", "http://127.0.0.1:8091").rstrip("/")
 

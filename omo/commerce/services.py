@@ -15,7 +15,6 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from omo.analytics import rollups
 from omo.catalog import inventory
 from omo.catalog.models import Location, Variant
 from omo.commerce.models import Cart, CartLine, Order, OrderLine, Refund, SalesChannel
@@ -233,9 +232,8 @@ def _announce(order: Order, *, actor: Actor | None, in_batch: bool = False) -> N
 def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, actor: Actor | None) -> Order:
     order = _new_order(brand, data, resolved, _order_customer(brand, data))
     order.save(force_insert=True)
-    lines = OrderLine.objects.bulk_create(_new_lines(brand, order, data, resolved))
-    _after_recorded(order, actor=actor)
-    rollups.add_orders(brand.pk, [order], lines)
+    OrderLine.objects.bulk_create(_new_lines(brand, order, data, resolved))
+    _after_recorded(order, actor=actor)  # publishes last: the rollup's deltas on hot rows
     return order
 
 
@@ -529,7 +527,6 @@ def _record_batch(
             events.publish(
                 "orders.batch_recorded", brand_id=brand.pk, order_ids=[order.pk for _, _, order in pending]
             )
-        rollups.add_orders(brand.pk, [order for _, _, order in pending], lines)  # last: hot rows
     for index, _, order in pending:
         results[index] = BatchResult(index, "created", order=order)
     for index, first in duplicates:
@@ -854,7 +851,6 @@ def _place(
         created=True,
         in_batch=False,
     )
-    rollups.add_orders(brand.pk, [order], order_lines)
     return order
 
 
@@ -924,8 +920,7 @@ def cancel(order: Order, *, actor: Actor | None, reason: str = "") -> Order:
         loyalty.recompute_tier(order.customer)
     if actor is not None:
         audit.record(actor, "order.cancelled", order, reason=reason)
-    events.publish("order.cancelled", brand_id=order.brand_id, order_id=order.pk)
-    rollups.remove_order(order)
+    events.publish("order.cancelled", brand_id=order.brand_id, order_id=order.pk)  # last: the rollup's deltas
     return order
 
 
@@ -1002,9 +997,6 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         order_id=order.pk,
         refund_id=refund_row.pk,
         amount=data.amount,
-    )
-    rollups.refund_lines(
-        order, data.amount, [(lines_by_id[item["line_id"]], item["quantity"]) for item in data.lines]
     )
     return refund_row
 

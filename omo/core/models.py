@@ -1,4 +1,4 @@
-"""Tenancy (Brand), API keys, the audit log and the worker heartbeat."""
+"""Tenancy (Brand), API keys, the audit log, the worker heartbeat and the follow-ups owed to durable subscribers."""
 
 from __future__ import annotations
 
@@ -176,3 +176,24 @@ class PeriodicRun(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class FollowUp(BrandScoped):
+    """A delivery owed to a durable subscriber of a domain event (omo.core.events), written in the
+    event's own transaction and deleted in the subscriber's: a row that exists is work not yet
+    done. One row per event and subscriber, so each subscriber's done-mark commits with its own
+    writes and one failing subscriber is retried alone."""
+
+    event = models.CharField(max_length=60)
+    subscriber = models.CharField(max_length=100)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["next_attempt_at", "id"], name="core_followup_due")]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.subscriber} #{self.pk}"

@@ -7,6 +7,14 @@ cleanly. `/healthz` reads the freshest row; a worker that crashed leaves a row t
 Wake-up: `WakingWorker` runs the same claim-and-run steps as django_tasks_db's `db_worker`, but when
 the queue is empty it waits on `omo.core.taskwake.Bell` (PostgreSQL NOTIFY, or an in-process event)
 instead of sleeping, so a new task starts within milliseconds; the interval stays as a poll.
+Follow-ups: when idle, at most every `FOLLOWUP_PASS_SECONDS`, the loop delivers the follow-ups of
+domain events that were not delivered right after their commit (omo.core.events.deliver_due: the
+publishing process died, or a subscriber failed and its backoff has passed). Rows another worker is
+delivering are skipped, so any number of workers may pass at once.
+Periodic jobs: when idle, at most every `SCHEDULE_TICK_SECONDS`, the loop enqueues the registered
+periodic jobs that are due (omo.core.schedule.tick: a conditional UPDATE decides which worker
+enqueues, so each runs once per interval however many workers there are). `OMO_PERIODIC_JOBS=0`
+turns this off (the test suite does, and tests that need it turn it on).
 `EmbeddedWorker` runs one in a thread of the web server (embedded set-up: SQLite and the in-memory
 channel layer, where only a worker in the server's own process can reach its sockets).
 """
@@ -21,12 +29,14 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection, connections
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
+from omo.core import events, schedule
 from omo.core.models import WorkerHeartbeat
 from omo.core.taskwake import Bell
 
@@ -150,15 +160,69 @@ def keep_connections_open(max_age: int = WORKER_CONN_MAX_AGE) -> None:
 # Seconds before a worker looks again when the only ready task was locked (an edge committing input
 # for it; that takes a few milliseconds).
 LOCKED_TASK_RETRY = 0.005
+# Seconds between an idle worker's passes over the follow-ups that are due (one indexed read when
+# there are none). A row is first due FIRST_RETRY_AFTER after its event, so a lost follow-up runs
+# within about 45 s.
+FOLLOWUP_PASS_SECONDS = 15.0
+FOLLOWUP_BATCH = 500
+FOLLOWUP_PASS_BUDGET = 5.0  # seconds a pass may go on while full batches keep coming
+# Seconds between an idle worker's looks at the periodic jobs (the shortest interval is a minute).
+SCHEDULE_TICK_SECONDS = 10.0
 
 
 class WakingWorker(Worker):
     """db_worker's loop with the idle sleep replaced by a wait that a new task cuts short."""
 
-    def __init__(self, *, bell: Bell | None = None, **options: object) -> None:
+    def __init__(
+        self,
+        *,
+        bell: Bell | None = None,
+        followup_pass_seconds: float | None = FOLLOWUP_PASS_SECONDS,
+        schedule_tick_seconds: float | None = SCHEDULE_TICK_SECONDS,
+        **options: object,
+    ) -> None:
         super().__init__(**options)  # type: ignore[arg-type]
         self._bell = bell
         self.skipped = False
+        self._followup_pass_seconds = followup_pass_seconds
+        self._next_followup_pass = 0.0  # the first idle moment
+        self._schedule_tick_seconds = schedule_tick_seconds
+        self._next_schedule_tick = 0.0
+
+    def enqueue_due_jobs(self) -> list[str]:
+        """Enqueue the periodic jobs that are due, if this worker's last look is long enough ago."""
+        if (
+            self._schedule_tick_seconds is None
+            or not settings.OMO_PERIODIC_JOBS
+            or time.monotonic() < self._next_schedule_tick
+        ):
+            return []
+        self._next_schedule_tick = time.monotonic() + self._schedule_tick_seconds
+        try:
+            return schedule.tick()
+        except Exception:  # the database may be briefly away; the next look tries again
+            logger.exception("worker %s could not enqueue the due periodic jobs", self.worker_id)
+            return []
+
+    def deliver_followups(self) -> tuple[int, int]:
+        """Deliver the follow-ups that are due, if this worker's last pass is long enough ago."""
+        if self._followup_pass_seconds is None or time.monotonic() < self._next_followup_pass:
+            return 0, 0
+        self._next_followup_pass = time.monotonic() + self._followup_pass_seconds
+        delivered = failed = 0
+        until = time.monotonic() + FOLLOWUP_PASS_BUDGET
+        try:
+            # A backlog (after an outage) goes in batches, but tasks are not kept waiting long.
+            while True:
+                done, broken = events.deliver_due(limit=FOLLOWUP_BATCH)
+                delivered, failed = delivered + done, failed + broken
+                if done + broken < FOLLOWUP_BATCH or time.monotonic() > until or not self.running:
+                    break
+        except Exception:  # the database may be briefly away; the next pass tries again
+            logger.exception("worker %s could not deliver the due follow-ups", self.worker_id)
+        if delivered or failed:
+            logger.info("worker %s delivered %d follow-ups, %d failed", self.worker_id, delivered, failed)
+        return delivered, failed
 
     def _claim(self) -> tuple[bool, DBTaskResult | None]:
         """(looked, task): claim the next ready task, if any; a locked SQLite database is not an error.
@@ -204,6 +268,9 @@ class WakingWorker(Worker):
                     continue  # there may be more: look again at once
                 if self.batch and looked:
                     return
+                self.deliver_followups()
+                if self.enqueue_due_jobs():
+                    continue  # take them at once
                 close_old_connections()
                 if self.running:
                     bell.wait(LOCKED_TASK_RETRY if self.skipped else self.interval)

@@ -285,6 +285,7 @@ def subscribe() -> None:
     """Called once from CustomersConfig.ready."""
     from omo.core import events
 
-    events.subscribe("customer.merged", on_customers_changed)
-    events.subscribe("customer.split", on_customers_changed)
-    events.subscribe("customer.erased", on_customer_erased)
+    # Durable: the refresh recomputes the customers' search rows, so a retry is harmless.
+    events.subscribe("customer.merged", on_customers_changed, durable="customers.search_changed")
+    events.subscribe("customer.split", on_customers_changed, durable="customers.search_changed")
+    events.subscribe("customer.erased", on_customer_erased, durable="customers.search_erased")

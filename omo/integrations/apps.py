@@ -14,12 +14,20 @@ class IntegrationsConfig(AppConfig):
 
         personal_data.register()
         # Each topic follows the domain event of the same name (after its transaction commits).
+        # Durable, but only for brands with an endpoint that takes the topic: no row is owed for
+        # an event nobody subscribed to (most events of most brands).
         from omo.core import events
-        from omo.integrations import services
+        from omo.integrations import services, sweep
         from omo.integrations.topics import TOPICS
 
         for topic in TOPICS:
-            events.subscribe(topic, services.handler_for(topic))
+            events.subscribe(
+                topic,
+                services.handler_for(topic),
+                durable=f"integrations.{topic}",
+                when=services.wanted_for(topic),
+            )
+        sweep.register()
 
         from omo.core import schedule
         from omo.integrations import tasks

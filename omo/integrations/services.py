@@ -432,6 +432,15 @@ def record_event(topic: str, payload: dict[str, Any]) -> list[int]:
     return written
 
 
+def wanted_for(topic: str) -> Callable[[dict[str, Any]], bool]:
+    """Whether an event of `topic` concerns any active endpoint of its brand (from the cache)."""
+
+    def wanted(payload: dict[str, Any]) -> bool:
+        return any(topic in topics for _, topics in active_endpoints(int(payload["brand_id"])))
+
+    return wanted
+
+
 def handler_for(topic: str) -> Callable[[dict[str, Any]], None]:
     def on_event(payload: dict[str, Any]) -> None:
         record_event(topic, payload)

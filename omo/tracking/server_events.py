@@ -568,7 +568,18 @@ SUBSCRIPTIONS = {
 }
 
 
+# Payloads a subscriber ignores get no follow-up row (a bulk ingest's orders come with the batch).
+WANTED = {
+    "order.recorded": domain_events.not_in_batch,
+    "message.created": lambda payload: payload["direction"] in ("in", "out"),
+}
+
+
 def subscribe_all() -> None:
-    """Called once from TrackingConfig.ready."""
+    """Called once from TrackingConfig.ready. Durable: a timeline row lost in a crash is written by
+    the worker's retry, and a retry that finds the row already there is a no-op (unique message_id)."""
     for name, handler in SUBSCRIPTIONS.items():
-        domain_events.subscribe(name, handler)
+        domain_events.subscribe(name, handler, durable=f"tracking.{name}", when=WANTED.get(name))
+    from omo.tracking import sweep
+
+    sweep.register()

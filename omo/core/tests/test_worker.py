@@ -287,3 +287,46 @@ def worker_connection_params() -> dict:
     from omo.core.edge import AsyncPostgresCommitter
 
     return AsyncPostgresCommitter.connection_params()
+
+
+@pytest.mark.django_db
+def test_an_idle_worker_enqueues_the_periodic_jobs_that_are_due(settings):
+    """The registered periodic jobs are enqueued by the worker loop, once per interval."""
+    from django_tasks_db.models import DBTaskResult
+
+    from omo.core import schedule
+    from omo.core.worker import WakingWorker
+
+    settings.OMO_PERIODIC_JOBS = True
+    names = {job.name for job in schedule.registered()}
+    assert {"loyalty.nightly", "inbox.escalate_and_return", "customers.purge_expired"} <= names
+    worker = WakingWorker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+        schedule_tick_seconds=0,
+    )
+
+    assert sorted(worker.enqueue_due_jobs()) == sorted(names)
+    assert worker.enqueue_due_jobs() == []  # nothing is due again until its interval has passed
+    paths = set(DBTaskResult.objects.values_list("task_path", flat=True))
+    assert {job.task_path for job in schedule.registered()} == paths
+
+    settings.OMO_PERIODIC_JOBS = False
+    schedule_off = WakingWorker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker-2",
+        excluded_queue_names=[],
+        schedule_tick_seconds=0,
+    )
+    assert schedule_off.enqueue_due_jobs() == []
