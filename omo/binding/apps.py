@@ -10,3 +10,9 @@ class BindingConfig(AppConfig):
         from omo.binding.services import register_handlers
 
         register_handlers()
+
+        # A clerk sees the customers bound to them (omo/customers/selectors.py).
+        from omo.binding.selectors import customer_connection
+        from omo.customers.selectors import register_connection
+
+        register_connection("binding.bound", customer_connection)

@@ -10,3 +10,9 @@ class InboxConfig(AppConfig):
         from omo.inbox import realtime
 
         realtime.register()
+
+        # A store or a clerk sees the customers of the conversations they see (omo/customers/selectors.py).
+        from omo.customers.selectors import register_connection
+        from omo.inbox.selectors import customer_connection
+
+        register_connection("inbox.conversations", customer_connection)
