@@ -20,6 +20,7 @@ from django.db.models import Count, Q, QuerySet
 
 from omo.catalog import selectors as catalog_selectors
 from omo.catalog.models import Category, Location
+from omo.commerce import selectors as commerce_selectors
 from omo.commerce.models import Order, OrderLine, Refund
 from omo.commerce.selectors import visible_orders
 from omo.core.models import ApiKey, AuditLog
@@ -180,11 +181,7 @@ def loyalty_account(customer: Customer) -> LoyaltyAccount | None:
 
 def customer_orders(customer: Customer, limit: int = 50) -> QuerySet[Order]:
     """Every sales channel; the customer 360 shows the whole history whatever the viewer's scope."""
-    return (
-        Order.objects.filter(brand_id=customer.brand_id, customer=customer)
-        .select_related("store")
-        .order_by("-placed_at", "-id")[:limit]
-    )
+    return commerce_selectors.customer_orders(customer)[:limit]
 
 
 def points_ledger(customer: Customer, limit: int = 50) -> QuerySet[PointsEntry]:
