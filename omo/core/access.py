@@ -61,11 +61,12 @@ def check_permission(permission: str) -> None:
         raise KeyError(f"unknown permission {permission!r}")
 
 
+# A role the policy does not know (a stale row, a typo) may do nothing and sees nothing.
+NO_ACCESS = RoleRule(scope="", permissions=frozenset())
+
+
 def rule(role: str) -> RoleRule:
-    try:
-        return policy().roles[role]
-    except KeyError as exc:
-        raise KeyError(f"unknown role {role!r}") from exc
+    return policy().roles.get(role, NO_ACCESS)
 
 
 def role_allows(role: str, permission: str) -> bool:

@@ -20,7 +20,9 @@ def visible_stores(actor: Actor) -> QuerySet[Store]:
     stores = store_directory(actor)
     if actor.scope == Scope.BRAND:
         return stores
-    return stores.filter(pk=actor.store_id) if actor.store_id else stores.none()
+    if actor.scope in (Scope.STORE, Scope.OWN) and actor.store_id:
+        return stores.filter(pk=actor.store_id)
+    return stores.none()
 
 
 def visible_staff(actor: Actor) -> QuerySet[User]:
@@ -30,4 +32,4 @@ def visible_staff(actor: Actor) -> QuerySet[User]:
         return staff.filter(store_id=actor.store_id) if actor.store_id else staff.none()
     if actor.scope == Scope.OWN:
         return staff.filter(pk=actor.user_id) if actor.user_id else staff.none()
-    return staff
+    return staff if actor.scope == Scope.BRAND else staff.none()

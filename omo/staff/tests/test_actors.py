@@ -58,9 +58,27 @@ def test_a_typo_in_a_permission_name_fails_loudly_everywhere(brand):
         BearerKey("catalog.writ")
 
 
-def test_an_unknown_role_is_refused_when_the_actor_is_made(brand):
-    with pytest.raises(KeyError, match="unknown role 'owner'"):
-        Actor(brand=brand, role="owner")
+def test_an_actor_of_a_role_nobody_knows_may_do_nothing_and_sees_nothing(brand, store, hq_admin):
+    from omo.catalog.selectors import may_change_stock_at
+    from omo.commerce.selectors import visible_orders
+    from omo.customers.selectors import visible_customers
+    from omo.inbox.selectors import visible_conversations
+    from omo.staff.selectors import visible_staff, visible_stores
+
+    f.make_customer(brand)
+    actor = Actor(brand=brand, user=hq_admin, role="owner")
+    assert (actor.scope, actor.brand_wide) == ("", False)
+    assert not any(actor.can(permission) for permission in roles.PERMISSIONS)
+    for visible in (visible_customers, visible_orders, visible_conversations, visible_staff, visible_stores):
+        assert not visible(actor).exists(), visible.__name__
+    assert may_change_stock_at(actor, store.location) is False
+
+
+def test_a_key_of_a_role_nobody_knows_is_refused_with_403(api, brand):
+    ApiKey.objects.filter(brand=brand).update(role="owner")
+    response = api.get("/api/v1/customers")
+    assert response.status_code == 403
+    assert response.json()["detail"] == "role owner may not customers.read"
 
 
 def test_staff_builds_the_actor_of_a_user_with_their_scope(brand, store, manager, clerk):
