@@ -14,6 +14,9 @@ Each URL is tried with GET and with POST:
 - as a weaker role of brand A, with brand A's ids: a clerk on the console, and on each console page
   the console roles its requirement refuses; HQ staff on the clerk app; another clerk of the same
   store on a clerk's conversation and customer (404).
+
+After every refused round, brand A's objects are as they were (no reply sent, key revoked, webhook
+paused, customer erased, merge split...).
 """
 
 from __future__ import annotations
@@ -344,8 +347,29 @@ def _request(client: Client, method: str, url: str):
     return client.get(url) if method == "GET" else client.post(url, {})
 
 
-def _signed_in_page(response) -> bool:
-    return response.status_code == 200
+def _state(objects: dict[str, int]) -> dict[str, Any]:
+    """What a refused POST must not have changed in brand A."""
+    conversation = Conversation.objects.get(pk=objects["conversation"])
+    endpoint = _model("integrations.WebhookEndpoint").objects.filter(pk=objects["webhook"]).first()
+    return {
+        "conversation": (
+            conversation.status,
+            conversation.queue,
+            conversation.assignee_id,
+            conversation.labels,
+        ),
+        "messages": Message.objects.filter(conversation=conversation).count(),
+        "customer_erased": _model("customers.Customer").objects.get(pk=objects["customer"]).erased_at,
+        "api_key_revoked": ApiKey.objects.get(pk=objects["api_key"]).revoked_at,
+        "webhook": (endpoint.is_active, endpoint.paused_at, endpoint.secret_encrypted) if endpoint else None,
+        "suggestion": _model("customers.MergeSuggestion").objects.get(pk=objects["suggestion"]).status,
+        "merge_split": _model("customers.CustomerMerge").objects.get(pk=objects["merge"]).split_at,
+        "canned": CannedReply.objects.filter(pk=objects["canned"]).exists(),
+        "shift": _model("staff.Shift", "inbox.Shift").objects.filter(pk=objects["shift"]).exists(),
+        "privacy_request": _model("connectors.PrivacyRequest")
+        .objects.get(pk=objects["privacy_request"])
+        .status,
+    }
 
 
 # --- no session -------------------------------------------------------------------------------
@@ -354,6 +378,7 @@ def _signed_in_page(response) -> bool:
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_every_page_without_a_session_goes_to_sign_in(objects, method):
     anonymous = _client(None)
+    before = _state(objects)
     failures = []
     for page in _guarded():
         response = _request(anonymous, method, page.url(objects))
@@ -364,6 +389,7 @@ def test_every_page_without_a_session_goes_to_sign_in(objects, method):
         elif not (status == 405 or (page.app == CLERK and status == 401)):
             failures.append(f"{method} {page.name}: {status}")
     assert failures == []
+    assert _state(objects) == before
 
 
 # --- another brand ----------------------------------------------------------------------------
@@ -381,6 +407,7 @@ def other_brand_staff(other_brand):
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_another_brand_gets_404_or_403_and_never_our_data(objects, other_brand_staff, method):
     clients = {app: _client(user) for app, user in other_brand_staff.items()}
+    before = _state(objects)
     failures = []
     for page in _guarded():
         response = _request(clients[page.app], method, page.url(objects))
@@ -390,6 +417,7 @@ def test_another_brand_gets_404_or_403_and_never_our_data(objects, other_brand_s
         elif page.parameters and response.status_code not in REFUSED_ELSEWHERE:
             failures.append(f"{method} {page.name}: {response.status_code}, expected 404 or 403")
     assert failures == []
+    assert _state(objects) == before
 
 
 # --- weaker roles -----------------------------------------------------------------------------
@@ -398,6 +426,7 @@ def test_another_brand_gets_404_or_403_and_never_our_data(objects, other_brand_s
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_clerk_may_open_no_console_page(objects, clerk, method):
     client = _client(clerk)
+    before = _state(objects)
     failures = []
     for page in _guarded():
         if page.app != CONSOLE:
@@ -406,12 +435,14 @@ def test_a_clerk_may_open_no_console_page(objects, clerk, method):
         if response.status_code not in (403, 405):
             failures.append(f"{method} {page.name}: {response.status_code}")
     assert failures == []
+    assert _state(objects) == before
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_each_console_page_refuses_the_console_roles_its_requirement_excludes(
     objects, brand, store, hq_agent, manager, method
 ):
+    before = _state(objects)
     failures = []
     checked = 0
     for user in (hq_agent, manager):
@@ -425,10 +456,12 @@ def test_each_console_page_refuses_the_console_roles_its_requirement_excludes(
                 failures.append(f"{method} {page.name} as {user.role}: {response.status_code}")
     assert checked >= 20  # settings and admin-only pages exist for both weaker roles
     assert failures == []
+    assert _state(objects) == before
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_hq_staff_may_open_no_clerk_page(objects, hq_admin, hq_agent, method):
+    before = _state(objects)
     failures = []
     for user in (hq_admin, hq_agent):
         client = _client(user)
@@ -439,6 +472,7 @@ def test_hq_staff_may_open_no_clerk_page(objects, hq_admin, hq_agent, method):
             if response.status_code not in (403, 405):
                 failures.append(f"{method} {page.name} as {user.role}: {response.status_code}")
     assert failures == []
+    assert _state(objects) == before
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -447,6 +481,7 @@ def test_another_clerk_of_the_same_store_gets_404_for_a_clerks_conversation_and_
 ):
     colleague = f.make_user(brand, "colleague", role=Role.CLERK, store=store)
     client = _client(colleague)
+    before = _state(objects)
     failures = []
     for page in _guarded():
         if page.app != CLERK or not page.parameters:
@@ -455,6 +490,7 @@ def test_another_clerk_of_the_same_store_gets_404_for_a_clerks_conversation_and_
         if response.status_code not in REFUSED_ELSEWHERE or SECRET.encode() in response.content:
             failures.append(f"{method} {page.name}: {response.status_code}")
     assert failures == []
+    assert _state(objects) == before
 
 
 def test_a_store_manager_gets_404_for_another_stores_order_and_customer(objects, brand, other_store):
