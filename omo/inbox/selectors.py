@@ -1,4 +1,5 @@
-"""Conversation reads filtered by brand and by what the signed-in staff member's role allows.
+"""Conversation reads filtered by brand and by what the actor's role allows (a staff user is
+turned into the one Actor, omo.staff.actors).
 
 Scope, one rule for the clerk app, the console, the API and the sockets:
 - clerk: conversations of their own bound customers or assigned to them; plus their store team's
@@ -60,10 +61,11 @@ def scope_filter(who: Actor | Any) -> Q | None:
 
 def visible_conversations(who: Actor | Any) -> QuerySet[Conversation]:
     """The brand's conversations this actor (or signed-in staff user) may see."""
-    condition = scope_filter(who)
+    actor = _actor(who)
+    condition = scope_filter(actor) if actor is not None else None
     if condition is None:
         return Conversation.objects.none()
-    return Conversation.objects.filter(condition, brand_id=_actor(who).brand.pk)
+    return Conversation.objects.filter(condition, brand_id=actor.brand.pk)
 
 
 def can_view(who: Actor | Any, conversation: Conversation) -> bool:
