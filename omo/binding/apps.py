@@ -11,3 +11,9 @@ class BindingConfig(AppConfig):
         from omo.binding import personal_data
 
         personal_data.register()
+
+        # A clerk sees the customers bound to them (omo/customers/selectors.py).
+        from omo.binding.selectors import customer_connection
+        from omo.customers.selectors import register_connection
+
+        register_connection("binding.bound", customer_connection)

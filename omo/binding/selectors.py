@@ -87,7 +87,14 @@ def bound_bindings(clerk: Any) -> QuerySet[Binding]:
 
 
 def bound_customer_ids(clerk: Any) -> QuerySet:
-    return bound_bindings(clerk).values("customer_id")
+    return open_binding_customer_ids(clerk.brand_id, clerk.pk)
+
+
+def open_binding_customer_ids(brand_id: int, clerk_id: int | None) -> QuerySet:
+    """Ids of the customers bound to a clerk now (a clerk's API key knows only the clerk's id)."""
+    return Binding.objects.filter(brand_id=brand_id, clerk_id=clerk_id, ended_at__isnull=True).values(
+        "customer_id"
+    )
 
 
 def binding_info(customer: Any) -> dict[str, Any]:
@@ -113,3 +120,19 @@ def binding_info(customer: Any) -> dict[str, Any]:
             for b in binding_history(customer)[:50]
         ],
     }
+
+
+def customer_connection(actor: Any) -> Q | None:
+    """A clerk's customers include those bound to them now; a store's, those bound to its staff
+    (registered with omo.customers.selectors)."""
+    from omo.core.access import Scope
+
+    if actor.scope == Scope.OWN and actor.user_id:
+        return Q(pk__in=open_binding_customer_ids(actor.brand.pk, actor.user_id))
+    if actor.scope == Scope.STORE and actor.store_id:
+        here = Q(store_id=actor.store_id)
+        if actor.user_id:
+            here |= Q(clerk_id=actor.user_id)
+        bound_here = Binding.objects.filter(here, brand_id=actor.brand.pk, ended_at__isnull=True)
+        return Q(pk__in=bound_here.values("customer_id"))
+    return None

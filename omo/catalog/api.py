@@ -11,10 +11,10 @@ from ninja import File, Form, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from omo.catalog import inventory, services
-from omo.catalog.models import Category, Location, Product, ProductImage, StockLevel, StockMovement, Variant
+from omo.catalog import selectors as catalog_selectors
+from omo.catalog.models import Location, Product, ProductImage, StockLevel, StockMovement, Variant
 from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, get_or_404, page
 from omo.core.audit import Actor
-from omo.staff.roles import Scope
 
 router = Router(tags=["catalog"])
 
@@ -241,7 +241,7 @@ class MovementFilters(StockFilters):
 
 
 def _products(actor: Actor) -> QuerySet[Product]:
-    return Product.objects.filter(brand=actor.brand).prefetch_related("variants", "images")
+    return catalog_selectors.visible_products(actor).prefetch_related("variants", "images")
 
 
 def _product(actor: Actor, product_id: int) -> Product:
@@ -249,17 +249,17 @@ def _product(actor: Actor, product_id: int) -> Product:
 
 
 def _variant(actor: Actor, sku: str) -> Variant:
-    found = Variant.objects.filter(brand=actor.brand, sku=sku).first()
+    found = catalog_selectors.visible_variants(actor).filter(sku=sku).first()
     if found is None:
         raise ApiError(422, "invalid", f"no variant with sku {sku!r}", field="sku")
     return found
 
 
 def _location_for_write(actor: Actor, code: str) -> Location:
-    location = Location.objects.filter(brand=actor.brand, code=code).first()
+    location = catalog_selectors.visible_locations(actor).filter(code=code).first()
     if location is None:
         raise ApiError(422, "invalid", f"no location with code {code!r}", field="location_code")
-    if actor.scope != Scope.BRAND and (actor.store_id is None or location.store_id != actor.store_id):
+    if not catalog_selectors.may_change_stock_at(actor, location):
         raise ApiError(
             403,
             "forbidden",
@@ -270,7 +270,7 @@ def _location_for_write(actor: Actor, code: str) -> Location:
 
 
 def _stock_levels(actor: Actor, filters: StockFilters) -> QuerySet[StockLevel]:
-    levels = StockLevel.objects.filter(brand=actor.brand).select_related("variant", "location")
+    levels = catalog_selectors.visible_stock_levels(actor).select_related("variant", "location")
     if filters.sku:
         levels = levels.filter(variant__sku=filters.sku)
     if filters.variant_id is not None:
@@ -285,7 +285,7 @@ def _stock_levels(actor: Actor, filters: StockFilters) -> QuerySet[StockLevel]:
 
 @router.get("/categories", auth=allow("catalog.read"), response={200: CategoryPage, **ERRORS})
 def list_categories(request: HttpRequest, paging: Query[PageParams]):
-    return page(Category.objects.filter(brand=actor_of(request).brand), paging)
+    return page(catalog_selectors.visible_categories(actor_of(request)), paging)
 
 
 @router.post("/categories", auth=allow("catalog.write"), response={201: CategoryOut, **ERRORS})
@@ -297,7 +297,7 @@ def create_category(request: HttpRequest, data: CategoryIn):
 @router.get("/categories/{category_id}", auth=allow("catalog.read"), response={200: CategoryOut, **ERRORS})
 def get_category(request: HttpRequest, category_id: int):
     return get_or_404(
-        Category.objects.filter(brand=actor_of(request).brand), f"category {category_id}", pk=category_id
+        catalog_selectors.visible_categories(actor_of(request)), f"category {category_id}", pk=category_id
     )
 
 
@@ -305,7 +305,7 @@ def get_category(request: HttpRequest, category_id: int):
 def update_category(request: HttpRequest, category_id: int, data: CategoryPatch):
     actor = actor_of(request)
     category = get_or_404(
-        Category.objects.filter(brand=actor.brand), f"category {category_id}", pk=category_id
+        catalog_selectors.visible_categories(actor), f"category {category_id}", pk=category_id
     )
     return services.update_category(category, actor=actor, **data.model_dump(exclude_unset=True))
 
@@ -363,7 +363,7 @@ def add_variant(request: HttpRequest, product_id: int, data: VariantIn):
 @router.patch("/variants/{variant_id}", auth=allow("catalog.write"), response={200: VariantOut, **ERRORS})
 def update_variant(request: HttpRequest, variant_id: int, data: VariantPatch):
     actor = actor_of(request)
-    variant = get_or_404(Variant.objects.filter(brand=actor.brand), f"variant {variant_id}", pk=variant_id)
+    variant = get_or_404(catalog_selectors.visible_variants(actor), f"variant {variant_id}", pk=variant_id)
     return services.update_variant(variant, actor=actor, **data.model_dump(exclude_unset=True))
 
 
@@ -431,7 +431,7 @@ def set_stock(request: HttpRequest, data: StockSetIn):
 @router.get("/stock/movements", auth=allow("catalog.read"), response={200: MovementPage, **ERRORS})
 def list_movements(request: HttpRequest, filters: Query[MovementFilters], paging: Query[PageParams]):
     """The stock ledger, newest first."""
-    movements = StockMovement.objects.filter(brand=actor_of(request).brand).select_related(
+    movements = catalog_selectors.visible_stock_movements(actor_of(request)).select_related(
         "variant", "location"
     )
     if filters.sku:

@@ -18,10 +18,12 @@ from omo.attribution import links
 from omo.attribution import services as attribution
 from omo.catalog import inventory
 from omo.catalog.models import Product, ProductImage, Variant
+from omo.catalog.selectors import visible_products, visible_variants
 from omo.commerce import services as commerce
 from omo.core.money import format_money
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import OutboundError, queue_message
+from omo.staff.actors import actor_for_user
 from omo.staff.models import User
 
 MAX_CARDS = 10  # the product decision in issue 3 (LINE itself allows 12 bubbles)
@@ -74,7 +76,7 @@ def _image_url(product: Product) -> str:
 def search_products(clerk: User, query: str, *, limit: int = 20) -> list[PickerProduct]:
     """Active products of the clerk's brand by name, SKU or barcode, with stock where it matters."""
     query = (query or "").strip()[:100]
-    products = Product.objects.filter(brand_id=clerk.brand_id, status=Product.Status.ACTIVE)
+    products = visible_products(actor_for_user(clerk)).filter(status=Product.Status.ACTIVE)
     if query:
         products = products.filter(
             Q(title__icontains=query)
@@ -145,7 +147,8 @@ def send_product_card(
         raise ClerkError("products", f"at most {MAX_CARDS} products per card")
     products = {
         p.pk: p
-        for p in Product.objects.filter(brand_id=clerk.brand_id, status=Product.Status.ACTIVE, pk__in=ids)
+        for p in visible_products(actor_for_user(clerk))
+        .filter(status=Product.Status.ACTIVE, pk__in=ids)
         .annotate(from_price=Min("variants__price", filter=Q(variants__is_active=True)))
         .prefetch_related(Prefetch("images", queryset=ProductImage.objects.order_by("sort_order", "id")))
     }
@@ -213,9 +216,9 @@ def send_cart(conversation: Conversation, *, clerk: User, lines: Sequence[tuple[
         raise ClerkError("lines", f"at most {MAX_CART_LINES} items")
     variants = {
         v.pk: v
-        for v in Variant.objects.filter(
-            brand_id=clerk.brand_id, is_active=True, pk__in=wanted
-        ).select_related("product")
+        for v in visible_variants(actor_for_user(clerk))
+        .filter(is_active=True, pk__in=wanted)
+        .select_related("product")
     }
     missing = [pk for pk in wanted if pk not in variants]
     if missing:

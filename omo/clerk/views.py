@@ -1,8 +1,9 @@
 """The clerk app (/clerk/): thin views that check who may see what and call one service each.
 
-Access: signed-in, active clerks and store managers of a brand. Every conversation goes through
-omo.inbox.selectors.get_conversation (brand + role scope), so another clerk's or another brand's
-conversation is a 404, never a leak.
+Access: signed-in, active clerks and store managers of a brand. Reads go through each app's
+`visible_<things>(actor)` (conversations: omo.inbox.selectors, customers: omo.customers.selectors),
+the same rules the console and the API use, so another clerk's or another brand's conversation or
+customer is a 404, never a leak.
 """
 
 from __future__ import annotations
@@ -29,18 +30,21 @@ from omo.attribution import selectors as attribution_selectors
 from omo.binding import selectors as binding_selectors
 from omo.binding import services as binding_services
 from omo.clerk import services
+from omo.commerce import selectors as commerce_selectors
 from omo.commerce.models import Order, SalesChannel
+from omo.core.audit import Actor
 from omo.core.money import format_money
 from omo.customers import privacy
 from omo.customers import search as customer_search
 from omo.customers.models import Customer
+from omo.customers.selectors import visible_customers
 from omo.inbox import realtime as inbox_realtime
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox import services as inbox_services
 from omo.inbox.models import Message
 from omo.inbox.outbound import OutboundError, retry_message
 from omo.loyalty.models import LoyaltyAccount
-from omo.staff.models import User
+from omo.staff.actors import actor_for_request
 from omo.staff.roles import Role
 from omo.tracking import timeline
 
@@ -68,6 +72,7 @@ def clerk_view(view: View) -> View:
         with timezone.override(zone):
             return view(request, *args, **kwargs)
 
+    wrapper.clerk_app = True  # type: ignore[attr-defined]  # read by the access sweep
     return wrapper
 
 
@@ -75,8 +80,13 @@ def _error(field: str, message: str, status: int = 422) -> JsonResponse:
     return JsonResponse({"error": message, "field": field}, status=status)
 
 
-def _conversation_or_404(user: User, conversation_id: int):
-    conversation = inbox_selectors.get_conversation(user, conversation_id)
+def _actor(request: HttpRequest) -> Actor:
+    """The signed-in clerk or store manager as the Actor every app's `visible_<things>` takes."""
+    return actor_for_request(request)
+
+
+def _conversation_or_404(request: HttpRequest, conversation_id: int):
+    conversation = inbox_selectors.get_conversation(_actor(request), conversation_id)
     if conversation is None:
         raise Http404("no such conversation")
     return conversation
@@ -175,7 +185,7 @@ def _message_row(message: Message) -> dict[str, Any]:
 
 
 def _customer_timeline(
-    user: User, customer: Customer, params: Any = None, *, limit: int = 20
+    actor: Actor, customer: Customer, params: Any = None, *, limit: int = 20
 ) -> dict[str, Any]:
     """The customer's timeline for the panel; chats link only where this clerk may open them."""
     params = params if params is not None else {}
@@ -185,7 +195,7 @@ def _customer_timeline(
     except timeline.TimelineError as exc:
         filters, error = timeline.Filters(), exc
     open_ids = set(
-        inbox_selectors.visible_conversations(user).filter(customer=customer).values_list("pk", flat=True)
+        inbox_selectors.visible_conversations(actor).filter(customer=customer).values_list("pk", flat=True)
     )
     links = timeline.clerk_links(lambda conversation_id: conversation_id in open_ids)
     try:
@@ -202,15 +212,13 @@ def _customer_timeline(
     }
 
 
-def _customer_panel(user: User, customer: Customer, params: Any = None) -> dict[str, Any]:
+def _customer_panel(actor: Actor, customer: Customer, params: Any = None) -> dict[str, Any]:
+    """A customer the actor may see (the caller checked) with their whole history: like the
+    console's customer page, the panel shows every sales channel whatever the viewer's scope."""
     account = (
-        LoyaltyAccount.objects.filter(brand_id=user.brand_id, customer=customer)
-        .select_related("tier")
-        .first()
+        LoyaltyAccount.objects.filter(brand=actor.brand, customer=customer).select_related("tier").first()
     )
-    orders = Order.objects.filter(brand_id=user.brand_id, customer=customer).exclude(
-        status=Order.Status.CANCELLED
-    )
+    orders = commerce_selectors.customer_orders(customer).exclude(status=Order.Status.CANCELLED)
     totals = orders.aggregate(
         in_store=Sum("total", filter=Q(sales_channel=SalesChannel.POS)),
         online=Sum("total", filter=~Q(sales_channel=SalesChannel.POS)),
@@ -230,21 +238,21 @@ def _customer_panel(user: User, customer: Customer, params: Any = None) -> dict[
         "in_store_count": totals["in_store_n"],
         "online_count": totals["online_n"],
         "binding": binding,
-        "timeline": _customer_timeline(user, customer, params),
+        "timeline": _customer_timeline(actor, customer, params),
     }
 
 
 @never_cache
 @clerk_view
 def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    conversation = _conversation_or_404(request.user, conversation_id)
+    conversation = _conversation_or_404(request, conversation_id)
     inbox_services.mark_read(conversation, user=request.user)
     privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
     messages = [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]
     context = {
         "conversation": conversation,
         "messages_json": messages,
-        "panel": _customer_panel(request.user, conversation.customer),
+        "panel": _customer_panel(_actor(request), conversation.customer),
         "tab": "home",
         # Delivery states arrive as message.updated; without a layer shared with the worker the
         # page refreshes them itself.
@@ -256,7 +264,7 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
 @never_cache
 @clerk_view
 def messages_json(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    conversation = _conversation_or_404(request.user, conversation_id)
+    conversation = _conversation_or_404(request, conversation_id)
     return JsonResponse(
         {"messages": [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]}
     )
@@ -265,7 +273,7 @@ def messages_json(request: HttpRequest, conversation_id: int) -> JsonResponse:
 @require_POST
 @clerk_view
 def send(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    conversation = _conversation_or_404(request.user, conversation_id)
+    conversation = _conversation_or_404(request, conversation_id)
     text = str(_body(request).get("text") or "")
     try:
         message = inbox_services.send_text(conversation, text=text, sender=request.user)
@@ -277,7 +285,7 @@ def send(request: HttpRequest, conversation_id: int) -> JsonResponse:
 @require_POST
 @clerk_view
 def retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonResponse:
-    conversation = _conversation_or_404(request.user, conversation_id)
+    conversation = _conversation_or_404(request, conversation_id)
     message = Message.objects.filter(
         brand_id=request.user.brand_id, conversation=conversation, pk=message_id
     ).first()
@@ -293,7 +301,7 @@ def retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonRe
 @require_POST
 @clerk_view
 def send_cards(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    conversation = _conversation_or_404(request.user, conversation_id)
+    conversation = _conversation_or_404(request, conversation_id)
     body = _body(request)
     raw = body.get("product_ids") or body.get("product_ids[]") or []
     try:
@@ -312,7 +320,7 @@ def send_cards(request: HttpRequest, conversation_id: int) -> JsonResponse:
 @require_POST
 @clerk_view
 def send_cart(request: HttpRequest, conversation_id: int) -> JsonResponse:
-    conversation = _conversation_or_404(request.user, conversation_id)
+    conversation = _conversation_or_404(request, conversation_id)
     raw = _body(request).get("lines") or []
     try:
         lines = [(int(line["variant_id"]), int(line.get("quantity", 1))) for line in raw]
@@ -381,9 +389,8 @@ def my_customers(request: HttpRequest) -> HttpResponse:
     query = " ".join(request.GET.get("q", "").split())[:100]
     bindings = binding_selectors.bound_bindings(user)
     if query:
-        brand_customers = Customer.objects.filter(brand_id=user.brand_id)
         matches = customer_search.search(
-            brand_customers, query, brand_id=user.brand_id, country=user.brand.country
+            visible_customers(_actor(request)), query, brand_id=user.brand_id, country=user.brand.country
         )
         bindings = bindings.filter(customer__in=matches)
     bindings = list(bindings.order_by("-started_at")[:500])
@@ -393,19 +400,15 @@ def my_customers(request: HttpRequest) -> HttpResponse:
 @never_cache
 @clerk_view
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
-    user = request.user
-    customer = Customer.objects.filter(brand_id=user.brand_id, pk=customer_id).first()
-    visible = customer is not None and (
-        binding_selectors.bound_bindings(user).filter(customer=customer).exists()
-        or inbox_selectors.visible_conversations(user).filter(customer=customer).exists()
-    )
-    if not visible:
+    actor = _actor(request)
+    customer = visible_customers(actor).filter(pk=customer_id).first()
+    if customer is None:
         raise Http404("no such customer")
     privacy.record_view(request, customer, via="clerk.customer")
     return render(
         request,
         "clerk/customer.html",
-        {"panel": _customer_panel(user, customer, request.GET), "tab": "customers"},
+        {"panel": _customer_panel(actor, customer, request.GET), "tab": "customers"},
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field, ValidationError
@@ -13,10 +12,10 @@ from pydantic import Field, ValidationError
 from omo.commerce import services
 from omo.commerce.models import Order, Refund, SalesChannel
 from omo.commerce.schemas import OrderIn, RefundIn
+from omo.commerce.selectors import visible_orders
 from omo.core.api import ErrorOut, PageParams, actor_of, allow, aware, get_or_404, page
 from omo.core.audit import Actor
 from omo.core.schemas import DictSchema
-from omo.staff.roles import Scope
 
 router = Router(tags=["orders"])
 
@@ -152,16 +151,6 @@ ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 
 
 
 # --- scope ------------------------------------------------------------------------------------
-
-
-def visible_orders(actor: Actor) -> QuerySet[Order]:
-    """The brand's orders this actor may see: all (HQ), one store's, or the clerk's own sales."""
-    orders = Order.objects.filter(brand=actor.brand)
-    if actor.scope == Scope.STORE:
-        return orders.filter(store_id=actor.store_id) if actor.store_id else orders.none()
-    if actor.scope == Scope.OWN:
-        return orders.filter(staff_id=actor.user_id) if actor.user_id else orders.none()
-    return orders
 
 
 def _detail(actor: Actor, order_id: int) -> Order:

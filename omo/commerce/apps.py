@@ -21,3 +21,9 @@ class CommerceConfig(AppConfig):
         from omo.commerce import subscribers
 
         subscribers.register()
+
+        # Which customers a store or a clerk sees through their orders (omo/customers/selectors.py).
+        from omo.commerce.selectors import customer_connection
+        from omo.customers.selectors import register_connection
+
+        register_connection("commerce.orders", customer_connection)

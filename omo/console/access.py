@@ -8,8 +8,9 @@ Every console view is wrapped by `console_view`, which answers in this order:
 4. the page's requirement (a permission from omo.staff.roles, optionally brand-wide scope) → 403;
 5. otherwise the view runs with the brand's time zone active, so dates render in local time.
 
-Tenancy is not decided here: views fetch objects through omo.console.selectors, which always filter
-by request.user.brand (and the store scope), so another brand's id is a 404.
+Tenancy is not decided here: views fetch objects through each app's `visible_<things>(actor)`
+(directly or through omo.console.selectors), which always filter by the actor's brand and scope, so
+another brand's id is a 404. tests/test_access_sweep.py tries every console URL that way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from django.utils import timezone
 from django.utils.translation import pgettext
 
 from omo.core.audit import Actor
+from omo.staff.actors import actor_for_request
 from omo.staff.models import User
 from omo.staff.roles import Role, Scope
 
@@ -97,6 +99,6 @@ def console_view(permission: str | None = None, *, brand_wide: bool = False) -> 
 
 
 def actor_for(request: HttpRequest) -> Actor:
-    """The audit actor for the signed-in console user, with their address and browser."""
-    user = request.user
-    return Actor.from_request(request, brand=user.brand, user=user, role=user.role)
+    """The actor of the signed-in console user (with their address and browser): the one every
+    app's `visible_<things>` and every service takes."""
+    return actor_for_request(request)

@@ -1,9 +1,12 @@
-"""Reads behind the console pages, always narrowed to the signed-in user's brand and scope.
+"""Screen-specific reads behind the console pages, composed from each app's `visible_<things>`.
 
-Views never start a query from `Model.objects` themselves: they start from the functions here, so a
-row of another brand (or, for a store manager, of another store) is simply not found (404).
-Lists select or prefetch what their templates show, so a page costs the same number of queries
-whatever its length.
+Who sees which rows is decided once per app (omo.customers.selectors.visible_customers,
+omo.commerce.selectors.visible_orders, omo.catalog.selectors, omo.loyalty.selectors,
+omo.staff.selectors) for the API, the console and the clerk app alike; the functions here only add
+a screen's filters, ordering and what its template shows. Views never start a query from
+`Model.objects` themselves, so a row of another brand (or, for a store manager, of another store)
+is simply not found (404). Lists select or prefetch what their templates show, so a page costs the
+same number of queries whatever its length.
 """
 
 from __future__ import annotations
@@ -13,18 +16,23 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet
 
-from omo.catalog.models import Category, Location, Product, StockLevel, Variant
+from omo.catalog import selectors as catalog_selectors
+from omo.catalog.models import Category, Location
+from omo.commerce import selectors as commerce_selectors
 from omo.commerce.models import Order, OrderLine, Refund
+from omo.commerce.selectors import visible_orders
 from omo.core.models import ApiKey, AuditLog
 from omo.customers import search as customer_search
 from omo.customers.models import Customer
+from omo.customers.selectors import visible_customers
 from omo.customers.services import CustomerError, clean_contact
-from omo.loyalty.models import Coupon, CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry, Tier
+from omo.loyalty import selectors as loyalty_selectors
+from omo.loyalty.models import Coupon, CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry
+from omo.staff.actors import as_actor
 from omo.staff.models import Store, User
-from omo.staff.roles import Scope
+from omo.staff.selectors import visible_staff, visible_stores
 
 
 def _local_day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
@@ -55,15 +63,12 @@ def _digits(query: str) -> str:
 
 
 def stores_for(user: User) -> QuerySet[Store]:
-    stores = Store.objects.filter(brand_id=user.brand_id)
-    if user.scope == Scope.STORE:
-        stores = stores.filter(pk=user.store_id)
-    return stores
+    return visible_stores(as_actor(user))
 
 
 def store_settings_list(user: User) -> QuerySet[Store]:
     return (
-        Store.objects.filter(brand_id=user.brand_id)
+        visible_stores(as_actor(user))
         .select_related("location")
         .annotate(staff_count=Count("staff", filter=Q(staff__is_active=True)))
         .order_by("code")
@@ -74,11 +79,8 @@ def store_settings_list(user: User) -> QuerySet[Store]:
 
 
 def orders_for(user: User) -> QuerySet[Order]:
-    """The orders this user may see: the brand's, or a store manager's own store's."""
-    orders = Order.objects.filter(brand_id=user.brand_id)
-    if user.scope == Scope.STORE:
-        orders = orders.filter(store_id=user.store_id)
-    return orders
+    """The orders this user may see (omo.commerce.selectors.visible_orders)."""
+    return visible_orders(as_actor(user))
 
 
 @dataclass(frozen=True)
@@ -151,12 +153,8 @@ def audit_for(user: User, target_type: str, target_id: int, limit: int = 50) -> 
 
 
 def customers_for(user: User) -> QuerySet[Customer]:
-    """The brand's customers; for a store manager, those of the store (home store or bought there)."""
-    customers = Customer.objects.filter(brand_id=user.brand_id)
-    if user.scope == Scope.STORE:
-        bought_here = Order.objects.filter(customer=OuterRef("pk"), store_id=user.store_id)
-        customers = customers.filter(Q(home_store_id=user.store_id) | Exists(bought_here))
-    return customers
+    """The customers this user may see (omo.customers.selectors.visible_customers)."""
+    return visible_customers(as_actor(user))
 
 
 def customer_list(user: User, query: str = "") -> QuerySet[Customer]:
@@ -183,11 +181,7 @@ def loyalty_account(customer: Customer) -> LoyaltyAccount | None:
 
 def customer_orders(customer: Customer, limit: int = 50) -> QuerySet[Order]:
     """Every sales channel; the customer 360 shows the whole history whatever the viewer's scope."""
-    return (
-        Order.objects.filter(brand_id=customer.brand_id, customer=customer)
-        .select_related("store")
-        .order_by("-placed_at", "-id")[:limit]
-    )
+    return commerce_selectors.customer_orders(customer)[:limit]
 
 
 def points_ledger(customer: Customer, limit: int = 50) -> QuerySet[PointsEntry]:
@@ -202,133 +196,18 @@ def customer_coupon_codes(customer: Customer) -> QuerySet[CouponCode]:
 
 
 def categories_for(user: User) -> QuerySet[Category]:
-    return Category.objects.filter(brand_id=user.brand_id).order_by("sort_order", "name")
-
-
-def product_list(user: User, query: str = "", category_id: int | None = None) -> QuerySet[Product]:
-    products = Product.objects.filter(brand_id=user.brand_id).select_related("category")
-    if category_id is not None:
-        products = products.filter(category_id=category_id)
-    if query:
-        matching_variant = Variant.objects.filter(product=OuterRef("pk")).filter(
-            Q(sku__iexact=query) | Q(sku__icontains=query) | Q(barcode=query)
-        )
-        products = products.filter(
-            Q(title__icontains=query) | Q(title_en__icontains=query) | Exists(matching_variant)
-        )
-    # The stock sum is a correlated subquery so it does not multiply the variant aggregates.
-    on_hand = (
-        StockLevel.objects.filter(variant__product=OuterRef("pk"))
-        .order_by()
-        .values("variant__product")
-        .annotate(total=Sum("on_hand"))
-        .values("total")
-    )
-    return products.annotate(
-        variant_count=Count("variants"),
-        min_price=Min("variants__price"),
-        max_price=Max("variants__price"),
-        on_hand=Coalesce(Subquery(on_hand), 0),
-    ).order_by("-id")
-
-
-def product_detail(user: User, pk: int) -> Product:
-    return Product.objects.filter(brand_id=user.brand_id).select_related("category").get(pk=pk)
-
-
-@dataclass(frozen=True)
-class StockCell:
-    on_hand: int
-    reserved: int
-
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
-
-
-@dataclass(frozen=True)
-class VariantStock:
-    variant: Variant
-    cells: list[StockCell | None]  # one per location, None where the variant was never stocked
-    on_hand: int
-    reserved: int
-
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
+    return catalog_selectors.visible_categories(as_actor(user)).order_by("sort_order", "name")
 
 
 def locations_for(user: User) -> QuerySet[Location]:
-    return Location.objects.filter(brand_id=user.brand_id, is_active=True).order_by("kind", "code")
-
-
-def product_stock(user: User, product: Product) -> tuple[list[Location], list[VariantStock]]:
-    """Variants × locations in three queries; the matrix is assembled from the fetched rows."""
-    locations = list(locations_for(user))
-    variants = list(product.variants.filter(brand_id=user.brand_id).order_by("sort_order", "id"))
-    levels = {
-        (level.variant_id, level.location_id): level
-        for level in StockLevel.objects.filter(brand_id=user.brand_id, variant__product=product)
-    }
-    rows = []
-    for variant in variants:
-        cells: list[StockCell | None] = []
-        for location in locations:
-            level = levels.get((variant.pk, location.pk))
-            cells.append(StockCell(level.on_hand, level.reserved) if level else None)
-        present = [cell for cell in cells if cell is not None]
-        rows.append(
-            VariantStock(
-                variant=variant,
-                cells=cells,
-                on_hand=sum(cell.on_hand for cell in present),
-                reserved=sum(cell.reserved for cell in present),
-            )
-        )
-    return locations, rows
-
-
-def stock_list(
-    user: User, *, location_id: int | None = None, query: str = "", low_at: int | None = None
-) -> QuerySet[StockLevel]:
-    levels = StockLevel.objects.filter(brand_id=user.brand_id).select_related("variant__product", "location")
-    if location_id is not None:
-        levels = levels.filter(location_id=location_id)
-    if query:
-        levels = levels.filter(
-            Q(variant__sku__icontains=query)
-            | Q(variant__barcode=query)
-            | Q(variant__product__title__icontains=query)
-        )
-    if low_at is not None:
-        levels = levels.annotate(free=F("on_hand") - F("reserved")).filter(free__lte=low_at)
-    return levels.order_by("location__kind", "location__code", "variant__sku")
+    return catalog_selectors.active_locations(as_actor(user))
 
 
 # --- loyalty -------------------------------------------------------------------------------------
 
 
-def tiers_with_members(user: User) -> list[tuple[Tier, int]]:
-    tiers = list(Tier.objects.filter(brand_id=user.brand_id).order_by("threshold"))
-    members = dict(
-        LoyaltyAccount.objects.filter(brand_id=user.brand_id, tier__isnull=False)
-        .order_by()
-        .values_list("tier")
-        .annotate(count=Count("id"))
-    )
-    return [(tier, members.get(tier.pk, 0)) for tier in tiers]
-
-
-def coupon_list(user: User) -> QuerySet[Coupon]:
-    return (
-        Coupon.objects.filter(brand_id=user.brand_id)
-        .annotate(code_count=Count("codes"), times_used=Coalesce(Sum("codes__times_used"), 0))
-        .order_by("-id")
-    )
-
-
 def coupon_detail(user: User, pk: int) -> Coupon:
-    return coupon_list(user).get(pk=pk)
+    return loyalty_selectors.coupon_list(as_actor(user)).get(pk=pk)
 
 
 def coupon_codes(coupon: Coupon) -> QuerySet[CouponCode]:
@@ -339,7 +218,7 @@ def coupon_codes(coupon: Coupon) -> QuerySet[CouponCode]:
 
 
 def staff_list(user: User) -> QuerySet[User]:
-    return User.objects.filter(brand_id=user.brand_id).select_related("store").order_by("role", "username")
+    return visible_staff(as_actor(user)).select_related("store").order_by("role", "username")
 
 
 def api_keys_for(user: User) -> QuerySet[ApiKey]:

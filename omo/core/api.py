@@ -14,10 +14,9 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer
 from pydantic import Field
 
-from omo.core import apikeys, imports
+from omo.core import access, apikeys, imports
 from omo.core.audit import Actor
-from omo.core.models import ApiKey, AuditLog, ImportJob
-from omo.staff.roles import Role, role_allows
+from omo.core.models import AuditLog, ImportJob
 
 MAX_PAGE_SIZE = 500
 
@@ -33,7 +32,7 @@ class BearerKey(HttpBearer):
     def __init__(self, permission: str | None = None):
         super().__init__()
         if permission is not None:
-            role_allows("hq_admin", permission)  # a typo in a permission name fails at import time
+            access.check_permission(permission)  # a typo in a permission name fails at import time
         self.permission = permission
 
     def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
@@ -121,41 +120,11 @@ def aware(value: dt.datetime | None, actor: Actor) -> dt.datetime | None:
     return value.replace(tzinfo=zoneinfo.ZoneInfo(actor.brand.time_zone))
 
 
-# --- core endpoints: API keys, audit log, CSV imports -------------------------------------------
+# --- core endpoints: audit log, CSV imports (API keys: omo.staff.api, where roles live) -------------------------------------------
 
-router = Router(tags=["api keys, audit log and imports"])
+router = Router(tags=["audit log and imports"])
 
 ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-
-
-class ApiKeyIn(Schema):
-    name: str = Field(..., min_length=1, max_length=120)
-    role: Role = Role.HQ_ADMIN
-    store_id: int | None = Field(None, description="required for a store_manager key: the store it works for")
-    staff_id: int | None = Field(None, description="required for a clerk key: the clerk it acts for")
-
-
-class ApiKeyOut(Schema):
-    id: int
-    name: str
-    prefix: str
-    role: str
-    store_id: int | None
-    staff_id: int | None
-    created_at: dt.datetime
-    last_used_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-
-class NewApiKeyOut(ApiKeyOut):
-    secret: str = Field(..., description="the key itself; shown once, never again")
-
-
-class ApiKeyPage(Schema):
-    total: int
-    limit: int
-    offset: int
-    items: list[ApiKeyOut]
 
 
 class AuditOut(Schema):
@@ -214,38 +183,6 @@ class ImportJobPage(Schema):
     limit: int
     offset: int
     items: list[ImportJobOut]
-
-
-@router.get("/api-keys", auth=allow("apikeys.manage"), response={200: ApiKeyPage, **ERRORS})
-def list_api_keys(request: HttpRequest, paging: Query[PageParams]):
-    return page(ApiKey.objects.filter(brand=actor_of(request).brand).order_by("-id"), paging)
-
-
-@router.post("/api-keys", auth=allow("apikeys.manage"), response={201: NewApiKeyOut, **ERRORS})
-def create_api_key(request: HttpRequest, data: ApiKeyIn):
-    """A new key for an integration. The response carries the secret once; store it safely."""
-    actor = actor_of(request)
-    try:
-        key, secret = apikeys.create_api_key(
-            actor.brand,
-            name=data.name,
-            role=data.role,
-            actor=actor,
-            store_id=data.store_id,
-            staff_id=data.staff_id,
-        )
-    except apikeys.ApiKeyError as exc:
-        raise ApiError(422, "invalid", str(exc), field=exc.field) from exc
-    key.secret = secret  # type: ignore[attr-defined]
-    return Status(201, key)
-
-
-@router.post("/api-keys/{key_id}/revoke", auth=allow("apikeys.manage"), response={200: ApiKeyOut, **ERRORS})
-def revoke_api_key(request: HttpRequest, key_id: int):
-    """Revoke a key at once; requests with it answer 401 from now on."""
-    actor = actor_of(request)
-    key = get_or_404(ApiKey.objects.filter(brand=actor.brand), f"API key {key_id}", pk=key_id)
-    return apikeys.revoke_api_key(key, actor=actor)
 
 
 @router.get("/audit-log", auth=allow("audit.read"), response={200: AuditPage, **ERRORS})

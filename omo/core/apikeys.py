@@ -13,10 +13,9 @@ from typing import TypeVar
 
 from django.utils import timezone
 
-from omo.core import audit
+from omo.core import access, audit
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, Brand, HashedKey
-from omo.staff.roles import Role
 
 KEY_PREFIX = "omo_"
 
@@ -57,54 +56,25 @@ class ApiKeyError(ValueError):
         self.field = field
 
 
-def _key_scope(
-    brand: Brand, role: str, store_id: int | None, staff_id: int | None
-) -> tuple[int | None, int | None]:
-    """(store id, staff id) for a key of `role`: brand-wide roles take neither, a store manager's key
-    one store of the brand, a clerk's key one active clerk of the brand (and that clerk's store)."""
-    from omo.staff.models import Store, User
-
-    if role in (Role.HQ_ADMIN, Role.HQ_AGENT):
-        if store_id is not None or staff_id is not None:
-            raise ApiKeyError(
-                "store_id" if store_id is not None else "staff_id",
-                f"a {role} key is brand-wide; leave store and staff empty",
-            )
-        return None, None
-    if role == Role.STORE_MANAGER:
-        if staff_id is not None:
-            raise ApiKeyError("staff_id", "a store_manager key is for a store; leave staff empty")
-        if store_id is None:
-            raise ApiKeyError("store_id", "a store_manager key needs the store it works for")
-        if not Store.objects.filter(brand=brand, pk=store_id).exists():
-            raise ApiKeyError("store_id", f"store {store_id} is not a store of this brand")
-        return store_id, None
-    if staff_id is None:
-        raise ApiKeyError("staff_id", "a clerk key needs the clerk it acts for")
-    clerk = User.objects.filter(brand=brand, pk=staff_id, role=Role.CLERK, is_active=True).first()
-    if clerk is None:
-        raise ApiKeyError("staff_id", f"staff {staff_id} is not an active clerk of this brand")
-    if store_id is not None and store_id != clerk.store_id:
-        raise ApiKeyError("store_id", "a clerk key works for the clerk's own store; leave store empty")
-    return clerk.store_id, clerk.pk
-
-
 def create_api_key(
     brand: Brand,
     *,
     name: str,
-    role: str = Role.HQ_ADMIN,
+    role: str | None = None,
     actor: Actor | None,
     store_id: int | None = None,
     staff_id: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Returns the key row and the full secret, which is never shown again.
 
-    Raises ApiKeyError when the role and its store or clerk do not fit together.
+    Without a role, the key gets the role a brand's first key has (full access). Raises ApiKeyError
+    when the role and its store or clerk do not fit together.
     """
-    if role not in Role.values:
+    policy = access.policy()
+    role = role or policy.brand_owner_role
+    if role not in policy.roles:
         raise ApiKeyError("role", f"unknown role {role!r}")
-    store_id, staff_id = _key_scope(brand, role, store_id, staff_id)
+    store_id, staff_id = policy.key_scope(brand, role, store_id, staff_id)
     prefix, secret, key_hash = new_secret(KEY_PREFIX)
     key = ApiKey.objects.create(
         brand=brand,
@@ -127,10 +97,11 @@ def authenticate(raw: str) -> ApiKey | None:
     """The active key for a raw bearer token, or None. A clerk's key stops working when the clerk
     is deactivated or leaves the brand."""
     key = find_active(ApiKey, KEY_PREFIX, raw)
-    if key is not None and key.role == Role.CLERK:
-        from omo.staff.models import User
-
-        if not User.objects.filter(pk=key.staff_id, brand_id=key.brand_id, is_active=True).exists():
+    if key is not None and access.rule(key.role).scope == access.Scope.OWN:
+        holder_active = ApiKey.objects.filter(
+            pk=key.pk, staff__isnull=False, staff__brand_id=key.brand_id, staff__is_active=True
+        ).exists()
+        if not holder_active:
             return None
     return key
 

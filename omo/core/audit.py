@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from omo.core import access
 from omo.core.models import ApiKey, AuditLog, Brand
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Whoever acts: a signed-in staff user, an API key, or the system (tasks, commands)."""
+    """Whoever acts: a signed-in staff user, an API key, or the system (tasks, commands).
+
+    One type for the API, the console, the clerk app, sockets and exports. It knows no roles: its
+    role's scope and permissions are resolved from the policy omo.staff registers
+    (omo.core.access), and staff builds actors for users and keys (omo.staff.actors). Without a
+    role it acts as the system does.
+    """
 
     brand: Brand
-    user: Any = None  # staff.User
+    user: Any = None  # the signed-in staff member, if any
     api_key: ApiKey | None = None
-    role: str = "hq_admin"
+    role: str = ""
     ip_address: str | None = None
     user_agent: str = ""
+    scope: str = field(init=False, compare=False)
+    permissions: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        role = self.role or access.policy().system_role
+        rule = access.rule(role)
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "scope", rule.scope)
+        object.__setattr__(self, "permissions", rule.permissions)
 
     @property
     def label(self) -> str:
@@ -41,15 +57,12 @@ class Actor:
         return getattr(self.user, "pk", None)
 
     @property
-    def scope(self) -> str:
-        from omo.staff.roles import ROLE_SCOPE
-
-        return ROLE_SCOPE[self.role]
+    def brand_wide(self) -> bool:
+        return self.scope == access.Scope.BRAND
 
     def can(self, permission: str) -> bool:
-        from omo.staff.roles import role_allows
-
-        return role_allows(self.role, permission)
+        access.check_permission(permission)
+        return permission in self.permissions
 
     @classmethod
     def system(cls, brand: Brand) -> Actor:

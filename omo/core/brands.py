@@ -8,10 +8,9 @@ from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from omo.core import apikeys, audit
+from omo.core import access, apikeys, audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
-from omo.staff.roles import Role
 
 SLUG_MAX_LENGTH = Brand._meta.get_field("slug").max_length
 FALLBACK_SLUG = "brand"
@@ -55,7 +54,9 @@ def create_brand(
                 _create_default_loyalty_program(brand)
                 actor = Actor.system(brand)
                 audit.record(actor, "brand.created", brand, name=name, slug=brand.slug)
-                _, secret = apikeys.create_api_key(brand, name=key_name, role=Role.HQ_ADMIN, actor=actor)
+                _, secret = apikeys.create_api_key(
+                    brand, name=key_name, role=access.policy().brand_owner_role, actor=actor
+                )
             return NewBrand(brand=brand, api_key=secret)
         except IntegrityError:
             if slug is not None:

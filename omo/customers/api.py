@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
@@ -14,8 +14,8 @@ from omo.core.audit import Actor
 from omo.customers import services
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.normalize import normalize_email, normalize_phone
-from omo.staff.models import Store
-from omo.staff.roles import Scope
+from omo.customers.selectors import visible_customers
+from omo.staff.selectors import store_directory
 
 router = Router(tags=["customers"])
 
@@ -87,18 +87,6 @@ class IdentityOut(Schema):
     created_at: dt.datetime
 
 
-def visible_customers(actor: Actor) -> QuerySet[Customer]:
-    """The brand's customers this actor may see: all (HQ), a store's regulars, or a clerk's own."""
-    customers = Customer.objects.filter(brand=actor.brand)
-    if actor.scope == Scope.STORE:
-        return customers.filter(home_store_id=actor.store_id) if actor.store_id else customers.none()
-    if actor.scope == Scope.OWN:
-        if not actor.user_id:
-            return customers.none()
-        return customers.filter(orders__staff_id=actor.user_id).distinct()
-    return customers
-
-
 def customer_for(actor: Actor, customer_id: int) -> Customer:
     """A customer the actor may see, or 404 (also used by the loyalty endpoints)."""
     return get_or_404(
@@ -109,7 +97,7 @@ def customer_for(actor: Actor, customer_id: int) -> Customer:
 def _store_id(actor: Actor, code: str) -> int | None:
     if not code:
         return None
-    store_id = Store.objects.filter(brand=actor.brand, code=code).values_list("pk", flat=True).first()
+    store_id = store_directory(actor).filter(code=code).values_list("pk", flat=True).first()
     if store_id is None:
         raise ApiError(422, "invalid", f"no store with code {code!r}", field="home_store_code")
     return store_id

@@ -30,3 +30,9 @@ class InboxConfig(AppConfig):
 
         # Binding's chat verbs, the "#<code>" message and the recovery postbacks.
         binding_flows.register()
+
+        # A store or a clerk sees the customers of the conversations they see (omo/customers/selectors.py).
+        from omo.customers.selectors import register_connection
+        from omo.inbox.selectors import customer_connection
+
+        register_connection("inbox.conversations", customer_connection)

@@ -23,20 +23,22 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from omo.core.audit import Actor
 from omo.inbox import realtime, selectors
+from omo.staff.actors import actor_for_user
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 RECENT_EVENTS = 256  # a socket in several groups gets one event once
 
 
-def _can_view(user: Any, conversation_id: int) -> dict[str, Any] | None:
-    conversation = selectors.get_conversation(user, conversation_id)
+def _can_view(actor: Actor, conversation_id: int) -> dict[str, Any] | None:
+    conversation = selectors.get_conversation(actor, conversation_id)
     return selectors.conversation_summary(conversation) if conversation is not None else None
 
 
-def _still_visible(user: Any, conversation_id: int) -> bool:
-    return selectors.visible_conversations(user).filter(pk=conversation_id).exists()
+def _still_visible(actor: Actor, conversation_id: int) -> bool:
+    return selectors.visible_conversations(actor).filter(pk=conversation_id).exists()
 
 
 class InboxConsumer(AsyncJsonWebsocketConsumer):
@@ -49,6 +51,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user
+        # The one Actor of the console and clerk app: the same visible_conversations rule decides.
+        self.actor = await database_sync_to_async(actor_for_user)(user)
         self.joined: set[str] = set()
         self.conversations: set[int] = set()
         self.recent: deque[str] = deque(maxlen=RECENT_EVENTS)
@@ -80,7 +84,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         if kind == "ping":
             await self.send_json({"type": "pong"})
         elif kind == "subscribe.list":
-            groups = await database_sync_to_async(realtime.list_groups)(self.user)
+            groups = await database_sync_to_async(realtime.list_groups)(self.actor)
             for group in groups:
                 await self._join(group)
             await self.send_json({"type": "subscribed", "target": "list", "groups": len(groups)})
@@ -95,7 +99,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
                 self.conversations.discard(conversation_id)
                 await self.send_json({"type": "unsubscribed", "conversation_id": conversation_id})
                 return
-            summary = await database_sync_to_async(_can_view)(self.user, conversation_id)
+            summary = await database_sync_to_async(_can_view)(self.actor, conversation_id)
             if summary is None:
                 await self._error("forbidden", "no such conversation", conversation_id=conversation_id)
                 return
@@ -114,7 +118,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
         conversation_id = event.get("conversation_id")
         if event["type"] == "conversation.assigned" and conversation_id is not None:
             # Moved away from this user (transfer, escalation): stop showing it.
-            if not await database_sync_to_async(_still_visible)(self.user, conversation_id):
+            if not await database_sync_to_async(_still_visible)(self.actor, conversation_id):
                 await self._leave(realtime.conversation_group(conversation_id))
                 self.conversations.discard(conversation_id)
                 await self.send_json(

@@ -123,19 +123,23 @@ def brand_group(brand_id: int) -> str:
     return f"omo.brand.{brand_id}"
 
 
-def list_groups(user: Any) -> list[str]:
-    """The list groups this user's socket may join (what their role lets them see)."""
-    from omo.staff.roles import Role
+def list_groups(who: Any) -> list[str]:
+    """The list groups this socket may join: what the actor's scope lets it see (the same scope as
+    omo.inbox.selectors.visible_conversations)."""
+    from omo.core.access import Scope
 
-    if not selectors._is_staff(user):
+    actor = selectors._actor(who)
+    if actor is None:
         return []
-    if user.role in (Role.HQ_ADMIN, Role.HQ_AGENT):
-        return [brand_group(user.brand_id)]
-    if user.role == Role.STORE_MANAGER:
-        return [store_group(user.store_id)] if user.store_id else []
-    groups = [user_group(user.pk)]
-    if user.store_id and selectors.inbox_settings(user.brand_id).store_team_sees_clerk_customers:
-        groups.append(store_group(user.store_id))
+    if actor.scope == Scope.BRAND:
+        return [brand_group(actor.brand.pk)]
+    if actor.scope == Scope.STORE:
+        return [store_group(actor.store_id)] if actor.store_id else []
+    if not actor.user_id:
+        return []
+    groups = [user_group(actor.user_id)]
+    if actor.store_id and selectors.inbox_settings(actor.brand.pk).store_team_sees_clerk_customers:
+        groups.append(store_group(actor.store_id))
     return groups
 
 

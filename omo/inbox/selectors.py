@@ -1,6 +1,7 @@
-"""Conversation reads filtered by brand and by what the signed-in staff member's role allows.
+"""Conversation reads filtered by brand and by what the actor's role allows (a staff user is
+turned into the one Actor, omo.staff.actors).
 
-Scope (issue 3 §7):
+Scope, one rule for the clerk app, the console, the API and the sockets:
 - clerk: conversations of their own bound customers or assigned to them; plus their store team's
   (conversations whose owning store is theirs) when InboxSettings.store_team_sees_clerk_customers;
 - store manager: conversations owned by their store (bound to its clerks, or handed to the team);
@@ -14,8 +15,10 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from omo.core.access import Scope
+from omo.core.audit import Actor
 from omo.inbox.models import Conversation, InboxSettings, Message
-from omo.staff.roles import Role
+from omo.staff.actors import actor_for_user
 
 
 def inbox_settings(brand_id: int) -> InboxSettings:
@@ -28,45 +31,67 @@ def _is_staff(user: Any) -> bool:
     )
 
 
-def scope_filter(user: Any) -> Q | None:
-    """The Q a conversation must match for this user (brand applied separately); None = nothing."""
-    from omo.binding.selectors import bound_customer_ids
+def _actor(who: Actor | Any) -> Actor | None:
+    """The actor behind a staff user or an Actor; None for anyone who is not active staff of a brand."""
+    if isinstance(who, Actor):
+        return who if who.user is None or _is_staff(who.user) else None
+    return actor_for_user(who) if _is_staff(who) else None
 
-    if not _is_staff(user):
+
+def scope_filter(who: Actor | Any) -> Q | None:
+    """The Q a conversation must match for this actor (brand applied separately); None = nothing."""
+    from omo.binding.selectors import open_binding_customer_ids
+
+    actor = _actor(who)
+    if actor is None:
         return None
-    if user.role in (Role.HQ_ADMIN, Role.HQ_AGENT):
+    if actor.scope == Scope.BRAND:
         return Q()
-    if user.role == Role.STORE_MANAGER:
-        return Q(store_id=user.store_id) if user.store_id else None
-    if user.role == Role.CLERK:
-        allowed = Q(assignee_id=user.pk) | Q(customer_id__in=bound_customer_ids(user))
-        if user.store_id and inbox_settings(user.brand_id).store_team_sees_clerk_customers:
-            allowed |= Q(store_id=user.store_id)
+    if actor.scope == Scope.STORE:
+        return Q(store_id=actor.store_id) if actor.store_id else None
+    if actor.scope == Scope.OWN and actor.user_id:
+        allowed = Q(assignee_id=actor.user_id) | Q(
+            customer_id__in=open_binding_customer_ids(actor.brand.pk, actor.user_id)
+        )
+        if actor.store_id and inbox_settings(actor.brand.pk).store_team_sees_clerk_customers:
+            allowed |= Q(store_id=actor.store_id)
         return allowed
     return None
 
 
-def visible_conversations(user: Any) -> QuerySet[Conversation]:
-    condition = scope_filter(user)
+def visible_conversations(who: Actor | Any) -> QuerySet[Conversation]:
+    """The brand's conversations this actor (or signed-in staff user) may see."""
+    actor = _actor(who)
+    condition = scope_filter(actor) if actor is not None else None
     if condition is None:
         return Conversation.objects.none()
-    return Conversation.objects.filter(condition, brand_id=user.brand_id)
+    return Conversation.objects.filter(condition, brand_id=actor.brand.pk)
 
 
-def can_view(user: Any, conversation: Conversation) -> bool:
-    if not _is_staff(user) or conversation.brand_id != user.brand_id:
+def can_view(who: Actor | Any, conversation: Conversation) -> bool:
+    actor = _actor(who)
+    if actor is None or conversation.brand_id != actor.brand.pk:
         return False
-    return visible_conversations(user).filter(pk=conversation.pk).exists()
+    return visible_conversations(actor).filter(pk=conversation.pk).exists()
 
 
-def get_conversation(user: Any, conversation_id: int) -> Conversation | None:
-    """The conversation if this user may see it, else None (callers answer 404: no existence leak)."""
+def get_conversation(who: Actor | Any, conversation_id: int) -> Conversation | None:
+    """The conversation if this actor may see it, else None (callers answer 404: no existence leak)."""
     return (
-        visible_conversations(user)
+        visible_conversations(who)
         .select_related("contact", "customer", "assignee", "store", "inbox")
         .filter(pk=conversation_id)
         .first()
     )
+
+
+def customer_connection(actor: Actor) -> Q | None:
+    """A store's or a clerk's customers include those of the conversations they see (registered
+    with omo.customers.selectors)."""
+    if actor.scope == Scope.BRAND:
+        return None
+    conversations = visible_conversations(actor).filter(customer__isnull=False)
+    return Q(pk__in=conversations.values("customer_id"))
 
 
 def conversation_list(

@@ -9,8 +9,9 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, get_or_404, page
-from omo.customers.api import customer_for, visible_customers
-from omo.loyalty import services
+from omo.customers.api import customer_for
+from omo.customers.selectors import visible_customers
+from omo.loyalty import selectors, services
 from omo.loyalty.models import Coupon, CouponCode, LoyaltyAccount, PointsEntry, Tier
 
 router = Router(tags=["loyalty"])
@@ -138,7 +139,7 @@ def _coupon_out(coupon: Coupon) -> Coupon:
 def _coupon(request: HttpRequest, coupon_id: int) -> Coupon:
     actor = actor_of(request)
     coupon = get_or_404(
-        Coupon.objects.filter(brand=actor.brand).select_related("brand"), f"coupon {coupon_id}", pk=coupon_id
+        selectors.visible_coupons(actor).select_related("brand"), f"coupon {coupon_id}", pk=coupon_id
     )
     return _coupon_out(coupon)
 
@@ -197,7 +198,7 @@ def adjust_points(request: HttpRequest, customer_id: int, data: AdjustIn):
 @router.get("/tiers", auth=allow("loyalty.read"), response={200: list[TierOut], **ERRORS})
 def list_tiers(request: HttpRequest):
     actor = actor_of(request)
-    return [_tier_out(tier, actor.brand.currency) for tier in Tier.objects.filter(brand=actor.brand)]
+    return [_tier_out(tier, actor.brand.currency) for tier in selectors.visible_tiers(actor)]
 
 
 # --- coupons ----------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ def list_tiers(request: HttpRequest):
 
 @router.get("/coupons", auth=allow("loyalty.read"), response={200: CouponPage, **ERRORS})
 def list_coupons(request: HttpRequest, paging: Query[PageParams]):
-    coupons = Coupon.objects.filter(brand=actor_of(request).brand).select_related("brand").order_by("-id")
+    coupons = selectors.visible_coupons(actor_of(request)).select_related("brand").order_by("-id")
     return page(coupons, paging, _coupon_out)
 
 

@@ -1,9 +1,16 @@
-"""Roles, their scopes and what each may do. The one place permissions are decided."""
+"""Roles, their scopes and what each may do. The one place permissions are decided.
+
+The table is registered with omo.core.access when this module loads (omo.staff.models imports it),
+so core's Actor and the API's key check read it without importing staff.
+"""
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from omo.core import access
+from omo.core.access import Scope
 
 
 class Role(models.TextChoices):
@@ -11,12 +18,6 @@ class Role(models.TextChoices):
     HQ_AGENT = "hq_agent", _("客服人員")
     STORE_MANAGER = "store_manager", _("店長")
     CLERK = "clerk", _("店員")
-
-
-class Scope(models.TextChoices):
-    BRAND = "brand", _("全品牌")
-    STORE = "store", _("單一門市")
-    OWN = "own", _("自己的顧客")
 
 
 ROLE_SCOPE: dict[str, str] = {
@@ -60,3 +61,26 @@ def role_allows(role: str, permission: str) -> bool:
         return role in PERMISSIONS[permission]
     except KeyError as exc:  # a typo in a permission name must fail loudly, not deny silently
         raise KeyError(f"unknown permission {permission!r}") from exc
+
+
+def _key_scope(brand, role: str, store_id: int | None, staff_id: int | None) -> tuple[int | None, int | None]:
+    from omo.staff.apikeys import key_scope
+
+    return key_scope(brand, role, store_id, staff_id)
+
+
+access.register(
+    access.AccessPolicy(
+        roles={
+            role: access.RoleRule(
+                scope=ROLE_SCOPE[role],
+                permissions=frozenset(name for name, holders in PERMISSIONS.items() if role in holders),
+            )
+            for role in Role.values
+        },
+        permissions=frozenset(PERMISSIONS),
+        system_role=Role.HQ_ADMIN,
+        brand_owner_role=Role.HQ_ADMIN,
+        key_scope=_key_scope,
+    )
+)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 
+from omo.catalog import selectors
 from omo.catalog.models import Product
-from omo.console import selectors
-from omo.console.access import console_view
+from omo.console.access import actor_for, console_view
 from omo.console.forms import ProductFilterForm, StockFilterForm
 from omo.console.pages import paginate, render_page
 
@@ -15,7 +15,7 @@ from omo.console.pages import paginate, render_page
 def product_list(request: HttpRequest) -> HttpResponse:
     form = ProductFilterForm(request.GET, user=request.user)
     category = form.value("category")
-    products = selectors.product_list(request.user, form.query, category.pk if category else None)
+    products = selectors.product_list(actor_for(request), form.query, category.pk if category else None)
     return render_page(
         request, "console/catalog/products.html", {"form": form, "page": paginate(request, products)}
     )
@@ -24,10 +24,10 @@ def product_list(request: HttpRequest) -> HttpResponse:
 @console_view("catalog.read")
 def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        product = selectors.product_detail(request.user, pk)
+        product = selectors.product_detail(actor_for(request), pk)
     except Product.DoesNotExist as exc:
         raise Http404 from exc
-    locations, rows = selectors.product_stock(request.user, product)
+    locations, rows = selectors.product_stock(actor_for(request), product)
     return render_page(
         request,
         "console/catalog/product_detail.html",
@@ -40,7 +40,7 @@ def stock_list(request: HttpRequest) -> HttpResponse:
     form = StockFilterForm(request.GET, user=request.user)
     location = form.value("location")
     levels = selectors.stock_list(
-        request.user,
+        actor_for(request),
         location_id=location.pk if location else None,
         query=form.query,
         low_at=form.value("low"),

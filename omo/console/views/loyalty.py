@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 
 from omo.console import selectors
-from omo.console.access import console_view
+from omo.console.access import actor_for, console_view
 from omo.console.pages import paginate, render_page
+from omo.loyalty import selectors as loyalty_selectors
 from omo.loyalty.models import Coupon
 from omo.staff.roles import Scope
 
@@ -14,7 +15,9 @@ from omo.staff.roles import Scope
 @console_view("loyalty.read")
 def tier_list(request: HttpRequest) -> HttpResponse:
     return render_page(
-        request, "console/loyalty/tiers.html", {"tiers": selectors.tiers_with_members(request.user)}
+        request,
+        "console/loyalty/tiers.html",
+        {"tiers": loyalty_selectors.tiers_with_members(actor_for(request))},
     )
 
 
@@ -23,7 +26,7 @@ def coupon_list(request: HttpRequest) -> HttpResponse:
     return render_page(
         request,
         "console/loyalty/coupons.html",
-        {"page": paginate(request, selectors.coupon_list(request.user))},
+        {"page": paginate(request, loyalty_selectors.coupon_list(actor_for(request)))},
     )
 
 
