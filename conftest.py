@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+
 import pytest
+import time_machine
 from django.test import Client
 
 from omo.testing import factories as f
 
 pytest_plugins = ["omo.testing.browser", "omo.testing.line"]
+
+
+def _session_clock() -> dt.datetime | None:
+    raw = os.environ.get("OMO_TEST_CLOCK", "").strip()
+    if not raw:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise pytest.UsageError(f"OMO_TEST_CLOCK={raw!r} is not an ISO datetime: {exc}") from None
+    if moment.tzinfo is None:
+        # Without an offset the moment would depend on the machine's zone; the point is to pick it.
+        raise pytest.UsageError(f"OMO_TEST_CLOCK={raw!r} needs an offset, e.g. 2027-03-01T00:05:00+08:00")
+    return moment
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_clock():
+    """Run the whole suite as if it were the moment in OMO_TEST_CLOCK; a test's own pin nests inside."""
+    moment = _session_clock()
+    if moment is None:
+        yield None
+        return
+    with time_machine.travel(moment, tick=True):
+        yield moment
 
 
 @pytest.fixture
