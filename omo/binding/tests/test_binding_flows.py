@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from urllib.parse import unquote
 
 import pytest
@@ -21,6 +22,8 @@ from omo.testing import factories as f
 from omo.testing.line import post_line_webhook
 
 pytestmark = pytest.mark.django_db
+
+TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
 
 @pytest.fixture
@@ -173,9 +176,14 @@ def test_liff_binding_refuses_bad_tokens_and_input(client, line_inbox, line_stan
     assert Binding.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("hour", "queue"),
+    [(14, "store"), (23, "hq")],  # test stores open 11:00–21:30: the store team by day, HQ at night
+)
 def test_liff_binding_of_a_departed_clerk_hands_the_customer_to_the_store(
-    client, line_inbox, line_standin, line_user, clerk, code
+    client, line_inbox, line_standin, line_user, clerk, code, time_machine, hour, queue
 ):
+    time_machine.move_to(dt.datetime(2027, 3, 15, hour, 0, tzinfo=TAIPEI), tick=True)
     liff_inbox(line_inbox)
     clerk.is_active = False
     clerk.save()
@@ -186,7 +194,7 @@ def test_liff_binding_of_a_departed_clerk_hands_the_customer_to_the_store(
     assert Binding.objects.count() == 0
     conversation = Conversation.objects.get()
     assert conversation.store_id == clerk.store_id
-    assert conversation.queue in ("store", "hq")  # the store team while it is open, HQ when closed
+    assert conversation.queue == queue
 
 
 # --- prefilled message flow ---------------------------------------------------------------------
@@ -198,18 +206,23 @@ def send_text(line_inbox, line_standin, line_user, text: str) -> None:
     process_pending(line_inbox.pk)
 
 
+@pytest.mark.parametrize(
+    ("hour", "queue"),
+    [(14, "clerk"), (23, "hq")],  # a clerk without a roster is on duty while the store is open (11:00–21:30)
+)
 def test_code_message_binds_and_confirms_with_the_free_reply(
-    line_inbox, line_standin, line_user, clerk, code
+    line_inbox, line_standin, line_user, clerk, code, time_machine, hour, queue
 ):
+    time_machine.move_to(dt.datetime(2027, 3, 15, hour, 0, tzinfo=TAIPEI), tick=True)
     send_text(line_inbox, line_standin, line_user, f"綁定專屬店員 #{code}")
     identity = CustomerIdentity.objects.get(kind="line", value=line_user.user_id)
     binding = selectors.current_binding(identity.customer)
     assert (binding.clerk, binding.source) == (clerk, "message_code")
     conversation = Conversation.objects.get()
-    assert (conversation.queue, conversation.store_id, conversation.unread_count) in (
-        ("clerk", clerk.store_id, 0),
-        ("store", clerk.store_id, 0),
-        ("hq", clerk.store_id, 0),
+    assert (conversation.queue, conversation.store_id, conversation.unread_count) == (
+        queue,
+        clerk.store_id,
+        0,
     )
     answer = Message.objects.get(direction="out")
     assert "已為您綁定專屬店員 clerk" in answer.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -18,6 +19,8 @@ from omo.testing import factories as f
 from omo.testing.line import post_line_webhook
 
 pytestmark = pytest.mark.django_db
+
+TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
 
 @pytest.fixture
@@ -63,9 +66,14 @@ def test_transfer_all_to_the_store_routes_conversations_to_the_store_team(brand,
     assert sorted(restored) == sorted(c.pk for c in customers)
 
 
+@pytest.mark.parametrize(
+    ("hour", "queue", "reason"),
+    [(14, "store", "store_owned"), (23, "hq", "store_closed")],  # test stores open 11:00–21:30
+)
 def test_transfer_to_store_with_a_conversation(
-    brand, store, clerk, hq_admin, line_inbox, line_standin, line_user
+    brand, store, clerk, hq_admin, line_inbox, line_standin, line_user, time_machine, hour, queue, reason
 ):
+    time_machine.move_to(dt.datetime(2027, 3, 15, hour, 0, tzinfo=TAIPEI), tick=True)
     post_line_webhook(line_inbox, wh.text_event(line_user.user_id, "你好"))
     process_pending(line_inbox.pk)
     conversation = Conversation.objects.get()
@@ -73,8 +81,8 @@ def test_transfer_to_store_with_a_conversation(
     services.transfer_bindings(clerk, to_store=store, actor=actor_of(hq_admin))
     conversation.refresh_from_db()
     assert conversation.store_id == store.pk and conversation.assignee_id is None
-    assert conversation.queue in ("store", "hq")
-    assert Message.objects.filter(kind="event", payload__reason__in=["store_owned", "store_closed"]).exists()
+    assert conversation.queue == queue
+    assert Message.objects.filter(kind="event", payload__reason=reason).exists()
 
 
 def test_undo_is_refused_after_30_days(brand, clerk, clerk2, hq_admin):
