@@ -9,34 +9,48 @@ import pytest
 import time_machine
 from django.test import Client
 
+from omo.testing import clock
 from omo.testing import factories as f
 
 pytest_plugins = ["omo.testing.browser", "omo.testing.line"]
 
 
 def _session_clock() -> dt.datetime | None:
-    raw = os.environ.get("OMO_TEST_CLOCK", "").strip()
-    if not raw:
-        return None
     try:
-        moment = dt.datetime.fromisoformat(raw)
+        return clock.session_moment(os.environ.get(clock.ENV))
     except ValueError as exc:
-        raise pytest.UsageError(f"OMO_TEST_CLOCK={raw!r} is not an ISO datetime: {exc}") from None
-    if moment.tzinfo is None:
-        # Without an offset the moment would depend on the machine's zone; the point is to pick it.
-        raise pytest.UsageError(f"OMO_TEST_CLOCK={raw!r} needs an offset, e.g. 2027-03-01T00:05:00+08:00")
-    return moment
+        raise pytest.UsageError(str(exc)) from None
 
 
-@pytest.fixture(scope="session", autouse=True)
-def session_clock():
-    """Run the whole suite as if it were the moment in OMO_TEST_CLOCK; a test's own pin nests inside."""
+_SESSION_TRAVEL = pytest.StashKey[time_machine.travel]()
+
+
+def pytest_configure(config) -> None:
+    # The travel starts here, before collection and before any fixture: time-machine's own fixture
+    # (and its marker) stops whichever travel is on top of its stack, so the session's must lie
+    # beneath every test's pin. A malformed OMO_TEST_CLOCK stops the run before any test.
     moment = _session_clock()
-    if moment is None:
-        yield None
-        return
-    with time_machine.travel(moment, tick=True):
-        yield moment
+    if moment is not None:
+        travel = time_machine.travel(moment, tick=True)
+        travel.start()
+        config.stash[_SESSION_TRAVEL] = travel
+
+
+def pytest_unconfigure(config) -> None:
+    travel = config.stash.get(_SESSION_TRAVEL, None)
+    if travel is not None:
+        travel.stop()
+
+
+def pytest_report_header(config) -> str | None:
+    moment = _session_clock()
+    return f"session clock (OMO_TEST_CLOCK): {moment.isoformat()}" if moment else None
+
+
+@pytest.fixture(scope="session")
+def session_clock() -> dt.datetime | None:
+    """The moment the run started from (OMO_TEST_CLOCK, see omo/testing/clock.py), or None."""
+    return _session_clock()
 
 
 @pytest.fixture

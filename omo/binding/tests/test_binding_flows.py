@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zoneinfo
 from urllib.parse import unquote
 
 import pytest
@@ -18,12 +17,11 @@ from omo.devtools import line_webhook_sender as wh
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import deliver
 from omo.platforms.tasks import process_pending
+from omo.testing import clock
 from omo.testing import factories as f
 from omo.testing.line import post_line_webhook
 
 pytestmark = pytest.mark.django_db
-
-TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
 
 @pytest.fixture
@@ -177,13 +175,12 @@ def test_liff_binding_refuses_bad_tokens_and_input(client, line_inbox, line_stan
 
 
 @pytest.mark.parametrize(
-    ("hour", "queue"),
-    [(14, "store"), (23, "hq")],  # test stores open 11:00–21:30: the store team by day, HQ at night
+    "queue",  # the store team while the store is open, HQ when it is closed
+    [pytest.param("store", marks=clock.STORES_OPEN), pytest.param("hq", marks=clock.STORES_CLOSED)],
 )
 def test_liff_binding_of_a_departed_clerk_hands_the_customer_to_the_store(
-    client, line_inbox, line_standin, line_user, clerk, code, time_machine, hour, queue
+    client, line_inbox, line_standin, line_user, clerk, code, queue
 ):
-    time_machine.move_to(dt.datetime(2027, 3, 15, hour, 0, tzinfo=TAIPEI), tick=True)
     liff_inbox(line_inbox)
     clerk.is_active = False
     clerk.save()
@@ -207,13 +204,12 @@ def send_text(line_inbox, line_standin, line_user, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("hour", "queue"),
-    [(14, "clerk"), (23, "hq")],  # a clerk without a roster is on duty while the store is open (11:00–21:30)
+    "queue",  # a clerk without a roster is on duty while the store is open, HQ covers the night
+    [pytest.param("clerk", marks=clock.STORES_OPEN), pytest.param("hq", marks=clock.STORES_CLOSED)],
 )
 def test_code_message_binds_and_confirms_with_the_free_reply(
-    line_inbox, line_standin, line_user, clerk, code, time_machine, hour, queue
+    line_inbox, line_standin, line_user, clerk, code, queue
 ):
-    time_machine.move_to(dt.datetime(2027, 3, 15, hour, 0, tzinfo=TAIPEI), tick=True)
     send_text(line_inbox, line_standin, line_user, f"綁定專屬店員 #{code}")
     identity = CustomerIdentity.objects.get(kind="line", value=line_user.user_id)
     binding = selectors.current_binding(identity.customer)

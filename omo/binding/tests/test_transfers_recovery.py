@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -15,12 +14,11 @@ from omo.core.models import AuditLog
 from omo.devtools import line_webhook_sender as wh
 from omo.inbox.models import Conversation, Message
 from omo.platforms.tasks import process_pending
+from omo.testing import clock
 from omo.testing import factories as f
 from omo.testing.line import post_line_webhook
 
 pytestmark = pytest.mark.django_db
-
-TAIPEI = zoneinfo.ZoneInfo("Asia/Taipei")
 
 
 @pytest.fixture
@@ -67,13 +65,15 @@ def test_transfer_all_to_the_store_routes_conversations_to_the_store_team(brand,
 
 
 @pytest.mark.parametrize(
-    ("hour", "queue", "reason"),
-    [(14, "store", "store_owned"), (23, "hq", "store_closed")],  # test stores open 11:00–21:30
+    ("queue", "reason"),
+    [
+        pytest.param("store", "store_owned", marks=clock.STORES_OPEN),
+        pytest.param("hq", "store_closed", marks=clock.STORES_CLOSED),
+    ],
 )
 def test_transfer_to_store_with_a_conversation(
-    brand, store, clerk, hq_admin, line_inbox, line_standin, line_user, time_machine, hour, queue, reason
+    brand, store, clerk, hq_admin, line_inbox, line_standin, line_user, queue, reason
 ):
-    time_machine.move_to(dt.datetime(2027, 3, 15, hour, 0, tzinfo=TAIPEI), tick=True)
     post_line_webhook(line_inbox, wh.text_event(line_user.user_id, "你好"))
     process_pending(line_inbox.pk)
     conversation = Conversation.objects.get()
