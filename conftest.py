@@ -2,12 +2,55 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+
 import pytest
+import time_machine
 from django.test import Client
 
+from omo.testing import clock
 from omo.testing import factories as f
 
 pytest_plugins = ["omo.testing.browser", "omo.testing.line"]
+
+
+def _session_clock() -> dt.datetime | None:
+    try:
+        return clock.session_moment(os.environ.get(clock.ENV))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+_SESSION_TRAVEL = pytest.StashKey[time_machine.travel]()
+
+
+def pytest_configure(config) -> None:
+    # The travel starts here, before collection and before any fixture: time-machine's own fixture
+    # (and its marker) stops whichever travel is on top of its stack, so the session's must lie
+    # beneath every test's pin. A malformed OMO_TEST_CLOCK stops the run before any test.
+    moment = _session_clock()
+    if moment is not None:
+        travel = time_machine.travel(moment, tick=True)
+        travel.start()
+        config.stash[_SESSION_TRAVEL] = travel
+
+
+def pytest_unconfigure(config) -> None:
+    travel = config.stash.get(_SESSION_TRAVEL, None)
+    if travel is not None:
+        travel.stop()
+
+
+def pytest_report_header(config) -> str | None:
+    moment = _session_clock()
+    return f"session clock (OMO_TEST_CLOCK): {moment.isoformat()}" if moment else None
+
+
+@pytest.fixture(scope="session")
+def session_clock() -> dt.datetime | None:
+    """The moment the run started from (OMO_TEST_CLOCK, see omo/testing/clock.py), or None."""
+    return _session_clock()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from omo.devtools import line_webhook_sender as wh
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import deliver
 from omo.platforms.tasks import process_pending
+from omo.testing import clock
 from omo.testing import factories as f
 from omo.testing.line import post_line_webhook
 
@@ -173,8 +174,12 @@ def test_liff_binding_refuses_bad_tokens_and_input(client, line_inbox, line_stan
     assert Binding.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "queue",  # the store team while the store is open, HQ when it is closed
+    [pytest.param("store", marks=clock.STORES_OPEN), pytest.param("hq", marks=clock.STORES_CLOSED)],
+)
 def test_liff_binding_of_a_departed_clerk_hands_the_customer_to_the_store(
-    client, line_inbox, line_standin, line_user, clerk, code
+    client, line_inbox, line_standin, line_user, clerk, code, queue
 ):
     liff_inbox(line_inbox)
     clerk.is_active = False
@@ -186,7 +191,7 @@ def test_liff_binding_of_a_departed_clerk_hands_the_customer_to_the_store(
     assert Binding.objects.count() == 0
     conversation = Conversation.objects.get()
     assert conversation.store_id == clerk.store_id
-    assert conversation.queue in ("store", "hq")  # the store team while it is open, HQ when closed
+    assert conversation.queue == queue
 
 
 # --- prefilled message flow ---------------------------------------------------------------------
@@ -198,18 +203,22 @@ def send_text(line_inbox, line_standin, line_user, text: str) -> None:
     process_pending(line_inbox.pk)
 
 
+@pytest.mark.parametrize(
+    "queue",  # a clerk without a roster is on duty while the store is open, HQ covers the night
+    [pytest.param("clerk", marks=clock.STORES_OPEN), pytest.param("hq", marks=clock.STORES_CLOSED)],
+)
 def test_code_message_binds_and_confirms_with_the_free_reply(
-    line_inbox, line_standin, line_user, clerk, code
+    line_inbox, line_standin, line_user, clerk, code, queue
 ):
     send_text(line_inbox, line_standin, line_user, f"綁定專屬店員 #{code}")
     identity = CustomerIdentity.objects.get(kind="line", value=line_user.user_id)
     binding = selectors.current_binding(identity.customer)
     assert (binding.clerk, binding.source) == (clerk, "message_code")
     conversation = Conversation.objects.get()
-    assert (conversation.queue, conversation.store_id, conversation.unread_count) in (
-        ("clerk", clerk.store_id, 0),
-        ("store", clerk.store_id, 0),
-        ("hq", clerk.store_id, 0),
+    assert (conversation.queue, conversation.store_id, conversation.unread_count) == (
+        queue,
+        clerk.store_id,
+        0,
     )
     answer = Message.objects.get(direction="out")
     assert "已為您綁定專屬店員 clerk" in answer.text

@@ -14,6 +14,7 @@ from omo.core.models import AuditLog
 from omo.devtools import line_webhook_sender as wh
 from omo.inbox.models import Conversation, Message
 from omo.platforms.tasks import process_pending
+from omo.testing import clock
 from omo.testing import factories as f
 from omo.testing.line import post_line_webhook
 
@@ -63,8 +64,15 @@ def test_transfer_all_to_the_store_routes_conversations_to_the_store_team(brand,
     assert sorted(restored) == sorted(c.pk for c in customers)
 
 
+@pytest.mark.parametrize(
+    ("queue", "reason"),
+    [
+        pytest.param("store", "store_owned", marks=clock.STORES_OPEN),
+        pytest.param("hq", "store_closed", marks=clock.STORES_CLOSED),
+    ],
+)
 def test_transfer_to_store_with_a_conversation(
-    brand, store, clerk, hq_admin, line_inbox, line_standin, line_user
+    brand, store, clerk, hq_admin, line_inbox, line_standin, line_user, queue, reason
 ):
     post_line_webhook(line_inbox, wh.text_event(line_user.user_id, "你好"))
     process_pending(line_inbox.pk)
@@ -73,8 +81,8 @@ def test_transfer_to_store_with_a_conversation(
     services.transfer_bindings(clerk, to_store=store, actor=actor_of(hq_admin))
     conversation.refresh_from_db()
     assert conversation.store_id == store.pk and conversation.assignee_id is None
-    assert conversation.queue in ("store", "hq")
-    assert Message.objects.filter(kind="event", payload__reason__in=["store_owned", "store_closed"]).exists()
+    assert conversation.queue == queue
+    assert Message.objects.filter(kind="event", payload__reason=reason).exists()
 
 
 def test_undo_is_refused_after_30_days(brand, clerk, clerk2, hq_admin):

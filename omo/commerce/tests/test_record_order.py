@@ -150,12 +150,9 @@ def test_batch_earns_points_and_sets_tiers_like_single_orders(brand, store, tee)
 
 
 def _freeze(when: str):
-    from unittest import mock
+    import time_machine
 
-    from django.utils import timezone
-
-    moment = dt.datetime.fromisoformat(when)
-    return mock.patch.object(timezone, "now", return_value=moment)
+    return time_machine.travel(dt.datetime.fromisoformat(when), tick=False)
 
 
 def test_batch_orders_are_attributed_in_one_pass(

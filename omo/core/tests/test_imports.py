@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import zoneinfo
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -214,6 +216,16 @@ def test_customers_update_the_known_customer_and_report_bad_values(brand, store)
     known.refresh_from_db()
     assert known.email == "new@example.com"
     assert [(e["row"], e["field"]) for e in job.errors] == [(3, "phone"), (3, "email"), (3, "birthday")]
+
+
+# Five past midnight on March 1st in Taipei is still February 28th in UTC.
+@pytest.mark.time_machine(dt.datetime(2027, 3, 1, 0, 5, tzinfo=zoneinfo.ZoneInfo("Asia/Taipei")), tick=True)
+def test_a_birthday_today_where_the_brand_is_is_plausible_tomorrow_is_not(brand):
+    text = "name,phone,birthday\n今天出生,0912000101,2027-03-01\n明天出生,0912000102,2027/03/02\n"
+    job = run(brand, "customers", text)
+    assert (job.applied_rows, job.error_rows) == (1, 1)
+    assert Customer.objects.get(name="今天出生").birthday == dt.date(2027, 3, 1)
+    assert [(e["row"], e["field"]) for e in job.errors] == [(3, "birthday")]
 
 
 # --- orders -------------------------------------------------------------------------------------

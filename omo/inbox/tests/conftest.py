@@ -27,6 +27,8 @@ def during_opening_hours() -> Iterator[dt.datetime]:
     at = dt.datetime.combine(real_now.date(), dt.time(14), tzinfo=TAIPEI)
     if at > real_now:
         at -= dt.timedelta(days=1)
+    # Only Django's clock moves, not the process's: the in-memory channel layer stamps messages with
+    # time.time() expiries, and a socket message sent "yesterday" would expire once the block ends.
     with mock.patch("django.utils.timezone.now", return_value=at):
         yield at
 
