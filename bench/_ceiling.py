@@ -207,6 +207,11 @@ def choose_generator(*, install: bool, log: Any = print) -> str:
     return "python"
 
 
+def generator_name(generator: str) -> str:
+    """How reports name a generator ("wrk" or "python")."""
+    return PYTHON_GENERATOR if generator == "python" else generator
+
+
 # --- running a saturation ----------------------------------------------------------------------------------
 
 

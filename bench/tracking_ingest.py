@@ -45,6 +45,7 @@ from typing import Any
 from bench._ceiling import (
     check_stored,
     choose_generator,
+    generator_name,
     saturate,
     settled_count,
     start_uvicorn,
@@ -220,7 +221,7 @@ def ceiling(
     bare_port = free_port()
     bare = start_uvicorn("bench._ceiling:bare_app", bare_port, database_url, server_log)
     result: dict[str, Any] = {
-        "generator": generator,
+        "generator": generator_name(generator),
         "connections": connections,
         "seconds": seconds,
         "batches_generated": count,
