@@ -386,7 +386,7 @@ def _line(f: dict[str, Any]) -> str:
             loss += f" (+{f['events_in_flight']} events of requests in flight at the end)"
     else:
         loss = f" LOSS: {f['events_stored']}/{f['events_expected']} events stored"
-    if f.get("repeats"):
+    if f.get("repeats") and f["server"] != "bare":  # the bare app keeps nothing: repeats cost it nothing
         loss += f"; {f['repeats']} bodies sent twice (raise --bodies-rate)"
     return (
         f"{f['server']:>4}: {load} [{f['generator']}]: {f['achieved_rps']:>7.1f} req/s answered 2xx, "

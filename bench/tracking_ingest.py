@@ -266,7 +266,7 @@ def _ceiling_line(f: dict[str, Any]) -> str:
             if f["no_loss"]
             else f" LOSS: {f['events_stored']}/{f['events_expected']} events stored"
         )
-    if f.get("repeats"):
+    if f.get("repeats") and f["server"] != "bare":  # the bare app keeps nothing: repeats cost it nothing
         stored += f"; {f['repeats']} batches sent twice (raise --bodies-rate)"
     return (
         f"  ceiling {f['server']:>4} [{f['generator']}, {f.get('connections', '?')} connections]: "
@@ -290,7 +290,7 @@ def run(
     ceiling_seconds: float = 0.0,
     ceiling_connections: int = 16,
     generator: str | None = None,
-    bodies_rate: float = 50_000,
+    bodies_rate: float = 120_000,
     say: Any = print,
 ) -> dict[str, Any]:
     """`ceiling_seconds` > 0 adds the ceiling runs; `generator` ("wrk" or "python") is theirs, None
@@ -532,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--bodies-rate",
         type=float,
-        default=50_000,
+        default=120_000,
         help="events/s the pre-generated ceiling batches cover before one repeats",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
@@ -593,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("bare", "omo"):
             print(_ceiling_line(edge[name]))
         print(
-            f"  omo / bare: {edge.get('share_of_bare', 0):.0%} (target ≥ 40%), both measured with "
+            f"  omo / bare: {edge.get('share_of_bare', 0):.1%} of the bare app's batches/s, both measured with "
             f"{edge['generator']}"
         )
     print(f"  machine: {result['machine']}")
