@@ -248,8 +248,10 @@ def _receipts(inbox_id: int) -> int:
 
 
 def _ceiling_requests(path: Path, count: int, *, secret: str, destination: str) -> int:
+    """Write `count` signed webhooks for the saturation runs; returns their mean body size."""
     bodies = make_bodies(count, secret=secret, destination=destination)
-    return write_requests(path, ((body, headers(signature)) for body, signature in bodies))
+    write_requests(path, ((body, headers(signature)) for body, signature in bodies))
+    return round(sum(len(body) for body, _ in bodies) / max(1, count))
 
 
 def run(
@@ -317,8 +319,9 @@ def run(
             rate_cap = bodies_rate if generator == "wrk" else min(bodies_rate, 8000)
             count = int(saturate_seconds * rate_cap) + connections
             log(f"generating {count:,} signed webhooks for the saturation runs…")
-            _ceiling_requests(requests_file, count, secret=secret, destination=destination)
-            result["body_bytes"] = round(requests_file.stat().st_size / count)
+            result["body_bytes"] = _ceiling_requests(
+                requests_file, count, secret=secret, destination=destination
+            )
             for name in ("bare", "omo"):
                 before = _receipts(inbox_id) if name == "omo" else 0
                 figures = saturate(

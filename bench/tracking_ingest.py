@@ -39,6 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -211,13 +212,16 @@ def ceiling(
     count = int(seconds * rate_cap / batch_size) + connections
     workdir = tempfile.TemporaryDirectory(prefix="bench-tracking-")
     requests_file = Path(workdir.name) / "requests"
-    write_requests(
-        requests_file,
-        (
-            (templates[n % len(templates)].replace(b"__P__", f"w{n}-{tag}".encode()), headers)
-            for n in range(count)
-        ),
-    )
+    body_bytes = 0
+
+    def batches() -> Iterator[tuple[bytes, dict[str, str]]]:
+        nonlocal body_bytes
+        for n in range(count):
+            body = templates[n % len(templates)].replace(b"__P__", f"w{n}-{tag}".encode())
+            body_bytes += len(body)
+            yield body, headers
+
+    write_requests(requests_file, batches())
     bare_port = free_port()
     bare = start_uvicorn("bench._ceiling:bare_app", bare_port, database_url, server_log)
     result: dict[str, Any] = {
@@ -225,7 +229,7 @@ def ceiling(
         "connections": connections,
         "seconds": seconds,
         "batches_generated": count,
-        "body_bytes": round(requests_file.stat().st_size / count),
+        "body_bytes": round(body_bytes / count),
     }
     try:
         _wait_ready(f"http://127.0.0.1:{bare_port}", bare)
