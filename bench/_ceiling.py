@@ -1,7 +1,7 @@
 """Saturation ("ceiling") runs shared by the ingest benchmarks: wrk, or a Python fallback.
 
 A load generator written in Python (asyncio + aiohttp) saturates before a bare ASGI app does: on
-the 2-core bench machine it topped out near 4,500-10,900 requests/s where wrk (C, Debian package
+the 2-core bench machine it topped out at 4,200-11,000 requests/s where wrk (C, Debian package
 `wrk`) drove the same bare app to 32,500-36,600. So the ceilings, the bare app's and omo's alike,
 are measured with wrk; the Python client stays as a fallback for machines without wrk (the tiny
 runs in the test suite) and says so in its figures.
