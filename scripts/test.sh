@@ -13,6 +13,12 @@ if [ -z "${OMO_CHROMIUM_PATH:-}" ] && [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
 fi
 
+# The benchmarks measure their ceilings with wrk; their tiny runs in the suite use it when it is
+# there and fall back to a Python load generator otherwise, so a failed install is not fatal.
+if ! command -v wrk >/dev/null; then
+    apt_install wrk || echo "wrk could not be installed: the benchmarks' tiny runs use the Python load generator."
+fi
+
 if [ "${OMO_REQUIRE_BROWSER:-0}" = "1" ]; then
     # Browser tests must run, not skip: fail now, with a clear reason, if Chromium cannot start.
     .venv/bin/python - <<'PY'

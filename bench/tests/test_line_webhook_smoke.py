@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from bench import line_webhook
+from bench._ceiling import PYTHON_GENERATOR
 from omo.core.tests.processes import database_url_of_test_db
 
 
@@ -16,6 +19,7 @@ def test_line_webhook_bench_runs_and_counts_receipts(tmp_path):
         seconds=1,
         saturate_seconds=1,
         connections=2,
+        bodies_rate=3000,
         log=lambda _: None,
     )
 
@@ -23,10 +27,20 @@ def test_line_webhook_bench_runs_and_counts_receipts(tmp_path):
     assert (bare["server"], omo["server"]) == ("bare", "omo")
     assert omo["statuses"] == {"200": 20} and omo["no_loss"], omo
     assert omo["events_stored"] == 100
-    assert result["saturation"]["omo"]["no_loss"] and result["saturation"]["bare"]["ok"] > 0
+    assert omo["generator"] == bare["generator"] == PYTHON_GENERATOR
+    # The saturation runs use wrk where it is installed, the Python generator elsewhere.
+    saturation_generator = "wrk" if shutil.which("wrk") else PYTHON_GENERATOR
+    saturation = result["saturation"]
+    assert result["saturation_generator"] == saturation_generator
+    assert saturation["omo"]["generator"] == saturation["bare"]["generator"] == saturation_generator
+    assert saturation["omo"]["no_loss"], saturation["omo"]
+    assert saturation["omo"]["repeats"] == 0 and saturation["omo"]["non_2xx"] == 0
+    assert saturation["bare"]["ok"] > 0
     assert result["share_of_bare"] > 0
 
     section = line_webhook.markdown({**result, "database": "test"})
+    assert f"the saturation runs from {saturation_generator}" in section
+    assert f"both measured with {saturation_generator}" in section
     results = tmp_path / "RESULTS.md"
     results.write_text("# Benchmark results\n\n## Orders\n\nkeep me\n")
     line_webhook.write_results(section, results)

@@ -4,11 +4,13 @@ commands in child processes against a throwaway SQLite file (the figures are not
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+from bench._ceiling import PYTHON_GENERATOR
 from bench._util import ROOT, child_env
 
 
@@ -54,6 +56,13 @@ def test_tracking_ingest_benchmark_against_a_real_server(database):
         "1",
         "--probe-every",
         "0.2",
+        "--ceiling",
+        "1",
+        "--ceiling-connections",
+        "2",
+        # wrk where it is installed; the suite does not install it.
+        "--generator",
+        "wrk" if shutil.which("wrk") else "python",
     )
     assert result["events_acknowledged"] > 0 and result["http_statuses"] == {
         "200": result["http_statuses"]["200"]
@@ -61,6 +70,14 @@ def test_tracking_ingest_benchmark_against_a_real_server(database):
     assert result["events_stored"] == result["events_acknowledged"]
     assert result["probes"] >= 1 and result["probe_misses"] == 0
     assert result["ack_p99_ms"] >= result["ack_p50_ms"] > 0 and result["visible_p95_ms"] > 0
+
+    ceiling = result["ceiling"]
+    generator = "wrk" if shutil.which("wrk") else PYTHON_GENERATOR
+    assert ceiling["bare"]["generator"] == ceiling["omo"]["generator"] == generator
+    assert ceiling["bare"]["ok"] > 0 and ceiling["omo"]["ok"] > 0 and ceiling["share_of_bare"] > 0
+    assert ceiling["omo"]["no_loss"] and ceiling["omo"]["repeats"] == 0, ceiling["omo"]
+    assert ceiling["omo"]["non_2xx"] == 0
+    assert ceiling["omo"]["events_stored"] >= ceiling["omo"]["ok"] * 20
 
 
 def test_customer_search_benchmark(database):
