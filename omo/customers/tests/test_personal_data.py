@@ -1,14 +1,11 @@
 """The registries customers fills from the apps above it: personal-data handlers (export, erasure,
 merge, split, retention), chat contacts and identifier sources. Every app that stores customer rows
-has a handler that names them; registering twice fails; the order is stable; customers itself
-imports nothing from the layers above."""
+has a handler that names them; registering twice fails; the order is stable. (That customers
+imports nothing above it is config/tests/test_layers.py's.)"""
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import re
-from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -21,27 +18,6 @@ from omo.customers.personal_data import Erasure, PersonalDataHandler
 from omo.inbox.models import Contact, Inbox
 from omo.inbox.personal_data import ChatContactsOfInbox, InboxData
 from omo.testing import factories as f
-
-CUSTOMERS = Path(__file__).resolve().parents[1]
-ABOVE = (
-    "inbox",
-    "binding",
-    "attribution",
-    "loyalty",
-    "tracking",
-    "platforms",
-    "commerce",
-    "analytics",
-    "console",
-    "clerk",
-    "connectors",
-    "integrations",
-    "devtools",
-    "segments",
-    "campaigns",
-    "shop",
-)
-MODEL_LABEL = re.compile(rf"^({'|'.join(ABOVE)})\.[A-Z]\w*$")
 
 
 def _points_at_customer(model) -> bool:
@@ -209,28 +185,3 @@ def test_without_a_chat_inbox_nobody_is_reachable_by_chat_and_search_has_no_disp
     search.refresh([customer.pk])
     customer.refresh_from_db()
     assert "amy" not in customer.search_text and "陳怡君" in customer.search_text
-
-
-def _imports(path: Path) -> list[str]:
-    tree = ast.parse(path.read_text())
-    found = []
-    for node in ast.walk(tree):  # inside functions too
-        if isinstance(node, ast.Import):
-            found += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.append(node.module)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and MODEL_LABEL.match(node.value):
-            found.append(node.value)  # a model looked up by label, e.g. apps.get_model("inbox.Contact")
-    return found
-
-
-def test_customers_reaches_nothing_above_it():
-    modules = [p for p in CUSTOMERS.rglob("*.py") if "tests" not in p.relative_to(CUSTOMERS).parts]
-    assert len(modules) > 10
-    upward = {
-        f"{path.relative_to(CUSTOMERS)}: {name}"
-        for path in modules
-        for name in _imports(path)
-        if any(name == f"omo.{app}" or name.startswith((f"omo.{app}.", f"{app}.")) for app in ABOVE)
-    }
-    assert upward == set()

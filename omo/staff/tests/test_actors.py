@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import pathlib
-
 import pytest
 from django.test import RequestFactory
 
@@ -15,8 +12,6 @@ from omo.core.models import ApiKey
 from omo.staff import roles
 from omo.staff.actors import actor_for_api_key, actor_for_request, actor_for_user, as_actor
 from omo.testing import factories as f
-
-OMO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_every_role_holds_exactly_what_the_staff_table_says():
@@ -141,31 +136,3 @@ def test_a_new_brand_starts_with_a_key_of_the_owner_role(db):
     created = create_brand("新品牌")
     key = apikeys.authenticate(created.api_key)
     assert key.role == access.policy().brand_owner_role == "hq_admin"
-
-
-def _imported_apps(package: str) -> dict[str, set[str]]:
-    """Module path -> the omo apps it imports (at the top or inside functions)."""
-    found: dict[str, set[str]] = {}
-    for path in (OMO / package).rglob("*.py"):
-        if "tests" in path.parts or "migrations" in path.parts:
-            continue
-        names: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("omo."):
-                names.add(node.module.split(".")[1])
-            elif isinstance(node, ast.Import):
-                names |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("omo.")}
-        found[str(path.relative_to(OMO))] = names - {package}
-    return found
-
-
-def test_core_imports_no_app_above_it():
-    above = {"staff", "catalog", "customers", "commerce", "loyalty", "tracking", "inbox", "platforms"}
-    above |= {"binding", "attribution", "analytics", "connectors", "integrations", "console", "clerk", "shop"}
-    offenders = {module: apps & above for module, apps in _imported_apps("core").items() if apps & above}
-    assert offenders == {}
-
-
-def test_catalog_does_not_import_staff_which_sits_above_it():
-    offenders = {module for module, apps in _imported_apps("catalog").items() if "staff" in apps}
-    assert offenders == set()

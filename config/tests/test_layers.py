@@ -1,0 +1,95 @@
+"""The layers of DESIGN.md §4 hold: the import contracts of pyproject.toml (lint-imports, which
+counts imports inside functions), and no app reaching one above it by a name in a string, which no
+import graph can see: the dotted path of a real module (`import_string("omo.inbox.tasks.run")`) or
+a model label looked up at run time (`apps.get_model("inbox.Contact")`).
+
+Foreign keys declared by label are not counted: a few lower tables point at higher ones
+(`catalog.Reservation.order`), a schema fact, not a call.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACTS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+
+
+def layer_ranks() -> dict[str, int]:
+    """App → its rank, highest layer first (rank 0); apps of one line share a rank."""
+    [layers] = [contract["layers"] for contract in CONTRACTS if contract["id"] == "layers"]
+    ranks = {}
+    for rank, line in enumerate(layers):
+        for name in re.split(r"[|:]", line):
+            ranks[name.strip(" ()").removeprefix("omo.")] = rank
+    return ranks
+
+
+def test_the_import_contracts_hold():
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([lint_imports], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def _is_module_path(value: str) -> bool:
+    """ "omo.app.module…" (optionally ":name") whose module part exists: a salt that merely looks
+    like a path ("omo.shop.order") is not one."""
+    dotted = value.split(":", 1)[0]
+    while dotted.count(".") >= 2:  # a module inside the app, not the app itself
+        try:
+            if importlib.util.find_spec(dotted) is not None:
+                return True
+        except ModuleNotFoundError:
+            pass
+        dotted = dotted.rsplit(".", 1)[0]
+    return False
+
+
+def names_in_strings(path: Path, apps: set[str]) -> set[str]:
+    """The apps a module names in a string: a dotted module path, or a label given to get_model."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for app in apps:
+                if re.fullmatch(rf"omo\.{app}(\.\w+)+(:\w+)?", node.value) and _is_module_path(node.value):
+                    found.add(app)
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "get_model"
+        ):
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found |= {app for app in apps if arg.value.startswith(f"{app}.")}
+    return found
+
+
+def test_no_app_names_one_above_it_in_a_string():
+    ranks = layer_ranks()
+    offenders = []
+    for app, rank in ranks.items():
+        above = {other for other, other_rank in ranks.items() if other_rank < rank}
+        for path in sorted((ROOT / "omo" / app).rglob("*.py")):
+            parts = path.relative_to(ROOT).parts
+            if "tests" in parts or "migrations" in parts:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)} names {other}" for other in names_in_strings(path, above)
+            ]
+    assert offenders == []
+
+
+def test_the_string_check_sees_paths_and_labels(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        'A = "omo.inbox.tasks.escalate_and_return"\n'
+        'B = apps.get_model("shop.Thing")\n'
+        'C = "omo.staff.not_a_module"\n'
+        'D = "inbox is closed"\n'
+    )
+    assert names_in_strings(module, {"inbox", "shop", "staff"}) == {"inbox", "shop"}
