@@ -36,6 +36,18 @@ def pytest_configure(config) -> None:
         config.stash[_SESSION_TRAVEL] = travel
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.postgres` tests run on PostgreSQL only, `@pytest.mark.redis` ones with Redis only
+    (`-m postgres` selects them; `make test` with DATABASE_URL and REDIS_URL set runs them all)."""
+    if item.get_closest_marker("postgres") is not None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            pytest.skip("needs PostgreSQL: set DATABASE_URL")
+    if item.get_closest_marker("redis") is not None and not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis: set REDIS_URL")
+
+
 def pytest_unconfigure(config) -> None:
     travel = config.stash.get(_SESSION_TRAVEL, None)
     if travel is not None:

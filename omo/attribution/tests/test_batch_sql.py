@@ -24,7 +24,7 @@ from omo.binding.models import Binding, ClerkCode
 from omo.commerce.models import Order, OrderLine
 from omo.testing import factories as f
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the SQL path is PostgreSQL's")
+pytestmark = pytest.mark.postgres
 
 
 def _world(brand, other_brand, store, other_store):

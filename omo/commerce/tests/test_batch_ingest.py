@@ -506,9 +506,7 @@ def test_variant_labels_are_what_str_gives(brand):
     assert set(catalog.variants) == {"TEE-M", "BAG"}  # TEE-L is not ordered; NOT-OURS is not ours
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="row locks and deferred checks are PostgreSQL's"
-)
+@pytest.mark.postgres
 def test_accounts_are_locked_after_the_deferred_checks_and_just_before_the_end(brand):
     """Concurrent batches for the same customers wait on the account rows until the commit: the
     thousands of deferred foreign-key checks of the orders run before those locks are taken."""

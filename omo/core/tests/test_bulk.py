@@ -150,7 +150,7 @@ def test_int_array_is_a_postgresql_array_literal():
     assert bulk.int_array([]) == "{}"
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="sequences are PostgreSQL's")
+@pytest.mark.postgres
 def test_reserved_ids_are_new_and_distinct(brand):
     first = bulk.reserve_ids(Customer, 5)
     second = bulk.reserve_ids(Customer, 5)

@@ -283,10 +283,8 @@ def test_the_product_registers_its_follow_ups_as_durable():
 def test_two_workers_passing_at_once_deliver_each_row_once(registry):
     import threading
 
-    from django.db import connection, connections
+    from django.db import connections
 
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks between two connections")
     brand = f.make_brand("並行品牌", slug="concurrent-followups")
     events.subscribe("customer.created", _remember, durable="test.remember")
     FollowUp.objects.bulk_create(

@@ -150,12 +150,9 @@ def _wait_until_done(result, seconds: float) -> float:
         time.sleep(0.02)
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_new_task_wakes_an_idle_worker_process_at_once_on_postgresql():
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("NOTIFY wake-ups are PostgreSQL's; SQLite workers poll (see the embedded worker test)")
     # Given an idle worker that would only look at the queue every 60 s
     process = start_omo(
         "worker",
@@ -197,15 +194,13 @@ def test_embedded_worker_runs_tasks_enqueued_in_its_process_at_once_and_stops_cl
     assert not WorkerHeartbeat.objects.exists()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_bell_that_lost_its_listen_connection_listens_again():
     from django.db import connection
 
-    from omo.core.taskwake import Bell
-
-    if connection.vendor != "postgresql":
-        pytest.skip("LISTEN is PostgreSQL's")
     from omo.core import taskwake
+    from omo.core.taskwake import Bell
 
     bell = Bell()
     try:
@@ -225,13 +220,12 @@ def test_a_bell_that_lost_its_listen_connection_listens_again():
         bell.close()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_process_keeps_its_database_connection_between_tasks(monkeypatch):
     """The web default (CONN_MAX_AGE 0) closes the connection at the end of every task."""
     from django.db import close_old_connections, connection, connections
 
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's test database lives in memory and is never closed")
     settings_dict = connections.settings["default"]
     monkeypatch.setitem(settings_dict, "CONN_MAX_AGE", 0)
     monkeypatch.setitem(settings_dict, "CONN_HEALTH_CHECKS", False)
@@ -254,15 +248,13 @@ def test_a_worker_process_keeps_its_database_connection_between_tasks(monkeypatc
     connection.close()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_ready_task_locked_by_a_writer_is_looked_at_again_shortly_not_after_the_interval():
     """An ingest edge share-locks the waiting task while its input commits; a worker that looks
     just then skips the row. No bell rings for it, so the worker must look again within ms."""
     import psycopg
-    from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks with SKIP LOCKED are PostgreSQL's")
     result = heartbeat_probe.enqueue(uuid.uuid4().hex)
     waking = worker.WakingWorker(
         queue_names=["*"],

@@ -7,7 +7,7 @@ every batch through COPY and check it keeps the rules the other path keeps.
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -17,7 +17,7 @@ from omo.customers.identity import Observation
 from omo.customers.models import Customer, CustomerIdentity, CustomerMerge
 from omo.customers.tests.test_identity import components, event_lists, fresh_brand, grouping
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the COPY path is PostgreSQL's")
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture

@@ -321,7 +321,7 @@ def test_the_command_outside_a_transaction_writes_from_its_writer_thread_or_work
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the bulk-load path is PostgreSQL's")
+@pytest.mark.postgres
 def test_bulk_load_path_rebuilds_every_index_and_keeps_references_whole():
     def index_names() -> set[str]:
         with connection.cursor() as cursor:

@@ -24,9 +24,6 @@ from omo.loyalty.models import Coupon, Tier
 from omo.staff.models import Store, User
 
 TODAY = dt.date(2026, 5, 1)
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="worker processes are PostgreSQL's"
-)
 
 
 class _RolledBack(Exception):
@@ -167,7 +164,7 @@ def _dump(brand, layout: seed_load.Layout) -> dict[str, str]:
     return digests
 
 
-@postgres_only
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_one_worker_and_two_workers_write_the_same_data():
     size = dataclasses.replace(seeding.SIZES["tiny"], customers=450, orders=2_700)  # 5 chunks
@@ -202,7 +199,7 @@ def _schema_state() -> tuple[set, set, list]:
     return indexes, constraints, options
 
 
-@postgres_only
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_bulk_load_in_workers_gives_back_indexes_constraints_and_autovacuum():
     before = _schema_state()
@@ -226,7 +223,7 @@ def test_bulk_load_in_workers_gives_back_indexes_constraints_and_autovacuum():
         assert cursor.fetchone()[0] == 0
 
 
-@postgres_only
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_worker_stops_the_load_and_the_schema_comes_back(monkeypatch):
     before = _schema_state()

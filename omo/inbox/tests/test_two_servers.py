@@ -26,7 +26,7 @@ from omo.inbox.tests.live import (
 )
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs Redis: set REDIS_URL")
+pytestmark = pytest.mark.redis
 
 
 @pytest.mark.django_db(transaction=True)

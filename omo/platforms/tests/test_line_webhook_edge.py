@@ -234,7 +234,6 @@ def test_one_burst_becomes_one_transaction_and_one_task(line_inbox, line_user):
 
 
 def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_user, monkeypatch):
-
     def picky_commit(items):
         if any(row.payload.get("poison") for _, row, _ in receipt_entries(items)):
             raise ValueError("cannot store this one")
@@ -264,7 +263,6 @@ def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_u
 
 
 def test_answers_503_when_the_commit_misses_the_deadline(line_inbox, line_user, monkeypatch):
-
     async def slow_run_db(fn, *args):
         await asyncio.sleep(0.3)
         return await run_in_calling_thread(fn, *args)
@@ -375,14 +373,11 @@ def test_real_writer_thread_commits_before_answering(line_inbox, line_user):
     )
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox, line_user):
     """On PostgreSQL the production writer commits on an asynchronous connection of the loop;
     only a batch whose inbox has no waiting task goes through the thread (which enqueues it)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the asynchronous writer is PostgreSQL's; SQLite keeps the thread writer")
     edge = WebhookEdge(None)
     secret = line_inbox.secrets["channel_secret"]
     url = f"/webhooks/line/{line_inbox.pk}"
@@ -431,14 +426,11 @@ def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox
     assert Message.objects.filter(direction="in").count() == 20
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_task_taken_by_a_worker_meanwhile_inserts_nothing_and_enqueues_a_new_one(line_inbox, line_user):
     """The event-loop writer's one statement inserts only while the remembered task still waits;
     when a worker has claimed it since, nothing is inserted and the batch goes the thread's way."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the asynchronous writer is PostgreSQL's")
     edge = WebhookEdge(None)
     secret = line_inbox.secrets["channel_secret"]
     url = f"/webhooks/line/{line_inbox.pk}"
@@ -467,12 +459,9 @@ def test_a_task_taken_by_a_worker_meanwhile_inserts_nothing_and_enqueues_a_new_o
     assert sorted(t.status for t in _process_tasks()) == [TaskResultStatus.READY, TaskResultStatus.RUNNING]
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_redelivered_request_stored_whole_is_still_a_no_op(line_inbox, line_user):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the asynchronous writer is PostgreSQL's; SQLite keeps the thread writer")
     edge = WebhookEdge(None)
     secret = line_inbox.secrets["channel_secret"]
     body = wh.webhook_body(
@@ -522,12 +511,9 @@ def test_deleting_an_inbox_deletes_its_intakes(line_inbox):
     assert not WebhookIntake.objects.exists()
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_postgres_writer_enqueues_again_once_a_worker_took_the_task(line_inbox, line_user):
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        pytest.skip("the asynchronous writer is PostgreSQL's; SQLite keeps the thread writer")
     edge = WebhookEdge(None)
     secret = line_inbox.secrets["channel_secret"]
     url = f"/webhooks/line/{line_inbox.pk}"

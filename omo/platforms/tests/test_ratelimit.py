@@ -37,7 +37,7 @@ def test_limits_as_data_match_line():
     assert LINE_LIMITS.reply_token_life.total_seconds() < 60
 
 
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set")
+@pytest.mark.redis
 def test_redis_token_bucket_shared_by_processes():
     limiter = RedisLimiter(os.environ["REDIS_URL"], prefix=f"omo-test:{uuid.uuid4().hex}:")
     try:

@@ -12,7 +12,6 @@ import json
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
@@ -153,10 +152,9 @@ def test_commit_slower_than_the_clients_wait_is_503(write_key, monkeypatch):
     assert status == 503 and "retry" in answer["message"]
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_production_edge_on_postgres_commits_on_the_event_loop(brand, write_key):
-    if connection.vendor != "postgresql":
-        pytest.skip("the asynchronous writer is PostgreSQL's; SQLite keeps the thread writer")
     edge = TrackingEdge(None, cache=SourceCache())
 
     async def bursts():
