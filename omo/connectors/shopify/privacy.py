@@ -1,15 +1,11 @@
 """Shopify's mandatory privacy topics: customers/data_request, customers/redact and shop/redact
 become a PrivacyRequest for HQ; customers/redact erases the customer through
-omo.customers.privacy.erase_customer when that exists.
+omo.customers.privacy.erase_customer (if that fails, the request stays open for HQ).
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
-from collections.abc import Callable
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,19 +18,11 @@ from omo.connectors.shopify.records import Outcome
 from omo.core import audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.customers import privacy
 from omo.customers import services as customer_services
 from omo.customers.models import Customer
 
 logger = logging.getLogger(__name__)
-
-
-def _eraser() -> Callable[..., Any] | None:
-    """omo.customers.privacy.erase_customer when it exists in this installation."""
-    try:
-        module = importlib.import_module("omo.customers.privacy")
-    except ImportError:
-        return None
-    return getattr(module, "erase_customer", None)
 
 
 def _privacy_customer(brand: Brand, contact: mapping.ShopifyContact) -> Customer | None:
@@ -88,18 +76,13 @@ def apply_privacy(connection: ShopifyConnection, receipt: ShopifyWebhook) -> Out
 
 
 def _erase(customer: Customer, request: PrivacyRequest) -> str:
-    erase = _eraser()
-    if erase is None:
-        return f"HQ: erase customer {customer.pk} (automatic erasure is not available in this installation)."
-    parameters = inspect.signature(erase).parameters
-    options: dict[str, Any] = {}
-    if "actor" in parameters:
-        options["actor"] = Actor.system(customer.brand)
-    if "reason" in parameters:
-        options["reason"] = f"Shopify customers/redact (privacy request {request.pk})"
     try:
         with transaction.atomic():
-            erase(customer, **options)
+            privacy.erase_customer(
+                customer,
+                actor=Actor.system(customer.brand),
+                reason=f"Shopify customers/redact (privacy request {request.pk})",
+            )
     except Exception as exc:
         logger.exception("erasing customer %s for Shopify failed", customer.pk)
         return f"HQ: automatic erasure of customer {customer.pk} failed ({exc}); erase by hand."

@@ -4,8 +4,6 @@ customers with a shopify identity, products, out-of-order deliveries, the clerk 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-import types
 
 import pytest
 from django.utils import timezone
@@ -15,6 +13,7 @@ from omo.catalog.models import Product, Variant
 from omo.commerce.models import Order, Refund
 from omo.connectors.models import PrivacyRequest, ShopifyWebhook
 from omo.connectors.shopify.tests.conftest import deliver, fixture
+from omo.customers import privacy
 from omo.customers.models import Customer, CustomerIdentity
 from omo.testing import factories as f
 
@@ -328,9 +327,11 @@ def test_data_request_and_shop_redact_are_recorded_for_hq(brand, connection, tee
 
 def test_customers_redact_erases_through_the_privacy_service(brand, connection, tee, monkeypatch):
     calls = []
-    fake = types.ModuleType("omo.customers.privacy")
-    fake.erase_customer = lambda customer, *, actor, reason: calls.append((customer.pk, actor.role, reason))
-    monkeypatch.setitem(sys.modules, "omo.customers.privacy", fake)
+    monkeypatch.setattr(
+        privacy,
+        "erase_customer",
+        lambda customer, *, actor, reason: calls.append((customer.pk, actor.role, reason)),
+    )
     deliver(connection, "orders/create", "orders_create")
 
     deliver(connection, "customers/redact", "customers_redact", webhook_id="wh-x")
@@ -346,13 +347,17 @@ def test_customers_redact_erases_through_the_privacy_service(brand, connection, 
     assert (request.status, request.outcome) == ("done", f"Customer {request.customer_id} erased.")
 
 
-def test_customers_redact_without_the_erasure_service_is_left_for_hq(brand, connection, tee, monkeypatch):
-    monkeypatch.setitem(sys.modules, "omo.customers.privacy", None)  # import fails
+def test_customers_redact_whose_erasure_fails_is_left_for_hq(brand, connection, tee, monkeypatch):
+    def refuse(customer, *, actor, reason):
+        raise RuntimeError("erasure refused")
+
+    monkeypatch.setattr(privacy, "erase_customer", refuse)
     deliver(connection, "orders/create", "orders_create")
     deliver(connection, "customers/redact", "customers_redact")
 
     request = PrivacyRequest.objects.get()
-    assert request.status == "open" and "automatic erasure is not available" in request.outcome
+    assert request.status == "open" and "failed (erasure refused); erase by hand" in request.outcome
+    assert Customer.objects.get(pk=request.customer_id).erased_at is None
 
 
 def test_customers_redact_with_the_real_erasure_removes_the_personal_data(brand, connection, tee):
