@@ -6,6 +6,6 @@ class AnalyticsConfig(AppConfig):
     label = "analytics"
 
     def ready(self) -> None:
-        from omo.analytics import hooks
+        from omo.analytics import subscribers
 
-        hooks.connect()
+        subscribers.register()

@@ -6,14 +6,6 @@ class BindingConfig(AppConfig):
     label = "binding"
 
     def ready(self) -> None:
-        # What the app holds about a person: export, erasure, merge, split, retention
-        # (omo/customers/personal_data.py).
-        from omo.binding import personal_data
+        from omo.binding import subscribers
 
-        personal_data.register()
-
-        # A clerk sees the customers bound to them (omo/customers/selectors.py).
-        from omo.binding.selectors import customer_connection
-        from omo.customers.selectors import register_connection
-
-        register_connection("binding.bound", customer_connection)
+        subscribers.register()

@@ -6,8 +6,6 @@ class CatalogConfig(AppConfig):
     label = "catalog"
 
     def ready(self) -> None:
-        from omo.catalog.importers import ProductsImporter, StockImporter
-        from omo.core import imports
+        from omo.catalog import subscribers
 
-        imports.register_importer("products", ProductsImporter)
-        imports.register_importer("stock", StockImporter)
+        subscribers.register()

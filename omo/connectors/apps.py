@@ -1,5 +1,3 @@
-import datetime as dt
-
 from django.apps import AppConfig
 
 
@@ -8,16 +6,6 @@ class ConnectorsConfig(AppConfig):
     verbose_name = "Connectors (Shopify)"
 
     def ready(self) -> None:
-        from omo.connectors import tasks
-        from omo.core import schedule
+        from omo.connectors import subscribers
 
-        # Finds the Shopify connections whose own interval (hours) has passed; this is only how often it looks.
-        schedule.register(
-            "connectors.sync_due_products", tasks.sync_due_shopify_products, dt.timedelta(minutes=10)
-        )
-
-        # What the app holds about a person: export, erasure, merge, split, retention
-        # (omo/customers/personal_data.py).
-        from omo.connectors import personal_data
-
-        personal_data.register()
+        subscribers.register()

@@ -6,6 +6,6 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from omo.core import taskwake
+        from omo.core import subscribers
 
-        taskwake.connect_signals()
+        subscribers.register()

@@ -1,5 +1,3 @@
-import datetime as dt
-
 from django.apps import AppConfig
 
 
@@ -8,14 +6,6 @@ class CustomersConfig(AppConfig):
     label = "customers"
 
     def ready(self) -> None:
-        # Search text follows merges, splits and erasure (omo/customers/search.py).
-        from omo.customers import search
+        from omo.customers import subscribers
 
-        search.subscribe()
-
-        from omo.core import imports, schedule
-        from omo.customers import retention
-        from omo.customers.importers import CustomersImporter
-
-        schedule.register("customers.purge_expired", retention.purge_expired, dt.timedelta(hours=24))
-        imports.register_importer("customers", CustomersImporter)
+        subscribers.register()

@@ -6,12 +6,6 @@ class TrackingConfig(AppConfig):
     label = "tracking"
 
     def ready(self) -> None:
-        # What the app holds about a person: export, erasure, merge, split, retention
-        # (omo/customers/personal_data.py).
-        from omo.tracking import personal_data
+        from omo.tracking import subscribers
 
-        personal_data.register()
-        # Orders, chat, clicks, bindings, points and coupons land on the customer's timeline.
-        from omo.tracking import server_events
-
-        server_events.subscribe_all()
+        subscribers.register()

@@ -1,0 +1,17 @@
+"""What the loyalty app registers at start-up: its event subscribers and what it puts in the
+registries of the apps below it. Called once, from its AppConfig.ready: the one place to look."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from omo.core import schedule
+from omo.loyalty import personal_data, tasks
+
+
+def register() -> None:
+    schedule.register("loyalty.nightly", tasks.nightly_loyalty_all_brands, dt.timedelta(hours=24))
+
+    # What the app holds about a person: export, erasure, merge, split, retention
+    # (omo/customers/personal_data.py).
+    personal_data.register()
