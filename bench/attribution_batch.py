@@ -1,4 +1,4 @@
-"""Attribution of many orders in one batch (issue 3 target: 1,000,000 orders on PostgreSQL in ≤ 60 s).
+"""Attribution of many orders in one batch (target: 1,000,000 orders on PostgreSQL in ≤ 60 s).
 
     DATABASE_URL=postgres://…/omo_attr_bench python -m bench.attribution_batch --orders 1000000
 

@@ -1,4 +1,4 @@
-"""Customer message → clerk WebSocket, end to end (issue 3 target: p50 < 50 ms, p99 < 200 ms with
+"""Customer message → clerk WebSocket, end to end (target: p50 < 50 ms, p99 < 200 ms with
 500 connected clerk sockets).
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… python -m bench.message_socket --clerks 500

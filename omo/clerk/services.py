@@ -26,7 +26,7 @@ from omo.inbox.outbound import OutboundError, queue_message
 from omo.staff.actors import actor_for_user
 from omo.staff.models import User
 
-MAX_CARDS = 10  # the product decision in issue 3 (LINE itself allows 12 bubbles)
+MAX_CARDS = 10  # a product decision: ten products read well on a phone (LINE itself allows 12 bubbles)
 MAX_CART_LINES = 20
 MAX_ALT_TEXT = 400
 

@@ -1,6 +1,6 @@
 """Who answers a conversation now: the bound clerk → the store team → HQ agents.
 
-Rules (DESIGN.md §3.2, issue 3 §4):
+Rules (DESIGN.md §3.2):
 
 - A customer bound to a clerk goes to that clerk while the clerk is on duty and has not let the
   customer wait past the brand's SLA (InboxSettings.sla_minutes, counted in the store's opening

@@ -1,4 +1,4 @@
-"""Issue 3's acceptance test: the whole OMO2C loop in a real Chromium.
+"""The acceptance test of the whole OMO2C loop in a real Chromium.
 
 A clerk signs in to /clerk/; in the phone simulator a customer opens the clerk's link → the
 binding appears in the clerk app; the customer's message appears in the clerk's chat live (no
