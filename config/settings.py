@@ -49,7 +49,7 @@ INSTALLED_APPS = [
     "omo.shop",
     "omo.tracking",
     "omo.connectors",
-    "omo.integrations",
+    "omo.outgoing_webhooks",
     "omo.devtools",
 ]
 

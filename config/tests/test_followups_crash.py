@@ -19,8 +19,8 @@ from omo.commerce.models import Order
 from omo.core.models import FollowUp
 from omo.core.tests.processes import REPO_ROOT, child_env, database_url_of_test_db
 from omo.core.worker import WakingWorker
-from omo.integrations import services as webhooks
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks import services as webhooks
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 from omo.testing import factories as f
 from omo.tracking.models import TrackedEvent
 

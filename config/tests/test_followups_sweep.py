@@ -18,8 +18,8 @@ from omo.binding.models import Binding
 from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
 from omo.core.models import FollowUp
-from omo.integrations import services as webhooks
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks import services as webhooks
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 from omo.testing import factories as f
 from omo.tracking.models import TrackedEvent
 

@@ -786,7 +786,7 @@ def _publish_attributed(brand_id: int, order_id: int, clerk_id: int, store_id: i
 def _publish_batch_attributed(brand_id: int, order_ids: Sequence[int], *, since: dt.datetime) -> None:
     """`order.attributed` for each order of the batch credited to a clerk by this run (decided since it
     started). A concurrent run of the same orders may publish one too; the event id is per order,
-    so subscribers see one event (omo/integrations keys its outbox by it)."""
+    so subscribers see one event (omo/outgoing_webhooks keys its outbox by it)."""
     for chunk in _in_chunks(order_ids):
         wanted = set(chunk)
         for order_id, clerk_id, store_id, rule in (

@@ -2,8 +2,8 @@
 
 Managing endpoints hands out signing secrets to outside systems, which is the same trust as making
 an API key, so these pages require `apikeys.manage` (HQ admin) and brand-wide scope. Endpoints and
-deliveries are read through omo.integrations.selectors by the user's brand: another brand's id is a
-404. Every change is one omo.integrations.services verb, which audits it; a WebhookError becomes an
+deliveries are read through omo.outgoing_webhooks.selectors by the user's brand: another brand's id is a
+404. Every change is one omo.outgoing_webhooks.services verb, which audits it; a WebhookError becomes an
 error on the form field it names.
 """
 
@@ -21,10 +21,10 @@ from django.views.decorators.http import require_POST
 
 from omo.console.access import actor_for, console_view
 from omo.console.pages import paginate, render_page
-from omo.integrations import selectors, services
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
-from omo.integrations.services import WebhookError
-from omo.integrations.topics import topic_choices
+from omo.outgoing_webhooks import selectors, services
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks.services import WebhookError
+from omo.outgoing_webhooks.topics import topic_choices
 
 PERMISSION = "apikeys.manage"
 STATUS_BADGES = {

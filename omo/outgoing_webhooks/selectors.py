@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Q, QuerySet
 
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 def endpoints_for(brand_id: int) -> QuerySet[WebhookEndpoint]:

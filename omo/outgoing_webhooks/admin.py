@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(WebhookEndpoint)

@@ -36,8 +36,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from omo.integrations import signing
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks import signing
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def retry_delay(
 
 
 def _resolves_to_private(url: str) -> bool:
-    from omo.integrations.services import address_is_public, allow_local
+    from omo.outgoing_webhooks.services import address_is_public, allow_local
 
     if allow_local():
         return False
@@ -203,7 +203,7 @@ def enqueue(delivery_id: int, *, at: dt.datetime | None = None, force: bool = Fa
 
     A backend that cannot defer leaves a later attempt to the sweep, which enqueues it when due.
     """
-    from omo.integrations.tasks import deliver_webhook
+    from omo.outgoing_webhooks.tasks import deliver_webhook
 
     def go() -> None:
         if at is not None and at > timezone.now():
@@ -248,7 +248,7 @@ def attempt(delivery_id: int, *, force: bool = False) -> dict[str, Any]:
     row.attempts += 1
     body = row.body.encode()
     timestamp = int(time.time())
-    from omo.integrations.services import signing_secrets
+    from omo.outgoing_webhooks.services import signing_secrets
 
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -265,7 +265,7 @@ def attempt(delivery_id: int, *, force: bool = False) -> dict[str, Any]:
 
 
 def record(row: WebhookDelivery, *, claimed_at: dt.datetime, outcome: Attempt) -> dict[str, Any]:
-    from omo.integrations.services import auto_pause
+    from omo.outgoing_webhooks.services import auto_pause
 
     now = timezone.now()
     changes: dict[str, Any] = {

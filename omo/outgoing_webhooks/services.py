@@ -8,7 +8,7 @@ Every change is audited. The secret is returned once (create, rotate) and stored
 
 Domain events (omo.core.events) reach `handler_for(topic)` after their transaction commits: for each
 active endpoint of the brand subscribed to the topic it writes one WebhookDelivery (unique per
-endpoint and event id) and enqueues its sending (omo.integrations.delivery) after that commit.
+endpoint and event id) and enqueues its sending (omo.outgoing_webhooks.delivery) after that commit.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ from django.utils.translation import pgettext
 from omo.core import audit, crypto
 from omo.core.audit import Actor
 from omo.core.models import Brand
-from omo.integrations import signing
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
-from omo.integrations.topics import TEST_TOPIC, TOPICS, event_id, new_event_id
+from omo.outgoing_webhooks import signing
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks.topics import TEST_TOPIC, TOPICS, event_id, new_event_id
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ def auto_pause(endpoint_id: int, reason: str) -> bool:
 
 def resume_endpoint(endpoint: WebhookEndpoint, *, actor: Actor) -> WebhookEndpoint:
     """Send again: the failure count starts over and the held deliveries go out now."""
-    from omo.integrations import delivery
+    from omo.outgoing_webhooks import delivery
 
     _own(endpoint, actor)
     if endpoint.is_active:
@@ -332,7 +332,7 @@ def signing_secrets(endpoint: WebhookEndpoint, now: dt.datetime | None = None) -
 
 def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor) -> WebhookDelivery:
     """A `webhook.test` event to this endpoint only (paused or not: it is how one checks a fix)."""
-    from omo.integrations import delivery
+    from omo.outgoing_webhooks import delivery
 
     _own(endpoint, actor)
     data = {
@@ -357,7 +357,7 @@ def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor) -> WebhookDelive
 
 def redeliver(row: WebhookDelivery, *, actor: Actor) -> WebhookDelivery:
     """Send a delivered or failed event again: same event id and body, a fresh round of attempts."""
-    from omo.integrations import delivery
+    from omo.outgoing_webhooks import delivery
 
     if row.brand_id != actor.brand.pk:
         raise WebhookError("delivery", "no such delivery", status=404)
@@ -396,7 +396,7 @@ def envelope(eid: str, topic: str, brand_id: int, data: dict[str, Any], at: dt.d
 
 def record_event(topic: str, payload: dict[str, Any]) -> list[int]:
     """Write one delivery per active endpoint of the brand subscribed to `topic`; ids of those written."""
-    from omo.integrations import delivery
+    from omo.outgoing_webhooks import delivery
 
     brand_id = int(payload["brand_id"])
     wanted = [pk for pk, topics in active_endpoints(brand_id) if topic in topics]

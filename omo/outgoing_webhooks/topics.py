@@ -3,7 +3,7 @@
 One entry per topic: the domain event it follows (omo.core.events), its label, the key of the
 domain row it is about (which makes the event id stable: publishing the same fact twice is one
 event) and a function that reads what integrators need from the database. To offer another topic,
-add an entry here; IntegrationsConfig.ready subscribes to every entry.
+add an entry here; OutgoingWebhooksConfig.ready subscribes to every entry.
 
 Amounts are integers in the currency's minor unit, as everywhere in omo (TWD: cents).
 """

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from omo.core.audit import Actor
-from omo.integrations import services
-from omo.integrations.tests import receiver as receiver_module
+from omo.outgoing_webhooks import services
+from omo.outgoing_webhooks.tests import receiver as receiver_module
 
 
 @pytest.fixture(autouse=True)

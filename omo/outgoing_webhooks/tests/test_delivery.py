@@ -15,11 +15,11 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from omo.core.models import AuditLog
-from omo.integrations import delivery, services, signing
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
-from omo.integrations.topics import event_id
+from omo.outgoing_webhooks import delivery, services, signing
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks.topics import event_id
 
-TASK = "omo.integrations.tasks.deliver_webhook"
+TASK = "omo.outgoing_webhooks.tasks.deliver_webhook"
 
 
 def binding_payload(brand, binding_id: int = 41) -> dict:
@@ -49,7 +49,7 @@ def make_due(row: WebhookDelivery) -> None:
 
 
 def verify_as_documented(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """The receiver's recipe from docs/webhooks.md, written out independently of omo.integrations.signing."""
+    """The receiver's recipe from docs/webhooks.md, written out independently of omo.outgoing_webhooks.signing."""
     event, stamp = headers["Omo-Webhook-Id"], headers["Omo-Webhook-Timestamp"]
     if abs(time.time() - int(stamp)) > 300:
         return False
@@ -352,7 +352,7 @@ def test_the_sweep_is_a_periodic_job():
     (job,) = [
         job
         for job in schedule.registered()
-        if job.task_path == "omo.integrations.tasks.sweep_webhook_deliveries"
+        if job.task_path == "omo.outgoing_webhooks.tasks.sweep_webhook_deliveries"
     ]
     assert job.interval == dt.timedelta(minutes=1)
 

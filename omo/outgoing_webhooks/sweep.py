@@ -10,9 +10,9 @@ from typing import Any
 
 from omo.core import followups
 from omo.core.models import Brand
-from omo.integrations import services
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
-from omo.integrations.topics import TOPICS, event_id
+from omo.outgoing_webhooks import services
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks.topics import TOPICS, event_id
 
 
 def _attributed(brand: Brand, since: dt.datetime) -> Iterator[tuple[dict[str, Any], dt.datetime]]:

@@ -10,8 +10,8 @@ from django.test import Client
 from django.urls import reverse
 
 from omo.core.models import AuditLog
-from omo.integrations import services
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks import services
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 
 PAGES = ["console:webhooks", "console:webhook_create"]
 ENDPOINT_PAGES = ["console:webhook_detail"]

@@ -9,7 +9,7 @@ from django_tasks import task
 
 @task()
 def deliver_webhook(delivery_id: int, force: bool = False) -> dict[str, Any]:
-    from omo.integrations import delivery
+    from omo.outgoing_webhooks import delivery
 
     return delivery.attempt(delivery_id, force=force)
 
@@ -17,6 +17,6 @@ def deliver_webhook(delivery_id: int, force: bool = False) -> dict[str, Any]:
 @task()
 def sweep_webhook_deliveries() -> dict[str, Any]:
     """Every minute: enqueue again deliveries whose task was lost; fail those that waited too long."""
-    from omo.integrations import delivery
+    from omo.outgoing_webhooks import delivery
 
     return delivery.sweep()

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from omo.integrations import delivery, signing
-from omo.integrations.models import WebhookDelivery, WebhookEndpoint
+from omo.outgoing_webhooks import delivery, signing
+from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 from omo.testing.browser import sign_in_console
 
 pytestmark = pytest.mark.browser

@@ -15,9 +15,9 @@ from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
 from omo.core import events
 from omo.customers.models import CustomerMerge
-from omo.integrations import services, signing
-from omo.integrations.models import WebhookDelivery
-from omo.integrations.topics import event_id
+from omo.outgoing_webhooks import services, signing
+from omo.outgoing_webhooks.models import WebhookDelivery
+from omo.outgoing_webhooks.topics import event_id
 from omo.testing import factories as f
 
 pytestmark = pytest.mark.usefixtures("immediate_tasks")

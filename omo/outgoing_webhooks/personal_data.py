@@ -9,7 +9,7 @@ from __future__ import annotations
 from omo.customers import personal_data
 from omo.customers.personal_data import Erasure, PersonalDataHandler
 from omo.customers.privacy import scrub_rows
-from omo.integrations.models import WebhookDelivery
+from omo.outgoing_webhooks.models import WebhookDelivery
 
 
 class IntegrationsData(PersonalDataHandler):
@@ -25,5 +25,5 @@ class IntegrationsData(PersonalDataHandler):
 
 
 def register() -> None:
-    """Called once from IntegrationsConfig.ready."""
+    """Called once from OutgoingWebhooksConfig.ready."""
     personal_data.register(IntegrationsData())

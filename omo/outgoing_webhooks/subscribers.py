@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from omo.core import events, schedule
-from omo.integrations import personal_data, services, sweep, tasks
-from omo.integrations.topics import TOPICS
+from omo.outgoing_webhooks import personal_data, services, sweep, tasks
+from omo.outgoing_webhooks.topics import TOPICS
 
 
 def register() -> None:
