@@ -16,6 +16,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from omo.connectors.shopify.edge import shopify_edge  # noqa: E402
 from omo.core.channel_layer import remember_server_loop  # noqa: E402
 from omo.platforms.edge import webhook_edge  # noqa: E402
 from omo.tracking.edge import tracking_edge  # noqa: E402
@@ -26,9 +27,11 @@ def websocket_application() -> AllowedHostsOriginValidator:
     return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 
 
-# Platform webhooks (/webhooks/<platform>/<inbox id>) and the tracking API (/v1/...) are answered by
-# lean ASGI edges before Django (docs/adr-003-webhook-edge.md); every other HTTP request goes to Django.
-tracking = tracking_edge(django_asgi_app)
+# Every external sender's webhook (platforms at /webhooks/<platform>/<inbox id>, Shopify at
+# /webhooks/shopify/<connection id>) and the tracking API (/v1/...) are answered by lean ASGI edges
+# before Django (omo/core/edge.py, docs/adr-003-webhook-edge.md); every other request goes to Django.
+shopify = shopify_edge(django_asgi_app)
+tracking = tracking_edge(shopify)
 webhooks = webhook_edge(tracking)
 router = ProtocolTypeRouter({"http": webhooks, "websocket": websocket_application()})
 
@@ -37,6 +40,7 @@ def release_connections() -> None:
     """Close the database connections the edges hold (an in-process test server that stops)."""
     webhooks.release_connections()
     tracking.release_connections()
+    shopify.release_connections()
 
 
 async def application(scope, receive, send):  # type: ignore[no-untyped-def]

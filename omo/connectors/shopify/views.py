@@ -1,8 +1,8 @@
 """`POST /webhooks/shopify/<connection id>`: verify, record, answer 200; the work runs in a task.
 
-Shopify gives a delivery 5 seconds; this view only checks the HMAC on the raw body and stores one
-row (see webhooks.accept_webhook). The ASGI edge (omo/platforms/edge.py) passes this path to
-Django because Shopify is not one of its messaging platforms.
+Shopify gives a delivery 5 seconds. In production the ASGI edge (omo/connectors/shopify/edge.py)
+answers this path before Django; this view serves servers without it (the test client, runserver),
+with the same steps (webhooks.accept_webhook).
 """
 
 from __future__ import annotations

@@ -220,7 +220,8 @@ def test_only_post_is_allowed(client, connection):
 
 
 def test_the_asgi_edge_passes_shopify_webhooks_to_django(connection):
-    """The lean edge owns /webhooks/<messaging platform>/…; Shopify goes through to the Django view."""
+    """The messaging edge owns /webhooks/<messaging platform>/…; Shopify goes on to the next app
+    (its own edge in production, omo/connectors/shopify/edge.py)."""
     seen: list[str] = []
 
     async def django_app(scope, receive, send):  # the next app in line
