@@ -46,16 +46,7 @@ os._exit(3)
 
 
 def _waking_worker() -> WakingWorker:
-    return WakingWorker(
-        queue_names=["*"],
-        interval=1.0,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="crash-test:1",
-        excluded_queue_names=[],
-    )
+    return WakingWorker.for_all_queues("crash-test:1")
 
 
 def test_an_order_whose_process_died_after_commit_gets_every_follow_up_exactly_once(

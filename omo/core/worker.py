@@ -28,6 +28,7 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection, connections
@@ -189,6 +190,19 @@ class WakingWorker(Worker):
         self._schedule_tick_seconds = schedule_tick_seconds
         self._next_schedule_tick = 0.0
 
+    @classmethod
+    def for_all_queues(cls, worker_id: str, *, interval: float = 1.0, **options: Any) -> WakingWorker:
+        """A worker taking tasks from every queue until stopped (the embedded one; tests)."""
+        defaults: dict[str, Any] = {
+            "queue_names": ["*"],
+            "batch": False,
+            "backend_name": "default",
+            "startup_delay": False,
+            "max_tasks": None,
+            "excluded_queue_names": [],
+        }
+        return cls(worker_id=worker_id, interval=interval, **{**defaults, **options})
+
     def enqueue_due_jobs(self) -> list[str]:
         """Enqueue the periodic jobs that are due, if this worker's last look is long enough ago."""
         if (
@@ -287,17 +301,7 @@ class EmbeddedWorker:
     ) -> None:
         self.worker_id = default_worker_id()
         self._bell = Bell()
-        self._worker = WakingWorker(
-            bell=self._bell,
-            queue_names=["*"],
-            interval=interval,
-            batch=False,
-            backend_name="default",
-            startup_delay=False,
-            max_tasks=None,
-            worker_id=self.worker_id,
-            excluded_queue_names=[],
-        )
+        self._worker = WakingWorker.for_all_queues(self.worker_id, interval=interval, bell=self._bell)
         self._heartbeat = Heartbeat(self.worker_id, interval=heartbeat_interval)
         self._thread = threading.Thread(target=self._run, name=f"worker {self.worker_id}", daemon=True)
 

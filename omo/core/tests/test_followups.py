@@ -194,17 +194,7 @@ def test_subscribe_refuses_a_name_taken_by_another_handler_and_when_without_dura
 
 
 def _waking_worker(**options):
-    return worker.WakingWorker(
-        queue_names=["*"],
-        interval=1.0,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-host:3",
-        excluded_queue_names=[],
-        **options,
-    )
+    return worker.WakingWorker.for_all_queues("test-host:3", **options)
 
 
 def test_an_idle_worker_delivers_due_rows_at_most_every_pass_interval(registry, brand):

@@ -256,16 +256,7 @@ def test_a_ready_task_locked_by_a_writer_is_looked_at_again_shortly_not_after_th
     import psycopg
 
     result = heartbeat_probe.enqueue(uuid.uuid4().hex)
-    waking = worker.WakingWorker(
-        queue_names=["*"],
-        interval=1.0,
-        batch=False,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-host:2",
-        excluded_queue_names=[],
-    )
+    waking = worker.WakingWorker.for_all_queues("test-host:2")
     with psycopg.connect(**worker_connection_params()) as writer, writer.transaction():
         writer.execute(f"SELECT 1 FROM {DBTaskResult._meta.db_table} WHERE id = %s FOR SHARE", [result.id])
         looked, claimed = waking._claim()
@@ -292,17 +283,7 @@ def test_an_idle_worker_enqueues_the_periodic_jobs_that_are_due(settings):
     settings.OMO_PERIODIC_JOBS = True
     names = {job.name for job in schedule.registered()}
     assert {"loyalty.nightly", "inbox.escalate_and_return", "customers.purge_expired"} <= names
-    worker = WakingWorker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-worker",
-        excluded_queue_names=[],
-        schedule_tick_seconds=0,
-    )
+    worker = WakingWorker.for_all_queues("test-worker", schedule_tick_seconds=0)
 
     assert sorted(worker.enqueue_due_jobs()) == sorted(names)
     assert worker.enqueue_due_jobs() == []  # nothing is due again until its interval has passed
@@ -310,15 +291,5 @@ def test_an_idle_worker_enqueues_the_periodic_jobs_that_are_due(settings):
     assert {job.task_path for job in schedule.registered()} == paths
 
     settings.OMO_PERIODIC_JOBS = False
-    schedule_off = WakingWorker(
-        queue_names=["*"],
-        interval=0,
-        batch=True,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id="test-worker-2",
-        excluded_queue_names=[],
-        schedule_tick_seconds=0,
-    )
+    schedule_off = WakingWorker.for_all_queues("test-worker-2", schedule_tick_seconds=0)
     assert schedule_off.enqueue_due_jobs() == []
