@@ -17,7 +17,9 @@ from omo.catalog.inventory import OutOfStock, StockError
 from omo.catalog.services import CatalogError
 from omo.commerce.services import OrderError
 from omo.core.api import ApiError
+from omo.core.apikeys import ApiKeyError
 from omo.core.errors import BadRequest, Conflict, DomainError, FieldError, Forbidden, Invalid, NotFound
+from omo.core.imports import ImportFileError
 from omo.customers.privacy import PrivacyError
 from omo.customers.services import CustomerError
 from omo.loyalty.services import CouponError, InsufficientPoints, LoyaltyError
@@ -128,6 +130,10 @@ def test_catalog_conflict_follows_the_status():
     assert CatalogError("title", "is required").conflict is False
 
 
+def test_a_status_without_a_code_of_its_own_keeps_the_class_code():
+    assert Invalid("teapot", status=418).code == "invalid"
+
+
 def test_domain_error_needs_a_message():
     with pytest.raises(TypeError):
         DomainError()  # type: ignore[call-arg]
@@ -203,6 +209,21 @@ def _answer(error: Exception) -> tuple[int, dict]:
                 "field": "quantity",
                 "available": 1,
             },
+        ),
+        (
+            ApiKeyError("role", "no such role"),
+            422,
+            {"detail": "no such role", "code": "invalid", "field": "role"},
+        ),
+        (
+            ImportFileError("file", "檔案不是 UTF-8"),
+            422,
+            {"detail": "檔案不是 UTF-8", "code": "invalid", "field": "file"},
+        ),
+        (
+            PrivacyError("reason", "請填寫原因"),
+            400,
+            {"detail": "請填寫原因", "code": "invalid", "field": "reason"},
         ),
         (
             PrivacyError("customer", "不可匯出", status=403),
