@@ -15,16 +15,12 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.openapi.docs import DocsBase
 
 from omo.catalog.api import router as catalog_router
-from omo.catalog.inventory import OutOfStock, StockError
-from omo.catalog.services import CatalogError
 from omo.commerce.api import router as commerce_router
-from omo.commerce.services import OrderError
-from omo.core.api import ApiError, BearerKey
+from omo.core.api import BearerKey
 from omo.core.api import router as core_router
+from omo.core.errors import DomainError
 from omo.customers.api import router as customers_router
-from omo.customers.services import CustomerError
 from omo.loyalty.api import router as loyalty_router
-from omo.loyalty.services import InsufficientPoints, LoyaltyError
 from omo.staff.api import router as staff_router
 
 NINJA_STATIC = Path(ninja.__file__).parent / "static" / "ninja"
@@ -149,50 +145,7 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _error(request, 404, "not found", "not_found")
 
 
-@api.exception_handler(ApiError)
-def _api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
+@api.exception_handler(DomainError)
+def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    # Every app's refusal states its own status, code and field where it is raised.
     return api.create_response(request, exc.body(), status=exc.status)
-
-
-@api.exception_handler(OrderError)
-def _order_error(request: HttpRequest, exc: OrderError) -> HttpResponse:
-    return _error(request, exc.status, exc.message, "conflict" if exc.status == 409 else "invalid", exc.field)
-
-
-@api.exception_handler(CustomerError)
-def _customer_error(request: HttpRequest, exc: CustomerError) -> HttpResponse:
-    # An identifier that another customer holds is a conflict; anything else is a bad value.
-    conflict = exc.field == "identity" or "already belongs" in exc.message
-    return _error(
-        request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field
-    )
-
-
-@api.exception_handler(LoyaltyError)
-def _loyalty_error(request: HttpRequest, exc: LoyaltyError) -> HttpResponse:
-    conflict = isinstance(exc, InsufficientPoints) or "already exists" in exc.message
-    return _error(
-        request, 409 if conflict else 422, exc.message, "conflict" if conflict else "invalid", exc.field
-    )
-
-
-@api.exception_handler(StockError)
-def _stock_error(request: HttpRequest, exc: StockError) -> HttpResponse:
-    # Stock verbs refuse what the current on-hand / reserved counts do not allow.
-    return _error(request, 409, str(exc), "stock_conflict", "on_hand")
-
-
-@api.exception_handler(OutOfStock)
-def _out_of_stock(request: HttpRequest, exc: OutOfStock) -> HttpResponse:
-    return _error(request, 409, str(exc), "out_of_stock", "quantity", available=exc.available)
-
-
-@api.exception_handler(CatalogError)
-def _catalog_error(request: HttpRequest, exc: CatalogError) -> HttpResponse:
-    return _error(
-        request,
-        409 if exc.conflict else 422,
-        exc.message,
-        "conflict" if exc.conflict else "invalid",
-        exc.field,
-    )

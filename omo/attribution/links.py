@@ -21,24 +21,29 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core import signing
 
+from omo.core.errors import DomainError
+
 LINK_SALT = "omo.attr.link"
 REF_SALT = "omo.attr.ref"
 
 
-class LinkError(Exception):
+class LinkError(DomainError):
     """A tracked link that cannot be honoured; `status` is the HTTP answer (400 tampered, 410 expired)."""
 
     status = 400
+    code = "link_invalid"
     reason = "invalid"
 
 
 class LinkExpired(LinkError):
     status = 410
+    code = "link_expired"
     reason = "expired"
 
 
 class LinkInvalid(LinkError):
     status = 400
+    code = "link_invalid"
     reason = "invalid"
 
 

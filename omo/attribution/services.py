@@ -44,6 +44,7 @@ from omo.binding.models import Binding, ClerkCode
 from omo.catalog.models import Product
 from omo.commerce.models import Order, OrderLine, Refund, SalesChannel
 from omo.core import events
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers.models import Customer
 from omo.staff.models import User
@@ -73,12 +74,8 @@ PREVIEW_AGENTS = (
 _IN_APP_BROWSER = re.compile(r"Mozilla/5\.0 \((iPhone|iPad|Linux; Android|Windows|Macintosh)", re.I)
 
 
-class AttributionError(ValueError):
-    def __init__(self, field: str, message: str, status: int = 422):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+class AttributionError(FieldError, ValueError):
+    pass
 
 
 # --- tracked links and clicks -------------------------------------------------------------------------

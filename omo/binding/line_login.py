@@ -13,16 +13,23 @@ from typing import Any
 import requests
 from django.conf import settings
 
+from omo.core.errors import DomainError
+
 VERIFY_PATH = "/oauth2/v2.1/verify"
 TIMEOUT = (3.0, 5.0)
 
 
-class IdTokenError(ValueError):
+class IdTokenError(DomainError, ValueError):
     """The token was refused (`retryable` False) or LINE could not be reached (`retryable` True)."""
 
+    status = 400
+    code = "invalid_id_token"
+
     def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
+        if retryable:
+            super().__init__(message, status=503, code="line_login_unavailable")
+        else:
+            super().__init__(message)
         self.retryable = retryable
 
 

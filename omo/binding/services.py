@@ -26,6 +26,7 @@ from omo.binding.line_login import IdTokenError, verify_id_token
 from omo.binding.models import Binding, BindingPolicy, ClerkCode, RecoveryRequest, Transfer
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 
 UNDO_DAYS = 30
 RECOVERY_DAYS = 7
@@ -35,14 +36,10 @@ CONFIRM_PREFIX = "bind:confirm:"
 DECLINE_PREFIX = "bind:decline:"
 
 
-class BindingError(ValueError):
+class BindingError(FieldError, ValueError):
     """Bad input or a refused action; `field` names what was wrong, `status` the HTTP status to answer."""
 
-    def __init__(self, field: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+    status = 400
 
 
 class Outcome:

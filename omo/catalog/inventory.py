@@ -8,24 +8,41 @@ a backstop. No read-then-write race is possible, on SQLite or PostgreSQL.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
 from omo.catalog.models import Location, Reservation, StockLevel, StockMovement, Variant
+from omo.core.errors import DomainError
 
 
-class OutOfStock(Exception):
+class OutOfStock(DomainError):
+    """Fewer units are available than were asked for; the body carries how many are."""
+
+    status = 409
+    code = "out_of_stock"
+
     def __init__(self, variant: Variant, requested: int, available: int):
-        super().__init__(f"{variant.sku}: {requested} requested, {available} available")
+        super().__init__(
+            f"{variant.sku}: {requested} requested, {available} available",
+            field="quantity",
+            available=available,
+        )
         self.variant = variant
         self.requested = requested
         self.available = available
 
 
-class StockError(ValueError):
-    pass
+class StockError(DomainError, ValueError):
+    """A stock verb the current on-hand and reserved counts do not allow."""
+
+    status = 409
+    code = "stock_conflict"
+
+    def __init__(self, message: str, *, field: str = "on_hand", **kwargs: Any) -> None:
+        super().__init__(message, field=field, **kwargs)
 
 
 def _level(variant: Variant, location: Location) -> StockLevel:

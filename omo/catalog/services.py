@@ -13,17 +13,16 @@ from django.utils.text import slugify
 from omo.catalog.models import Category, Product, ProductImage, Variant
 from omo.core import audit
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 
 
-class CatalogError(ValueError):
-    """A refusal naming the field; `conflict` marks a clash with existing rows (HTTP 409)."""
+class CatalogError(FieldError, ValueError):
+    """A refusal naming the field: a bad value (422), or a clash with existing rows (409)."""
 
-    def __init__(self, field: str, message: str, *, conflict: bool = False):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.conflict = conflict
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
 
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp", "image/gif"}
@@ -69,7 +68,7 @@ def create_category(
     if not slug:
         raise CatalogError("slug", "is required")
     if Category.objects.filter(brand=brand, slug=slug).exists():
-        raise CatalogError("slug", f"{slug} already exists", conflict=True)
+        raise CatalogError("slug", f"{slug} already exists", status=409)
     if parent_id is not None and not Category.objects.filter(brand=brand, pk=parent_id).exists():
         raise CatalogError("parent_id", f"no category {parent_id}")
     category = Category.objects.create(
@@ -115,9 +114,7 @@ def _check_category(brand: Brand, category_id: int | None) -> None:
 def _check_sku_free(brand_id: int, sku: str, *, product: Product | None = None, field: str = "sku") -> None:
     owner = Variant.objects.filter(brand_id=brand_id, sku=sku).select_related("product").first()
     if owner is not None and (product is None or owner.product_id != product.pk):
-        raise CatalogError(
-            field, f"sku {sku} already belongs to product {owner.product.handle}", conflict=True
-        )
+        raise CatalogError(field, f"sku {sku} already belongs to product {owner.product.handle}", status=409)
 
 
 def _check_prices(price: int, compare_at_price: int | None, prefix: str = "") -> None:
@@ -147,7 +144,7 @@ def create_product(
     if not title.strip():
         raise CatalogError("title", "is required")
     if Product.objects.filter(brand=brand, handle=handle).exists():
-        raise CatalogError("handle", f"{handle} already exists", conflict=True)
+        raise CatalogError("handle", f"{handle} already exists", status=409)
     _check_category(brand, category_id)
     product = Product.objects.create(
         brand=brand,
@@ -182,7 +179,7 @@ def update_product(product: Product, *, actor: Actor | None, **changes: Any) -> 
             pk=product.pk
         )
         if clash.exists():
-            raise CatalogError("handle", f"{changes['handle']} already exists", conflict=True)
+            raise CatalogError("handle", f"{changes['handle']} already exists", status=409)
     if "title" in changes and not (changes["title"] or "").strip():
         raise CatalogError("title", "is required")
     if "category_id" in changes:

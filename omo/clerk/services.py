@@ -20,6 +20,7 @@ from omo.catalog import inventory
 from omo.catalog.models import Product, ProductImage, Variant
 from omo.catalog.selectors import visible_products, visible_variants
 from omo.commerce import services as commerce
+from omo.core.errors import FieldError
 from omo.core.money import format_money
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import OutboundError, queue_message
@@ -31,14 +32,8 @@ MAX_CART_LINES = 20
 MAX_ALT_TEXT = 400
 
 
-class ClerkError(ValueError):
+class ClerkError(FieldError, ValueError):
     """A refusal that names the field; views answer 4xx with the message."""
-
-    def __init__(self, field: str, message: str, status: int = 422):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
 
 
 # --- product picker ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from omo.commerce.models import Cart, CartLine, Order, OrderLine, Refund, SalesC
 from omo.commerce.schemas import OrderIn, RefundIn
 from omo.core import audit, bulk, events
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import services as customer_services
 from omo.loyalty import services as loyalty
@@ -29,14 +30,9 @@ from omo.staff.models import Store, User
 logger = logging.getLogger(__name__)
 
 
-class OrderError(ValueError):
-    """A refusal that names the field and the problem; the API turns it into a 422."""
-
-    def __init__(self, field: str, message: str, status: int = 422):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+class OrderError(FieldError, ValueError):
+    """A refusal that names the field and the problem: 422 for a bad value, 409 for an order whose state
+    forbids the verb, 404 for what the shopper may not see."""
 
 
 # --- recording orders from any sales channel ----------------------------------------------------

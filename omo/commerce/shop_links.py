@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from omo.core.errors import DomainError
 from omo.core.models import Brand
 from omo.customers.models import Customer
 
@@ -18,24 +19,23 @@ MEMBER_SALT = "omo.member"
 ORDER_SALT = "omo.shop.order"
 
 
-class MemberLinkError(Exception):
+class MemberLinkError(DomainError):
     """A member link that cannot be honoured; `status` is the HTTP answer the shop gives."""
 
     status = 403
+    code = "member_link_invalid"
     reason = "invalid"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class MemberLinkExpired(MemberLinkError):
     status = 410
+    code = "member_link_expired"
     reason = "expired"
 
 
 class MemberLinkInvalid(MemberLinkError):
     status = 403
+    code = "member_link_invalid"
     reason = "invalid"
 
 

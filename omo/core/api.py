@@ -16,6 +16,7 @@ from pydantic import Field
 
 from omo.core import access, apikeys, imports
 from omo.core.audit import Actor
+from omo.core.errors import DomainError
 from omo.core.models import AuditLog, ImportJob
 
 MAX_PAGE_SIZE = 500
@@ -50,23 +51,11 @@ def allow(permission: str) -> BearerKey:
     return BearerKey(permission)
 
 
-class ApiError(Exception):
-    """A refusal with a status, a stable code and a message naming the problem (and field)."""
+class ApiError(DomainError):
+    """A refusal an endpoint states itself: a status, a stable code and a message (and field)."""
 
     def __init__(self, status: int, code: str, message: str, field: str | None = None, **extra: Any):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
-        self.extra = extra
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"detail": self.message, "code": self.code}
-        if self.field:
-            body["field"] = self.field
-        body.update(self.extra)
-        return body
+        super().__init__(message, field=field, status=status, code=code, **extra)
 
 
 def require(actor: Actor, permission: str) -> None:
@@ -211,12 +200,9 @@ def create_import(
     """Upload a CSV (multipart: `kind`, `file`, `mode`). The job runs in the background; poll it
     with GET /imports/{id}. Columns per kind: docs/csv-import.md."""
     actor = actor_of(request)
-    try:
-        job = imports.create_job(
-            actor.brand, kind=kind, mode=mode, filename=file.name or "", raw=file.read(), actor=actor
-        )
-    except imports.ImportFileError as exc:
-        raise ApiError(422, "invalid", exc.message, field=exc.field) from exc
+    job = imports.create_job(
+        actor.brand, kind=kind, mode=mode, filename=file.name or "", raw=file.read(), actor=actor
+    )
     return Status(202, job)
 
 

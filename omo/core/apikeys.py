@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from omo.core import access, audit
 from omo.core.audit import Actor
+from omo.core.errors import DomainError
 from omo.core.models import ApiKey, Brand, HashedKey
 
 KEY_PREFIX = "omo_"
@@ -48,12 +49,11 @@ def find_active(model: type[K], key_prefix: str, raw: str) -> K | None:
     return key
 
 
-class ApiKeyError(ValueError):
+class ApiKeyError(DomainError, ValueError):
     """A key that cannot be made as asked; `field` names the input at fault."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field=field)
 
 
 def create_api_key(

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from omo.core import audit
 from omo.core.audit import Actor
+from omo.core.errors import DomainError
 from omo.core.models import Brand, ImportJob
 
 logger = logging.getLogger(__name__)
@@ -38,13 +39,11 @@ CHUNK_ROWS = 200
 ProgressCallback = Callable[[ImportJob], None]
 
 
-class ImportFileError(ValueError):
+class ImportFileError(DomainError, ValueError):
     """The file as a whole cannot be imported (encoding, not a CSV, missing columns)."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+        super().__init__(message, field=field)
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Problem:
     error: str
 
 
-class RowsInvalid(Exception):
+class RowsInvalid(DomainError):
     """One or more problems in a unit of rows; `row=None` means the unit's first row."""
 
     def __init__(self, problems: list[Problem]):

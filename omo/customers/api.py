@@ -202,15 +202,6 @@ class EraseOut(Schema):
     counts: dict[str, int]
 
 
-def _privacy_error(exc: Exception) -> ApiError:
-    return ApiError(
-        exc.status,
-        {403: "forbidden", 404: "not_found", 409: "conflict"}.get(exc.status, "invalid"),
-        exc.message,
-        field=exc.field,
-    )
-
-
 @router.get(
     "/customers/{customer_id}/export",
     auth=allow("customers.privacy"),
@@ -233,10 +224,7 @@ def export_customer(request: HttpRequest, customer_id: int):
 
     actor = actor_of(request)
     customer = customer_for(actor, customer_id)
-    try:
-        data = privacy.export_customer(customer, actor=actor)
-    except privacy.PrivacyError as exc:
-        raise _privacy_error(exc) from exc
+    data = privacy.export_customer(customer, actor=actor)
     response = HttpResponse(data, content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="{privacy.export_filename(customer)}"'
     return response
@@ -251,10 +239,7 @@ def erase_customer(request: HttpRequest, customer_id: int, data: EraseIn):
 
     actor = actor_of(request)
     customer = customer_for(actor, customer_id)
-    try:
-        report = privacy.erase_customer(customer, actor=actor, reason=data.reason)
-    except privacy.PrivacyError as exc:
-        raise _privacy_error(exc) from exc
+    report = privacy.erase_customer(customer, actor=actor, reason=data.reason)
     return {
         "id": customer.pk,
         "erased_at": customer.erased_at,

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.customers import registry
 from omo.customers.models import Consent, Customer
 
@@ -63,12 +64,8 @@ REASONS: dict[str, tuple[str, str]] = {
 }
 
 
-class ConsentError(ValueError):
-    def __init__(self, field: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+class ConsentError(FieldError, ValueError):
+    status = 400
 
 
 def reason(code: str, **values: Any) -> str:

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import personal_data
 from omo.customers.identity import Rules, rules_for
@@ -50,11 +51,8 @@ FILL_FIELDS = ("name", "phone", "email", "birthday", "member_number", "home_stor
 OWN_MOVES: tuple[tuple[type[Model], str], ...] = ((Consent, "customer"),)
 
 
-class MergeError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class MergeError(FieldError, ValueError):
+    pass
 
 
 def _key(model: type[Model]) -> str:

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import AuditLog
 from omo.customers import personal_data
 from omo.customers.models import Consent, Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
@@ -46,12 +47,8 @@ MAX_REASON = 300
 ERASE_CONFIRMATION = "刪除"  # what staff type in the console to confirm; the API takes the reason only
 
 
-class PrivacyError(ValueError):
-    def __init__(self, field: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+class PrivacyError(FieldError, ValueError):
+    status = 400
 
 
 def may_handle_personal_data(role: str) -> bool:

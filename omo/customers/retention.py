@@ -22,6 +22,7 @@ from django_tasks import task
 
 from omo.core import audit
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import personal_data
 from omo.customers.models import CustomerSettings
@@ -33,11 +34,8 @@ MIN_DAYS = 1
 MAX_DAYS = 3650
 
 
-class RetentionError(ValueError):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class RetentionError(FieldError, ValueError):
+    pass
 
 
 def settings_for(brand: Brand | int) -> CustomerSettings:

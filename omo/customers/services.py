@@ -10,17 +10,15 @@ from django.db import IntegrityError, transaction
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import search
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.normalize import is_junk, normalize_email, normalize_phone
 
 
-class CustomerError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class CustomerError(FieldError, ValueError):
+    pass
 
 
 def clean_contact(brand: Brand, *, phone: str = "", email: str = "") -> tuple[str, str]:
@@ -62,7 +60,7 @@ def _sync_identities(customer: Customer, *, source: str) -> None:
                 brand_id=customer.brand_id, customer=customer, kind=kind, value=value, source=source
             )
         elif owner != customer.pk:
-            raise CustomerError(kind, f"{value} already belongs to customer {owner}")
+            raise CustomerError(kind, f"{value} already belongs to customer {owner}", status=409)
 
 
 def find_customer(
@@ -120,7 +118,9 @@ def create_customer(
         with transaction.atomic():
             _sync_identities(customer, source=source)
     except IntegrityError as exc:  # a concurrent writer took the identifier first
-        raise CustomerError("identity", "an identifier of this customer already belongs to another") from exc
+        raise CustomerError(
+            "identity", "an identifier of this customer already belongs to another", status=409
+        ) from exc
     if actor is not None and actor.user is not None:
         audit.record(actor, "customer.created", customer)
     events.publish("customer.created", brand_id=brand.pk, customer_id=customer.pk)
@@ -214,7 +214,9 @@ def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Cust
         with transaction.atomic():
             _sync_identities(customer, source="profile")
     except IntegrityError as exc:
-        raise CustomerError("identity", "an identifier already belongs to another customer") from exc
+        raise CustomerError(
+            "identity", "an identifier already belongs to another customer", status=409
+        ) from exc
     audit.record(
         actor,
         "customer.updated",

@@ -39,6 +39,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from omo.core import events
+from omo.core.errors import FieldError
 from omo.inbox.delivery import DeliveryOutcome, DeliveryState, sender_for
 from omo.inbox.models import Conversation, Message
 
@@ -73,11 +74,8 @@ STUCK_REASONS: dict[str, tuple[str, str]] = {
 }
 
 
-class OutboundError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class OutboundError(FieldError, ValueError):
+    pass
 
 
 def _preview(kind: str, text: str) -> str:

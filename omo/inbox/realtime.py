@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
 from omo.core import channel_layer, events
+from omo.core.errors import DomainError
 from omo.inbox import selectors
 from omo.inbox.models import Conversation, Message
 
@@ -90,8 +91,11 @@ NESTED_KEYS = {"message": MESSAGE_KEYS, "conversation": CONVERSATION_KEYS}
 NESTED_KEYS_BY_TYPE = {"message.updated": {"message": DELIVERY_KEYS}}
 
 
-class SchemaError(ValueError):
-    pass
+class SchemaError(DomainError, ValueError):
+    """A socket event that does not match its declared schema: a fault of the code, not the user."""
+
+    status = 500
+    code = "undeclared_event"
 
 
 def check(payload: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.inbox import routing, selectors
 from omo.inbox.models import CannedReply, Conversation, Message
 from omo.staff.roles import Role
@@ -27,12 +28,8 @@ MAX_LABEL_LENGTH = 30
 MAX_NOTE = 5000
 
 
-class InboxError(ValueError):
-    def __init__(self, field: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+class InboxError(FieldError, ValueError):
+    status = 400
 
 
 def _visible(conversation: Conversation, user: Any) -> None:

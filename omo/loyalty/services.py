@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from omo.core import audit, bulk, events
 from omo.core.audit import Actor
+from omo.core.errors import DomainError
 from omo.core.models import Brand
 from omo.loyalty import spend
 from omo.loyalty.models import (
@@ -32,16 +33,14 @@ from omo.loyalty.models import (
 )
 
 
-class LoyaltyError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-        self.message = message
+class LoyaltyError(DomainError, ValueError):
+    def __init__(self, field: str, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message, field=field, status=status, code=code)
 
 
 class InsufficientPoints(LoyaltyError):
     def __init__(self, requested: int, balance: int):
-        super().__init__("points", f"{requested} points requested, balance is {balance}")
+        super().__init__("points", f"{requested} points requested, balance is {balance}", status=409)
         self.requested = requested
         self.balance = balance
 
@@ -452,7 +451,7 @@ def add_shared_code(coupon: Coupon, *, code: str, max_uses: int | None, actor: A
     if not code:
         raise LoyaltyError("code", "is required")
     if CouponCode.objects.filter(brand_id=coupon.brand_id, code__iexact=code).exists():
-        raise LoyaltyError("code", f"{code} already exists")
+        raise LoyaltyError("code", f"{code} already exists", status=409)
     created = CouponCode.objects.create(brand_id=coupon.brand_id, coupon=coupon, code=code, max_uses=max_uses)
     audit.record(actor, "coupon.code_added", created, code=code, max_uses=max_uses)
     return created

@@ -32,6 +32,7 @@ from django.utils.translation import pgettext
 
 from omo.core import audit, crypto
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.outgoing_webhooks import signing
 from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -49,12 +50,8 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 ENDPOINTS_CACHE_SECONDS = 2.0
 
 
-class WebhookError(ValueError):
-    def __init__(self, field: str, message: str, *, status: int = 400):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+class WebhookError(FieldError, ValueError):
+    status = 400
 
 
 def allow_local() -> bool:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
+from omo.core.errors import DomainError
+
 # Defined by the inbox, which delivers through adapters without importing them; adapters build them.
 from omo.inbox.delivery import DeliveryOutcome as DeliveryOutcome
 from omo.inbox.delivery import DeliveryState as DeliveryState
@@ -189,8 +191,11 @@ class SendResult:
         return self.status in (SendStatus.SENT, SendStatus.ALREADY_ACCEPTED)
 
 
-class PlatformError(Exception):
+class PlatformError(DomainError):
     """A platform call failed in a way the caller may retry later (network, 5xx)."""
+
+    status = 502
+    code = "platform_unavailable"
 
 
 # Failure reasons people read in the clerk app and the console: zh-Hant first, then English,

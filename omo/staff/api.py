@@ -11,7 +11,7 @@ from pydantic import Field
 
 from omo.catalog.selectors import visible_locations
 from omo.core import apikeys
-from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, get_or_404, page
+from omo.core.api import ErrorOut, PageParams, actor_of, allow, get_or_404, page
 from omo.core.models import ApiKey
 from omo.staff.roles import Role
 from omo.staff.selectors import store_directory, visible_staff
@@ -155,17 +155,14 @@ def list_api_keys(request: HttpRequest, paging: Query[PageParams]):
 def create_api_key(request: HttpRequest, data: ApiKeyIn):
     """A new key for an integration. The response carries the secret once; store it safely."""
     actor = actor_of(request)
-    try:
-        key, secret = apikeys.create_api_key(
-            actor.brand,
-            name=data.name,
-            role=data.role,
-            actor=actor,
-            store_id=data.store_id,
-            staff_id=data.staff_id,
-        )
-    except apikeys.ApiKeyError as exc:
-        raise ApiError(422, "invalid", str(exc), field=exc.field) from exc
+    key, secret = apikeys.create_api_key(
+        actor.brand,
+        name=data.name,
+        role=data.role,
+        actor=actor,
+        store_id=data.store_id,
+        staff_id=data.staff_id,
+    )
     key.secret = secret  # type: ignore[attr-defined]
     return Status(201, key)
 

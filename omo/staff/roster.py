@@ -20,17 +20,14 @@ from django.utils import timezone
 
 from omo.core import audit
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.imports import ImportFileError, decode_csv, read_rows
 from omo.staff.models import Shift, Store, User
 from omo.staff.roles import Role
 
 
-class RosterError(ValueError):
-    def __init__(self, field: str, message: str, *, status: int = 400) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
+class RosterError(FieldError, ValueError):
+    status = 400
 
 
 # --- reads ---------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import logging
 import traceback
 import uuid
 
+from omo.core.errors import DomainError
+
 try:
     import orjson
 except ImportError:  # pragma: no cover - orjson is a pinned dependency; the standard library works too
@@ -51,8 +53,11 @@ USER_ID_KINDS = [
 ]
 
 
-class InvalidMessage(ValueError):
+class InvalidMessage(DomainError, ValueError):
     """A message that cannot be stored; the text names the field or limit."""
+
+    status = 400
+    code = "invalid_message"
 
 
 # --- write keys ------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from django.db.models import Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import pgettext, pgettext_lazy
 
+from omo.core.errors import FieldError
 from omo.core.money import format_money, to_minor
 from omo.customers.models import Customer
 from omo.tracking.models import TrackedEvent
@@ -79,11 +80,8 @@ def _group_condition(group: str) -> Q:
     raise ValueError(f"group must be one of {', '.join(GROUPS)}")
 
 
-class TimelineError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class TimelineError(FieldError, ValueError):
+    pass
 
 
 @dataclass(frozen=True)

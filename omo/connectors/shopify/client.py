@@ -26,6 +26,7 @@ import urllib3
 from django.conf import settings
 
 from config import env
+from omo.core.errors import FieldError
 
 logger = logging.getLogger(__name__)
 
@@ -68,15 +69,19 @@ query OmoProductVariants($id: ID!, $first: Int!, $after: String) {
 """
 
 
-class ShopifyApiError(Exception):
-    """The API refused or failed; `field` names what to fix (access_token, api_version, query…)."""
+class ShopifyApiError(FieldError):
+    """The API refused or failed; `field` names what to fix (access_token, api_version, query…).
+
+    `code` is Shopify's GraphQL error code when it gave one (e.g. MAX_COST_EXCEEDED); `shopify_status`
+    the HTTP status Shopify answered, if it answered at all.
+    """
+
+    status = 502
+    code = "shopify_error"
 
     def __init__(self, field: str, message: str, *, status: int | None = None, code: str = ""):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-        self.status = status
-        self.code = code  # GraphQL error code, e.g. MAX_COST_EXCEEDED
+        super().__init__(field, message, code=code or None)
+        self.shopify_status = status
 
 
 def api_base(shop_domain: str, override: str = "") -> str:

@@ -20,6 +20,7 @@ from omo.connectors.shopify.products import SYNC_BUSY
 from omo.connectors.shopify.records import Outcome
 from omo.core import audit
 from omo.core.audit import Actor
+from omo.core.errors import FieldError
 from omo.core.models import Brand
 
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
@@ -27,13 +28,8 @@ SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
 API_VERSION = re.compile(r"^(20[2-9][0-9]-(01|04|07|10)|unstable)$")
 
 
-class ShopifySettingsError(ValueError):
+class ShopifySettingsError(FieldError, ValueError):
     """A refused connection setting, naming the form field."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 def _clean_settings(

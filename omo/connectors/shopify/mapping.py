@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from omo.commerce.refs import clean_ref
 from omo.commerce.schemas import OrderIn, RefundIn
+from omo.core.errors import FieldError
 from omo.core.money import to_minor
 
 SOURCE = "shopify"
@@ -26,11 +27,8 @@ PAID = {"paid", "partially_refunded", "refunded"}
 NOT_YET_PAID = {"pending", "authorized", "partially_paid", "unpaid", ""}
 
 
-class MappingError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class MappingError(FieldError, ValueError):
+    pass
 
 
 # --- small readers ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from omo.connectors.shopify.mapping import MappingError, ProductSpec
 from omo.connectors.shopify.records import Outcome, locked_record
 from omo.core import audit
 from omo.core.audit import Actor
+from omo.core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -125,14 +126,14 @@ def client_for(connection: ShopifyConnection, **options: Any) -> GraphQLClient:
     )
 
 
-class SyncRefused(Exception):
+class SyncRefused(DomainError):
     """A sync that may not start: the app is uninstalled (code "uninstalled") or one is already
     queued or running (code "busy")."""
 
+    status = 409
+
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 def _busy(connection: ShopifyConnection, now: dt.datetime) -> bool:

@@ -21,6 +21,7 @@ from django.db import IntegrityError, models, transaction
 
 from omo.connectors.models import ShopifyConnection, ShopifyWebhook
 from omo.connectors.shopify import mapping
+from omo.core.errors import DomainError
 
 MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
 
@@ -44,12 +45,9 @@ TOPICS = (
 )
 
 
-class WebhookRefused(Exception):
+class WebhookRefused(DomainError):
     def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
+        super().__init__(message, status=status, code=code)
 
 
 def signature_matches(secret: str, raw_body: bytes, header: str) -> bool:

@@ -17,14 +17,18 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from omo.core.errors import DomainError
 from omo.platforms.base import PlatformError
 from omo.platforms.line.adapter import api_bases
 
 _direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class InvalidIdToken(ValueError):
+class InvalidIdToken(DomainError, ValueError):
     """LINE refused the token (expired, wrong audience, wrong nonce, forged)."""
+
+    status = 400
+    code = "invalid_id_token"
 
 
 @dataclass(frozen=True)
