@@ -1,4 +1,4 @@
-"""Sales rollups: the dashboard's figures kept per brand and local day (omo/analytics/rollups.py).
+"""Sales rollups: the dashboard's figures kept per brand and local day (omo/analytics/rollups/).
 
 Scanning every order of the last 30 days does not scale (a large brand has close to a million in
 that window), so the figures are kept per day as orders are recorded, cancelled and refunded:

@@ -8,6 +8,8 @@ import datetime as dt
 
 from omo.analytics import rollups
 from omo.analytics.models import CustomerActivity
+from omo.analytics.rollups.activity import activities
+from omo.analytics.rollups.cells import writable_zone
 from omo.commerce.models import Order
 from omo.core import followups
 from omo.core.models import Brand
@@ -16,7 +18,7 @@ from omo.core.models import Brand
 def stale_customers(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
     """Customers with orders (written since `since`) whose stored activity is not what a recompute
     gives. Nothing to check before the rollup's first build (the dashboard reads the orders then)."""
-    zone = rollups._writable_zone(brand.pk)
+    zone = writable_zone(brand.pk)
     if zone is None:
         return 0
     orders = Order.objects.filter(brand=brand, customer_id__isnull=False)
@@ -27,7 +29,7 @@ def stale_customers(brand: Brand, since: dt.datetime | None, repair: bool) -> in
     for chunk in followups.chunked(customer_ids.iterator(chunk_size=followups.CHUNK)):
         expected = {
             (a.customer_id, a.scope, a.last_order_day, a.last_online_day, a.last_in_store_day)
-            for a in rollups._activities(Order.objects.filter(brand=brand, customer_id__in=chunk), zone)
+            for a in activities(Order.objects.filter(brand=brand, customer_id__in=chunk), zone)
         }
         stored = set(
             CustomerActivity.objects.filter(brand=brand, customer_id__in=chunk).values_list(

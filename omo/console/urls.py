@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.urls import path
 
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
-from omo.console.views import inbox as inbox_views
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import shopify as shopify_views
 from omo.console.views import webhooks as webhook_views
+from omo.console.views.inbox import canned as canned_views
+from omo.console.views.inbox import conversation as conversation_views
+from omo.console.views.inbox import listing as inbox_list_views
+from omo.console.views.inbox import roster as roster_views
 
 app_name = "console"
 
@@ -18,20 +21,20 @@ urlpatterns = [
     path("login/", auth.ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth.ConsoleLogoutView.as_view(), name="logout"),
     path("", dashboard.dashboard, name="dashboard"),
-    path("inbox/", inbox_views.inbox, name="inbox"),
-    path("inbox/<int:pk>/", inbox_views.conversation_detail, name="inbox_conversation"),
-    path("inbox/<int:pk>/reply/", inbox_views.conversation_reply, name="inbox_reply"),
-    path("inbox/<int:pk>/note/", inbox_views.conversation_note, name="inbox_note"),
-    path("inbox/<int:pk>/retry/<int:message_id>/", inbox_views.conversation_retry, name="inbox_retry"),
-    path("inbox/<int:pk>/labels/", inbox_views.conversation_labels, name="inbox_labels"),
-    path("inbox/<int:pk>/assign/", inbox_views.conversation_assign, name="inbox_assign"),
-    path("inbox/<int:pk>/status/", inbox_views.conversation_status, name="inbox_status"),
-    path("inbox/roster/", inbox_views.roster, name="inbox_roster"),
-    path("inbox/roster/import/", inbox_views.roster_import, name="inbox_roster_import"),
-    path("inbox/roster/<int:pk>/delete/", inbox_views.shift_delete, name="inbox_shift_delete"),
-    path("inbox/canned/", inbox_views.canned_list, name="inbox_canned"),
-    path("inbox/canned/<int:pk>/", inbox_views.canned_edit, name="inbox_canned_edit"),
-    path("inbox/canned/<int:pk>/delete/", inbox_views.canned_delete, name="inbox_canned_delete"),
+    path("inbox/", inbox_list_views.inbox, name="inbox"),
+    path("inbox/<int:pk>/", conversation_views.conversation_detail, name="inbox_conversation"),
+    path("inbox/<int:pk>/reply/", conversation_views.conversation_reply, name="inbox_reply"),
+    path("inbox/<int:pk>/note/", conversation_views.conversation_note, name="inbox_note"),
+    path("inbox/<int:pk>/retry/<int:message_id>/", conversation_views.conversation_retry, name="inbox_retry"),
+    path("inbox/<int:pk>/labels/", conversation_views.conversation_labels, name="inbox_labels"),
+    path("inbox/<int:pk>/assign/", conversation_views.conversation_assign, name="inbox_assign"),
+    path("inbox/<int:pk>/status/", conversation_views.conversation_status, name="inbox_status"),
+    path("inbox/roster/", roster_views.roster, name="inbox_roster"),
+    path("inbox/roster/import/", roster_views.roster_import, name="inbox_roster_import"),
+    path("inbox/roster/<int:pk>/delete/", roster_views.shift_delete, name="inbox_shift_delete"),
+    path("inbox/canned/", canned_views.canned_list, name="inbox_canned"),
+    path("inbox/canned/<int:pk>/", canned_views.canned_edit, name="inbox_canned_edit"),
+    path("inbox/canned/<int:pk>/delete/", canned_views.canned_delete, name="inbox_canned_delete"),
     path("leaderboard/", leaderboard_views.leaderboard_page, name="leaderboard"),
     path("orders/", orders.order_list, name="orders"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),

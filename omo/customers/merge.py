@@ -38,7 +38,7 @@ from omo.core.audit import Actor
 from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import personal_data
-from omo.customers.identity import Rules, rules_for
+from omo.customers.identity.rules import Rules, rules_for
 from omo.customers.models import Consent, Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
 
 AUTOMATIC_REASON = "自動合併：同一識別出現在兩位顧客"

@@ -232,7 +232,7 @@ def resolve_customers(
 ) -> list[Customer | CustomerError | None]:
     """Match or create the customer of each ref ({name, phone, email, member_number}) in a few queries.
 
-    For bulk ingest, through identity resolution (omo/customers/identity.py): one lookup for every
+    For bulk ingest, through identity resolution (omo/customers/identity/): one lookup for every
     identifier in the batch, one INSERT for the new customers and one for new identifiers; an
     order naming two customers (a known phone and a known email of someone else) merges them
     within the brand's rules. Refs in the same batch that share an identifier get the same
@@ -272,7 +272,7 @@ def resolve_customers(
     if not observations:
         return results
     outcome = identity.resolve(brand, observations, source=source)
-    # New customers are written with their search text (identity._write), so no search.refresh here.
+    # New customers are written with their search text (omo.customers.identity.resolving), so no search.refresh here.
     created = {customer.pk: customer for customer in outcome.created}
     wanted = {pk for pk in outcome.customer_ids if pk is not None and pk not in created}
     existing = Customer.objects.only(*only) if only else Customer.objects.all()

@@ -11,8 +11,7 @@ api-data.line.me calls to `Configuration.host` when it is set, see platforms.md 
 and behaves like LINE where it matters to us:
 - every request body is validated with the SDK's own request models (ReplyMessageRequest,
   PushMessageRequest, MulticastRequest, ShowLoadingAnimationRequest) plus the documented limits
-  those models do not check (text ≤5,000, altText ≤1,500, carousel ≤12 bubbles and ≤50 KB,
-  quick reply ≤13) → 400 {"message", "details": [{"message", "property"}]};
+  those models do not check (omo/devtools/line_requests.py);
 - Bearer token checked (401); reply tokens are single use and live ~1 minute (400 "Invalid reply
   token"); `X-Line-Retry-Key` on reply → 400; a retry key already accepted → 409 with
   `x-line-accepted-request-id` and `sentMessages`; `x-line-request-id` on every response;
@@ -20,10 +19,11 @@ and behaves like LINE where it matters to us:
   requests answer 429 / 500 / the quota message, or arrive late (latency);
 - it keeps what each user "received" (`deliveries`) for tests and the phone simulator.
 
-Control API (JSON, for other processes such as the phone simulator): under `/_standin/`:
-`GET health`, `POST reset`, `POST channels`, `POST users`, `POST faults`, `POST reply-tokens`,
-`POST id-tokens`, `POST content`, `GET deliveries?user_id=…`, `POST webhooks` (send signed events to
-omo, with reply tokens issued here).
+A control API (JSON under `/_standin/`, for other processes such as the phone simulator) is in
+omo/devtools/line_standin_control.py; LINE Login ID tokens are signed and read by
+omo/devtools/line_id_tokens.py. This module holds the stand-in's state and its LINE-facing routes;
+it stays whole at a little over 600 lines because every route reads and changes that one state
+under one lock.
 
 Python use (tests): `with LineStandIn() as line: line.add_channel(...); line.url` — see
 omo/testing/line.py for the pytest fixtures.
@@ -32,10 +32,6 @@ omo/testing/line.py for the pytest fixtures.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
-import json
 import re
 import secrets
 import threading
@@ -43,7 +39,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -54,7 +50,10 @@ from linebot.v3.messaging import (
     ShowLoadingAnimationRequest,
 )
 
+from omo.devtools import line_id_tokens as id_tokens
 from omo.devtools import line_webhook_sender as wh
+from omo.devtools.line_requests import bad_request, validated
+from omo.devtools.line_standin_control import ControlApi
 
 QUOTA_MESSAGE = "You have reached your monthly limit."
 RATE_MESSAGE = "The API rate limit has been exceeded. Try again later."
@@ -115,65 +114,8 @@ class _ReplyToken:
     used: bool = False
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _sent_id() -> str:
     return str(secrets.randbelow(9 * 10**17) + 10**17)
-
-
-def _error_details(exc: Exception) -> list[dict[str, str]]:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        try:
-            return [
-                {
-                    "message": str(error.get("msg", "")),
-                    "property": ".".join(str(part) for part in error.get("loc", ()) if part != "__root__"),
-                }
-                for error in errors()
-            ]
-        except Exception:  # noqa: S110 - fall through to the plain message
-            pass
-    return [{"message": str(exc)[:300], "property": ""}]
-
-
-def _extra_checks(messages: list[Any]) -> list[dict[str, str]]:
-    """Documented limits the SDK models do not enforce (platforms.md §A8)."""
-    details = []
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict):
-            continue
-        where = f"messages[{index}]"
-        if message.get("type") == "text" and len(message.get("text") or "") > 5000:
-            details.append({"message": "Length must be between 0 and 5000", "property": f"{where}.text"})
-        if message.get("type") == "flex":
-            if not 0 < len(message.get("altText") or "") <= 1500:
-                details.append(
-                    {"message": "Length must be between 1 and 1500", "property": f"{where}.altText"}
-                )
-            contents = message.get("contents") or {}
-            size = len(json.dumps(contents, ensure_ascii=False).encode())
-            if contents.get("type") == "carousel":
-                if len(contents.get("contents") or []) > 12:
-                    details.append(
-                        {"message": "Size must be between 1 and 12", "property": f"{where}.contents.contents"}
-                    )
-                if size > 50 * 1024:
-                    details.append({"message": "carousel exceeds 50 KB", "property": f"{where}.contents"})
-            elif size > 30 * 1024:
-                details.append({"message": "bubble exceeds 30 KB", "property": f"{where}.contents"})
-        quick = (message.get("quickReply") or {}).get("items") or []
-        if len(quick) > 13:
-            details.append(
-                {"message": "Size must be between 0 and 13", "property": f"{where}.quickReply.items"}
-            )
-    return details
 
 
 class LineStandIn:
@@ -365,12 +307,7 @@ class LineStandIn:
             claims["name"] = name or user.display_name
         if picture or (user and user.picture_url):
             claims["picture"] = picture or user.picture_url
-        header = _b64url(json.dumps({"typ": "JWT", "alg": "HS256"}).encode())
-        payload = _b64url(json.dumps(claims, separators=(",", ":")).encode())
-        signature = _b64url(
-            hmac.new(self._id_token_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-        )
-        return f"{header}.{payload}.{signature}"
+        return id_tokens.sign(self._id_token_key, claims)
 
     def webhook_sender(
         self, url: str, channel: StandInChannel, *, timeout: float = 5.0
@@ -411,17 +348,7 @@ class LineStandIn:
         app.router.add_get(f"{bot}/message/{{message_id}}/content/transcoding", self._transcoding)
         app.router.add_post(f"{bot}/chat/loading/start", self._loading)
         app.router.add_post("/oauth2/v2.1/verify", self._verify_id_token)
-        control = "/_standin"
-        app.router.add_get(f"{control}/health", self._control_health)
-        app.router.add_post(f"{control}/reset", self._control_reset)
-        app.router.add_post(f"{control}/channels", self._control_channel)
-        app.router.add_post(f"{control}/users", self._control_user)
-        app.router.add_post(f"{control}/faults", self._control_fault)
-        app.router.add_post(f"{control}/reply-tokens", self._control_reply_token)
-        app.router.add_post(f"{control}/id-tokens", self._control_id_token)
-        app.router.add_post(f"{control}/content", self._control_content)
-        app.router.add_get(f"{control}/deliveries", self._control_deliveries)
-        app.router.add_post(f"{control}/webhooks", self._control_webhooks)
+        ControlApi(self).add_routes(app)
         return app
 
     @web.middleware
@@ -479,37 +406,6 @@ class LineStandIn:
         with self._lock:
             return self.channels.get(auth[len("Bearer ") :].strip())
 
-    @staticmethod
-    def _bad_request(message: str, details: list[dict[str, str]] | None = None) -> web.Response:
-        body: dict[str, Any] = {"message": message}
-        if details:
-            body["details"] = details
-        return web.json_response(body, status=400)
-
-    async def _validated(
-        self, request: web.Request, model: Any
-    ) -> tuple[dict[str, Any] | None, web.Response | None]:
-        """The JSON body if the SDK model (and LINE's extra limits) accept it, else a LINE-style 400."""
-        raw = await request.text()
-        try:
-            body = json.loads(raw)
-            if not isinstance(body, dict):
-                raise ValueError("the body must be a JSON object")
-        except ValueError:
-            return None, self._bad_request(
-                "The request body has 1 error(s)",
-                [{"message": "May not be empty or invalid JSON", "property": ""}],
-            )
-        try:
-            model.from_json(raw)
-        except Exception as exc:  # pydantic ValidationError, unknown discriminators, wrong types
-            details = _error_details(exc)
-            return None, self._bad_request(f"The request body has {len(details)} error(s)", details)
-        extra = _extra_checks(body.get("messages") or [])
-        if extra:
-            return None, self._bad_request(f"The request body has {len(extra)} error(s)", extra)
-        return body, None
-
     def _record(
         self,
         channel: StandInChannel,
@@ -535,15 +431,15 @@ class LineStandIn:
         if channel is None:
             return web.json_response({"message": AUTH_MESSAGE}, status=401)
         if request.headers.get("X-Line-Retry-Key"):
-            return self._bad_request("The retry key is not supported for this endpoint")
-        body, error = await self._validated(request, ReplyMessageRequest)
+            return bad_request("The retry key is not supported for this endpoint")
+        body, error = await validated(request, ReplyMessageRequest)
         if error is not None:
             return error
         with self._lock:
             token = self._reply_tokens.get(body["replyToken"])
             fresh = token is not None and time.monotonic() - token.issued_at <= self.reply_token_life
             if token is None or token.used or not fresh or token.channel_id != channel.channel_id:
-                return self._bad_request("Invalid reply token")
+                return bad_request("Invalid reply token")
             token.used = True
         sent = self._record(channel, token.to, "reply", body["messages"], request[REQUEST_ID])
         return web.json_response({"sentMessages": sent})
@@ -555,7 +451,7 @@ class LineStandIn:
         try:
             uuid.UUID(key)
         except ValueError:
-            return key, self._bad_request("The value of the X-Line-Retry-Key header is invalid")
+            return key, bad_request("The value of the X-Line-Retry-Key header is invalid")
         with self._lock:
             accepted = self._retry_keys.get((channel.channel_id, key.lower()))
         if accepted is None:
@@ -582,13 +478,11 @@ class LineStandIn:
         key, error = self._retry_key(request, channel)
         if error is not None:
             return error
-        body, error = await self._validated(request, PushMessageRequest)
+        body, error = await validated(request, PushMessageRequest)
         if error is not None:
             return error
         if not TO_PATTERN.match(body["to"]):
-            return self._bad_request(
-                "The property, 'to', in the request body is invalid (line: -, column: -)"
-            )
+            return bad_request("The property, 'to', in the request body is invalid (line: -, column: -)")
         error = self._charge(channel, 1)
         if error is not None:
             return error
@@ -605,15 +499,13 @@ class LineStandIn:
         key, error = self._retry_key(request, channel)
         if error is not None:
             return error
-        body, error = await self._validated(request, MulticastRequest)
+        body, error = await validated(request, MulticastRequest)
         if error is not None:
             return error
         if any(
             not (isinstance(to, str) and to.startswith("U") and TO_PATTERN.match(to)) for to in body["to"]
         ):
-            return self._bad_request(
-                "The property, 'to', in the request body is invalid (line: -, column: -)"
-            )
+            return bad_request("The property, 'to', in the request body is invalid (line: -, column: -)")
         error = self._charge(channel, len(body["to"]))
         if error is not None:
             return error
@@ -664,17 +556,17 @@ class LineStandIn:
     async def _loading(self, request: web.Request) -> web.Response:
         if self._channel_of(request) is None:
             return web.json_response({"message": AUTH_MESSAGE}, status=401)
-        body, error = await self._validated(request, ShowLoadingAnimationRequest)
+        body, error = await validated(request, ShowLoadingAnimationRequest)
         if error is not None:
             return error
         seconds = body.get("loadingSeconds", 20)
         if seconds % 5:
-            return self._bad_request(
+            return bad_request(
                 "The request body has 1 error(s)",
                 [{"message": "Must be a multiple of 5", "property": "loadingSeconds"}],
             )
         if not TO_PATTERN.match(body["chatId"]) or not body["chatId"].startswith("U"):
-            return self._bad_request("The property, 'chatId', in the request body is invalid")
+            return bad_request("The property, 'chatId', in the request body is invalid")
         return web.json_response({}, status=202)
 
     async def _quota(self, request: web.Request) -> web.Response:
@@ -703,13 +595,7 @@ class LineStandIn:
         if not id_token or not client_id:
             return invalid("id_token and client_id are required.")
         try:
-            header, payload, signature = id_token.split(".")
-            expected = _b64url(
-                hmac.new(self._id_token_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-            )
-            if not hmac.compare_digest(signature, expected):
-                return invalid("Invalid IdToken.")
-            claims = json.loads(_b64url_decode(payload))
+            claims = id_tokens.read(self._id_token_key, id_token)
         except ValueError:
             return invalid("Invalid IdToken.")
         if claims.get("exp", 0) < time.time():
@@ -721,91 +607,6 @@ class LineStandIn:
         if form.get("user_id") and claims.get("sub") != form.get("user_id"):
             return invalid("Invalid IdToken Subject Identifier.")
         return web.json_response(claims)
-
-    # --- control API -------------------------------------------------------------------------------------
-
-    async def _control_health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "channels": len(self.channels), "users": len(self.users)})
-
-    async def _control_reset(self, request: web.Request) -> web.Response:
-        self.reset()
-        return web.json_response({"ok": True})
-
-    async def _control_channel(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        channel = self.add_channel(
-            **{
-                k: body[k]
-                for k in (
-                    "channel_id",
-                    "channel_secret",
-                    "access_token",
-                    "bot_user_id",
-                    "login_channel_id",
-                    "quota_limit",
-                )
-                if k in body
-            }
-        )
-        return web.json_response(asdict(channel))
-
-    async def _control_user(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        user = self.add_user(
-            body.get("user_id"),
-            body.get("display_name") or "測試顧客",
-            **{k: body[k] for k in ("picture_url", "status_message", "language", "blocked") if k in body},
-        )
-        return web.json_response(asdict(user))
-
-    async def _control_fault(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        fault = self.inject(
-            body.get("kind", "status"),
-            count=int(body.get("count", 1)),
-            status=int(body.get("status", 500)),
-            latency=float(body.get("latency", 0)),
-            paths=body.get("paths"),
-            message=body.get("message", ""),
-        )
-        return web.json_response(asdict(fault))
-
-    async def _control_reply_token(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        return web.json_response({"replyToken": self.issue_reply_token(body["channel_id"], body["to"])})
-
-    async def _control_id_token(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        token = self.mint_id_token(
-            body["user_id"],
-            client_id=body["client_id"],
-            nonce=body.get("nonce"),
-            ttl=int(body.get("ttl", 600)),
-        )
-        return web.json_response({"id_token": token})
-
-    async def _control_content(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.add_content(
-            body["message_id"],
-            base64.b64decode(body.get("data_base64", "")),
-            body.get("content_type", "image/jpeg"),
-            body.get("transcoding", "succeeded"),
-        )
-        return web.json_response({"ok": True})
-
-    async def _control_deliveries(self, request: web.Request) -> web.Response:
-        user_id = request.query.get("user_id") or None
-        since = float(request.query.get("since", 0) or 0)
-        rows = [asdict(d) for d in self.delivered(user_id) if d.at > since]
-        return web.json_response({"deliveries": rows})
-
-    async def _control_webhooks(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        channel = self.channel(str(body["channel_id"]))
-        sender = self.webhook_sender(body["url"], channel)
-        status, answer = await asyncio.get_running_loop().run_in_executor(None, sender.send, *body["events"])
-        return web.json_response({"status": status, "body": answer})
 
 
 def serve(

@@ -69,7 +69,7 @@ from omo.devtools.seed_load import (
     load_in_process,
     load_in_workers,
 )
-from omo.devtools.seed_stream import DAY, TAIPEI, StreamPlan
+from omo.devtools.seed_plan import DAY, TAIPEI, StreamPlan
 from omo.devtools.seed_tables import STREAMED, purge_brand
 from omo.loyalty.models import (
     CouponCode,

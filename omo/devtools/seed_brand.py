@@ -47,7 +47,7 @@ from omo.devtools.demo_facts import (
     sample_table,
     shelf_price,
 )
-from omo.devtools.seed_stream import DAY, StoreInfo
+from omo.devtools.seed_plan import DAY, StoreInfo
 from omo.loyalty.models import (
     Coupon,
     CouponCode,

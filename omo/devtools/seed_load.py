@@ -31,17 +31,9 @@ from typing import Any
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
-from omo.devtools.seed_stream import (
-    COUNTERS,
-    TABLES,
-    ChunkGenerator,
-    ChunkRows,
-    StreamPlan,
-    copy_text,
-    hard_limits,
-    rows_for_sqlite,
-    strides,
-)
+from omo.devtools.seed_copy import copy_text, rows_for_sqlite
+from omo.devtools.seed_plan import COUNTERS, TABLES, ChunkRows, StreamPlan, hard_limits, strides
+from omo.devtools.seed_stream import ChunkGenerator
 
 
 class LoadError(Exception):

@@ -227,7 +227,7 @@ def build_event(
 
 
 def resolve_customers(brand_id: int, events: list[EventRow]) -> None:
-    """Sets `customer` on each event through identity resolution (omo/customers/identity.py).
+    """Sets `customer` on each event through identity resolution (omo/customers/identity/).
 
     A `userId` that is exactly a member number or another identifier of the brand names that
     customer; otherwise it is a `user_id` identifier, and a customer is made for it when new.

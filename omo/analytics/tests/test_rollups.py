@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from omo.analytics import rollups, selectors
 from omo.analytics.models import CustomerActivity, SalesDay, SalesRollup
+from omo.analytics.rollups import rebuilding
 from omo.analytics.tests.builders import make_customer, make_order
 from omo.analytics.tests.seed import TAIPEI, local
 from omo.commerce import services
@@ -84,8 +85,8 @@ def test_rebuild_gives_the_hand_worked_figures(brand, store, other_store, seeded
 def test_a_rebuild_in_the_smallest_chunks_gives_the_same_rollup(
     brand, store, other_store, seeded_sales, monkeypatch
 ):
-    monkeypatch.setattr(rollups, "DAYS_PER_CHUNK", 1)
-    monkeypatch.setattr(rollups, "CUSTOMERS_PER_CHUNK", 1)
+    monkeypatch.setattr(rebuilding, "DAYS_PER_CHUNK", 1)
+    monkeypatch.setattr(rebuilding, "CUSTOMERS_PER_CHUNK", 1)
     result = rollups.rebuild(brand)
     assert result.customer_rows == CustomerActivity.objects.filter(brand=brand).count() > 0
     assert_rollup_matches(brand, store, other_store)
@@ -97,14 +98,14 @@ def test_while_a_rebuild_runs_the_dashboard_reads_the_orders_and_asks_for_no_oth
     brand, seeded_sales, monkeypatch, django_capture_on_commit_callbacks
 ):
     seen = []
-    real = rollups._rebuild_days
+    real = rebuilding._rebuild_days
 
     def days_and_look(*args):
         with django_capture_on_commit_callbacks() as callbacks:
             seen.append((rollups.figures(brand, selectors.last_days(brand, 30)).from_rollup, len(callbacks)))
         return real(*args)
 
-    monkeypatch.setattr(rollups, "_rebuild_days", days_and_look)
+    monkeypatch.setattr(rebuilding, "_rebuild_days", days_and_look)
     rollups.rebuild(brand)
     assert seen and set(seen) == {(False, 0)}
     assert rollups.figures(brand, selectors.last_days(brand, 30)).from_rollup

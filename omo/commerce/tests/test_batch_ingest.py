@@ -519,7 +519,7 @@ def test_accounts_are_locked_after_the_deferred_checks_and_just_before_the_end(b
     lock = next(i for i, sql in enumerate(sqls) if "FOR UPDATE" in sql)
     assert checks < lock
     tail = [sql for sql in sqls[lock + 1 :] if not sql.startswith("RELEASE SAVEPOINT")]
-    # Only the sales rollup's statements (its own hot rows, omo/analytics/rollups.py) come later.
+    # Only the sales rollup's statements (its own hot rows, omo/analytics/rollups/) come later.
     rollup = next(i for i, sql in enumerate(tail) if "analytics_" in sql)
     assert all("analytics_" in sql for sql in tail[rollup:]), tail
     # Also after the lock: the follow-ups owed to durable subscribers (new rows, omo.core.events)

@@ -263,10 +263,11 @@ def test_the_sales_rollup_stays_exact_under_concurrent_orders_cancels_and_a_rebu
     writers slip in between chunks) at once: the rollup kept by deltas ends equal to one rebuilt
     from the orders afterwards."""
     from omo.analytics import rollups
+    from omo.analytics.rollups import rebuilding
     from omo.commerce.schemas import OrderIn
 
-    monkeypatch.setattr(rollups, "DAYS_PER_CHUNK", 1)
-    monkeypatch.setattr(rollups, "CUSTOMERS_PER_CHUNK", 2)
+    monkeypatch.setattr(rebuilding, "DAYS_PER_CHUNK", 1)
+    monkeypatch.setattr(rebuilding, "CUSTOMERS_PER_CHUNK", 2)
     rollups.rebuild(brand)
     phones = [f"0933{i:06d}" for i in range(6)]
 

@@ -16,7 +16,7 @@ from omo.connectors.shopify.tests.conftest import (  # noqa: F401  (fixture)
     fast_password_hashing,
 )
 from omo.core.models import AuditLog
-from omo.devtools.shopify_standin import deliver
+from omo.devtools.shopify_webhooks import deliver
 from omo.testing.browser import sign_in_console
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from omo.customers import identity, tasks
-from omo.customers.identity import Observation
+from omo.customers.identity import Observation, storage
 from omo.customers.models import Customer, CustomerIdentity, CustomerMerge
 from omo.customers.tests.test_identity import components, event_lists, fresh_brand, grouping
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def copy_always(monkeypatch):
-    monkeypatch.setattr(identity, "COPY_MIN_ROWS", 1)
+    monkeypatch.setattr(storage, "COPY_MIN_ROWS", 1)
 
 
 def test_copy_skips_an_identifier_stored_meanwhile_or_refuses_the_batch(brand, copy_always):
@@ -31,10 +31,10 @@ def test_copy_skips_an_identifier_stored_meanwhile_or_refuses_the_batch(brand, c
     rows = [(newcomer.pk, "email", "a@x.tw", False), (newcomer.pk, "line", "Ua", True)]
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        identity._insert_identities(brand, rows, source="t", ignore_conflicts=False)
+        storage.insert_identities(brand, rows, source="t", ignore_conflicts=False)
     assert not CustomerIdentity.objects.filter(customer=newcomer).exists()
 
-    identity._insert_identities(brand, rows, source="batch:t", ignore_conflicts=True)
+    storage.insert_identities(brand, rows, source="batch:t", ignore_conflicts=True)
     stored = {
         (r.customer_id, r.kind, r.value, r.verified, r.source)
         for r in CustomerIdentity.objects.filter(brand=brand).exclude(customer=holder)
@@ -43,9 +43,7 @@ def test_copy_skips_an_identifier_stored_meanwhile_or_refuses_the_batch(brand, c
     assert CustomerIdentity.objects.get(value="a@x.tw").customer_id == holder.pk
     assert CustomerIdentity.objects.get(value="Ua").created_at is not None
     # The staging table is left empty: a second batch in the same transaction stores only its own rows.
-    identity._insert_identities(
-        brand, [(newcomer.pk, "line", "Ub", True)], source="t", ignore_conflicts=False
-    )
+    storage.insert_identities(brand, [(newcomer.pk, "line", "Ub", True)], source="t", ignore_conflicts=False)
     assert CustomerIdentity.objects.filter(customer=newcomer).count() == 2
 
 

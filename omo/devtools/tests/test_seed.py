@@ -20,7 +20,7 @@ from omo.customers.models import Customer, CustomerIdentity
 from omo.devtools import seed as seeding
 from omo.devtools.demo_facts import ean13
 from omo.devtools.demo_info import demo_logins
-from omo.devtools.seed_stream import TAIPEI
+from omo.devtools.seed_plan import TAIPEI
 from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry, Tier
 from omo.staff.models import Store, User
 

@@ -18,7 +18,8 @@ from omo.customers.models import Customer
 from omo.customers.search import search_text_for
 from omo.devtools import seed as seeding
 from omo.devtools import seed_load
-from omo.devtools.seed_stream import TABLES, ChunkGenerator
+from omo.devtools.seed_plan import TABLES
+from omo.devtools.seed_stream import ChunkGenerator
 from omo.devtools.seed_tables import STREAMED, purge_brand
 from omo.loyalty.models import Coupon, Tier
 from omo.staff.models import Store, User

@@ -12,7 +12,8 @@ from django.test import Client, TestCase
 
 from omo.connectors.models import ShopifyConnection
 from omo.connectors.shopify import processing
-from omo.devtools.shopify_standin import ShopifyStandIn, webhook_headers
+from omo.devtools.shopify_standin import ShopifyStandIn
+from omo.devtools.shopify_webhooks import webhook_headers
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "shpss_test_webhook_secret_0001"

@@ -11,7 +11,7 @@ from django_tasks_db.models import DBTaskResult
 from omo.connectors.models import ShopifyConnection, ShopifyWebhook
 from omo.connectors.shopify.tests.conftest import SECRET, django_headers, fixture, post_webhook
 from omo.connectors.tasks import process_shopify_webhook
-from omo.devtools.shopify_standin import sign, webhook_headers
+from omo.devtools.shopify_webhooks import sign, webhook_headers
 from omo.platforms.edge import WebhookEdge
 from omo.testing.line import call_asgi
 

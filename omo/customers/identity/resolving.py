@@ -1,136 +1,24 @@
-"""Identity resolution: which customer a set of identifiers seen together belongs to.
-
-An *observation* is the identifiers one incoming thing carries (a tracked event's userId and
-anonymousId, an order's phone, email and member number, a chat contact's platform user id),
-optionally with the customer it is already known to belong to. `resolve` takes a batch of them and,
-in a handful of queries for the whole batch:
-
-- matches each identifier to the customer holding it (a merged customer's identifiers lead on to
-  its survivor);
-- attaches identifiers nobody holds yet to the customer the observation belongs to, within the
-  brand's caps (one member number per customer ever, at most N of each other kind);
-- creates a customer when nothing matched (only where the caller allows it);
-- when one observation names two customers, merges them automatically unless both are verified
-  or the merge would break a cap (then a MergeSuggestion goes to HQ's queue) or they hold different
-  member numbers (never merged, not even by hand).
-
-Junk values (`null`, `0`, `-1`, `undefined`, `anonymous`, all-zero ids, the brand's deny-list)
-never match and are never stored. A customer is *verified* when it holds a verified identifier:
-a platform user id that came in a signed webhook, or a member number (issued by the brand's own
-POS or member system). Phone, email, userId and anonymous ids sent by a browser are not verified.
-
-Where several customers match and may not be merged, the observation belongs to the one matched by
-the identifier that comes first in the brand's priority order (CustomerSettings.identity_priority).
+"""Resolving a batch of observations: the in-memory picture of the customers it touches (a
+union-find over existing and new customers), the merges and suggestions it leads to, and one
+transaction that writes them.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.db import connection, transaction
 
 from omo.core import bulk
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import search
-from omo.customers.models import Customer, CustomerIdentity, CustomerSettings, MergeSuggestion
-from omo.customers.normalize import is_junk, normalize_email, normalize_phone
-
-Kind = CustomerIdentity.Kind
-
-DEFAULT_PRIORITY: tuple[str, ...] = (
-    Kind.MEMBER_NUMBER,
-    Kind.USER_ID,
-    Kind.SHOPIFY,
-    Kind.LINE,
-    Kind.MESSENGER,
-    Kind.INSTAGRAM,
-    Kind.WHATSAPP,
-    Kind.PHONE,
-    Kind.EMAIL,
-    Kind.EXTERNAL,
-    Kind.ANONYMOUS,
-)
-# Kinds whose value is copied onto the customer's profile when the profile field is still empty.
-PROFILE_FIELDS = {Kind.PHONE: "phone", Kind.EMAIL: "email", Kind.MEMBER_NUMBER: "member_number"}
-MAX_VALUE = 255
-KINDS = frozenset(Kind.values)
-# A phone already in E.164 form (as every profile and identifier stores it) is taken as it is:
-# parsing it again costs more than the rest of resolution together.
-E164 = re.compile(r"\+[1-9][0-9]{7,14}")
-
-
-@dataclass(frozen=True)
-class Rules:
-    brand_id: int
-    cap: int
-    priority: tuple[str, ...]
-    deny: frozenset[str]
-    region: str
-
-    def rank(self, kind: str) -> int:
-        try:
-            return self.priority.index(kind)
-        except ValueError:
-            return len(self.priority)
-
-    def cap_of(self, kind: str) -> int:
-        return 1 if kind == Kind.MEMBER_NUMBER else self.cap
-
-
-def settings_for(brand: Brand | int) -> CustomerSettings:
-    """The brand's identity and retention settings, created with the defaults on first use."""
-    brand_id = brand if isinstance(brand, int) else brand.pk
-    found = CustomerSettings.objects.filter(brand_id=brand_id).first()
-    if found is not None:
-        return found
-    created, _ = CustomerSettings.objects.get_or_create(
-        brand_id=brand_id, defaults={"identity_priority": list(DEFAULT_PRIORITY)}
-    )
-    return created
-
-
-def rules_for(brand: Brand) -> Rules:
-    config = settings_for(brand)
-    priority = [k for k in (config.identity_priority or []) if k in Kind.values]
-    priority += [k for k in DEFAULT_PRIORITY if k not in priority]
-    deny = frozenset(str(v).strip().lower() for v in (config.identity_deny_list or []) if str(v).strip())
-    return Rules(
-        brand_id=brand.pk,
-        cap=max(1, config.max_identifiers_per_kind),
-        priority=tuple(priority),
-        deny=deny,
-        region=brand.country or "TW",
-    )
-
-
-def clean(rules: Rules, kind: str, raw: object) -> str | None:
-    """The value as stored for this kind, or None when it is junk, denied or malformed."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    value = str(raw).strip()
-    if not value or is_junk(value) or value.lower() in rules.deny:
-        return None
-    if kind == Kind.PHONE and E164.fullmatch(value):
-        pass
-    elif kind == Kind.PHONE:
-        try:
-            value = normalize_phone(value, rules.region)
-        except ValueError:
-            return None
-    elif kind == Kind.EMAIL:
-        try:
-            value = normalize_email(value)
-        except ValueError:
-            return None
-    if len(value) > MAX_VALUE or value.lower() in rules.deny:
-        return None
-    return value
+from omo.customers.identity.lookup import CUSTOMER_TABLE, IDENTITY_TABLE, live_customer_ids, lookup
+from omo.customers.identity.rules import KINDS, PROFILE_FIELDS, Kind, Rules, clean, rules_for
+from omo.customers.identity.storage import insert_identities, suggest
+from omo.customers.models import Customer, CustomerIdentity
 
 
 @dataclass
@@ -262,104 +150,13 @@ def _cleaned(rules: Rules, obs: Observation) -> list[tuple[str, str, bool]]:
     return sorted(((k, v, ver) for (k, v), ver in seen.items()), key=lambda t: (rules.rank(t[0]), t[1]))
 
 
-def _lookup(
-    brand_id: int, wanted: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, bool, int | None]]:
-    """(kind, value) -> (customer id, verified, the customer's merged_into id) for stored identifiers."""
-    by_kind: dict[str, set[str]] = defaultdict(set)
-    for kind, value in wanted:
-        by_kind[kind].add(value)
-    if connection.vendor == "postgresql":
-        return _lookup_postgresql(brand_id, by_kind)
-    found: dict[tuple[str, str], tuple[int, bool, int | None]] = {}
-    for kind, values in by_kind.items():
-        values_list = list(values)
-        for start in range(0, len(values_list), 5000):
-            rows = CustomerIdentity.objects.filter(
-                brand_id=brand_id, kind=kind, value__in=values_list[start : start + 5000]
-            ).values_list("value", "customer_id", "verified", "customer__merged_into_id")
-            for value, customer_id, verified, merged_into in rows:
-                found[(kind, value)] = (customer_id, verified, merged_into)
-    return found
-
-
-def lookup(
-    brand_id: int, wanted: Iterable[tuple[str, str]]
-) -> dict[tuple[str, str], tuple[int, bool, int | None]]:
-    """(kind, value) -> (customer id, verified, the customer's merged_into id) for stored identifiers."""
-    return _lookup(brand_id, wanted)
-
-
-IDENTITY_TABLE = CustomerIdentity._meta.db_table
-CUSTOMER_TABLE = Customer._meta.db_table
-
-
-def _lookup_postgresql(
-    brand_id: int, by_kind: dict[str, set[str]]
-) -> dict[tuple[str, str], tuple[int, bool, int | None]]:
-    """One statement for the whole batch: per kind `value = ANY(array)` on the unique index.
-
-    An array is one parameter; Django's `value__in` sends every value as its own placeholder, which
-    the driver quotes one by one in Python (a large share of a batch's time at 5,000 values).
-    """
-    found: dict[tuple[str, str], tuple[int, bool, int | None]] = {}
-    if not by_kind:
-        return found
-    parts, params = [], []
-    for kind, values in by_kind.items():
-        parts.append(
-            f"SELECT i.kind, i.value, i.customer_id, i.verified, c.merged_into_id FROM {IDENTITY_TABLE} i "
-            f"JOIN {CUSTOMER_TABLE} c ON c.id = i.customer_id "
-            "WHERE i.brand_id = %s AND i.kind = %s AND i.value = ANY(%s)"
-        )
-        params += [brand_id, kind, list(values)]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        for kind, value, customer_id, verified, merged_into in cursor.fetchall():
-            found[(kind, value)] = (customer_id, verified, merged_into)
-    return found
-
-
-def live_customer_ids(brand_id: int, ids: Iterable[int]) -> dict[int, int]:
-    """id -> the customer it now is (following merged_into), for customers of this brand."""
-    ids = list(ids)
-    result: dict[int, int] = {}
-    pending = set(ids)
-    hops: dict[int, int | None] = {}  # only customers of this brand
-    asked: set[int] = set()
-    for _ in range(20):  # merge chains are short; the bound only guards against a cycle
-        unknown = [i for i in pending if i not in asked]
-        if not unknown:
-            break
-        asked.update(unknown)
-        if connection.vendor == "postgresql":  # the ids as one array parameter (see _lookup_postgresql)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT id, merged_into_id FROM {CUSTOMER_TABLE} WHERE brand_id = %s AND id = ANY(%s)",
-                    [brand_id, unknown],
-                )
-                hops.update(cursor.fetchall())
-        else:
-            hops.update(
-                Customer.objects.filter(brand_id=brand_id, pk__in=unknown).values_list("pk", "merged_into_id")
-            )
-        pending = {hops[i] for i in unknown if hops.get(i)}
-    for start in ids:
-        current, steps = start, 0
-        while hops.get(current) and steps < 20:
-            current, steps = hops[current], steps + 1
-        if current in hops:
-            result[start] = current
-    return result
-
-
 def _load_states(brand_id: int, batch: _Batch, ids: set[int]) -> None:
     ids = {i for i in ids if i > 0 and i not in batch.state}
     if not ids:
         return
     for i in ids:
         batch.state[i] = _State()
-    if connection.vendor == "postgresql":  # arrays as one parameter each (see _lookup_postgresql)
+    if connection.vendor == "postgresql":  # arrays as one parameter each (see omo.customers.identity.lookup)
         with connection.cursor() as cursor:
             # By customer only, the brand checked here: with `brand_id = %s` in the WHERE the planner
             # may walk the brand index whenever the statistics lag behind a fast-growing table.
@@ -413,7 +210,7 @@ def resolve(
     rules = rules or rules_for(brand)
     batch = _Batch(rules)
     cleaned = [_cleaned(rules, obs) for obs in observations]
-    stored = _lookup(brand.pk, {(k, v) for idents in cleaned for k, v, _ in idents})
+    stored = lookup(brand.pk, {(k, v) for idents in cleaned for k, v, _ in idents})
     # Identifiers of a merged customer lead on to the customer it was merged into.
     merged_hops = {into for _, _, into in stored.values() if into}
     known_ids = {obs.customer_id for obs in observations if obs.customer_id}
@@ -527,7 +324,7 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                 )
             )
         if batch.new_identities:
-            _insert_identities(
+            insert_identities(
                 brand,
                 [
                     (final(key), kind, value, verified)
@@ -564,89 +361,6 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
     return outcome
 
 
-# From this many rows on, PostgreSQL gets them through COPY (fewer round trips below it otherwise).
-COPY_MIN_ROWS = 500
-STAGE = "_omo_stage_customer_identity"
-STAGE_COLUMNS = ("brand_id", "customer_id", "kind", "value", "verified", "source", "created_at")
-
-
-def _insert_identities(
-    brand: Brand, rows: list[tuple[int, str, str, bool]], *, source: str, ignore_conflicts: bool
-) -> None:
-    """Store (customer id, kind, value, verified) rows; a (kind, value) stored meanwhile is skipped
-    with `ignore_conflicts` and raises IntegrityError without it (on every database).
-
-    On PostgreSQL the rows go through COPY: bulk_create sends every value as its own parameter,
-    which Django and the driver prepare and quote one by one in Python (about 40% of the history
-    batch's time). Without `ignore_conflicts` straight into the table (omo.core.bulk; a duplicate
-    fails the COPY with IntegrityError); with it, from COPY_MIN_ROWS rows on, into a per-connection
-    staging table and one INSERT … SELECT that can skip conflicts.
-
-    Rows go in (kind, value) order, so two writers storing some of the same identifiers at once
-    wait for each other in one order instead of deadlocking.
-    """
-    rows = sorted(rows, key=lambda row: (row[1], row[2]))
-    if connection.vendor == "postgresql" and not ignore_conflicts:
-        bulk.insert_rows(
-            CustomerIdentity,
-            [
-                {
-                    "brand_id": brand.pk,
-                    "customer_id": customer_id,
-                    "kind": kind,
-                    "value": value,
-                    "verified": verified,
-                    "source": source,
-                }
-                for customer_id, kind, value, verified in rows
-            ],
-            need_ids=False,
-        )
-        return
-    if connection.vendor != "postgresql" or len(rows) < COPY_MIN_ROWS:
-        CustomerIdentity.objects.bulk_create(
-            [
-                CustomerIdentity(
-                    brand=brand,
-                    customer_id=customer_id,
-                    kind=kind,
-                    value=value,
-                    verified=verified,
-                    source=source,
-                )
-                for customer_id, kind, value, verified in rows
-            ],
-            ignore_conflicts=ignore_conflicts,
-            batch_size=2000,
-        )
-        return
-    columns = ", ".join(STAGE_COLUMNS)
-    now = timezone.now()
-    insert = f"INSERT INTO {IDENTITY_TABLE} ({columns}) SELECT {columns} FROM {STAGE}"
-    with transaction.atomic(), connection.cursor() as cursor:
-        # One staging table per connection, emptied at every commit; no catalog change per call.
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ON COMMIT DELETE ROWS AS "
-            f"SELECT {columns} FROM {IDENTITY_TABLE} WITH NO DATA"
-        )
-        with cursor.cursor.copy(f"COPY {STAGE} ({columns}) FROM STDIN") as copy:
-            for customer_id, kind, value, verified in rows:
-                copy.write_row((brand.pk, customer_id, kind, value, verified, source, now))
-        # Through Django's cursor, so a unique violation is django.db.IntegrityError as with bulk_create.
-        if not ignore_conflicts:
-            cursor.execute(insert)
-        else:
-            # The lookup just found none of these stored, so a plain INSERT almost always succeeds
-            # and skips ON CONFLICT's speculative insertion (~12% of the INSERT); a concurrent
-            # writer's row sends it round again with ON CONFLICT.
-            try:
-                with transaction.atomic():
-                    cursor.execute(insert)
-            except IntegrityError:
-                cursor.execute(f"{insert} ON CONFLICT (brand_id, kind, value) DO NOTHING")
-        cursor.execute(f"TRUNCATE {STAGE}")
-
-
 def _fill_profiles(brand: Brand, batch: _Batch, final) -> None:
     """Existing customers that gained a phone, email or member number get it on an empty profile field."""
     fills: dict[tuple[int, str], str] = {}
@@ -656,45 +370,3 @@ def _fill_profiles(brand: Brand, batch: _Batch, final) -> None:
             fills.setdefault((final(key), PROFILE_FIELDS[kind]), value)
     for (customer_id, name), value in sorted(fills.items()):  # rows locked in id order, as elsewhere
         Customer.objects.filter(brand=brand, pk=customer_id, **{name: ""}).update(**{name: value})
-
-
-REASONS = {
-    "verified": "兩位顧客都已驗證身分，不自動合併",
-    "cap": "合併後識別數量會超過上限",
-    "manual": "人工標記",
-}
-
-
-def suggest(brand: Brand, pairs: list[tuple[int, int, str, str, str]]) -> int:
-    """Open a suggestion for each pair not already open or dismissed. Returns how many were opened."""
-    wanted: dict[tuple[int, int], tuple[str, str, str]] = {}
-    for a, b, kind, value, problem in pairs:
-        if a == b:
-            continue
-        pair = (min(a, b), max(a, b))
-        wanted.setdefault(pair, (kind, value, problem))
-    if not wanted:
-        return 0
-    ids = {i for pair in wanted for i in pair}
-    live = dict(Customer.objects.filter(brand=brand, pk__in=ids).values_list("pk", "merged_into_id"))
-    existing = set(
-        MergeSuggestion.objects.filter(
-            brand=brand,
-            customer_a_id__in=ids,
-            status__in=[MergeSuggestion.Status.OPEN, MergeSuggestion.Status.DISMISSED],
-        ).values_list("customer_a_id", "customer_b_id")
-    )
-    rows = [
-        MergeSuggestion(
-            brand=brand,
-            customer_a_id=a,
-            customer_b_id=b,
-            kind=kind or "",
-            value=(value or "")[:255],
-            reason=REASONS.get(problem, problem),
-        )
-        for (a, b), (kind, value, problem) in wanted.items()
-        if (a, b) not in existing and a in live and b in live and not live[a] and not live[b]
-    ]
-    MergeSuggestion.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
