@@ -402,7 +402,7 @@ def record_orders(brand: Brand, orders: list[OrderIn], *, actor: Actor | None) -
 
     Built for throughput, set-wise: one transaction; one query each for the orders already
     recorded and the stores, staff and variants named; customers matched or created for the
-    whole batch (omo/customers/identity.py); all new orders and all their lines written at once
+    whole batch (omo/customers/identity/); all new orders and all their lines written at once
     (COPY on PostgreSQL, omo/core/bulk.py); points earned and tiers set for the batch in a few
     queries; one commit hook for the per-order events.
 

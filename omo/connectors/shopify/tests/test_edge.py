@@ -14,7 +14,7 @@ from omo.connectors.shopify.edge import ReceiverCache, ShopifyEdge
 from omo.connectors.shopify.tests.conftest import SECRET, fixture
 from omo.connectors.tasks import process_shopify_webhook
 from omo.core.edge import run_in_calling_thread
-from omo.devtools.shopify_standin import webhook_headers
+from omo.devtools.shopify_webhooks import webhook_headers
 from omo.testing.line import call_asgi
 
 pytestmark = pytest.mark.django_db
