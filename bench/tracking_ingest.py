@@ -299,7 +299,7 @@ def run(
 ) -> dict[str, Any]:
     """`ceiling_seconds` > 0 adds the ceiling runs; `generator` ("wrk" or "python") is theirs, None
     for wrk when it is installed; `bodies_rate`: events/s their pre-generated batches cover."""
-    from omo.customers import timeline
+    from omo.tracking import timeline
     from omo.tracking.models import TrackedEvent
 
     world = _prepare(visitors)
