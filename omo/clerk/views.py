@@ -45,12 +45,17 @@ from omo.inbox.models import Message
 from omo.inbox.outbound import OutboundError, retry_message
 from omo.loyalty.models import LoyaltyAccount
 from omo.staff.actors import actor_for_request
+from omo.staff.requests import StaffRequest
 from omo.staff.roles import Role
 from omo.tracking import timeline
 
 CLERK_APP_ROLES = frozenset({Role.CLERK, Role.STORE_MANAGER})
 
 View = Callable[..., HttpResponse]
+
+
+class ClerkRequest(StaffRequest):
+    """What a view wrapped by `clerk_view` receives: its user is a signed-in clerk or store manager."""
 
 
 def clerk_view(view: View) -> View:
@@ -162,14 +167,14 @@ def _row(conversation) -> dict[str, Any]:
 
 @never_cache
 @clerk_view
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: ClerkRequest) -> HttpResponse:
     rows = [_row(c) for c in inbox_selectors.conversation_list(request.user, status=None, limit=100)]
     return render(request, "clerk/home.html", {"rows": rows, "rows_json": rows, "tab": "home"})
 
 
 @never_cache
 @clerk_view
-def conversations_json(request: HttpRequest) -> JsonResponse:
+def conversations_json(request: ClerkRequest) -> JsonResponse:
     rows = [_row(c) for c in inbox_selectors.conversation_list(request.user, status=None, limit=100)]
     return JsonResponse({"conversations": rows, "unread": sum(r["unread_count"] for r in rows)})
 
@@ -244,7 +249,7 @@ def _customer_panel(actor: Actor, customer: Customer, params: Any = None) -> dic
 
 @never_cache
 @clerk_view
-def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     inbox_services.mark_read(conversation, user=request.user)
     privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
@@ -263,7 +268,7 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @never_cache
 @clerk_view
-def messages_json(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def messages_json(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     return JsonResponse(
         {"messages": [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]}
@@ -272,7 +277,7 @@ def messages_json(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @require_POST
 @clerk_view
-def send(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def send(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     text = str(_body(request).get("text") or "")
     try:
@@ -284,7 +289,7 @@ def send(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @require_POST
 @clerk_view
-def retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonResponse:
+def retry(request: ClerkRequest, conversation_id: int, message_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     message = Message.objects.filter(
         brand_id=request.user.brand_id, conversation=conversation, pk=message_id
@@ -300,7 +305,7 @@ def retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonRe
 
 @require_POST
 @clerk_view
-def send_cards(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def send_cards(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     body = _body(request)
     raw = body.get("product_ids") or body.get("product_ids[]") or []
@@ -319,7 +324,7 @@ def send_cards(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @require_POST
 @clerk_view
-def send_cart(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def send_cart(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     raw = _body(request).get("lines") or []
     try:
@@ -337,7 +342,7 @@ def send_cart(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @never_cache
 @clerk_view
-def product_search(request: HttpRequest) -> JsonResponse:
+def product_search(request: ClerkRequest) -> JsonResponse:
     products = services.search_products(request.user, request.GET.get("q", ""))
     return JsonResponse(
         {
@@ -360,7 +365,7 @@ def product_search(request: HttpRequest) -> JsonResponse:
 
 
 @clerk_view
-def my_qr(request: HttpRequest) -> HttpResponse:
+def my_qr(request: ClerkRequest) -> HttpResponse:
     code = binding_services.clerk_code_for(request.user)
     return render(
         request,
@@ -383,7 +388,7 @@ def _qr_svg_url(code: str) -> str:
 
 @never_cache
 @clerk_view
-def my_customers(request: HttpRequest) -> HttpResponse:
+def my_customers(request: ClerkRequest) -> HttpResponse:
     """My bound customers, optionally searched (name, phone, email, member number, LINE name)."""
     user = request.user
     query = " ".join(request.GET.get("q", "").split())[:100]
@@ -399,7 +404,7 @@ def my_customers(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @clerk_view
-def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+def customer_detail(request: ClerkRequest, customer_id: int) -> HttpResponse:
     actor = _actor(request)
     customer = visible_customers(actor).filter(pk=customer_id).first()
     if customer is None:
@@ -414,7 +419,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @never_cache
 @clerk_view
-def my_sales(request: HttpRequest) -> HttpResponse:
+def my_sales(request: ClerkRequest) -> HttpResponse:
     brand = request.user.brand
     zone = attribution_selectors.brand_zone(brand)
     try:
@@ -442,7 +447,7 @@ def my_sales(request: HttpRequest) -> HttpResponse:
 
 
 @clerk_view
-def statement_csv(request: HttpRequest) -> HttpResponse:
+def statement_csv(request: ClerkRequest) -> HttpResponse:
     brand = request.user.brand
     try:
         month = attribution_selectors.parse_month(

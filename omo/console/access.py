@@ -31,11 +31,16 @@ from django.utils.translation import pgettext
 from omo.core.audit import Actor
 from omo.staff.actors import actor_for_request
 from omo.staff.models import User
+from omo.staff.requests import StaffRequest
 from omo.staff.roles import Role, Scope
 
 # The console is for HQ and store managers. Clerks hold read permissions for their own app
 # (/clerk/), which is why access is a separate rule and not implied by any single permission.
 CONSOLE_ROLES: frozenset[str] = frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER})
+
+
+class ConsoleRequest(StaffRequest):
+    """What a view wrapped by `console_view` receives: its user is a signed-in staff member of a brand."""
 
 
 @dataclass(frozen=True)

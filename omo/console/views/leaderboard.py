@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import pgettext, pgettext_lazy
 
 from omo.attribution import leaderboard
-from omo.console.access import console_view
+from omo.console.access import ConsoleRequest, console_view
 from omo.console.pages import render_page
 from omo.staff.roles import Scope
 
@@ -54,7 +54,7 @@ def _choice(value: str | None, allowed, default: str) -> str:
 
 
 @console_view("dashboard.view")
-def leaderboard_page(request: HttpRequest) -> HttpResponse:
+def leaderboard_page(request: ConsoleRequest) -> HttpResponse:
     user = request.user
     brand = user.brand
     store_id = user.store_id if user.scope == Scope.STORE else None

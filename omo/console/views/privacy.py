@@ -18,7 +18,7 @@ from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from omo.console import selectors
-from omo.console.access import actor_for, console_view, forbidden
+from omo.console.access import ConsoleRequest, actor_for, console_view, forbidden
 from omo.console.pages import render_page
 from omo.core import audit
 from omo.customers import consent, privacy, retention
@@ -85,7 +85,7 @@ class RetentionForm(forms.Form):
 
 
 @console_view("customers.read")
-def customer_privacy(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_privacy(request: ConsoleRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
     audit.record(actor_for(request), "customer.consent_viewed", customer)
     return render_page(
@@ -104,7 +104,7 @@ def customer_privacy(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view("customers.write")
 @require_POST
-def customer_consent(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_consent(request: ConsoleRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
     form = ConsentForm(request.POST)
     if not form.is_valid():
@@ -133,7 +133,7 @@ def customer_consent(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view("customers.privacy", brand_wide=True)
 @require_POST
-def customer_export(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_export(request: ConsoleRequest, pk: int) -> HttpResponse:
     refused = _not_privacy_role(request)
     if refused is not None:
         return refused
@@ -146,7 +146,7 @@ def customer_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view("customers.privacy", brand_wide=True)
-def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_erase(request: ConsoleRequest, pk: int) -> HttpResponse:
     refused = _not_privacy_role(request)
     if refused is not None:
         return refused
@@ -178,7 +178,7 @@ def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view("customers.privacy", brand_wide=True)
-def privacy_settings(request: HttpRequest) -> HttpResponse:
+def privacy_settings(request: ConsoleRequest) -> HttpResponse:
     refused = _not_privacy_role(request)
     if refused is not None:
         return refused
