@@ -85,12 +85,12 @@ def _error(field: str, message: str, status: int = 422) -> JsonResponse:
     return JsonResponse({"error": message, "field": field}, status=status)
 
 
-def _actor(request: HttpRequest) -> Actor:
+def _actor(request: ClerkRequest) -> Actor:
     """The signed-in clerk or store manager as the Actor every app's `visible_<things>` takes."""
     return actor_for_request(request)
 
 
-def _conversation_or_404(request: HttpRequest, conversation_id: int):
+def _conversation_or_404(request: ClerkRequest, conversation_id: int):
     conversation = inbox_selectors.get_conversation(_actor(request), conversation_id)
     if conversation is None:
         raise Http404("no such conversation")

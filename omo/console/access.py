@@ -103,7 +103,7 @@ def console_view(permission: str | None = None, *, brand_wide: bool = False) -> 
     return decorator
 
 
-def actor_for(request: HttpRequest) -> Actor:
+def actor_for(request: ConsoleRequest) -> Actor:
     """The actor of the signed-in console user (with their address and browser): the one every
     app's `visible_<things>` and every service takes."""
     return actor_for_request(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode, urljoin
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils.translation import pgettext
 
@@ -84,7 +84,7 @@ def _merges_link(user, customer: Customer) -> str | None:
     return f"{reverse('console:merge_history')}?customer={customer.pk}"
 
 
-def _timeline_context(request: HttpRequest, customer: Customer, openable_store_id: int | None) -> dict:
+def _timeline_context(request: ConsoleRequest, customer: Customer, openable_store_id: int | None) -> dict:
     """The customer's timeline page asked for by ?group=&since=&until=&cursor= (bad values are named)."""
     error = None
     try:

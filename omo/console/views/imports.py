@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods
@@ -33,7 +33,7 @@ class ImportForm(forms.Form):
         return upload
 
 
-def _job(request: HttpRequest, pk: int) -> ImportJob:
+def _job(request: ConsoleRequest, pk: int) -> ImportJob:
     job = ImportJob.objects.filter(brand=request.user.brand, pk=pk).first()
     if job is None:
         raise Http404

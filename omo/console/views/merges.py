@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import pgettext
@@ -20,7 +20,7 @@ from omo.customers.models import Customer, CustomerMerge, MergeSuggestion
 PERMISSION = "customers.merge"
 
 
-def _suggestion(request: HttpRequest, pk: int) -> MergeSuggestion:
+def _suggestion(request: ConsoleRequest, pk: int) -> MergeSuggestion:
     found = (
         MergeSuggestion.objects.select_for_update()
         .filter(brand_id=request.user.brand_id, pk=pk, status=MergeSuggestion.Status.OPEN)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_POST
@@ -25,14 +25,14 @@ from omo.customers import consent, privacy, retention
 from omo.customers.models import Consent, Customer
 
 
-def _customer(request: HttpRequest, pk: int) -> Customer:
+def _customer(request: ConsoleRequest, pk: int) -> Customer:
     try:
         return selectors.customer_detail(request.user, pk)
     except Customer.DoesNotExist as exc:
         raise Http404 from exc
 
 
-def _not_privacy_role(request: HttpRequest) -> HttpResponse | None:
+def _not_privacy_role(request: ConsoleRequest) -> HttpResponse | None:
     if privacy.may_handle_personal_data(request.user.role):
         return None
     return forbidden(request, pgettext("console", "只有總部管理員可以匯出或刪除顧客個資。"), show_home=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
@@ -126,7 +126,7 @@ class ConnectionForm(forms.Form):
         )
 
 
-def _connection(request: HttpRequest, pk: int) -> ShopifyConnection:
+def _connection(request: ConsoleRequest, pk: int) -> ShopifyConnection:
     found = selectors.connection(request.user.brand_id, pk)
     if found is None:
         raise Http404

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
@@ -66,7 +66,7 @@ class EndpointForm(forms.Form):
         return (self.cleaned_data.get("description") or "").strip()
 
 
-def _endpoint(request: HttpRequest, pk: int) -> WebhookEndpoint:
+def _endpoint(request: ConsoleRequest, pk: int) -> WebhookEndpoint:
     endpoint = selectors.endpoint(request.user.brand_id, pk)
     if endpoint is None:
         raise Http404
@@ -78,7 +78,7 @@ def _apply(form: forms.Form, error: WebhookError) -> None:
 
 
 def _secret_page(
-    request: HttpRequest, endpoint: WebhookEndpoint, secret: str, *, rotated: bool
+    request: ConsoleRequest, endpoint: WebhookEndpoint, secret: str, *, rotated: bool
 ) -> HttpResponse:
     return render_page(
         request,
@@ -161,7 +161,7 @@ def webhook_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, pk: int, verb: Any, done: str) -> HttpResponse:
+def _act(request: ConsoleRequest, pk: int, verb: Any, done: str) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     try:
         verb(endpoint, actor=actor_for(request))
