@@ -68,10 +68,11 @@ def clerk_view(view: View) -> View:
             if request.path.endswith(".json") or request.method == "POST":
                 return JsonResponse({"error": "not signed in", "field": "auth"}, status=401)
             return redirect_to_login(request.get_full_path(), reverse("clerk:login"))
-        if not user.is_active or user.brand_id is None or user.role not in CLERK_APP_ROLES:
+        brand = user.brand
+        if not user.is_active or brand is None or user.role not in CLERK_APP_ROLES:
             return render(request, "clerk/forbidden.html", status=403)
         try:
-            zone = ZoneInfo(user.brand.time_zone)
+            zone = ZoneInfo(brand.time_zone)
         except (KeyError, ValueError):
             zone = ZoneInfo("Asia/Taipei")
         with timezone.override(zone):
@@ -110,14 +111,14 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 class ClerkLoginView(auth_views.LoginView):
     template_name = "clerk/login.html"
     redirect_authenticated_user = True
-    next_page = reverse_lazy("clerk:home")
+    next_page = "clerk:home"
 
     def get_default_redirect_url(self) -> str:
         return str(reverse_lazy("clerk:home"))
 
 
 class ClerkLogoutView(auth_views.LogoutView):
-    next_page = reverse_lazy("clerk:login")
+    next_page = "clerk:login"
 
 
 # --- PWA -----------------------------------------------------------------------------------------------
@@ -398,8 +399,8 @@ def my_customers(request: ClerkRequest) -> HttpResponse:
             visible_customers(_actor(request)), query, brand_id=user.brand_id, country=user.brand.country
         )
         bindings = bindings.filter(customer__in=matches)
-    bindings = list(bindings.order_by("-started_at")[:500])
-    return render(request, "clerk/customers.html", {"bindings": bindings, "tab": "customers", "query": query})
+    shown = list(bindings.order_by("-started_at")[:500])
+    return render(request, "clerk/customers.html", {"bindings": shown, "tab": "customers", "query": query})
 
 
 @never_cache

@@ -93,11 +93,13 @@ def console_view(permission: str | None = None, *, brand_wide: bool = False) -> 
                 return forbidden(
                     request, pgettext("console", "您的角色沒有開啟此頁面的權限。"), show_home=True
                 )
+            brand = user.brand
+            assert brand is not None  # console_denial turned brand-less accounts away
             # Views render eagerly (render(), not TemplateResponse), so the override covers them.
-            with timezone.override(ZoneInfo(user.brand.time_zone)):
+            with timezone.override(ZoneInfo(brand.time_zone)):
                 return view(request, *args, **kwargs)
 
-        wrapper.requirement = requirement  # read by tests and the navigation
+        wrapper.requirement = requirement  # type: ignore[attr-defined]  # read by tests and the navigation
         return wrapper
 
     return decorator

@@ -50,7 +50,7 @@ def reply_text(seconds: float | None) -> str:
 
 
 def _choice(value: str | None, allowed, default: str) -> str:
-    return value if value in allowed else default
+    return value if value is not None and value in allowed else default
 
 
 @console_view("dashboard.view")
@@ -68,7 +68,7 @@ def leaderboard_page(request: ConsoleRequest) -> HttpResponse:
     build = leaderboard.clerk_board if board == "clerks" else leaderboard.store_board
     rows = leaderboard.sort_rows(build(brand, period, store_id=store_id), sort, descending)
     for row in rows:
-        row.reply_text = reply_text(row.median_reply_seconds)
+        row.reply_text = reply_text(row.median_reply_seconds)  # type: ignore[attr-defined]  # for the template
 
     def url(**changes: str) -> str:
         params = {"period": period_key, "board": board, "sort": sort, "dir": "desc" if descending else "asc"}

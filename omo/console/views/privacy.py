@@ -109,7 +109,7 @@ def customer_consent(request: ConsoleRequest, pk: int) -> HttpResponse:
     form = ConsentForm(request.POST)
     if not form.is_valid():
         for name, errors in form.errors.items():
-            messages.error(request, f"{form.fields[name].label}：{' '.join(errors)}")
+            messages.error(request, f"{form.fields[name].label}：{' '.join(str(error) for error in errors)}")
         return redirect("console:customer_privacy", pk=customer.pk)
     try:
         row = consent.record_consent(

@@ -141,7 +141,7 @@ def _apply(form: forms.Form, error: ShopifySettingsError) -> None:
 def shopify_list(request: ConsoleRequest) -> HttpResponse:
     connections = list(selectors.connections_for(request.user.brand_id))
     for connection in connections:
-        connection.webhook_url = shopify_connections.webhook_url(connection)
+        connection.webhook_url = shopify_connections.webhook_url(connection)  # type: ignore[attr-defined]  # for the template
     return render_page(request, "console/shopify/list.html", {"connections": connections})
 
 
