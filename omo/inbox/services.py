@@ -17,8 +17,10 @@ from django.utils import timezone
 
 from omo.core import audit, events
 from omo.core.audit import Actor
+from omo.customers.models import Customer
 from omo.inbox import routing, selectors
 from omo.inbox.models import CannedReply, Conversation, Message
+from omo.staff.models import Store, User
 from omo.staff.roles import Role
 
 CANNED_VARIABLES = frozenset({"customer_name", "clerk_name", "store_name"})
@@ -52,13 +54,13 @@ def _updated(conversation: Conversation, *fields: str) -> None:
 # --- routing entry points (called by binding and ingest) ---------------------------------------
 
 
-def route_customer(customer: Any) -> list[routing.Decision]:
+def route_customer(customer: Customer) -> list[routing.Decision]:
     """Route the customer's conversations again (their binding changed)."""
     return routing.reroute_customer(customer)
 
 
 @transaction.atomic
-def hand_customer_to_store(customer: Any, store: Any) -> None:
+def hand_customer_to_store(customer: Customer, store: Store) -> None:
     """The store team owns this customer's conversations (transfer to store, departed clerk's code)."""
     now = timezone.now()
     for conversation in Conversation.objects.filter(
@@ -94,7 +96,7 @@ def send_text(conversation: Conversation, *, text: str, sender: Any) -> Message:
 
 
 @transaction.atomic
-def add_note(conversation: Conversation, *, text: str, author: Any) -> Message:
+def add_note(conversation: Conversation, *, text: str, author: User) -> Message:
     """An internal note (內部備註): staff only, never sent to the customer."""
     _visible(conversation, author)
     text = (text or "").strip()
@@ -128,7 +130,7 @@ def _clear_unread(conversation: Conversation) -> None:
 
 
 @transaction.atomic
-def mark_read(conversation: Conversation, *, user: Any) -> Conversation:
+def mark_read(conversation: Conversation, *, user: User) -> Conversation:
     _visible(conversation, user)
     _clear_unread(conversation)
     return conversation
@@ -152,7 +154,7 @@ def _clean_labels(labels: Any) -> list[str]:
 
 
 @transaction.atomic
-def set_labels(conversation: Conversation, labels: list[str], *, user: Any) -> list[str]:
+def set_labels(conversation: Conversation, labels: list[str], *, user: User) -> list[str]:
     _visible(conversation, user)
     cleaned = _clean_labels(labels)
     Conversation.objects.filter(pk=conversation.pk).update(labels=cleaned)
@@ -161,11 +163,11 @@ def set_labels(conversation: Conversation, labels: list[str], *, user: Any) -> l
     return cleaned
 
 
-def add_label(conversation: Conversation, label: str, *, user: Any) -> list[str]:
+def add_label(conversation: Conversation, label: str, *, user: User) -> list[str]:
     return set_labels(conversation, [*(conversation.labels or []), label], user=user)
 
 
-def remove_label(conversation: Conversation, label: str, *, user: Any) -> list[str]:
+def remove_label(conversation: Conversation, label: str, *, user: User) -> list[str]:
     return set_labels(conversation, [x for x in conversation.labels or [] if x != label], user=user)
 
 
@@ -190,7 +192,7 @@ def _check_template(body: str) -> str:
 
 @transaction.atomic
 def save_canned_reply(
-    user: Any,
+    user: User,
     *,
     title: str,
     body: str,
@@ -224,7 +226,7 @@ def save_canned_reply(
     return canned
 
 
-def render_canned_reply(canned: CannedReply, conversation: Conversation, *, user: Any) -> str:
+def render_canned_reply(canned: CannedReply, conversation: Conversation, *, user: User) -> str:
     """The body with {customer_name}, {clerk_name} (the bound clerk, else the sender) and {store_name}."""
     from omo.binding.selectors import current_binding
 
@@ -251,7 +253,12 @@ def send_canned_reply(conversation: Conversation, canned: CannedReply, *, sender
 
 
 def assign_conversation(
-    conversation: Conversation, *, actor_user: Any, queue: str, assignee: Any = None, store: Any = None
+    conversation: Conversation,
+    *,
+    actor_user: User,
+    queue: str,
+    assignee: User | None = None,
+    store: Store | None = None,
 ) -> bool:
     """Manual assignment (HQ anywhere in the brand; a store manager within their store)."""
     _visible(conversation, actor_user)
@@ -276,7 +283,7 @@ def assign_conversation(
     return routing.assign(conversation, decision, actor_user=actor_user)
 
 
-def staff_on_duty(store: Any, at: dt.datetime | None = None) -> list[Any]:
+def staff_on_duty(store: Store, at: dt.datetime | None = None) -> list[User]:
     """Who of the store is on duty now (the store team view)."""
     from omo.staff.models import User
 
@@ -296,7 +303,7 @@ STATUS_EVENTS = {
 
 
 @transaction.atomic
-def set_conversation_status(conversation: Conversation, status: str, *, user: Any) -> bool:
+def set_conversation_status(conversation: Conversation, status: str, *, user: User) -> bool:
     """Close (resolved) or reopen a conversation; the change is written in its timeline. True if changed."""
     _visible(conversation, user)
     if status not in Conversation.Status.values:
@@ -381,7 +388,7 @@ def assign_by_staff(
 
 
 @transaction.atomic
-def delete_canned_reply(canned: CannedReply, *, user: Any) -> None:
+def delete_canned_reply(canned: CannedReply, *, user: User) -> None:
     """Remove a canned reply: a personal one by its owner, a brand-wide one by whoever may write those."""
     if (
         not selectors._is_staff(user)
