@@ -45,7 +45,7 @@ def move_back(model: type[Model], ids: list[int], from_id: int, to_id: int, fiel
     """Re-point these rows from one customer (or conversation) to another, in chunks; rows that
     point elsewhere by now are left alone."""
     for start in range(0, len(ids), CHUNK):
-        model.objects.filter(pk__in=ids[start : start + CHUNK], **{f"{field}_id": from_id}).update(
+        model._default_manager.filter(pk__in=ids[start : start + CHUNK], **{f"{field}_id": from_id}).update(
             **{f"{field}_id": to_id}
         )
 

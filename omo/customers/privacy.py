@@ -322,7 +322,7 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
         # Django admin's own history, when the admin is installed.
         log_entry = _optional_model("admin.LogEntry")
         if log_entry is not None:
-            log_entry.objects.filter(
+            log_entry._default_manager.filter(
                 content_type__app_label="customers",
                 content_type__model="customer",
                 object_id__in=[str(i) for i in ids],
