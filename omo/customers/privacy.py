@@ -38,6 +38,7 @@ from omo.core.audit import Actor
 from omo.core.models import AuditLog
 from omo.customers import personal_data
 from omo.customers.models import Consent, Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
+from omo.staff.requests import StaffRequest
 from omo.staff.roles import role_allows
 
 ERASED = "[已刪除]"
@@ -341,7 +342,7 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
     return ErasureReport(customer_ids=ids, counts=counts)
 
 
-def record_view(request: Any, customer: Customer, *, via: str) -> None:
+def record_view(request: StaffRequest, customer: Customer, *, via: str) -> None:
     """Audit that a signed-in staff member saw the customer's personal data (`customer.viewed`)."""
     user = request.user
     actor = Actor.from_request(request, brand=user.brand, user=user, role=user.role)

@@ -11,6 +11,7 @@ Staff of another brand see nothing: every query starts from the user's brand.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.contrib.auth.models import AnonymousUser
@@ -112,7 +113,7 @@ def conversation_list(
     status: str | None = Conversation.Status.OPEN,
     label: str | None = None,
     limit: int = 50,
-    before: Any = None,
+    before: dt.datetime | None = None,
 ) -> list[Conversation]:
     """The user's conversation list, newest activity first (the clerk app's and console's inbox).
 

@@ -37,7 +37,7 @@ class InboxError(ValueError):
         self.status = status
 
 
-def _visible(conversation: Conversation, user: Any) -> None:
+def _visible(conversation: Conversation, user: selectors.Viewer) -> None:
     if not selectors.can_view(user, conversation):
         raise InboxError("conversation", "no such conversation", status=404)
 

@@ -26,5 +26,11 @@ if TYPE_CHECKING:
             abstract = True
 
 
-class StaffRequest(HttpRequest):
+class SignedInRequest(HttpRequest):
+    """What a view behind `login_required` receives: a signed-in user, with or without a brand."""
+
+    user: User
+
+
+class StaffRequest(SignedInRequest):
     user: BrandStaff
