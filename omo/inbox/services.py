@@ -276,7 +276,7 @@ def assign_conversation(
         raise InboxError("store", "a store manager assigns within their own store", status=403)
     decision = routing.Decision(
         queue,
-        assignee.pk if queue == Conversation.Queue.CLERK else None,
+        assignee.pk if queue == Conversation.Queue.CLERK and assignee is not None else None,
         getattr(store, "pk", None),
         "manual",
     )
@@ -311,7 +311,7 @@ def set_conversation_status(conversation: Conversation, status: str, *, user: Us
     if not Conversation.objects.filter(pk=conversation.pk).exclude(status=status).update(status=status):
         return False
     conversation.status = status
-    event, words = STATUS_EVENTS[status]
+    event, words = STATUS_EVENTS[Conversation.Status(status)]
     note = Message.objects.create(
         brand_id=conversation.brand_id,
         conversation=conversation,
