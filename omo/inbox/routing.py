@@ -223,7 +223,6 @@ def decide(conversation: Conversation, now: dt.datetime) -> Decision:
 
 
 def _describe(conversation: Conversation, decision: Decision) -> str:
-
     if decision.queue == Queue.CLERK and decision.assignee_id:
         clerk = User.objects.filter(pk=decision.assignee_id).first()
         target = f"店員 {clerk} / clerk {clerk}"
