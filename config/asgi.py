@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import cast
 
 from django.core.asgi import get_asgi_application
 
@@ -18,6 +19,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from config.routing import websocket_urlpatterns  # noqa: E402
 from omo.connectors.shopify.edge import shopify_edge  # noqa: E402
 from omo.core.channel_layer import remember_server_loop  # noqa: E402
+from omo.core.edge import ASGIApp, Receive, Scope, Send  # noqa: E402
 from omo.platforms.edge import webhook_edge  # noqa: E402
 from omo.tracking.edge import tracking_edge  # noqa: E402
 
@@ -30,7 +32,7 @@ def websocket_application() -> AllowedHostsOriginValidator:
 # Every external sender's webhook (platforms at /webhooks/<platform>/<inbox id>, Shopify at
 # /webhooks/shopify/<connection id>) and the tracking API (/v1/...) are answered by lean ASGI edges
 # before Django (omo/core/edge.py, docs/adr-003-webhook-edge.md); every other request goes to Django.
-shopify = shopify_edge(django_asgi_app)
+shopify = shopify_edge(cast(ASGIApp, django_asgi_app))
 tracking = tracking_edge(shopify)
 webhooks = webhook_edge(tracking)
 router = ProtocolTypeRouter({"http": webhooks, "websocket": websocket_application()})
@@ -43,7 +45,7 @@ def release_connections() -> None:
     shopify.release_connections()
 
 
-async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+async def application(scope: Scope, receive: Receive, send: Send) -> None:
     """The router, after noting which event loop serves the sockets (see omo/core/channel_layer.py)."""
     remember_server_loop()
     await router(scope, receive, send)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
@@ -38,6 +38,12 @@ def get(name: str, default: T | object = _MISSING, cast: Callable[[str], T] = st
         raise EnvError(f"environment variable {name}={raw!r} is invalid: {exc}") from exc
 
 
+@overload
+def get_str(name: str) -> str: ...
+@overload
+def get_str(name: str, default: str) -> str: ...
+@overload
+def get_str(name: str, default: None) -> str | None: ...
 def get_str(name: str, default: str | None | object = _MISSING) -> str | None:
     return get(name, default, str)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -147,7 +148,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- background tasks ------------------------------------------------------------------------
-TASKS = {
+TASKS: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": env.get_str("OMO_TASK_BACKEND", "django_tasks_db.DatabaseBackend"),
         "QUEUES": [],

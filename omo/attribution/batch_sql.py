@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 
@@ -438,7 +438,7 @@ def attribute_chunk(ctx: BrandContext, chunk: Sequence[int], stats: BatchStats) 
     """Decide and write one chunk (ids sorted) in one transaction; the ids left to the Python path."""
     from django.utils import timezone
 
-    params = {
+    params: dict[str, Any] = {
         "brand": ctx.brand_id,
         "low": chunk[0],
         "high": chunk[-1],

@@ -862,10 +862,12 @@ def _attribute_chunk(brand: Brand, ctx: BrandContext, chunk: Sequence[int], stat
     bindings_by_customer: dict[int, list[BindingFact]] = defaultdict(list)
     if ctx.credit_bound_clerk:
         for part in _in_chunks(customer_ids):
-            for customer_id, *rest in Binding.objects.filter(
+            for customer_id, clerk_id, started_at, ended_at, store_id in Binding.objects.filter(
                 brand_id=ctx.brand_id, customer_id__in=part, started_at__lte=latest
             ).values_list("customer_id", "clerk_id", "started_at", "ended_at", "store_id"):
-                bindings_by_customer[customer_id].append(BindingFact(*rest))
+                bindings_by_customer[customer_id].append(
+                    BindingFact(clerk_id, started_at, ended_at, store_id)
+                )
     decided_at = timezone.now()
     decisions: list[tuple[OrderFacts, Decision]] = []
     for order in facts:

@@ -9,7 +9,6 @@ the decision, in words, goes to the merge record. A split reopens it when nothin
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from omo.binding import selectors as binding_selectors
 from omo.binding.models import Binding, BindingPolicy, RecoveryRequest
@@ -19,7 +18,7 @@ from omo.customers.merge import MERGE_END_REASON, dump
 from omo.customers.personal_data import Erasure, Merge, Moves, PersonalDataHandler, Rows, Split, rows
 
 
-def settle(policy: Any, a: Binding, b: Binding, now: dt.datetime) -> tuple[Binding, Binding, str]:
+def settle(policy: BindingPolicy, a: Binding, b: Binding, now: dt.datetime) -> tuple[Binding, Binding, str]:
     """(kept, ended, why) for two open bindings under the brand's policy."""
     earlier, later = sorted([a, b], key=lambda x: (x.started_at, x.pk))
     if a.clerk.is_active != b.clerk.is_active:

@@ -8,6 +8,9 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from omo.binding.models import Binding, BindingPolicy, ClerkCode
+from omo.core.audit import Actor
+from omo.customers.models import Customer
+from omo.staff.models import User
 
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed from a poster
 CODE_LENGTH = 10
@@ -34,7 +37,7 @@ def policy_for(brand_id: int) -> BindingPolicy:
     return BindingPolicy.objects.filter(brand_id=brand_id).first() or BindingPolicy(brand_id=brand_id)
 
 
-def current_binding(customer: Any) -> Binding | None:
+def current_binding(customer: Customer) -> Binding | None:
     return current_binding_of(customer.brand_id, customer.pk)
 
 
@@ -60,7 +63,7 @@ def bound_clerk_id(brand_id: int, customer_id: int | None) -> int | None:
     )
 
 
-def clerk_at(customer: Any, when: dt.datetime) -> Any:
+def clerk_at(customer: Customer, when: dt.datetime) -> User | None:
     """The clerk the customer was bound to at `when` (attribution reads this), or None."""
     binding = (
         Binding.objects.select_related("clerk")
@@ -72,21 +75,25 @@ def clerk_at(customer: Any, when: dt.datetime) -> Any:
     return binding.clerk if binding is not None else None
 
 
-def binding_history(customer: Any) -> QuerySet[Binding]:
+def binding_history(customer: Customer) -> QuerySet[Binding]:
     """Every binding of the customer, newest first, with effective dates."""
     return Binding.objects.select_related("clerk", "store").filter(
         brand_id=customer.brand_id, customer_id=customer.pk
     )
 
 
-def bound_bindings(clerk: Any) -> QuerySet[Binding]:
+def bound_bindings(clerk: User) -> QuerySet[Binding]:
     """The clerk's open bindings (their customers), newest first."""
+    if clerk.brand_id is None:  # staff without a brand (superusers) bind no one
+        return Binding.objects.none()
     return Binding.objects.select_related("customer").filter(
         brand_id=clerk.brand_id, clerk_id=clerk.pk, ended_at__isnull=True
     )
 
 
-def bound_customer_ids(clerk: Any) -> QuerySet:
+def bound_customer_ids(clerk: User) -> QuerySet:
+    if clerk.brand_id is None:
+        return Binding.objects.none().values_list("customer_id", flat=True)
     return open_binding_customer_ids(clerk.brand_id, clerk.pk)
 
 
@@ -97,7 +104,7 @@ def open_binding_customer_ids(brand_id: int, clerk_id: int | None) -> QuerySet:
     )
 
 
-def binding_info(customer: Any) -> dict[str, Any]:
+def binding_info(customer: Customer) -> dict[str, Any]:
     """What the clerk app and console show about a customer's binding."""
     binding = current_binding(customer)
     return {
@@ -122,7 +129,7 @@ def binding_info(customer: Any) -> dict[str, Any]:
     }
 
 
-def customer_connection(actor: Any) -> Q | None:
+def customer_connection(actor: Actor) -> Q | None:
     """A clerk's customers include those bound to them now; a store's, those bound to its staff
     (registered with omo.customers.selectors)."""
     from omo.core.access import Scope

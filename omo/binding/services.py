@@ -27,6 +27,8 @@ from omo.binding.models import Binding, BindingPolicy, ClerkCode, RecoveryReques
 from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.errors import FieldError
+from omo.customers.models import Customer
+from omo.staff.models import Store, User
 
 UNDO_DAYS = 30
 RECOVERY_DAYS = 7
@@ -58,7 +60,7 @@ class BindResult:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def clerk(self) -> Any:
+    def clerk(self) -> User:
         return self.binding.clerk
 
 
@@ -69,7 +71,7 @@ def _new_code() -> str:
     return "".join(secrets.choice(selectors.CODE_ALPHABET) for _ in range(selectors.CODE_LENGTH))
 
 
-def clerk_code_for(clerk: Any) -> ClerkCode:
+def clerk_code_for(clerk: User) -> ClerkCode:
     """The clerk's stable code, created on first use (unguessable: 31^10 ≈ 8·10^14 codes)."""
     if clerk.brand_id is None:
         raise BindingError("clerk", "only a brand's staff can have a clerk code")
@@ -168,7 +170,7 @@ def _end(binding: Binding, *, at: dt.datetime, reason: str, transfer: Transfer |
 
 
 def _create(
-    customer: Any, clerk: Any, *, source: str, at: dt.datetime, transfer: Transfer | None = None
+    customer: Customer, clerk: User, *, source: str, at: dt.datetime, transfer: Transfer | None = None
 ) -> Binding:
     binding = Binding.objects.create(
         brand_id=customer.brand_id,
@@ -183,11 +185,11 @@ def _create(
     return binding
 
 
-def _route(customer: Any) -> None:
+def _route(customer: Customer) -> None:
     chat.side().route_customer(customer)
 
 
-def _check_clerk(clerk: Any, brand_id: int) -> None:
+def _check_clerk(clerk: User | None, brand_id: int) -> None:
     if clerk is None or clerk.brand_id != brand_id:
         raise BindingError("clerk", "no such clerk in this brand", status=404)
     if not clerk.is_active:
@@ -195,7 +197,7 @@ def _check_clerk(clerk: Any, brand_id: int) -> None:
 
 
 def bind_customer(
-    customer: Any, clerk: Any, *, source: str, at: dt.datetime | None = None, force: bool = False
+    customer: Customer, clerk: User, *, source: str, at: dt.datetime | None = None, force: bool = False
 ) -> BindResult:
     """Bind the customer to the clerk under the brand's policy.
 
@@ -252,12 +254,13 @@ def end_binding(binding: Binding, *, actor: Actor, reason: str = "unbound") -> B
     return binding
 
 
-def customer_message(result: BindResult, *, requested_clerk: Any) -> str:
+def customer_message(result: BindResult, *, requested_clerk: User) -> str:
     """What the customer is told after a scan, zh-Hant first, then English."""
     clerk = result.binding.clerk
-    store = clerk.store.name if clerk.store_id else ""
+    home = clerk.store
+    store = home.name if home is not None else ""
     at_store = f"（{store}）" if store else ""
-    at_store_en = f" ({clerk.store.name_en or store})" if store else ""
+    at_store_en = f" ({home.name_en or store})" if home is not None and store else ""
     if result.outcome in (Outcome.CREATED, Outcome.REPLACED):
         return (
             f"已為您綁定專屬店員 {clerk}{at_store}，之後的訊息都會由 {clerk} 為您服務。\n"
@@ -278,12 +281,13 @@ def customer_message(result: BindResult, *, requested_clerk: Any) -> str:
     )
 
 
-def departed_message(clerk: Any) -> str:
-    store = clerk.store.name if clerk.store_id else ""
-    if store:
+def departed_message(clerk: User) -> str:
+    home = clerk.store
+    store = home.name if home is not None else ""
+    if home is not None and store:
         return (
             f"這位店員已不在本品牌服務，我們已請 {store} 的門市團隊為您服務。\n"
-            f"This clerk has left; the team at {clerk.store.name_en or store} will help you."
+            f"This clerk has left; the team at {home.name_en or store} will help you."
         )
     return "這位店員已不在本品牌服務，我們已請客服人員為您服務。\nThis clerk has left; our customer service will help you."
 
@@ -294,7 +298,7 @@ UNKNOWN_CODE_MESSAGE = (
 )
 
 
-def hand_to_store(customer: Any, clerk: Any) -> None:
+def hand_to_store(customer: Customer, clerk: User) -> None:
     """A departed clerk's code: the clerk's store team owns the customer's conversations (HQ if none)."""
     if clerk.store_id:
         chat.side().hand_to_store(customer, clerk.store)
@@ -337,7 +341,7 @@ def bind_via_liff(raw_code: str, id_token: str) -> LiffBindResult:
                 departed_message(clerk),
                 add_friend_url(inbox),
                 str(clerk),
-                clerk.store.name if clerk.store_id else "",
+                clerk.store.name if clerk.store is not None else "",
             )
         result = bind_customer(customer, clerk, source=Binding.Source.LIFF)
     shown = result.binding.clerk
@@ -346,7 +350,7 @@ def bind_via_liff(raw_code: str, id_token: str) -> LiffBindResult:
         customer_message(result, requested_clerk=clerk),
         add_friend_url(inbox),
         str(shown),
-        shown.store.name if shown.store_id else "",
+        shown.store.name if shown.store is not None else "",
     )
 
 
@@ -363,7 +367,7 @@ class Answer:
     consumed: bool = True
 
 
-def answer_code_message(customer: Any, text: str, *, at: dt.datetime) -> Answer | None:
+def answer_code_message(customer: Customer, text: str, *, at: dt.datetime) -> Answer | None:
     """`綁定專屬店員 #<code>` from `customer`: bind, or say why not. None when the text is no binding attempt.
 
     Consumed when it bound or told who the clerk is; an unknown or departed code is answered too,
@@ -389,16 +393,16 @@ def answer_code_message(customer: Any, text: str, *, at: dt.datetime) -> Answer 
 # --- transfers ---------------------------------------------------------------------------------
 
 
-def _check_manages(actor: Actor, clerk: Any) -> None:
+def _check_manages(actor: Actor, clerk: User | None) -> User:
     """HQ admins transfer anyone of the brand; store managers only their own store's clerks."""
     from omo.staff.roles import Role
 
     if clerk is None or clerk.brand_id != actor.brand.pk:
         raise BindingError("from_clerk", "no such clerk in this brand", status=404)
     if actor.role == Role.HQ_ADMIN:
-        return
+        return clerk
     if actor.role == Role.STORE_MANAGER and actor.store_id and clerk.store_id == actor.store_id:
-        return
+        return clerk
     raise BindingError(
         "actor", "only HQ admins and the clerk's store manager can transfer bindings", status=403
     )
@@ -406,11 +410,11 @@ def _check_manages(actor: Actor, clerk: Any) -> None:
 
 @transaction.atomic
 def transfer_bindings(
-    from_clerk: Any,
+    from_clerk: User | None,
     *,
     actor: Actor,
-    to_clerk: Any = None,
-    to_store: Any = None,
+    to_clerk: User | None = None,
+    to_store: Store | None = None,
     customer_ids: list[int] | None = None,
     reason: str = "",
     at: dt.datetime | None = None,
@@ -419,7 +423,7 @@ def transfer_bindings(
 
     To a store: the bindings end and the store team owns the conversations. Audited; undoable for 30 days.
     """
-    _check_manages(actor, from_clerk)
+    from_clerk = _check_manages(actor, from_clerk)
     if (to_clerk is None) == (to_store is None):
         raise BindingError("to", "give exactly one of to_clerk or to_store")
     if to_clerk is not None:
@@ -523,11 +527,11 @@ def undo_transfer(transfer: Transfer, *, actor: Actor, at: dt.datetime | None = 
 # --- recovery by phone -------------------------------------------------------------------------
 
 
-def find_customer_by_phone(actor_user: Any, phone: str) -> Any:
+def find_customer_by_phone(actor_user: User | None, phone: str) -> Customer | None:
     """The brand's customer with this phone (None if none). Bad numbers raise BindingError("phone")."""
     from omo.customers import services as customer_services
 
-    if actor_user is None or actor_user.brand_id is None:
+    if actor_user is None or actor_user.brand is None:
         raise BindingError("actor", "sign in as the brand's staff", status=403)
     try:
         clean_phone, _ = customer_services.clean_contact(actor_user.brand, phone=phone)
@@ -538,8 +542,8 @@ def find_customer_by_phone(actor_user: Any, phone: str) -> Any:
     return customer_services.find_customer(actor_user.brand, phone=clean_phone)
 
 
-def _recovery_card(clerk: Any, token: str) -> dict[str, Any]:
-    store = f"（{clerk.store.name}）" if clerk.store_id else ""
+def _recovery_card(clerk: User, token: str) -> dict[str, Any]:
+    store = f"（{clerk.store.name}）" if clerk.store is not None else ""
     text = f"{clerk}{store} 想成為您的專屬店員，是否同意綁定？\n{clerk} would like to be your personal clerk."
 
     def button(label: str, data: str, style: str) -> dict[str, Any]:
@@ -573,7 +577,7 @@ def _recovery_card(clerk: Any, token: str) -> dict[str, Any]:
 
 
 @transaction.atomic
-def request_recovery(clerk: Any, customer: Any, *, actor: Actor) -> RecoveryRequest:
+def request_recovery(clerk: User, customer: Customer, *, actor: Actor) -> RecoveryRequest:
     """Send the customer a LINE message asking to confirm `clerk`; bound only when they tap confirm."""
     _check_clerk(clerk, actor.brand.pk)
     if customer is None or customer.brand_id != actor.brand.pk:
@@ -602,7 +606,7 @@ def request_recovery(clerk: Any, customer: Any, *, actor: Actor) -> RecoveryRequ
     return request
 
 
-def answer_recovery(customer: Any, data: str, *, at: dt.datetime) -> Answer:
+def answer_recovery(customer: Customer, data: str, *, at: dt.datetime) -> Answer:
     """The customer tapped `bind:confirm:<token>` or `bind:decline:<token>` on a recovery card."""
     accept = data.startswith(CONFIRM_PREFIX)
     token = data[len(CONFIRM_PREFIX if accept else DECLINE_PREFIX) :]

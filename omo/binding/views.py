@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -16,6 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from omo.binding import qr, selectors, services
 from omo.binding.models import ClerkCode
+from omo.staff.models import User
+from omo.staff.requests import SignedInRequest
 from omo.staff.roles import Role
 
 REAL_LINE_API = "https://api.line.me"
@@ -72,7 +73,7 @@ def qr_svg(request: HttpRequest, code: str) -> HttpResponse:
     return HttpResponse(qr.qr_svg(services.binding_url(clerk_code.code)), content_type="image/svg+xml")
 
 
-def _may_print(user: Any, clerk: Any) -> bool:
+def _may_print(user: User, clerk: User) -> bool:
     if user.brand_id is None or user.brand_id != clerk.brand_id or not user.is_active:
         return False
     if user.role in (Role.HQ_ADMIN, Role.HQ_AGENT):
@@ -84,7 +85,7 @@ def _may_print(user: Any, clerk: Any) -> bool:
 
 @require_GET
 @login_required
-def poster(request: HttpRequest, code: str) -> HttpResponse:
+def poster(request: SignedInRequest, code: str) -> HttpResponse:
     """A printable A5 (default) or A4 poster: name, photo, store, QR, instructions in zh-Hant and English."""
     clerk_code = _code_or_404(code)
     if not _may_print(request.user, clerk_code.clerk):

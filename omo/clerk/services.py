@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Min, Prefetch, Q
@@ -25,7 +25,9 @@ from omo.core.money import format_money
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import OutboundError, queue_message
 from omo.staff.actors import actor_for_user
-from omo.staff.models import User
+
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
 
 MAX_CARDS = 10  # a product decision: ten products read well on a phone (LINE itself allows 12 bubbles)
 MAX_CART_LINES = 20
@@ -68,7 +70,7 @@ def _image_url(product: Product) -> str:
     return src if src.startswith(("http://", "https://")) else attribution.absolute(src)
 
 
-def search_products(clerk: User, query: str, *, limit: int = 20) -> list[PickerProduct]:
+def search_products(clerk: BrandStaff, query: str, *, limit: int = 20) -> list[PickerProduct]:
     """Active products of the clerk's brand by name, SKU or barcode, with stock where it matters."""
     query = (query or "").strip()[:100]
     products = visible_products(actor_for_user(clerk)).filter(status=Product.Status.ACTIVE)
@@ -125,13 +127,13 @@ def search_products(clerk: User, query: str, *, limit: int = 20) -> list[PickerP
 # --- product cards ---------------------------------------------------------------------------------------
 
 
-def _check_conversation(conversation: Conversation, clerk: User) -> None:
+def _check_conversation(conversation: Conversation, clerk: BrandStaff) -> None:
     if conversation.brand_id != clerk.brand_id:
         raise ClerkError("conversation", "not found", status=404)
 
 
 def send_product_card(
-    conversation: Conversation, *, clerk: User, product_ids: Sequence[int], alt_text: str = ""
+    conversation: Conversation, *, clerk: BrandStaff, product_ids: Sequence[int], alt_text: str = ""
 ) -> Message:
     """One card message of up to 10 products, each button a tracked link naming clerk and customer."""
     _check_conversation(conversation, clerk)
@@ -194,7 +196,7 @@ class CartSent:
     message: Message
 
 
-def send_cart(conversation: Conversation, *, clerk: User, lines: Sequence[tuple[int, int]]) -> CartSent:
+def send_cart(conversation: Conversation, *, clerk: BrandStaff, lines: Sequence[tuple[int, int]]) -> CartSent:
     """Build a cart for the customer (any variant, also ones the clerk's store lacks), send its link.
 
     The cart carries the clerk's signed ref, so the order it becomes is credited to the clerk.

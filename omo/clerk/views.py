@@ -45,12 +45,17 @@ from omo.inbox.models import Message
 from omo.inbox.outbound import OutboundError, retry_message
 from omo.loyalty.models import LoyaltyAccount
 from omo.staff.actors import actor_for_request
+from omo.staff.requests import StaffRequest
 from omo.staff.roles import Role
 from omo.tracking import timeline
 
 CLERK_APP_ROLES = frozenset({Role.CLERK, Role.STORE_MANAGER})
 
 View = Callable[..., HttpResponse]
+
+
+class ClerkRequest(StaffRequest):
+    """What a view wrapped by `clerk_view` receives: its user is a signed-in clerk or store manager."""
 
 
 def clerk_view(view: View) -> View:
@@ -63,10 +68,11 @@ def clerk_view(view: View) -> View:
             if request.path.endswith(".json") or request.method == "POST":
                 return JsonResponse({"error": "not signed in", "field": "auth"}, status=401)
             return redirect_to_login(request.get_full_path(), reverse("clerk:login"))
-        if not user.is_active or user.brand_id is None or user.role not in CLERK_APP_ROLES:
+        brand = user.brand
+        if not user.is_active or brand is None or user.role not in CLERK_APP_ROLES:
             return render(request, "clerk/forbidden.html", status=403)
         try:
-            zone = ZoneInfo(user.brand.time_zone)
+            zone = ZoneInfo(brand.time_zone)
         except (KeyError, ValueError):
             zone = ZoneInfo("Asia/Taipei")
         with timezone.override(zone):
@@ -80,12 +86,12 @@ def _error(field: str, message: str, status: int = 422) -> JsonResponse:
     return JsonResponse({"error": message, "field": field}, status=status)
 
 
-def _actor(request: HttpRequest) -> Actor:
+def _actor(request: ClerkRequest) -> Actor:
     """The signed-in clerk or store manager as the Actor every app's `visible_<things>` takes."""
     return actor_for_request(request)
 
 
-def _conversation_or_404(request: HttpRequest, conversation_id: int):
+def _conversation_or_404(request: ClerkRequest, conversation_id: int):
     conversation = inbox_selectors.get_conversation(_actor(request), conversation_id)
     if conversation is None:
         raise Http404("no such conversation")
@@ -105,14 +111,14 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 class ClerkLoginView(auth_views.LoginView):
     template_name = "clerk/login.html"
     redirect_authenticated_user = True
-    next_page = reverse_lazy("clerk:home")
+    next_page = "clerk:home"
 
     def get_default_redirect_url(self) -> str:
         return str(reverse_lazy("clerk:home"))
 
 
 class ClerkLogoutView(auth_views.LogoutView):
-    next_page = reverse_lazy("clerk:login")
+    next_page = "clerk:login"
 
 
 # --- PWA -----------------------------------------------------------------------------------------------
@@ -162,14 +168,14 @@ def _row(conversation) -> dict[str, Any]:
 
 @never_cache
 @clerk_view
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: ClerkRequest) -> HttpResponse:
     rows = [_row(c) for c in inbox_selectors.conversation_list(request.user, status=None, limit=100)]
     return render(request, "clerk/home.html", {"rows": rows, "rows_json": rows, "tab": "home"})
 
 
 @never_cache
 @clerk_view
-def conversations_json(request: HttpRequest) -> JsonResponse:
+def conversations_json(request: ClerkRequest) -> JsonResponse:
     rows = [_row(c) for c in inbox_selectors.conversation_list(request.user, status=None, limit=100)]
     return JsonResponse({"conversations": rows, "unread": sum(r["unread_count"] for r in rows)})
 
@@ -244,7 +250,7 @@ def _customer_panel(actor: Actor, customer: Customer, params: Any = None) -> dic
 
 @never_cache
 @clerk_view
-def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
+def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     inbox_services.mark_read(conversation, user=request.user)
     privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
@@ -263,7 +269,7 @@ def chat(request: HttpRequest, conversation_id: int) -> HttpResponse:
 
 @never_cache
 @clerk_view
-def messages_json(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def messages_json(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     return JsonResponse(
         {"messages": [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]}
@@ -272,7 +278,7 @@ def messages_json(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @require_POST
 @clerk_view
-def send(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def send(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     text = str(_body(request).get("text") or "")
     try:
@@ -284,7 +290,7 @@ def send(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @require_POST
 @clerk_view
-def retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonResponse:
+def retry(request: ClerkRequest, conversation_id: int, message_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     message = Message.objects.filter(
         brand_id=request.user.brand_id, conversation=conversation, pk=message_id
@@ -300,7 +306,7 @@ def retry(request: HttpRequest, conversation_id: int, message_id: int) -> JsonRe
 
 @require_POST
 @clerk_view
-def send_cards(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def send_cards(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     body = _body(request)
     raw = body.get("product_ids") or body.get("product_ids[]") or []
@@ -319,7 +325,7 @@ def send_cards(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @require_POST
 @clerk_view
-def send_cart(request: HttpRequest, conversation_id: int) -> JsonResponse:
+def send_cart(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     raw = _body(request).get("lines") or []
     try:
@@ -337,7 +343,7 @@ def send_cart(request: HttpRequest, conversation_id: int) -> JsonResponse:
 
 @never_cache
 @clerk_view
-def product_search(request: HttpRequest) -> JsonResponse:
+def product_search(request: ClerkRequest) -> JsonResponse:
     products = services.search_products(request.user, request.GET.get("q", ""))
     return JsonResponse(
         {
@@ -360,7 +366,7 @@ def product_search(request: HttpRequest) -> JsonResponse:
 
 
 @clerk_view
-def my_qr(request: HttpRequest) -> HttpResponse:
+def my_qr(request: ClerkRequest) -> HttpResponse:
     code = binding_services.clerk_code_for(request.user)
     return render(
         request,
@@ -383,7 +389,7 @@ def _qr_svg_url(code: str) -> str:
 
 @never_cache
 @clerk_view
-def my_customers(request: HttpRequest) -> HttpResponse:
+def my_customers(request: ClerkRequest) -> HttpResponse:
     """My bound customers, optionally searched (name, phone, email, member number, LINE name)."""
     user = request.user
     query = " ".join(request.GET.get("q", "").split())[:100]
@@ -393,13 +399,13 @@ def my_customers(request: HttpRequest) -> HttpResponse:
             visible_customers(_actor(request)), query, brand_id=user.brand_id, country=user.brand.country
         )
         bindings = bindings.filter(customer__in=matches)
-    bindings = list(bindings.order_by("-started_at")[:500])
-    return render(request, "clerk/customers.html", {"bindings": bindings, "tab": "customers", "query": query})
+    shown = list(bindings.order_by("-started_at")[:500])
+    return render(request, "clerk/customers.html", {"bindings": shown, "tab": "customers", "query": query})
 
 
 @never_cache
 @clerk_view
-def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+def customer_detail(request: ClerkRequest, customer_id: int) -> HttpResponse:
     actor = _actor(request)
     customer = visible_customers(actor).filter(pk=customer_id).first()
     if customer is None:
@@ -414,7 +420,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 @never_cache
 @clerk_view
-def my_sales(request: HttpRequest) -> HttpResponse:
+def my_sales(request: ClerkRequest) -> HttpResponse:
     brand = request.user.brand
     zone = attribution_selectors.brand_zone(brand)
     try:
@@ -442,7 +448,7 @@ def my_sales(request: HttpRequest) -> HttpResponse:
 
 
 @clerk_view
-def statement_csv(request: HttpRequest) -> HttpResponse:
+def statement_csv(request: ClerkRequest) -> HttpResponse:
     brand = request.user.brand
     try:
         month = attribution_selectors.parse_month(

@@ -85,7 +85,7 @@ class OrderSummaryOut(Schema):
 
     @staticmethod
     def resolve_store_code(order: Order) -> str | None:
-        return order.store.code if order.store_id else None
+        return order.store.code if order.store is not None else None
 
 
 class OrderOut(OrderSummaryOut):
@@ -222,9 +222,9 @@ def record_orders(request: HttpRequest, data: BatchIn):
             item["error"] = outcome.error
         results[index] = item
     counts = {"created": 0, "existing": 0, "rejected": 0}
-    for item in results:
-        assert item is not None
-        counts[item["status"]] += 1
+    for result in results:
+        assert result is not None
+        counts[result["status"]] += 1
     return {**counts, "results": results}
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from omo.catalog.importers import amount, variant_by_sku
 from omo.commerce import services
@@ -81,7 +82,7 @@ class ParsedOrder:
     data: OrderIn
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -31,11 +31,16 @@ from django.utils.translation import pgettext
 from omo.core.audit import Actor
 from omo.staff.actors import actor_for_request
 from omo.staff.models import User
+from omo.staff.requests import StaffRequest
 from omo.staff.roles import Role, Scope
 
 # The console is for HQ and store managers. Clerks hold read permissions for their own app
 # (/clerk/), which is why access is a separate rule and not implied by any single permission.
 CONSOLE_ROLES: frozenset[str] = frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER})
+
+
+class ConsoleRequest(StaffRequest):
+    """What a view wrapped by `console_view` receives: its user is a signed-in staff member of a brand."""
 
 
 @dataclass(frozen=True)
@@ -88,17 +93,19 @@ def console_view(permission: str | None = None, *, brand_wide: bool = False) -> 
                 return forbidden(
                     request, pgettext("console", "您的角色沒有開啟此頁面的權限。"), show_home=True
                 )
+            brand = user.brand
+            assert brand is not None  # console_denial turned brand-less accounts away
             # Views render eagerly (render(), not TemplateResponse), so the override covers them.
-            with timezone.override(ZoneInfo(user.brand.time_zone)):
+            with timezone.override(ZoneInfo(brand.time_zone)):
                 return view(request, *args, **kwargs)
 
-        wrapper.requirement = requirement  # read by tests and the navigation
+        wrapper.requirement = requirement  # type: ignore[attr-defined]  # read by tests and the navigation
         return wrapper
 
     return decorator
 
 
-def actor_for(request: HttpRequest) -> Actor:
+def actor_for(request: ConsoleRequest) -> Actor:
     """The actor of the signed-in console user (with their address and browser): the one every
     app's `visible_<things>` and every service takes."""
     return actor_for_request(request)

@@ -6,16 +6,21 @@ field and left out of the query, the valid ones still apply.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import pgettext_lazy
 
+from omo.catalog.models import Category, Location
 from omo.commerce.models import Order, SalesChannel
 from omo.console import selectors
-from omo.staff.models import User
+from omo.core.models import Brand
+from omo.staff.models import Store, User
 from omo.staff.roles import Role, Scope
+
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
 
 
 class DateInput(forms.DateInput):
@@ -69,7 +74,7 @@ class OrderFilterForm(FilterForm):
         required=False,
         choices=[("", pgettext_lazy("console", "全部通路")), *SalesChannel.choices],
     )
-    store = forms.ModelChoiceField(
+    store: forms.ModelChoiceField[Store] = forms.ModelChoiceField(
         label=pgettext_lazy("console", "門市"),
         required=False,
         queryset=None,
@@ -84,9 +89,9 @@ class OrderFilterForm(FilterForm):
     date_to = forms.DateField(label=pgettext_lazy("console", "迄日"), required=False, widget=DateInput())
     customer = forms.IntegerField(required=False, widget=forms.HiddenInput(), min_value=1)
 
-    def __init__(self, data: Any = None, *, user: User, **kwargs: Any):
+    def __init__(self, data: Any = None, *, user: BrandStaff, **kwargs: Any):
         super().__init__(data, **kwargs)
-        self.fields["store"].queryset = selectors.stores_for(user)
+        cast("forms.ModelChoiceField[Store]", self.fields["store"]).queryset = selectors.stores_for(user)
         self.fields["q"].widget.attrs["placeholder"] = pgettext_lazy("console", "訂單編號或手機")
         if user.scope == Scope.STORE:
             del self.fields["store"]  # a store manager sees one store anyway
@@ -118,20 +123,22 @@ class SearchForm(FilterForm):
 
 
 class ProductFilterForm(SearchForm):
-    category = forms.ModelChoiceField(
+    category: forms.ModelChoiceField[Category] = forms.ModelChoiceField(
         label=pgettext_lazy("console", "分類"),
         required=False,
         queryset=None,
         empty_label=pgettext_lazy("console", "全部分類"),
     )
 
-    def __init__(self, data: Any = None, *, user: User, **kwargs: Any):
+    def __init__(self, data: Any = None, *, user: BrandStaff, **kwargs: Any):
         super().__init__(data, placeholder=str(pgettext_lazy("console", "商品名稱、SKU 或條碼")), **kwargs)
-        self.fields["category"].queryset = selectors.categories_for(user)
+        cast("forms.ModelChoiceField[Category]", self.fields["category"]).queryset = selectors.categories_for(
+            user
+        )
 
 
 class StockFilterForm(SearchForm):
-    location = forms.ModelChoiceField(
+    location: forms.ModelChoiceField[Location] = forms.ModelChoiceField(
         label=pgettext_lazy("console", "據點"),
         required=False,
         queryset=None,
@@ -141,9 +148,11 @@ class StockFilterForm(SearchForm):
         label=pgettext_lazy("console", "可售量不超過"), required=False, min_value=0, max_value=100000
     )
 
-    def __init__(self, data: Any = None, *, user: User, **kwargs: Any):
+    def __init__(self, data: Any = None, *, user: BrandStaff, **kwargs: Any):
         super().__init__(data, placeholder=str(pgettext_lazy("console", "SKU、條碼或商品名稱")), **kwargs)
-        self.fields["location"].queryset = selectors.locations_for(user)
+        cast("forms.ModelChoiceField[Location]", self.fields["location"]).queryset = selectors.locations_for(
+            user
+        )
 
 
 class AuditFilterForm(FilterForm):
@@ -177,26 +186,26 @@ class ApiKeyForm(forms.Form):
         initial=Role.HQ_ADMIN,
         help_text=pgettext_lazy("console", "金鑰能做的事與此角色相同。"),
     )
-    store = forms.ModelChoiceField(
+    store: forms.ModelChoiceField[Store] = forms.ModelChoiceField(
         label=pgettext_lazy("console", "門市"),
         queryset=None,
         required=False,
         help_text=pgettext_lazy("console", "店長金鑰必填：只能存取這家門市的資料。"),
     )
-    staff = forms.ModelChoiceField(
+    staff: forms.ModelChoiceField[User] = forms.ModelChoiceField(
         label=pgettext_lazy("console", "店員"),
         queryset=None,
         required=False,
         help_text=pgettext_lazy("console", "店員金鑰必填：金鑰以這位店員的身分存取自己的顧客與業績。"),
     )
 
-    def __init__(self, *args, brand, **kwargs):
+    def __init__(self, *args: Any, brand: Brand, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        from omo.staff.models import Store, User
-
         self.brand = brand
-        self.fields["store"].queryset = Store.objects.filter(brand=brand).order_by("code")
-        self.fields["staff"].queryset = User.objects.filter(
+        cast("forms.ModelChoiceField[Store]", self.fields["store"]).queryset = Store.objects.filter(
+            brand=brand
+        ).order_by("code")
+        cast("forms.ModelChoiceField[User]", self.fields["staff"]).queryset = User.objects.filter(
             brand=brand, role=Role.CLERK, is_active=True
         ).order_by("display_name", "username")
 

@@ -9,13 +9,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from omo.console.access import ConsoleRequest
 from omo.console.nav import navigation
 
 PAGE_SIZE = 50
 
 
 def render_page(
-    request: HttpRequest, template: str, context: dict[str, Any] | None = None, status: int = 200
+    request: ConsoleRequest, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HttpResponse:
     """render() with what the layout needs: the sidebar for this user and their brand."""
     user = request.user

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
@@ -34,16 +35,19 @@ from omo.staff.actors import as_actor
 from omo.staff.models import Store, User
 from omo.staff.selectors import visible_staff, visible_stores
 
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
+
 
 def _local_day_start(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
 
 
-def _brand_tz(user: User) -> ZoneInfo:
+def _brand_tz(user: BrandStaff) -> ZoneInfo:
     return ZoneInfo(user.brand.time_zone)
 
 
-def phone_variants(user: User, query: str) -> list[str]:
+def phone_variants(user: BrandStaff, query: str) -> list[str]:
     """What a typed phone may be stored as: as typed, and normalised to E.164 for the brand's country."""
     variants = [query]
     try:
@@ -62,11 +66,11 @@ def _digits(query: str) -> str:
 # --- stores --------------------------------------------------------------------------------------
 
 
-def stores_for(user: User) -> QuerySet[Store]:
+def stores_for(user: BrandStaff) -> QuerySet[Store]:
     return visible_stores(as_actor(user))
 
 
-def store_settings_list(user: User) -> QuerySet[Store]:
+def store_settings_list(user: BrandStaff) -> QuerySet[Store]:
     return (
         visible_stores(as_actor(user))
         .select_related("location")
@@ -78,7 +82,7 @@ def store_settings_list(user: User) -> QuerySet[Store]:
 # --- orders --------------------------------------------------------------------------------------
 
 
-def orders_for(user: User) -> QuerySet[Order]:
+def orders_for(user: BrandStaff) -> QuerySet[Order]:
     """The orders this user may see (omo.commerce.selectors.visible_orders)."""
     return visible_orders(as_actor(user))
 
@@ -94,7 +98,7 @@ class OrderFilters:
     customer_id: int | None = None
 
 
-def order_list(user: User, filters: OrderFilters) -> QuerySet[Order]:
+def order_list(user: BrandStaff, filters: OrderFilters) -> QuerySet[Order]:
     orders = orders_for(user).select_related("store", "customer")
     tz = _brand_tz(user)
     if filters.sales_channel:
@@ -120,7 +124,7 @@ def order_list(user: User, filters: OrderFilters) -> QuerySet[Order]:
     return orders.order_by("-placed_at", "-id")
 
 
-def order_detail(user: User, pk: int) -> Order:
+def order_detail(user: BrandStaff, pk: int) -> Order:
     """Raises Order.DoesNotExist outside the user's brand or store."""
     return orders_for(user).select_related("store", "customer", "staff", "pickup_store").get(pk=pk)
 
@@ -143,7 +147,7 @@ def coupon_redemption(order: Order) -> CouponRedemption | None:
     return CouponRedemption.objects.select_related("code__coupon").filter(order=order).first()
 
 
-def audit_for(user: User, target_type: str, target_id: int, limit: int = 50) -> QuerySet[AuditLog]:
+def audit_for(user: BrandStaff, target_type: str, target_id: int, limit: int = 50) -> QuerySet[AuditLog]:
     return AuditLog.objects.filter(
         brand_id=user.brand_id, target_type=target_type, target_id=str(target_id)
     ).select_related("actor_user", "actor_api_key")[:limit]
@@ -152,12 +156,12 @@ def audit_for(user: User, target_type: str, target_id: int, limit: int = 50) -> 
 # --- customers -----------------------------------------------------------------------------------
 
 
-def customers_for(user: User) -> QuerySet[Customer]:
+def customers_for(user: BrandStaff) -> QuerySet[Customer]:
     """The customers this user may see (omo.customers.selectors.visible_customers)."""
     return visible_customers(as_actor(user))
 
 
-def customer_list(user: User, query: str = "") -> QuerySet[Customer]:
+def customer_list(user: BrandStaff, query: str = "") -> QuerySet[Customer]:
     """Search by name, phone typed any way (or 4+ of its digits), email, member number or chat
     display name (omo.customers.search), within the viewer's scope."""
     customers = customers_for(user).select_related("home_store", "loyalty__tier")
@@ -168,7 +172,7 @@ def customer_list(user: User, query: str = "") -> QuerySet[Customer]:
     return customers.order_by("-id")
 
 
-def customer_detail(user: User, pk: int) -> Customer:
+def customer_detail(user: BrandStaff, pk: int) -> Customer:
     return customers_for(user).select_related("brand", "home_store", "loyalty__tier").get(pk=pk)
 
 
@@ -195,18 +199,18 @@ def customer_coupon_codes(customer: Customer) -> QuerySet[CouponCode]:
 # --- catalogue and stock -------------------------------------------------------------------------
 
 
-def categories_for(user: User) -> QuerySet[Category]:
+def categories_for(user: BrandStaff) -> QuerySet[Category]:
     return catalog_selectors.visible_categories(as_actor(user)).order_by("sort_order", "name")
 
 
-def locations_for(user: User) -> QuerySet[Location]:
+def locations_for(user: BrandStaff) -> QuerySet[Location]:
     return catalog_selectors.active_locations(as_actor(user))
 
 
 # --- loyalty -------------------------------------------------------------------------------------
 
 
-def coupon_detail(user: User, pk: int) -> Coupon:
+def coupon_detail(user: BrandStaff, pk: int) -> Coupon:
     return loyalty_selectors.coupon_list(as_actor(user)).get(pk=pk)
 
 
@@ -217,11 +221,11 @@ def coupon_codes(coupon: Coupon) -> QuerySet[CouponCode]:
 # --- settings ------------------------------------------------------------------------------------
 
 
-def staff_list(user: User) -> QuerySet[User]:
+def staff_list(user: BrandStaff) -> QuerySet[User]:
     return visible_staff(as_actor(user)).select_related("store").order_by("role", "username")
 
 
-def api_keys_for(user: User) -> QuerySet[ApiKey]:
+def api_keys_for(user: BrandStaff) -> QuerySet[ApiKey]:
     return (
         ApiKey.objects.filter(brand_id=user.brand_id)
         .select_related("created_by", "store", "staff")
@@ -239,7 +243,7 @@ class AuditFilters:
     date_to: dt.date | None = None
 
 
-def audit_list(user: User, filters: AuditFilters) -> QuerySet[AuditLog]:
+def audit_list(user: BrandStaff, filters: AuditFilters) -> QuerySet[AuditLog]:
     entries = AuditLog.objects.filter(brand_id=user.brand_id).select_related("actor_user", "actor_api_key")
     tz = _brand_tz(user)
     if filters.action:
@@ -258,7 +262,7 @@ def audit_list(user: User, filters: AuditFilters) -> QuerySet[AuditLog]:
     return entries.order_by("-created_at", "-id")
 
 
-def audit_actions(user: User) -> list[str]:
+def audit_actions(user: BrandStaff) -> list[str]:
     """Distinct action names seen for the brand, for the filter's suggestions."""
     return list(
         AuditLog.objects.filter(brand_id=user.brand_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
@@ -18,6 +18,8 @@ from omo.core import access, apikeys, imports
 from omo.core.audit import Actor
 from omo.core.errors import DomainError
 from omo.core.models import AuditLog, ImportJob
+
+M = TypeVar("M", bound=Model)
 
 MAX_PAGE_SIZE = 500
 
@@ -78,7 +80,7 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
-def get_or_404(queryset: QuerySet, what: str, **lookup: Any) -> Any:
+def get_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
     """One row of an already brand-filtered queryset, or a 404 that says what was missing."""
     found = queryset.filter(**lookup).first()
     if found is None:
@@ -94,7 +96,9 @@ class PageParams(Schema):
     offset: int = Field(0, ge=0)
 
 
-def page(queryset: QuerySet, params: PageParams, out: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+def page(
+    queryset: QuerySet[Any], params: PageParams, out: Callable[[Any], Any] | None = None
+) -> dict[str, Any]:
     """`{total, limit, offset, items}` for one page of `queryset` (two queries: count and slice)."""
     total = queryset.count()
     rows: Iterable[Model] = queryset[params.offset : params.offset + params.limit]
@@ -175,7 +179,9 @@ class ImportJobPage(Schema):
 
 
 @router.get("/audit-log", auth=allow("audit.read"), response={200: AuditPage, **ERRORS})
-def list_audit_log(request: HttpRequest, filters: Query[AuditFilters], paging: Query[PageParams]):
+def list_audit_log(
+    request: HttpRequest, filters: Query[AuditFilters], paging: Query[PageParams]
+) -> dict[str, Any]:
     """Who did what, newest first."""
     actor = actor_of(request)
     entries = AuditLog.objects.filter(brand=actor.brand)
@@ -196,7 +202,7 @@ def create_import(
     file: File[UploadedFile],
     kind: Form[ImportJob.Kind],
     mode: Form[ImportJob.Mode] = ImportJob.Mode.VALID_ROWS,
-):
+) -> Status[ImportJob]:
     """Upload a CSV (multipart: `kind`, `file`, `mode`). The job runs in the background; poll it
     with GET /imports/{id}. Columns per kind: docs/csv-import.md."""
     actor = actor_of(request)
@@ -207,13 +213,13 @@ def create_import(
 
 
 @router.get("/imports", auth=allow("imports.run"), response={200: ImportJobPage, **ERRORS})
-def list_imports(request: HttpRequest, paging: Query[PageParams]):
+def list_imports(request: HttpRequest, paging: Query[PageParams]) -> dict[str, Any]:
     jobs = ImportJob.objects.filter(brand=actor_of(request).brand).defer("content").order_by("-id")
     return page(jobs, paging)
 
 
 @router.get("/imports/{job_id}", auth=allow("imports.run"), response={200: ImportJobOut, **ERRORS})
-def get_import(request: HttpRequest, job_id: int):
+def get_import(request: HttpRequest, job_id: int) -> ImportJob:
     """Status, progress and the errors per row (row 1 is the header)."""
     jobs = ImportJob.objects.filter(brand=actor_of(request).brand).defer("content")
     return get_or_404(jobs, f"import {job_id}", pk=job_id)

@@ -40,12 +40,14 @@ def find_active(model: type[K], key_prefix: str, raw: str) -> K | None:
     if not raw or not raw.startswith(key_prefix):
         return None
     prefix = raw[len(key_prefix) :].split("_", 1)[0]
-    key = model.objects.select_related("brand").filter(prefix=prefix, revoked_at__isnull=True).first()
+    key = (
+        model._default_manager.select_related("brand").filter(prefix=prefix, revoked_at__isnull=True).first()
+    )
     if key is None or not hmac.compare_digest(key.key_hash, _hash(raw)):
         return None
     now = timezone.now()
     if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        model.objects.filter(pk=key.pk).update(last_used_at=now)
+        model._default_manager.filter(pk=key.pk).update(last_used_at=now)
     return key
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.http import HttpRequest
+
 from omo.core import access
 from omo.core.models import ApiKey, AuditLog, Brand
 
@@ -70,7 +72,7 @@ class Actor:
 
     @classmethod
     def from_request(
-        cls, request, *, brand: Brand, user=None, api_key: ApiKey | None = None, role: str
+        cls, request: HttpRequest, *, brand: Brand, user: Any = None, api_key: ApiKey | None = None, role: str
     ) -> Actor:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         ip = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None

@@ -12,7 +12,7 @@ from omo.core import access, apikeys, audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
 
-SLUG_MAX_LENGTH = Brand._meta.get_field("slug").max_length
+SLUG_MAX_LENGTH: int = Brand._meta.get_field("slug").max_length or 60
 FALLBACK_SLUG = "brand"
 
 

@@ -189,7 +189,7 @@ def _owe(name: str, payloads: list[dict[str, Any]]) -> list[dict[str, int]]:
 
 
 def _backoff(attempts: int) -> dt.timedelta:
-    return min(FIRST_RETRY_AFTER * 2 ** max(attempts - 1, 0), MAX_RETRY_AFTER)
+    return min(FIRST_RETRY_AFTER * (1 << max(attempts - 1, 0)), MAX_RETRY_AFTER)
 
 
 def _postpone(row_id: int, error: str) -> None:

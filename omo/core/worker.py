@@ -238,7 +238,7 @@ class WakingWorker(Worker):
             logger.info("worker %s delivered %d follow-ups, %d failed", self.worker_id, delivered, failed)
         return delivered, failed
 
-    def _claim(self) -> tuple[bool, DBTaskResult | None]:
+    def _claim(self) -> tuple[bool, DBTaskResult[Any, Any] | None]:
         """(looked, task): claim the next ready task, if any; a locked SQLite database is not an error.
 
         `self.skipped` says whether a ready task was passed over because its row was locked: the

@@ -137,7 +137,7 @@ def record_consent(
             recorded_by=actor.user if actor is not None and actor.user is not None else None,
         )
         holding = _latest(customer, platform, purpose)
-        if holding.pk == row.pk and (before is None or before.granted != row.granted):
+        if holding is not None and holding.pk == row.pk and (before is None or before.granted != row.granted):
             events.publish(
                 "consent.changed",
                 brand_id=customer.brand_id,

@@ -26,11 +26,11 @@ back on a split.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.db import connection, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from omo.core import audit, events
@@ -67,7 +67,7 @@ def dump(value: Any) -> Any:
 
 
 def _load(model: type[Model], name: str, value: Any) -> Any:
-    field = model._meta.get_field(name[:-3] if name.endswith("_id") else name)
+    field = cast("Field[Any, Any]", model._meta.get_field(name[:-3] if name.endswith("_id") else name))
     if value is None:
         return None
     if name.endswith("_id"):
@@ -79,12 +79,12 @@ def move(model: type[Model], field: str, brand_id: int, from_id: int, to_id: int
     if connection.vendor == "postgresql":
         return _move_all([(model, field)], brand_id, from_id, to_id)[0]
     ids = list(
-        model.objects.filter(brand_id=brand_id, **{f"{field}_id": from_id})
+        model._default_manager.filter(brand_id=brand_id, **{f"{field}_id": from_id})
         .order_by("pk")
         .values_list("pk", flat=True)
     )
     for start in range(0, len(ids), CHUNK):
-        model.objects.filter(pk__in=ids[start : start + CHUNK]).update(**{f"{field}_id": to_id})
+        model._default_manager.filter(pk__in=ids[start : start + CHUNK]).update(**{f"{field}_id": to_id})
     return ids
 
 
@@ -98,7 +98,7 @@ def _move_all(
     """
     parts, params, selects = [], [], []
     for n, (model, field) in enumerate(moves):
-        column = model._meta.get_field(field).column
+        column = cast("Field[Any, Any]", model._meta.get_field(field)).column
         parts.append(
             f'm{n} AS (UPDATE "{model._meta.db_table}" SET "{column}" = %s '
             f'WHERE "brand_id" = %s AND "{column}" = %s RETURNING "{model._meta.pk.column}")'
@@ -289,7 +289,7 @@ def restore_fields(
     model: type[Model], pk: int, fields: dict[str, list], *, only_if_unchanged: bool
 ) -> list[str]:
     """Put back each field's value from before; with only_if_unchanged, skip fields changed since."""
-    row = model.objects.filter(pk=pk).values(*fields).first()
+    row = model._default_manager.filter(pk=pk).values(*fields).first()
     if row is None:
         return list(fields)
     restore, skipped = {}, []
@@ -299,7 +299,7 @@ def restore_fields(
             continue
         restore[name] = _load(model, name, before)
     if restore:
-        model.objects.filter(pk=pk).update(**restore)
+        model._default_manager.filter(pk=pk).update(**restore)
     return skipped
 
 

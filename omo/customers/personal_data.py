@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 
 if TYPE_CHECKING:
     from omo.core.models import Brand
@@ -45,7 +45,7 @@ def move_back(model: type[Model], ids: list[int], from_id: int, to_id: int, fiel
     """Re-point these rows from one customer (or conversation) to another, in chunks; rows that
     point elsewhere by now are left alone."""
     for start in range(0, len(ids), CHUNK):
-        model.objects.filter(pk__in=ids[start : start + CHUNK], **{f"{field}_id": from_id}).update(
+        model._default_manager.filter(pk__in=ids[start : start + CHUNK], **{f"{field}_id": from_id}).update(
             **{f"{field}_id": to_id}
         )
 
@@ -181,7 +181,7 @@ def handlers() -> list[PersonalData]:
     return sorted(_handlers.values(), key=lambda handler: (handler.order, handler.app_label))
 
 
-def rows(queryset: Any, *, exclude: tuple[str, ...] = ()) -> Rows:
+def rows(queryset: QuerySet[Any], *, exclude: tuple[str, ...] = ()) -> Rows:
     """Every concrete column of the rows, as plain dicts (an export section)."""
     fields = [f.attname for f in queryset.model._meta.concrete_fields if f.attname not in exclude]
     return [dict(row) for row in queryset.values(*fields)]

@@ -39,6 +39,7 @@ from omo.core.errors import FieldError
 from omo.core.models import AuditLog
 from omo.customers import personal_data
 from omo.customers.models import Consent, Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
+from omo.staff.requests import StaffRequest
 from omo.staff.roles import role_allows
 
 ERASED = "[已刪除]"
@@ -319,7 +320,7 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
         # Django admin's own history, when the admin is installed.
         log_entry = _optional_model("admin.LogEntry")
         if log_entry is not None:
-            log_entry.objects.filter(
+            log_entry._default_manager.filter(
                 content_type__app_label="customers",
                 content_type__model="customer",
                 object_id__in=[str(i) for i in ids],
@@ -338,7 +339,7 @@ def erase_customer(customer: Customer, *, actor: Actor, reason: str) -> ErasureR
     return ErasureReport(customer_ids=ids, counts=counts)
 
 
-def record_view(request: Any, customer: Customer, *, via: str) -> None:
+def record_view(request: StaffRequest, customer: Customer, *, via: str) -> None:
     """Audit that a signed-in staff member saw the customer's personal data (`customer.viewed`)."""
     user = request.user
     actor = Actor.from_request(request, brand=user.brand, user=user, role=user.role)

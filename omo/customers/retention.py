@@ -17,6 +17,7 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_tasks import task
 
@@ -65,7 +66,7 @@ def update_retention(brand: Brand, *, event_days: Any, receipt_days: Any, actor:
     return current
 
 
-def delete_in_chunks(queryset: Any, *, chunk: int) -> int:
+def delete_in_chunks(queryset: QuerySet[Any], *, chunk: int) -> int:
     """Delete the rows a chunk at a time, each chunk in its own short transaction."""
     deleted = 0
     while True:

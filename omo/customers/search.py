@@ -192,7 +192,7 @@ def backfill(brand_id: int | None = None, *, chunk: int = 20_000) -> int:
         ids = Customer.objects.filter(brand_id=brand)
         first = ids.order_by("id").values_list("id", flat=True).first()
         last = ids.order_by("-id").values_list("id", flat=True).first()
-        if first is None:
+        if first is None or last is None:
             continue
         for start in range(first, last + 1, chunk):
             if connection.vendor == "postgresql":

@@ -38,7 +38,7 @@ def clean_contact(brand: Brand, *, phone: str = "", email: str = "") -> tuple[st
 
 
 def _identity_values(customer: Customer) -> list[tuple[str, str]]:
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     if customer.phone:
         pairs.append((CustomerIdentity.Kind.PHONE, customer.phone))
     if customer.email:

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django_tasks import task
 
 from omo.core.models import Brand
@@ -43,7 +44,7 @@ class BatchReport:
     seconds: float = 0.0
 
 
-def chunks(queryset: Any, fields: tuple[str, ...], chunk: int) -> Iterator[list[tuple]]:
+def chunks(queryset: QuerySet[Any], fields: tuple[str, ...], chunk: int) -> Iterator[list[tuple]]:
     """The rows' (pk, *fields), `chunk` at a time in id order (for the identifier sources)."""
     last = 0
     while True:

@@ -17,6 +17,7 @@ from typing import Any
 
 from omo.binding import chat
 from omo.binding import services as binding
+from omo.customers.models import Customer
 from omo.inbox import ingest, services
 from omo.inbox.models import Conversation, Inbox, Message
 from omo.inbox.outbound import queue_message
@@ -57,7 +58,7 @@ def line_customer(inbox: Inbox, line_user_id: str, *, display_name: str = "") ->
     return contact.customer
 
 
-def line_conversation(brand_id: int, customer: Any) -> Conversation | None:
+def line_conversation(brand_id: int, customer: Customer) -> Conversation | None:
     """The customer's latest LINE conversation whose contact has not blocked the account."""
     return (
         Conversation.objects.select_related("contact")

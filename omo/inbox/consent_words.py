@@ -9,10 +9,10 @@ strings). The decision itself is recorded by omo.customers.consent (sources `cha
 
 from __future__ import annotations
 
-from typing import Any
-
 from omo.customers import consent
 from omo.inbox import ingest
+from omo.inbox.ingest import InboundContext
+from omo.inbox.models import Inbox, Message
 from omo.inbox.outbound import queue_message
 
 DEFAULT_OPT_OUT_WORDS = ("取消訂閱", "退訂", "STOP")
@@ -21,13 +21,13 @@ OPT_OUT_REPLY = "已為您取消訂閱行銷訊息。若要重新訂閱，請回
 OPT_IN_REPLY = "已為您訂閱行銷訊息。若要取消訂閱，請回覆「取消訂閱」。"
 
 
-def _words(inbox: Any, key: str, default: tuple[str, ...]) -> set[str]:
+def _words(inbox: Inbox, key: str, default: tuple[str, ...]) -> set[str]:
     configured = (inbox.config or {}).get(key)
     words = configured if isinstance(configured, list) and configured else default
     return {str(word).strip().casefold() for word in words if str(word).strip()}
 
 
-def chat_word(inbox: Any, text: str) -> str | None:
+def chat_word(inbox: Inbox, text: str) -> str | None:
     """ "opt_out", "opt_in" or None for a whole message (trimmed, any case)."""
     said = (text or "").strip().casefold()
     if not said:
@@ -39,13 +39,13 @@ def chat_word(inbox: Any, text: str) -> str | None:
     return None
 
 
-def _is_chat_word(ctx: Any, message: Any) -> bool:
+def _is_chat_word(ctx: InboundContext, message: Message) -> bool:
     return (
         ctx.inbox.platform in consent.MESSAGING_PLATFORMS and chat_word(ctx.inbox, message.text) is not None
     )
 
 
-def handle_chat_words(ctx: Any, message: Any) -> bool:
+def handle_chat_words(ctx: InboundContext, message: Message) -> bool:
     """Inbound text handler: an opt-out / opt-in word changes marketing consent and is answered.
 
     The message stays in the conversation (recorded before handlers run); it is consumed, so it

@@ -27,6 +27,7 @@ lost task or a worker that died mid-send: it enqueues them again with the same r
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from typing import Any
@@ -344,7 +345,7 @@ def sweep_stuck_messages(
             if in_database:  # the task row commits with the claim: no window for a second sweep
                 deliver_message.enqueue(message.pk)
             else:
-                transaction.on_commit(lambda pk=message.pk: deliver_message.enqueue(pk))
+                transaction.on_commit(functools.partial(deliver_message.enqueue, message.pk))
             requeued.append(message.pk)
             logger.warning("message %s stuck in queued: enqueued again", message.pk)
     return {"requeued": requeued, "failed": failed}

@@ -14,8 +14,10 @@ Retention: receipts older than the brand's receipt period are deleted, unless st
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from django.db import transaction
 
@@ -86,8 +88,8 @@ class InboxData(PersonalDataHandler):
         conversations.update(last_message_preview="", reply_token="", reply_token_at=None)
         messages = Message.objects.filter(brand_id=brand_id, conversation__in=conversations)
         for message in messages.exclude(attachment="").only("pk", "attachment"):
-            name = message.attachment.name
-            transaction.on_commit(lambda name=name, storage=message.attachment.storage: storage.delete(name))
+            name = message.attachment.name or ""
+            transaction.on_commit(functools.partial(message.attachment.storage.delete, name))
         counts["messages"] = messages.update(
             text="", payload={"erased": True}, attachment="", failure_reason=""
         )
@@ -114,7 +116,7 @@ class InboxData(PersonalDataHandler):
                 continue
             ids = move(Message, "conversation", brand.pk, theirs.pk, target.pk)
             folded.append([theirs.pk, target.pk, ids])
-            after = {
+            after: dict[str, Any] = {
                 "last_message_at": max(
                     (t for t in (target.last_message_at, theirs.last_message_at) if t is not None),
                     default=None,

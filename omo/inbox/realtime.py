@@ -127,7 +127,7 @@ def brand_group(brand_id: int) -> str:
     return f"omo.brand.{brand_id}"
 
 
-def list_groups(who: Any) -> list[str]:
+def list_groups(who: selectors.Viewer) -> list[str]:
     """The list groups this socket may join: what the actor's scope lets it see (the same scope as
     omo.inbox.selectors.visible_conversations)."""
     from omo.core.access import Scope
@@ -183,10 +183,10 @@ def worker_events_reach_sockets() -> bool:
     override = getattr(settings, "OMO_WORKER_EVENTS_LIVE", None)
     if override is not None:
         return bool(override)
-    layer = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    layer = str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", ""))
     if not layer.endswith("InMemoryChannelLayer"):
         return True
-    return settings.TASKS.get("default", {}).get("BACKEND", "").endswith("ImmediateBackend")
+    return str(settings.TASKS.get("default", {}).get("BACKEND", "")).endswith("ImmediateBackend")
 
 
 def send(groups: set[str] | list[str], payload: dict[str, Any]) -> None:

@@ -30,8 +30,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from omo.core import events
+from omo.core.models import Brand
+from omo.customers.models import Customer
 from omo.inbox.models import Conversation, InboxSettings, Message
 from omo.staff import roster
+from omo.staff.models import Store, User
 
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 14  # how far ahead an SLA deadline may be pushed by closed days
@@ -62,7 +65,7 @@ class Decision:
 # --- time: opening hours and shifts ------------------------------------------------------------
 
 
-def _zone(brand: Any) -> zoneinfo.ZoneInfo:
+def _zone(brand: Brand | None) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(getattr(brand, "time_zone", "") or "Asia/Taipei")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -113,11 +116,11 @@ def open_intervals(
     return sorted(intervals)
 
 
-def has_opening_hours(store: Any) -> bool:
+def has_opening_hours(store: Store | None) -> bool:
     return bool(store is not None and any((store.opening_hours or {}).get(day) for day in DAY_KEYS))
 
 
-def store_is_open(store: Any, at: dt.datetime) -> bool:
+def store_is_open(store: Store | None, at: dt.datetime) -> bool:
     """Open at `at`. A store without any opening hours recorded counts as closed (HQ covers it)."""
     if store is None or not store.is_active or not has_opening_hours(store):
         return False
@@ -130,11 +133,11 @@ def store_is_open(store: Any, at: dt.datetime) -> bool:
     return False
 
 
-def add_open_minutes(store: Any, start: dt.datetime, minutes: int) -> dt.datetime:
+def add_open_minutes(store: Store | None, start: dt.datetime, minutes: int) -> dt.datetime:
     """`start` plus `minutes` counted only while the store is open (the SLA clock stops when closed).
 
     Without a store or opening hours the minutes count around the clock (HQ)."""
-    if not has_opening_hours(store):
+    if store is None or not has_opening_hours(store):
         return start + dt.timedelta(minutes=minutes)
     tz = _zone(store.brand)
     remaining = dt.timedelta(minutes=minutes)
@@ -152,7 +155,7 @@ def add_open_minutes(store: Any, start: dt.datetime, minutes: int) -> dt.datetim
     return start + dt.timedelta(minutes=minutes)  # a store open too rarely: fall back to wall time
 
 
-def on_duty(clerk: Any, at: dt.datetime) -> bool:
+def on_duty(clerk: User | None, at: dt.datetime) -> bool:
     """In a roster shift at `at`; a clerk with no shifts at all is on duty while their store is open."""
     if clerk is None or not clerk.is_active:
         return False
@@ -220,8 +223,6 @@ def decide(conversation: Conversation, now: dt.datetime) -> Decision:
 
 
 def _describe(conversation: Conversation, decision: Decision) -> str:
-    from omo.staff.models import Store, User
-
     if decision.queue == Queue.CLERK and decision.assignee_id:
         clerk = User.objects.filter(pk=decision.assignee_id).first()
         target = f"店員 {clerk} / clerk {clerk}"
@@ -331,7 +332,7 @@ def _route_inbound(conversation: Conversation, now: dt.datetime) -> Decision:
     return decision
 
 
-def reroute_customer(customer: Any, *, now: dt.datetime | None = None) -> list[Decision]:
+def reroute_customer(customer: Customer, *, now: dt.datetime | None = None) -> list[Decision]:
     """Route every conversation of this customer again (after a binding change)."""
     conversations = Conversation.objects.filter(brand_id=customer.brand_id, customer=customer).select_related(
         "customer", "store__brand"

@@ -11,27 +11,38 @@ Staff of another brand see nothing: every query starts from the user's brand.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import TYPE_CHECKING, Any, TypeGuard
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
 from omo.core.access import Scope
 from omo.core.audit import Actor
 from omo.inbox.models import Conversation, InboxSettings, Message
 from omo.staff.actors import actor_for_user
+from omo.staff.models import User
+
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
+
+# Who asks: an Actor (API, services), or a request's user (clerk app, console, sockets), which may
+# be anonymous or not staff of any brand; those see nothing.
+SignedIn = User | AnonymousUser | None
+Viewer = Actor | SignedIn
 
 
 def inbox_settings(brand_id: int) -> InboxSettings:
     return InboxSettings.objects.filter(brand_id=brand_id).first() or InboxSettings(brand_id=brand_id)
 
 
-def _is_staff(user: Any) -> bool:
+def _is_staff(user: SignedIn) -> TypeGuard[BrandStaff]:
     return bool(
         user is not None and getattr(user, "is_authenticated", False) and user.is_active and user.brand_id
     )
 
 
-def _actor(who: Actor | Any) -> Actor | None:
+def _actor(who: Viewer) -> Actor | None:
     """The actor behind a staff user or an Actor; None for anyone who is not active staff of a brand."""
     if isinstance(who, Actor):
         return who if who.user is None or _is_staff(who.user) else None
@@ -59,16 +70,16 @@ def scope_filter(who: Actor | Any) -> Q | None:
     return None
 
 
-def visible_conversations(who: Actor | Any) -> QuerySet[Conversation]:
+def visible_conversations(who: Viewer) -> QuerySet[Conversation]:
     """The brand's conversations this actor (or signed-in staff user) may see."""
     actor = _actor(who)
     condition = scope_filter(actor) if actor is not None else None
-    if condition is None:
+    if actor is None or condition is None:
         return Conversation.objects.none()
     return Conversation.objects.filter(condition, brand_id=actor.brand.pk)
 
 
-def can_view(who: Actor | Any, conversation: Conversation) -> bool:
+def can_view(who: Viewer, conversation: Conversation) -> bool:
     actor = _actor(who)
     if actor is None or conversation.brand_id != actor.brand.pk:
         return False
@@ -95,14 +106,14 @@ def customer_connection(actor: Actor) -> Q | None:
 
 
 def conversation_list(
-    user: Any,
+    user: User | AnonymousUser,
     *,
     queue: str | None = None,
     mine: bool = False,
     status: str | None = Conversation.Status.OPEN,
     label: str | None = None,
     limit: int = 50,
-    before: Any = None,
+    before: dt.datetime | None = None,
 ) -> list[Conversation]:
     """The user's conversation list, newest activity first (the clerk app's and console's inbox).
 
@@ -142,7 +153,7 @@ def timeline(conversation: Conversation, *, limit: int = 100, before_id: int | N
     return list(reversed(latest))
 
 
-def unread_total(user: Any) -> int:
+def unread_total(user: SignedIn) -> int:
     from django.db.models import Sum
 
     return (
@@ -153,7 +164,7 @@ def unread_total(user: Any) -> int:
     )
 
 
-def canned_replies(user: Any) -> QuerySet:
+def canned_replies(user: SignedIn) -> QuerySet:
     """Brand-wide canned replies plus the user's own."""
     from omo.inbox.models import CannedReply
 

@@ -18,8 +18,10 @@ from django.utils import timezone
 from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.errors import FieldError
+from omo.customers.models import Customer
 from omo.inbox import routing, selectors
 from omo.inbox.models import CannedReply, Conversation, Message
+from omo.staff.models import Store, User
 from omo.staff.roles import Role
 
 CANNED_VARIABLES = frozenset({"customer_name", "clerk_name", "store_name"})
@@ -32,7 +34,7 @@ class InboxError(FieldError, ValueError):
     status = 400
 
 
-def _visible(conversation: Conversation, user: Any) -> None:
+def _visible(conversation: Conversation, user: selectors.Viewer) -> None:
     if not selectors.can_view(user, conversation):
         raise InboxError("conversation", "no such conversation", status=404)
 
@@ -49,13 +51,13 @@ def _updated(conversation: Conversation, *fields: str) -> None:
 # --- routing entry points (called by binding and ingest) ---------------------------------------
 
 
-def route_customer(customer: Any) -> list[routing.Decision]:
+def route_customer(customer: Customer) -> list[routing.Decision]:
     """Route the customer's conversations again (their binding changed)."""
     return routing.reroute_customer(customer)
 
 
 @transaction.atomic
-def hand_customer_to_store(customer: Any, store: Any) -> None:
+def hand_customer_to_store(customer: Customer, store: Store) -> None:
     """The store team owns this customer's conversations (transfer to store, departed clerk's code)."""
     now = timezone.now()
     for conversation in Conversation.objects.filter(
@@ -91,7 +93,7 @@ def send_text(conversation: Conversation, *, text: str, sender: Any) -> Message:
 
 
 @transaction.atomic
-def add_note(conversation: Conversation, *, text: str, author: Any) -> Message:
+def add_note(conversation: Conversation, *, text: str, author: User) -> Message:
     """An internal note (內部備註): staff only, never sent to the customer."""
     _visible(conversation, author)
     text = (text or "").strip()
@@ -125,7 +127,7 @@ def _clear_unread(conversation: Conversation) -> None:
 
 
 @transaction.atomic
-def mark_read(conversation: Conversation, *, user: Any) -> Conversation:
+def mark_read(conversation: Conversation, *, user: User) -> Conversation:
     _visible(conversation, user)
     _clear_unread(conversation)
     return conversation
@@ -149,7 +151,7 @@ def _clean_labels(labels: Any) -> list[str]:
 
 
 @transaction.atomic
-def set_labels(conversation: Conversation, labels: list[str], *, user: Any) -> list[str]:
+def set_labels(conversation: Conversation, labels: list[str], *, user: User) -> list[str]:
     _visible(conversation, user)
     cleaned = _clean_labels(labels)
     Conversation.objects.filter(pk=conversation.pk).update(labels=cleaned)
@@ -158,11 +160,11 @@ def set_labels(conversation: Conversation, labels: list[str], *, user: Any) -> l
     return cleaned
 
 
-def add_label(conversation: Conversation, label: str, *, user: Any) -> list[str]:
+def add_label(conversation: Conversation, label: str, *, user: User) -> list[str]:
     return set_labels(conversation, [*(conversation.labels or []), label], user=user)
 
 
-def remove_label(conversation: Conversation, label: str, *, user: Any) -> list[str]:
+def remove_label(conversation: Conversation, label: str, *, user: User) -> list[str]:
     return set_labels(conversation, [x for x in conversation.labels or [] if x != label], user=user)
 
 
@@ -187,7 +189,7 @@ def _check_template(body: str) -> str:
 
 @transaction.atomic
 def save_canned_reply(
-    user: Any,
+    user: User,
     *,
     title: str,
     body: str,
@@ -221,7 +223,7 @@ def save_canned_reply(
     return canned
 
 
-def render_canned_reply(canned: CannedReply, conversation: Conversation, *, user: Any) -> str:
+def render_canned_reply(canned: CannedReply, conversation: Conversation, *, user: User) -> str:
     """The body with {customer_name}, {clerk_name} (the bound clerk, else the sender) and {store_name}."""
     from omo.binding.selectors import current_binding
 
@@ -248,7 +250,12 @@ def send_canned_reply(conversation: Conversation, canned: CannedReply, *, sender
 
 
 def assign_conversation(
-    conversation: Conversation, *, actor_user: Any, queue: str, assignee: Any = None, store: Any = None
+    conversation: Conversation,
+    *,
+    actor_user: User,
+    queue: str,
+    assignee: User | None = None,
+    store: Store | None = None,
 ) -> bool:
     """Manual assignment (HQ anywhere in the brand; a store manager within their store)."""
     _visible(conversation, actor_user)
@@ -266,14 +273,14 @@ def assign_conversation(
         raise InboxError("store", "a store manager assigns within their own store", status=403)
     decision = routing.Decision(
         queue,
-        assignee.pk if queue == Conversation.Queue.CLERK else None,
+        assignee.pk if queue == Conversation.Queue.CLERK and assignee is not None else None,
         getattr(store, "pk", None),
         "manual",
     )
     return routing.assign(conversation, decision, actor_user=actor_user)
 
 
-def staff_on_duty(store: Any, at: dt.datetime | None = None) -> list[Any]:
+def staff_on_duty(store: Store, at: dt.datetime | None = None) -> list[User]:
     """Who of the store is on duty now (the store team view)."""
     from omo.staff.models import User
 
@@ -293,7 +300,7 @@ STATUS_EVENTS = {
 
 
 @transaction.atomic
-def set_conversation_status(conversation: Conversation, status: str, *, user: Any) -> bool:
+def set_conversation_status(conversation: Conversation, status: str, *, user: User) -> bool:
     """Close (resolved) or reopen a conversation; the change is written in its timeline. True if changed."""
     _visible(conversation, user)
     if status not in Conversation.Status.values:
@@ -301,7 +308,7 @@ def set_conversation_status(conversation: Conversation, status: str, *, user: An
     if not Conversation.objects.filter(pk=conversation.pk).exclude(status=status).update(status=status):
         return False
     conversation.status = status
-    event, words = STATUS_EVENTS[status]
+    event, words = STATUS_EVENTS[Conversation.Status(status)]
     note = Message.objects.create(
         brand_id=conversation.brand_id,
         conversation=conversation,
@@ -378,7 +385,7 @@ def assign_by_staff(
 
 
 @transaction.atomic
-def delete_canned_reply(canned: CannedReply, *, user: Any) -> None:
+def delete_canned_reply(canned: CannedReply, *, user: User) -> None:
     """Remove a canned reply: a personal one by its owner, a brand-wide one by whoever may write those."""
     if (
         not selectors._is_staff(user)

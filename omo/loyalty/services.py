@@ -21,6 +21,7 @@ from omo.core import audit, bulk, events
 from omo.core.audit import Actor
 from omo.core.errors import DomainError
 from omo.core.models import Brand
+from omo.customers.models import Customer
 from omo.loyalty import spend
 from omo.loyalty.models import (
     Coupon,
@@ -56,7 +57,7 @@ def program_for(brand: Brand | int) -> LoyaltyProgram:
     return program
 
 
-def account_for(customer) -> LoyaltyAccount:
+def account_for(customer: Customer) -> LoyaltyAccount:
     account, _ = LoyaltyAccount.objects.get_or_create(
         customer=customer, defaults={"brand_id": customer.brand_id}
     )
@@ -67,7 +68,7 @@ def account_for(customer) -> LoyaltyAccount:
 
 
 def _post(
-    customer,
+    customer: Customer,
     delta: int,
     kind: str,
     *,
@@ -140,7 +141,7 @@ def earn_for_order(order) -> PointsEntry | None:
         return None
     program = program_for(order.brand_id)
     account = account_for(order.customer)
-    multiplier = account.tier.earn_multiplier_percent if account.tier_id else 100
+    multiplier = account.tier.earn_multiplier_percent if account.tier is not None else 100
     eligible = order.total - order.shipping_total
     points = points_for_amount(program, eligible, multiplier)
     if points <= 0:
@@ -241,7 +242,7 @@ def undo_for_cancellation(order) -> None:
 
 
 @transaction.atomic
-def adjust_points(customer, delta: int, *, reason: str, actor: Actor) -> PointsEntry:
+def adjust_points(customer: Customer, delta: int, *, reason: str, actor: Actor) -> PointsEntry:
     if not reason or not reason.strip():
         raise LoyaltyError("reason", "a reason is required for a manual adjustment")
     if delta == 0:
@@ -255,6 +256,7 @@ def adjust_points(customer, delta: int, *, reason: str, actor: Actor) -> PointsE
     entry = _post(
         customer, delta, PointsEntry.Kind.ADJUST, reason=reason.strip(), expires_at=expires, user=actor.user
     )
+    assert entry is not None  # a non-zero delta without a key is always posted
     audit.record(actor, "points.adjusted", customer, delta=delta, reason=reason.strip())
     return entry
 
@@ -298,14 +300,14 @@ def expire_points(brand: Brand, *, now: dt.datetime | None = None) -> int:
 # --- tiers ------------------------------------------------------------------------------------
 
 
-def rolling_spend(customer, *, now: dt.datetime | None = None) -> int:
+def rolling_spend(customer: Customer, *, now: dt.datetime | None = None) -> int:
     program = program_for(customer.brand_id)
     since = (now or timezone.now()) - dt.timedelta(days=program.tier_window_days)
     spent = list(spend.spend_since(since).filter(customer_id=customer.pk).values_list("spend", flat=True))
     return int(spent[0] or 0) if spent else 0
 
 
-def recompute_tier(customer, *, now: dt.datetime | None = None) -> LoyaltyAccount:
+def recompute_tier(customer: Customer, *, now: dt.datetime | None = None) -> LoyaltyAccount:
     account = account_for(customer)
     spent = rolling_spend(customer, now=now)
     tier = (
@@ -497,7 +499,7 @@ def earn_for_orders(orders: list) -> None:
         .order_by("-threshold")
         .values_list("id", "threshold", "earn_multiplier_percent")
     )
-    multipliers = {tier_id: multiplier for tier_id, _, multiplier in tiers}
+    multipliers: dict[int | None, int] = {tier_id: multiplier for tier_id, _, multiplier in tiers}
     accounts = _lock_accounts(brand_id, sorted({o.customer_id for o in orders}))
     entries = []
     for order in orders:

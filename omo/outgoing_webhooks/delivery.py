@@ -137,7 +137,7 @@ def _resolves_to_private(url: str) -> bool:
         infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     except OSError:
         return False  # let the request itself report the DNS failure (and retry)
-    return any(not address_is_public(info[4][0]) for info in infos)
+    return any(not address_is_public(str(info[4][0])) for info in infos)
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Attempt:

@@ -11,7 +11,7 @@ Amounts are integers in the currency's minor unit, as everywhere in omo (TWD: ce
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +49,7 @@ def _store(store_id: int | None) -> dict[str, Any] | None:
     if store_id is None:
         return None
     store = Store.objects.filter(pk=store_id).values("id", "code", "name").first()
-    return store or {"id": store_id, "code": "", "name": ""}
+    return dict(store) if store is not None else {"id": store_id, "code": "", "name": ""}
 
 
 def _customer(customer_id: int | None) -> dict[str, Any] | None:
@@ -59,7 +59,7 @@ def _customer(customer_id: int | None) -> dict[str, Any] | None:
     if customer_id is None:
         return None
     row = Customer.objects.filter(pk=customer_id).values("id", "member_number").first()
-    return row or {"id": customer_id, "member_number": ""}
+    return dict(row) if row is not None else {"id": customer_id, "member_number": ""}
 
 
 def order_attributed(payload: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +82,7 @@ def order_attributed(payload: dict[str, Any]) -> dict[str, Any]:
         "placed_at",
         "customer_id",
     ).first() or {"id": payload["order_id"]}
-    reason = (
+    reason: Mapping[str, Any] = (
         Attribution.objects.filter(order_id=payload["order_id"]).values("reason_zh", "reason_en").first()
         or {}
     )
@@ -113,7 +113,7 @@ def order_attributed(payload: dict[str, Any]) -> dict[str, Any]:
 def customer_merged(payload: dict[str, Any]) -> dict[str, Any]:
     from omo.customers.models import CustomerMerge
 
-    merge = (
+    merge: Mapping[str, Any] = (
         CustomerMerge.objects.filter(pk=payload["merge_id"]).values("reason", "trigger_kind").first() or {}
     )
     return {

@@ -31,7 +31,7 @@ from omo.inbox.delivery import DeliveryOutcome as DeliveryOutcome
 from omo.inbox.delivery import DeliveryState as DeliveryState
 
 if TYPE_CHECKING:
-    from omo.inbox.models import Message
+    from omo.inbox.models import Inbox, Message
 
 
 # --- limits ------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ class WebhookVerifier(Protocol):
     limits: PlatformLimits
 
     @classmethod
-    def for_inbox(cls, inbox: Any) -> WebhookVerifier: ...
+    def for_inbox(cls, inbox: Inbox) -> WebhookVerifier: ...
 
     def verify(self, headers: Mapping[str, str], raw_body: bytes) -> bool:
         """Is this request really from the platform? `headers` keys are lower-case."""

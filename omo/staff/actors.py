@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest
 
 from omo.core.audit import Actor
 from omo.core.models import ApiKey
-from omo.staff.models import User
+from omo.staff.requests import StaffRequest
+
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
 
 
-def actor_for_user(user: User, request: HttpRequest | None = None) -> Actor:
+def actor_for_user(user: BrandStaff, request: HttpRequest | None = None) -> Actor:
     """The actor of a staff member of a brand; with the request, it carries their address and browser."""
     if request is not None:
         return Actor.from_request(request, brand=user.brand, user=user, role=user.role)
@@ -22,7 +27,7 @@ def actor_for_api_key(key: ApiKey, request: HttpRequest | None = None) -> Actor:
     return Actor(brand=key.brand, api_key=key, role=key.role)
 
 
-def actor_for_request(request: HttpRequest) -> Actor:
+def actor_for_request(request: StaffRequest) -> Actor:
     """The actor of a signed-in console or clerk-app request (its view has checked the sign-in),
     cached on the request so one page builds it once."""
     actor = getattr(request, "_omo_actor", None)
@@ -32,6 +37,6 @@ def actor_for_request(request: HttpRequest) -> Actor:
     return actor
 
 
-def as_actor(who: Actor | User) -> Actor:
+def as_actor(who: Actor | BrandStaff) -> Actor:
     """Reads take an Actor; callers that hold a staff user (sockets, older call sites) pass it here."""
     return who if isinstance(who, Actor) else actor_for_user(who)

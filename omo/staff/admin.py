@@ -17,7 +17,7 @@ class StaffAdmin(UserAdmin):
     list_filter = ("brand", "role", "is_active")
     search_fields = ("username", "display_name", "employee_code", "email")
     fieldsets = (
-        *UserAdmin.fieldsets,
+        *(UserAdmin.fieldsets or ()),
         (
             "omo",
             {

@@ -33,7 +33,7 @@ class RosterError(FieldError, ValueError):
 # --- reads ---------------------------------------------------------------------------------------
 
 
-def duty_state(staff: Any, at: dt.datetime) -> tuple[bool, bool]:
+def duty_state(staff: User, at: dt.datetime) -> tuple[bool, bool]:
     """(has any shift at all, is in a shift at `at`), answered in one query."""
     counts = Shift.objects.filter(brand_id=staff.brand_id, staff=staff).aggregate(
         any=Count("id"), now=Count("id", filter=Q(starts_at__lte=at, ends_at__gt=at))
@@ -41,7 +41,7 @@ def duty_state(staff: Any, at: dt.datetime) -> tuple[bool, bool]:
     return counts["any"] > 0, counts["now"] > 0
 
 
-def overlapping(staff: Any, starts_at: dt.datetime, ends_at: dt.datetime) -> QuerySet[Shift]:
+def overlapping(staff: User, starts_at: dt.datetime, ends_at: dt.datetime) -> QuerySet[Shift]:
     """This staff member's shifts that overlap [starts_at, ends_at)."""
     return Shift.objects.filter(
         brand_id=staff.brand_id, staff=staff, starts_at__lt=ends_at, ends_at__gt=starts_at
@@ -51,7 +51,7 @@ def overlapping(staff: Any, starts_at: dt.datetime, ends_at: dt.datetime) -> Que
 # --- verbs ---------------------------------------------------------------------------------------
 
 
-def _check_roster(actor: Actor, staff: Any, store: Any) -> None:
+def _check_roster(actor: Actor, staff: User | None, store: Store | None) -> None:
     if staff is None or staff.brand_id != actor.brand.pk:
         raise RosterError("staff", "no such staff member in this brand", status=404)
     if store is None or store.brand_id != actor.brand.pk:
@@ -74,7 +74,7 @@ def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
 
 @transaction.atomic
 def create_shift(
-    staff: Any, *, starts_at: dt.datetime, ends_at: dt.datetime, actor: Actor, store: Any = None
+    staff: User, *, starts_at: dt.datetime, ends_at: dt.datetime, actor: Actor, store: Store | None = None
 ) -> Shift:
     store = store or staff.store
     _check_roster(actor, staff, store)
@@ -107,7 +107,9 @@ def delete_shift(shift: Shift, *, actor: Actor) -> None:
     shift.delete()
 
 
-def shifts_between(actor: Actor, *, start: dt.datetime, end: dt.datetime, store: Any = None) -> list[Shift]:
+def shifts_between(
+    actor: Actor, *, start: dt.datetime, end: dt.datetime, store: Store | None = None
+) -> list[Shift]:
     """The shifts overlapping [start, end) that the actor may see: all of the brand for HQ, the
     manager's store for a store manager, their own for anyone else; optionally one store's."""
     shifts = Shift.objects.select_related("staff", "store").filter(

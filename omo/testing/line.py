@@ -29,7 +29,9 @@ from asgiref.sync import async_to_sync
 from omo.devtools import line_webhook_sender as wh
 
 if TYPE_CHECKING:  # the stand-in pulls in aiohttp and the LINE SDK: imported only when a test uses it
+    from omo.core.models import Brand
     from omo.devtools.line_standin import LineStandIn, StandInChannel, StandInUser
+    from omo.inbox.models import Inbox
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +74,7 @@ def line_channel(line_standin: LineStandIn) -> StandInChannel:
 
 
 @pytest.fixture
-def line_inbox(brand: Any, line_channel: StandInChannel) -> Any:
+def line_inbox(brand: Brand, line_channel: StandInChannel) -> Inbox:
     from omo.inbox.models import Inbox
 
     return Inbox.objects.create(
@@ -157,7 +159,7 @@ def inline_edge(**options: Any) -> Any:
 
 
 def post_line_webhook(
-    inbox: Any,
+    inbox: Inbox,
     *events: dict[str, Any],
     body: bytes | None = None,
     signature: str | None = None,

@@ -112,8 +112,9 @@ def _products_by_order(order_ids: Iterable[int]) -> dict[int, list[dict[str, Any
 def _order_rows(order_ids: Sequence[int]) -> list[dict[str, Any]]:
     from omo.commerce.models import Order
 
-    return list(
-        Order.objects.filter(pk__in=list(order_ids), customer_id__isnull=False).values(
+    return [
+        dict(row)
+        for row in Order.objects.filter(pk__in=list(order_ids), customer_id__isnull=False).values(
             "id",
             "brand_id",
             "customer_id",
@@ -132,7 +133,7 @@ def _order_rows(order_ids: Sequence[int]) -> list[dict[str, Any]]:
             "cancelled_at",
             store_name=F("store__name"),
         )
-    )
+    ]
 
 
 def _order_properties(row: dict[str, Any], products: list[dict[str, Any]] | None) -> dict[str, Any]:

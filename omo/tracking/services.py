@@ -252,7 +252,7 @@ def resolve_customers(brand_id: int, events: list[EventRow]) -> None:
         )
         rest = user_ids - found.keys()
         if rest:
-            rank = {k: i for i, k in enumerate(USER_ID_KINDS)}
+            rank: dict[str, int] = {k: i for i, k in enumerate(USER_ID_KINDS)}
             rows = CustomerIdentity.objects.filter(brand_id=brand_id, value__in=rest, kind__in=USER_ID_KINDS)
             best: dict[str, tuple[int, int]] = {}
             for value, k, customer_id in rows.values_list("value", "kind", "customer_id"):
@@ -280,9 +280,9 @@ def resolve_customers(brand_id: int, events: list[EventRow]) -> None:
             idents.append((kind.USER_ID if e.previous_id in earlier_users else kind.ANONYMOUS, e.previous_id))
         if e.type == TrackedEvent.Type.IDENTIFY and e.user_id:
             for trait, trait_kind in (("email", kind.EMAIL), ("phone", kind.PHONE)):
-                value = e.traits.get(trait)
-                if isinstance(value, str) and value:
-                    idents.append((trait_kind, value))
+                trait_value = e.traits.get(trait)
+                if isinstance(trait_value, str) and trait_value:
+                    idents.append((trait_kind, trait_value))
         observations.append(
             identity.Observation(
                 idents,
@@ -294,9 +294,9 @@ def resolve_customers(brand_id: int, events: list[EventRow]) -> None:
         )
     brand = Brand.objects.get(pk=brand_id)
     outcome = identity.resolve(brand, observations, source="tracking", ignore_conflicts=True)
-    for e, customer_id in zip(events, outcome.customer_ids, strict=True):
-        if customer_id is not None:
-            e.customer_id = customer_id
+    for e, resolved_id in zip(events, outcome.customer_ids, strict=True):
+        if resolved_id is not None:
+            e.customer_id = resolved_id
 
 
 def _build_all(

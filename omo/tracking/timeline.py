@@ -416,7 +416,8 @@ def _describe_browser(
     elif name == "Product Removed":
         entry.text = p("timeline", "移出購物車：%(product)s") % {"product": _product_name(props)}
     elif name == "Cart Viewed":
-        products = props.get("products") if isinstance(props.get("products"), list) else []
+        listed = props.get("products")
+        products = listed if isinstance(listed, list) else []
         entry.text = p("timeline", "查看購物車（%(count)s 項商品）") % {"count": len(products)}
     elif name == "Checkout Started":
         entry.text = p("timeline", "開始結帳")

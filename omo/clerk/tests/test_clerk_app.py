@@ -100,6 +100,15 @@ def test_clerk_signs_in_with_password(brand, clerk, client):
     assert client.get("/clerk/").status_code == 200
 
 
+def test_signed_in_clerk_skips_the_sign_in_page_and_signing_out_returns_to_it(clerk):
+    client = _client(clerk)
+    response = client.get("/clerk/login/")
+    assert response.status_code == 302 and response["Location"] == "/clerk/"
+    response = client.post("/clerk/logout/")
+    assert response.status_code == 302 and response["Location"] == "/clerk/login/"
+    assert client.get("/clerk/").status_code == 302
+
+
 def test_hq_agent_and_other_brand_admin_cannot_use_the_clerk_app(hq_agent, other_admin):
     assert _client(hq_agent).get("/clerk/").status_code == 403
     assert _client(other_admin).get("/clerk/").status_code == 403

@@ -117,7 +117,7 @@ def create_connection(
         },
         instance=None,
     )
-    secrets = {
+    secrets: dict[str, Any] = {
         "access_token": _check_secret("access_token", access_token, required=True),
         "webhook_secret": _check_secret("webhook_secret", webhook_secret, required=True),
     }
@@ -185,7 +185,7 @@ def update_connection(
             connection.sync_status = ShopifyConnection.SyncStatus.NEVER
     connection.save()
     audit.record(actor, "shopify.updated", connection, fields=changed, rotated=rotated)
-    if reinstalled:
+    if reinstalled and uninstalled_at is not None:
         audit.record(
             actor,
             "shopify.reinstalled",

@@ -87,7 +87,7 @@ def apply_order(connection: ShopifyConnection, receipt: ShopifyWebhook) -> Outco
         )
         order, created = commerce.record_order(brand, data, actor=None)
         notes.insert(0, f"order {order.pk} {'recorded' if created else 'already recorded'}")
-        if order.customer_id is not None:
+        if order.customer is not None:
             attach_shopify_identity(order.customer, contact.shopify_customer_id, notes)
         record.extra = {"line_items": mapping.line_item_ids(document)}
     else:
@@ -96,7 +96,7 @@ def apply_order(connection: ShopifyConnection, receipt: ShopifyWebhook) -> Outco
         if not record.extra.get("line_items"):
             record.extra = {"line_items": mapping.line_item_ids(document)}
     customer_document = document.get("customer")
-    if order.customer_id is not None and isinstance(customer_document, dict):
+    if order.customer is not None and isinstance(customer_document, dict):
         record_marketing_consent(
             order.customer,
             customer_document,

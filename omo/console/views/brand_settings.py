@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from omo.console import selectors
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import ApiKeyForm, AuditFilterForm
 from omo.console.pages import paginate, render_page
 from omo.core.apikeys import create_api_key, revoke_api_key
@@ -18,14 +18,14 @@ from omo.core.models import ApiKey
 
 
 @console_view(brand_wide=True)
-def store_list(request: HttpRequest) -> HttpResponse:
+def store_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request, "console/settings/stores.html", {"stores": selectors.store_settings_list(request.user)}
     )
 
 
 @console_view("staff.read", brand_wide=True)
-def staff_list(request: HttpRequest) -> HttpResponse:
+def staff_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request,
         "console/settings/staff.html",
@@ -34,7 +34,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view("apikeys.manage")
-def api_key_list(request: HttpRequest) -> HttpResponse:
+def api_key_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request, "console/settings/api_keys.html", {"keys": selectors.api_keys_for(request.user)}
     )
@@ -42,7 +42,7 @@ def api_key_list(request: HttpRequest) -> HttpResponse:
 
 @console_view("apikeys.manage")
 @never_cache
-def api_key_create(request: HttpRequest) -> HttpResponse:
+def api_key_create(request: ConsoleRequest) -> HttpResponse:
     """On success the secret is rendered into this one response and never stored or shown again."""
     form = ApiKeyForm(request.POST or None, brand=request.user.brand)
     if request.method == "POST" and form.is_valid():
@@ -61,7 +61,7 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
 
 @console_view("apikeys.manage")
 @require_POST
-def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def api_key_revoke(request: ConsoleRequest, pk: int) -> HttpResponse:
     try:
         key = selectors.api_keys_for(request.user).get(pk=pk)
     except ApiKey.DoesNotExist as exc:
@@ -72,7 +72,7 @@ def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view("audit.read")
-def audit_list(request: HttpRequest) -> HttpResponse:
+def audit_list(request: ConsoleRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET)
     entries = selectors.audit_list(request.user, form.to_filters())
     return render_page(

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 
 from omo.catalog import selectors
 from omo.catalog.models import Product
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import ProductFilterForm, StockFilterForm
 from omo.console.pages import paginate, render_page
 
 
 @console_view("catalog.read")
-def product_list(request: HttpRequest) -> HttpResponse:
+def product_list(request: ConsoleRequest) -> HttpResponse:
     form = ProductFilterForm(request.GET, user=request.user)
     category = form.value("category")
     products = selectors.product_list(actor_for(request), form.query, category.pk if category else None)
@@ -22,7 +22,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view("catalog.read")
-def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def product_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     try:
         product = selectors.product_detail(actor_for(request), pk)
     except Product.DoesNotExist as exc:
@@ -36,7 +36,7 @@ def product_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view("catalog.read")
-def stock_list(request: HttpRequest) -> HttpResponse:
+def stock_list(request: ConsoleRequest) -> HttpResponse:
     form = StockFilterForm(request.GET, user=request.user)
     location = form.value("location")
     levels = selectors.stock_list(

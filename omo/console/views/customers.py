@@ -5,13 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlencode, urljoin
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils.translation import pgettext
 
 from omo.analytics.selectors import customer_channel_split
 from omo.console import selectors
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import SearchForm
 from omo.console.pages import paginate, render_page
 from omo.core import audit
@@ -22,7 +22,7 @@ from omo.tracking import timeline
 
 
 @console_view("customers.read")
-def customer_list(request: HttpRequest) -> HttpResponse:
+def customer_list(request: ConsoleRequest) -> HttpResponse:
     form = SearchForm(request.GET, placeholder=pgettext("console", "姓名、手機、Email 或會員編號"))
     customers = selectors.customer_list(request.user, form.query)
     return render_page(
@@ -45,7 +45,7 @@ def member_page_link(customer: Customer) -> str | None:
 
 
 @console_view("customers.read")
-def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     try:
         customer = selectors.customer_detail(user, pk)
@@ -84,7 +84,7 @@ def _merges_link(user, customer: Customer) -> str | None:
     return f"{reverse('console:merge_history')}?customer={customer.pk}"
 
 
-def _timeline_context(request: HttpRequest, customer: Customer, openable_store_id: int | None) -> dict:
+def _timeline_context(request: ConsoleRequest, customer: Customer, openable_store_id: int | None) -> dict:
     """The customer's timeline page asked for by ?group=&since=&until=&cursor= (bad values are named)."""
     error = None
     try:

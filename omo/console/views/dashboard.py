@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
 from omo.analytics import charts, rollups
 from omo.analytics import selectors as analytics
-from omo.console.access import console_view
+from omo.console.access import ConsoleRequest, console_view
 from omo.console.pages import render_page
 from omo.staff.roles import Scope
 
@@ -14,7 +14,7 @@ DASHBOARD_DAYS = 30
 
 
 @console_view("dashboard.view")
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: ConsoleRequest) -> HttpResponse:
     user = request.user
     brand = user.brand
     # Store managers see their store's figures only; HQ sees the whole brand.

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.pages import paginate, render_page
 from omo.core import imports
 from omo.core.models import ImportJob
@@ -33,7 +33,7 @@ class ImportForm(forms.Form):
         return upload
 
 
-def _job(request: HttpRequest, pk: int) -> ImportJob:
+def _job(request: ConsoleRequest, pk: int) -> ImportJob:
     job = ImportJob.objects.filter(brand=request.user.brand, pk=pk).first()
     if job is None:
         raise Http404
@@ -42,7 +42,7 @@ def _job(request: HttpRequest, pk: int) -> ImportJob:
 
 @console_view("imports.run")
 @require_http_methods(["GET", "POST"])
-def import_list(request: HttpRequest) -> HttpResponse:
+def import_list(request: ConsoleRequest) -> HttpResponse:
     form = ImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
@@ -70,12 +70,12 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view("imports.run")
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     return render_page(request, "console/imports/detail.html", {"job": _job(request, pk)})
 
 
 @console_view("imports.run")
-def import_progress(request: HttpRequest, pk: int) -> JsonResponse:
+def import_progress(request: ConsoleRequest, pk: int) -> JsonResponse:
     job = _job(request, pk)
     return JsonResponse(
         {

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.utils.translation import pgettext, pgettext_lazy
 
 from omo.attribution import leaderboard
-from omo.console.access import console_view
+from omo.console.access import ConsoleRequest, console_view
 from omo.console.pages import render_page
 from omo.staff.roles import Scope
 
@@ -50,11 +50,11 @@ def reply_text(seconds: float | None) -> str:
 
 
 def _choice(value: str | None, allowed, default: str) -> str:
-    return value if value in allowed else default
+    return value if value is not None and value in allowed else default
 
 
 @console_view("dashboard.view")
-def leaderboard_page(request: HttpRequest) -> HttpResponse:
+def leaderboard_page(request: ConsoleRequest) -> HttpResponse:
     user = request.user
     brand = user.brand
     store_id = user.store_id if user.scope == Scope.STORE else None
@@ -68,7 +68,7 @@ def leaderboard_page(request: HttpRequest) -> HttpResponse:
     build = leaderboard.clerk_board if board == "clerks" else leaderboard.store_board
     rows = leaderboard.sort_rows(build(brand, period, store_id=store_id), sort, descending)
     for row in rows:
-        row.reply_text = reply_text(row.median_reply_seconds)
+        row.reply_text = reply_text(row.median_reply_seconds)  # type: ignore[attr-defined]  # for the template
 
     def url(**changes: str) -> str:
         params = {"period": period_key, "board": board, "sort": sort, "dir": "desc" if descending else "asc"}

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 
 from omo.console import selectors
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.pages import paginate, render_page
 from omo.loyalty import selectors as loyalty_selectors
 from omo.loyalty.models import Coupon
@@ -13,7 +13,7 @@ from omo.staff.roles import Scope
 
 
 @console_view("loyalty.read")
-def tier_list(request: HttpRequest) -> HttpResponse:
+def tier_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request,
         "console/loyalty/tiers.html",
@@ -22,7 +22,7 @@ def tier_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view("loyalty.read")
-def coupon_list(request: HttpRequest) -> HttpResponse:
+def coupon_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request,
         "console/loyalty/coupons.html",
@@ -31,7 +31,7 @@ def coupon_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view("loyalty.read")
-def coupon_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def coupon_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     try:
         coupon = selectors.coupon_detail(request.user, pk)
     except Coupon.DoesNotExist as exc:

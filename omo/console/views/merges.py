@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.pages import paginate, render_page
 from omo.core import audit
 from omo.customers import merge as merging
@@ -20,7 +20,7 @@ from omo.customers.models import Customer, CustomerMerge, MergeSuggestion
 PERMISSION = "customers.merge"
 
 
-def _suggestion(request: HttpRequest, pk: int) -> MergeSuggestion:
+def _suggestion(request: ConsoleRequest, pk: int) -> MergeSuggestion:
     found = (
         MergeSuggestion.objects.select_for_update()
         .filter(brand_id=request.user.brand_id, pk=pk, status=MergeSuggestion.Status.OPEN)
@@ -32,7 +32,7 @@ def _suggestion(request: HttpRequest, pk: int) -> MergeSuggestion:
 
 
 @console_view(PERMISSION)
-def merge_queue(request: HttpRequest) -> HttpResponse:
+def merge_queue(request: ConsoleRequest) -> HttpResponse:
     suggestions = (
         MergeSuggestion.objects.filter(brand_id=request.user.brand_id, status=MergeSuggestion.Status.OPEN)
         .select_related("customer_a", "customer_b")
@@ -45,7 +45,7 @@ def merge_queue(request: HttpRequest) -> HttpResponse:
 
 @console_view(PERMISSION)
 @require_POST
-def suggestion_merge(request: HttpRequest, pk: int) -> HttpResponse:
+def suggestion_merge(request: ConsoleRequest, pk: int) -> HttpResponse:
     actor = actor_for(request)
     with transaction.atomic():
         suggestion = _suggestion(request, pk)
@@ -88,7 +88,7 @@ def suggestion_merge(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view(PERMISSION)
 @require_POST
-def suggestion_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+def suggestion_dismiss(request: ConsoleRequest, pk: int) -> HttpResponse:
     with transaction.atomic():
         suggestion = _suggestion(request, pk)
         suggestion.status = MergeSuggestion.Status.DISMISSED
@@ -107,7 +107,7 @@ def suggestion_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view(PERMISSION)
-def merge_history(request: HttpRequest) -> HttpResponse:
+def merge_history(request: ConsoleRequest) -> HttpResponse:
     merges = (
         CustomerMerge.objects.filter(brand_id=request.user.brand_id)
         .select_related("survivor", "merged", "actor", "split_by")
@@ -132,7 +132,7 @@ def merge_history(request: HttpRequest) -> HttpResponse:
 
 @console_view(PERMISSION)
 @require_POST
-def merge_split(request: HttpRequest, pk: int) -> HttpResponse:
+def merge_split(request: ConsoleRequest, pk: int) -> HttpResponse:
     record = CustomerMerge.objects.filter(brand_id=request.user.brand_id, pk=pk).first()
     if record is None:
         raise Http404

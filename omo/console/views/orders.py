@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 
 from omo.commerce.models import Order
 from omo.console import selectors
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import OrderFilterForm
 from omo.console.pages import paginate, render_page
 from omo.core import audit
 
 
 @console_view("orders.read")
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: ConsoleRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET, user=request.user)
     orders = selectors.order_list(request.user, form.to_filters())
     return render_page(request, "console/orders/list.html", {"form": form, "page": paginate(request, orders)})
 
 
 @console_view("orders.read")
-def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def order_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     try:
         order = selectors.order_detail(request.user, pk)
     except Order.DoesNotExist as exc:

@@ -12,27 +12,27 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from omo.console import selectors
-from omo.console.access import actor_for, console_view, forbidden
+from omo.console.access import ConsoleRequest, actor_for, console_view, forbidden
 from omo.console.pages import render_page
 from omo.core import audit
 from omo.customers import consent, privacy, retention
 from omo.customers.models import Consent, Customer
 
 
-def _customer(request: HttpRequest, pk: int) -> Customer:
+def _customer(request: ConsoleRequest, pk: int) -> Customer:
     try:
         return selectors.customer_detail(request.user, pk)
     except Customer.DoesNotExist as exc:
         raise Http404 from exc
 
 
-def _not_privacy_role(request: HttpRequest) -> HttpResponse | None:
+def _not_privacy_role(request: ConsoleRequest) -> HttpResponse | None:
     if privacy.may_handle_personal_data(request.user.role):
         return None
     return forbidden(request, pgettext("console", "只有總部管理員可以匯出或刪除顧客個資。"), show_home=True)
@@ -85,7 +85,7 @@ class RetentionForm(forms.Form):
 
 
 @console_view("customers.read")
-def customer_privacy(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_privacy(request: ConsoleRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
     audit.record(actor_for(request), "customer.consent_viewed", customer)
     return render_page(
@@ -104,12 +104,12 @@ def customer_privacy(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view("customers.write")
 @require_POST
-def customer_consent(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_consent(request: ConsoleRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
     form = ConsentForm(request.POST)
     if not form.is_valid():
         for name, errors in form.errors.items():
-            messages.error(request, f"{form.fields[name].label}：{' '.join(errors)}")
+            messages.error(request, f"{form.fields[name].label}：{' '.join(str(error) for error in errors)}")
         return redirect("console:customer_privacy", pk=customer.pk)
     try:
         row = consent.record_consent(
@@ -133,7 +133,7 @@ def customer_consent(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view("customers.privacy", brand_wide=True)
 @require_POST
-def customer_export(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_export(request: ConsoleRequest, pk: int) -> HttpResponse:
     refused = _not_privacy_role(request)
     if refused is not None:
         return refused
@@ -146,7 +146,7 @@ def customer_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view("customers.privacy", brand_wide=True)
-def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_erase(request: ConsoleRequest, pk: int) -> HttpResponse:
     refused = _not_privacy_role(request)
     if refused is not None:
         return refused
@@ -178,7 +178,7 @@ def customer_erase(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view("customers.privacy", brand_wide=True)
-def privacy_settings(request: HttpRequest) -> HttpResponse:
+def privacy_settings(request: ConsoleRequest) -> HttpResponse:
     refused = _not_privacy_role(request)
     if refused is not None:
         return refused

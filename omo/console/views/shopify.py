@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
@@ -30,7 +30,7 @@ from omo.connectors.shopify import processing, products, selectors, webhooks
 from omo.connectors.shopify.connections import ShopifySettingsError
 from omo.connectors.shopify.privacy import resolve_privacy_request
 from omo.connectors.shopify.products import SyncRefused
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.pages import paginate, render_page
 
 PERMISSION = "apikeys.manage"
@@ -126,7 +126,7 @@ class ConnectionForm(forms.Form):
         )
 
 
-def _connection(request: HttpRequest, pk: int) -> ShopifyConnection:
+def _connection(request: ConsoleRequest, pk: int) -> ShopifyConnection:
     found = selectors.connection(request.user.brand_id, pk)
     if found is None:
         raise Http404
@@ -138,16 +138,16 @@ def _apply(form: forms.Form, error: ShopifySettingsError) -> None:
 
 
 @console_view(PERMISSION, brand_wide=True)
-def shopify_list(request: HttpRequest) -> HttpResponse:
+def shopify_list(request: ConsoleRequest) -> HttpResponse:
     connections = list(selectors.connections_for(request.user.brand_id))
     for connection in connections:
-        connection.webhook_url = shopify_connections.webhook_url(connection)
+        connection.webhook_url = shopify_connections.webhook_url(connection)  # type: ignore[attr-defined]  # for the template
     return render_page(request, "console/shopify/list.html", {"connections": connections})
 
 
 @console_view(PERMISSION, brand_wide=True)
 @never_cache
-def shopify_create(request: HttpRequest) -> HttpResponse:
+def shopify_create(request: ConsoleRequest) -> HttpResponse:
     form = ConnectionForm(request.POST or None, creating=True)
     if request.method == "POST" and form.is_valid():
         try:
@@ -168,7 +168,7 @@ def shopify_create(request: HttpRequest) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @never_cache
-def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def shopify_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
     initial = {field: getattr(connection, field) for field in shopify_connections.SETTINGS_FIELDS}
     form = ConnectionForm(
@@ -211,7 +211,7 @@ def shopify_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def shopify_sync(request: HttpRequest, pk: int) -> HttpResponse:
+def shopify_sync(request: ConsoleRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
     try:
         queued = products.request_product_sync(connection, actor=actor_for(request))
@@ -230,7 +230,7 @@ def shopify_sync(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def shopify_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def shopify_retry(request: ConsoleRequest, pk: int) -> HttpResponse:
     connection = _connection(request, pk)
     count = processing.retry_failed(connection, actor=actor_for(request))
     messages.success(
@@ -241,7 +241,7 @@ def shopify_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def shopify_privacy_resolve(request: HttpRequest, pk: int, request_pk: int) -> HttpResponse:
+def shopify_privacy_resolve(request: ConsoleRequest, pk: int, request_pk: int) -> HttpResponse:
     connection = _connection(request, pk)
     privacy = selectors.privacy_request(request.user.brand_id, request_pk)
     if privacy is None or privacy.connection_id != connection.pk:

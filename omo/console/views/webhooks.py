@@ -13,13 +13,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.pages import paginate, render_page
 from omo.outgoing_webhooks import selectors, services
 from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
@@ -66,7 +66,7 @@ class EndpointForm(forms.Form):
         return (self.cleaned_data.get("description") or "").strip()
 
 
-def _endpoint(request: HttpRequest, pk: int) -> WebhookEndpoint:
+def _endpoint(request: ConsoleRequest, pk: int) -> WebhookEndpoint:
     endpoint = selectors.endpoint(request.user.brand_id, pk)
     if endpoint is None:
         raise Http404
@@ -78,7 +78,7 @@ def _apply(form: forms.Form, error: WebhookError) -> None:
 
 
 def _secret_page(
-    request: HttpRequest, endpoint: WebhookEndpoint, secret: str, *, rotated: bool
+    request: ConsoleRequest, endpoint: WebhookEndpoint, secret: str, *, rotated: bool
 ) -> HttpResponse:
     return render_page(
         request,
@@ -88,7 +88,7 @@ def _secret_page(
 
 
 @console_view(PERMISSION, brand_wide=True)
-def webhook_list(request: HttpRequest) -> HttpResponse:
+def webhook_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request,
         "console/settings/webhooks.html",
@@ -98,7 +98,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @never_cache
-def webhook_create(request: HttpRequest) -> HttpResponse:
+def webhook_create(request: ConsoleRequest) -> HttpResponse:
     """On success the signing secret is rendered into this one response; afterwards only its hint."""
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -120,7 +120,7 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(PERMISSION, brand_wide=True)
-def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     """The endpoint, its settings form (POST saves) and its delivery log."""
     endpoint = _endpoint(request, pk)
     initial = {"url": endpoint.url, "description": endpoint.description, "topics": endpoint.topics}
@@ -161,7 +161,7 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, pk: int, verb: Any, done: str) -> HttpResponse:
+def _act(request: ConsoleRequest, pk: int, verb: Any, done: str) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     try:
         verb(endpoint, actor=actor_for(request))
@@ -174,7 +174,7 @@ def _act(request: HttpRequest, pk: int, verb: Any, done: str) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def webhook_pause(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_pause(request: ConsoleRequest, pk: int) -> HttpResponse:
     return _act(
         request,
         pk,
@@ -185,7 +185,7 @@ def webhook_pause(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def webhook_resume(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_resume(request: ConsoleRequest, pk: int) -> HttpResponse:
     return _act(
         request, pk, services.resume_endpoint, pgettext("webhooks", "已恢復；等待中的事件將立即傳送。")
     )
@@ -193,7 +193,7 @@ def webhook_resume(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_test(request: ConsoleRequest, pk: int) -> HttpResponse:
     return _act(
         request, pk, services.send_test_event, pgettext("webhooks", "已送出測試事件，結果請見下方傳送紀錄。")
     )
@@ -201,7 +201,7 @@ def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_delete(request: ConsoleRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     services.delete_endpoint(endpoint, actor=actor_for(request))
     messages.success(request, pgettext("webhooks", "已刪除 Webhook「%(url)s」。") % {"url": endpoint.url})
@@ -211,14 +211,14 @@ def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
 @never_cache
-def webhook_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_rotate(request: ConsoleRequest, pk: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     secret = services.rotate_secret(endpoint, actor=actor_for(request))
     return _secret_page(request, endpoint, secret, rotated=True)
 
 
 @console_view(PERMISSION, brand_wide=True)
-def webhook_delivery(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
+def webhook_delivery(request: ConsoleRequest, pk: int, delivery_pk: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     row = selectors.delivery(request.user.brand_id, delivery_pk)
     if row is None or row.endpoint_id != endpoint.pk:
@@ -232,7 +232,7 @@ def webhook_delivery(request: HttpRequest, pk: int, delivery_pk: int) -> HttpRes
 
 @console_view(PERMISSION, brand_wide=True)
 @require_POST
-def webhook_redeliver(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
+def webhook_redeliver(request: ConsoleRequest, pk: int, delivery_pk: int) -> HttpResponse:
     endpoint = _endpoint(request, pk)
     row = selectors.delivery(request.user.brand_id, delivery_pk)
     if row is None or row.endpoint_id != endpoint.pk:
