@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from bench._util import ROOT, child_env, percentile
+from bench._util import ROOT, child_env, percentile, run_load_process
 
 PYTHON_GENERATOR = "python (asyncio + aiohttp)"
 
@@ -234,12 +234,7 @@ def saturate(
         "--connections",
         str(connections),
     ]
-    done = subprocess.run(
-        command, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=seconds * 4 + 120
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the load process failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_load_process(command, seconds=seconds)
 
 
 def run_wrk(url: str, requests_file: Path, *, seconds: float, connections: int) -> dict[str, Any]:

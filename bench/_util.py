@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -98,3 +99,13 @@ def database_label() -> str:
     import sqlite3
 
     return f"SQLite {sqlite3.sqlite_version}"
+
+
+def run_load_process(command: list[str], *, seconds: float) -> dict[str, Any]:
+    """Run a load generator in its own process and return the JSON of its last line."""
+    done = subprocess.run(
+        command, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=seconds * 4 + 120
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the load process failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -49,7 +49,7 @@ from bench._ceiling import (
     start_uvicorn,
     write_requests,
 )
-from bench._util import ROOT, child_env, free_port, machine, stop_process
+from bench._util import ROOT, child_env, free_port, machine, run_load_process, stop_process
 
 HEADING = "## LINE webhook"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -179,12 +179,7 @@ def _load(
         "--connections",
         str(connections),
     ]
-    done = subprocess.run(
-        command, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=seconds * 4 + 120
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"the load process failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_load_process(command, seconds=seconds)
 
 
 # --- servers --------------------------------------------------------------------------------------------

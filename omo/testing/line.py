@@ -179,3 +179,27 @@ def post_line_webhook(
     sent_headers.update(headers or {})
     app = edge or inline_edge()
     return async_to_sync(call_asgi)(app, f"/webhooks/line/{inbox.pk}", raw, sent_headers, chunk=chunk)
+
+
+def say(line_inbox: Any, line_standin: Any, line_user: Any, text: str) -> None:
+    """The customer writes `text` in chat (with a fresh reply token), and the worker processes it."""
+    from omo.platforms.tasks import process_pending
+
+    token = line_standin.issue_reply_token(line_inbox.external_id, line_user.user_id)
+    post_line_webhook(line_inbox, wh.text_event(line_user.user_id, text, token=token))
+    process_pending(line_inbox.pk)
+
+
+def follow(line_inbox: Any, line_user: Any, **kw: Any) -> None:
+    """The customer adds the account (or unblocks it), and the worker processes it."""
+    from omo.platforms.tasks import process_pending
+
+    post_line_webhook(line_inbox, wh.follow_event(line_user.user_id, **kw))
+    process_pending(line_inbox.pk)
+
+
+def customer_of(line_user: Any) -> Any:
+    """The customer a LINE user became."""
+    from omo.customers.models import CustomerIdentity
+
+    return CustomerIdentity.objects.get(kind="line", value=line_user.user_id).customer

@@ -13,12 +13,12 @@ from omo.core import events
 from omo.core.audit import Actor
 from omo.core.models import AuditLog
 from omo.customers import consent
-from omo.customers.models import Consent, CustomerIdentity
+from omo.customers.models import Consent
 from omo.inbox.models import Contact, Conversation
 from omo.inbox.outbound import OutboundError, queue_message
 from omo.platforms.tasks import process_pending
 from omo.testing import factories as f
-from omo.testing.line import post_line_webhook
+from omo.testing.line import customer_of, follow, post_line_webhook
 
 pytestmark = pytest.mark.django_db
 wh = pytest.importorskip("omo.devtools.line_webhook_sender")
@@ -30,21 +30,6 @@ def changes():
     events.subscribe("consent.changed", seen.append)
     yield seen
     events._subscribers["consent.changed"].remove(seen.append)
-
-
-def say(line_inbox, line_standin, line_user, text: str) -> None:
-    token = line_standin.issue_reply_token(line_inbox.external_id, line_user.user_id)
-    post_line_webhook(line_inbox, wh.text_event(line_user.user_id, text, token=token))
-    process_pending(line_inbox.pk)
-
-
-def follow(line_inbox, line_user, **kw) -> None:
-    post_line_webhook(line_inbox, wh.follow_event(line_user.user_id, **kw))
-    process_pending(line_inbox.pk)
-
-
-def customer_of(line_user):
-    return CustomerIdentity.objects.get(kind="line", value=line_user.user_id).customer
 
 
 def test_latest_decision_holds_and_changes_are_published(brand, django_capture_on_commit_callbacks, changes):

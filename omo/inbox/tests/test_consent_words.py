@@ -7,30 +7,14 @@ from __future__ import annotations
 import pytest
 
 from omo.customers import consent
-from omo.customers.models import Consent, CustomerIdentity
+from omo.customers.models import Consent
 from omo.inbox import consent_words
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import OutboundError, deliver, queue_message
-from omo.platforms.tasks import process_pending
-from omo.testing.line import post_line_webhook
+from omo.testing.line import customer_of, follow, say
 
 pytestmark = pytest.mark.django_db
 wh = pytest.importorskip("omo.devtools.line_webhook_sender")
-
-
-def say(line_inbox, line_standin, line_user, text: str) -> None:
-    token = line_standin.issue_reply_token(line_inbox.external_id, line_user.user_id)
-    post_line_webhook(line_inbox, wh.text_event(line_user.user_id, text, token=token))
-    process_pending(line_inbox.pk)
-
-
-def follow(line_inbox, line_user, **kw) -> None:
-    post_line_webhook(line_inbox, wh.follow_event(line_user.user_id, **kw))
-    process_pending(line_inbox.pk)
-
-
-def customer_of(line_user):
-    return CustomerIdentity.objects.get(kind="line", value=line_user.user_id).customer
 
 
 def test_opt_out_words_through_the_signed_webhook(line_inbox, line_standin, line_user):
