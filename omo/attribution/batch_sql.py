@@ -11,11 +11,11 @@ What SQL cannot do the same way is done in Python first and handed to the statem
 temporary tables: the brand's clerks (names as `decide` writes them), the clerk coupon codes
 (upper-cased by Python), the commission rules, and the orders' refs (signed: verified by Python).
 An order whose codes SQL might read differently from Python (a code with non-ASCII characters, or a
-discount code that is not a JSON string) is left to the Python path (`services._attribute_chunk`).
+discount code that is not a JSON string) is left to the Python path (`services.batch._attribute_chunk`).
 
 The commission is computed in the same statement from the rules (`services.rate_for`: the most
 specific rule in force on the order's local date, ties to the latest start then the newest rule),
-line by line after order discounts, rounding half away from zero as `services._round_div` does.
+line by line after order discounts, rounding half away from zero as `services.commission.round_div` does.
 `test_batch_sql.py` runs both paths on the same orders and compares every column.
 """
 
@@ -35,7 +35,8 @@ from omo.catalog.models import Product
 from omo.commerce.models import Order, OrderLine
 
 if TYPE_CHECKING:
-    from omo.attribution.services import BatchStats, BrandContext
+    from omo.attribution.services.batch import BatchStats
+    from omo.attribution.services.decision import BrandContext
 
 _STAGED = ("_omo_b_clerk", "_omo_b_coupon", "_omo_b_rule", "_omo_b_ref")
 # What Python's str.strip() removes from an ASCII string.
@@ -316,7 +317,7 @@ def _decision_sql(ctx: BrandContext) -> str:
 
 
 def _round_div(numerator: str, denominator: str) -> str:
-    """SQL for services._round_div: integer division rounding half away from zero, exact (numeric)."""
+    """SQL for services.commission.round_div: integer division rounding half away from zero, exact (numeric)."""
     n, d = f"({numerator})::numeric", f"({denominator})::numeric"
     return f"(CASE WHEN {d} = 0 THEN 0 ELSE sign({n}) * sign({d}) * div(2 * abs({n}) + abs({d}), 2 * abs({d})) END)"
 
@@ -415,7 +416,7 @@ def attribute_chunks(ctx: BrandContext, chunks: list[Sequence[int]], stats: Batc
     from django.db import connections
 
     def run(chunk: Sequence[int]) -> tuple[BatchStats, list[int]]:
-        from omo.attribution.services import BatchStats
+        from omo.attribution.services.batch import BatchStats
 
         mine = BatchStats()
         try:

@@ -270,7 +270,7 @@ def deliver_due(*, limit: int = 500, now: dt.datetime | None = None) -> tuple[in
 
 
 def _deliver(name: str, payload: dict[str, Any], owed: dict[str, int]) -> None:
-    for handler in list(_subscribers[name]):
+    for handler in list(_subscribers.get(name, ())):
         key = _durable_keys.get(handler)
         if key is not None:
             row_id = owed.get(key)

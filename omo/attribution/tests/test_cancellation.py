@@ -10,7 +10,7 @@ import pytest
 from django.test import TestCase
 from django.utils import timezone
 
-from omo.attribution import selectors, services
+from omo.attribution import batch_sql, selectors, services
 from omo.attribution.models import CommissionEntry, CommissionRule
 from omo.attribution.tests.test_attribution import PHONE_UA, _order
 from omo.commerce import services as commerce
@@ -137,7 +137,9 @@ def _cancel_while_deciding(monkeypatch, order_id: int) -> None:
         assert services.reverse_for_cancellation(order_id) == []  # nothing held yet
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services, "commission_for", cancelling)
+    # where the live path (services.orders) and the batch (services.batch) compute commission
+    monkeypatch.setattr(services.orders, "commission_for", cancelling)
+    monkeypatch.setattr(services.batch, "commission_for", cancelling)
 
 
 @pytest.mark.parametrize("path", ["live", "batch"])
@@ -149,12 +151,12 @@ def test_a_cancellation_racing_the_sale_is_still_reversed(monkeypatch, brand, cl
     services.record_click(link, user_agent=PHONE_UA)
     with monkeypatch.context() as patch:
         patch.setattr(services, "on_order_recorded", lambda payload: None)  # decide below, not on ingest
-        patch.setattr(events, "_subscribers", {**events._subscribers, "order.recorded": []})
+        patch.setitem(events._subscribers, "order.recorded", [])
         order = _order(brand, "web-race", customer=customer)
     assert not CommissionEntry.objects.filter(order=order).exists()
 
     _cancel_while_deciding(monkeypatch, order.pk)
-    monkeypatch.setattr(services.batch_sql, "usable", lambda ctx: False)  # the path that calls commission_for
+    monkeypatch.setattr(batch_sql, "usable", lambda ctx: False)  # the path that calls commission_for
     with TestCase.captureOnCommitCallbacks(execute=True):
         if path == "live":
             services.attribute_order(order.pk)
