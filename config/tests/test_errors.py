@@ -57,7 +57,7 @@ def test_every_error_class_of_the_product_is_a_domain_error():
     classes = _error_classes()
     # The walk must reach the apps, or an empty list would pass.
     assert {
-        "omo.commerce.services.OrderError",
+        "omo.commerce.services.recording.OrderError",
         "omo.core.api.ApiError",
         "omo.platforms.base.PlatformError",
     } <= set(classes)

@@ -393,7 +393,7 @@ def test_a_nul_character_refuses_that_order_alone(api, brand):
 def _hiding(monkeypatch, key: tuple[str, str], times: int) -> list[int]:
     """The look-up misses `key` the first `times` calls, as when a concurrent writer stores it just
     after the look-up: the write then fails on the unique key. Returns the list of calls made."""
-    real_recorded = services._recorded
+    real_recorded = services.batch._recorded
     calls: list[int] = []
 
     def recorded(brand_arg, keys):
@@ -403,7 +403,7 @@ def _hiding(monkeypatch, key: tuple[str, str], times: int) -> list[int]:
             found.pop(key, None)
         return found
 
-    monkeypatch.setattr(services, "_recorded", recorded)
+    monkeypatch.setattr(services.batch, "_recorded", recorded)
     return calls
 
 
@@ -468,7 +468,7 @@ def _deadlock_error() -> OperationalError:
 def test_a_deadlock_rolls_the_batch_back_and_tries_again(brand, monkeypatch):
     _setup_brand(brand)
     inputs = [OrderIn.model_validate(body) for body in _inputs()]
-    real_batch = services._record_batch
+    real_batch = services.batch._record_batch
     calls: list[int] = []
 
     def deadlocking_once(*args, **kwargs):
@@ -477,7 +477,7 @@ def test_a_deadlock_rolls_the_batch_back_and_tries_again(brand, monkeypatch):
             raise _deadlock_error()
         return real_batch(*args, **kwargs)
 
-    monkeypatch.setattr(services, "_record_batch", deadlocking_once)
+    monkeypatch.setattr(services.batch, "_record_batch", deadlocking_once)
     results = services.record_orders(brand, inputs, actor=None)
     assert len(calls) == 2 and [r.status for r in results] == ["created"] * SIZE
 
@@ -489,7 +489,7 @@ def test_other_operational_errors_are_not_retried(brand, monkeypatch):
         calls.append(1)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(services, "_record_batch", failing)
+    monkeypatch.setattr(services.batch, "_record_batch", failing)
     with pytest.raises(OperationalError):
         services.record_orders(brand, [OrderIn.model_validate(_inputs(1)[0])], actor=None)
     assert len(calls) == 1
@@ -497,7 +497,7 @@ def test_other_operational_errors_are_not_retried(brand, monkeypatch):
 
 def test_variant_labels_are_what_str_gives(brand):
     _setup_brand(brand)
-    catalog = services._catalog(brand, [OrderIn.model_validate(b) for b in _inputs()])
+    catalog = services.batch._catalog(brand, [OrderIn.model_validate(b) for b in _inputs()])
     from omo.catalog.models import Variant
 
     for sku, (pk, product_id, label) in catalog.variants.items():

@@ -1,0 +1,233 @@
+"""Recording one order from any sales channel (API, CSV, POS, Shopify): resolve its store, clerk,
+customer and variants, write it with its lines, stock, points and events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from omo.catalog.models import Variant
+from omo.commerce.models import Order, OrderLine, SalesChannel
+from omo.commerce.schemas import OrderIn
+from omo.core import audit, events
+from omo.core.audit import Actor
+from omo.core.errors import FieldError
+from omo.core.models import Brand
+from omo.customers import services as customer_services
+from omo.loyalty import services as loyalty
+from omo.staff.models import Store, User
+
+logger = logging.getLogger(__name__)
+
+
+class OrderError(FieldError, ValueError):
+    """A refusal that names the field and the problem: 422 for a bad value, 409 for an order whose state
+    forbids the verb, 404 for what the shopper may not see."""
+
+
+# --- recording orders from any sales channel ----------------------------------------------------
+
+
+@dataclass
+class _Resolved:
+    store: Store | None = None
+    staff: User | None = None
+    variants: dict[str, Variant] = field(default_factory=dict)
+
+
+def _resolve(
+    brand: Brand,
+    data: OrderIn,
+    *,
+    store_cache: dict | None = None,
+    variant_cache: dict | None = None,
+    staff_cache: dict | None = None,
+) -> _Resolved:
+    resolved = _Resolved()
+    if data.store_code:
+        stores = store_cache if store_cache is not None else {}
+        if data.store_code not in stores:
+            stores[data.store_code] = Store.objects.filter(brand=brand, code=data.store_code).first()
+        resolved.store = stores[data.store_code]
+        if resolved.store is None:
+            raise OrderError("store_code", f"no store with code {data.store_code!r}")
+    if data.staff_code:
+        staff = staff_cache if staff_cache is not None else {}
+        if data.staff_code not in staff:
+            staff[data.staff_code] = User.objects.filter(brand=brand, employee_code=data.staff_code).first()
+        resolved.staff = staff[data.staff_code]
+    skus = {line.sku for line in data.lines if line.sku}
+    cache = variant_cache if variant_cache is not None else {}
+    missing = [sku for sku in skus if sku not in cache]
+    if missing:
+        for variant in Variant.objects.filter(brand=brand, sku__in=missing).select_related("product"):
+            cache[variant.sku] = variant
+    for index, line in enumerate(data.lines):
+        if line.sku and line.sku not in cache and not line.title:
+            raise OrderError(f"lines[{index}].sku", f"unknown sku {line.sku!r} and no title given")
+    resolved.variants = {sku: cache[sku] for sku in skus if sku in cache}
+    return resolved
+
+
+def check_order(brand: Brand, data: OrderIn) -> None:
+    if data.currency != brand.currency:
+        raise OrderError("currency", f"{data.currency} differs from the brand currency {brand.currency}")
+    if data.total is not None and data.total != data.computed_total():
+        raise OrderError(
+            "total",
+            f"{data.total} does not match lines - discounts + shipping + tax = {data.computed_total()}",
+        )
+    if data.computed_total() < 0:
+        raise OrderError("discounts", "discounts exceed the order amount")
+
+
+def record_order(
+    brand: Brand,
+    data: OrderIn,
+    *,
+    actor: Actor | None,
+    store_cache: dict | None = None,
+    variant_cache: dict | None = None,
+) -> tuple[Order, bool]:
+    """Idempotent on (source, external_id): a repeat returns the existing order untouched."""
+    existing = Order.objects.filter(brand=brand, source=data.source, external_id=data.external_id).first()
+    if existing is not None:
+        return existing, False
+    check_order(brand, data)
+    resolved = _resolve(brand, data, store_cache=store_cache, variant_cache=variant_cache)
+    try:
+        with transaction.atomic():
+            order = _create_recorded_order(brand, data, resolved, actor=actor)
+    except IntegrityError:
+        existing = Order.objects.filter(brand=brand, source=data.source, external_id=data.external_id).first()
+        if existing is None:
+            raise
+        return existing, False  # a concurrent request recorded it first
+    return order, True
+
+
+def _order_customer(brand: Brand, data: OrderIn):
+    """The customer the order names (matched or created), or None; OrderError names the field."""
+    if data.customer is None:
+        return None
+    try:
+        customer, _ = customer_services.get_or_create_customer(
+            brand,
+            actor=None,
+            name=data.customer.name,
+            phone=data.customer.phone,
+            email=data.customer.email,
+            member_number=data.customer.member_number,
+            source=data.source,
+        )
+    except customer_services.CustomerError as exc:
+        raise OrderError(f"customer.{exc.field}", exc.message) from exc
+    return customer
+
+
+def paid_at_of(data: OrderIn) -> dt.datetime | None:
+    return data.paid_at or (data.placed_at if data.status in ("paid", "fulfilled") else None)
+
+
+def fulfilment_of(data: OrderIn) -> str:
+    return data.fulfilment or (
+        Order.Fulfilment.IN_STORE if data.sales_channel == SalesChannel.POS else Order.Fulfilment.SHIP
+    )
+
+
+def _new_order(brand: Brand, data: OrderIn, resolved: _Resolved, customer) -> Order:
+    """The unsaved Order row for `data`."""
+    status = data.status
+    placed_at = data.placed_at
+    paid_at = paid_at_of(data)
+    fulfilment = fulfilment_of(data)
+    return Order(
+        brand=brand,
+        source=data.source,
+        external_id=data.external_id,
+        name=data.name,
+        sales_channel=data.sales_channel,
+        store=resolved.store,
+        staff=resolved.staff,
+        staff_code=data.staff_code,
+        customer=customer,
+        contact_name=(data.customer.name if data.customer else "")[:120],
+        contact_phone=customer.phone if customer else "",
+        contact_email=customer.email if customer else "",
+        fulfilment=fulfilment,
+        payment_method=Order.Payment.PAID_EXTERNALLY,
+        currency=data.currency,
+        subtotal=data.computed_subtotal(),
+        discount_total=sum(d.amount for d in data.discounts),
+        shipping_total=data.shipping_total,
+        tax_total=data.tax_total,
+        total=data.computed_total(),
+        discounts=[d.model_dump() for d in data.discounts],
+        status=status,
+        ref=data.ref,
+        note=data.note,
+        placed_at=placed_at,
+        paid_at=paid_at,
+        fulfilled_at=placed_at if status == "fulfilled" else None,
+        cancelled_at=placed_at if status == "cancelled" else None,
+    )
+
+
+def _new_lines(brand: Brand, order: Order, data: OrderIn, resolved: _Resolved) -> list[OrderLine]:
+    lines = []
+    for line in data.lines:
+        variant = resolved.variants.get(line.sku)
+        lines.append(
+            OrderLine(
+                brand=brand,
+                order=order,
+                variant=variant,
+                product_id=variant.product_id if variant else None,
+                sku=line.sku,
+                title=line.title or (str(variant) if variant else line.sku),
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                total=line.quantity * line.unit_price - line.discount,
+                placed_at=order.placed_at,
+            )
+        )
+    return lines
+
+
+def _after_recorded(order: Order, *, actor: Actor | None) -> None:
+    if order.status in ("paid", "fulfilled"):
+        after_paid(order)
+    _announce(order, actor=actor)
+
+
+def _announce(order: Order, *, actor: Actor | None, in_batch: bool = False) -> None:
+    if actor is not None and actor.user is not None:
+        audit.record(actor, "order.recorded", order)
+    events.publish(
+        "order.recorded",
+        brand_id=order.brand_id,
+        order_id=order.pk,
+        sales_channel=order.sales_channel,
+        status=order.status,
+        created=True,
+        in_batch=in_batch,
+    )
+
+
+def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, actor: Actor | None) -> Order:
+    order = _new_order(brand, data, resolved, _order_customer(brand, data))
+    order.save(force_insert=True)
+    OrderLine.objects.bulk_create(_new_lines(brand, order, data, resolved))
+    _after_recorded(order, actor=actor)  # publishes last: the rollup's deltas on hot rows
+    return order
+
+
+def after_paid(order: Order) -> None:
+    if order.customer_id is None:
+        return
+    loyalty.earn_for_order(order)
+    loyalty.recompute_tier(order.customer)
