@@ -58,7 +58,7 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     # coupon codes handed to customers (omo/loyalty/services.py issue_codes) and a code used on an order
     "coupons.issued": frozenset({"brand_id", "code_ids"}),
     "coupon.redeemed": frozenset({"brand_id", "redemption_id"}),
-    # a person (not a link preview) opened a tracked link (omo/attribution/services.py record_click)
+    # a person (not a link preview) opened a tracked link (omo/attribution/services/clicks.py record_click)
     "link.clicked": frozenset({"brand_id", "click_id"}),
     "message.created": frozenset({"brand_id", "conversation_id", "message_id", "direction"}),
     # an outgoing message's delivery status changed (queued → sent / failed, failed → queued)
@@ -82,7 +82,7 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     # identity resolution (omo/customers/merge.py): `merged_id` now belongs to `survivor_id`
     "customer.merged": frozenset({"brand_id", "merge_id", "survivor_id", "merged_id", "automatic"}),
     "customer.split": frozenset({"brand_id", "merge_id", "survivor_id", "merged_id"}),
-    # an order's sale was credited to a clerk (omo/attribution/services.py)
+    # an order's sale was credited to a clerk (omo/attribution/services/orders.py)
     "order.attributed": frozenset({"brand_id", "order_id", "clerk_id", "store_id", "rule"}),
     # consent changed for a customer × platform × purpose (omo/customers/consent.py)
     "consent.changed": frozenset({"brand_id", "customer_id", "platform", "purpose", "granted", "source"}),
