@@ -485,9 +485,9 @@ class Edge:
     async def handle(self, scope: Scope, receive: Receive, send: Send, matched: Any) -> None:
         raise NotImplementedError
 
-    def async_committer(self) -> AsyncPostgresCommitter:
-        """The event-loop committer of a new writer (PostgreSQL)."""
-        raise NotImplementedError
+    def async_committer(self) -> AsyncPostgresCommitter | None:
+        """The event-loop committer of a new writer (PostgreSQL); None commits on a database thread."""
+        return None
 
     def new_writer(self, committer: AsyncPostgresCommitter | None) -> GroupCommitWriter:
         raise NotImplementedError
@@ -512,7 +512,8 @@ class Edge:
             committer = None
             if self._async_writer and connection.vendor == "postgresql":
                 committer = self.async_committer()
-                self._committers.append(committer)
+                if committer is not None:
+                    self._committers.append(committer)
             writer = self._writers[loop] = self.new_writer(committer)
         return writer
 

@@ -76,9 +76,6 @@ class ShopifyEdge(Edge):
         self.cache = cache or receiver_cache
         self.deadline = deadline
 
-    def async_committer(self) -> AsyncPostgresCommitter:
-        raise NotImplementedError("Shopify deliveries are committed on a database thread")
-
     def new_writer(self, committer: AsyncPostgresCommitter | None) -> GroupCommitWriter:
         return GroupCommitWriter(
             self._run_db, max_rows=MAX_ROWS, commit_rows=webhooks.store_batch, start=lambda keys: None
