@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, QuerySet
 
+from omo.attribution.models import Attribution
 from omo.catalog import selectors as catalog_selectors
 from omo.catalog.models import Category, Location
 from omo.commerce import selectors as commerce_selectors
@@ -129,9 +130,7 @@ def order_detail(user: BrandStaff, pk: int) -> Order:
     return orders_for(user).select_related("store", "customer", "staff", "pickup_store").get(pk=pk)
 
 
-def order_attribution(order: Order):
-    from omo.attribution.models import Attribution
-
+def order_attribution(order: Order) -> Attribution | None:
     return Attribution.objects.select_related("clerk").filter(order=order).first()
 
 

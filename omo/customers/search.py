@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
+from omo.core import events
 from omo.customers import registry
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.normalize import normalize_email, normalize_phone
@@ -283,8 +284,6 @@ def on_customer_erased(payload: dict) -> None:
 
 def subscribe() -> None:
     """Called once from CustomersConfig.ready."""
-    from omo.core import events
-
     # Durable: the refresh recomputes the customers' search rows, so a retry is harmless.
     events.subscribe("customer.merged", on_customers_changed, durable="customers.search_changed")
     events.subscribe("customer.split", on_customers_changed, durable="customers.search_changed")

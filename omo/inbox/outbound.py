@@ -41,6 +41,7 @@ from django_tasks import task
 
 from omo.core import events
 from omo.core.errors import FieldError
+from omo.customers.consent import ConsentError, may_message
 from omo.inbox.delivery import DeliveryOutcome, DeliveryState, sender_for
 from omo.inbox.models import Conversation, Message
 
@@ -102,8 +103,6 @@ def queue_message(
     or reachability does not allow them (omo.customers.consent.may_message).
     """
     if purpose is not None:
-        from omo.customers.consent import ConsentError, may_message
-
         try:
             allowed, why = may_message(conversation.customer, conversation.inbox.platform, purpose)
         except ConsentError as exc:

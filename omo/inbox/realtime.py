@@ -23,7 +23,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
 
+from omo.binding.models import Binding
+from omo.binding.selectors import bound_clerk_id
 from omo.core import channel_layer, events
+from omo.core.access import Scope
 from omo.core.errors import DomainError
 from omo.inbox import selectors
 from omo.inbox.models import Conversation, Message
@@ -130,8 +133,6 @@ def brand_group(brand_id: int) -> str:
 def list_groups(who: selectors.Viewer) -> list[str]:
     """The list groups this socket may join: what the actor's scope lets it see (the same scope as
     omo.inbox.selectors.visible_conversations)."""
-    from omo.core.access import Scope
-
     actor = selectors._actor(who)
     if actor is None:
         return []
@@ -159,8 +160,6 @@ def audience(
     """Every list group that shows this conversation, plus its own group.
 
     `clerk_id`: the customer's bound clerk when the caller read it already (None: no clerk)."""
-    from omo.binding.selectors import bound_clerk_id
-
     groups = {conversation_group(conversation.pk), brand_group(conversation.brand_id)}
     for store_id in (conversation.store_id, *extra_stores):
         if store_id:
@@ -218,8 +217,6 @@ def _conversation(conversation_id: int) -> Conversation | None:
 def on_message_created(event: dict[str, Any]) -> None:
     # One query: the message, its conversation and contact, and the customer's bound clerk. It runs
     # between a customer's message being stored and the clerk seeing it, so every look-up counts.
-    from omo.binding.models import Binding
-
     bound_clerk = Binding.objects.filter(
         brand_id=OuterRef("brand_id"),
         customer_id=OuterRef("conversation__customer_id"),

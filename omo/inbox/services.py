@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from omo.binding.selectors import current_binding
 from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.errors import FieldError
@@ -225,8 +226,6 @@ def save_canned_reply(
 
 def render_canned_reply(canned: CannedReply, conversation: Conversation, *, user: User) -> str:
     """The body with {customer_name}, {clerk_name} (the bound clerk, else the sender) and {store_name}."""
-    from omo.binding.selectors import current_binding
-
     if canned.brand_id != conversation.brand_id:
         raise InboxError("canned", "no such canned reply", status=404)
     binding = current_binding(conversation.customer)
@@ -282,8 +281,6 @@ def assign_conversation(
 
 def staff_on_duty(store: Store, at: dt.datetime | None = None) -> list[User]:
     """Who of the store is on duty now (the store team view)."""
-    from omo.staff.models import User
-
     at = at or timezone.now()
     staff = User.objects.filter(brand_id=store.brand_id, store=store, is_active=True).filter(
         Q(role=Role.CLERK) | Q(role=Role.STORE_MANAGER)
@@ -334,7 +331,12 @@ HQ_ROLES = (Role.HQ_ADMIN, Role.HQ_AGENT)
 
 
 def assign_by_staff(
-    conversation: Conversation, *, actor: Actor, queue: str, assignee: Any = None, store: Any = None
+    conversation: Conversation,
+    *,
+    actor: Actor,
+    queue: str,
+    assignee: User | None = None,
+    store: Store | None = None,
 ) -> bool:
     """Manual assignment with an audit entry: to HQ (optionally one HQ agent), a store team or a clerk.
 

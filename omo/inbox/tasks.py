@@ -7,13 +7,13 @@ from typing import Any
 
 from django_tasks import task
 
+from omo.binding.services import expire_recoveries
+from omo.inbox import routing
+
 
 @task()
 def escalate_and_return() -> dict[str, Any]:
     """Every minute (registered in omo.core.schedule): re-route what time alone changed; expire old recovery asks."""
-    from omo.binding.services import expire_recoveries
-    from omo.inbox import routing
-
     moved = routing.escalate_and_return()
     return {"moved": moved, "recoveries_expired": expire_recoveries()}
 

@@ -8,16 +8,17 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from omo.attribution.models import Attribution
+from omo.binding.models import Binding
 from omo.core import followups
 from omo.core.models import Brand
+from omo.customers.models import CustomerMerge
 from omo.outgoing_webhooks import services
 from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 from omo.outgoing_webhooks.topics import TOPICS, event_id
 
 
 def _attributed(brand: Brand, since: dt.datetime) -> Iterator[tuple[dict[str, Any], dt.datetime]]:
-    from omo.attribution.models import Attribution
-
     rows = Attribution.objects.filter(brand=brand, clerk_id__isnull=False, decided_at__gte=since)
     for order_id, clerk_id, store_id, rule, at in rows.order_by("order_id").values_list(
         "order_id", "clerk_id", "store_id", "rule", "decided_at"
@@ -33,8 +34,6 @@ def _attributed(brand: Brand, since: dt.datetime) -> Iterator[tuple[dict[str, An
 
 
 def _merged(brand: Brand, since: dt.datetime) -> Iterator[tuple[dict[str, Any], dt.datetime]]:
-    from omo.customers.models import CustomerMerge
-
     rows = CustomerMerge.objects.filter(brand=brand, created_at__gte=since)
     for merge_id, survivor_id, merged_id, automatic, at in rows.order_by("id").values_list(
         "id", "survivor_id", "merged_id", "automatic", "created_at"
@@ -52,8 +51,6 @@ def _merged(brand: Brand, since: dt.datetime) -> Iterator[tuple[dict[str, Any], 
 
 
 def _bound(brand: Brand, since: dt.datetime) -> Iterator[tuple[dict[str, Any], dt.datetime]]:
-    from omo.binding.models import Binding
-
     rows = Binding.objects.filter(brand=brand, started_at__gte=since)
     for binding_id, customer_id, clerk_id, store_id, source, at in rows.order_by("id").values_list(
         "id", "customer_id", "clerk_id", "store_id", "source", "started_at"

@@ -18,6 +18,12 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import pgettext_lazy
 
+from omo.attribution.models import Attribution
+from omo.binding.models import Binding
+from omo.commerce.models import Order
+from omo.customers.models import Customer, CustomerMerge
+from omo.staff.models import Store, User
+
 TEST_TOPIC = "webhook.test"
 _EVENT_NAMESPACE = uuid.UUID("6f1d2c1e-8a4b-4f0e-9a53-0c4be1f7d2a9")
 
@@ -29,8 +35,6 @@ def _iso(moment: Any) -> str | None:
 
 
 def _clerk(user_id: int | None) -> dict[str, Any] | None:
-    from omo.staff.models import User
-
     if user_id is None:
         return None
     user = User.objects.filter(pk=user_id).values("id", "display_name", "username", "employee_code").first()
@@ -44,8 +48,6 @@ def _clerk(user_id: int | None) -> dict[str, Any] | None:
 
 
 def _store(store_id: int | None) -> dict[str, Any] | None:
-    from omo.staff.models import Store
-
     if store_id is None:
         return None
     store = Store.objects.filter(pk=store_id).values("id", "code", "name").first()
@@ -54,8 +56,6 @@ def _store(store_id: int | None) -> dict[str, Any] | None:
 
 def _customer(customer_id: int | None) -> dict[str, Any] | None:
     """Ids and the member number only: contact details never leave in a webhook."""
-    from omo.customers.models import Customer
-
     if customer_id is None:
         return None
     row = Customer.objects.filter(pk=customer_id).values("id", "member_number").first()
@@ -63,9 +63,6 @@ def _customer(customer_id: int | None) -> dict[str, Any] | None:
 
 
 def order_attributed(payload: dict[str, Any]) -> dict[str, Any]:
-    from omo.attribution.models import Attribution
-    from omo.commerce.models import Order
-
     order = Order.objects.filter(pk=payload["order_id"], brand_id=payload["brand_id"]).values(
         "id",
         "name",
@@ -111,8 +108,6 @@ def order_attributed(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def customer_merged(payload: dict[str, Any]) -> dict[str, Any]:
-    from omo.customers.models import CustomerMerge
-
     merge: Mapping[str, Any] = (
         CustomerMerge.objects.filter(pk=payload["merge_id"]).values("reason", "trigger_kind").first() or {}
     )
@@ -128,8 +123,6 @@ def customer_merged(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def binding_created(payload: dict[str, Any]) -> dict[str, Any]:
-    from omo.binding.models import Binding
-
     started = Binding.objects.filter(pk=payload["binding_id"]).values_list("started_at", flat=True).first()
     return {
         "binding_id": payload["binding_id"],
@@ -178,7 +171,7 @@ def topic_choices() -> list[tuple[str, Promise]]:
     return [(name, topic.label) for name, topic in TOPICS.items()]
 
 
-def event_id(brand_id: int, topic: str, key: Any) -> str:
+def event_id(brand_id: int, topic: str, key: int | str) -> str:
     """The stable id of the event about one domain row (same on every publication and attempt)."""
     return "evt_" + uuid.uuid5(_EVENT_NAMESPACE, f"{brand_id}:{topic}:{key}").hex
 

@@ -28,8 +28,13 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from omo.attribution.models import Click
+from omo.binding.models import Binding
+from omo.commerce.models import Order, OrderLine, Refund, SalesChannel
 from omo.core import events as domain_events
 from omo.core.money import exponent
+from omo.inbox.models import Message
+from omo.loyalty.models import CouponCode, CouponRedemption, PointsEntry
 from omo.tracking.bulk import insert_events
 from omo.tracking.models import TrackedEvent
 
@@ -88,8 +93,6 @@ def save(rows: Sequence[TrackedEvent]) -> int:
 
 
 def _products_by_order(order_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
-    from omo.commerce.models import OrderLine
-
     products: dict[int, list[dict[str, Any]]] = defaultdict(list)
     rows = (
         OrderLine.objects.filter(order_id__in=list(order_ids))
@@ -110,8 +113,6 @@ def _products_by_order(order_ids: Iterable[int]) -> dict[int, list[dict[str, Any
 
 
 def _order_rows(order_ids: Sequence[int]) -> list[dict[str, Any]]:
-    from omo.commerce.models import Order
-
     return [
         dict(row)
         for row in Order.objects.filter(pk__in=list(order_ids), customer_id__isnull=False).values(
@@ -137,8 +138,6 @@ def _order_rows(order_ids: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def _order_properties(row: dict[str, Any], products: list[dict[str, Any]] | None) -> dict[str, Any]:
-    from omo.commerce.models import SalesChannel
-
     currency = row["currency"]
     labels = dict(SalesChannel.choices)
     props: dict[str, Any] = {
@@ -224,8 +223,6 @@ def record_order_cancelled(order_id: int, *, now: dt.datetime | None = None) -> 
 
 
 def record_refund(refund_id: int, *, now: dt.datetime | None = None) -> int:
-    from omo.commerce.models import Refund
-
     now = now or timezone.now()
     refund = Refund.objects.filter(pk=refund_id).values("id", "order_id", "amount", "created_at").first()
     if refund is None:
@@ -254,8 +251,6 @@ def record_refund(refund_id: int, *, now: dt.datetime | None = None) -> int:
 
 def record_messages(message_ids: Sequence[int], *, now: dt.datetime | None = None) -> int:
     """Message Received / Message Sent; internal notes stay off the customer's timeline."""
-    from omo.inbox.models import Message
-
     now = now or timezone.now()
     rows = Message.objects.filter(pk__in=list(message_ids), direction__in=["in", "out"]).values(
         "id",
@@ -302,8 +297,6 @@ def record_messages(message_ids: Sequence[int], *, now: dt.datetime | None = Non
 
 def record_clicks(click_ids: Sequence[int], *, now: dt.datetime | None = None) -> int:
     """Product Clicked (a product link) or Link Clicked; link previews and unknown visitors skipped."""
-    from omo.attribution.models import Click
-
     now = now or timezone.now()
     rows = Click.objects.filter(pk__in=list(click_ids), is_preview=False, customer_id__isnull=False).values(
         "id",
@@ -344,8 +337,6 @@ def record_clicks(click_ids: Sequence[int], *, now: dt.datetime | None = None) -
 
 
 def record_binding(binding_id: int, *, ended: bool, reason: str = "", now: dt.datetime | None = None) -> int:
-    from omo.binding.models import Binding
-
     now = now or timezone.now()
     row = (
         Binding.objects.filter(pk=binding_id)
@@ -402,8 +393,6 @@ def record_binding(binding_id: int, *, ended: bool, reason: str = "", now: dt.da
 
 
 def record_points(entry_ids: Sequence[int], *, now: dt.datetime | None = None) -> int:
-    from omo.loyalty.models import PointsEntry
-
     now = now or timezone.now()
     rows = PointsEntry.objects.filter(pk__in=list(entry_ids)).values(
         "id", "brand_id", "customer_id", "delta", "kind", "reason", "order_id", "created_at", "expires_at"
@@ -430,8 +419,6 @@ def record_points(entry_ids: Sequence[int], *, now: dt.datetime | None = None) -
 
 
 def record_coupons_issued(code_ids: Sequence[int], *, now: dt.datetime | None = None) -> int:
-    from omo.loyalty.models import CouponCode
-
     now = now or timezone.now()
     rows = CouponCode.objects.filter(pk__in=list(code_ids), customer_id__isnull=False).values(
         "id", "brand_id", "customer_id", "code", "created_at", "coupon_id", coupon_name=F("coupon__name")
@@ -452,8 +439,6 @@ def record_coupons_issued(code_ids: Sequence[int], *, now: dt.datetime | None = 
 
 
 def record_coupon_redeemed(redemption_id: int, *, now: dt.datetime | None = None) -> int:
-    from omo.loyalty.models import CouponRedemption
-
     now = now or timezone.now()
     row = (
         CouponRedemption.objects.filter(pk=redemption_id, customer_id__isnull=False)

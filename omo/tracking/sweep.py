@@ -9,8 +9,12 @@ from collections.abc import Callable
 
 from django.db.models import QuerySet
 
+from omo.attribution.models import Click
+from omo.binding.models import Binding
+from omo.commerce.models import Order
 from omo.core import followups
 from omo.core.models import Brand
+from omo.inbox.models import Message
 from omo.tracking import server_events
 from omo.tracking.models import TrackedEvent
 
@@ -52,8 +56,6 @@ def _ids(rows: list[Row]) -> list[int]:
 
 
 def orders(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
-    from omo.commerce.models import Order
-
     queryset = Order.objects.filter(brand=brand, customer_id__isnull=False)
     if since is not None:
         queryset = queryset.filter(created_at__gte=since)
@@ -67,8 +69,6 @@ def orders(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
 
 
 def messages(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
-    from omo.inbox.models import Message
-
     queryset = Message.objects.filter(
         brand=brand, direction__in=["in", "out"], conversation__customer_id__isnull=False
     )
@@ -80,8 +80,6 @@ def messages(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
 
 
 def clicks(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
-    from omo.attribution.models import Click
-
     queryset = Click.objects.filter(brand=brand, is_preview=False, customer_id__isnull=False)
     if since is not None:
         queryset = queryset.filter(clicked_at__gte=since)
@@ -91,8 +89,6 @@ def clicks(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
 
 
 def bindings(brand: Brand, since: dt.datetime | None, repair: bool) -> int:
-    from omo.binding.models import Binding
-
     queryset = Binding.objects.filter(brand=brand)
     if since is not None:
         queryset = queryset.filter(started_at__gte=since)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django_tasks import task
+
+from omo.core import waiting
 
 
 @task()
@@ -27,9 +30,6 @@ INTAKE_KEY = 0  # one queue of stored calls for all brands: one waiting task at 
 @task()
 def process_intake(key: int = INTAKE_KEY) -> dict[str, int]:
     """Calls stored by the tracking edge → events with identity (omo.tracking.services.process_intakes)."""
-    from django.db import transaction
-
-    from omo.core import waiting
     from omo.tracking import services
 
     counts = services.process_intakes()

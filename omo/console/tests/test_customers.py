@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from omo.analytics.tests.builders import make_customer
+from omo.commerce import shop_links
 from omo.core.models import AuditLog
 from omo.customers.models import CustomerIdentity
 from omo.loyalty.models import Coupon, CouponCode, LoyaltyAccount, PointsEntry, Tier
@@ -137,7 +135,10 @@ def test_a_refused_view_is_not_audited(client_for, other_admin, clerk, seeded_sa
 
 
 def test_member_link_button_hidden_without_the_shop(console, seeded_sales, monkeypatch):
-    monkeypatch.setitem(sys.modules, "omo.commerce.shop_links", None)  # import now raises ImportError
+    def shop_not_mounted(name, *args, **kwargs):
+        raise NoReverseMatch(name)
+
+    monkeypatch.setattr(shop_links, "reverse", shop_not_mounted)  # no shop:member URL to reverse
     body = console.get(
         reverse("console:customer_detail", args=[seeded_sales.customers["A"].pk])
     ).content.decode()
@@ -148,9 +149,9 @@ def test_member_link_button_copies_the_shops_link_as_an_absolute_url(
     console, seeded_sales, monkeypatch, settings
 ):
     settings.BASE_URL = "https://omo.example.tw"
-    shop_links = types.ModuleType("omo.commerce.shop_links")
-    shop_links.member_link = lambda customer: f"/shop/herb/member/{customer.pk}:sig/?x=1&y=2"
-    monkeypatch.setitem(sys.modules, "omo.commerce.shop_links", shop_links)
+    monkeypatch.setattr(
+        shop_links, "member_link", lambda customer: f"/shop/herb/member/{customer.pk}:sig/?x=1&y=2"
+    )
     a = seeded_sales.customers["A"]
     body = console.get(reverse("console:customer_detail", args=[a.pk])).content.decode()
     assert "複製會員頁連結" in body

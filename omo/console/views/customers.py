@@ -6,10 +6,11 @@ from urllib.parse import urlencode, urljoin
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import pgettext
 
 from omo.analytics.selectors import customer_channel_split
+from omo.commerce import shop_links
 from omo.console import selectors
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import SearchForm
@@ -31,17 +32,16 @@ def customer_list(request: ConsoleRequest) -> HttpResponse:
 
 
 def member_page_link(customer: Customer) -> str | None:
-    """The customer's member page as an absolute URL, or None while the shop is not installed.
+    """The customer's member page as an absolute URL, or None while the shop's pages are not served.
 
     The shop gives a path; staff paste the link into a chat, so it is made absolute with the public
     base URL (OMO_BASE_URL), not with the host the console happens to be opened on.
     """
     try:
-        # Imported here: the shop is optional and may not exist in this deployment yet.
-        from omo.commerce.shop_links import member_link
-    except ImportError:
+        path = shop_links.member_link(customer)
+    except NoReverseMatch:  # the shop is optional: a deployment may not mount its URLs
         return None
-    return urljoin(f"{settings.BASE_URL}/", member_link(customer))
+    return urljoin(f"{settings.BASE_URL}/", path)
 
 
 @console_view("customers.read")

@@ -16,15 +16,13 @@ import datetime as dt
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
 
 from omo.core.money import format_money
-
-if TYPE_CHECKING:
-    from omo.inbox.models import Inbox
+from omo.inbox.models import Inbox, Message
 
 
 @dataclass(frozen=True)
@@ -88,8 +86,6 @@ def _share(pushes: int, total_pushes: int, estimate: int) -> int:
 
 def message_costs(inbox: Inbox, month: dt.date | None = None) -> CostReport:
     """Replies, pushes and the NT$ estimate of one LINE inbox for one month (default: this month)."""
-    from omo.inbox.models import Message
-
     time_zone = inbox.brand.time_zone or "Asia/Taipei"
     if month is None:
         month = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(time_zone)).date()

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from omo.inbox.models import Conversation, Inbox, Message
 from omo.platforms import ratelimit
 from omo.platforms.base import (
     DeliveryOutcome,
@@ -43,7 +44,6 @@ from omo.platforms.base import (
 )
 
 if TYPE_CHECKING:
-    from omo.inbox.models import Conversation, Message
     from omo.platforms.line.adapter import LineAdapter
 
 logger = logging.getLogger(__name__)
@@ -63,8 +63,6 @@ class _Attempts:
 
 def take_reply_token(conversation: Conversation, life: dt.timedelta) -> str | None:
     """The conversation's reply token if fresh and unused, consumed so no one else can use it."""
-    from omo.inbox.models import Conversation
-
     row = Conversation.objects.filter(pk=conversation.pk).values("reply_token", "reply_token_at").first()
     if not row or not row["reply_token"] or row["reply_token_at"] is None:
         return None
@@ -77,8 +75,6 @@ def take_reply_token(conversation: Conversation, life: dt.timedelta) -> str | No
 
 
 def _attempt(adapter: LineAdapter, message: Message, request: OutboundRequest) -> _Attempts:
-    from omo.inbox.models import Message as MessageModel
-
     tries = max(1, int(_setting("OMO_LINE_SEND_TRIES", 3)))
     backoff = _setting("OMO_LINE_BACKOFF_SECONDS", 0.5)
     limit = adapter.limits.rate_limits[str(request.endpoint)]
@@ -92,7 +88,7 @@ def _attempt(adapter: LineAdapter, message: Message, request: OutboundRequest) -
             )
         if wait > 0:
             time.sleep(wait)
-        MessageModel.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
+        Message.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
         result = adapter.send(request)
         if result.status is not SendStatus.TRANSIENT:
             return _Attempts(result, ambiguous)
@@ -111,9 +107,7 @@ def _attempt(adapter: LineAdapter, message: Message, request: OutboundRequest) -
 
 def _later(message: Message, code: str) -> DeliveryOutcome:
     """Reschedule, or give up when the message has been tried long enough."""
-    from omo.inbox.models import Message as MessageModel
-
-    attempts = MessageModel.objects.filter(pk=message.pk).values_list("attempts", flat=True).first() or 0
+    attempts = Message.objects.filter(pk=message.pk).values_list("attempts", flat=True).first() or 0
     max_attempts = int(_setting("OMO_LINE_MAX_SEND_ATTEMPTS", 12))
     too_old = message.created_at and timezone.now() - message.created_at > RETRY_KEY_LIFE
     if attempts >= max_attempts or too_old:
@@ -123,9 +117,6 @@ def _later(message: Message, code: str) -> DeliveryOutcome:
 
 
 def deliver(adapter: LineAdapter, message: Message) -> DeliveryOutcome:
-    from omo.inbox.models import Inbox
-    from omo.inbox.models import Message as MessageModel
-
     conversation = message.conversation
     contact = conversation.contact
     inbox = conversation.inbox
@@ -141,14 +132,14 @@ def deliver(adapter: LineAdapter, message: Message) -> DeliveryOutcome:
     except (ValueError, KeyError, TypeError) as exc:
         return DeliveryOutcome(DeliveryState.FAILED, reason=failure_reason("unsupported", str(exc)))
 
-    if message.sent_via == MessageModel.SentVia.REPLY:
+    if message.sent_via == Message.SentVia.REPLY:
         # An earlier run took the reply token and stopped before recording the answer.
         return DeliveryOutcome(DeliveryState.FAILED, via="reply", reason=failure_reason("uncertain"))
 
-    if message.sent_via != MessageModel.SentVia.PUSH and adapter.limits.reply_token_life is not None:
+    if message.sent_via != Message.SentVia.PUSH and adapter.limits.reply_token_life is not None:
         token = take_reply_token(conversation, adapter.limits.reply_token_life)
         if token:
-            MessageModel.objects.filter(pk=message.pk).update(sent_via=MessageModel.SentVia.REPLY)
+            Message.objects.filter(pk=message.pk).update(sent_via=Message.SentVia.REPLY)
             tried = _attempt(adapter, message, OutboundRequest(messages=messages, reply_token=token))
             result = tried.result
             if result.ok:
@@ -164,11 +155,11 @@ def deliver(adapter: LineAdapter, message: Message) -> DeliveryOutcome:
                     reason=failure_reason("rejected", f"{result.http_status} {result.error}"),
                 )
             # rate limited on reply: LINE did not take it; the token will be stale by then → push later
-            MessageModel.objects.filter(pk=message.pk).update(sent_via=MessageModel.SentVia.PUSH)
+            Message.objects.filter(pk=message.pk).update(sent_via=Message.SentVia.PUSH)
             if result.status is SendStatus.RATE_LIMITED:
                 return _later(message, "rate_limited")
 
-    MessageModel.objects.filter(pk=message.pk).update(sent_via=MessageModel.SentVia.PUSH)
+    Message.objects.filter(pk=message.pk).update(sent_via=Message.SentVia.PUSH)
     request = OutboundRequest(
         messages=messages, to=contact.external_user_id, retry_key=str(message.retry_key)
     )
