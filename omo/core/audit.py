@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import AbstractUser
 from django.http import HttpRequest
 
 from omo.core import access
@@ -72,7 +73,13 @@ class Actor:
 
     @classmethod
     def from_request(
-        cls, request: HttpRequest, *, brand: Brand, user: Any = None, api_key: ApiKey | None = None, role: str
+        cls,
+        request: HttpRequest,
+        *,
+        brand: Brand,
+        user: AbstractUser | None = None,
+        api_key: ApiKey | None = None,
+        role: str,
     ) -> Actor:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         ip = forwarded.split(",")[0].strip() or request.META.get("REMOTE_ADDR") or None

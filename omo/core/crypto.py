@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 @lru_cache(maxsize=4)
@@ -47,7 +48,9 @@ def _load(text: str) -> dict[str, Any]:
 class EncryptedJSONField(models.TextField[dict[str, Any], dict[str, Any]]):
     """A dict stored as Fernet ciphertext. Reads give the dict back; the column holds no clear text."""
 
-    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> dict[str, Any]:
+    def from_db_value(
+        self, value: str | None, expression: models.Expression, connection: BaseDatabaseWrapper
+    ) -> dict[str, Any]:
         if not value:
             return {}
         return _load(decrypt(value))

@@ -17,10 +17,10 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 from asgiref.sync import sync_to_async
@@ -38,6 +38,9 @@ DbRunner = Callable[..., Awaitable[Any]]
 Committer = Callable[[list[tuple[Any, list[Any]]]], Awaitable[list[Any]]]
 
 MAX_BATCH_ROWS = 5000  # entries per transaction unless the edge sets its own
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 # --- requests and answers ------------------------------------------------------------------------------
@@ -95,7 +98,7 @@ def parse_json(raw_body: bytes) -> Any:
 # --- a short-lived cache -------------------------------------------------------------------------------
 
 
-class TtlCache:
+class TtlCache(Generic[K, V]):
     """key → value (None meaning "no such thing"), briefly. Reads never touch the database.
 
     Found values live `hit_ttl` seconds, misses `miss_ttl` (so junk traffic does not reach the
@@ -103,21 +106,21 @@ class TtlCache:
 
     def __init__(self, hit_ttl: float, miss_ttl: float, max_entries: int = 10_000) -> None:
         self._hit_ttl, self._miss_ttl, self._max_entries = hit_ttl, miss_ttl, max_entries
-        self._entries: dict[Any, tuple[float, Any]] = {}
+        self._entries: dict[K, tuple[float, V | None]] = {}
 
-    def get(self, key: Any) -> tuple[bool, Any]:
+    def get(self, key: K) -> tuple[bool, V | None]:
         entry = self._entries.get(key)
         if entry is None or entry[0] < time.monotonic():
             return False, None
         return True, entry[1]
 
-    def put(self, key: Any, value: Any) -> None:
+    def put(self, key: K, value: V | None) -> None:
         if len(self._entries) >= self._max_entries:
             self._entries.clear()
         ttl = self._hit_ttl if value is not None else self._miss_ttl
         self._entries[key] = (time.monotonic() + ttl, value)
 
-    def forget(self, key: Any) -> None:
+    def forget(self, key: K) -> None:
         self._entries.pop(key, None)
 
     def clear(self) -> None:
@@ -165,7 +168,7 @@ async def run_in_calling_thread(fn: Callable[..., Any], *args: Any) -> Any:
 
 @dataclass
 class _Pending:
-    inbox_id: Any  # the key: an inbox id, a source
+    inbox_id: int  # the key: an inbox id, a connection id, the tracking intake's key
     rows: list[Any]
     future: asyncio.Future[None]
 
@@ -517,7 +520,7 @@ class Edge:
             writer = self._writers[loop] = self.new_writer(committer)
         return writer
 
-    async def store(self, key: Any, rows: list[Any], *, deadline: float) -> Stored:
+    async def store(self, key: int, rows: list[Any], *, deadline: float) -> Stored:
         """Hand rows to the writer and wait, at most `deadline` seconds, for their commit."""
         future = await self.writer().write(key, rows)
         try:

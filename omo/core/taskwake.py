@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import connections
 from django.db.models.signals import post_save
+from django_tasks_db.models import DBTaskResult
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +48,18 @@ def ring_locally() -> None:
     _local_bell.set()
 
 
-def _on_task_saved(sender: type, instance: Any, created: bool, using: str, **kwargs: Any) -> None:
+def _on_task_saved(
+    sender: type[DBTaskResult[..., object]],
+    instance: DBTaskResult[..., object],
+    created: bool,
+    using: str,
+    **kwargs: Any,
+) -> None:
     if created:
         ring(using)
 
 
 def connect_signals() -> None:
-    from django_tasks_db.models import DBTaskResult
-
     post_save.connect(_on_task_saved, sender=DBTaskResult, dispatch_uid="omo.core.taskwake.ring")
 
 

@@ -29,26 +29,27 @@ from django_tasks.base import Task
 from omo.core.bulk import column_of
 
 AnyTask = Task[..., Any]
+TaskKey = int  # what a waiting task is for: an inbox id, the tracking intake's key
 
 # (task path, key) → id of a task this process saw waiting (READY).
-_known: dict[tuple[str, Any], Any] = {}
+_known: dict[tuple[str, TaskKey], Any] = {}
 
 
 def uses_database_queue(task: AnyTask) -> bool:
     return type(task.get_backend()).__module__.startswith("django_tasks_db")
 
 
-def known(task: AnyTask, key: Any) -> Any:
+def known(task: AnyTask, key: TaskKey) -> Any:
     """The id of the task for `key` this process last saw waiting, or None."""
     return _known.get((task.module_path, key))
 
 
-def forget(task: AnyTask, key: Any, task_id: Any) -> None:
+def forget(task: AnyTask, key: TaskKey, task_id: Any) -> None:
     if _known.get((task.module_path, key)) == task_id:
         _known.pop((task.module_path, key), None)
 
 
-def _remember(task: AnyTask, key: Any, task_id: Any) -> None:
+def _remember(task: AnyTask, key: TaskKey, task_id: Any) -> None:
     _known[(task.module_path, key)] = task_id
 
 
@@ -82,7 +83,7 @@ def still_waiting_params(task_id: Any) -> list[Any]:
     return [DBTaskResult._meta.pk.get_db_prep_value(task_id, connection), TaskResultStatus.READY.value]
 
 
-def ready_task_exists(task: AnyTask, key: Any) -> bool:
+def ready_task_exists(task: AnyTask, key: TaskKey) -> bool:
     """Is a task for `key` waiting, not yet taken by a worker? (In the input's transaction.)"""
     from django_tasks.base import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
@@ -105,7 +106,7 @@ def ready_task_exists(task: AnyTask, key: Any) -> bool:
     return found is not None
 
 
-def ensure(task: AnyTask, keys: Iterable[Any], *, after_commit: list[Any] | None = None) -> None:
+def ensure(task: AnyTask, keys: Iterable[TaskKey], *, after_commit: list[TaskKey] | None = None) -> None:
     """Make sure a task will run for each key. Call inside the transaction that stores the input."""
     ids = sorted(set(keys))
     if uses_database_queue(task):
@@ -121,7 +122,7 @@ def ensure(task: AnyTask, keys: Iterable[Any], *, after_commit: list[Any] | None
     transaction.on_commit(lambda: start(task, ids))
 
 
-def start(task: AnyTask, keys: Iterable[Any]) -> None:
+def start(task: AnyTask, keys: Iterable[TaskKey]) -> None:
     """Enqueue the task for keys whose input is committed (backends other than the database queue)."""
     for key in sorted(set(keys)):
         task.enqueue(key)
@@ -141,7 +142,7 @@ def guarded_params(task_ids: list[Any], params: list[Any]) -> list[Any]:
     return [list(task_ids), TaskResultStatus.READY.value, *params, len(task_ids)]
 
 
-def forget_all(task: AnyTask, keys: Iterable[Any]) -> None:
+def forget_all(task: AnyTask, keys: Iterable[TaskKey]) -> None:
     """A guarded insert found a task taken (it does not say which): look them all up again."""
     for key in keys:
         _known.pop((task.module_path, key), None)

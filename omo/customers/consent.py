@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import transaction
 from django.utils import timezone
@@ -274,7 +274,22 @@ def history(customer: Customer) -> list[Consent]:
 # --- the platforms: follow and block -------------------------------------------------------------
 
 
-def on_follow(contact: Any, *, at: dt.datetime) -> None:
+class ChatAccount(Protocol):
+    @property
+    def platform(self) -> str: ...
+
+
+class FollowingContact(Protocol):
+    """A chat contact that followed or blocked the brand's account (the inbox's Contact)."""
+
+    @property
+    def inbox(self) -> ChatAccount: ...
+
+    @property
+    def customer(self) -> Customer: ...
+
+
+def on_follow(contact: FollowingContact, *, at: dt.datetime) -> None:
     """A follow (or unblock) on LINE: messages are welcome again (source line.follow)."""
     if contact.inbox.platform != Consent.Platform.LINE:
         return
@@ -283,7 +298,7 @@ def on_follow(contact: Any, *, at: dt.datetime) -> None:
     )
 
 
-def on_unfollow(contact: Any, *, at: dt.datetime) -> None:
+def on_unfollow(contact: FollowingContact, *, at: dt.datetime) -> None:
     """A block on LINE: marketing consent withdrawn (source line.unfollow); the contact is unreachable."""
     if contact.inbox.platform != Consent.Platform.LINE:
         return

@@ -72,7 +72,7 @@ class IntakeRow:
 # --- write keys ------------------------------------------------------------------------------------
 
 
-class SourceCache(TtlCache):
+class SourceCache(TtlCache[str, TrackingSource]):
     """write key → TrackingSource (or None for "no such active key")."""
 
     def __init__(self) -> None:

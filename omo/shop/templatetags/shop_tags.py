@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 from django import template
+from django.db.models import Model
 from django.utils.translation import get_language
 
 from omo.core.money import format_money
@@ -21,7 +23,7 @@ def money(minor: int | None, currency: str = "TWD") -> str:
 
 
 @register.filter
-def localized(obj: Any, field: str = "title") -> str:
+def localized(obj: Model, field: str = "title") -> str:
     """`{{ product|localized }}` → title_en when the page is in English and one exists, else title.
 
     Catalogue rows carry their English name in a sibling `<field>_en` column."""
@@ -39,7 +41,7 @@ def first_image(images: Any) -> Any:
 
 
 @register.filter
-def get_item(mapping: Any, key: Any) -> Any:
+def get_item(mapping: Any, key: Hashable) -> Any:
     """`{{ stock_by_variant|get_item:variant.pk }}`: a dict lookup by a variable key."""
     try:
         return mapping.get(key)
