@@ -37,6 +37,16 @@ def _can_view(actor: Actor, conversation_id: int) -> dict[str, Any] | None:
     return selectors.conversation_summary(conversation) if conversation is not None else None
 
 
+def _as_id(value: object) -> int | None:
+    """An id sent as a JSON number or a string of digits; None for anything else."""
+    if not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(value)
+    except (ValueError, OverflowError):  # "12a", NaN, Infinity
+        return None
+
+
 def _still_visible(actor: Actor, conversation_id: int) -> bool:
     return selectors.visible_conversations(actor).filter(pk=conversation_id).exists()
 
@@ -76,7 +86,7 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
     async def _error(self, code: str, message: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "message": message, **extra})
 
-    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+    async def receive_json(self, content: object, **kwargs: Any) -> None:
         if not isinstance(content, dict):
             await self._error("bad_request", "send a JSON object with a type")
             return
@@ -89,9 +99,8 @@ class InboxConsumer(AsyncJsonWebsocketConsumer):
                 await self._join(group)
             await self.send_json({"type": "subscribed", "target": "list", "groups": len(groups)})
         elif kind in ("subscribe.conversation", "unsubscribe.conversation"):
-            try:
-                conversation_id = int(content.get("conversation_id"))
-            except (TypeError, ValueError):
+            conversation_id = _as_id(content.get("conversation_id"))
+            if conversation_id is None:
                 await self._error("bad_request", "conversation_id must be a number")
                 return
             if kind == "unsubscribe.conversation":

@@ -225,6 +225,10 @@ class Message(BrandScoped):
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    # Not a column: set on the inbound message omo.inbox.ingest.record_inbound_message returns,
+    # False when the platform's message id was recorded already (a redelivery).
+    is_new: bool
+
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [

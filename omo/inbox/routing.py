@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from omo.binding.models import Binding
+from omo.binding.selectors import current_binding_of
 from omo.core import events
 from omo.core.models import Brand
 from omo.customers.models import Customer
@@ -173,17 +175,9 @@ def settings_for(brand_id: int) -> InboxSettings:
     return found or InboxSettings(brand_id=brand_id)
 
 
-_NOT_READ = object()
-
-
-def _bound_clerk(conversation: Conversation) -> Any:
-    """The customer's current clerk (with store and brand), read once per routing of this object."""
-    from omo.binding import selectors as binding_selectors
-
-    cached = getattr(conversation, "_routing_clerk", _NOT_READ)
-    if cached is not _NOT_READ:
-        return cached
-    binding = binding_selectors.current_binding_of(conversation.brand_id, conversation.customer_id)
+def _bound_clerk(conversation: Conversation) -> User | None:
+    """The customer's current clerk (with store and brand)."""
+    binding = current_binding_of(conversation.brand_id, conversation.customer_id)
     return binding.clerk if binding is not None else None
 
 
@@ -196,7 +190,11 @@ def sla_breached(conversation: Conversation, now: dt.datetime) -> bool:
 
 
 def decide(conversation: Conversation, now: dt.datetime) -> Decision:
-    clerk = _bound_clerk(conversation)
+    return _decide(conversation, now, _bound_clerk(conversation))
+
+
+def _decide(conversation: Conversation, now: dt.datetime, clerk: User | None) -> Decision:
+    """`decide`, given the customer's bound clerk (None: not bound)."""
     if clerk is None:
         store = conversation.store
         if store is not None:
@@ -227,7 +225,7 @@ def _describe(conversation: Conversation, decision: Decision) -> str:
         clerk = User.objects.filter(pk=decision.assignee_id).first()
         target = f"店員 {clerk} / clerk {clerk}"
     elif decision.queue == Queue.STORE:
-        store = Store.objects.filter(pk=decision.store_id).first()
+        store = Store.objects.filter(pk=decision.store_id).first() if decision.store_id else None
         target = f"門市團隊（{store}）/ store team ({store})"
     else:
         target = "總部客服 / HQ agents"
@@ -237,7 +235,11 @@ def _describe(conversation: Conversation, decision: Decision) -> str:
 
 @transaction.atomic
 def assign(
-    conversation: Conversation, decision: Decision, *, actor_user: Any = None, now: dt.datetime | None = None
+    conversation: Conversation,
+    decision: Decision,
+    *,
+    actor_user: User | None = None,
+    now: dt.datetime | None = None,
 ) -> bool:
     """Apply `decision`; when it changes who handles the conversation, write the timeline event. True if changed."""
     now = now or timezone.now()
@@ -263,10 +265,10 @@ def assign(
             "store_id": decision.store_id,
             "reason": decision.reason,
             "previous": {"queue": before[0], "assignee_id": before[1], "store_id": before[2]},
-            "actor_id": getattr(actor_user, "pk", None),
+            "actor_id": actor_user.pk if actor_user is not None else None,
         },
         status=Message.Status.SENT,
-        sender=actor_user if getattr(actor_user, "pk", None) else None,
+        sender=actor_user if actor_user is not None and actor_user.pk else None,
     )
     events.publish(
         "message.created",
@@ -307,22 +309,14 @@ def on_inbound(
     now = now or timezone.now()
     if not fresh:
         conversation.refresh_from_db(fields=["waiting_since", "sla_due_at", "store", "queue", "assignee"])
-    conversation._routing_clerk = _bound_clerk(conversation)  # type: ignore[attr-defined]
-    try:
-        return _route_inbound(conversation, now)
-    finally:
-        del conversation._routing_clerk  # type: ignore[attr-defined]
-
-
-def _route_inbound(conversation: Conversation, now: dt.datetime) -> Decision:
+    clerk = _bound_clerk(conversation)  # read once for the SLA clock and the decision
     if conversation.waiting_since is not None and conversation.sla_due_at is None:
-        clerk = _bound_clerk(conversation)
         store = clerk.store if clerk is not None else conversation.store
         minutes = settings_for(conversation.brand_id).sla_minutes
         due = add_open_minutes(store, conversation.waiting_since, minutes)
         Conversation.objects.filter(pk=conversation.pk, sla_due_at__isnull=True).update(sla_due_at=due)
         conversation.sla_due_at = due
-    decision = decide(conversation, now)
+    decision = _decide(conversation, now, clerk)
     if (decision.queue, decision.assignee_id, decision.store_id) != (
         conversation.queue,
         conversation.assignee_id,
@@ -340,10 +334,8 @@ def reroute_customer(customer: Customer, *, now: dt.datetime | None = None) -> l
     return [route(conversation, now=now) for conversation in conversations]
 
 
-def candidates_for_tick(now: dt.datetime) -> Any:
+def candidates_for_tick(now: dt.datetime) -> QuerySet[Conversation]:
     """Open conversations whose routing may have changed with time alone."""
-    from omo.binding.models import Binding
-
     bound = Binding.objects.filter(customer_id=OuterRef("customer_id"), ended_at__isnull=True)
     return (
         Conversation.objects.filter(status=Conversation.Status.OPEN)

@@ -84,7 +84,7 @@ class ReceiptRow:
     payload: dict[str, Any]
 
 
-def stable_event_id(event: Any) -> str:
+def stable_event_id(event: Mapping[str, Any]) -> str:
     """An id for an event that carries none: the same JSON always gives the same id (redeliveries dedupe)."""
     canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:64]
@@ -115,6 +115,11 @@ class InboundEvent:
     @property
     def is_one_to_one(self) -> bool:
         return self.source_type == "user" and bool(self.user_id)
+
+    @property
+    def one_to_one_user_id(self) -> str | None:
+        """The user of a 1:1 chat with the account; None in a group or room, or without a user."""
+        return self.user_id if self.is_one_to_one else None
 
 
 @dataclass(frozen=True)

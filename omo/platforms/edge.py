@@ -32,14 +32,17 @@ import functools
 import json
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
+from omo.core.bulk import column_of
 from omo.core.edge import (
     ASGIApp,
     AsyncPostgresCommitter,
@@ -96,7 +99,7 @@ class EdgeInbox:
     loaded_at: float = field(default_factory=time.monotonic)
 
 
-class InboxCache(TtlCache):
+class InboxCache(TtlCache[int, EdgeInbox]):
     """inbox id → EdgeInbox (or None for "no such inbox")."""
 
     def __init__(self) -> None:
@@ -186,11 +189,14 @@ def insert_receipts(rows: list[ReceiptEntry]) -> None:
         _insert_receipts_values(rows)
 
 
+def _columns(model: type[Model], names: Iterable[str]) -> str:
+    """The quoted columns of these fields of the model, comma-separated."""
+    fields = {concrete.name: concrete for concrete in model._meta.concrete_fields}
+    return ", ".join(connection.ops.quote_name(column_of(fields[name])) for name in names)
+
+
 def _receipt_table() -> tuple[str, str]:
-    ops = connection.ops
-    meta = WebhookReceipt._meta
-    columns = ", ".join(ops.quote_name(meta.get_field(name).column) for name in RECEIPT_FIELDS)
-    return ops.quote_name(meta.db_table), columns
+    return connection.ops.quote_name(WebhookReceipt._meta.db_table), _columns(WebhookReceipt, RECEIPT_FIELDS)
 
 
 @functools.cache
@@ -288,17 +294,15 @@ def commit_receipts(items: list[tuple[int, list[Any]]]) -> list[int]:
             if attempt == 2 or connection.in_atomic_block:
                 raise
             connection.close()
+    raise AssertionError("unreachable")
 
 
 @functools.cache
 def _intake_insert_sql() -> str:
-    ops = connection.ops
-    meta = WebhookIntake._meta
-    columns = ", ".join(
-        ops.quote_name(meta.get_field(name).column) for name in ("inbox", "body", "received_at")
-    )
+    table = connection.ops.quote_name(WebhookIntake._meta.db_table)
+    columns = _columns(WebhookIntake, ("inbox", "body", "received_at"))
     return (
-        f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608 - names from _meta
+        f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from _meta
         "SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::timestamptz[])"
     )
 

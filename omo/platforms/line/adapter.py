@@ -94,6 +94,11 @@ def _json_or_empty(body: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def _object(value: object) -> dict[str, Any]:
+    """A JSON object of an event, or {} when the field is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def _header(headers: Any, name: str) -> str:
     if not headers:
         return ""
@@ -205,8 +210,8 @@ class LineAdapter(PlatformAdapter):
                 model = UnknownEvent.new_from_json_dict(event)
             except (ValueError, TypeError):
                 model = None
-        source = event.get("source") if isinstance(event.get("source"), dict) else {}
-        context = event.get("deliveryContext") if isinstance(event.get("deliveryContext"), dict) else {}
+        source = _object(event.get("source"))
+        context = _object(event.get("deliveryContext"))
         event_id = event.get("webhookEventId")
         return InboundEvent(
             event_id=event_id if isinstance(event_id, str) and event_id else stable_event_id(event),
@@ -267,7 +272,9 @@ class LineAdapter(PlatformAdapter):
         error = _error_text(body) or (exc.reason or "")
         if status == 409:
             # "The retry key is already accepted": the first attempt went through.
-            ids = [m.get("id") for m in body.get("sentMessages") or [] if isinstance(m, dict) and m.get("id")]
+            ids = [
+                str(m["id"]) for m in body.get("sentMessages") or [] if isinstance(m, dict) and m.get("id")
+            ]
             accepted = _header(exc.headers, "x-line-accepted-request-id") or request_id
             return SendResult(SendStatus.ALREADY_ACCEPTED, endpoint, 409, accepted, ids, error)
         if status == 429:

@@ -121,11 +121,12 @@ def _wants_content(event: InboundEvent) -> bool:
 
 def prepare(inbox: Inbox, adapter: LineAdapter, event: InboundEvent) -> Prepared:
     prepared = Prepared()
-    if not event.known or not event.is_one_to_one:
+    user_id = event.one_to_one_user_id
+    if not event.known or user_id is None:
         return prepared
     if _needs_profile(inbox, event):
         try:
-            prepared.profile = adapter.fetch_profile(event.user_id)
+            prepared.profile = adapter.fetch_profile(user_id)
             prepared.profile_fetched = True
         except PlatformError as exc:
             prepared.notes.append(f"profile not fetched: {exc}")
@@ -154,12 +155,12 @@ def prepare(inbox: Inbox, adapter: LineAdapter, event: InboundEvent) -> Prepared
 # --- phase 2: database ---------------------------------------------------------------------------------
 
 
-def _contact(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Contact:
+def _contact(inbox: Inbox, user_id: str, prepared: Prepared) -> Contact:
     profile = prepared.profile
     fetched_at = timezone.now() if prepared.profile_fetched else None
     return ingest.get_or_create_contact(
         inbox,
-        event.user_id,
+        user_id,
         display_name=profile.display_name if profile else "",
         picture_url=profile.picture_url if profile else "",
         language=profile.language if profile else "",
@@ -211,10 +212,11 @@ def apply(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Outcome:
     if event.source_type in ("group", "room"):
         return _ignored(f"{event.event_type} in a {event.source_type} chat: omo serves 1:1 chats only")
     model = event.model
-    if not event.is_one_to_one:
+    user_id = event.one_to_one_user_id
+    if user_id is None:
         return _ignored(f"{event.event_type} without a user")
     if isinstance(model, FollowEvent):
-        contact = _contact(inbox, event, prepared)
+        contact = _contact(inbox, user_id, prepared)
         applied = ingest.receive_follow(
             inbox,
             contact,
@@ -225,23 +227,25 @@ def apply(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Outcome:
         )
         return Outcome(PROCESSED, "" if applied else "a later unfollow was already recorded")
     if isinstance(model, UnfollowEvent):
-        contact = _contact(inbox, event, prepared)
+        contact = _contact(inbox, user_id, prepared)
         applied = ingest.receive_unfollow(contact, occurred_at=_occurred(event))
         return Outcome(PROCESSED, "" if applied else "a later follow was already recorded")
     if isinstance(model, MessageEvent):
-        return _message(inbox, event, prepared)
+        return _message(inbox, event, user_id, prepared)
     if isinstance(model, MessageEditedEvent):
         if not isinstance(model.message, TextMessageContent):
             return _ignored("edit of a non-text message")
         found = ingest.record_edit(inbox, model.message.id, text=model.message.text, at=_occurred(event))
         if found:
             return Outcome(PROCESSED)
-        return _message(inbox, event, prepared)  # the original never reached us: keep the latest text
+        return _message(
+            inbox, event, user_id, prepared
+        )  # the original never reached us: keep the latest text
     if isinstance(model, UnsendEvent):
         found = ingest.mark_unsent(inbox, model.unsend.message_id, at=_occurred(event))
         return Outcome(PROCESSED, "" if found else "unsent message was never recorded")
     if isinstance(model, PostbackEvent):
-        contact = _contact(inbox, event, prepared)
+        contact = _contact(inbox, user_id, prepared)
         claimed = ingest.receive_postback(
             inbox,
             contact,
@@ -255,7 +259,7 @@ def apply(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Outcome:
     return _ignored(f"{event.event_type}: nothing to do")
 
 
-def _message(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Outcome:
+def _message(inbox: Inbox, event: InboundEvent, user_id: str, prepared: Prepared) -> Outcome:
     from omo.platforms.tasks import fetch_message_content
 
     content = event.model.message
@@ -277,7 +281,7 @@ def _message(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Outcome:
         )
         attachment = (name, prepared.content)
         payload["content_type"] = prepared.content_type
-    contact = _contact(inbox, event, prepared)
+    contact = _contact(inbox, user_id, prepared)
     message = ingest.receive_message(
         inbox,
         contact,
