@@ -93,3 +93,93 @@ def test_the_string_check_sees_paths_and_labels(tmp_path):
         'D = "inbox is closed"\n'
     )
     assert names_in_strings(module, {"inbox", "shop", "staff"}) == {"inbox", "shop"}
+
+
+# --- imports of other apps inside functions ---------------------------------------------------------
+
+# An import of another app inside a function hides a dependency from whoever reads the top of the
+# module; with the layers acyclic, one stays there only with its reason on the import line or the
+# line above: `# function-level: <reason>`.
+FUNCTION_LEVEL = re.compile(r"#\s*function-level:\s*\S")
+# Not the product, so not checked: the stand-ins, seed and demo commands (omo.devtools) and the tests'
+# factories and pytest plugins (omo.testing, loaded by the root conftest) reach into the apps where
+# they drive them.
+NOT_PRODUCT = {"devtools", "testing"}
+
+
+def _omo_apps_imported(node: ast.Import | ast.ImportFrom) -> set[str]:
+    """The omo apps an import statement names (`omo.<app>…`, or `from omo import <app>`)."""
+    if isinstance(node, ast.Import):
+        modules = [alias.name for alias in node.names]
+    elif node.level == 0 and node.module == "omo":
+        modules = [f"omo.{alias.name}" for alias in node.names]
+    elif node.level == 0 and node.module:
+        modules = [node.module]
+    else:  # a relative import stays inside its package
+        modules = []
+    return {module.split(".")[1] for module in modules if module.startswith("omo.")}
+
+
+def function_level_imports(path: Path, app: str) -> set[tuple[int, str]]:
+    """(line, other app) of each import of another omo app inside a function of this module of
+    `app` that does not say why with a `# function-level: <reason>` comment."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found = set()
+    for function in ast.walk(ast.parse(source)):
+        if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(function):  # nested functions are walked twice: a set keeps one
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            said = lines[max(node.lineno - 2, 0) : node.end_lineno]  # the line above and the statement
+            if any(FUNCTION_LEVEL.search(line) for line in said):
+                continue
+            found |= {(node.lineno, other) for other in _omo_apps_imported(node) - {app}}
+    return found
+
+
+def test_no_app_imports_another_inside_a_function_without_saying_why():
+    packages = {path.name for path in (ROOT / "omo").iterdir() if (path / "__init__.py").exists()}
+    apps = set(layer_ranks())
+    assert packages - NOT_PRODUCT == apps  # a new package is either an app in the layers or named above
+    offenders = []
+    for app in sorted(apps):
+        for path in sorted((ROOT / "omo" / app).rglob("*.py")):
+            parts = path.relative_to(ROOT).parts
+            if "tests" in parts or "migrations" in parts:
+                continue
+            offenders += [
+                f"{path.relative_to(ROOT)}:{line} imports omo.{other} inside a function"
+                for line, other in sorted(function_level_imports(path, app))
+            ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_the_function_level_check_sees_hidden_imports_and_reads_the_reasons(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from omo.inbox.models import Message\n"  # module level: fine
+        "def a():\n"
+        "    from omo.binding import selectors\n"  # 3: hidden
+        "    import omo.staff.models\n"  # 4: hidden
+        "    from omo import customers, inbox\n"  # 5: hidden (customers), own app (inbox)
+        "    from omo.inbox import routing\n"  # own app
+        "    from . import sibling\n"  # relative: own package
+        "def b():\n"
+        "    def inner():\n"
+        "        from omo.core import events\n"  # 10: hidden, in a nested function
+        "    # function-level: the adapter imports this module\n"
+        "    from omo.platforms.line import adapter\n"  # explained on the line above
+        "    from omo.catalog import (  # function-level: an optional module\n"
+        "        stock,\n"
+        "    )\n"
+        "    from omo.shop import views  # function-level:\n"  # 16: a mark without a reason
+    )
+    assert function_level_imports(module, "inbox") == {
+        (3, "binding"),
+        (4, "staff"),
+        (5, "customers"),
+        (10, "core"),
+        (16, "shop"),
+    }
