@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from omo.binding.models import Binding, BindingPolicy, ClerkCode
+from omo.core.access import Scope
 from omo.core.audit import Actor
 from omo.customers.models import Customer
 from omo.staff.models import User
@@ -132,8 +133,6 @@ def binding_info(customer: Customer) -> dict[str, Any]:
 def customer_connection(actor: Actor) -> Q | None:
     """A clerk's customers include those bound to them now; a store's, those bound to its staff
     (registered with omo.customers.selectors)."""
-    from omo.core.access import Scope
-
     if actor.scope == Scope.OWN and actor.user_id:
         return Q(pk__in=open_binding_customer_ids(actor.brand.pk, actor.user_id))
     if actor.scope == Scope.STORE and actor.store_id:
