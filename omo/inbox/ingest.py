@@ -395,6 +395,13 @@ def attach_content(message: Message, *, name: str, data: bytes) -> None:
     Message.objects.filter(pk=message.pk).update(attachment=message.attachment.name)
 
 
+def record_content_tries(message: Message, tries: int) -> None:
+    """How many times fetching the message's media has been tried (it was not ready, or failed)."""
+    payload = {**(message.payload or {}), "content_tries": tries}
+    Message.objects.filter(pk=message.pk).update(payload=payload)
+    message.payload = payload
+
+
 def mark_unsent(inbox: Inbox, external_id: str, *, at: dt.datetime) -> bool:
     """The customer took a message back: we keep the row (timeline) but drop what it said."""
     message = Message.objects.filter(
