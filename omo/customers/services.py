@@ -12,7 +12,7 @@ from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.errors import FieldError
 from omo.core.models import Brand
-from omo.customers import search
+from omo.customers import identity, search
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.normalize import is_junk, normalize_email, normalize_phone
 
@@ -241,8 +241,6 @@ def resolve_customers(
     INSERT fail with IntegrityError; callers then fall back to get_or_create_customer one by one.
     With `only`, customers that already existed are read with those fields alone (deferred models).
     """
-    from omo.customers import identity
-
     results: list[Customer | CustomerError | None] = [None] * len(refs)
     observations: list[identity.Observation] = []
     slots: list[int] = []
@@ -286,7 +284,38 @@ def live_customer(customer: Customer) -> Customer:
     """The customer itself, or the one it was merged into (following the chain)."""
     if not customer.merged_into_id:
         return customer
-    from omo.customers.identity import live_customer_ids
-
-    pk = live_customer_ids(customer.brand_id, [customer.pk]).get(customer.pk, customer.pk)
+    pk = identity.live_customer_ids(customer.brand_id, [customer.pk]).get(customer.pk, customer.pk)
     return Customer.objects.get(pk=pk)
+
+
+# --- customers known by one identifier (a platform user) ---------------------------------------------
+
+
+def customer_for_identifier(
+    brand: Brand, kind: str, value: str, *, name: str = "", source: str, verified: bool = False
+) -> Customer:
+    """The customer holding this identifier (following merges), or a new customer holding it, named
+    `name`: a platform user seen for the first time. Race-safe on the unique (brand, kind, value):
+    when a concurrent writer stores the identifier first, nothing of ours is kept and theirs is
+    returned."""
+    held = identity.holder(brand.pk, kind, value)
+    if held is not None:
+        return live_customer(held)
+    try:
+        with transaction.atomic():
+            customer = create_customer(brand, actor=None, name=name, source=source)
+            identity.add_identity(customer, kind, value, source=source, verified=verified)
+            return customer
+    except IntegrityError:
+        held = identity.holder(brand.pk, kind, value)
+        if held is None:  # not the identifier's uniqueness after all
+            raise
+        return live_customer(held)
+
+
+def name_if_unnamed(customer_id: int, name: str) -> bool:
+    """A customer made without a name (a chat user whose profile came later) gets this one; a
+    customer who has a name keeps it. True when the name was set."""
+    if not name:
+        return False
+    return Customer.objects.filter(pk=customer_id, name="").update(name=name[:120]) == 1

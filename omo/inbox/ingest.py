@@ -127,34 +127,15 @@ def unregister_handlers(*names_or_prefixes: str) -> None:
 def _customer_for(inbox: Inbox, external_user_id: str, *, name: str) -> Customer:
     """The customer holding this platform user id, or a new bare customer named after the profile."""
     kind = IDENTITY_KIND.get(inbox.platform, CustomerIdentity.Kind.EXTERNAL)
-    identity = (
-        CustomerIdentity.objects.select_related("customer")
-        .filter(brand_id=inbox.brand_id, kind=kind, value=external_user_id)
-        .first()
+    return customer_services.customer_for_identifier(
+        inbox.brand,
+        kind,
+        external_user_id,
+        name=name[:120],
+        source=f"{inbox.platform} inbox {inbox.pk}",
+        # Verified: the id came in a webhook the platform signed (docs/identity.md).
+        verified=kind != CustomerIdentity.Kind.ANONYMOUS,
     )
-    if identity is not None:
-        return customer_services.live_customer(identity.customer)
-    try:
-        with transaction.atomic():
-            customer = customer_services.create_customer(
-                inbox.brand, actor=None, name=name[:120], source=inbox.platform
-            )
-            # Verified: the id came in a webhook the platform signed (docs/identity.md).
-            CustomerIdentity.objects.create(
-                brand_id=inbox.brand_id,
-                customer=customer,
-                kind=kind,
-                value=external_user_id,
-                source=f"{inbox.platform} inbox {inbox.pk}",
-                verified=kind != CustomerIdentity.Kind.ANONYMOUS,
-            )
-            return customer
-    except IntegrityError:  # a concurrent event of the same person created it first
-        return (
-            CustomerIdentity.objects.select_related("customer")
-            .get(brand_id=inbox.brand_id, kind=kind, value=external_user_id)
-            .customer
-        )
 
 
 def get_or_create_contact(
@@ -218,7 +199,7 @@ def update_contact_profile(
     contact.save(update_fields=list(changes))
     if not contact.customer.name and display_name:
         # A bare customer made from an earlier event without a profile gets the name now.
-        Customer.objects.filter(pk=contact.customer_id, name="").update(name=display_name[:120])
+        customer_services.name_if_unnamed(contact.customer_id, display_name)
     if display_name:
         customer_search.refresh([contact.customer_id])  # the display name is searchable
     return contact

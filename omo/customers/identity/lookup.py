@@ -40,6 +40,25 @@ def lookup(
     return _lookup(brand_id, wanted)
 
 
+def holder(brand_id: int, kind: str, value: str) -> Customer | None:
+    """The customer holding this identifier as stored (not following merges), or None."""
+    identity = (
+        CustomerIdentity.objects.select_related("customer")
+        .filter(brand_id=brand_id, kind=kind, value=value)
+        .first()
+    )
+    return identity.customer if identity is not None else None
+
+
+def holder_id(brand_id: int, kind: str, value: str) -> int | None:
+    """The id of the customer holding this identifier, or None."""
+    return (
+        CustomerIdentity.objects.filter(brand_id=brand_id, kind=kind, value=value)
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+
+
 IDENTITY_TABLE = CustomerIdentity._meta.db_table
 CUSTOMER_TABLE = Customer._meta.db_table
 
