@@ -33,7 +33,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
-from omo.core import events
+from omo.core import bulk, events
 from omo.customers import consent
 from omo.customers import search as customer_search
 from omo.customers import services as customer_services
@@ -347,8 +347,8 @@ def mark_awaiting_reply(conversation: Conversation, message: Message) -> None:
 @functools.cache
 def _count_unread_sql() -> str:
     ops, meta = connection.ops, Conversation._meta
-    column = {field.name: ops.quote_name(field.column) for field in meta.concrete_fields}
-    returning = ", ".join(ops.quote_name(field.column) for field in meta.concrete_fields)
+    column = {field.name: ops.quote_name(bulk.column_of(field)) for field in meta.concrete_fields}
+    returning = ", ".join(column.values())
     waiting = column["waiting_since"]
     return (
         f"UPDATE {ops.quote_name(meta.db_table)} SET "  # noqa: S608 - names from _meta
@@ -494,7 +494,7 @@ def receive_message(
     can_reply = bool(reply_token) and (
         conversation.reply_token_at is None or conversation.reply_token_at < occurred_at
     )
-    if can_reply:
+    if can_reply and reply_token:
         changes.update(reply_token=reply_token[:200], reply_token_at=occurred_at)
     if changes:
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
@@ -524,7 +524,7 @@ def receive_postback(
 ) -> bool:
     """A button tap: a registered handler claims it, or it is recorded in the timeline. True if claimed."""
     conversation = get_or_create_conversation(inbox, contact)
-    can_reply = bool(reply_token) and store_reply_token(conversation, reply_token, at=occurred_at)
+    can_reply = bool(reply_token and store_reply_token(conversation, reply_token, at=occurred_at))
     ctx = InboundContext(inbox, contact, conversation, occurred_at, can_reply)
     if handlers and dispatch_postback(ctx, data, params):
         return True
@@ -557,7 +557,7 @@ def receive_follow(
     # Following the account says messages are welcome (omo/customers/consent.py, docs/privacy.md).
     consent.on_follow(contact, at=occurred_at)
     conversation = get_or_create_conversation(inbox, contact)
-    can_reply = bool(reply_token) and store_reply_token(conversation, reply_token, at=occurred_at)
+    can_reply = bool(reply_token and store_reply_token(conversation, reply_token, at=occurred_at))
     if handlers:
         ctx = InboundContext(inbox, contact, conversation, occurred_at, can_reply)
         run_follow_handlers(ctx, unblocked=unblocked)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
+from omo.binding.selectors import open_binding_customer_ids
 from omo.core.access import Scope
 from omo.core.audit import Actor
 from omo.inbox.models import Conversation, Inbox, InboxSettings, Message, WebhookIntake, WebhookReceipt
@@ -51,8 +52,6 @@ def _actor(who: Viewer) -> Actor | None:
 
 def scope_filter(who: Actor | Any) -> Q | None:
     """The Q a conversation must match for this actor (brand applied separately); None = nothing."""
-    from omo.binding.selectors import open_binding_customer_ids
-
     actor = _actor(who)
     if actor is None:
         return None

@@ -28,7 +28,7 @@ from omo.core.edge import parse_json
 from omo.inbox import ingest, receipts, selectors
 from omo.inbox.models import Inbox, Message, WebhookReceipt
 from omo.platforms import get_adapter
-from omo.platforms.base import ReceiptRow
+from omo.platforms.base import Content, ReceiptRow
 
 logger = logging.getLogger(__name__)
 
@@ -144,20 +144,22 @@ def fetch_message_content(message_id: int) -> dict[str, Any]:
     inbox = message.conversation.inbox
     adapter = get_adapter(inbox)
     tries = int((message.payload or {}).get("content_tries", 0)) + 1
+    content: Content | None = None
+    again = False  # not ready yet, or the fetch failed: worth another try
     try:
         content = adapter.fetch_content(message.external_id)
     except Exception as exc:
         logger.info("content of message %s not fetched: %s", message_id, exc)
-        content = None if tries >= CONTENT_RETRIES else False
-    if content and not content.ready:
-        content = False
-    if content:
+        again = True
+    if content is not None and not content.ready:
+        content, again = None, True
+    if content is not None:
         file_name = message.text if message.kind == Message.Kind.FILE else ""
         name = attachment_name(inbox, message.external_id, content.content_type, file_name)
         ingest.attach_content(message, name=name, data=content.data)
         return {"message_id": message_id, "stored": True}
     ingest.record_content_tries(message, tries)
-    if content is False and tries < CONTENT_RETRIES and fetch_message_content.get_backend().supports_defer:
+    if again and tries < CONTENT_RETRIES and fetch_message_content.get_backend().supports_defer:
         run_after = timezone.now() + dt.timedelta(seconds=5 * 2**tries)
         fetch_message_content.using(run_after=run_after).enqueue(message_id)
     return {"message_id": message_id, "stored": False, "tries": tries}

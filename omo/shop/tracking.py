@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -104,7 +104,7 @@ def queue(request: HttpRequest, event: str, properties: dict[str, Any]) -> None:
     cookie: no session write, and the page that shows it clears it (see `finish`)."""
     pending = getattr(request, "_omo_track_queued", None)
     if pending is None:
-        pending = request._omo_track_queued = _read_pending(request)
+        pending = cast(Any, request)._omo_track_queued = _read_pending(request)
     pending.append({"event": event, "properties": properties})
     del pending[:-MAX_PENDING]
 
@@ -146,7 +146,7 @@ def page_data(
     pending = []
     if PENDING_COOKIE in request.COOKIES and getattr(request, "_omo_track_queued", None) is None:
         pending = _read_pending(request)
-        request._omo_track_shown = True
+        cast(Any, request)._omo_track_shown = True
     return {
         "writeKey": key,
         "endpoint": "/v1/batch",

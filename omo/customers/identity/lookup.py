@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection
 
@@ -74,7 +75,8 @@ def _lookup_postgresql(
     found: dict[tuple[str, str], tuple[int, bool, int | None]] = {}
     if not by_kind:
         return found
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for kind, values in by_kind.items():
         parts.append(
             f"SELECT i.kind, i.value, i.customer_id, i.verified, c.merged_into_id FROM {IDENTITY_TABLE} i "
@@ -112,11 +114,11 @@ def live_customer_ids(brand_id: int, ids: Iterable[int]) -> dict[int, int]:
             hops.update(
                 Customer.objects.filter(brand_id=brand_id, pk__in=unknown).values_list("pk", "merged_into_id")
             )
-        pending = {hops[i] for i in unknown if hops.get(i)}
+        pending = {into for i in unknown if (into := hops.get(i))}
     for start in ids:
         current, steps = start, 0
-        while hops.get(current) and steps < 20:
-            current, steps = hops[current], steps + 1
+        while (into := hops.get(current)) and steps < 20:
+            current, steps = into, steps + 1
         if current in hops:
             result[start] = current
     return result

@@ -8,10 +8,11 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db import connection, transaction
 
-from omo.core import bulk
+from omo.core import bulk, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import search
@@ -172,10 +173,14 @@ def _load_states(brand_id: int, batch: _Batch, ids: set[int]) -> None:
             )
             profiles = cursor.fetchall()
     else:
-        rows = CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids).values_list(
-            "customer_id", "kind", "value", "verified"
+        rows = list(
+            CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids).values_list(
+                "customer_id", "kind", "value", "verified"
+            )
         )
-        profiles = Customer.objects.filter(pk__in=ids).values_list("pk", "phone", "email", "member_number")
+        profiles = list(
+            Customer.objects.filter(pk__in=ids).values_list("pk", "phone", "email", "member_number")
+        )
     for customer_id, kind, value, verified in rows:
         st = batch.state[customer_id]
         st.counts[kind] += 1
@@ -283,7 +288,7 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
     with transaction.atomic():
         temps = sorted({batch.find(k) for k in batch.state if k < 0 and batch.find(k) == k}, reverse=True)
         if temps:
-            rows = []
+            rows: list[Customer] = []
             for key in temps:
                 st = batch.state[key]
                 profile = {
@@ -295,9 +300,16 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                 # Written with its search text: a customer made here has no chat contacts yet, so
                 # this is what search.refresh would compute (and no second write of each row).
                 rows.append(
-                    bulk.new(
+                    cast(
                         Customer,
-                        {"brand_id": brand.pk, "search_text": search.build_search_text(**profile), **profile},
+                        bulk.new(
+                            Customer,
+                            {
+                                "brand_id": brand.pk,
+                                "search_text": search.build_search_text(**profile),
+                                **profile,
+                            },
+                        ),
                     )
                 )
             bulk.insert(Customer, rows)
@@ -352,8 +364,6 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                 ],
             )
     if created:
-        from omo.core import events
-
         events.publish_many(
             "customer.created", ({"brand_id": brand.pk, "customer_id": customer.pk} for customer in created)
         )
