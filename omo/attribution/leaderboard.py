@@ -246,7 +246,9 @@ def _reply_times_sql(brand: Brand, period: Period) -> ReplyTimes:
     return times
 
 
-def wait_rows(brand: Brand, period: Period) -> QuerySet[Message]:
+def wait_rows(
+    brand: Brand, period: Period
+) -> QuerySet[Message, tuple[int, int | None, dt.datetime, dt.datetime]]:
     """One row per customer message that started a wait in the period and was answered:
     (replier id, replier's store id, asked at, replied at). Portable SQL (correlated subqueries)."""
     outbound_staff = Q(direction=Message.Direction.OUTBOUND, sender__isnull=False) & ~Q(
@@ -385,14 +387,15 @@ def _fill(
 
 
 def _sort_value(row: LeaderRow, column: str) -> float | str | None:
-    return {
+    values: dict[str, float | str | None] = {
         "name": row.name,
         "sales": row.sales,
         "orders": row.orders,
         "bound": row.bound_customers,
         "conversion": row.conversion,
         "reply": row.median_reply_seconds,
-    }[column]
+    }
+    return values[column]
 
 
 def sort_rows(
@@ -404,11 +407,16 @@ def sort_rows(
         column = DEFAULT_SORT
     if descending is None:
         descending = SORTS[column]
-    ordered = sorted(rows, key=lambda r: (-r.sales, r.name, r.id))
-    present = [r for r in ordered if _sort_value(r, column) is not None]
-    missing = [r for r in ordered if _sort_value(r, column) is None]
-    present.sort(key=lambda r: _sort_value(r, column), reverse=descending)  # stable: ties keep sales order
-    result = present + missing
+    present: list[tuple[float | str, LeaderRow]] = []
+    missing: list[LeaderRow] = []
+    for row in sorted(rows, key=lambda r: (-r.sales, r.name, r.id)):
+        value = _sort_value(row, column)
+        if value is None:
+            missing.append(row)
+        else:
+            present.append((value, row))
+    present.sort(key=lambda pair: pair[0], reverse=descending)  # stable: ties keep sales order
+    result = [row for _, row in present] + missing
     for position, row in enumerate(result, start=1):
         row.rank = position
     return result

@@ -13,13 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+
+class LineInbox(Protocol):
+    """A brand's LINE official account as binding reads it: the inbox's Inbox model is one."""
+
+    @property
+    def handle(self) -> str: ...  # the basic id, "@herb"
+
+    @property
+    def config(self) -> dict[str, Any] | None: ...  # "liff_id", "login_channel_id"
 
 
 @dataclass(frozen=True)
 class ChatSide:
     # The brand's first active LINE inbox (where binding links lead), or None.
-    line_inbox: Callable[[int], Any]
+    line_inbox: Callable[[int], LineInbox | None]
     # The customer behind a LINE user id on that inbox, with contact and conversation made on first sight.
     line_customer: Callable[..., Any]
     # The customer's latest LINE conversation that can still receive messages, or None.

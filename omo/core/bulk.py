@@ -18,10 +18,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
 from django.utils import timezone
+
+M = TypeVar("M", bound=models.Model)
 
 # Below this many rows bulk_create's one INSERT costs less than the extra round trips.
 COPY_MIN_ROWS = 20
@@ -42,7 +44,7 @@ def _template(
     return tuple(names), constants, tuple(factories)
 
 
-def new(model: type[models.Model], values: dict[str, Any]) -> models.Model:
+def new(model: type[M], values: dict[str, Any]) -> M:
     """An unsaved instance from column values by attname (`store_id`, not `store`), the others at
     their defaults, as Model(**values) makes it. Positional construction: a fraction of the cost of
     keyword construction, which matters at thousands of rows per request."""

@@ -55,7 +55,7 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "points.changed": frozenset({"brand_id", "customer_id", "delta", "balance"}),
     # ledger entries written (one or a bulk earn): set-wise subscribers read them by id
     "points.posted": frozenset({"brand_id", "entry_ids"}),
-    # coupon codes handed to customers (omo/loyalty/services.py issue_codes) and a code used on an order
+    # coupon codes handed to customers (omo/loyalty/services/coupons.py issue_codes) and a code used on an order
     "coupons.issued": frozenset({"brand_id", "code_ids"}),
     "coupon.redeemed": frozenset({"brand_id", "redemption_id"}),
     # a person (not a link preview) opened a tracked link (omo/attribution/services/clicks.py record_click)
@@ -63,7 +63,7 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "message.created": frozenset({"brand_id", "conversation_id", "message_id", "direction"}),
     # an outgoing message's delivery status changed (queued → sent / failed, failed → queued)
     "message.updated": frozenset({"brand_id", "conversation_id", "message_id", "status"}),
-    # inbox routing and binding (omo/inbox/routing.py, omo/inbox/services.py, omo/binding/services.py)
+    # inbox routing and binding (omo/inbox/routing.py, omo/inbox/services.py, omo/binding/services/)
     "conversation.assigned": frozenset(
         {
             "brand_id",

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, TypedDict
 
-from django.db.models import Q
-from django.http import HttpRequest
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
@@ -60,7 +61,7 @@ class CustomerOut(Schema):
 
     @staticmethod
     def resolve_home_store_code(customer: Customer) -> str | None:
-        return customer.home_store.code if customer.home_store_id else None
+        return customer.home_store.code if customer.home_store is not None else None
 
 
 class CustomerPage(Schema):
@@ -118,7 +119,9 @@ def _email_or_raw(raw: str) -> str:
 
 
 @router.get("/customers", auth=allow("customers.read"), response={200: CustomerPage, **ERRORS})
-def list_customers(request: HttpRequest, filters: Query[CustomerFilters], paging: Query[PageParams]):
+def list_customers(
+    request: HttpRequest, filters: Query[CustomerFilters], paging: Query[PageParams]
+) -> dict[str, Any]:
     """Search customers by name, phone, email or member number; newest first."""
     actor = actor_of(request)
     customers = visible_customers(actor).select_related("home_store")
@@ -142,7 +145,7 @@ def list_customers(request: HttpRequest, filters: Query[CustomerFilters], paging
 
 
 @router.post("/customers", auth=allow("customers.write"), response={201: CustomerOut, **ERRORS})
-def create_customer(request: HttpRequest, data: CustomerIn):
+def create_customer(request: HttpRequest, data: CustomerIn) -> Status[Customer]:
     actor = actor_of(request)
     fields = data.model_dump(exclude={"home_store_code"})
     customer = services.create_customer(
@@ -152,14 +155,14 @@ def create_customer(request: HttpRequest, data: CustomerIn):
 
 
 @router.get("/customers/{customer_id}", auth=allow("customers.read"), response={200: CustomerOut, **ERRORS})
-def get_customer(request: HttpRequest, customer_id: int):
+def get_customer(request: HttpRequest, customer_id: int) -> Customer:
     return customer_for(actor_of(request), customer_id)
 
 
 @router.patch(
     "/customers/{customer_id}", auth=allow("customers.write"), response={200: CustomerOut, **ERRORS}
 )
-def update_customer(request: HttpRequest, customer_id: int, data: CustomerPatch):
+def update_customer(request: HttpRequest, customer_id: int, data: CustomerPatch) -> Customer:
     """Change some fields; identifiers (phone, email, member number) follow the profile."""
     actor = actor_of(request)
     customer = customer_for(actor, customer_id)
@@ -178,7 +181,7 @@ def update_customer(request: HttpRequest, customer_id: int, data: CustomerPatch)
     auth=allow("customers.read"),
     response={200: list[IdentityOut], **ERRORS},
 )
-def list_identities(request: HttpRequest, customer_id: int):
+def list_identities(request: HttpRequest, customer_id: int) -> QuerySet[CustomerIdentity]:
     """Every identifier that recognises this customer (phone, email, member number, platform ids)."""
     customer = customer_for(actor_of(request), customer_id)
     return CustomerIdentity.objects.filter(brand_id=customer.brand_id, customer=customer).order_by(
@@ -202,6 +205,15 @@ class EraseOut(Schema):
     counts: dict[str, int]
 
 
+class Erased(TypedDict):
+    """What erase_customer answers (EraseOut)."""
+
+    id: int
+    erased_at: dt.datetime | None
+    erased_customer_ids: list[int]
+    counts: dict[str, int]
+
+
 @router.get(
     "/customers/{customer_id}/export",
     auth=allow("customers.privacy"),
@@ -215,11 +227,9 @@ class EraseOut(Schema):
         }
     },
 )
-def export_customer(request: HttpRequest, customer_id: int):
+def export_customer(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Everything held about one customer (PDPA): profile, identities, consents, orders, points,
     coupons, bindings, conversations and messages, tracked events, clicks. Audited."""
-    from django.http import HttpResponse
-
     from omo.customers import privacy
 
     actor = actor_of(request)
@@ -233,7 +243,7 @@ def export_customer(request: HttpRequest, customer_id: int):
 @router.post(
     "/customers/{customer_id}/erase", auth=allow("customers.privacy"), response={200: EraseOut, **ERRORS}
 )
-def erase_customer(request: HttpRequest, customer_id: int, data: EraseIn):
+def erase_customer(request: HttpRequest, customer_id: int, data: EraseIn) -> Erased:
     """Erase one customer's personal data everywhere (PDPA); orders stay, anonymised. Cannot be undone."""
     from omo.customers import privacy
 

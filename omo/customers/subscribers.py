@@ -14,5 +14,7 @@ def register() -> None:
     # Search text follows merges, splits and erasure (omo/customers/search.py).
     search.subscribe()
 
-    schedule.register("customers.purge_expired", retention.purge_expired, dt.timedelta(hours=24))
+    schedule.register(
+        "customers.purge_expired", retention.purge_expired, dt.timedelta(days=1), at=dt.time(3, 30)
+    )
     imports.register_importer("customers", CustomersImporter)

@@ -137,7 +137,6 @@ class LineStandIn:
         self._retry_keys: dict[tuple[str, str], tuple[str, list[dict[str, str]]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._started = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -156,18 +155,18 @@ class LineStandIn:
     def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._start_site())
+        runner = self._loop.run_until_complete(self._start_site())
         self._started.set()
         self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.run_until_complete(runner.cleanup())
         self._loop.close()
 
-    async def _start_site(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    async def _start_site(self) -> web.AppRunner:
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
+        self.port = runner.addresses[0][1]  # the port the system picked when asked for 0
+        return runner
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None:
@@ -303,10 +302,14 @@ class LineStandIn:
         }
         if nonce:
             claims["nonce"] = nonce
-        if name or user:
-            claims["name"] = name or user.display_name
-        if picture or (user and user.picture_url):
-            claims["picture"] = picture or user.picture_url
+        if name:
+            claims["name"] = name
+        elif user is not None:
+            claims["name"] = user.display_name
+        if picture:
+            claims["picture"] = picture
+        elif user is not None and user.picture_url:
+            claims["picture"] = user.picture_url
         return id_tokens.sign(self._id_token_key, claims)
 
     def webhook_sender(
@@ -435,6 +438,7 @@ class LineStandIn:
         body, error = await validated(request, ReplyMessageRequest)
         if error is not None:
             return error
+        assert body is not None  # validated gives a body whenever it gives no error
         with self._lock:
             token = self._reply_tokens.get(body["replyToken"])
             fresh = token is not None and time.monotonic() - token.issued_at <= self.reply_token_life
@@ -481,6 +485,7 @@ class LineStandIn:
         body, error = await validated(request, PushMessageRequest)
         if error is not None:
             return error
+        assert body is not None  # validated gives a body whenever it gives no error
         if not TO_PATTERN.match(body["to"]):
             return bad_request("The property, 'to', in the request body is invalid (line: -, column: -)")
         error = self._charge(channel, 1)
@@ -502,6 +507,7 @@ class LineStandIn:
         body, error = await validated(request, MulticastRequest)
         if error is not None:
             return error
+        assert body is not None  # validated gives a body whenever it gives no error
         if any(
             not (isinstance(to, str) and to.startswith("U") and TO_PATTERN.match(to)) for to in body["to"]
         ):
@@ -559,6 +565,7 @@ class LineStandIn:
         body, error = await validated(request, ShowLoadingAnimationRequest)
         if error is not None:
             return error
+        assert body is not None  # validated gives a body whenever it gives no error
         seconds = body.get("loadingSeconds", 20)
         if seconds % 5:
             return bad_request(

@@ -55,7 +55,7 @@ class Table:
         missing = [a for a in self.attnames if a not in by_attname]
         if missing:
             raise LoadError(f"{self.model.__name__} has no field(s) {missing}")
-        self.columns = [by_attname[a].column for a in self.attnames]
+        self.columns = [_column(by_attname[a]) for a in self.attnames]
         tail = []
         # Fields other engineers add later get their model default, so the raw load keeps working.
         for f in self.model._meta.concrete_fields:
@@ -64,7 +64,7 @@ class Table:
             value = f.get_default()
             if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
                 value = timezone.now()
-            self.columns.append(f.column)
+            self.columns.append(_column(f))
             tail.append(copy_text(f.get_db_prep_save(value, connection)))
         self.tail = "".join("\t" + value for value in tail)
 
@@ -80,6 +80,11 @@ class Table:
         cols = ", ".join(f'"{c}"' for c in self.columns)
         marks = ", ".join(["%s"] * len(self.columns))
         return f'INSERT INTO "{self.db_table}" ({cols}) VALUES ({marks})'
+
+
+def _column(f: models.Field) -> str:
+    assert f.column is not None  # Django calls a field concrete when it has a column
+    return f.column
 
 
 def reserve_ids(db_table: str, n: int) -> int:
@@ -241,7 +246,8 @@ def load_in_process(
                 bulk_session(False)
         return result
 
-    pending: queue.Queue = queue.Queue(maxsize=1)  # one chunk written, one waiting: memory stays flat
+    # One chunk written, one waiting: memory stays flat. None: no more chunks.
+    pending: queue.Queue[ChunkRows | None] = queue.Queue(maxsize=1)
     errors: list[BaseException] = []
 
     def writer() -> None:
@@ -325,7 +331,8 @@ def load_in_workers(
     ]
     for process in processes:
         process.start()
-    finished, failure = 0, None
+    finished = 0
+    failure: str | None = None
 
     def stop_the_others() -> None:
         with next_chunk.get_lock():
@@ -524,7 +531,7 @@ def _run_parallel(statements: list[str], *, sessions: int, settings: list[str]) 
             for statement in statements:
                 cursor.execute(statement)
         return errors
-    pending: queue.Queue = queue.Queue()
+    pending: queue.Queue[str] = queue.Queue()
     for statement in statements:
         pending.put(statement)
 

@@ -63,6 +63,35 @@ class _Order:
         "refund_full",
         "name",
     )
+    id: int
+    t: int  # placed at, UTC seconds
+    t_text: str
+    head: str  # source, external id, name, sales channel
+    store_part: str
+    contact: str
+    fulfilment: str
+    address: str
+    pickup: str
+    payment: str
+    subtotal: int
+    shipping: int
+    status: str
+    paid_t: int
+    fulfilled_t: int
+    cancelled_t: int
+    points: int
+    coupon_discount: int
+    coupon_code: str
+    coupon_kind: str
+    coupon_id: int
+    lines: list[tuple[int, int, int]]  # (line id, variant index, quantity)
+    total: int
+    earned: int
+    refunded: int
+    refunded_lines: frozenset[int]  # ids of the lines a refund took back
+    refund_at: int
+    refund_full: bool
+    name: str
 
     def __init__(self, order_id: int, t: int, t_text: str):
         self.id, self.t, self.t_text = order_id, t, t_text
@@ -75,7 +104,7 @@ class _Order:
         self.coupon_code = self.coupon_kind = ""
         self.paid_t = self.fulfilled_t = self.cancelled_t = self.refund_at = 0
         self.refund_full = False
-        self.refunded_lines: tuple = ()
+        self.refunded_lines = frozenset()
 
 
 class _Loyalty:
@@ -324,20 +353,20 @@ class ChunkGenerator:
             if issued > created:
                 personal = self._issue_code("winback", "WB", number, issued)
 
-        contact = address = None
+        contact = address = ""  # made at the customer's first online order
         first_paid = True
         orders: list[_Order] = []
-        for when, store in visits:
+        for when, where in visits:
             while events and events[0][0] <= when:
                 self._event(state, cid, heapq.heappop(events))
-            if store is None:
-                if address is None:
+            if where is None:
+                if not address:
                     contact = f"{name}\t{phone}\t{email}"
                     address = self._address(name, phone)
                 order = self._online_order(cid, when, contact, address, basket, state, personal, first_paid)
             else:
                 order = self._store_order(
-                    cid, when, store, favourite if store is home else None, basket, state, personal
+                    cid, when, where, favourite if where is home else None, basket, state, personal
                 )
             orders.append(order)
             if order.status == "cancelled":
@@ -409,7 +438,9 @@ class ChunkGenerator:
         n = 1
         while n < 5 and r() < 0.38 * basket:
             n += 1
-        lines, seen, subtotal = [], [], 0
+        lines: list[tuple[int, int, int]] = []
+        seen: list[int] = []
+        subtotal = 0
         line_id = self.next_line
         for _ in range(n):
             vi = table[int(r() * 8192)]

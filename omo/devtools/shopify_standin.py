@@ -138,7 +138,6 @@ class ShopifyStandIn:
         self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._started = threading.Event()
 
     # life cycle
@@ -157,20 +156,20 @@ class ShopifyStandIn:
     def _serve(self) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        self._loop.run_until_complete(self._start_site())
+        runner = self._loop.run_until_complete(self._start_site())
         self._started.set()
         self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
+        self._loop.run_until_complete(runner.cleanup())
         self._loop.close()
 
-    async def _start_site(self) -> None:
+    async def _start_site(self) -> web.AppRunner:
         app = web.Application()
         app.router.add_post("/admin/api/{version}/graphql.json", self._graphql)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.host, self.port).start()
+        self.port = runner.addresses[0][1]  # the port the system picked when asked for 0
+        return runner
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None:
@@ -301,7 +300,7 @@ class ShopifyStandIn:
             cost = 1 + validate("QueryRoot", selections, bound)
         except GraphQLError as exc:
             log(200, "", variables)
-            error = {"message": exc.message, "locations": [{"line": 1, "column": 1}]}
+            error: dict[str, object] = {"message": exc.message, "locations": [{"line": 1, "column": 1}]}
             if exc.code:
                 error["extensions"] = {"code": exc.code}
             return web.json_response({"errors": [error]})

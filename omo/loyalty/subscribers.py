@@ -10,7 +10,9 @@ from omo.loyalty import personal_data, tasks
 
 
 def register() -> None:
-    schedule.register("loyalty.nightly", tasks.nightly_loyalty_all_brands, dt.timedelta(hours=24))
+    schedule.register(
+        "loyalty.nightly", tasks.nightly_loyalty_all_brands, dt.timedelta(days=1), at=dt.time(3, 0)
+    )
 
     # What the app holds about a person: export, erasure, merge, split, retention
     # (omo/customers/personal_data.py).

@@ -12,7 +12,7 @@ import datetime as dt
 import io
 import zoneinfo
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
@@ -33,9 +33,16 @@ class RosterError(FieldError, ValueError):
 # --- reads ---------------------------------------------------------------------------------------
 
 
+def _shifts_of(staff: User) -> QuerySet[Shift]:
+    """The staff member's shifts: none for an account without a brand (it has no roster)."""
+    if staff.brand_id is None:
+        return Shift.objects.none()
+    return Shift.objects.filter(brand_id=staff.brand_id, staff=staff)
+
+
 def duty_state(staff: User, at: dt.datetime) -> tuple[bool, bool]:
     """(has any shift at all, is in a shift at `at`), answered in one query."""
-    counts = Shift.objects.filter(brand_id=staff.brand_id, staff=staff).aggregate(
+    counts = _shifts_of(staff).aggregate(
         any=Count("id"), now=Count("id", filter=Q(starts_at__lte=at, ends_at__gt=at))
     )
     return counts["any"] > 0, counts["now"] > 0
@@ -43,23 +50,22 @@ def duty_state(staff: User, at: dt.datetime) -> tuple[bool, bool]:
 
 def overlapping(staff: User, starts_at: dt.datetime, ends_at: dt.datetime) -> QuerySet[Shift]:
     """This staff member's shifts that overlap [starts_at, ends_at)."""
-    return Shift.objects.filter(
-        brand_id=staff.brand_id, staff=staff, starts_at__lt=ends_at, ends_at__gt=starts_at
-    )
+    return _shifts_of(staff).filter(starts_at__lt=ends_at, ends_at__gt=starts_at)
 
 
 # --- verbs ---------------------------------------------------------------------------------------
 
 
-def _check_roster(actor: Actor, staff: User | None, store: Store | None) -> None:
+def _check_roster(actor: Actor, staff: User | None, store: Store | None) -> Store:
+    """The store the shift is at, once the actor may edit its roster."""
     if staff is None or staff.brand_id != actor.brand.pk:
         raise RosterError("staff", "no such staff member in this brand", status=404)
     if store is None or store.brand_id != actor.brand.pk:
         raise RosterError("store", "no such store in this brand", status=404)
     if actor.role == Role.HQ_ADMIN:
-        return
+        return store
     if actor.role == Role.STORE_MANAGER and actor.store_id and store.pk == actor.store_id:
-        return
+        return store
     raise RosterError("actor", "only HQ admins and the store's manager edit its roster", status=403)
 
 
@@ -76,8 +82,7 @@ def _check_times(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
 def create_shift(
     staff: User, *, starts_at: dt.datetime, ends_at: dt.datetime, actor: Actor, store: Store | None = None
 ) -> Shift:
-    store = store or staff.store
-    _check_roster(actor, staff, store)
+    store = _check_roster(actor, staff, store or staff.store)
     _check_times(starts_at, ends_at)
     if overlapping(staff, starts_at, ends_at).exists():
         raise RosterError("starts_at", "overlaps another shift of this staff member")
@@ -116,7 +121,8 @@ def shifts_between(
         brand_id=actor.brand.pk, starts_at__lt=end, ends_at__gt=start
     )
     if actor.role == Role.STORE_MANAGER:
-        shifts = shifts.filter(store_id=actor.store_id)
+        # every shift is at a store: a manager without one sees none
+        shifts = shifts.filter(store_id=actor.store_id) if actor.store_id is not None else shifts.none()
     elif actor.role != Role.HQ_ADMIN and actor.role != Role.HQ_AGENT:
         shifts = shifts.filter(staff_id=actor.user_id)
     if store is not None:
@@ -127,10 +133,16 @@ def shifts_between(
 ROSTER_COLUMNS = ("employee_code", "date", "start", "end")
 
 
+class RowError(TypedDict):
+    row: int
+    field: str
+    message: str
+
+
 @dataclass
 class RosterImportReport:
     created: int = 0
-    errors: list[dict[str, Any]] = field(default_factory=list)  # {"row", "field", "message"}
+    errors: list[RowError] = field(default_factory=list)
 
 
 def import_roster_csv(text: str, *, actor: Actor) -> RosterImportReport:

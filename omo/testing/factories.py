@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.test import Client
 
@@ -13,6 +13,9 @@ from omo.core import apikeys
 from omo.core.models import Brand
 from omo.customers.models import Customer
 from omo.staff.models import Store, User
+
+if TYPE_CHECKING:
+    from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
 
 def make_brand(name: str = "測試品牌", slug: str | None = None) -> Brand:
@@ -106,6 +109,12 @@ def make_customer(brand: Brand, name: str = "王小明", phone: str = "+88691234
     return services.create_customer(brand, name=name, phone=phone, actor=None, **kw)
 
 
+class _AuthEnviron(TypedDict, total=False):
+    """What ApiClient adds to each request's WSGI environ."""
+
+    HTTP_AUTHORIZATION: str
+
+
 class ApiClient:
     """Django test client that sends a bearer key and JSON bodies."""
 
@@ -113,26 +122,26 @@ class ApiClient:
         self.key = key
         self.client = Client()
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self) -> _AuthEnviron:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.key}"} if self.key else {}
 
-    def get(self, path: str, **params: Any):
+    def get(self, path: str, **params: Any) -> TestResponse:
         return self.client.get(path, params, **self._headers())
 
-    def post(self, path: str, body: Any = None, raw: bytes | str | None = None):
+    def post(self, path: str, body: Any = None, raw: bytes | str | None = None) -> TestResponse:
         data = raw if raw is not None else json.dumps(body if body is not None else {})
         return self.client.post(path, data, content_type="application/json", **self._headers())
 
-    def patch(self, path: str, body: Any):
+    def patch(self, path: str, body: Any) -> TestResponse:
         return self.client.patch(path, json.dumps(body), content_type="application/json", **self._headers())
 
-    def put(self, path: str, body: Any):
+    def put(self, path: str, body: Any) -> TestResponse:
         return self.client.put(path, json.dumps(body), content_type="application/json", **self._headers())
 
-    def delete(self, path: str):
+    def delete(self, path: str) -> TestResponse:
         return self.client.delete(path, **self._headers())
 
-    def upload(self, path: str, filename: str, content: bytes, **fields: Any):
+    def upload(self, path: str, filename: str, content: bytes, **fields: Any) -> TestResponse:
         from django.core.files.uploadedfile import SimpleUploadedFile
 
         data = {"file": SimpleUploadedFile(filename, content, content_type="text/csv"), **fields}

@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from django.db import connection
+from django.db.models import Field, Model, QuerySet
 
 from omo.analytics.models import (
     NO_STORE,
@@ -23,10 +24,11 @@ from omo.analytics.models import (
     SalesDay,
     SalesRollup,
 )
-from omo.commerce.models import Order
+from omo.commerce.models import Order, OrderLine
 
 CANCELLED = Order.Status.CANCELLED
 
+_Cell = TypeVar("_Cell", bound=Model)  # a rollup table
 
 _UPSERT_CHUNK = 200  # rows per INSERT … ON CONFLICT (SQLite allows 32766 parameters)
 STREAM_CHUNK = 20_000  # rows read and written at a time by a rebuild
@@ -60,7 +62,7 @@ def writable_zone(brand_id: int) -> ZoneInfo | None:
 
 
 # The counters of each rollup table, which `add_cells` adds to; its key is the table's unique key.
-_VALUES: dict[type, tuple[str, ...]] = {
+_VALUES: dict[type[Model], tuple[str, ...]] = {
     SalesDay: ("orders", "net"),
     ProductSalesDay: ("revenue", "units", "lines"),
     CustomerDay: ("customers", "omo_customers"),
@@ -68,18 +70,24 @@ _VALUES: dict[type, tuple[str, ...]] = {
 }
 
 
-def _keys(model: type) -> tuple[str, ...]:
-    (unique,) = model._meta.constraints
+def _keys(model: type[Model]) -> tuple[str, ...]:
+    (unique,) = model._meta.total_unique_constraints
     return tuple(name for name in unique.fields if name != "brand")
 
 
-def empty_cells(model: type) -> defaultdict[tuple, list[int]]:
+def _db_column(model: type[Model], name: str) -> str:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field) and field.column is not None  # keys name concrete fields
+    return field.column
+
+
+def empty_cells(model: type[Model]) -> defaultdict[tuple, list[int]]:
     """Deltas to add to `model`, by key: each starts at zero for every counter."""
     width = len(_VALUES[model])
     return defaultdict(lambda: [0] * width)
 
 
-def add_cells(model: type, brand_id: int, cells: Mapping[tuple, Sequence[int]]) -> None:
+def add_cells(model: type[Model], brand_id: int, cells: Mapping[tuple, Sequence[int]]) -> None:
     """Add `cells` ({key tuple: counter deltas}) to the rows of `model`, creating missing ones; for
     a model without counters, only create the missing rows.
 
@@ -92,8 +100,8 @@ def add_cells(model: type, brand_id: int, cells: Mapping[tuple, Sequence[int]]) 
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     columns = ["brand_id", *keys, *values]
-    (unique,) = model._meta.constraints
-    target = ", ".join(quote(model._meta.get_field(name).column) for name in unique.fields)
+    (unique,) = model._meta.total_unique_constraints
+    target = ", ".join(quote(_db_column(model, name)) for name in unique.fields)
     if values:
         action = "DO UPDATE SET " + ", ".join(
             f"{quote(v)} = {table}.{quote(v)} + excluded.{quote(v)}" for v in values
@@ -114,7 +122,7 @@ def add_cells(model: type, brand_id: int, cells: Mapping[tuple, Sequence[int]]) 
             )
 
 
-def move_cells(model: type, brand_id: int, rows: Any, **new_key: int) -> None:
+def move_cells(model: type[_Cell], brand_id: int, rows: QuerySet[_Cell], **new_key: int) -> None:
     """Fold `rows` (a queryset of `model`) into the rows whose key has `new_key` in place of theirs."""
     keys, values = _keys(model), _VALUES[model]
     cells = empty_cells(model)
@@ -136,5 +144,6 @@ def _param(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
-def column(row: Any, name: str) -> Any:
+def column(row: OrderLine | Mapping[str, Any], name: str) -> Any:
+    """A line's column, from an OrderLine or from a row of `values()`."""
     return row[name] if isinstance(row, Mapping) else getattr(row, name)

@@ -5,8 +5,9 @@ gives from the orders (which it falls back to while the rollup is not ready).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 
 from omo.analytics import selectors
 from omo.analytics.models import (
@@ -22,6 +23,8 @@ from omo.catalog.models import Product
 from omo.commerce.models import SalesChannel
 from omo.core.models import Brand
 from omo.staff.models import Store
+
+_Day = TypeVar("_Day", SalesDay, ProductSalesDay, CustomerDay)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def figures(brand: Brand, period: selectors.Period, *, store_id: int | None = No
     )
 
 
-def _days(model: type, brand: Brand, period: selectors.Period):
+def _days(model: type[_Day], brand: Brand, period: selectors.Period) -> QuerySet[_Day]:
     days = period.days
     return model.objects.filter(brand=brand, day__gte=days[0], day__lte=days[-1]).order_by()
 
@@ -116,7 +119,7 @@ def sales_by_store(
     result = []
     for row in rows:
         pk = None if row["store_id"] == NO_STORE else row["store_id"]
-        name, name_en = names.get(pk, ("", ""))
+        name, name_en = names.get(row["store_id"], ("", ""))  # none for NO_STORE
         result.append(
             selectors.StoreSales(
                 store_id=pk, name=name, name_en=name_en, net_sales=row["net"] or 0, orders=row["count"]
@@ -148,7 +151,7 @@ def top_products(
     result = []
     for row in rows:
         pk = None if row["product_id"] == UNKNOWN_PRODUCT else row["product_id"]
-        title, title_en = titles.get(pk, ("", ""))
+        title, title_en = titles.get(row["product_id"], ("", ""))  # none for UNKNOWN_PRODUCT
         result.append(
             selectors.ProductSales(
                 product_id=pk,

@@ -16,6 +16,7 @@ from omo.core import audit, bulk, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import services as customer_services
+from omo.customers.models import Customer
 from omo.loyalty import services as loyalty
 from omo.staff.models import Store, User
 
@@ -46,7 +47,7 @@ def _recorded(brand: Brand, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
                 [brand.pk, sources, external_ids],
             )
             hits = [pk for pk, source, ext in cursor.fetchall() if (source, ext) in keys]
-        found = Order.objects.filter(pk__in=hits) if hits else []
+        found = Order.objects.filter(pk__in=hits) if hits else Order.objects.none()
     else:
         found = Order.objects.filter(brand=brand, source__in=sources, external_id__in=external_ids)
     return {
@@ -107,7 +108,9 @@ def _refs(catalog: _Catalog, data: OrderIn) -> tuple[int | None, int | None]:
     return store_id, staff_id
 
 
-def _batch_order(brand: Brand, data: OrderIn, store_id: int | None, staff_id: int | None, customer) -> Order:
+def _batch_order(
+    brand: Brand, data: OrderIn, store_id: int | None, staff_id: int | None, customer: Customer | None
+) -> Order:
     """The unsaved Order for `data`, as _new_order makes it, from its column values (bulk.new)."""
     status = data.status
     placed_at = data.placed_at
@@ -151,9 +154,9 @@ def _batch_order(brand: Brand, data: OrderIn, store_id: int | None, staff_id: in
     )
 
 
-def _batch_lines(brand: Brand, order: Order, data: OrderIn, catalog: _Catalog) -> list[dict]:
+def _batch_lines(brand: Brand, order: Order, data: OrderIn, catalog: _Catalog) -> list[dict[str, object]]:
     """The lines of `order` as column values (bulk.insert_rows), as _new_lines makes them."""
-    lines = []
+    lines: list[dict[str, object]] = []
     for line in data.lines:
         variant_id, product_id, label = catalog.variants.get(line.sku) or (None, None, "")
         lines.append(

@@ -18,13 +18,16 @@ from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import services as customer_services
+from omo.customers.models import Customer
 from omo.loyalty import services as loyalty
-from omo.staff.models import Store
+from omo.staff.models import Store, User
 
 logger = logging.getLogger(__name__)
 
 
-def new_cart(brand: Brand, *, ref: str = "", customer=None, created_by=None) -> Cart:
+def new_cart(
+    brand: Brand, *, ref: str = "", customer: Customer | None = None, created_by: User | None = None
+) -> Cart:
     return Cart.objects.create(
         brand=brand, token=secrets.token_urlsafe(18), ref=ref[:200], customer=customer, created_by=created_by
     )
@@ -61,7 +64,7 @@ def set_cart_ref(cart: Cart, ref: str) -> None:
     )
 
 
-def assign_cart_customer(cart: Cart, customer) -> None:
+def assign_cart_customer(cart: Cart, customer: Customer) -> None:
     """Make a recognised member the cart's customer, so checkout credits (and charges points to) them."""
     if customer.brand_id != cart.brand_id:
         raise OrderError("customer", "belongs to another brand", status=404)
@@ -87,12 +90,19 @@ FREE_SHIPPING_OVER = 150000  # free over NT$1,500
 
 
 def cart_totals(
-    cart: Cart, *, fulfilment: str = "ship", coupon_code: str = "", points: int = 0, customer=None
+    cart: Cart,
+    *,
+    fulfilment: str = "ship",
+    coupon_code: str = "",
+    points: int = 0,
+    customer: Customer | None = None,
 ) -> CartTotals:
     lines = list(cart.lines.select_related("variant"))
     subtotal = sum(line.quantity * line.variant.price for line in lines)
     shipping = SHIPPING_FEE if fulfilment == Order.Fulfilment.SHIP and subtotal < FREE_SHIPPING_OVER else 0
-    quote, coupon_error, coupon_discount = None, None, 0
+    quote: loyalty.CouponQuote | None = None
+    coupon_error: str | None = None
+    coupon_discount = 0
     if coupon_code:
         try:
             quote = loyalty.quote_coupon(
@@ -116,7 +126,7 @@ class Contact:
     name: str
     phone: str
     email: str = ""
-    address: dict = field(default_factory=dict)  # {"postal_code", "city", "district", "line1"}
+    address: dict[str, str] = field(default_factory=dict)  # {"postal_code", "city", "district", "line1"}
 
 
 def _allocate(
@@ -161,7 +171,7 @@ def checkout(
         return existing
     if fulfilment not in (Order.Fulfilment.SHIP, Order.Fulfilment.PICKUP):
         raise OrderError("fulfilment", "choose home delivery or pick-up in store")
-    allowed_payment = {
+    allowed_payment: dict[str, str] = {
         Order.Fulfilment.SHIP: Order.Payment.COD,
         Order.Fulfilment.PICKUP: Order.Payment.PAY_IN_STORE,
     }
@@ -212,25 +222,26 @@ def checkout(
 
 
 def _place(
-    cart,
-    brand,
-    lines,
-    contact,
-    phone,
-    email,
-    fulfilment,
-    payment_method,
-    pickup_store,
-    coupon_code,
-    points,
-    note,
-    actor,
+    cart: Cart,
+    brand: Brand,
+    lines: list[CartLine],
+    contact: Contact,
+    phone: str,
+    email: str,
+    fulfilment: str,
+    payment_method: str,
+    pickup_store: Store | None,
+    coupon_code: str,
+    points: int,
+    note: str,
+    actor: Actor | None,
 ) -> Order:
     customer = cart.customer
     if customer is None:
         customer, _ = customer_services.get_or_create_customer(
             brand, actor=None, name=contact.name, phone=phone, email=email, source="shop"
         )
+        assert customer is not None  # matched or created: checkout refused an order without a phone
     totals = cart_totals(cart, fulfilment=fulfilment, coupon_code=coupon_code, customer=customer)
     if coupon_code and totals.coupon_error:
         raise OrderError("coupon_code", totals.coupon_error)
@@ -243,7 +254,7 @@ def _place(
     now = timezone.now()
     points_discount = points * program.point_value
     discount_total = totals.coupon_discount + points_discount
-    discounts = []
+    discounts: list[dict[str, str | int]] = []
     if totals.coupon is not None:
         discounts.append(
             {

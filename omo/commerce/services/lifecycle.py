@@ -80,7 +80,7 @@ def cancel(order: Order, *, actor: Actor | None, reason: str = "") -> Order:
     order.status = Order.Status.CANCELLED
     order.cancelled_at = timezone.now()
     order.save(update_fields=["status", "cancelled_at"])
-    if order.customer_id:
+    if order.customer is not None:
         loyalty.recompute_tier(order.customer)
     if actor is not None:
         audit.record(actor, "order.cancelled", order, reason=reason)
@@ -112,7 +112,8 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         raise OrderError("amount", f"{data.amount} exceeds the refundable {remaining}")
     lines_by_id = {line.pk: line for line in order.lines.all()}
     for index, item in enumerate(data.lines):
-        line = lines_by_id.get(item.get("line_id"))
+        line_id = item.get("line_id")
+        line = lines_by_id.get(line_id) if line_id is not None else None
         quantity = item.get("quantity")
         if line is None:
             raise OrderError(f"lines[{index}].line_id", "not a line of this order")
@@ -139,7 +140,7 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         OrderLine.objects.filter(pk=line.pk).update(
             refunded_quantity=F("refunded_quantity") + item["quantity"]
         )
-        if data.restock and line.variant_id:
+        if data.restock and line.variant is not None:
             location = _restock_location(order)
             if location is not None:
                 inventory.restock(
@@ -151,7 +152,7 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
     )
     order.save(update_fields=["refunded_total", "status"])
     loyalty.reverse_for_refund(order, refund_row)
-    if order.customer_id:
+    if order.customer is not None:
         loyalty.recompute_tier(order.customer)
     if actor is not None:
         audit.record(actor, "order.refunded", order, amount=data.amount, refund_id=refund_row.pk)
@@ -168,7 +169,8 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
 def _restock_location(order: Order) -> Location | None:
     if order.store_id:
         return Location.objects.filter(store_id=order.store_id).first()
-    reservation = order.lines.first().reservations.first() if order.lines.exists() else None
+    first_line = order.lines.first()
+    reservation = first_line.reservations.first() if first_line is not None else None
     if reservation is not None:
         return reservation.location
     return Location.objects.filter(brand_id=order.brand_id, ships_online_orders=True).first()

@@ -17,6 +17,7 @@ from omo.core.audit import Actor
 from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import services as customer_services
+from omo.customers.models import Customer
 from omo.loyalty import services as loyalty
 from omo.staff.models import Store, User
 
@@ -42,9 +43,9 @@ def _resolve(
     brand: Brand,
     data: OrderIn,
     *,
-    store_cache: dict | None = None,
-    variant_cache: dict | None = None,
-    staff_cache: dict | None = None,
+    store_cache: dict[str, Store | None] | None = None,
+    variant_cache: dict[str, Variant] | None = None,
+    staff_cache: dict[str, User | None] | None = None,
 ) -> _Resolved:
     resolved = _Resolved()
     if data.store_code:
@@ -89,8 +90,8 @@ def record_order(
     data: OrderIn,
     *,
     actor: Actor | None,
-    store_cache: dict | None = None,
-    variant_cache: dict | None = None,
+    store_cache: dict[str, Store | None] | None = None,
+    variant_cache: dict[str, Variant] | None = None,
 ) -> tuple[Order, bool]:
     """Idempotent on (source, external_id): a repeat returns the existing order untouched."""
     existing = Order.objects.filter(brand=brand, source=data.source, external_id=data.external_id).first()
@@ -109,7 +110,7 @@ def record_order(
     return order, True
 
 
-def _order_customer(brand: Brand, data: OrderIn):
+def _order_customer(brand: Brand, data: OrderIn) -> Customer | None:
     """The customer the order names (matched or created), or None; OrderError names the field."""
     if data.customer is None:
         return None
@@ -138,7 +139,7 @@ def fulfilment_of(data: OrderIn) -> str:
     )
 
 
-def _new_order(brand: Brand, data: OrderIn, resolved: _Resolved, customer) -> Order:
+def _new_order(brand: Brand, data: OrderIn, resolved: _Resolved, customer: Customer | None) -> Order:
     """The unsaved Order row for `data`."""
     status = data.status
     placed_at = data.placed_at
@@ -227,7 +228,8 @@ def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, 
 
 
 def after_paid(order: Order) -> None:
-    if order.customer_id is None:
+    customer = order.customer
+    if customer is None:
         return
     loyalty.earn_for_order(order)
-    loyalty.recompute_tier(order.customer)
+    loyalty.recompute_tier(customer)

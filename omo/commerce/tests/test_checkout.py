@@ -7,6 +7,7 @@ import pytest
 from omo.catalog.models import StockLevel, StockMovement
 from omo.commerce import services
 from omo.commerce.models import Order
+from omo.commerce.schemas import OrderIn, RefundIn
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import PointsEntry
 from omo.testing import factories as f
@@ -137,3 +138,71 @@ def test_coupon_and_points_at_checkout(brand, shirt, hq_admin):
     assert loyalty.account_for(customer).balance == 50
     coupon.codes.get().refresh_from_db()
     assert coupon.codes.get().times_used == 1
+
+
+def test_refund_with_restock_returns_units_to_the_location_that_shipped_them(brand, shirt, warehouse):
+    # The first shipping location has none of it: the order is served (and restocked) from the second.
+    f.set_stock(shirt, warehouse, 0)
+    annex = f.make_location(brand, code="WH2", name="二號倉", ships_online_orders=True)
+    f.set_stock(shirt, annex, 5)
+    cart = services.new_cart(brand)
+    services.add_to_cart(cart, shirt, 2)
+    order = services.checkout(cart, contact=contact(), fulfilment="ship", payment_method="cod")
+    services.fulfil(order, actor=None)
+    line = order.lines.get()
+
+    refund, created = services.refund(
+        order,
+        RefundIn(external_id="R1", amount=89000, lines=[{"line_id": line.pk, "quantity": 1}], restock=True),
+        actor=None,
+    )
+
+    assert created
+    assert StockLevel.objects.get(variant=shirt, location=annex).on_hand == 4  # 5 - 2 shipped + 1 back
+    assert StockLevel.objects.get(variant=shirt, location=warehouse).on_hand == 0
+    assert StockMovement.objects.filter(reference=f"refund:{refund.pk}", location=annex).count() == 1
+    line.refresh_from_db()
+    assert line.refunded_quantity == 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.PARTIALLY_REFUNDED
+
+
+def test_refund_with_restock_of_a_line_without_a_variant_moves_no_stock(brand, warehouse):
+    order, _ = services.record_order(
+        brand,
+        OrderIn.model_validate(
+            {
+                "source": "web-erp",
+                "external_id": "W-1",
+                "sales_channel": "external_web",
+                "placed_at": "2026-11-20T15:30:00+08:00",
+                "lines": [{"title": "禮品包裝", "quantity": 1, "unit_price": 5000}],
+                "status": "paid",
+            }
+        ),
+        actor=None,
+    )
+    line = order.lines.get()
+
+    refund, created = services.refund(
+        order,
+        RefundIn(external_id="R1", amount=5000, lines=[{"line_id": line.pk, "quantity": 1}], restock=True),
+        actor=None,
+    )
+
+    assert created
+    assert not StockMovement.objects.filter(reference=f"refund:{refund.pk}").exists()
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+
+
+def test_refund_names_a_line_that_is_not_the_orders(brand, shirt):
+    cart = services.new_cart(brand)
+    services.add_to_cart(cart, shirt, 1)
+    order = services.checkout(cart, contact=contact(), fulfilment="ship", payment_method="cod")
+    services.fulfil(order, actor=None)
+
+    for bad in ({"quantity": 1}, {"line_id": None, "quantity": 1}, {"line_id": 0, "quantity": 1}):
+        with pytest.raises(services.OrderError) as refused:
+            services.refund(order, RefundIn(external_id="R1", amount=100, lines=[bad]), actor=None)
+        assert refused.value.field == "lines[0].line_id"

@@ -88,7 +88,8 @@ def test_purge_deletes_only_what_is_older_than_the_brand_keeps(brand, other_bran
 
 def test_the_job_is_scheduled_daily():
     [job] = [job for job in schedule.registered() if job.name == "customers.purge_expired"]
-    assert job.interval == dt.timedelta(hours=24)
+    assert job.interval == dt.timedelta(days=1)
+    assert job.at == dt.time(3, 30)  # at night, local time
     assert job.task_path == "omo.customers.retention.purge_expired"
 
 

@@ -12,6 +12,7 @@ from django.test import Client
 
 from config.asgi import application
 from omo.binding import services as binding_services
+from omo.core.audit import Actor
 from omo.inbox import realtime, services
 from omo.inbox.consumers import CLOSE_UNAUTHENTICATED
 from omo.inbox.models import InboxSettings
@@ -140,7 +141,7 @@ def test_events_reach_only_sockets_that_may_see_them(clerk, manager, cast):
         assert await other.receive_nothing(timeout=0.3)
 
         # transferring the customer away removes the conversation from this clerk's screen
-        actor = binding_services.Actor(brand=clerk.brand, user=manager, role="store_manager")
+        actor = Actor(brand=clerk.brand, user=manager, role="store_manager")
         with during_opening_hours():  # the transfer routes to the teammate only while the store is open
             await database_sync_to_async(binding_services.transfer_bindings)(
                 clerk, to_clerk=cast["teammate"], actor=actor

@@ -37,8 +37,24 @@ def current_cart(brand: Brand, shop: ShopSession) -> Cart | None:
 def cart(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpResponse:
     current = current_cart(brand, shop)
     lines = selectors.cart_lines(current) if current is not None else []
-    totals = services.cart_totals(current) if lines else None
-    online = inventory.online_available([line.variant_id for line in lines]) if lines else {}
+    totals: services.CartTotals | None = None
+    online: dict[int, int] = {}
+    track_events: list[dict[str, object]] = []
+    if current is not None and lines:
+        totals = services.cart_totals(current)
+        online = inventory.online_available([line.variant_id for line in lines])
+        track_events = [
+            {
+                "event": "Cart Viewed",
+                "properties": {
+                    "cart_id": current.token,
+                    "products": [
+                        shop_tracking.product_properties(line.variant, brand=brand, quantity=line.quantity)
+                        for line in lines
+                    ],
+                },
+            }
+        ]
     shop.set_item_count(sum(line.quantity for line in lines))
     rows = [
         {
@@ -60,22 +76,7 @@ def cart(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpResponse:
             "totals": totals,
             "free_shipping_over": services.FREE_SHIPPING_OVER,
             "shipping_fee": services.SHIPPING_FEE,
-            "track_events": [
-                {
-                    "event": "Cart Viewed",
-                    "properties": {
-                        "cart_id": current.token,
-                        "products": [
-                            shop_tracking.product_properties(
-                                line.variant, brand=brand, quantity=line.quantity
-                            )
-                            for line in lines
-                        ],
-                    },
-                }
-            ]
-            if lines
-            else [],
+            "track_events": track_events,
         },
     )
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from omo.catalog.models import Category, Variant
 from omo.core.models import Brand
 from omo.core.money import format_money
 from omo.shop import selectors
@@ -31,7 +32,13 @@ def brand_index(request: HttpRequest) -> HttpResponse:
 
 
 def _listing(
-    request: HttpRequest, brand: Brand, shop: ShopSession, *, category=None, query: str = "", heading: str
+    request: HttpRequest,
+    brand: Brand,
+    shop: ShopSession,
+    *,
+    category: Category | None = None,
+    query: str = "",
+    heading: str,
 ) -> HttpResponse:
     products = selectors.listing(brand, category=category, query=query)
     page = Paginator(products, selectors.PAGE_SIZE).get_page(request.GET.get("page"))
@@ -112,11 +119,7 @@ def product(request: HttpRequest, brand: Brand, shop: ShopSession, handle: str) 
                     "event": "Product Viewed",
                     "properties": {
                         **shop_tracking.product_properties(selected, brand=brand, url=request.path),
-                        **(
-                            {"image_url": page.images[0].url}
-                            if page.images and getattr(page.images[0], "url", "")
-                            else {}
-                        ),
+                        **({"image_url": page.images[0].url} if page.images and page.images[0].url else {}),
                     },
                 }
             ],
@@ -129,7 +132,9 @@ def product(request: HttpRequest, brand: Brand, shop: ShopSession, handle: str) 
     )
 
 
-def _selected_variant(request: HttpRequest, variants: list, stock: dict):
+def _selected_variant(
+    request: HttpRequest, variants: list[Variant], stock: dict[int, selectors.VariantStock]
+) -> Variant:
     wanted = request.GET.get("variant", "")
     for variant in variants:
         if str(variant.pk) == wanted:

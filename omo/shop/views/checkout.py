@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from omo.commerce import services, shop_links
-from omo.commerce.models import Cart, Order
+from omo.commerce.models import Cart, CartLine, Order
 from omo.core.models import Brand
 from omo.customers.models import Customer
 from omo.loyalty import services as loyalty
@@ -56,7 +56,8 @@ CART_REFUSALS = {
 def _show_refusal(form: CheckoutForm, exc: services.OrderError) -> None:
     """Put the service's refusal next to the field it names (or at the top for the cart)."""
     field = SERVICE_FIELD_TO_FORM_FIELD.get(exc.field)
-    message = FRIENDLY_ERRORS.get(exc.field) or CART_REFUSALS.get(exc.message, exc.message)
+    refusal = CART_REFUSALS.get(exc.message, exc.message)
+    message = FRIENDLY_ERRORS.get(exc.field) or refusal
     form.add_error(field, str(message))
 
 
@@ -133,8 +134,8 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
 
 
 def _checkout_started(
-    brand: Brand, cart: Cart, lines: list, totals: services.CartTotals, coupon: str
-) -> list:
+    brand: Brand, cart: Cart, lines: list[CartLine], totals: services.CartTotals, coupon: str
+) -> list[dict[str, Any]]:
     cur = brand.currency
     props: dict[str, Any] = {
         "checkout_id": cart.token,
@@ -168,12 +169,13 @@ def _place_order(
     """Check the cart out; the Order, or the HTTP status to answer with the form's errors."""
     data = form.cleaned_data
     points = data.get("points") or 0
-    if points and member is None:
-        form.add_error("points", _("請先開啟您的會員專屬連結，才能使用點數折抵。"))
-        return 422
-    if points and cart.customer_id not in (None, member.pk):
-        form.add_error("points", _("這個購物車屬於其他會員，無法折抵點數。"))
-        return 422
+    if points:
+        if member is None:
+            form.add_error("points", _("請先開啟您的會員專屬連結，才能使用點數折抵。"))
+            return 422
+        if cart.customer_id not in (None, member.pk):
+            form.add_error("points", _("這個購物車屬於其他會員，無法折抵點數。"))
+            return 422
     if member is not None and cart.customer_id is None:
         services.assign_cart_customer(cart, member)
     # A first order makes a new member, and this browser may then open that member's page. An
@@ -213,7 +215,7 @@ def order(request: HttpRequest, brand: Brand, shop: ShopSession, token: str) -> 
         raise Http404("tampered order token")
     placed = selectors.shop_order(brand, key)
     member_url = None
-    if placed.customer_id is not None and placed.customer_id == shop.member_id:
+    if placed.customer is not None and placed.customer_id == shop.member_id:
         member_url = shop_links.member_link(placed.customer)
     return render_shop(
         request,

@@ -77,6 +77,14 @@ def test_duty_state_counts_only_the_staff_members_own_shifts(brand, store, clerk
     assert roster.duty_state(manager, taipei(3, 12)) == (False, False)
 
 
+def test_an_account_without_a_brand_has_no_roster(brand, store, clerk, manager, django_assert_num_queries):
+    roster.create_shift(clerk, starts_at=taipei(3, 11), ends_at=taipei(3, 20), actor=actor_of(manager))
+    root = f.make_user(None, "root", role="hq_admin")
+    with django_assert_num_queries(0):
+        assert roster.duty_state(root, taipei(3, 12)) == (False, False)
+        assert not roster.overlapping(root, taipei(3, 0), taipei(4, 0)).exists()
+
+
 def test_an_edit_is_audited_under_the_staff_shift(brand, store, clerk, manager):
     shift = roster.create_shift(
         clerk, starts_at=taipei(3, 11), ends_at=taipei(3, 20), actor=actor_of(manager)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from omo.console.access import console_view, forbidden
+from omo.console.access import ConsoleRequest, console_view, forbidden
 from omo.console.pages import render_page
 from omo.console.views.inbox.common import form_error, refused
 from omo.inbox import services as inbox_services
@@ -21,11 +21,20 @@ from omo.inbox.models import CannedReply
 from omo.staff.models import User
 from omo.staff.roles import Role
 
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
+
 CANNED_VARIABLE_HELP = (
     ("customer_name", pgettext_lazy("console", "顧客姓名（無姓名時為聊天暱稱）")),
     ("clerk_name", pgettext_lazy("console", "綁定店員的名稱；未綁定時為發送者")),
     ("store_name", pgettext_lazy("console", "該店員所屬門市；否則為對話所屬門市")),
 )
+
+
+SCOPE_CHOICES = [
+    ("personal", pgettext_lazy("console", "個人（只有我）")),
+    ("brand", pgettext_lazy("console", "全品牌")),
+]
 
 
 class CannedForm(forms.Form):
@@ -43,10 +52,7 @@ class CannedForm(forms.Form):
     )
     scope = forms.ChoiceField(
         label=pgettext_lazy("console", "適用範圍"),
-        choices=[
-            ("personal", pgettext_lazy("console", "個人（只有我）")),
-            ("brand", pgettext_lazy("console", "全品牌")),
-        ],
+        choices=SCOPE_CHOICES,
         initial="personal",
         required=False,  # personal unless asked otherwise
     )
@@ -56,10 +62,10 @@ class CannedForm(forms.Form):
         if editing is not None:
             del self.fields["scope"]  # a reply keeps its owner; delete and recreate to move it
         elif user.role != Role.HQ_ADMIN:
-            self.fields["scope"].choices = [self.fields["scope"].choices[0]]
+            cast("forms.ChoiceField", self.fields["scope"]).choices = SCOPE_CHOICES[:1]  # personal only
 
 
-def _canned_or_404(user: User, pk: int) -> CannedReply:
+def _canned_or_404(user: BrandStaff, pk: int) -> CannedReply:
     canned = (
         CannedReply.objects.filter(brand_id=user.brand_id, pk=pk)
         .filter(Q(owner__isnull=True) | Q(owner_id=user.pk))
@@ -75,12 +81,12 @@ def _may_manage(user: User, canned: CannedReply) -> bool:
     return canned.owner_id == user.pk or (canned.owner_id is None and user.role == Role.HQ_ADMIN)
 
 
-def _brand_wide_refused(request: HttpRequest) -> HttpResponse:
+def _brand_wide_refused(request: ConsoleRequest) -> HttpResponse:
     return forbidden(request, pgettext("console", "全品牌快速回覆由總部管理員管理。"), show_home=True)
 
 
 def _render_canned(
-    request: HttpRequest, form: CannedForm, *, editing: CannedReply | None = None, status: int = 200
+    request: ConsoleRequest, form: CannedForm, *, editing: CannedReply | None = None, status: int = 200
 ) -> HttpResponse:
     user = request.user
     replies = CannedReply.objects.filter(brand_id=user.brand_id)
@@ -100,7 +106,7 @@ def _render_canned(
 
 
 def _save_canned(
-    request: HttpRequest, form: CannedForm, *, canned: CannedReply | None
+    request: ConsoleRequest, form: CannedForm, *, canned: CannedReply | None
 ) -> HttpResponse | None:
     """Save through the service; None when the form now carries the errors."""
     user = request.user
@@ -127,7 +133,7 @@ def _save_canned(
 
 @console_view()
 @never_cache
-def canned_list(request: HttpRequest) -> HttpResponse:
+def canned_list(request: ConsoleRequest) -> HttpResponse:
     """Brand-wide replies (HQ admins manage them) and the user's own; POST creates one."""
     user = request.user
     if request.method != "POST":
@@ -144,7 +150,7 @@ def canned_list(request: HttpRequest) -> HttpResponse:
 
 @console_view()
 @never_cache
-def canned_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def canned_edit(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     canned = _canned_or_404(user, pk)
     if not _may_manage(user, canned):
@@ -162,7 +168,7 @@ def canned_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view()
 @require_POST
-def canned_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def canned_delete(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     canned = _canned_or_404(user, pk)
     if not _may_manage(user, canned):

@@ -6,6 +6,7 @@ customer is bound to, how long they have waited, and how a service's refusal or 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,12 +19,16 @@ from omo.inbox.models import Conversation
 from omo.staff import roster as staff_roster
 from omo.staff.models import User
 
-QUEUE_LABELS = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+# Keyed by the stored value (a plain string on a model instance), shown as a translated label.
+QUEUE_LABELS: dict[str, StrPromise] = {
     Conversation.Queue.HQ: pgettext_lazy("console", "總部客服"),
     Conversation.Queue.STORE: pgettext_lazy("console", "門市團隊"),
     Conversation.Queue.CLERK: pgettext_lazy("console", "綁定店員"),
 }
-STATUS_LABELS = {
+STATUS_LABELS: dict[str, StrPromise] = {
     Conversation.Status.OPEN: pgettext_lazy("console", "處理中"),
     Conversation.Status.RESOLVED: pgettext_lazy("console", "已結案"),
 }

@@ -6,18 +6,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from omo.console.access import actor_for, console_view
+from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.pages import render_page
 from omo.console.views.inbox.common import (
     QUEUE_LABELS,
@@ -34,19 +34,24 @@ from omo.inbox.outbound import OutboundError, retry_message
 from omo.staff.models import Store, User
 from omo.staff.roles import Role
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+    from omo.staff.requests import BrandStaff
+
 TIMELINE_LIMIT = 300
 
 
 LABEL_SPLIT = re.compile(r"[,，、\n]")
 
 
-DELIVERY_LABELS = {
+DELIVERY_LABELS: dict[str, StrPromise] = {
     Message.Status.RECEIVED: pgettext_lazy("console", "已收到"),
     Message.Status.QUEUED: pgettext_lazy("console", "傳送中"),
     Message.Status.SENT: pgettext_lazy("console", "已送出"),
     Message.Status.FAILED: pgettext_lazy("console", "傳送失敗"),
 }
-SENT_VIA_LABELS = {
+SENT_VIA_LABELS: dict[str, StrPromise] = {
     Message.SentVia.REPLY: pgettext_lazy("console", "回覆訊息（免費）"),
     Message.SentVia.PUSH: pgettext_lazy("console", "推播訊息（計費）"),
 }
@@ -68,10 +73,13 @@ class ReplyForm(forms.Form):
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["canned"].queryset = inbox_selectors.canned_replies(user)
+        cast(
+            "forms.ModelChoiceField[CannedReply]", self.fields["canned"]
+        ).queryset = inbox_selectors.canned_replies(user)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not (data.get("text") or "").strip() and not data.get("canned") and "canned" not in self.errors:
             self.add_error("text", pgettext("console", "請輸入訊息內容，或選擇一則快速回覆。"))
         return data
@@ -109,6 +117,14 @@ class LabelsForm(forms.Form):
         return labels
 
 
+class Assignment(TypedDict):
+    """Where a conversation goes, as omo.inbox.services.assign_by_staff takes it."""
+
+    queue: str
+    assignee: NotRequired[User]
+    store: NotRequired[Store]
+
+
 class AssignForm(forms.Form):
     """One choice: "hq", "agent:<id>", "store:<id>" or "clerk:<id>", limited to what the user may pick."""
 
@@ -120,12 +136,13 @@ class AssignForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: BrandStaff, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         staff = User.objects.filter(brand_id=user.brand_id, is_active=True).order_by("username")
         stores = Store.objects.filter(brand_id=user.brand_id, is_active=True)
         if user.role == Role.STORE_MANAGER:
+            assert user.store_id is not None  # console_view turns store managers without a store away
             stores = stores.filter(pk=user.store_id)
             staff = staff.filter(store_id=user.store_id)
         choices: list[Any] = [("hq", pgettext("console", "總部客服（佇列）"))]
@@ -134,15 +151,14 @@ class AssignForm(forms.Form):
             choices.append((pgettext("console", "總部客服人員"), [(f"agent:{a.pk}", str(a)) for a in agents]))
         choices.append((pgettext("console", "門市團隊"), [(f"store:{s.pk}", s.name) for s in stores]))
         clerks = staff.filter(role__in=[Role.CLERK, Role.STORE_MANAGER], store__isnull=False)
-        choices.append(
-            (
-                pgettext("console", "店員"),
-                [(f"clerk:{c.pk}", f"{c}（{c.store.name}）") for c in clerks.select_related("store")],
-            )
-        )
-        self.fields["target"].choices = choices
+        clerk_choices = []
+        for clerk in clerks.select_related("store"):
+            assert clerk.store is not None  # only clerks with a store were read
+            clerk_choices.append((f"clerk:{clerk.pk}", f"{clerk}（{clerk.store.name}）"))
+        choices.append((pgettext("console", "店員"), clerk_choices))
+        cast("forms.ChoiceField", self.fields["target"]).choices = choices
 
-    def assignment(self) -> dict[str, Any]:
+    def assignment(self) -> Assignment:
         kind, _, pk = self.cleaned_data["target"].partition(":")
         if kind == "hq":
             return {"queue": Conversation.Queue.HQ}
@@ -180,13 +196,16 @@ def _timeline(conversation: Conversation) -> list[dict[str, Any]]:
     entries = []
     for message in messages_:
         payload = message.payload or {}
+        assignee_id = payload.get("assignee_id")
         entries.append(
             {
                 "message": message,
                 "side": {"in": "in", "out": "out"}.get(message.direction, "internal"),
                 "is_note": message.kind == Message.Kind.NOTE,
                 "is_event": message.kind == Message.Kind.EVENT,
-                "assignee_name": names.get(payload.get("assignee_id")) if message.kind == "event" else "",
+                "assignee_name": (names.get(assignee_id) if assignee_id is not None else None)
+                if message.kind == "event"
+                else "",
                 "kind_label": message.get_kind_display(),
                 "delivery": DELIVERY_LABELS.get(message.status, message.status)
                 if message.direction == Message.Direction.OUTBOUND
@@ -208,7 +227,7 @@ def _canned_choices(user: User, conversation: Conversation) -> list[dict[str, An
     return choices
 
 
-def _facts(user: User, conversation: Conversation) -> dict[str, Any]:
+def _facts(user: BrandStaff, conversation: Conversation) -> dict[str, Any]:
     clerk = bound_clerks(user.brand_id, [conversation.customer_id]).get(conversation.customer_id)
     now = timezone.now()
     return {
@@ -223,7 +242,7 @@ def _facts(user: User, conversation: Conversation) -> dict[str, Any]:
 
 
 def _render_conversation(
-    request: HttpRequest, conversation: Conversation, *, status: int = 200, **form_overrides: forms.Form
+    request: ConsoleRequest, conversation: Conversation, *, status: int = 200, **form_overrides: forms.Form
 ) -> HttpResponse:
     user = request.user
     conversation.refresh_from_db()
@@ -247,7 +266,7 @@ def _render_conversation(
 
 @console_view()
 @never_cache
-def conversation_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     conversation = _conversation_or_404(user, pk)
     partial = request.GET.get("partial")
@@ -270,7 +289,7 @@ def _back(conversation: Conversation) -> HttpResponse:
 
 
 def _conversation_action(
-    request: HttpRequest,
+    request: ConsoleRequest,
     pk: int,
     form: forms.Form,
     *,
@@ -298,7 +317,7 @@ def _conversation_action(
     return _render_conversation(request, conversation, status=400, **{form_name: form})
 
 
-def _send_reply(conversation: Conversation, data: dict[str, Any], *, sender: Any) -> None:
+def _send_reply(conversation: Conversation, data: dict[str, Any], *, sender: User) -> None:
     text = (data["text"] or "").strip()
     if text:
         inbox_services.send_text(conversation, text=text, sender=sender)
@@ -308,7 +327,7 @@ def _send_reply(conversation: Conversation, data: dict[str, Any], *, sender: Any
 
 @console_view()
 @require_POST
-def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_reply(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     return _conversation_action(
         request,
@@ -323,7 +342,7 @@ def conversation_reply(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view()
 @require_POST
-def conversation_retry(request: HttpRequest, pk: int, message_id: int) -> HttpResponse:
+def conversation_retry(request: ConsoleRequest, pk: int, message_id: int) -> HttpResponse:
     """Queue a failed outgoing message again (same retry key, so LINE never gets it twice)."""
     conversation = _conversation_or_404(request.user, pk)
     message = Message.objects.filter(
@@ -342,7 +361,7 @@ def conversation_retry(request: HttpRequest, pk: int, message_id: int) -> HttpRe
 
 @console_view()
 @require_POST
-def conversation_note(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_note(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     return _conversation_action(
         request,
@@ -359,7 +378,7 @@ def conversation_note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view()
 @require_POST
-def conversation_labels(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_labels(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     return _conversation_action(
         request,
@@ -374,7 +393,7 @@ def conversation_labels(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view()
 @require_POST
-def conversation_assign(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_assign(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     conversation = _conversation_or_404(user, pk)
     form = AssignForm(request.POST, user=user)
@@ -400,12 +419,12 @@ def conversation_assign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view()
 @require_POST
-def conversation_status(request: HttpRequest, pk: int) -> HttpResponse:
+def conversation_status(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     conversation = _conversation_or_404(user, pk)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "; ".join(form.errors.get("status", [])))
+        messages.error(request, "; ".join(str(error) for error in form.errors.get("status", [])))
         return _render_conversation(request, conversation, status=400)
     try:
         inbox_services.set_conversation_status(conversation, form.cleaned_data["status"], user=user)

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import pgettext_lazy
 from django.views.decorators.cache import never_cache
 
-from omo.console.access import console_view
+from omo.console.access import ConsoleRequest, console_view
 from omo.console.pages import render_page
 from omo.console.views.inbox.common import QUEUE_LABELS, STATUS_LABELS, bound_clerks, waiting_minutes
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox.models import Conversation
 from omo.staff.models import User
 
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
+
 LIST_LIMIT = 100
+
+
+class InboxFilters(TypedDict):
+    """What the list is filtered by, as omo.inbox.selectors.conversation_list takes it."""
+
+    queue: str | None
+    status: str | None
+    mine: bool
+    label: str | None
 
 
 class InboxFilterForm(forms.Form):
@@ -36,7 +48,7 @@ class InboxFilterForm(forms.Form):
     mine = forms.BooleanField(label=pgettext_lazy("console", "只看指派給我的"), required=False)
     label = forms.CharField(label=pgettext_lazy("console", "標籤"), required=False, max_length=30)
 
-    def filters(self) -> dict[str, Any]:
+    def filters(self) -> InboxFilters:
         data = self.cleaned_data if self.is_valid() else {}
         status = data.get("status") or Conversation.Status.OPEN
         return {
@@ -47,7 +59,7 @@ class InboxFilterForm(forms.Form):
         }
 
 
-def _rows(user: User, conversations: list[Conversation]) -> list[dict[str, Any]]:
+def _rows(user: BrandStaff, conversations: list[Conversation]) -> list[dict[str, Any]]:
     now = timezone.now()
     clerks = bound_clerks(user.brand_id, [c.customer_id for c in conversations])
     return [
@@ -76,7 +88,7 @@ def _known_labels(user: User) -> list[str]:
 
 @console_view()
 @never_cache
-def inbox(request: HttpRequest) -> HttpResponse:
+def inbox(request: ConsoleRequest) -> HttpResponse:
     user = request.user
     data = request.GET.copy()
     data.setdefault("status", Conversation.Status.OPEN)

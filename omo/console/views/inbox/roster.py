@@ -7,11 +7,13 @@ stores' roster, HQ any store's (omo.staff.roster checks it again).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -19,12 +21,15 @@ from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from omo.console.access import actor_for, console_view, forbidden
+from omo.console.access import ConsoleRequest, actor_for, console_view, forbidden
 from omo.console.pages import render_page
 from omo.console.views.inbox.common import form_error, refused
 from omo.staff import roster as staff_roster
 from omo.staff.models import Shift, Store, User
 from omo.staff.roles import Role
+
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
 
 ROSTER_EDITORS = (Role.HQ_ADMIN, Role.STORE_MANAGER)
 
@@ -63,18 +68,20 @@ class ShiftForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: BrandStaff, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         staff = User.objects.filter(brand_id=user.brand_id, is_active=True).order_by("username")
         stores = Store.objects.filter(brand_id=user.brand_id, is_active=True)
         if user.role == Role.STORE_MANAGER:
+            assert user.store_id is not None  # console_view turns store managers without a store away
             staff = staff.filter(store_id=user.store_id)
             stores = stores.filter(pk=user.store_id)
-        self.fields["staff"].queryset = staff
-        self.fields["store"].queryset = stores
+        cast("forms.ModelChoiceField[User]", self.fields["staff"]).queryset = staff
+        cast("forms.ModelChoiceField[Store]", self.fields["store"]).queryset = stores
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
         if starts_at and ends_at:
             if ends_at <= starts_at:
@@ -100,14 +107,14 @@ class ShiftImportForm(forms.Form):
         initial="valid_rows",
     )
 
-    def clean_file(self) -> Any:
+    def clean_file(self) -> UploadedFile:
         upload = self.cleaned_data["file"]
         if upload.size > 2 * 1024 * 1024:
             raise forms.ValidationError(pgettext("console", "班表檔案超過 2 MB。"))
         return upload
 
 
-def _week_start(request: HttpRequest) -> dt.date:
+def _week_start(request: ConsoleRequest) -> dt.date:
     today = timezone.localdate()
     try:
         day = dt.date.fromisoformat(request.GET.get("week", ""))
@@ -116,19 +123,20 @@ def _week_start(request: HttpRequest) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def _roster_stores(user: User) -> Any:
+def _roster_stores(user: BrandStaff) -> QuerySet[Store]:
     stores = Store.objects.filter(brand_id=user.brand_id)
     if user.role == Role.STORE_MANAGER:
+        assert user.store_id is not None  # console_view turns store managers without a store away
         stores = stores.filter(pk=user.store_id)
     return stores
 
 
 def _render_roster(
-    request: HttpRequest,
+    request: ConsoleRequest,
     *,
     form: ShiftForm | None = None,
     import_form: ShiftImportForm | None = None,
-    report: Any = None,
+    report: staff_roster.ShiftImportReport | None = None,
     status: int = 200,
 ) -> HttpResponse:
     user = request.user
@@ -137,7 +145,7 @@ def _render_roster(
     start = dt.datetime.combine(monday, dt.time(0), tzinfo=zone)
     end = start + dt.timedelta(days=7)
     stores = _roster_stores(user)
-    store = None
+    store: Store | None = None
     if request.GET.get("store"):
         store = stores.filter(pk=request.GET["store"]).first() if request.GET["store"].isdigit() else None
     shifts = staff_roster.shifts_between(actor_for(request), start=start, end=end, store=store)
@@ -173,7 +181,7 @@ def _render_roster(
 
 @console_view()
 @never_cache
-def roster(request: HttpRequest) -> HttpResponse:
+def roster(request: ConsoleRequest) -> HttpResponse:
     """The week's shifts; POST adds one (HQ admins anywhere, a store manager in their store)."""
     user = request.user
     if request.method != "POST":
@@ -204,7 +212,7 @@ def roster(request: HttpRequest) -> HttpResponse:
 
 @console_view()
 @require_POST
-def shift_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def shift_delete(request: ConsoleRequest, pk: int) -> HttpResponse:
     user = request.user
     shift = Shift.objects.filter(brand_id=user.brand_id, pk=pk).select_related("staff", "store").first()
     if shift is None:
@@ -222,7 +230,7 @@ def shift_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @console_view()
 @require_POST
-def roster_import(request: HttpRequest) -> HttpResponse:
+def roster_import(request: ConsoleRequest) -> HttpResponse:
     user = request.user
     if user.role not in ROSTER_EDITORS:
         return forbidden(request, pgettext("console", "只有總部管理員與店長可以編輯班表。"), show_home=True)

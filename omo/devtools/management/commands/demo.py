@@ -124,7 +124,7 @@ def prepare_database(*, seed: bool, stdout: OutputWrapper, stderr: OutputWrapper
 
 
 def _in_memory_channel_layer() -> bool:
-    return settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer")
+    return str(settings.CHANNEL_LAYERS["default"]["BACKEND"]).endswith("InMemoryChannelLayer")
 
 
 class Command(BaseCommand):

@@ -1,0 +1,179 @@
+"""Coupons: a code quoted on a cart and redeemed once per order (released on cancellation);
+coupons created, shared codes added, single-use codes issued to customers.
+
+A code's uses are counted with a conditional UPDATE (`times_used < max_uses`), as points are, so a
+single-use code is redeemed at most once under any concurrency.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from omo.core import audit, events
+from omo.core.audit import Actor
+from omo.core.models import Brand
+from omo.core.money import format_money
+from omo.customers.models import Customer
+from omo.loyalty.models import Coupon, CouponCode, CouponRedemption
+from omo.loyalty.services.errors import CouponError, LoyaltyError
+
+
+@dataclass(frozen=True)
+class CouponQuote:
+    code: CouponCode
+    discount: int
+    free_shipping: bool
+
+
+def _find_code(brand: Brand | int, code: str) -> CouponCode:
+    brand_id = brand if isinstance(brand, int) else brand.pk
+    found = (
+        CouponCode.objects.select_related("coupon")
+        .filter(brand_id=brand_id, code__iexact=code.strip())
+        .first()
+    )
+    if found is None:
+        raise CouponError(f"優惠碼 {code} 不存在 / coupon code {code} does not exist")
+    return found
+
+
+def quote_coupon(
+    brand: Brand | int,
+    code: str,
+    *,
+    subtotal: int,
+    shipping: int,
+    customer: Customer | None = None,
+    now: dt.datetime | None = None,
+) -> CouponQuote:
+    """What a code is worth on this cart, or CouponError saying why it cannot be used."""
+    now = now or timezone.now()
+    found = _find_code(brand, code)
+    coupon = found.coupon
+    if not coupon.is_active:
+        raise CouponError(f"優惠碼 {found.code} 已停用 / coupon {found.code} is no longer active")
+    if coupon.starts_at and now < coupon.starts_at:
+        raise CouponError(f"優惠碼 {found.code} 尚未開始 / coupon {found.code} is not valid yet")
+    if coupon.ends_at and now >= coupon.ends_at:
+        raise CouponError(f"優惠碼 {found.code} 已過期 / coupon {found.code} has expired")
+    if found.customer_id is not None and (customer is None or customer.pk != found.customer_id):
+        raise CouponError(f"優惠碼 {found.code} 限本人使用 / coupon {found.code} belongs to another customer")
+    if found.max_uses is not None and found.times_used >= found.max_uses:
+        raise CouponError(f"優惠碼 {found.code} 已被使用完畢 / coupon {found.code} has been used up")
+    if subtotal < coupon.min_spend:
+        raise CouponError(
+            f"未達最低消費 {format_money(coupon.min_spend)} / minimum spend is {format_money(coupon.min_spend)}"
+        )
+    if coupon.kind == Coupon.Kind.AMOUNT_OFF:
+        return CouponQuote(found, min(subtotal, coupon.value), False)
+    if coupon.kind == Coupon.Kind.PERCENT_OFF:
+        return CouponQuote(found, subtotal * coupon.value // 100, False)
+    return CouponQuote(found, 0, True)
+
+
+def redeem_coupon(quote: CouponQuote, *, order, amount: int) -> CouponRedemption:
+    """Use the code once for this order; CouponError when a concurrent order took the last use."""
+    code = quote.code
+    taken = (
+        CouponCode.objects.filter(pk=code.pk)
+        .filter(Q(max_uses__isnull=True) | Q(times_used__lt=F("max_uses")))
+        .update(times_used=F("times_used") + 1)
+    )
+    if not taken:
+        raise CouponError(f"優惠碼 {code.code} 已被使用完畢 / coupon {code.code} has been used up")
+    redemption = CouponRedemption.objects.create(
+        brand_id=code.brand_id, code=code, order=order, customer=order.customer, amount=amount
+    )
+    events.publish("coupon.redeemed", brand_id=code.brand_id, redemption_id=redemption.pk)
+    return redemption
+
+
+def release_coupon(order) -> None:
+    redemption = CouponRedemption.objects.filter(order=order).first()
+    if redemption is None:
+        return
+    CouponCode.objects.filter(pk=redemption.code_id, times_used__gt=0).update(times_used=F("times_used") - 1)
+    redemption.delete()
+
+
+@transaction.atomic
+def create_coupon(
+    brand: Brand,
+    *,
+    actor: Actor,
+    name: str,
+    kind: str,
+    value: int = 0,
+    min_spend: int = 0,
+    starts_at: dt.datetime | None = None,
+    ends_at: dt.datetime | None = None,
+) -> Coupon:
+    if kind not in Coupon.Kind.values:
+        raise LoyaltyError("kind", f"must be one of {', '.join(Coupon.Kind.values)}")
+    if value < 0:
+        raise LoyaltyError("value", "must not be negative")
+    if kind == Coupon.Kind.PERCENT_OFF and not 0 < value <= 100:
+        raise LoyaltyError("value", "a percentage must be between 1 and 100")
+    if kind == Coupon.Kind.AMOUNT_OFF and value <= 0:
+        raise LoyaltyError("value", "an amount-off coupon needs a positive value")
+    if min_spend < 0:
+        raise LoyaltyError("min_spend", "must not be negative")
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise LoyaltyError("ends_at", "must be after starts_at")
+    coupon = Coupon.objects.create(
+        brand=brand,
+        name=name,
+        kind=kind,
+        value=value,
+        min_spend=min_spend,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    audit.record(actor, "coupon.created", coupon, name=name, kind=kind, value=value)
+    return coupon
+
+
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed
+
+
+def _random_code(prefix: str = "") -> str:
+    return prefix + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
+@transaction.atomic
+def add_shared_code(coupon: Coupon, *, code: str, max_uses: int | None, actor: Actor) -> CouponCode:
+    code = code.strip().upper()
+    if not code:
+        raise LoyaltyError("code", "is required")
+    if CouponCode.objects.filter(brand_id=coupon.brand_id, code__iexact=code).exists():
+        raise LoyaltyError("code", f"{code} already exists", status=409)
+    created = CouponCode.objects.create(brand_id=coupon.brand_id, coupon=coupon, code=code, max_uses=max_uses)
+    audit.record(actor, "coupon.code_added", created, code=code, max_uses=max_uses)
+    return created
+
+
+@transaction.atomic
+def issue_codes(
+    coupon: Coupon, customers: Iterable[Customer], *, actor: Actor | None, prefix: str = ""
+) -> list[CouponCode]:
+    """One single-use code per customer."""
+    codes = [
+        CouponCode(
+            brand_id=coupon.brand_id, coupon=coupon, code=_random_code(prefix), customer=customer, max_uses=1
+        )
+        for customer in customers
+    ]
+    CouponCode.objects.bulk_create(codes)
+    if actor is not None:
+        audit.record(actor, "coupon.codes_issued", coupon, count=len(codes))
+    issued = [code.pk for code in codes if code.customer_id is not None]
+    if issued:
+        events.publish("coupons.issued", brand_id=coupon.brand_id, code_ids=issued)
+    return codes
