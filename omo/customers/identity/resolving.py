@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import cast
 
 from django.db import connection, transaction
 
@@ -300,16 +299,13 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                 # Written with its search text: a customer made here has no chat contacts yet, so
                 # this is what search.refresh would compute (and no second write of each row).
                 rows.append(
-                    cast(
+                    bulk.new(
                         Customer,
-                        bulk.new(
-                            Customer,
-                            {
-                                "brand_id": brand.pk,
-                                "search_text": search.build_search_text(**profile),
-                                **profile,
-                            },
-                        ),
+                        {
+                            "brand_id": brand.pk,
+                            "search_text": search.build_search_text(**profile),
+                            **profile,
+                        },
                     )
                 )
             bulk.insert(Customer, rows)
