@@ -5,6 +5,10 @@ a model label looked up at run time (`apps.get_model("inbox.Contact")`).
 
 Foreign keys declared by label are not counted: a few lower tables point at higher ones
 (`catalog.Reservation.order`), a schema fact, not a call.
+
+Writes stay with the owning app: an app may read another app's models, but changes their rows only
+through that app's services. The write check finds, in every production module, the ORM writes on
+a model imported from another app's `models` (see `writes_to_other_apps`).
 """
 
 from __future__ import annotations
@@ -183,3 +187,146 @@ def test_the_function_level_check_sees_hidden_imports_and_reads_the_reasons(tmp_
         (10, "core"),
         (16, "shop"),
     }
+
+
+# --- writes go through the owning app ------------------------------------------------------------------
+
+# Manager and queryset methods that write: `X.objects.create(…)`, `X.objects.filter(…).update(…)`.
+WRITE_METHODS = {
+    "create",
+    "get_or_create",
+    "update_or_create",
+    "bulk_create",
+    "bulk_update",
+    "update",
+    "delete",
+}
+# Queryset methods that hand back an instance, which a later `.save()` / `.delete()` writes.
+INSTANCE_METHODS = {
+    "get",
+    "first",
+    "last",
+    "earliest",
+    "latest",
+    "create",
+    "get_or_create",
+    "update_or_create",
+}
+NOT_PRODUCT = {"tests", "migrations", "devtools", "testing"}
+# (module, model): why that module writes another app's model. Only true exceptions belong here.
+ALLOWED_WRITES = {
+    # The customers app runs a person's erasure; the core, below every app, cannot register a
+    # personal-data handler of its own, so the erasure scrubs the person from the core's audit log.
+    (
+        "omo/customers/privacy.py",
+        "AuditLog",
+    ): "erasure scrubs the audit log (docs/adr-personal-data-registry.md)",
+}
+
+
+def _app_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[0] == "omo" else None
+
+
+def _foreign_models(tree: ast.AST, app: str) -> dict[str, str]:
+    """Name in this module → app, for every model imported from another app's `models` module."""
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith(".models"):
+            owner = _app_of(node.module)
+            if owner and owner != app:
+                found.update({alias.asname or alias.name: owner for alias in node.names})
+    return found
+
+
+def _manager_model(node: ast.AST) -> str | None:
+    """X when `node` is a chain that starts at `X.objects` (`X.objects.filter(…).select_for_update()`)."""
+    while isinstance(node, ast.Call | ast.Attribute | ast.Subscript):
+        if isinstance(node, ast.Attribute) and node.attr in ("objects", "_default_manager"):
+            return node.value.id if isinstance(node.value, ast.Name) else None
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return None
+
+
+def _instances(tree: ast.AST, models: dict[str, str]) -> dict[str, str]:
+    """Variable → model, for `x = X(…)` and `x = X.objects….get(…)` (also `x, _ = …get_or_create(…)`)."""
+    found = {}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.value, ast.Call)):
+            continue
+        target, call = node.targets[0], node.value
+        if isinstance(target, ast.Tuple) and target.elts:
+            target = target.elts[0]
+        if not isinstance(target, ast.Name):
+            continue
+        if isinstance(call.func, ast.Name) and call.func.id in models:
+            found[target.id] = call.func.id
+        elif isinstance(call.func, ast.Attribute) and call.func.attr in INSTANCE_METHODS:
+            model = _manager_model(call.func.value)
+            if model in models:
+                found[target.id] = model
+    return found
+
+
+def writes_to_other_apps(path: Path, app: str) -> list[tuple[int, str, str]]:
+    """(line, model, method) of each write on another app's model in this module: a write method on
+    `X.objects…`, or `.save()` / `.delete()` on `X(…)` or on a variable holding an X made or fetched
+    in this module. Instances reached otherwise (`contact.customer.save()`) are not seen."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    models = _foreign_models(tree, app)
+    if not models:
+        return []
+    instances = _instances(tree, models)
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        method, receiver = node.func.attr, node.func.value
+        model = _manager_model(receiver) if method in WRITE_METHODS else None
+        if model is None and method in ("save", "delete"):
+            if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name):
+                model = receiver.func.id
+            elif isinstance(receiver, ast.Name):
+                model = instances.get(receiver.id)
+        if model in models:
+            found.append((node.lineno, model, method))
+    return sorted(found)
+
+
+def test_apps_write_to_other_apps_only_through_their_services():
+    offenders = []
+    for path in sorted((ROOT / "omo").rglob("*.py")):
+        relative = path.relative_to(ROOT)
+        if NOT_PRODUCT & set(relative.parts):
+            continue
+        for line, model, method in writes_to_other_apps(path, relative.parts[1]):
+            if (relative.as_posix(), model) not in ALLOWED_WRITES:
+                offenders.append(f"{relative}:{line} {model}….{method}()")
+    assert offenders == []
+
+
+def test_the_write_check_sees_managers_querysets_and_instances(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from omo.inbox.models import Message, WebhookReceipt as Receipt\n"
+        "from omo.tracking.models import TrackedEvent\n"
+        "from omo.shop.models import Thing\n"
+        "def f():\n"
+        "    Receipt.objects.create(event_id='e')\n"  # 5
+        "    Message.objects.filter(pk=1).select_for_update()[:5].update(text='')\n"  # 6
+        "    TrackedEvent(name='x').save()\n"  # 7
+        "    event, _ = TrackedEvent.objects.get_or_create(name='x')\n"  # 8
+        "    event.delete()\n"  # 9
+        "    Thing.objects.create()\n"  # the module's own app: not counted
+        "    Message.objects.filter(pk=1).first()\n"  # a read
+        "    message = Message.objects.get(pk=1)\n"
+        "    message.text.update()\n"  # not the instance's own save or delete
+    )
+    assert writes_to_other_apps(module, "shop") == [
+        (5, "Receipt", "create"),
+        (6, "Message", "update"),
+        (7, "TrackedEvent", "save"),
+        (8, "TrackedEvent", "get_or_create"),
+        (9, "TrackedEvent", "delete"),
+    ]

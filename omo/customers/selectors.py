@@ -19,7 +19,7 @@ from django.db.models import Q, QuerySet
 
 from omo.core.access import Scope
 from omo.core.audit import Actor
-from omo.customers.models import Customer
+from omo.customers.models import Customer, MergeSuggestion
 
 # actor -> the Q a customer matches when this app connects them to the actor, or None (no link).
 Connection = Callable[[Actor], Q | None]
@@ -55,3 +55,12 @@ def visible_customers(actor: Actor) -> QuerySet[Customer]:
 
 def may_see_customer(actor: Actor, customer: Customer) -> bool:
     return customer.brand_id == actor.brand.pk and visible_customers(actor).filter(pk=customer.pk).exists()
+
+
+def open_merge_suggestions(brand_id: int) -> QuerySet[MergeSuggestion]:
+    """HQ's queue: the brand's open merge suggestions with both customers, newest first."""
+    return (
+        MergeSuggestion.objects.filter(brand_id=brand_id, status=MergeSuggestion.Status.OPEN)
+        .select_related("customer_a", "customer_b")
+        .order_by("-created_at", "-id")
+    )

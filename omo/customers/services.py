@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from omo.core import audit, events
 from omo.core.audit import Actor
 from omo.core.errors import FieldError
 from omo.core.models import Brand
-from omo.customers import search
-from omo.customers.models import Customer, CustomerIdentity
+from omo.customers import identity, search
+from omo.customers import merge as merging
+from omo.customers.models import Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
 from omo.customers.normalize import is_junk, normalize_email, normalize_phone
 
 
@@ -241,8 +244,6 @@ def resolve_customers(
     INSERT fail with IntegrityError; callers then fall back to get_or_create_customer one by one.
     With `only`, customers that already existed are read with those fields alone (deferred models).
     """
-    from omo.customers import identity
-
     results: list[Customer | CustomerError | None] = [None] * len(refs)
     observations: list[identity.Observation] = []
     slots: list[int] = []
@@ -286,7 +287,131 @@ def live_customer(customer: Customer) -> Customer:
     """The customer itself, or the one it was merged into (following the chain)."""
     if not customer.merged_into_id:
         return customer
-    from omo.customers.identity import live_customer_ids
-
-    pk = live_customer_ids(customer.brand_id, [customer.pk]).get(customer.pk, customer.pk)
+    pk = identity.live_customer_ids(customer.brand_id, [customer.pk]).get(customer.pk, customer.pk)
     return Customer.objects.get(pk=pk)
+
+
+# --- customers known by one identifier (a platform user) ---------------------------------------------
+
+
+def customer_for_identifier(
+    brand: Brand, kind: str, value: str, *, name: str = "", source: str, verified: bool = False
+) -> Customer:
+    """The customer holding this identifier (following merges), or a new customer holding it, named
+    `name`: a platform user seen for the first time. Race-safe on the unique (brand, kind, value):
+    when a concurrent writer stores the identifier first, nothing of ours is kept and theirs is
+    returned."""
+    held = identity.holder(brand.pk, kind, value)
+    if held is not None:
+        return live_customer(held)
+    try:
+        with transaction.atomic():
+            customer = create_customer(brand, actor=None, name=name, source=source)
+            identity.add_identity(customer, kind, value, source=source, verified=verified)
+            return customer
+    except IntegrityError:
+        held = identity.holder(brand.pk, kind, value)
+        if held is None:  # not the identifier's uniqueness after all
+            raise
+        return live_customer(held)
+
+
+def name_if_unnamed(customer_id: int, name: str) -> bool:
+    """A customer made without a name (a chat user whose profile came later) gets this one; a
+    customer who has a name keeps it. True when the name was set."""
+    if not name:
+        return False
+    return Customer.objects.filter(pk=customer_id, name="").update(name=name[:120]) == 1
+
+
+# --- merge suggestions: HQ decides -------------------------------------------------------------------
+
+SUGGESTION_REASON = "總部依合併建議 #{pk} 合併"
+
+
+class SuggestionError(FieldError, ValueError):
+    """A merge suggestion that cannot be decided as asked: not open (any more), a survivor that is
+    not one of its two customers, or customers that are gone or already one."""
+
+
+def _open_suggestion(brand_id: int, suggestion_id: int) -> MergeSuggestion:
+    """The brand's open suggestion, locked until the transaction ends (two HQ users at once).
+    Another brand's is not found (404); one decided meanwhile is a conflict (409)."""
+    found = (
+        MergeSuggestion.objects.select_for_update()
+        .filter(brand_id=brand_id, pk=suggestion_id, status=MergeSuggestion.Status.OPEN)
+        .first()
+    )
+    if found is None:
+        if MergeSuggestion.objects.filter(brand_id=brand_id, pk=suggestion_id).exists():
+            raise SuggestionError("suggestion", gettext("這筆合併建議已有人處理過了。"), status=409)
+        raise SuggestionError("suggestion", gettext("找不到這筆合併建議。"), status=404)
+    return found
+
+
+@transaction.atomic
+def accept_merge_suggestion(suggestion_id: int, *, survivor_id: int | None, actor: Actor) -> CustomerMerge:
+    """Merge the two customers of an open suggestion, keeping `survivor_id` (one of the two).
+
+    Either customer may have been merged elsewhere since the suggestion was made: the customers
+    they now are get merged. When they are already one customer, or one of them no longer exists,
+    nothing is merged and a SuggestionError says so (the suggestion stays open, to be dismissed)."""
+    brand = actor.brand
+    suggestion = _open_suggestion(brand.pk, suggestion_id)
+    pair = (suggestion.customer_a_id, suggestion.customer_b_id)
+    if survivor_id is None or survivor_id not in pair:
+        raise SuggestionError("survivor", gettext("請選擇要保留的顧客（建議中的其中一位）。"))
+    merged_id = pair[1] if survivor_id == pair[0] else pair[0]
+    live = identity.live_customer_ids(brand.pk, pair)
+    for customer_id in (survivor_id, merged_id):
+        if customer_id not in live:
+            raise SuggestionError(
+                "customer",
+                gettext("顧客 #%(customer)s 已不存在，無法依這筆建議合併；請略過這筆建議。")
+                % {"customer": customer_id},
+                status=410,
+            )
+    survivor, merged = live[survivor_id], live[merged_id]
+    if survivor == merged:
+        raise SuggestionError(
+            "customer",
+            gettext("顧客 #%(a)s 與 #%(b)s 已是同一位顧客（#%(survivor)s），不需再合併；請略過這筆建議。")
+            % {"a": pair[0], "b": pair[1], "survivor": survivor},
+            status=409,
+        )
+    record = merging.merge_customers(
+        survivor,
+        merged,
+        brand=brand,
+        actor=actor,
+        reason=SUGGESTION_REASON.format(pk=suggestion.pk),
+        trigger_kind=suggestion.kind,
+        trigger_value=suggestion.value,
+    )
+    # merge_customers closes the suggestion of the pair it merged; this one names the customers as
+    # they were when it was made.
+    MergeSuggestion.objects.filter(pk=suggestion.pk, status=MergeSuggestion.Status.OPEN).update(
+        status=MergeSuggestion.Status.MERGED,
+        resolved_at=timezone.now(),
+        resolved_by=record.actor,
+        merge=record,
+    )
+    return record
+
+
+@transaction.atomic
+def dismiss_merge_suggestion(suggestion_id: int, *, actor: Actor) -> MergeSuggestion:
+    """HQ decides the two customers are not one: the suggestion is closed and never made again."""
+    suggestion = _open_suggestion(actor.brand.pk, suggestion_id)
+    suggestion.status = MergeSuggestion.Status.DISMISSED
+    suggestion.resolved_at = timezone.now()
+    suggestion.resolved_by = actor.user if actor.user is not None and actor.user.pk else None
+    suggestion.save(update_fields=["status", "resolved_at", "resolved_by"])
+    audit.record(
+        actor,
+        "merge_suggestion.dismissed",
+        suggestion,
+        customer_a=suggestion.customer_a_id,
+        customer_b=suggestion.customer_b_id,
+    )
+    return suggestion

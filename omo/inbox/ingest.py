@@ -33,7 +33,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
-from omo.core import events
+from omo.core import bulk, events
 from omo.customers import consent
 from omo.customers import search as customer_search
 from omo.customers import services as customer_services
@@ -127,34 +127,15 @@ def unregister_handlers(*names_or_prefixes: str) -> None:
 def _customer_for(inbox: Inbox, external_user_id: str, *, name: str) -> Customer:
     """The customer holding this platform user id, or a new bare customer named after the profile."""
     kind = IDENTITY_KIND.get(inbox.platform, CustomerIdentity.Kind.EXTERNAL)
-    identity = (
-        CustomerIdentity.objects.select_related("customer")
-        .filter(brand_id=inbox.brand_id, kind=kind, value=external_user_id)
-        .first()
+    return customer_services.customer_for_identifier(
+        inbox.brand,
+        kind,
+        external_user_id,
+        name=name[:120],
+        source=f"{inbox.platform} inbox {inbox.pk}",
+        # Verified: the id came in a webhook the platform signed (docs/identity.md).
+        verified=kind != CustomerIdentity.Kind.ANONYMOUS,
     )
-    if identity is not None:
-        return customer_services.live_customer(identity.customer)
-    try:
-        with transaction.atomic():
-            customer = customer_services.create_customer(
-                inbox.brand, actor=None, name=name[:120], source=inbox.platform
-            )
-            # Verified: the id came in a webhook the platform signed (docs/identity.md).
-            CustomerIdentity.objects.create(
-                brand_id=inbox.brand_id,
-                customer=customer,
-                kind=kind,
-                value=external_user_id,
-                source=f"{inbox.platform} inbox {inbox.pk}",
-                verified=kind != CustomerIdentity.Kind.ANONYMOUS,
-            )
-            return customer
-    except IntegrityError:  # a concurrent event of the same person created it first
-        return (
-            CustomerIdentity.objects.select_related("customer")
-            .get(brand_id=inbox.brand_id, kind=kind, value=external_user_id)
-            .customer
-        )
 
 
 def get_or_create_contact(
@@ -218,7 +199,7 @@ def update_contact_profile(
     contact.save(update_fields=list(changes))
     if not contact.customer.name and display_name:
         # A bare customer made from an earlier event without a profile gets the name now.
-        Customer.objects.filter(pk=contact.customer_id, name="").update(name=display_name[:120])
+        customer_services.name_if_unnamed(contact.customer_id, display_name)
     if display_name:
         customer_search.refresh([contact.customer_id])  # the display name is searchable
     return contact
@@ -323,7 +304,7 @@ def record_inbound_message(
                 )
         except IntegrityError:
             existing = Message.objects.get(brand_id=inbox.brand_id, external_id=external_id)
-            existing.is_new = False  # type: ignore[attr-defined]
+            existing.is_new = False
             return existing
         if attachment is not None:
             name, data = attachment
@@ -346,7 +327,7 @@ def record_inbound_message(
             message_id=message.pk,
             direction=Message.Direction.INBOUND,
         )
-    message.is_new = True  # type: ignore[attr-defined]
+    message.is_new = True
     return message
 
 
@@ -366,8 +347,8 @@ def mark_awaiting_reply(conversation: Conversation, message: Message) -> None:
 @functools.cache
 def _count_unread_sql() -> str:
     ops, meta = connection.ops, Conversation._meta
-    column = {field.name: ops.quote_name(field.column) for field in meta.concrete_fields}
-    returning = ", ".join(ops.quote_name(field.column) for field in meta.concrete_fields)
+    column = {field.name: ops.quote_name(bulk.column_of(field)) for field in meta.concrete_fields}
+    returning = ", ".join(column.values())
     waiting = column["waiting_since"]
     return (
         f"UPDATE {ops.quote_name(meta.db_table)} SET "  # noqa: S608 - names from _meta
@@ -393,6 +374,13 @@ def attach_content(message: Message, *, name: str, data: bytes) -> None:
     """Store media fetched after the message was recorded (content that was still being prepared)."""
     message.attachment.save(name, ContentFile(data), save=False)
     Message.objects.filter(pk=message.pk).update(attachment=message.attachment.name)
+
+
+def record_content_tries(message: Message, tries: int) -> None:
+    """How many times fetching the message's media has been tried (it was not ready, or failed)."""
+    payload = {**(message.payload or {}), "content_tries": tries}
+    Message.objects.filter(pk=message.pk).update(payload=payload)
+    message.payload = payload
 
 
 def mark_unsent(inbox: Inbox, external_id: str, *, at: dt.datetime) -> bool:
@@ -500,13 +488,13 @@ def receive_message(
         payload=payload,
         attachment=attachment,
     )
-    if not message.is_new:  # type: ignore[attr-defined]
+    if not message.is_new:
         return message
     # Keep the newest reply token (by event time) for a later free reply.
     can_reply = bool(reply_token) and (
         conversation.reply_token_at is None or conversation.reply_token_at < occurred_at
     )
-    if can_reply:
+    if can_reply and reply_token:
         changes.update(reply_token=reply_token[:200], reply_token_at=occurred_at)
     if changes:
         Conversation.objects.filter(pk=conversation.pk).update(**changes)
@@ -536,7 +524,7 @@ def receive_postback(
 ) -> bool:
     """A button tap: a registered handler claims it, or it is recorded in the timeline. True if claimed."""
     conversation = get_or_create_conversation(inbox, contact)
-    can_reply = bool(reply_token) and store_reply_token(conversation, reply_token, at=occurred_at)
+    can_reply = bool(reply_token and store_reply_token(conversation, reply_token, at=occurred_at))
     ctx = InboundContext(inbox, contact, conversation, occurred_at, can_reply)
     if handlers and dispatch_postback(ctx, data, params):
         return True
@@ -569,7 +557,7 @@ def receive_follow(
     # Following the account says messages are welcome (omo/customers/consent.py, docs/privacy.md).
     consent.on_follow(contact, at=occurred_at)
     conversation = get_or_create_conversation(inbox, contact)
-    can_reply = bool(reply_token) and store_reply_token(conversation, reply_token, at=occurred_at)
+    can_reply = bool(reply_token and store_reply_token(conversation, reply_token, at=occurred_at))
     if handlers:
         ctx = InboundContext(inbox, contact, conversation, occurred_at, can_reply)
         run_follow_handlers(ctx, unblocked=unblocked)

@@ -15,12 +15,12 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from omo.binding.selectors import open_binding_customer_ids
 from omo.core.access import Scope
 from omo.core.audit import Actor
-from omo.inbox.models import Conversation, InboxSettings, Message
+from omo.inbox.models import Conversation, Inbox, InboxSettings, Message, WebhookIntake, WebhookReceipt
 from omo.staff.actors import actor_for_user
 from omo.staff.models import User
 
@@ -206,3 +206,32 @@ def message_dict(message: Message) -> dict[str, Any]:
         "created_at": message.created_at.isoformat() if message.created_at else None,
         "attachment_url": message.attachment.url if message.attachment else "",
     }
+
+
+# --- webhook receipts (the platforms' processing task) ----------------------------------------------
+
+
+def inbox_to_process(inbox_id: int) -> tuple[Inbox, bool] | None:
+    """The inbox with its brand, and whether the edge stored whole requests (intakes) that wait to
+    be split into receipts: one query, so no extra round trip when there are none."""
+    inbox = (
+        Inbox.objects.select_related("brand")
+        .annotate(has_intakes=Exists(WebhookIntake.objects.filter(inbox_id=OuterRef("pk"))))
+        .filter(pk=inbox_id)
+        .first()
+    )
+    return None if inbox is None else (inbox, bool(inbox.has_intakes))
+
+
+def pending_receipts(inbox_id: int, *, limit: int) -> list[tuple[int, dict[str, Any]]]:
+    """(id, payload) of the inbox's pending receipts, oldest event first (no event time first)."""
+    return list(
+        WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.PENDING)
+        .order_by(F("occurred_at").asc(nulls_first=True), "id")
+        .values_list("pk", "payload")[:limit]
+    )
+
+
+def message_with_inbox(message_id: int) -> Message | None:
+    """A message with its conversation and inbox (fetching media that arrived late)."""
+    return Message.objects.select_related("conversation__inbox").filter(pk=message_id).first()

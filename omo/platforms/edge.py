@@ -21,6 +21,7 @@ On PostgreSQL the writer commits on an asynchronous connection of the event loop
 (`AsyncPostgresCommitter`); other database work (credential look-ups, SQLite, the rare batch that
 must enqueue a new task) runs in threads, never blocking the loop. Everything after the receipt (identity,
 conversation, routing, sockets) runs in `omo.platforms.tasks.process_receipts` with all of Django.
+The rows themselves (their SQL, a receipt's life) belong to the inbox: omo/inbox/receipts.py.
 The parts shared with the tracking edge (body, answers, caches, threads, the writer and the
 event-loop committer, the ASGI pass-through) are in omo/core/edge.py.
 """
@@ -29,20 +30,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import re
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Model
 from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
-from omo.core.bulk import column_of
 from omo.core.edge import (
     ASGIApp,
     AsyncPostgresCommitter,
@@ -59,7 +55,8 @@ from omo.core.edge import (
     read_body,
     respond,
 )
-from omo.inbox.models import Inbox, WebhookIntake, WebhookReceipt
+from omo.inbox.models import Inbox
+from omo.inbox.receipts import insert_receipts, intake_insert_sql
 from omo.platforms import VERIFIERS, forget_adapter, verifier_class
 from omo.platforms.base import ReceiptRow, WebhookVerifier
 from omo.platforms.tasks import enqueue_processing, process_receipts, start_processing
@@ -164,114 +161,6 @@ def receipt_entries(
     return entries
 
 
-RECEIPT_FIELDS = (
-    "inbox",
-    "event_id",
-    "event_type",
-    "occurred_at",
-    "payload",
-    "status",
-    "error",
-    "received_at",
-)
-INSERT_CHUNK = 500  # rows per statement: 4,000 parameters, well under PostgreSQL's and SQLite's limits
-
-
-def insert_receipts(rows: list[ReceiptEntry]) -> None:
-    """Insert receipts, skipping a redelivered (inbox, event id): a no-op, not an error.
-
-    Plain SQL on purpose (measured, see ADR 003): the ORM's bulk_create spent most of its time
-    building model instances and preparing every field in Python.
-    """
-    if connection.vendor == "postgresql":
-        _insert_receipts_postgres(rows)
-    else:
-        _insert_receipts_values(rows)
-
-
-def _columns(model: type[Model], names: Iterable[str]) -> str:
-    """The quoted columns of these fields of the model, comma-separated."""
-    fields = {concrete.name: concrete for concrete in model._meta.concrete_fields}
-    return ", ".join(connection.ops.quote_name(column_of(fields[name])) for name in names)
-
-
-def _receipt_table() -> tuple[str, str]:
-    return connection.ops.quote_name(WebhookReceipt._meta.db_table), _columns(WebhookReceipt, RECEIPT_FIELDS)
-
-
-@functools.cache
-def _unnest_insert_sql() -> str:
-    table, columns = _receipt_table()
-    return (
-        f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from _meta
-        "SELECT (r->>0)::bigint, r->>1, r->>2, (r->>3)::timestamptz, (r->4)::jsonb, %b, '', (r->>5)::timestamptz "
-        "FROM json_array_elements(%b::json) AS r "
-        "ON CONFLICT DO NOTHING"
-    )
-
-
-def _insert_receipts_postgres(rows: list[ReceiptEntry]) -> None:
-    """One fixed statement whatever the batch size: the rows as one JSON array, unpacked by the server.
-
-    The statement text never changes, so psycopg parses it once and prepares it on the server.
-    The whole batch is one orjson call (payloads as they are, times as ISO-8601): measured against
-    five binary arrays (psycopg dumps arrays element by element in Python, then the edge's largest
-    cost after the request itself) and, before that, a multi-row VALUES statement that psycopg
-    re-split for every batch (8 parameters a row).
-    """
-    import psycopg
-
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_unnest_insert_sql(), _unnest_params(rows), prepare=True)
-
-
-def _unnest_params(rows: list[ReceiptEntry]) -> list[Any]:
-    batch = [
-        [inbox_id, row.event_id, row.event_type, row.occurred_at, row.payload, received_at]
-        for inbox_id, row, received_at in rows
-    ]
-    try:
-        document = orjson.dumps(batch).decode()
-    except TypeError:  # an integer beyond 64 bits, which orjson refuses and json keeps
-        document = json.dumps(batch, separators=(",", ":"), default=_iso)
-    return [WebhookReceipt.Status.PENDING.value, document]
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def _insert_receipts_values(rows: list[ReceiptEntry]) -> None:
-    """Multi-row INSERT … ON CONFLICT DO NOTHING, 500 rows a statement (SQLite)."""
-    ops = connection.ops
-    table, columns = _receipt_table()
-    placeholder = "(" + ", ".join(["%s"] * len(RECEIPT_FIELDS)) + ")"
-    pending = WebhookReceipt.Status.PENDING.value
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[start : start + INSERT_CHUNK]
-            params: list[Any] = []
-            for inbox_id, row, received_at in chunk:
-                params += [
-                    inbox_id,
-                    row.event_id,
-                    row.event_type,
-                    ops.adapt_datetimefield_value(row.occurred_at),
-                    ops.adapt_json_value(row.payload, None),
-                    pending,
-                    "",
-                    ops.adapt_datetimefield_value(received_at),
-                ]
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from _meta
-                f"VALUES {', '.join([placeholder] * len(chunk))} ON CONFLICT DO NOTHING",
-                params,
-            )
-
-
 def commit_receipts(items: list[tuple[int, list[Any]]]) -> list[int]:
     """Insert receipts of many requests in one transaction, with their processing tasks (sync, any thread).
 
@@ -297,16 +186,6 @@ def commit_receipts(items: list[tuple[int, list[Any]]]) -> list[int]:
     raise AssertionError("unreachable")
 
 
-@functools.cache
-def _intake_insert_sql() -> str:
-    table = connection.ops.quote_name(WebhookIntake._meta.db_table)
-    columns = _columns(WebhookIntake, ("inbox", "body", "received_at"))
-    return (
-        f"INSERT INTO {table} ({columns}) "  # noqa: S608 - names from _meta
-        "SELECT * FROM unnest(%b::bigint[], %b::bytea[], %b::timestamptz[])"
-    )
-
-
 def _intake_params(entries: list[tuple[int, Any]]) -> list[Any]:
     """One intake row per request: the raw body as it came (no per-event work, one row to write)."""
     if not all(isinstance(entry, Delivery) for _, entry in entries):
@@ -324,7 +203,7 @@ def receipts_committer(run_db: DbRunner) -> AsyncPostgresCommitter:
     are committed on a thread (`commit_receipts`)."""
     return AsyncPostgresCommitter(
         run_db,
-        statement=_intake_insert_sql,
+        statement=intake_insert_sql,
         params=_intake_params,
         task=process_receipts,
         fallback=lambda items: commit_receipts(items),  # looked up when called (tests replace it)

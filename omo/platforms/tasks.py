@@ -19,35 +19,29 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
 from omo.core import waiting
 from omo.core.edge import parse_json
-from omo.inbox.models import Inbox, Message, WebhookIntake, WebhookReceipt
+from omo.inbox import ingest, receipts, selectors
+from omo.inbox.models import Inbox, Message, WebhookReceipt
 from omo.platforms import get_adapter
+from omo.platforms.base import Content, ReceiptRow
 
 logger = logging.getLogger(__name__)
 
 # Inbox.platform → module with `prepare(inbox, adapter, event)`, `apply(inbox, event, prepared)`, `Prepared`.
 INBOUND_MODULES: dict[str, str] = {"line": "omo.platforms.line.inbound"}
 BATCH_SIZE = 200
-INTAKE_CHUNK = 200  # requests split into receipts per transaction (up to ~1,000 LINE events)
+INTAKE_CHUNK = receipts.INTAKE_CHUNK  # requests split into receipts per transaction
 MAX_BATCHES = 25
 CONTENT_RETRIES = 6
 
 
 def _inbound_module(platform: str) -> Any:
     return importlib.import_module(INBOUND_MODULES[platform])
-
-
-def _claim(receipt_id: int) -> WebhookReceipt | None:
-    queryset = WebhookReceipt.objects.filter(pk=receipt_id, status=WebhookReceipt.Status.PENDING)
-    if connection.features.has_select_for_update_skip_locked:
-        queryset = queryset.select_for_update(skip_locked=True)
-    return queryset.first()
 
 
 def process_receipt(inbox: Inbox, receipt_id: int, payload: dict[str, Any]) -> str:
@@ -62,70 +56,27 @@ def process_receipt(inbox: Inbox, receipt_id: int, payload: dict[str, Any]) -> s
         prepared = module.Prepared(notes=[f"not prepared: {exc}"[:200]])
     try:
         with transaction.atomic():
-            receipt = _claim(receipt_id)
+            receipt = receipts.claim_pending(receipt_id)
             if receipt is None:
                 return "skipped"
             outcome = module.apply(inbox, event, prepared)
-            receipt.status = outcome.status
-            receipt.error = outcome.note
-            receipt.processed_at = timezone.now()
-            receipt.save(update_fields=["status", "error", "processed_at"])
+            receipts.record_outcome(receipt, status=outcome.status, note=outcome.note)
             return outcome.status
     except Exception:
         logger.exception("processing receipt %s failed", receipt_id)
-        WebhookReceipt.objects.filter(pk=receipt_id, status=WebhookReceipt.Status.PENDING).update(
-            status=WebhookReceipt.Status.FAILED,
-            error=traceback.format_exc()[-4000:],
-            processed_at=timezone.now(),
-        )
+        receipts.mark_failed(receipt_id, error=traceback.format_exc())
         return WebhookReceipt.Status.FAILED
 
 
 def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
-    """Split the requests the edge stored whole (WebhookIntake) into receipts, one per event.
-
-    A repeated event id is a no-op, as at the edge. Each chunk is one transaction: its receipts
-    are inserted and its intakes deleted together; SKIP LOCKED lets two workers share the work.
-    A body that no longer parses (the edge checked it, so only after a change of the parser) is
-    kept as a failed receipt holding the body, never dropped. Returns the requests expanded."""
-    from omo.platforms.edge import insert_receipts  # the edge enqueues this module's tasks
-
+    """Split the requests the edge stored whole into receipts, one per event, with the inbox's
+    platform parser (omo.inbox.receipts.expand_intakes). Returns the requests expanded."""
     adapter = get_adapter(inbox)
-    done = 0
-    while True:
-        with transaction.atomic():
-            intakes = WebhookIntake.objects.filter(inbox_id=inbox.pk).order_by("id")
-            if connection.features.has_select_for_update_skip_locked:
-                intakes = intakes.select_for_update(skip_locked=True)
-            batch = list(intakes.values_list("id", "body", "received_at")[:chunk])
-            if not batch:
-                return done
-            entries = []
-            for intake_id, body, received_at in batch:
-                try:
-                    rows = adapter.receipt_rows(parse_json(bytes(body)))
-                except (ValueError, UnicodeDecodeError) as exc:
-                    logger.error("webhook intake %s of inbox %s does not parse: %s", intake_id, inbox.pk, exc)
-                    _keep_unparsed(inbox, intake_id, bytes(body), exc)
-                    continue
-                entries += [(inbox.pk, row, received_at) for row in rows]
-            insert_receipts(entries)
-            WebhookIntake.objects.filter(pk__in=[intake_id for intake_id, _, _ in batch]).delete()
-        done += len(batch)
 
+    def split(body: bytes) -> list[ReceiptRow]:
+        return adapter.receipt_rows(parse_json(body))
 
-def _keep_unparsed(inbox: Inbox, intake_id: int, body: bytes, exc: Exception) -> None:
-    WebhookReceipt.objects.get_or_create(
-        inbox=inbox,
-        event_id=f"intake:{intake_id}",
-        defaults={
-            "event_type": "unparsed",
-            "payload": {"body": body.decode("utf-8", "replace")},
-            "status": WebhookReceipt.Status.FAILED,
-            "error": f"the stored request does not parse: {exc}"[:4000],
-            "processed_at": timezone.now(),
-        },
-    )
+    return receipts.expand_intakes(inbox, split, chunk=chunk)
 
 
 def process_pending(inbox_id: int, *, max_batches: int = MAX_BATCHES) -> dict[str, int]:
@@ -135,22 +86,14 @@ def process_pending(inbox_id: int, *, max_batches: int = MAX_BATCHES) -> dict[st
     rest goes to a new task, so one busy inbox cannot hold a worker while other inboxes wait."""
     counts: Counter[str] = Counter()
     # Whether the edge stored whole requests comes with the inbox: no extra round trip when not.
-    inbox = (
-        Inbox.objects.select_related("brand")
-        .annotate(has_intakes=Exists(WebhookIntake.objects.filter(inbox_id=OuterRef("pk"))))
-        .filter(pk=inbox_id)
-        .first()
-    )
-    if inbox is None:
+    found = selectors.inbox_to_process(inbox_id)
+    if found is None:
         return dict(counts)
-    if inbox.has_intakes:
+    inbox, has_intakes = found
+    if has_intakes:
         expand_intakes(inbox)
     for _ in range(max_batches):
-        batch = list(
-            WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.PENDING)
-            .order_by(F("occurred_at").asc(nulls_first=True), "id")
-            .values_list("pk", "payload")[:BATCH_SIZE]
-        )
+        batch = selectors.pending_receipts(inbox_id, limit=BATCH_SIZE)
         if not batch:
             break
         results = [process_receipt(inbox, pk, payload) for pk, payload in batch]
@@ -183,9 +126,7 @@ def start_processing(inbox_ids: Iterable[int]) -> None:
 def requeue_failed(inbox_id: int) -> int:
     """Put failed receipts back to pending (after a fix) and schedule their processing."""
     with transaction.atomic():
-        count = WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED).update(
-            status=WebhookReceipt.Status.PENDING, error="", processed_at=None
-        )
+        count = receipts.requeue_failed(inbox_id)
         if count:
             enqueue_processing([inbox_id])
     return count
@@ -194,29 +135,31 @@ def requeue_failed(inbox_id: int) -> int:
 @task()
 def fetch_message_content(message_id: int) -> dict[str, Any]:
     """Fetch media that was not ready (LINE 202 / transcoding) or failed when the message arrived."""
-    from omo.inbox import ingest
+    # function-level: the LINE SDK loads where events are processed, never in the webhook edge.
     from omo.platforms.line.inbound import attachment_name
 
-    message = Message.objects.select_related("conversation__inbox").filter(pk=message_id).first()
+    message = selectors.message_with_inbox(message_id)
     if message is None or message.attachment or not message.external_id:
         return {"message_id": message_id, "stored": False}
     inbox = message.conversation.inbox
     adapter = get_adapter(inbox)
     tries = int((message.payload or {}).get("content_tries", 0)) + 1
+    content: Content | None = None
+    again = False  # not ready yet, or the fetch failed: worth another try
     try:
         content = adapter.fetch_content(message.external_id)
     except Exception as exc:
         logger.info("content of message %s not fetched: %s", message_id, exc)
-        content = None if tries >= CONTENT_RETRIES else False
-    if content and not content.ready:
-        content = False
-    if content:
+        again = True
+    if content is not None and not content.ready:
+        content, again = None, True
+    if content is not None:
         file_name = message.text if message.kind == Message.Kind.FILE else ""
         name = attachment_name(inbox, message.external_id, content.content_type, file_name)
         ingest.attach_content(message, name=name, data=content.data)
         return {"message_id": message_id, "stored": True}
-    Message.objects.filter(pk=message_id).update(payload={**(message.payload or {}), "content_tries": tries})
-    if content is False and tries < CONTENT_RETRIES and fetch_message_content.get_backend().supports_defer:
+    ingest.record_content_tries(message, tries)
+    if again and tries < CONTENT_RETRIES and fetch_message_content.get_backend().supports_defer:
         run_after = timezone.now() + dt.timedelta(seconds=5 * 2**tries)
         fetch_message_content.using(run_after=run_after).enqueue(message_id)
     return {"message_id": message_id, "stored": False, "tries": tries}

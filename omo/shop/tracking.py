@@ -21,17 +21,15 @@ import hashlib
 import hmac
 import json
 import re
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 
 from omo.core.models import Brand
 from omo.core.money import to_major
 from omo.tracking import services as tracking
-from omo.tracking.models import TrackedEvent, TrackingSource
 
 SOURCE_NAME = "網路商店（內建）"
 ANONYMOUS_COOKIE = "ajs_anonymous_id"
@@ -59,18 +57,7 @@ def write_key(brand: Brand) -> str | None:
         return cached or None
     prefix = "s" + _derive(brand.pk, "prefix", 11)
     secret = f"{tracking.KEY_PREFIX}{prefix}_{_derive(brand.pk, 'secret', 40)}"
-    source = TrackingSource.objects.filter(prefix=prefix).first()
-    if source is None:
-        try:
-            with transaction.atomic():
-                source = TrackingSource.objects.create(
-                    brand=brand,
-                    name=SOURCE_NAME,
-                    prefix=prefix,
-                    key_hash=hashlib.sha256(secret.encode()).hexdigest(),
-                )
-        except IntegrityError:  # another request made it first
-            source = TrackingSource.objects.get(prefix=prefix)
+    source = tracking.ensure_source(brand, name=SOURCE_NAME, prefix=prefix, secret=secret)
     key = secret if source.brand_id == brand.pk and source.revoked_at is None else ""
     cache.set(cache_key, key, _CACHE_SECONDS)
     return key or None
@@ -117,7 +104,7 @@ def queue(request: HttpRequest, event: str, properties: dict[str, Any]) -> None:
     cookie: no session write, and the page that shows it clears it (see `finish`)."""
     pending = getattr(request, "_omo_track_queued", None)
     if pending is None:
-        pending = request._omo_track_queued = _read_pending(request)
+        pending = cast(Any, request)._omo_track_queued = _read_pending(request)
     pending.append({"event": event, "properties": properties})
     del pending[:-MAX_PENDING]
 
@@ -159,7 +146,7 @@ def page_data(
     pending = []
     if PENDING_COOKIE in request.COOKIES and getattr(request, "_omo_track_queued", None) is None:
         pending = _read_pending(request)
-        request._omo_track_shown = True
+        cast(Any, request)._omo_track_shown = True
     return {
         "writeKey": key,
         "endpoint": "/v1/batch",
@@ -174,23 +161,4 @@ def page_data(
 def link_visitor(brand: Brand, customer_id: int | None, visitor: str) -> int:
     """The order's buyer is this browser's visitor: link the anonymous id to the customer (identity
     resolution) and put the visitor's earlier events on the customer's timeline. Returns events moved."""
-    if not customer_id or not visitor:
-        return 0
-    from omo.customers import identity
-    from omo.customers.models import CustomerIdentity
-
-    observation = identity.Observation(
-        [(CustomerIdentity.Kind.ANONYMOUS, visitor)], customer_id=customer_id, create=False
-    )
-    outcome = identity.resolve(brand, [observation], source="shop", ignore_conflicts=True)
-    owner = outcome.customer_ids[0] or customer_id
-
-    def move() -> int:
-        return TrackedEvent.objects.filter(
-            brand_id=brand.pk, anonymous_id=visitor, customer__isnull=True
-        ).update(customer_id=owner)
-
-    # Events the browser sent while the checkout was being committed were resolved before the
-    # link existed: move them too once the link is committed (later ones find the link themselves).
-    transaction.on_commit(move)
-    return move()
+    return tracking.link_visitor(brand, customer_id, visitor, source="shop")

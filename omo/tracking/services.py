@@ -8,6 +8,7 @@ by `messageId`, and `timestamp = receivedAt - (sentAt - originalTimestamp)` when
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import traceback
@@ -22,7 +23,7 @@ except ImportError:  # pragma: no cover - orjson is a pinned dependency; the sta
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -30,6 +31,7 @@ from django.utils.dateparse import parse_datetime
 from omo.core import apikeys, audit
 from omo.core.audit import Actor
 from omo.core.models import Brand
+from omo.customers import identity
 from omo.customers.models import Customer, CustomerIdentity
 from omo.tracking.bulk import EventRow, insert_events
 from omo.tracking.models import TrackedEvent, TrackingIntake, TrackingSource
@@ -79,6 +81,24 @@ def revoke_source(source: TrackingSource, *, actor: Actor | None) -> TrackingSou
         if actor is not None:
             audit.record(actor, "tracking_source.revoked", source, name=source.name)
     return source
+
+
+def ensure_source(brand: Brand, *, name: str, prefix: str, secret: str) -> TrackingSource:
+    """The source with this public prefix, made for the brand on first use with the hash of `secret`:
+    for a write key derived rather than drawn at random (the built-in shop's, omo/shop/tracking.py).
+    Race-safe on the unique prefix. The source found may have been revoked since: the caller checks."""
+    if not secret.startswith(f"{KEY_PREFIX}{prefix}_"):
+        raise ValueError("the secret must start with the key prefix and the source's prefix")
+    source = TrackingSource.objects.filter(prefix=prefix).first()
+    if source is not None:
+        return source
+    try:
+        with transaction.atomic():
+            return TrackingSource.objects.create(
+                brand=brand, name=name, prefix=prefix, key_hash=hashlib.sha256(secret.encode()).hexdigest()
+            )
+    except IntegrityError:  # another request made it first
+        return TrackingSource.objects.get(prefix=prefix)
 
 
 def authenticate(raw: str) -> TrackingSource | None:
@@ -237,8 +257,6 @@ def resolve_customers(brand_id: int, events: list[EventRow]) -> None:
     with only an anonymousId gets the customer that id is linked to).
     The whole batch costs a few queries, not one per event.
     """
-    from omo.customers import identity
-
     if not events:
         return
     kind = CustomerIdentity.Kind
@@ -297,6 +315,29 @@ def resolve_customers(brand_id: int, events: list[EventRow]) -> None:
     for e, resolved_id in zip(events, outcome.customer_ids, strict=True):
         if resolved_id is not None:
             e.customer_id = resolved_id
+
+
+def link_visitor(brand: Brand, customer_id: int | None, anonymous_id: str, *, source: str) -> int:
+    """A browser's visitor turned out to be this customer (a buyer at checkout): link the anonymous
+    id to the customer (identity resolution, never making a customer) and put the visitor's
+    earlier events on the customer's timeline. Returns the events moved now."""
+    if not customer_id or not anonymous_id:
+        return 0
+    observation = identity.Observation(
+        [(CustomerIdentity.Kind.ANONYMOUS, anonymous_id)], customer_id=customer_id, create=False
+    )
+    outcome = identity.resolve(brand, [observation], source=source, ignore_conflicts=True)
+    owner = outcome.customer_ids[0] or customer_id
+
+    def move() -> int:
+        return TrackedEvent.objects.filter(
+            brand_id=brand.pk, anonymous_id=anonymous_id, customer__isnull=True
+        ).update(customer_id=owner)
+
+    # Events the browser sent while the caller's transaction was being committed were resolved
+    # before the link existed: move them too once it is committed (later ones find the link).
+    transaction.on_commit(move)
+    return move()
 
 
 def _build_all(

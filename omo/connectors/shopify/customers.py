@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
 from omo.connectors.models import ShopifyConnection, ShopifyRecord, ShopifyWebhook
 from omo.connectors.shopify import mapping
 from omo.connectors.shopify.mapping import MappingError
@@ -19,6 +17,7 @@ from omo.connectors.shopify.records import Outcome, is_older, locked_record, sta
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import consent as customer_consent
+from omo.customers import identity
 from omo.customers import services as customer_services
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.services import CustomerError
@@ -27,12 +26,7 @@ from omo.customers.services import CustomerError
 def customer_by_shopify_id(brand_id: int, shopify_customer_id: str) -> Customer | None:
     if not shopify_customer_id:
         return None
-    identity = (
-        CustomerIdentity.objects.select_related("customer")
-        .filter(brand_id=brand_id, kind=CustomerIdentity.Kind.SHOPIFY, value=shopify_customer_id)
-        .first()
-    )
-    return identity.customer if identity is not None else None
+    return identity.holder(brand_id, CustomerIdentity.Kind.SHOPIFY, shopify_customer_id)
 
 
 def usable_contact(brand: Brand, contact: mapping.ShopifyContact, notes: list[str]) -> tuple[str, str]:
@@ -50,34 +44,15 @@ def usable_contact(brand: Brand, contact: mapping.ShopifyContact, notes: list[st
 
 
 def _owner(brand: Brand, kind: str, value: str) -> int | None:
-    return (
-        CustomerIdentity.objects.filter(brand=brand, kind=kind, value=value)
-        .values_list("customer_id", flat=True)
-        .first()
-    )
+    return identity.holder_id(brand.pk, kind, value)
 
 
 def attach_shopify_identity(customer: Customer, shopify_customer_id: str, notes: list[str]) -> None:
     if not shopify_customer_id:
         return
-    owner = _owner(customer.brand, CustomerIdentity.Kind.SHOPIFY, shopify_customer_id)
-    if owner == customer.pk:
-        return
-    if owner is not None:
+    owner = identity.attach(customer, CustomerIdentity.Kind.SHOPIFY, shopify_customer_id, source="shopify")
+    if owner != customer.pk:
         notes.append(f"Shopify customer {shopify_customer_id} already belongs to customer {owner}")
-        return
-    try:
-        with transaction.atomic():
-            CustomerIdentity.objects.create(
-                brand_id=customer.brand_id,
-                customer=customer,
-                kind=CustomerIdentity.Kind.SHOPIFY,
-                value=shopify_customer_id,
-                verified=False,
-                source="shopify",
-            )
-    except IntegrityError:
-        notes.append(f"Shopify customer {shopify_customer_id} was linked concurrently")
 
 
 def fill_missing_contact(customer: Customer, phone: str, email: str, notes: list[str]) -> Customer:

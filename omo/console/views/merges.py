@@ -3,41 +3,34 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
-from django.utils import timezone
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.pages import paginate, render_page
-from omo.core import audit
+from omo.core.errors import DomainError
 from omo.customers import merge as merging
-from omo.customers.identity import live_customer_ids
-from omo.customers.models import Customer, CustomerMerge, MergeSuggestion
+from omo.customers import selectors as customer_selectors
+from omo.customers import services as customer_services
+from omo.customers.models import Customer, CustomerMerge
 
 PERMISSION = "customers.merge"
 
 
-def _suggestion(request: ConsoleRequest, pk: int) -> MergeSuggestion:
-    found = (
-        MergeSuggestion.objects.select_for_update()
-        .filter(brand_id=request.user.brand_id, pk=pk, status=MergeSuggestion.Status.OPEN)
-        .first()
-    )
-    if found is None:
-        raise Http404
-    return found
+def _refused(request: ConsoleRequest, exc: DomainError) -> HttpResponse:
+    """A refused decision: another brand's or an already decided suggestion is not found; anything
+    else is told to the user on the queue."""
+    if exc.status == 404:
+        raise Http404 from exc
+    messages.error(request, f"{exc.field}：{exc.message}" if exc.field else exc.message)
+    return redirect("console:merge_queue")
 
 
 @console_view(PERMISSION)
 def merge_queue(request: ConsoleRequest) -> HttpResponse:
-    suggestions = (
-        MergeSuggestion.objects.filter(brand_id=request.user.brand_id, status=MergeSuggestion.Status.OPEN)
-        .select_related("customer_a", "customer_b")
-        .order_by("-created_at", "-id")
-    )
+    suggestions = customer_selectors.open_merge_suggestions(request.user.brand_id)
     return render_page(
         request, "console/customers/merge_queue.html", {"page": paginate(request, suggestions)}
     )
@@ -46,42 +39,17 @@ def merge_queue(request: ConsoleRequest) -> HttpResponse:
 @console_view(PERMISSION)
 @require_POST
 def suggestion_merge(request: ConsoleRequest, pk: int) -> HttpResponse:
-    actor = actor_for(request)
-    with transaction.atomic():
-        suggestion = _suggestion(request, pk)
-        raw = request.POST.get("survivor", "")
-        pair = {suggestion.customer_a_id, suggestion.customer_b_id}
-        if not raw.isdigit() or int(raw) not in pair:
-            messages.error(request, pgettext("console", "survivor：請選擇要保留的顧客（建議中的其中一位）。"))
-            return redirect("console:merge_queue")
-        # Either customer may have been merged elsewhere since the suggestion was made.
-        live = live_customer_ids(request.user.brand_id, pair)
-        survivor = live.get(int(raw))
-        merged = live.get((pair - {int(raw)}).pop())
-        try:
-            with transaction.atomic():
-                record = merging.merge_customers(
-                    survivor,
-                    merged,
-                    brand=actor.brand,
-                    actor=actor,
-                    reason=pgettext("console", "總部依合併建議 #%(pk)s 合併") % {"pk": suggestion.pk},
-                    trigger_kind=suggestion.kind,
-                    trigger_value=suggestion.value,
-                )
-        except merging.MergeError as exc:
-            messages.error(request, f"{exc.field}：{exc.message}")
-            return redirect("console:merge_queue")
-        MergeSuggestion.objects.filter(pk=suggestion.pk, status=MergeSuggestion.Status.OPEN).update(
-            status=MergeSuggestion.Status.MERGED,
-            resolved_at=timezone.now(),
-            resolved_by=request.user,
-            merge=record,
+    raw = request.POST.get("survivor", "")
+    try:
+        record = customer_services.accept_merge_suggestion(
+            pk, survivor_id=int(raw) if raw.isdigit() else None, actor=actor_for(request)
         )
+    except DomainError as exc:  # SuggestionError, or the merge's own MergeError
+        return _refused(request, exc)
     messages.success(
         request,
         pgettext("console", "已合併顧客 #%(merged)s 至 #%(survivor)s。")
-        % {"merged": merged, "survivor": survivor},
+        % {"merged": record.merged_id, "survivor": record.survivor_id},
     )
     return redirect("console:merge_queue")
 
@@ -89,19 +57,10 @@ def suggestion_merge(request: ConsoleRequest, pk: int) -> HttpResponse:
 @console_view(PERMISSION)
 @require_POST
 def suggestion_dismiss(request: ConsoleRequest, pk: int) -> HttpResponse:
-    with transaction.atomic():
-        suggestion = _suggestion(request, pk)
-        suggestion.status = MergeSuggestion.Status.DISMISSED
-        suggestion.resolved_at = timezone.now()
-        suggestion.resolved_by = request.user
-        suggestion.save(update_fields=["status", "resolved_at", "resolved_by"])
-        audit.record(
-            actor_for(request),
-            "merge_suggestion.dismissed",
-            suggestion,
-            customer_a=suggestion.customer_a_id,
-            customer_b=suggestion.customer_b_id,
-        )
+    try:
+        customer_services.dismiss_merge_suggestion(pk, actor=actor_for(request))
+    except DomainError as exc:
+        return _refused(request, exc)
     messages.success(request, pgettext("console", "已略過這筆合併建議，之後不會再提出。"))
     return redirect("console:merge_queue")
 

@@ -23,20 +23,26 @@ Where several customers match and may not be merged, the observation belongs to 
 the identifier that comes first in the brand's priority order (CustomerSettings.identity_priority).
 
 This package's top is its public face for the rest of omo: the rules (`rules`), reading stored
-identities (`lookup`), resolving a batch (`resolving`) and writing identifiers and suggestions
-(`storage`) each sit in their own module.
+identities (`lookup`: also who holds one identifier), resolving a batch (`resolving`) and writing
+identifiers and suggestions (`storage`: also attaching one identifier to a customer, race-safe on
+the unique (brand, kind, value)) each sit in their own module. Other apps write identifiers only
+through these (or omo.customers.services), never through CustomerIdentity's manager.
 """
 
-from omo.customers.identity.lookup import live_customer_ids, lookup
+from omo.customers.identity.lookup import holder, holder_id, live_customer_ids, lookup
 from omo.customers.identity.resolving import Observation, Outcome, resolve
 from omo.customers.identity.rules import Rules, clean, rules_for, settings_for
-from omo.customers.identity.storage import suggest
+from omo.customers.identity.storage import add_identity, attach, suggest
 
 __all__ = [
     "Observation",
     "Outcome",
     "Rules",
+    "add_identity",
+    "attach",
     "clean",
+    "holder",
+    "holder_id",
     "live_customer_ids",
     "lookup",
     "resolve",

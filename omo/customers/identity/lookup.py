@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import connection
 
@@ -40,6 +41,25 @@ def lookup(
     return _lookup(brand_id, wanted)
 
 
+def holder(brand_id: int, kind: str, value: str) -> Customer | None:
+    """The customer holding this identifier as stored (not following merges), or None."""
+    identity = (
+        CustomerIdentity.objects.select_related("customer")
+        .filter(brand_id=brand_id, kind=kind, value=value)
+        .first()
+    )
+    return identity.customer if identity is not None else None
+
+
+def holder_id(brand_id: int, kind: str, value: str) -> int | None:
+    """The id of the customer holding this identifier, or None."""
+    return (
+        CustomerIdentity.objects.filter(brand_id=brand_id, kind=kind, value=value)
+        .values_list("customer_id", flat=True)
+        .first()
+    )
+
+
 IDENTITY_TABLE = CustomerIdentity._meta.db_table
 CUSTOMER_TABLE = Customer._meta.db_table
 
@@ -55,7 +75,8 @@ def _lookup_postgresql(
     found: dict[tuple[str, str], tuple[int, bool, int | None]] = {}
     if not by_kind:
         return found
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for kind, values in by_kind.items():
         parts.append(
             f"SELECT i.kind, i.value, i.customer_id, i.verified, c.merged_into_id FROM {IDENTITY_TABLE} i "
@@ -93,11 +114,11 @@ def live_customer_ids(brand_id: int, ids: Iterable[int]) -> dict[int, int]:
             hops.update(
                 Customer.objects.filter(brand_id=brand_id, pk__in=unknown).values_list("pk", "merged_into_id")
             )
-        pending = {hops[i] for i in unknown if hops.get(i)}
+        pending = {into for i in unknown if (into := hops.get(i))}
     for start in ids:
         current, steps = start, 0
-        while hops.get(current) and steps < 20:
-            current, steps = hops[current], steps + 1
+        while (into := hops.get(current)) and steps < 20:
+            current, steps = into, steps + 1
         if current in hops:
             result[start] = current
     return result

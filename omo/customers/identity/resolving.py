@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from omo.core import bulk
+from omo.core import bulk, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import search
@@ -172,10 +172,14 @@ def _load_states(brand_id: int, batch: _Batch, ids: set[int]) -> None:
             )
             profiles = cursor.fetchall()
     else:
-        rows = CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids).values_list(
-            "customer_id", "kind", "value", "verified"
+        rows = list(
+            CustomerIdentity.objects.filter(brand_id=brand_id, customer_id__in=ids).values_list(
+                "customer_id", "kind", "value", "verified"
+            )
         )
-        profiles = Customer.objects.filter(pk__in=ids).values_list("pk", "phone", "email", "member_number")
+        profiles = list(
+            Customer.objects.filter(pk__in=ids).values_list("pk", "phone", "email", "member_number")
+        )
     for customer_id, kind, value, verified in rows:
         st = batch.state[customer_id]
         st.counts[kind] += 1
@@ -283,7 +287,7 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
     with transaction.atomic():
         temps = sorted({batch.find(k) for k in batch.state if k < 0 and batch.find(k) == k}, reverse=True)
         if temps:
-            rows = []
+            rows: list[Customer] = []
             for key in temps:
                 st = batch.state[key]
                 profile = {
@@ -297,7 +301,11 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                 rows.append(
                     bulk.new(
                         Customer,
-                        {"brand_id": brand.pk, "search_text": search.build_search_text(**profile), **profile},
+                        {
+                            "brand_id": brand.pk,
+                            "search_text": search.build_search_text(**profile),
+                            **profile,
+                        },
                     )
                 )
             bulk.insert(Customer, rows)
@@ -352,8 +360,6 @@ def _write(brand, batch: _Batch, results, *, source, ignore_conflicts, actor, me
                 ],
             )
     if created:
-        from omo.core import events
-
         events.publish_many(
             "customer.created", ({"brand_id": brand.pk, "customer_id": customer.pk} for customer in created)
         )

@@ -28,7 +28,11 @@ DEFAULT_PRIORITY: tuple[str, ...] = (
     Kind.ANONYMOUS,
 )
 # Kinds whose value is copied onto the customer's profile when the profile field is still empty.
-PROFILE_FIELDS = {Kind.PHONE: "phone", Kind.EMAIL: "email", Kind.MEMBER_NUMBER: "member_number"}
+PROFILE_FIELDS: dict[str, str] = {
+    Kind.PHONE: "phone",
+    Kind.EMAIL: "email",
+    Kind.MEMBER_NUMBER: "member_number",
+}
 MAX_VALUE = 255
 KINDS = frozenset(Kind.values)
 # A phone already in E.164 form (as every profile and identifier stores it) is taken as it is:

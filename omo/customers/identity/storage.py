@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from omo.core import bulk
 from omo.core.models import Brand
-from omo.customers.identity.lookup import IDENTITY_TABLE
+from omo.customers.identity.lookup import IDENTITY_TABLE, holder_id
 from omo.customers.models import Customer, CustomerIdentity, MergeSuggestion
 
 # From this many rows on, PostgreSQL gets them through COPY (fewer round trips below it otherwise).
@@ -93,6 +93,39 @@ def insert_identities(
             except IntegrityError:
                 cursor.execute(f"{insert} ON CONFLICT (brand_id, kind, value) DO NOTHING")
         cursor.execute(f"TRUNCATE {STAGE}")
+
+
+def add_identity(
+    customer: Customer, kind: str, value: str, *, source: str, verified: bool = False
+) -> CustomerIdentity:
+    """Store one identifier of the customer. IntegrityError when the brand already has this
+    (kind, value): inside the caller's savepoint, which decides what then happens."""
+    return CustomerIdentity.objects.create(
+        brand_id=customer.brand_id,
+        customer=customer,
+        kind=kind,
+        value=value,
+        verified=verified,
+        source=source[:40],
+    )
+
+
+def attach(customer: Customer, kind: str, value: str, *, source: str, verified: bool = False) -> int:
+    """Give the customer this identifier unless the brand has it already. Returns the id of the
+    customer holding it now: the customer's own, or whoever held it first (also when a concurrent
+    writer stored it between the look and the insert: the unique (brand, kind, value) decides)."""
+    owner = holder_id(customer.brand_id, kind, value)
+    if owner is not None:
+        return owner
+    try:
+        with transaction.atomic():
+            add_identity(customer, kind, value, source=source, verified=verified)
+    except IntegrityError:
+        owner = holder_id(customer.brand_id, kind, value)
+        if owner is None:  # not the unique identifier after all
+            raise
+        return owner
+    return customer.pk
 
 
 REASONS = {

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from omo.core.models import AuditLog
-from omo.customers import identity
+from omo.customers import identity, privacy
 from omo.customers import merge as merging
 from omo.customers.identity import Observation
 from omo.customers.models import Customer, CustomerMerge, MergeSuggestion
+from omo.staff.actors import actor_for_user
 from omo.testing import factories as f
 
 
@@ -136,3 +139,55 @@ def test_customer_page_links_to_merges_for_hq_admin_only(brand, console, hq_agen
     url = reverse("console:customer_detail", args=[customer.pk])
     assert console.get(url).context["merges_link"].endswith(f"?customer={customer.pk}")
     assert signed_in(hq_agent).get(url).context["merges_link"] is None
+
+
+def test_accepting_when_the_customers_are_already_one_is_a_message_not_an_error(brand, console):
+    suggestion = open_suggestion(brand)
+    between = f.make_customer(brand, "丙", phone="+886911000003")
+    merging.merge_customers(between, suggestion.customer_a_id)
+    merging.merge_customers(suggestion.customer_b_id, between)
+    merges = CustomerMerge.objects.count()
+
+    page = console.post(
+        reverse("console:merge_suggestion_merge", args=[suggestion.pk]),
+        {"survivor": suggestion.customer_a_id},
+        follow=True,
+    )
+
+    assert page.status_code == 200 and page.redirect_chain[-1][0] == reverse("console:merge_queue")
+    assert "已是同一位顧客" in page.content.decode()
+    assert CustomerMerge.objects.count() == merges
+    assert MergeSuggestion.objects.get(pk=suggestion.pk).status == "open"
+
+
+def test_accepting_when_a_customer_is_gone_is_a_message_and_merges_nothing(brand, other_brand, console):
+    suggestion = open_suggestion(brand)
+    gone = f.make_customer(other_brand, "別的品牌", phone="+886911000004")
+    MergeSuggestion.objects.filter(pk=suggestion.pk).update(customer_b=gone)
+
+    with mock.patch.object(merging, "merge_customers") as merge:
+        page = console.post(
+            reverse("console:merge_suggestion_merge", args=[suggestion.pk]),
+            {"survivor": suggestion.customer_a_id},
+            follow=True,
+        )
+
+    assert page.status_code == 200
+    assert f"顧客 #{gone.pk} 已不存在" in page.content.decode()
+    merge.assert_not_called()
+
+
+def test_accepting_an_erased_customer_or_a_decided_suggestion_is_a_message(brand, console, hq_admin):
+    suggestion = open_suggestion(brand)
+    privacy.erase_customer(
+        Customer.objects.get(pk=suggestion.customer_b_id), actor=actor_for_user(hq_admin), reason="本人要求"
+    )
+    url = reverse("console:merge_suggestion_merge", args=[suggestion.pk])
+
+    erased = console.post(url, {"survivor": suggestion.customer_a_id}, follow=True)
+    assert erased.status_code == 200 and "erased" in erased.content.decode()
+    assert not CustomerMerge.objects.exists()
+
+    console.post(reverse("console:merge_suggestion_dismiss", args=[suggestion.pk]))
+    decided = console.post(url, {"survivor": suggestion.customer_a_id}, follow=True)
+    assert decided.status_code == 200 and "已有人處理過了" in decided.content.decode()

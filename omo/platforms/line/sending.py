@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
-from omo.inbox.models import Conversation, Inbox, Message
+from omo.inbox import attempts
+from omo.inbox.models import Conversation, Message
 from omo.platforms import ratelimit
 from omo.platforms.base import (
     DeliveryOutcome,
@@ -63,15 +63,7 @@ class _Attempts:
 
 def take_reply_token(conversation: Conversation, life: dt.timedelta) -> str | None:
     """The conversation's reply token if fresh and unused, consumed so no one else can use it."""
-    row = Conversation.objects.filter(pk=conversation.pk).values("reply_token", "reply_token_at").first()
-    if not row or not row["reply_token"] or row["reply_token_at"] is None:
-        return None
-    if timezone.now() - row["reply_token_at"] >= life:
-        return None
-    taken = Conversation.objects.filter(pk=conversation.pk, reply_token=row["reply_token"]).update(
-        reply_token="", reply_token_at=None
-    )
-    return row["reply_token"] if taken == 1 else None
+    return attempts.take_reply_token(conversation.pk, life=life)
 
 
 def _attempt(adapter: LineAdapter, message: Message, request: OutboundRequest) -> _Attempts:
@@ -88,7 +80,7 @@ def _attempt(adapter: LineAdapter, message: Message, request: OutboundRequest) -
             )
         if wait > 0:
             time.sleep(wait)
-        Message.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
+        attempts.count_attempt(message.pk)
         result = adapter.send(request)
         if result.status is not SendStatus.TRANSIENT:
             return _Attempts(result, ambiguous)
@@ -107,12 +99,12 @@ def _attempt(adapter: LineAdapter, message: Message, request: OutboundRequest) -
 
 def _later(message: Message, code: str) -> DeliveryOutcome:
     """Reschedule, or give up when the message has been tried long enough."""
-    attempts = Message.objects.filter(pk=message.pk).values_list("attempts", flat=True).first() or 0
+    tried = attempts.attempts_of(message.pk)
     max_attempts = int(_setting("OMO_LINE_MAX_SEND_ATTEMPTS", 12))
     too_old = message.created_at and timezone.now() - message.created_at > RETRY_KEY_LIFE
-    if attempts >= max_attempts or too_old:
+    if tried >= max_attempts or too_old:
         return DeliveryOutcome(DeliveryState.FAILED, via="push", reason=failure_reason(code))
-    delay = min(300.0, _setting("OMO_LINE_RETRY_LATER_SECONDS", 2.0) * 2 ** min(attempts, 8))
+    delay = min(300.0, _setting("OMO_LINE_RETRY_LATER_SECONDS", 2.0) * 2 ** min(tried, 8))
     return DeliveryOutcome(DeliveryState.RETRY_LATER, via="push", retry_after=delay)
 
 
@@ -139,7 +131,7 @@ def deliver(adapter: LineAdapter, message: Message) -> DeliveryOutcome:
     if message.sent_via != Message.SentVia.PUSH and adapter.limits.reply_token_life is not None:
         token = take_reply_token(conversation, adapter.limits.reply_token_life)
         if token:
-            Message.objects.filter(pk=message.pk).update(sent_via=Message.SentVia.REPLY)
+            attempts.set_sent_via(message.pk, Message.SentVia.REPLY)
             tried = _attempt(adapter, message, OutboundRequest(messages=messages, reply_token=token))
             result = tried.result
             if result.ok:
@@ -155,11 +147,11 @@ def deliver(adapter: LineAdapter, message: Message) -> DeliveryOutcome:
                     reason=failure_reason("rejected", f"{result.http_status} {result.error}"),
                 )
             # rate limited on reply: LINE did not take it; the token will be stale by then → push later
-            Message.objects.filter(pk=message.pk).update(sent_via=Message.SentVia.PUSH)
+            attempts.set_sent_via(message.pk, Message.SentVia.PUSH)
             if result.status is SendStatus.RATE_LIMITED:
                 return _later(message, "rate_limited")
 
-    Message.objects.filter(pk=message.pk).update(sent_via=Message.SentVia.PUSH)
+    attempts.set_sent_via(message.pk, Message.SentVia.PUSH)
     request = OutboundRequest(
         messages=messages, to=contact.external_user_id, retry_key=str(message.retry_key)
     )
@@ -167,10 +159,10 @@ def deliver(adapter: LineAdapter, message: Message) -> DeliveryOutcome:
     result = tried.result
     if result.ok:
         if inbox.quota_exhausted_at is not None:
-            Inbox.objects.filter(pk=inbox.pk).update(quota_exhausted_at=None)
+            attempts.set_quota_exhausted(inbox.pk, None)
         return DeliveryOutcome(DeliveryState.SENT, via="push", external_id=_first(result))
     if result.status is SendStatus.QUOTA_EXHAUSTED:
-        Inbox.objects.filter(pk=inbox.pk).update(quota_exhausted_at=timezone.now())
+        attempts.set_quota_exhausted(inbox.pk, timezone.now())
         return DeliveryOutcome(DeliveryState.FAILED, via="push", reason=failure_reason("quota_exhausted"))
     if result.status is SendStatus.RATE_LIMITED:
         return _later(message, "rate_limited")

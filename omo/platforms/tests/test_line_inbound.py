@@ -375,6 +375,16 @@ def test_a_failing_event_is_marked_failed_and_the_others_go_on(line_inbox, line_
     assert "handler bug" in failed.error
     assert Message.objects.get().text == "after"
 
+    # After the fix, the failed receipt goes back to pending with a task to process it.
+    from omo.platforms.tasks import process_receipts, requeue_failed
+
+    monkeypatch.setattr(inbound, "apply", original)
+    DBTaskResult.objects.all().delete()
+    assert requeue_failed(line_inbox.pk) == 1
+    assert DBTaskResult.objects.filter(task_path=process_receipts.module_path).count() == 1
+    assert process_pending(line_inbox.pk) == {"processed": 1}
+    assert requeue_failed(line_inbox.pk) == 0
+
 
 def test_message_created_is_published_after_commit(line_inbox, line_user, django_capture_on_commit_callbacks):
     received = []
