@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "omo.attribution",
     "omo.clerk",
     "omo.shop",
+    "omo.site",
     "omo.tracking",
     "omo.connectors",
     "omo.outgoing_webhooks",

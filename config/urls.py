@@ -5,8 +5,13 @@ from django.urls import include, path
 from config.api import api
 from omo.connectors.shopify.views import shopify_webhook
 from omo.core.views import healthz
+from omo.site import views as site_views
+
+handler404 = site_views.not_found
+handler500 = site_views.server_error
 
 urlpatterns = [
+    path("", site_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
     path("webhooks/shopify/<int:connection_id>", shopify_webhook, name="shopify_webhook"),
     path("admin/", admin.site.urls),
