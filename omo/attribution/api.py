@@ -33,6 +33,10 @@ class AttributionRulesOut(Schema):
 class AttributionRulesPatch(Schema):
     window_days: int | None = Field(None, description="1–90")
     credit_bound_clerk: bool | None = None
+    precedence: list[str] | None = Field(
+        None,
+        description="every rule once, first tried first: pos_staff, clerk_coupon, link_click, bound_clerk",
+    )
 
 
 def rules_out(conf: AttributionSettings) -> dict[str, Any]:
@@ -53,10 +57,11 @@ def get_attribution_rules(request: HttpRequest):
     "/settings/attribution", auth=allow("rules.write"), response={200: AttributionRulesOut, **ERRORS}
 )
 def update_attribution_rules(request: HttpRequest, data: AttributionRulesPatch):
-    """Change the window and/or the bound-clerk switch (audited as attribution_settings.changed)."""
+    """Change the window, the bound-clerk switch and/or the order (audited as attribution_settings.changed)."""
     actor = actor_of(request)
     given = data.model_dump(exclude_unset=True)
-    if "window_days" in given and given["window_days"] is None:
-        given["window_days"] = ""  # an explicit null is a bad value, not "keep"
+    for name in ("window_days", "precedence"):
+        if name in given and given[name] is None:
+            given[name] = ""  # an explicit null is a bad value, not "keep"
     conf = rules.update_rules(actor.brand, actor=actor, **given)
     return rules_out(conf)

@@ -183,3 +183,22 @@ def test_settings_nav_lists_the_rule_pages(console):
     html = console.get("/console/settings/binding/").content.decode()
     for url in PAGES:
         assert f'href="{url}"' in html
+
+
+def test_attribution_rules_are_reordered_by_moving_one_up(console, brand):
+    response = console.post("/console/settings/attribution/", {"move": "link_click:up"})
+    assert response.status_code == 302
+    assert AttributionSettings.objects.get(brand=brand).precedence == [
+        "pos_staff",
+        "link_click",
+        "clerk_coupon",
+        "bound_clerk",
+    ]
+    html = console.get("/console/settings/attribution/").content.decode()
+    assert html.index('data-rule="link_click"') < html.index('data-rule="clerk_coupon"')
+
+
+def test_an_unknown_move_changes_nothing(console, brand):
+    response = console.post("/console/settings/attribution/", {"move": "campaign:up"}, follow=True)
+    assert "不認得的規則" in response.content.decode()
+    assert not AttributionSettings.objects.filter(brand=brand).exists()

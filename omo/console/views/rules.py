@@ -136,6 +136,18 @@ def attribution_settings(request: ConsoleRequest) -> HttpResponse:
         return refused
     brand = request.user.brand
     current = attribution_rules.rules_for(brand)
+    if request.method == "POST" and "move" in request.POST:
+        rule, _, direction = request.POST["move"].partition(":")
+        try:
+            order = [step.rule for step in attribution_rules.precedence(current)]
+            attribution_rules.update_rules(
+                brand, precedence=attribution_rules.moved(order, rule, direction), actor=actor_for(request)
+            )
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, pgettext("console", "已更新歸屬順序。"))
+        return redirect("console:rules_attribution")
     form = AttributionForm(
         request.POST or None,
         initial={"window_days": current.window_days, "credit_bound_clerk": current.credit_bound_clerk},
