@@ -202,3 +202,12 @@ def test_an_unknown_move_changes_nothing(console, brand):
     response = console.post("/console/settings/attribution/", {"move": "campaign:up"}, follow=True)
     assert "不認得的規則" in response.content.decode()
     assert not AttributionSettings.objects.filter(brand=brand).exists()
+
+
+def test_the_rule_pages_read_in_english(console, store):
+    console.post("/i18n/setlang/", {"language": "en", "next": "/console/settings/inbox/"})
+    body = console.get("/console/settings/inbox/").content.decode()
+    assert "<h1>Reply SLA and opening hours</h1>" in body
+    assert "First reply SLA (minutes)" in body and "<th>Mon</th>" in body
+    body = console.get("/console/settings/binding/").content.decode()
+    assert "<h1>Binding policy</h1>" in body

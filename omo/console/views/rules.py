@@ -35,6 +35,16 @@ from omo.staff import hours
 from omo.staff.models import Store
 from omo.staff.selectors import visible_stores
 
+DAY_LABELS = {
+    "mon": pgettext_lazy("weekday", "週一"),
+    "tue": pgettext_lazy("weekday", "週二"),
+    "wed": pgettext_lazy("weekday", "週三"),
+    "thu": pgettext_lazy("weekday", "週四"),
+    "fri": pgettext_lazy("weekday", "週五"),
+    "sat": pgettext_lazy("weekday", "週六"),
+    "sun": pgettext_lazy("weekday", "週日"),
+}
+
 READ = "rules.read"
 WRITE = "rules.write"
 
@@ -193,7 +203,7 @@ class HoursForm(forms.Form):
         super().__init__(*args, **kwargs)
         for day in hours.DAY_KEYS:
             self.fields[day] = forms.CharField(
-                label=hours.DAY_NAMES_ZH[day],
+                label=DAY_LABELS[day],
                 required=False,
                 help_text=pgettext_lazy("console", "例如 10:00-21:30；多個時段以逗號分隔；留空 = 公休。"),
             )
@@ -204,7 +214,7 @@ def _week_rows(stores: list[Store]) -> list[dict[str, Any]]:
         {
             "store": store,
             "days": [
-                (hours.DAY_NAMES_ZH[day], hours.day_text((store.opening_hours or {}).get(day)))
+                (DAY_LABELS[day], hours.day_text((store.opening_hours or {}).get(day)))
                 for day in hours.DAY_KEYS
             ],
         }
