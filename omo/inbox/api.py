@@ -48,13 +48,20 @@ class StoreHoursIn(Schema):
     opening_hours: dict[str, list[list[str]]] = Field(..., description=WEEK_DESCRIPTION)
 
 
+def _periods(value: Any) -> list[list[str]]:
+    """A day's periods as stored; entries written before hours were checked and not [start, end] are left out."""
+    if not isinstance(value, list):
+        return []
+    return [[str(p[0]), str(p[1])] for p in value if isinstance(p, list | tuple) and len(p) == 2]
+
+
 def store_out(store: Store) -> dict[str, Any]:
-    week = store.opening_hours or {}
+    week = store.opening_hours if isinstance(store.opening_hours, dict) else {}
     return {
         "id": store.pk,
         "code": store.code,
         "name": store.name,
-        "opening_hours": {day: list(week.get(day) or []) for day in hours.DAY_KEYS},
+        "opening_hours": {day: _periods(week.get(day)) for day in hours.DAY_KEYS},
     }
 
 

@@ -86,8 +86,11 @@ def parse_day_text(text: str, day: str) -> list[list[str]]:
     return periods
 
 
-def day_text(periods: list[list[str]] | None) -> str:
-    return ", ".join(f"{start}-{end}" for start, end in periods or [])
+def day_text(periods: Any) -> str:
+    """A day's periods as typed on the console ("10:00-14:00, 17:00-21:30"); malformed entries left out."""
+    if not isinstance(periods, list):
+        return ""
+    return ", ".join(f"{p[0]}-{p[1]}" for p in periods if isinstance(p, list | tuple) and len(p) == 2)
 
 
 def set_opening_hours(store: Store, hours: Any, *, actor: Actor) -> Store:

@@ -211,3 +211,11 @@ def test_the_rule_pages_read_in_english(console, store):
     assert "First reply SLA (minutes)" in body and "<th>Mon</th>" in body
     body = console.get("/console/settings/binding/").content.decode()
     assert "<h1>Binding policy</h1>" in body
+
+
+def test_malformed_stored_hours_still_show(console, store):
+    type(store).objects.filter(pk=store.pk).update(
+        opening_hours={"mon": [["10:00"], ["10:00", "18:00"]], "tue": 5}
+    )
+    assert "10:00-18:00" in console.get("/console/settings/inbox/").content.decode()
+    assert console.get(f"/console/settings/inbox/stores/{store.pk}/").status_code == 200

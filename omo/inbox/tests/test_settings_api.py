@@ -91,3 +91,12 @@ def test_weaker_roles_read_but_may_not_change(brand, store, role):
     assert client.patch(f"{URL}/stores/{store.pk}", {"opening_hours": WEEK}).status_code == 403
     assert not InboxSettings.objects.filter(brand=brand).exists()
     assert Store.objects.get(pk=store.pk).opening_hours == store.opening_hours
+
+
+def test_hours_stored_before_they_were_checked_do_not_break_the_reading(api, store):
+    Store.objects.filter(pk=store.pk).update(
+        opening_hours={"mon": [["10:00"], ["10:00", "18:00"]], "tue": "x"}
+    )
+    body = api.get(URL).json()
+    assert body["stores"][0]["opening_hours"]["mon"] == [["10:00", "18:00"]]
+    assert body["stores"][0]["opening_hours"]["tue"] == []
