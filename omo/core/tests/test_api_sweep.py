@@ -53,6 +53,10 @@ def test_the_sweep_sees_every_app():
         "/stores",
         "/staff",
         "/tiers",
+        "/settings/binding",
+        "/settings/attribution",
+        "/settings/inbox",
+        "/settings/loyalty",
     ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45
