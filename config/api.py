@@ -15,12 +15,15 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.openapi.docs import DocsBase
 from ninja.openapi.schema import OpenAPISchema
 
+from omo.attribution.api import router as attribution_router
+from omo.binding.api import router as binding_router
 from omo.catalog.api import router as catalog_router
 from omo.commerce.api import router as commerce_router
 from omo.core.api import BearerKey
 from omo.core.api import router as core_router
 from omo.core.errors import DomainError
 from omo.customers.api import router as customers_router
+from omo.inbox.api import router as inbox_router
 from omo.loyalty.api import router as loyalty_router
 from omo.staff.api import router as staff_router
 
@@ -123,6 +126,9 @@ api = OmoApi(
 )
 
 for router in (core_router, staff_router, catalog_router, customers_router, commerce_router, loyalty_router):
+    api.add_router("", router)
+# the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)
+for router in (binding_router, inbox_router, attribution_router):
     api.add_router("", router)
 
 

@@ -48,9 +48,19 @@ _ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _ZONES_KNOWN: dict[tuple[str, str], bool] = {}
 
 
+# The order the statement below applies the rules in (decision.DEFAULT_PRECEDENCE).
+DEFAULT_ORDER = (
+    Attribution.Rule.POS_STAFF,
+    Attribution.Rule.CLERK_COUPON,
+    Attribution.Rule.LINK_CLICK,
+    Attribution.Rule.BOUND_CLERK,
+)
+
+
 def usable(ctx: BrandContext) -> bool:
-    """PostgreSQL, and a time zone PostgreSQL knows by the same name (else the Python path)."""
-    if connection.vendor != "postgresql":
+    """PostgreSQL, the default order of precedence (the statement is written in that order), and a
+    time zone PostgreSQL knows by the same name; else the Python path, which follows any order."""
+    if connection.vendor != "postgresql" or tuple(ctx.precedence) != DEFAULT_ORDER:
         return False
     key = (connection.alias, ctx.zone.key)
     if key not in _ZONES_KNOWN:

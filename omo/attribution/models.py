@@ -87,6 +87,9 @@ class AttributionSettings(models.Model):
     brand = models.OneToOneField("core.Brand", on_delete=models.CASCADE, related_name="attribution_settings")
     window_days = models.PositiveIntegerField(default=30)
     credit_bound_clerk = models.BooleanField(default=False)
+    # The order the rules are tried in, as Attribution.Rule values; empty = the default order
+    # (pos_staff, clerk_coupon, link_click, bound_clerk).
+    precedence = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"attribution settings {self.brand_id}"

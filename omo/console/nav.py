@@ -140,6 +140,18 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 "console:webhooks",
                 active_for=("console:webhook_create", "console:webhook_detail", "console:webhook_delivery"),
             ),
+            NavItem(pgettext_lazy("console nav", "綁定規則"), "console:rules_binding"),
+            NavItem(pgettext_lazy("console nav", "業績歸屬規則"), "console:rules_attribution"),
+            NavItem(
+                pgettext_lazy("console nav", "回覆時限與營業時間"),
+                "console:rules_inbox",
+                active_for=("console:rules_store_hours",),
+            ),
+            NavItem(
+                pgettext_lazy("console nav", "點數與會員等級"),
+                "console:rules_loyalty",
+                active_for=("console:rules_tier",),
+            ),
             NavItem(pgettext_lazy("console nav", "個資與保存期限"), "console:privacy_settings"),
             NavItem(
                 pgettext_lazy("console nav", "Shopify"),

@@ -8,6 +8,7 @@ from omo.console.views import auth, brand_settings, catalog, customers, dashboar
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import privacy as privacy_views
+from omo.console.views import rules as rules_views
 from omo.console.views import shopify as shopify_views
 from omo.console.views import webhooks as webhook_views
 from omo.console.views.inbox import canned as canned_views
@@ -67,6 +68,13 @@ urlpatterns = [
     path("settings/api-keys/new/", brand_settings.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:pk>/revoke/", brand_settings.api_key_revoke, name="api_key_revoke"),
     path("settings/audit/", brand_settings.audit_list, name="audit"),
+    path("settings/binding/", rules_views.binding_settings, name="rules_binding"),
+    path("settings/attribution/", rules_views.attribution_settings, name="rules_attribution"),
+    path("settings/inbox/", rules_views.inbox_settings, name="rules_inbox"),
+    path("settings/inbox/stores/<int:pk>/", rules_views.store_hours, name="rules_store_hours"),
+    path("settings/loyalty/", rules_views.loyalty_settings, name="rules_loyalty"),
+    path("settings/loyalty/tiers/<int:pk>/", rules_views.tier_edit, name="rules_tier"),
+    path("settings/loyalty/tiers/<int:pk>/delete/", rules_views.tier_delete, name="rules_tier_delete"),
     path("settings/shopify/", shopify_views.shopify_list, name="shopify"),
     path("settings/shopify/new/", shopify_views.shopify_create, name="shopify_create"),
     path("settings/shopify/<int:pk>/", shopify_views.shopify_detail, name="shopify_detail"),

@@ -9,10 +9,12 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, get_or_404, page
+from omo.core.models import Brand
 from omo.customers.api import customer_for
 from omo.customers.selectors import visible_customers
 from omo.loyalty import selectors, services
 from omo.loyalty.models import Coupon, CouponCode, LoyaltyAccount, PointsEntry, Tier
+from omo.loyalty.services import rules as loyalty_rules
 
 router = Router(tags=["loyalty"])
 
@@ -256,3 +258,99 @@ def issue_codes(request: HttpRequest, coupon_id: int, data: IssueIn):
     return Status(
         201, services.issue_codes(coupon, customers, actor=actor, prefix=data.prefix.strip().upper())
     )
+
+
+# --- settings: points rules and tiers -----------------------------------------------------------
+
+
+class ProgramOut(Schema):
+    earn_points: int = Field(..., description="points earned per earn_per_amount paid")
+    earn_per_amount: int = Field(..., description="minor units paid per earn_points")
+    point_value: int = Field(..., description="minor units one point is worth when redeemed")
+    max_redeem_percent: int = Field(..., description="at most this percent of a subtotal paid in points")
+    expiry_months: int = Field(..., description="months points live; 0 = never expire")
+    tier_window_days: int = Field(..., description="days of spend a tier is based on")
+    currency: str
+    tiers: list[TierOut]
+
+
+class ProgramPatch(Schema):
+    earn_points: int | None = Field(None, description="1–1000")
+    earn_per_amount: int | None = Field(None, description="minor units, 1 or more")
+    point_value: int | None = Field(None, description="minor units, 0 or more")
+    max_redeem_percent: int | None = Field(None, description="0–100")
+    expiry_months: int | None = Field(None, description="0–120; 0 = never expire")
+    tier_window_days: int | None = Field(None, description="1–1095")
+
+
+class TierIn(Schema):
+    name: str = Field(..., description="zh-Hant name, e.g. 金卡; unique per brand")
+    name_en: str = ""
+    threshold: int = Field(..., description="rolling spend in minor units; 0 or more, unique per brand")
+    earn_multiplier_percent: int = Field(100, description="0–1000; never below a lower tier's")
+
+
+class TierPatch(Schema):
+    name: str | None = None
+    name_en: str | None = None
+    threshold: int | None = None
+    earn_multiplier_percent: int | None = None
+
+
+def _program_out(actor_brand: Brand) -> dict:
+    program = services.program_for(actor_brand)
+    return {
+        **{name: getattr(program, name) for name in loyalty_rules.PROGRAM_LIMITS},
+        "currency": actor_brand.currency,
+        "tiers": [_tier_out(tier, actor_brand.currency) for tier in Tier.objects.filter(brand=actor_brand)],
+    }
+
+
+def _tier_of(request: HttpRequest, tier_id: int) -> Tier:
+    return get_or_404(selectors.visible_tiers(actor_of(request)), f"tier {tier_id}", pk=tier_id)
+
+
+@router.get("/settings/loyalty", auth=allow("rules.read"), response={200: ProgramOut, **ERRORS})
+def get_loyalty_rules(request: HttpRequest):
+    """Points rules (the defaults when never set) and the tiers, lowest threshold first."""
+    return _program_out(actor_of(request).brand)
+
+
+@router.patch("/settings/loyalty", auth=allow("rules.write"), response={200: ProgramOut, **ERRORS})
+def update_loyalty_rules(request: HttpRequest, data: ProgramPatch):
+    """Change any points rule (audited as loyalty_program.changed)."""
+    actor = actor_of(request)
+    given = data.model_dump(exclude_unset=True)
+    for name, value in given.items():
+        if value is None:
+            raise ApiError(422, "invalid", f"{name} may not be null", field=name)
+    loyalty_rules.update_program(actor.brand, actor=actor, **given)
+    return _program_out(actor.brand)
+
+
+@router.post("/settings/loyalty/tiers", auth=allow("rules.write"), response={201: TierOut, **ERRORS})
+def create_tier(request: HttpRequest, data: TierIn):
+    """A new tier (audited as tier.created)."""
+    actor = actor_of(request)
+    tier = loyalty_rules.create_tier(actor.brand, actor=actor, **data.model_dump())
+    return Status(201, _tier_out(tier, actor.brand.currency))
+
+
+@router.patch(
+    "/settings/loyalty/tiers/{tier_id}", auth=allow("rules.write"), response={200: TierOut, **ERRORS}
+)
+def update_tier(request: HttpRequest, tier_id: int, data: TierPatch):
+    """Change a tier (audited as tier.changed)."""
+    actor = actor_of(request)
+    tier = loyalty_rules.update_tier(
+        _tier_of(request, tier_id), actor=actor, **data.model_dump(exclude_unset=True)
+    )
+    return _tier_out(tier, actor.brand.currency)
+
+
+@router.delete("/settings/loyalty/tiers/{tier_id}", auth=allow("rules.write"), response={204: None, **ERRORS})
+def delete_tier(request: HttpRequest, tier_id: int):
+    """Delete a tier (audited as tier.deleted); its members have no tier until their next recompute."""
+    actor = actor_of(request)
+    loyalty_rules.delete_tier(_tier_of(request, tier_id), actor=actor)
+    return Status(204, None)

@@ -53,6 +53,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({Role.HQ_ADMIN}),
     "imports.run": frozenset({Role.HQ_ADMIN}),
     "dashboard.view": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    # the brand's rules (binding, attribution, inbox SLA and hours, points and tiers): see and change
+    "rules.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    "rules.write": frozenset({Role.HQ_ADMIN}),
 }
 
 

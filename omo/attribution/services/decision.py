@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,17 @@ from omo.staff.models import User
 logger = logging.getLogger(__name__)
 
 Rule = Attribution.Rule
+
+# The order the rules are tried in when a brand has not set its own (DESIGN.md §5).
+DEFAULT_PRECEDENCE: tuple[str, ...] = (Rule.POS_STAFF, Rule.CLERK_COUPON, Rule.LINK_CLICK, Rule.BOUND_CLERK)
+
+
+def effective_precedence(stored: Sequence[str] | None) -> tuple[str, ...]:
+    """The brand's stored order when it names each rule once, else the default order."""
+    if stored and sorted(stored) == sorted(DEFAULT_PRECEDENCE):
+        return tuple(str(rule) for rule in stored)
+    return DEFAULT_PRECEDENCE
+
 
 # Link-preview fetchers open links to draw a preview; they are not the customer.
 
@@ -49,6 +60,7 @@ class BrandContext:
     clerks: dict[int, ClerkInfo]
     coupon_owner: dict[str, int]  # upper-case clerk code -> clerk id
     rules: list[CommissionRule] = field(default_factory=list)
+    precedence: tuple[str, ...] = DEFAULT_PRECEDENCE
 
     def clerk_of_coupon(self, code: str) -> tuple[int, str] | None:
         value = (code or "").strip().upper()
@@ -93,6 +105,7 @@ def brand_context(brand: Brand | int) -> BrandContext:
         clerks,
         coupon_owner,
         rules,
+        effective_precedence(conf.precedence if conf else None),
     )
 
 
@@ -193,31 +206,42 @@ def _last_click(clicks: Sequence[ClickFact], since: dt.datetime, until: dt.datet
     return None
 
 
-def decide(
+def _by_pos_staff(
     order: OrderFacts,
     ctx: BrandContext,
-    *,
-    customer_clicks: Sequence[ClickFact] = (),
-    ref_clicks: Sequence[ClickFact] = (),
-    ref: links.Ref | None = None,
-    bindings: Sequence[BindingFact] = (),
-) -> Decision:
-    """The attribution of one order, by the brand's precedence, with the reason in words."""
-    zone = ctx.zone
-    # 1. POS staff id: the person who rang the sale up in the store.
+    customer_clicks: Sequence[ClickFact],
+    ref_clicks: Sequence[ClickFact],
+    ref: links.Ref | None,
+    bindings: Sequence[BindingFact],
+) -> Decision | None:
+    """POS staff id: the person who rang the sale up in the store."""
     if order.sales_channel == SalesChannel.POS and order.staff_id in ctx.clerks:
         clerk = ctx.clerks[order.staff_id]
         code_zh = f"（員工編號 {clerk.employee_code}）" if clerk.employee_code else ""
         code_en = f" (staff id {clerk.employee_code})" if clerk.employee_code else ""
+        first = ctx.precedence[0] == Rule.POS_STAFF
+        first_zh = "優先歸屬" if first else "取得業績"
+        first_en = "comes first" if first else "is credited"
         return Decision(
             Rule.POS_STAFF,
             clerk.id,
             order.store_id or clerk.store_id,
             None,
-            f"門市 POS 訂單由{clerk.name}結帳{code_zh}，POS 銷售人員優先歸屬",
-            f"In-store POS sale rung up by {clerk.name}{code_en}; the POS staff id comes first",
+            f"門市 POS 訂單由{clerk.name}結帳{code_zh}，POS 銷售人員{first_zh}",
+            f"In-store POS sale rung up by {clerk.name}{code_en}; the POS staff id {first_en}",
         )
-    # 2. A clerk's coupon code.
+    return None
+
+
+def _by_clerk_coupon(
+    order: OrderFacts,
+    ctx: BrandContext,
+    customer_clicks: Sequence[ClickFact],
+    ref_clicks: Sequence[ClickFact],
+    ref: links.Ref | None,
+    bindings: Sequence[BindingFact],
+) -> Decision | None:
+    """A clerk's coupon code."""
     owner = next((hit for code in order.codes() if (hit := ctx.clerk_of_coupon(code)) is not None), None)
     if owner is not None and owner[0] in ctx.clerks:
         clerk = ctx.clerks[owner[0]]
@@ -229,7 +253,19 @@ def decide(
             f"訂單使用{clerk.name}的專屬優惠碼 {owner[1]}",
             f"The order used {clerk.name}'s clerk coupon code {owner[1]}",
         )
-    # 3. The last counted clerk link within the window: by customer identity or the order's ref.
+    return None
+
+
+def _by_link_click(
+    order: OrderFacts,
+    ctx: BrandContext,
+    customer_clicks: Sequence[ClickFact],
+    ref_clicks: Sequence[ClickFact],
+    ref: links.Ref | None,
+    bindings: Sequence[BindingFact],
+) -> Decision | None:
+    """The last counted clerk link within the window: by customer identity or the order's ref."""
+    zone = ctx.zone
     since = order.placed_at - ctx.window
     merged = sorted(
         {c.id: c for c in [*customer_clicks, *ref_clicks]}.values(), key=lambda c: (c.clicked_at, c.id)
@@ -269,7 +305,19 @@ def decide(
             f"Customer clicked {clerk.name}'s product card on {_en_date(click.clicked_at, zone)} "
             f"({en_ago}), the last clerk link within {ctx.window_days} days",
         )
-    # 4. The clerk the customer was bound to when ordering, if the brand credits bound clerks.
+    return None
+
+
+def _by_bound_clerk(
+    order: OrderFacts,
+    ctx: BrandContext,
+    customer_clicks: Sequence[ClickFact],
+    ref_clicks: Sequence[ClickFact],
+    ref: links.Ref | None,
+    bindings: Sequence[BindingFact],
+) -> Decision | None:
+    """The clerk the customer was bound to when ordering, if the brand credits bound clerks."""
+    zone = ctx.zone
     if ctx.credit_bound_clerk:
         for binding in bindings:
             if binding.started_at <= order.placed_at and (
@@ -287,6 +335,32 @@ def decide(
                         f"Customer bound to {clerk.name} since {local.day} {local:%b %Y}; "
                         "the brand credits the bound clerk",
                     )
+    return None
+
+
+STEPS: dict[str, Callable[..., Decision | None]] = {
+    Rule.POS_STAFF: _by_pos_staff,
+    Rule.CLERK_COUPON: _by_clerk_coupon,
+    Rule.LINK_CLICK: _by_link_click,
+    Rule.BOUND_CLERK: _by_bound_clerk,
+}
+
+
+def decide(
+    order: OrderFacts,
+    ctx: BrandContext,
+    *,
+    customer_clicks: Sequence[ClickFact] = (),
+    ref_clicks: Sequence[ClickFact] = (),
+    ref: links.Ref | None = None,
+    bindings: Sequence[BindingFact] = (),
+) -> Decision:
+    """The attribution of one order: the brand's rules tried in its order (`ctx.precedence`), the first
+    that applies decides, with the reason in words."""
+    for rule in ctx.precedence:
+        decided = STEPS[rule](order, ctx, customer_clicks, ref_clicks, ref, bindings)
+        if decided is not None:
+            return decided
     return Decision(
         Rule.NONE,
         None,

@@ -302,3 +302,11 @@ def test_worker_count_stays_one_inside_a_transaction(db, monkeypatch):
     monkeypatch.setenv("OMO_ATTRIBUTION_WORKERS", "4")
     assert connection.in_atomic_block
     assert batch_sql._workers(10) == 1
+
+
+def test_a_brand_with_its_own_order_of_rules_takes_the_python_path(brand):
+    assert batch_sql.usable(services.brand_context(brand))
+    AttributionSettings.objects.create(
+        brand=brand, precedence=["clerk_coupon", "pos_staff", "link_click", "bound_clerk"]
+    )
+    assert not batch_sql.usable(services.brand_context(brand))

@@ -34,6 +34,7 @@ from omo.binding.services.codes import (
     prefilled_message_url,
 )
 from omo.binding.services.errors import BindingError
+from omo.binding.services.policy import update_policy
 from omo.binding.services.recovery import (
     CONFIRM_PREFIX,
     DECLINE_PREFIX,
@@ -68,6 +69,7 @@ __all__ = [
     "PREFILL_TEXT",
     "RECOVERY_DAYS",
     "UNDO_DAYS",
+    "update_policy",
     "UNKNOWN_CODE_MESSAGE",
     "Answer",
     "BindResult",

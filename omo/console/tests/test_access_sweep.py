@@ -40,6 +40,7 @@ from omo.core.models import ApiKey, ImportJob
 from omo.customers.merge import merge_customers
 from omo.inbox.models import CannedReply, Contact, Conversation, Inbox, Message
 from omo.loyalty import services as loyalty
+from omo.loyalty.models import Tier
 from omo.staff.roles import Role
 from omo.testing import factories as f
 
@@ -97,6 +98,9 @@ FILL: dict[str, dict[str, str]] = {
     "console:webhook_delete": {"pk": "webhook"},
     "console:webhook_delivery": {"pk": "webhook", "delivery_pk": "delivery"},
     "console:webhook_redeliver": {"pk": "webhook", "delivery_pk": "delivery"},
+    "console:rules_store_hours": {"pk": "store"},
+    "console:rules_tier": {"pk": "tier"},
+    "console:rules_tier_delete": {"pk": "tier"},
     "clerk:chat": {"conversation_id": "conversation"},
     "clerk:messages": {"conversation_id": "conversation"},
     "clerk:send": {"conversation_id": "conversation"},
@@ -327,6 +331,8 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "webhook": endpoint.pk,
         "delivery": delivery.pk,
         "warehouse": warehouse.pk,
+        "store": store.pk,
+        "tier": Tier.objects.create(brand=brand, name=f"{SECRET} 金卡", threshold=2000000).pk,
     }
 
 
@@ -365,6 +371,8 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "suggestion": _model("customers.MergeSuggestion").objects.get(pk=objects["suggestion"]).status,
         "merge_split": _model("customers.CustomerMerge").objects.get(pk=objects["merge"]).split_at,
         "canned": CannedReply.objects.filter(pk=objects["canned"]).exists(),
+        "tier": Tier.objects.filter(pk=objects["tier"]).values_list("name", "threshold").first(),
+        "store_hours": _model("staff.Store").objects.get(pk=objects["store"]).opening_hours,
         "shift": _model("staff.Shift", "inbox.Shift").objects.filter(pk=objects["shift"]).exists(),
         "privacy_request": _model("connectors.PrivacyRequest")
         .objects.get(pk=objects["privacy_request"])

@@ -17,7 +17,11 @@ def tier_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request,
         "console/loyalty/tiers.html",
-        {"tiers": loyalty_selectors.tiers_with_members(actor_for(request))},
+        {
+            "tiers": loyalty_selectors.tiers_with_members(actor_for(request)),
+            # HQ admins edit tiers and points rules on the settings page
+            "may_edit": request.user.can("rules.write"),
+        },
     )
 
 

@@ -20,6 +20,7 @@ from omo.commerce.schemas import OrderIn
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
 from omo.loyalty import services as loyalty
+from omo.loyalty.models import Tier
 from omo.testing import factories as f
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -52,6 +53,10 @@ def test_the_sweep_sees_every_app():
         "/stores",
         "/staff",
         "/tiers",
+        "/settings/binding",
+        "/settings/attribution",
+        "/settings/inbox",
+        "/settings/loyalty",
     ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45
@@ -128,6 +133,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         brand, actor=Actor.system(brand), name="滿千折百", kind="amount_off", value=10000
     )
     job = ImportJob.objects.create(brand=brand, kind="stock", content="sku,location_code,on_hand\n")
+    tier = Tier.objects.create(brand=brand, name="銀卡", threshold=500000)
     return {
         "order_id": order.pk,
         "customer_id": customer.pk,
@@ -140,6 +146,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "location_id": warehouse.pk,
         "key_id": ApiKey.objects.filter(brand=brand).first().pk,
         "job_id": job.pk,
+        "tier_id": tier.pk,
     }
 
 
@@ -215,6 +222,17 @@ def test_another_brands_key_gets_404_for_every_object_url(objects, other_api):
     assert failures == []
 
 
+def _rows(body: Any) -> list[dict[str, Any]]:
+    """The rows a GET answered: a page's items, a list, or the lists inside one settings resource."""
+    if isinstance(body, list):
+        return body
+    if "items" in body:
+        return body["items"]
+    return [
+        row for value in body.values() if isinstance(value, list) for row in value if isinstance(row, dict)
+    ]
+
+
 def test_another_brands_key_lists_none_of_our_rows(objects, api, other_api, other_brand):
     f.make_customer(other_brand, phone="+886987654321")
     for method, path, _operation in ROUTES:
@@ -222,10 +240,8 @@ def test_another_brands_key_lists_none_of_our_rows(objects, api, other_api, othe
             continue
         ours = api.get(path).json()
         theirs = other_api.get(path).json()
-        ours = ours["items"] if isinstance(ours, dict) else ours
-        theirs = theirs["items"] if isinstance(theirs, dict) else theirs
-        our_ids = {row.get("id") for row in ours} - {None}
-        their_ids = {row.get("id") for row in theirs} - {None}
+        our_ids = {row.get("id") for row in _rows(ours)} - {None}
+        their_ids = {row.get("id") for row in _rows(theirs)} - {None}
         assert not our_ids & their_ids, f"GET {path} shows brand A's rows to brand B"
 
 
