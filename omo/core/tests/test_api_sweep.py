@@ -19,6 +19,7 @@ from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
+from omo.inbox.models import Inbox
 from omo.loyalty import services as loyalty
 from omo.testing import factories as f
 
@@ -128,6 +129,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         brand, actor=Actor.system(brand), name="滿千折百", kind="amount_off", value=10000
     )
     job = ImportJob.objects.create(brand=brand, kind="stock", content="sku,location_code,on_hand\n")
+    inbox = Inbox.objects.create(brand=brand, platform="line", name="LINE", external_id="1000000001")
     return {
         "order_id": order.pk,
         "customer_id": customer.pk,
@@ -140,6 +142,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "location_id": warehouse.pk,
         "key_id": ApiKey.objects.filter(brand=brand).first().pk,
         "job_id": job.pk,
+        "inbox_id": inbox.pk,
     }
 
 
