@@ -89,6 +89,11 @@ FILL: dict[str, dict[str, str]] = {
     "console:shopify_sync": {"pk": "shopify"},
     "console:shopify_retry": {"pk": "shopify"},
     "console:shopify_privacy_resolve": {"pk": "shopify", "request_pk": "privacy_request"},
+    "console:platform_account_detail": {"pk": "inbox"},
+    "console:platform_account_rotate": {"pk": "inbox"},
+    "console:platform_account_webhook": {"pk": "inbox"},
+    "console:platform_account_disconnect": {"pk": "inbox"},
+    "console:platform_account_reconnect": {"pk": "inbox"},
     "console:webhook_detail": {"pk": "webhook"},
     "console:webhook_pause": {"pk": "webhook"},
     "console:webhook_resume": {"pk": "webhook"},
@@ -327,6 +332,7 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "webhook": endpoint.pk,
         "delivery": delivery.pk,
         "warehouse": warehouse.pk,
+        "inbox": inbox.pk,
     }
 
 
@@ -366,6 +372,9 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "merge_split": _model("customers.CustomerMerge").objects.get(pk=objects["merge"]).split_at,
         "canned": CannedReply.objects.filter(pk=objects["canned"]).exists(),
         "shift": _model("staff.Shift", "inbox.Shift").objects.filter(pk=objects["shift"]).exists(),
+        "inbox": Inbox.objects.filter(pk=objects["inbox"])
+        .values_list("is_active", "name", "secrets", "config")
+        .get(),
         "privacy_request": _model("connectors.PrivacyRequest")
         .objects.get(pk=objects["privacy_request"])
         .status,
