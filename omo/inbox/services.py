@@ -426,3 +426,16 @@ def update_inbox(inbox: Inbox, **fields: Any) -> Inbox:
         setattr(inbox, name, value)
     inbox.save(update_fields=sorted(fields))
     return inbox
+
+
+def record_signature_failure(inbox_id: int, at: dt.datetime | None = None) -> None:
+    """The edge refused a webhook of this inbox for a wrong signature (a wrong channel secret, or
+    someone else's request): kept as the inbox's last signature failure, shown on its page."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().filter(pk=inbox_id).only("id", "config").first()
+        if inbox is None:
+            return
+        config = dict(inbox.config or {})
+        config["signature_failed_at"] = (at or timezone.now()).isoformat()
+        # update(), not save(): no post_save, so the edge keeps its cached credentials.
+        Inbox.objects.filter(pk=inbox_id).update(config=config)

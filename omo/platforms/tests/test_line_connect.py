@@ -294,3 +294,30 @@ def test_disconnect_keeps_history_refuses_webhooks_and_can_reconnect(brand, admi
         )
     )
     assert sorted(actions) == ["inbox.disconnected", "inbox.reconnected"]
+
+
+def test_last_webhook_shows_a_wrong_secret_then_processed_events(
+    brand, admin_actor, new_channel, line_standin
+):
+    from omo.inbox.selectors import last_webhook
+    from omo.platforms.tasks import process_pending
+
+    inbox = _connect(brand, admin_actor, new_channel).inbox
+    assert last_webhook(inbox).outcome == "none"
+
+    status, _ = post_line_webhook(inbox, signature=wh.sign("f" * 32, b"{}"))
+    assert status == 401
+    inbox.refresh_from_db()
+    assert last_webhook(inbox).outcome == "signature_failed"
+
+    user = line_standin.add_user(display_name="林小姐")
+    status, _ = post_line_webhook(inbox, wh.follow_event(user.user_id), wh.text_event(user.user_id, "你好"))
+    assert status == 200
+    assert (last_webhook(inbox).outcome, last_webhook(inbox).events, last_webhook(inbox).pending) == (
+        "pending",
+        2,
+        2,
+    )
+    process_pending(inbox.pk)
+    done = last_webhook(inbox)
+    assert (done.outcome, done.events, done.processed, done.failed) == ("processed", 2, 2, 0)
