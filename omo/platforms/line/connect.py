@@ -185,6 +185,10 @@ def _check_token(access_token: str) -> BotInfo:
                 "access_token",
                 "LINE refused this channel access token (401): copy it again from the Messaging API tab",
             ) from exc
+        if exc.status == 429 or exc.status >= 500:
+            raise PlatformError(
+                f"LINE could not check the token now ({exc.status}); nothing was saved, try again later."
+            ) from exc
         raise LineAccountError(
             "access_token", f"LINE refused the check ({exc.status}): {exc.message}"
         ) from exc
@@ -316,13 +320,18 @@ def rotate_credentials(
         locked = Inbox.objects.select_for_update().get(pk=inbox.pk)
         secrets = dict(locked.secrets or {})
         rotated = []
+        fields: dict[str, Any] = {}
         if secret:
             secrets["channel_secret"] = secret
             rotated.append("channel_secret")
+            # Failures under the old secret say nothing about the new one.
+            config = dict(locked.config or {})
+            if config.pop("signature_failed_at", None) is not None:
+                fields["config"] = config
         if token:
             secrets["access_token"] = token
             rotated.append("access_token")
-        inbox_services.update_inbox(locked, secrets=secrets)
+        inbox_services.update_inbox(locked, secrets=secrets, **fields)
         audit.record(
             actor,
             "inbox.line_rotated",

@@ -158,7 +158,7 @@ def test_wrong_token_saves_nothing(brand, admin_actor, new_channel, line_standin
 def test_line_unreachable_saves_nothing(brand, admin_actor, new_channel, line_standin):
     line_standin.inject("status", status=500, paths=["/v2/bot/info"])
 
-    with pytest.raises(LineAccountError):
+    with pytest.raises(PlatformError, match="try again later"):
         _connect(brand, admin_actor, new_channel)
     assert not Inbox.objects.exists()
 
@@ -309,6 +309,9 @@ def test_last_webhook_shows_a_wrong_secret_then_processed_events(
     assert status == 401
     inbox.refresh_from_db()
     assert last_webhook(inbox).outcome == "signature_failed"
+    connect.rotate_credentials(inbox, actor=admin_actor, channel_secret=new_channel.channel_secret)
+    inbox.refresh_from_db()
+    assert last_webhook(inbox).outcome == "none"
 
     user = line_standin.add_user(display_name="林小姐")
     status, _ = post_line_webhook(inbox, wh.follow_event(user.user_id), wh.text_event(user.user_id, "你好"))
