@@ -25,6 +25,7 @@ from omo.core.errors import DomainError
 from omo.customers.api import router as customers_router
 from omo.inbox.api import router as inbox_router
 from omo.loyalty.api import router as loyalty_router
+from omo.platforms.api import router as platforms_router
 from omo.staff.api import router as staff_router
 
 NINJA_STATIC = Path(ninja.__file__).parent / "static" / "ninja"
@@ -125,7 +126,15 @@ api = OmoApi(
     docs=LocalSwagger(),
 )
 
-for router in (core_router, staff_router, catalog_router, customers_router, commerce_router, loyalty_router):
+for router in (
+    core_router,
+    staff_router,
+    catalog_router,
+    customers_router,
+    commerce_router,
+    loyalty_router,
+    platforms_router,
+):
     api.add_router("", router)
 # the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)
 for router in (binding_router, inbox_router, attribution_router):

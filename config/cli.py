@@ -24,6 +24,8 @@ Start here:
   omo seed --demo [--size small|medium|large] [--seed N]
                                 load demo data
   omo brand create NAME         create a brand; prints its id and an admin API key as JSON
+  omo inbox connect-line --brand SLUG --channel-id ID --channel-secret S --access-token T
+                                connect a LINE official account; prints JSON with the webhook URL
 
 Every Django management command works too (omo createsuperuser, omo shell, ...).
 `omo help <command>` shows a command's options; `omo help --commands` lists them all.

@@ -154,6 +154,11 @@ NAVIGATION: tuple[NavGroup, ...] = (
             ),
             NavItem(pgettext_lazy("console nav", "個資與保存期限"), "console:privacy_settings"),
             NavItem(
+                pgettext_lazy("console nav", "平台帳號"),
+                "console:platform_accounts",
+                active_for=("console:platform_account_create", "console:platform_account_detail"),
+            ),
+            NavItem(
                 pgettext_lazy("console nav", "Shopify"),
                 "console:shopify",
                 active_for=("console:shopify_create", "console:shopify_detail"),

@@ -7,6 +7,7 @@ from django.urls import path
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
+from omo.console.views import platform_accounts as platform_account_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import rules as rules_views
 from omo.console.views import shopify as shopify_views
@@ -84,6 +85,31 @@ urlpatterns = [
         "settings/shopify/<int:pk>/privacy/<int:request_pk>/resolve/",
         shopify_views.shopify_privacy_resolve,
         name="shopify_privacy_resolve",
+    ),
+    path("settings/platforms/", platform_account_views.account_list, name="platform_accounts"),
+    path("settings/platforms/new/", platform_account_views.account_create, name="platform_account_create"),
+    path(
+        "settings/platforms/<int:pk>/", platform_account_views.account_detail, name="platform_account_detail"
+    ),
+    path(
+        "settings/platforms/<int:pk>/rotate/",
+        platform_account_views.account_rotate,
+        name="platform_account_rotate",
+    ),
+    path(
+        "settings/platforms/<int:pk>/webhook/",
+        platform_account_views.account_webhook,
+        name="platform_account_webhook",
+    ),
+    path(
+        "settings/platforms/<int:pk>/disconnect/",
+        platform_account_views.account_disconnect,
+        name="platform_account_disconnect",
+    ),
+    path(
+        "settings/platforms/<int:pk>/reconnect/",
+        platform_account_views.account_reconnect,
+        name="platform_account_reconnect",
     ),
     path("settings/webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("settings/webhooks/new/", webhook_views.webhook_create, name="webhook_create"),

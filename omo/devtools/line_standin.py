@@ -7,6 +7,8 @@ api-data.line.me calls to `Configuration.host` when it is set, see platforms.md 
     GET  /v2/bot/profile/{userId}                      GET  /v2/bot/message/quota[/consumption]
     GET  /v2/bot/message/{id}/content[/transcoding|/preview]
     POST /oauth2/v2.1/verify                           (LINE Login ID tokens it minted)
+    GET  /v2/bot/info, PUT|GET /v2/bot/channel/webhook/endpoint, POST /v2/bot/channel/webhook/test
+                                                       (omo/devtools/line_standin_account.py)
 
 and behaves like LINE where it matters to us:
 - every request body is validated with the SDK's own request models (ReplyMessageRequest,
@@ -53,6 +55,7 @@ from linebot.v3.messaging import (
 from omo.devtools import line_id_tokens as id_tokens
 from omo.devtools import line_webhook_sender as wh
 from omo.devtools.line_requests import bad_request, validated
+from omo.devtools.line_standin_account import ChannelRoutes
 from omo.devtools.line_standin_control import ControlApi
 
 QUOTA_MESSAGE = "You have reached your monthly limit."
@@ -72,6 +75,9 @@ class StandInChannel:
     login_channel_id: str = ""
     quota_limit: int | None = None  # messages a month; None = unlimited ("type": "none")
     used: int = 0  # billed messages this month (push, multicast; replies are free)
+    display_name: str = "官方帳號"
+    basic_id: str = ""
+    webhook_endpoint: str = ""
 
 
 @dataclass
@@ -138,6 +144,7 @@ class LineStandIn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
+        self.webhook_hosts: dict[str, str] = {}  # https origin → local URL, for the webhook test
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -201,6 +208,8 @@ class LineStandIn:
         bot_user_id: str | None = None,
         login_channel_id: str = "",
         quota_limit: int | None = None,
+        display_name: str = "官方帳號",
+        basic_id: str | None = None,
     ) -> StandInChannel:
         channel = StandInChannel(
             channel_id=channel_id or str(secrets.randbelow(9 * 10**9) + 10**9),
@@ -209,10 +218,17 @@ class LineStandIn:
             bot_user_id=bot_user_id or wh.user_id(),
             login_channel_id=login_channel_id,
             quota_limit=quota_limit,
+            display_name=display_name,
+            basic_id=basic_id or f"@{secrets.randbelow(900) + 100}{secrets.token_hex(3)}",
         )
         with self._lock:
             self.channels[channel.access_token] = channel
         return channel
+
+    def revoke_token(self, access_token: str) -> None:
+        """The token stops working (LINE answers 401), as when it is reissued in the console."""
+        with self._lock:
+            self.channels.pop(access_token, None)
 
     def channel(self, channel_id: str) -> StandInChannel:
         with self._lock:
@@ -351,6 +367,7 @@ class LineStandIn:
         app.router.add_get(f"{bot}/message/{{message_id}}/content/transcoding", self._transcoding)
         app.router.add_post(f"{bot}/chat/loading/start", self._loading)
         app.router.add_post("/oauth2/v2.1/verify", self._verify_id_token)
+        ChannelRoutes(self).add_routes(app)
         ControlApi(self).add_routes(app)
         return app
 

@@ -12,6 +12,7 @@ Staff of another brand see nothing: every query starts from the user's brand.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.contrib.auth.models import AnonymousUser
@@ -235,3 +236,69 @@ def pending_receipts(inbox_id: int, *, limit: int) -> list[tuple[int, dict[str, 
 def message_with_inbox(message_id: int) -> Message | None:
     """A message with its conversation and inbox (fetching media that arrived late)."""
     return Message.objects.select_related("conversation__inbox").filter(pk=message_id).first()
+
+
+# --- connected accounts ---------------------------------------------------------------------------
+
+
+def visible_inboxes(actor: Actor) -> QuerySet[Inbox]:
+    """The brand's connected accounts, for those who manage them (HQ admins); nothing for others."""
+    if not actor.can("apikeys.manage") or not actor.brand_wide:
+        return Inbox.objects.none()
+    return Inbox.objects.filter(brand_id=actor.brand.pk).order_by("platform", "name", "id")
+
+
+def inbox_of_account(platform: str, external_id: str) -> Inbox | None:
+    """The inbox (of any brand) already holding this platform account, e.g. a LINE channel id."""
+    return Inbox.objects.filter(platform=platform, external_id=external_id).select_related("brand").first()
+
+
+@dataclass(frozen=True)
+class LastWebhook:
+    """The latest webhook request an inbox received: when, how many events, what became of them."""
+
+    received_at: dt.datetime | None
+    events: int
+    processed: int
+    failed: int
+    pending: int
+    signature_failed_at: dt.datetime | None
+
+    @property
+    def outcome(self) -> str:
+        """'signature_failed' | 'failed' | 'pending' | 'processed' | 'none'."""
+        if self.signature_failed_at and (
+            self.received_at is None or self.signature_failed_at > self.received_at
+        ):
+            return "signature_failed"
+        if self.received_at is None:
+            return "none"
+        if self.failed:
+            return "failed"
+        if self.pending:
+            return "pending"
+        return "processed"
+
+
+def last_webhook(inbox: Inbox) -> LastWebhook:
+    """From what the edge stored: receipts of the latest request (one commit, one received_at),
+    or a whole request still waiting as an intake; plus the last refused signature, if any."""
+    signature_failed = (inbox.config or {}).get("signature_failed_at")
+    signature_failed_at = dt.datetime.fromisoformat(signature_failed) if signature_failed else None
+    intake = WebhookIntake.objects.filter(inbox_id=inbox.pk).order_by("-received_at").first()
+    latest = WebhookReceipt.objects.filter(inbox_id=inbox.pk).order_by("-received_at", "-id").first()
+    if intake is not None and (latest is None or intake.received_at >= latest.received_at):
+        return LastWebhook(intake.received_at, 0, 0, 0, 1, signature_failed_at)
+    if latest is None:
+        return LastWebhook(None, 0, 0, 0, 0, signature_failed_at)
+    rows = WebhookReceipt.objects.filter(inbox_id=inbox.pk, received_at=latest.received_at)
+    statuses = list(rows.values_list("status", flat=True))
+    done = (WebhookReceipt.Status.PROCESSED, WebhookReceipt.Status.IGNORED)
+    return LastWebhook(
+        received_at=latest.received_at,
+        events=len(statuses),
+        processed=sum(1 for s in statuses if s in done),
+        failed=sum(1 for s in statuses if s == WebhookReceipt.Status.FAILED),
+        pending=sum(1 for s in statuses if s == WebhookReceipt.Status.PENDING),
+        signature_failed_at=signature_failed_at,
+    )

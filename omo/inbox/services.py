@@ -21,7 +21,7 @@ from omo.core.audit import Actor
 from omo.core.errors import FieldError
 from omo.customers.models import Customer
 from omo.inbox import routing, selectors
-from omo.inbox.models import CannedReply, Conversation, Message
+from omo.inbox.models import CannedReply, Conversation, Inbox, Message
 from omo.staff.models import Store, User
 from omo.staff.roles import Role
 
@@ -400,3 +400,42 @@ def delete_canned_reply(canned: CannedReply, *, user: User) -> None:
             "personal", "only HQ admins and store managers remove brand-wide canned replies", status=403
         )
     canned.delete()
+
+
+# --- connected accounts (the platforms app checks them against the platform first) ---------------
+
+INBOX_FIELDS = frozenset(
+    {"name", "external_id", "handle", "bot_user_id", "secrets", "config", "is_active", "quota_exhausted_at"}
+)
+
+
+def create_inbox(brand: Any, *, platform: str, **fields: Any) -> Inbox:
+    """A new connected account row. The caller (omo.platforms) has checked it and audits it."""
+    unknown = set(fields) - INBOX_FIELDS
+    if unknown:
+        raise InboxError(sorted(unknown)[0], "cannot be set")
+    return Inbox.objects.create(brand=brand, platform=platform, **fields)
+
+
+def update_inbox(inbox: Inbox, **fields: Any) -> Inbox:
+    """Change a connected account row (within the caller's transaction)."""
+    unknown = set(fields) - INBOX_FIELDS
+    if unknown:
+        raise InboxError(sorted(unknown)[0], "cannot be changed")
+    for name, value in fields.items():
+        setattr(inbox, name, value)
+    inbox.save(update_fields=sorted(fields))
+    return inbox
+
+
+def record_signature_failure(inbox_id: int, at: dt.datetime | None = None) -> None:
+    """The edge refused a webhook of this inbox for a wrong signature (a wrong channel secret, or
+    someone else's request): kept as the inbox's last signature failure, shown on its page."""
+    with transaction.atomic():
+        inbox = Inbox.objects.select_for_update().filter(pk=inbox_id).only("id", "config").first()
+        if inbox is None:
+            return
+        config = dict(inbox.config or {})
+        config["signature_failed_at"] = (at or timezone.now()).isoformat()
+        # update(), not save(): no post_save, so the edge keeps its cached credentials.
+        Inbox.objects.filter(pk=inbox_id).update(config=config)

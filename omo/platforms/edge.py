@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from omo.core.edge import (
     read_body,
     respond,
 )
+from omo.inbox import services as inbox_services
 from omo.inbox.models import Inbox
 from omo.inbox.receipts import insert_receipts, intake_insert_sql
 from omo.platforms import VERIFIERS, forget_adapter, verifier_class
@@ -66,6 +68,8 @@ PREFIX = "/webhooks/"
 SECRETS_TTL = 30.0  # seconds a decrypted credential stays cached without a save signal
 MISSING_TTL = 5.0  # an unknown inbox id is remembered briefly, so junk traffic does not hit the database
 RELOAD_AFTER = 5.0  # a failed signature reloads credentials at most this often (secret rotation)
+logger = logging.getLogger(__name__)
+SIGNATURE_FAILURE_NOTE_EVERY = 60.0  # seconds between two records of refused signatures, per inbox
 MAX_BATCH_ROWS = 5000  # entries per transaction: requests at the edge (each a Delivery)
 ASYNC_WRITERS = (
     1  # transactions in flight at once for the event-loop writer (PostgreSQL; 2 measured no faster)
@@ -244,6 +248,7 @@ class WebhookEdge(Edge):
         self.max_body_bytes = max_body_bytes
         self.commit_timeout = commit_timeout
         self.cache = cache or inbox_cache
+        self._signature_failures_noted: dict[int, float] = {}
 
     def async_committer(self) -> AsyncPostgresCommitter:
         return receipts_committer(self._run_db)
@@ -274,6 +279,18 @@ class WebhookEdge(Edge):
             entry = await self._run_lookup(load_inbox, inbox_id)
             self.cache.put(inbox_id, entry)
         return entry
+
+    async def _note_signature_failure(self, inbox_id: int) -> None:
+        """Record a refused signature on the inbox (for its page), at most once a minute per inbox."""
+        now = time.monotonic()
+        noted = self._signature_failures_noted
+        if now - noted.get(inbox_id, -SIGNATURE_FAILURE_NOTE_EVERY) < SIGNATURE_FAILURE_NOTE_EVERY:
+            return
+        noted[inbox_id] = now
+        try:
+            await self._run_lookup(inbox_services.record_signature_failure, inbox_id)
+        except Exception:  # noqa: BLE001 — a note for people; the 401 answer must not depend on it
+            logger.warning("could not record a signature failure of inbox %s", inbox_id, exc_info=True)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, matched: tuple[str, int]) -> None:
         platform, inbox_id = matched
@@ -306,6 +323,7 @@ class WebhookEdge(Edge):
             if time.monotonic() - edge_inbox.loaded_at > RELOAD_AFTER:
                 edge_inbox = await self._inbox(inbox_id, reload=True)
             if edge_inbox is None or not edge_inbox.verifier.verify(headers, raw_body):
+                await self._note_signature_failure(inbox_id)
                 await respond(send, 401, _error("invalid_signature", "the signature does not match the body"))
                 return
         try:

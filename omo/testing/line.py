@@ -54,6 +54,7 @@ def line_standin(line_standin_server: LineStandIn, settings: Any) -> Iterator[Li
     standin.channels.clear()
     standin.users.clear()
     standin.contents.clear()
+    standin.webhook_hosts.clear()
     standin.reply_token_life = 60.0
     settings.OMO_LINE_API_BASE = standin.url
     settings.OMO_LINE_DATA_API_BASE = None

@@ -90,6 +90,11 @@ FILL: dict[str, dict[str, str]] = {
     "console:shopify_sync": {"pk": "shopify"},
     "console:shopify_retry": {"pk": "shopify"},
     "console:shopify_privacy_resolve": {"pk": "shopify", "request_pk": "privacy_request"},
+    "console:platform_account_detail": {"pk": "inbox"},
+    "console:platform_account_rotate": {"pk": "inbox"},
+    "console:platform_account_webhook": {"pk": "inbox"},
+    "console:platform_account_disconnect": {"pk": "inbox"},
+    "console:platform_account_reconnect": {"pk": "inbox"},
     "console:webhook_detail": {"pk": "webhook"},
     "console:webhook_pause": {"pk": "webhook"},
     "console:webhook_resume": {"pk": "webhook"},
@@ -333,6 +338,7 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "warehouse": warehouse.pk,
         "store": store.pk,
         "tier": Tier.objects.create(brand=brand, name=f"{SECRET} 金卡", threshold=2000000).pk,
+        "inbox": inbox.pk,
     }
 
 
@@ -374,6 +380,9 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "tier": Tier.objects.filter(pk=objects["tier"]).values_list("name", "threshold").first(),
         "store_hours": _model("staff.Store").objects.get(pk=objects["store"]).opening_hours,
         "shift": _model("staff.Shift", "inbox.Shift").objects.filter(pk=objects["shift"]).exists(),
+        "inbox": Inbox.objects.filter(pk=objects["inbox"])
+        .values_list("is_active", "name", "secrets", "config")
+        .get(),
         "privacy_request": _model("connectors.PrivacyRequest")
         .objects.get(pk=objects["privacy_request"])
         .status,

@@ -19,6 +19,7 @@ from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
+from omo.inbox.models import Inbox
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
 from omo.testing import factories as f
@@ -134,6 +135,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
     )
     job = ImportJob.objects.create(brand=brand, kind="stock", content="sku,location_code,on_hand\n")
     tier = Tier.objects.create(brand=brand, name="銀卡", threshold=500000)
+    inbox = Inbox.objects.create(brand=brand, platform="line", name="LINE", external_id="1000000001")
     return {
         "order_id": order.pk,
         "customer_id": customer.pk,
@@ -147,6 +149,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "key_id": ApiKey.objects.filter(brand=brand).first().pk,
         "job_id": job.pk,
         "tier_id": tier.pk,
+        "inbox_id": inbox.pk,
     }
 
 
