@@ -102,7 +102,7 @@ class OrderIn(_Shape):
 class RefundIn(_Shape):
     external_id: str = Field(..., min_length=1, max_length=120, description="idempotency key for this refund")
     amount: int | None = Field(
-        None,
+        default=None,
         gt=0,
         description="minor units; at most what was paid minus what was refunded. Without it, the lines' "
         "share of their line totals is refunded",
@@ -113,4 +113,4 @@ class RefundIn(_Shape):
         max_length=500,
         description='units given back: [{"line_id": 1, "quantity": 1}]',
     )
-    restock: bool = Field(False, description="put the lines' units back in stock")
+    restock: bool = Field(default=False, description="put the lines' units back in stock")
