@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from omo.core.models import BrandScoped
 
@@ -217,10 +218,10 @@ class OrderAction(BrandScoped):
     integrator retry a step safely."""
 
     class Kind(models.TextChoices):
-        PAID = "paid", _("標記已付款")
-        FULFILLED = "fulfilled", _("出貨 / 取貨")
-        CANCELLED = "cancelled", _("取消")
-        REFUNDED = "refunded", _("退款")
+        PAID = "paid", pgettext_lazy("order action", "標記已付款")
+        FULFILLED = "fulfilled", pgettext_lazy("order action", "出貨 / 取貨")
+        CANCELLED = "cancelled", pgettext_lazy("order action", "取消")
+        REFUNDED = "refunded", pgettext_lazy("order action", "退款")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="actions")
     kind = models.CharField(max_length=20, choices=Kind.choices)

@@ -156,3 +156,10 @@ def test_another_brand_gets_404(client_for, other_admin, placed):
 
 def test_actions_are_post_only(console, placed):
     assert console.get(url("order_pay", placed)).status_code == 405
+
+
+def test_the_history_and_actions_read_in_english_too(console, placed):
+    console.post(url("order_fulfil", placed), {"carrier": "tcat", "tracking_number": "901234"})
+    page = console.get(url("order_detail", placed), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "shipped the order with T-Cat (黑貓宅急便), tracking number 901234." in page
+    assert "Payment was collected at the same time." in page
