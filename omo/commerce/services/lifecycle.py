@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from omo.catalog import inventory
-from omo.catalog.models import Location
+from omo.catalog.models import Location, Reservation
 from omo.commerce import selectors
 from omo.commerce.models import Carrier, Order, OrderAction, OrderLine, Refund
 from omo.commerce.schemas import RefundIn
@@ -284,12 +284,18 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         restock=data.restock,
         created_by=actor.user if actor is not None and actor.user is not None and actor.user.pk else None,
     )
+    held = set(
+        Reservation.objects.filter(order_line__order=order, status=Reservation.Status.ACTIVE).values_list(
+            "order_line_id", flat=True
+        )
+    )
     for item in data.lines:
         line = lines_by_id[item["line_id"]]
         OrderLine.objects.filter(pk=line.pk).update(
             refunded_quantity=F("refunded_quantity") + item["quantity"]
         )
-        if data.restock and line.variant is not None:
+        # Units still reserved never left the location: putting them back would count them twice.
+        if data.restock and line.variant is not None and line.pk not in held:
             location = _restock_location(order)
             if location is not None:
                 inventory.restock(
@@ -300,6 +306,12 @@ def _refund(order: Order, data: RefundIn, *, actor: Actor | None) -> Refund:
         Order.Status.REFUNDED if order.refunded_total >= order.total else Order.Status.PARTIALLY_REFUNDED
     )
     order.save(update_fields=["refunded_total", "status"])
+    if order.status == Order.Status.REFUNDED and held:
+        # Refunded in full before it left: nothing will be shipped, so the reservations end.
+        for reservation in Reservation.objects.filter(
+            order_line__order=order, status=Reservation.Status.ACTIVE
+        ):
+            inventory.release(reservation, reference=f"refund:{refund_row.pk}")
     loyalty.reverse_for_refund(order, refund_row)
     if order.customer is not None:
         loyalty.recompute_tier(order.customer)

@@ -7,10 +7,12 @@ import json
 
 import pytest
 
+from omo.catalog.models import StockLevel
 from omo.commerce import services
 from omo.commerce.models import Order, OrderAction, Refund
 from omo.commerce.schemas import OrderIn, RefundIn
 from omo.commerce.selectors import allowed_actions
+from omo.commerce.services import Contact, lifecycle
 from omo.commerce.tracking import tracking_url
 from omo.core.audit import Actor
 from omo.core.models import AuditLog
@@ -44,8 +46,6 @@ def placed(brand, store, other_store, tee):
 @pytest.fixture
 def published(monkeypatch):
     seen: list[tuple[str, dict]] = []
-    from omo.commerce.services import lifecycle
-
     original = lifecycle.events.publish
 
     def spy(name, **payload):
@@ -304,3 +304,65 @@ def test_the_services_check_the_actor_too(brand, clerk, placed):
             placed, RefundIn(external_id="R", amount=1), actor=Actor(brand=brand, user=clerk, role="clerk")
         )
     assert refused.value.status == 403
+
+
+# --- stock ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def shop_order(brand, warehouse):
+    shirt = f.make_product(brand, "襯衫", variants=[("SH-M", "M", 89000)]).variants.get()
+    f.set_stock(shirt, warehouse, 5)
+    cart = services.new_cart(brand)
+    services.add_to_cart(cart, shirt, 2)
+    order = services.checkout(
+        cart,
+        contact=Contact(
+            name="王小明", phone="0912345678", address={"city": "台北市", "line1": "信義路一段1號"}
+        ),
+        fulfilment="ship",
+        payment_method="cod",
+    )
+    return order, shirt
+
+
+def _level(shirt, warehouse):
+    level = StockLevel.objects.get(variant=shirt, location=warehouse)
+    return level.on_hand, level.reserved
+
+
+def test_cancel_over_the_api_releases_the_reserved_stock(api, shop_order, warehouse):
+    order, shirt = shop_order
+    assert _level(shirt, warehouse) == (5, 2)
+    assert post(api, f"/api/v1/orders/{order.pk}/cancel", {"reason": "缺貨"}).status_code == 200
+    assert _level(shirt, warehouse) == (5, 0)
+
+
+def test_a_full_refund_before_fulfilment_ends_the_reservation_without_restocking_twice(
+    api, shop_order, warehouse
+):
+    order, shirt = shop_order
+    post(api, f"/api/v1/orders/{order.pk}/pay")
+    line = order.lines.get()
+    response = post(
+        api,
+        f"/api/v1/orders/{order.pk}/refunds",
+        {
+            "external_id": "R",
+            "amount": Order.objects.get(pk=order.pk).total,
+            "restock": True,
+            "lines": [{"line_id": line.pk, "quantity": 2}],
+        },
+    )
+    assert response.status_code == 201, response.content
+    assert _level(shirt, warehouse) == (5, 0)
+
+
+def test_a_refund_after_fulfilment_restocks_when_asked(api, shop_order, warehouse):
+    order, shirt = shop_order
+    post(api, f"/api/v1/orders/{order.pk}/fulfil", {"carrier": "hct", "tracking_number": "1"})
+    assert _level(shirt, warehouse) == (3, 0)
+    line = order.lines.get()
+    body = {"external_id": "R", "restock": True, "lines": [{"line_id": line.pk, "quantity": 1}]}
+    assert post(api, f"/api/v1/orders/{order.pk}/refunds", body).status_code == 201
+    assert _level(shirt, warehouse) == (4, 0)
