@@ -57,7 +57,18 @@ def order_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
 # --- the action forms -------------------------------------------------------------------------
 
 
-class PayForm(forms.Form):
+class ActionForm(forms.Form):
+    """The forms share one page: each one's ids carry its action so that labels find their field."""
+
+    action = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", f"id_{self.action}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class PayForm(ActionForm):
+    action = "pay"
     note = forms.CharField(
         label=pgettext_lazy("orders", "備註（選填）"),
         max_length=250,
@@ -66,7 +77,8 @@ class PayForm(forms.Form):
     )
 
 
-class FulfilForm(forms.Form):
+class FulfilForm(ActionForm):
+    action = "fulfil"
     carrier = forms.ChoiceField(label=pgettext_lazy("orders", "物流業者"), required=False)
     tracking_number = forms.CharField(
         label=pgettext_lazy("orders", "追蹤號碼"), max_length=60, required=False
@@ -90,7 +102,8 @@ class FulfilForm(forms.Form):
         return data
 
 
-class CancelForm(forms.Form):
+class CancelForm(ActionForm):
+    action = "cancel"
     reason = forms.CharField(
         label=pgettext_lazy("orders", "取消原因"),
         max_length=250,
@@ -98,8 +111,10 @@ class CancelForm(forms.Form):
     )
 
 
-class RefundForm(forms.Form):
+class RefundForm(ActionForm):
     """An amount in the currency's main unit (NT$), lines given back, or both."""
+
+    action = "refund"
 
     token = forms.CharField(widget=forms.HiddenInput, max_length=40)
     amount = forms.DecimalField(
