@@ -6,13 +6,14 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Header, Query, Router, Schema, Status
 from pydantic import Field, ValidationError
 
 from omo.commerce import services
-from omo.commerce.models import Order, Refund, SalesChannel
+from omo.commerce.models import Carrier, Order, OrderAction, Refund, SalesChannel
 from omo.commerce.schemas import OrderIn, RefundIn
-from omo.commerce.selectors import visible_orders
+from omo.commerce.selectors import allowed_actions, visible_orders
+from omo.commerce.tracking import tracking_url
 from omo.core.api import ErrorOut, PageParams, actor_of, allow, aware, get_or_404, page
 from omo.core.audit import Actor
 from omo.core.schemas import DictSchema
@@ -88,7 +89,29 @@ class OrderSummaryOut(Schema):
         return order.store.code if order.store is not None else None
 
 
+class OrderActionOut(Schema):
+    kind: str = Field(..., description="paid | fulfilled | cancelled | refunded")
+    actor: str = Field(..., description="user:<name>, api_key:<prefix> or system")
+    reason: str
+    detail: dict[str, Any]
+    created_at: dt.datetime
+
+    @staticmethod
+    def resolve_actor(action: OrderAction) -> str:
+        return action.actor_label
+
+
 class OrderOut(OrderSummaryOut):
+    cancel_reason: str
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None
+    allowed_actions: list[str] = Field(
+        ..., description="what the order's state allows next: pay, fulfil, cancel, refund"
+    )
+    history: list[OrderActionOut] = Field(
+        ..., description="the steps taken after the order was recorded, oldest first"
+    )
     fulfilment: str
     payment_method: str
     contact_name: str
@@ -101,6 +124,18 @@ class OrderOut(OrderSummaryOut):
     discounts: list[DiscountOut]
     lines: list[OrderLineOut]
     refunds: list[RefundOut]
+
+    @staticmethod
+    def resolve_tracking_url(order: Order) -> str | None:
+        return tracking_url(order.carrier, order.tracking_number)
+
+    @staticmethod
+    def resolve_allowed_actions(order: Order) -> list[str]:
+        return sorted(allowed_actions(order))
+
+    @staticmethod
+    def resolve_history(order: Order) -> list[OrderAction]:
+        return list(order.actions.all())
 
 
 class OrderPage(Schema):
@@ -143,8 +178,26 @@ class OrderFilters(Schema):
     placed_before: dt.datetime | None = Field(None, description="exclusive")
 
 
+class PayIn(Schema):
+    note: str = Field("", max_length=250, description="how it was paid, e.g. the bank transfer's last digits")
+
+
+class FulfilIn(Schema):
+    carrier: Carrier | None = Field(None, description="the carrier; needed with a tracking number")
+    tracking_number: str = Field("", max_length=60)
+    note: str = Field("", max_length=250)
+
+
 class CancelIn(Schema):
     reason: str = Field("", max_length=250)
+
+
+IDEMPOTENCY_KEY = Header(
+    None,
+    alias="Idempotency-Key",
+    max_length=120,
+    description="send the same key again (e.g. on a retry) to get the order back instead of a 409",
+)
 
 
 ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -155,7 +208,7 @@ ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 
 
 def _detail(actor: Actor, order_id: int) -> Order:
     return get_or_404(
-        visible_orders(actor).select_related("store").prefetch_related("lines", "refunds"),
+        visible_orders(actor).select_related("store").prefetch_related("lines", "refunds", "actions"),
         f"order {order_id}",
         pk=order_id,
     )
@@ -254,27 +307,63 @@ def get_order(request: HttpRequest, order_id: int):
     return _detail(actor_of(request), order_id)
 
 
-@router.post("/orders/{order_id}/pay", auth=allow("orders.write"), response={200: OrderOut, **ERRORS})
-def pay_order(request: HttpRequest, order_id: int):
-    """Mark a placed order paid (409 when it is in any other state)."""
+@router.post("/orders/{order_id}/pay", auth=allow("orders.manage"), response={200: OrderOut, **ERRORS})
+def pay_order(
+    request: HttpRequest,
+    order_id: int,
+    data: PayIn | None = None,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+):
+    """Mark a placed order paid. 409 (`invalid_transition`) in any other state, unless the same
+    `Idempotency-Key` already paid it. HQ admins, and store managers for their store's orders."""
     actor = actor_of(request)
-    services.mark_paid(_detail(actor, order_id), actor=actor)
+    services.mark_paid(
+        _detail(actor, order_id),
+        actor=actor,
+        note=data.note if data else "",
+        idempotency_key=idempotency_key or "",
+    )
     return _detail(actor, order_id)
 
 
-@router.post("/orders/{order_id}/fulfil", auth=allow("orders.write"), response={200: OrderOut, **ERRORS})
-def fulfil_order(request: HttpRequest, order_id: int):
-    """Goods handed over: reserved stock leaves its location."""
+@router.post("/orders/{order_id}/fulfil", auth=allow("orders.manage"), response={200: OrderOut, **ERRORS})
+def fulfil_order(
+    request: HttpRequest,
+    order_id: int,
+    data: FulfilIn | None = None,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+):
+    """Goods handed over (shipped or picked up), with the carrier and tracking number: reserved
+    stock leaves its location; a placed (pay on delivery) order is paid too. Not after a
+    cancellation or a fulfilment (409)."""
     actor = actor_of(request)
-    services.fulfil(_detail(actor, order_id), actor=actor)
+    services.fulfil(
+        _detail(actor, order_id),
+        actor=actor,
+        carrier=data.carrier.value if data and data.carrier else "",
+        tracking_number=data.tracking_number if data else "",
+        note=data.note if data else "",
+        idempotency_key=idempotency_key or "",
+    )
     return _detail(actor, order_id)
 
 
-@router.post("/orders/{order_id}/cancel", auth=allow("orders.write"), response={200: OrderOut, **ERRORS})
-def cancel_order(request: HttpRequest, order_id: int, data: CancelIn | None = None):
-    """Cancel a placed or paid order: reservations, points and coupon are given back."""
+@router.post("/orders/{order_id}/cancel", auth=allow("orders.manage"), response={200: OrderOut, **ERRORS})
+def cancel_order(
+    request: HttpRequest,
+    order_id: int,
+    data: CancelIn | None = None,
+    idempotency_key: str | None = IDEMPOTENCY_KEY,
+):
+    """Cancel a placed or paid order before it is fulfilled: reservations, points and coupon are
+    given back. 409 once fulfilled, refunded or cancelled (unless the same `Idempotency-Key`)."""
     actor = actor_of(request)
-    services.cancel(_detail(actor, order_id), actor=actor, reason=data.reason if data else "")
+    services.cancel(
+        _detail(actor, order_id),
+        actor=actor,
+        reason=data.reason if data else "",
+        idempotency_key=idempotency_key or "",
+    )
     return _detail(actor, order_id)
 
 
@@ -284,7 +373,9 @@ def cancel_order(request: HttpRequest, order_id: int, data: CancelIn | None = No
     response={200: RefundOut, 201: RefundOut, **ERRORS},
 )
 def refund_order(request: HttpRequest, order_id: int, data: RefundIn):
-    """Refund part or all of an order. Idempotent on external_id: a repeat answers 200."""
+    """Refund part or all of a paid order: an `amount`, `lines` (their share of the line totals), or
+    both, within what was paid minus what was refunded (422 `amount` beyond it); `restock` puts the
+    lines' units back in stock. Idempotent on `external_id`: a repeat answers 200 with the first."""
     actor = actor_of(request)
     refund, created = services.refund(_detail(actor, order_id), data, actor=actor)
     refund = Refund.objects.select_related("order").get(pk=refund.pk)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from omo.core.models import BrandScoped
 
@@ -55,6 +56,17 @@ class CartLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity}× {self.variant_id}"
+
+
+class Carrier(models.TextChoices):
+    """Taiwan carriers an order can be shipped with (see omo.commerce.tracking for their links)."""
+
+    TCAT = "tcat", _("黑貓宅急便")
+    HCT = "hct", _("新竹物流")
+    POST = "post", _("中華郵政")
+    SEVEN_ELEVEN = "seven_eleven", _("7-ELEVEN 交貨便")
+    FAMILY_MART = "family_mart", _("全家店到店")
+    OTHER = "other", _("其他")
 
 
 class Order(BrandScoped):
@@ -117,6 +129,9 @@ class Order(BrandScoped):
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(_("取消原因"), max_length=250, blank=True)
+    carrier = models.CharField(_("物流業者"), max_length=20, choices=Carrier.choices, blank=True)
+    tracking_number = models.CharField(_("追蹤號碼"), max_length=60, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -195,3 +210,41 @@ class Refund(BrandScoped):
 
     def __str__(self) -> str:
         return f"refund {self.amount} on {self.order_id}"
+
+
+class OrderAction(BrandScoped):
+    """One step in an order's life after it was recorded (paid, fulfilled, cancelled, refunded):
+    who took it, when and why. The order page's history reads these; `idempotency_key` lets an
+    integrator retry a step safely."""
+
+    class Kind(models.TextChoices):
+        PAID = "paid", pgettext_lazy("order action", "標記已付款")
+        FULFILLED = "fulfilled", pgettext_lazy("order action", "出貨 / 取貨")
+        CANCELLED = "cancelled", pgettext_lazy("order action", "取消")
+        REFUNDED = "refunded", pgettext_lazy("order action", "退款")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="actions")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=120, blank=True, help_text="user:<name>, api_key:<prefix> or system"
+    )
+    reason = models.CharField(max_length=250, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "kind", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="order_action_idempotency_key",
+            )
+        ]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.order_id}"

@@ -101,7 +101,16 @@ class OrderIn(_Shape):
 
 class RefundIn(_Shape):
     external_id: str = Field(..., min_length=1, max_length=120, description="idempotency key for this refund")
-    amount: int = Field(..., gt=0)
+    amount: int | None = Field(
+        default=None,
+        gt=0,
+        description="minor units; at most what was paid minus what was refunded. Without it, the lines' "
+        "share of their line totals is refunded",
+    )
     reason: str = Field("", max_length=250)
-    lines: list[dict] = Field(default_factory=list, description='[{"line_id": 1, "quantity": 1}]')
-    restock: bool = False
+    lines: list[dict] = Field(
+        default_factory=list,
+        max_length=500,
+        description='units given back: [{"line_id": 1, "quantity": 1}]',
+    )
+    restock: bool = Field(default=False, description="put the lines' units back in stock")

@@ -11,7 +11,7 @@ import datetime as dt
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 
-from omo.commerce.models import Order
+from omo.commerce.models import Order, OrderAction
 from omo.core.access import Scope
 from omo.core.audit import Actor
 
@@ -48,6 +48,44 @@ def visible_orders(actor: Actor) -> QuerySet[Order]:
     if actor.scope == Scope.OWN:
         return orders.filter(staff_id=actor.user_id) if actor.user_id else orders.none()
     return orders.none()
+
+
+# What a person or an integrator may do to an order next: the order's state machine.
+# placed → paid → fulfilled; cancel before fulfilment; refund once paid, up to what is left.
+PAY = "pay"
+FULFIL = "fulfil"
+CANCEL = "cancel"
+REFUND = "refund"
+ORDER_ACTIONS = (PAY, FULFIL, CANCEL, REFUND)
+
+
+def allowed_actions(order: Order) -> frozenset[str]:
+    """The actions the order's state allows (who may take them is the role's business)."""
+    status = order.status
+    actions: set[str] = set()
+    if status == Order.Status.PLACED:
+        actions = {PAY, FULFIL, CANCEL}
+    elif status == Order.Status.PAID:
+        actions = {FULFIL, CANCEL, REFUND}
+    elif status == Order.Status.FULFILLED:
+        actions = {REFUND}
+    elif status == Order.Status.PARTIALLY_REFUNDED:
+        actions = {REFUND} if order.fulfilled_at is not None else {FULFIL, REFUND}
+    if order.total - order.refunded_total <= 0:
+        actions.discard(REFUND)
+    return frozenset(actions)
+
+
+def refundable_amount(order: Order) -> int:
+    """What may still be refunded: what was paid minus what was refunded (0 before payment)."""
+    if REFUND not in allowed_actions(order):
+        return 0
+    return order.total - order.refunded_total
+
+
+def order_history(order: Order) -> QuerySet[OrderAction]:
+    """The steps taken on an order after it was recorded, oldest first."""
+    return order.actions.select_related("actor_user").order_by("created_at", "id")
 
 
 def customer_connection(actor: Actor) -> Q | None:

@@ -43,6 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "orders.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "orders.write": frozenset({Role.HQ_ADMIN}),
     "orders.refund": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
+    # mark paid, fulfil, cancel (a store manager: their store's orders, by scope)
+    "orders.manage": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "loyalty.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "loyalty.adjust": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "coupons.write": frozenset({Role.HQ_ADMIN}),

@@ -73,6 +73,10 @@ FILL: dict[str, dict[str, str]] = {
     "console:inbox_canned_edit": {"pk": "canned"},
     "console:inbox_canned_delete": {"pk": "canned"},
     "console:order_detail": {"pk": "order"},
+    "console:order_pay": {"pk": "order"},
+    "console:order_fulfil": {"pk": "order"},
+    "console:order_cancel": {"pk": "order"},
+    "console:order_refund": {"pk": "order"},
     "console:customer_detail": {"pk": "customer"},
     "console:merge_suggestion_merge": {"pk": "suggestion"},
     "console:merge_suggestion_dismiss": {"pk": "suggestion"},
@@ -371,6 +375,9 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
             conversation.labels,
         ),
         "messages": Message.objects.filter(conversation=conversation).count(),
+        "order": _model("commerce.Order")
+        .objects.values_list("status", "refunded_total")
+        .get(pk=objects["order"]),
         "customer_erased": _model("customers.Customer").objects.get(pk=objects["customer"]).erased_at,
         "api_key_revoked": ApiKey.objects.get(pk=objects["api_key"]).revoked_at,
         "webhook": (endpoint.is_active, endpoint.paused_at, endpoint.secret_encrypted) if endpoint else None,
