@@ -22,6 +22,7 @@ from omo.core.errors import DomainError
 from omo.customers.api import router as customers_router
 from omo.loyalty.api import router as loyalty_router
 from omo.staff.api import router as staff_router
+from omo.tracking.api import router as tracking_router
 
 NINJA_STATIC = Path(ninja.__file__).parent / "static" / "ninja"
 DOCS_ASSETS = {
@@ -94,7 +95,15 @@ api = OmoApi(
     docs=LocalSwagger(),
 )
 
-for router in (core_router, staff_router, catalog_router, customers_router, commerce_router, loyalty_router):
+for router in (
+    core_router,
+    staff_router,
+    catalog_router,
+    customers_router,
+    commerce_router,
+    loyalty_router,
+    tracking_router,
+):
     api.add_router("", router)
 
 

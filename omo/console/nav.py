@@ -136,6 +136,11 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 active_for=("console:api_key_create",),
             ),
             NavItem(
+                pgettext_lazy("console nav", "追蹤來源"),
+                "console:tracking_sources",
+                active_for=("console:tracking_source_create",),
+            ),
+            NavItem(
                 pgettext_lazy("console nav", "Webhook"),
                 "console:webhooks",
                 active_for=("console:webhook_create", "console:webhook_detail", "console:webhook_delivery"),

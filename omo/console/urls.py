@@ -9,6 +9,7 @@ from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import shopify as shopify_views
+from omo.console.views import tracking_sources as tracking_source_views
 from omo.console.views import webhooks as webhook_views
 from omo.console.views.inbox import canned as canned_views
 from omo.console.views.inbox import conversation as conversation_views
@@ -67,6 +68,13 @@ urlpatterns = [
     path("settings/api-keys/new/", brand_settings.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:pk>/revoke/", brand_settings.api_key_revoke, name="api_key_revoke"),
     path("settings/audit/", brand_settings.audit_list, name="audit"),
+    path("settings/tracking/", tracking_source_views.source_list, name="tracking_sources"),
+    path("settings/tracking/new/", tracking_source_views.source_create, name="tracking_source_create"),
+    path(
+        "settings/tracking/<int:pk>/revoke/",
+        tracking_source_views.source_revoke,
+        name="tracking_source_revoke",
+    ),
     path("settings/shopify/", shopify_views.shopify_list, name="shopify"),
     path("settings/shopify/new/", shopify_views.shopify_create, name="shopify_create"),
     path("settings/shopify/<int:pk>/", shopify_views.shopify_detail, name="shopify_detail"),

@@ -50,6 +50,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "staff.read": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "staff.write": frozenset({Role.HQ_ADMIN}),
     "apikeys.manage": frozenset({Role.HQ_ADMIN}),
+    "tracking.sources": frozenset({Role.HQ_ADMIN}),  # write keys for /v1/* (omo/tracking/api.py)
     "audit.read": frozenset({Role.HQ_ADMIN}),
     "imports.run": frozenset({Role.HQ_ADMIN}),
     "dashboard.view": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),

@@ -85,6 +85,7 @@ FILL: dict[str, dict[str, str]] = {
     "console:import_detail": {"pk": "job"},
     "console:import_progress": {"pk": "job"},
     "console:api_key_revoke": {"pk": "api_key"},
+    "console:tracking_source_revoke": {"pk": "tracking_source"},
     "console:shopify_detail": {"pk": "shopify"},
     "console:shopify_sync": {"pk": "shopify"},
     "console:shopify_retry": {"pk": "shopify"},
@@ -327,6 +328,9 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "webhook": endpoint.pk,
         "delivery": delivery.pk,
         "warehouse": warehouse.pk,
+        "tracking_source": _model("tracking.TrackingSource")
+        .objects.create(brand=brand, name=f"{SECRET} 官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64)
+        .pk,
     }
 
 
@@ -361,6 +365,9 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "messages": Message.objects.filter(conversation=conversation).count(),
         "customer_erased": _model("customers.Customer").objects.get(pk=objects["customer"]).erased_at,
         "api_key_revoked": ApiKey.objects.get(pk=objects["api_key"]).revoked_at,
+        "tracking_source_revoked": _model("tracking.TrackingSource")
+        .objects.get(pk=objects["tracking_source"])
+        .revoked_at,
         "webhook": (endpoint.is_active, endpoint.paused_at, endpoint.secret_encrypted) if endpoint else None,
         "suggestion": _model("customers.MergeSuggestion").objects.get(pk=objects["suggestion"]).status,
         "merge_split": _model("customers.CustomerMerge").objects.get(pk=objects["merge"]).split_at,

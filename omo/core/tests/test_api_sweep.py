@@ -21,6 +21,7 @@ from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
 from omo.loyalty import services as loyalty
 from omo.testing import factories as f
+from omo.tracking.models import TrackingSource
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 PREFIX = "/api/v1"
@@ -52,6 +53,7 @@ def test_the_sweep_sees_every_app():
         "/stores",
         "/staff",
         "/tiers",
+        "/tracking/sources",
     ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45
@@ -140,6 +142,9 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "location_id": warehouse.pk,
         "key_id": ApiKey.objects.filter(brand=brand).first().pk,
         "job_id": job.pk,
+        "source_id": TrackingSource.objects.create(
+            brand=brand, name="官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64
+        ).pk,
     }
 
 
