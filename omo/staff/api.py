@@ -171,7 +171,14 @@ def create_api_key(request: HttpRequest, data: ApiKeyIn):
     "/api-keys/{key_id}/revoke", auth=allow("apikeys.manage"), response={200: ApiKeyOut, **KEY_ERRORS}
 )
 def revoke_api_key(request: HttpRequest, key_id: int):
-    """Revoke a key at once; requests with it answer 401 from now on."""
+    """Revoke a key at once; requests with it answer 401 from now on. The brand's last active
+    hq_admin key cannot revoke itself (409 `last_admin_key`): make another one first."""
     actor = actor_of(request)
     key = get_or_404(ApiKey.objects.filter(brand=actor.brand), f"API key {key_id}", pk=key_id)
     return apikeys.revoke_api_key(key, actor=actor)
+
+
+@router.delete("/api-keys/{key_id}", auth=allow("apikeys.manage"), response={200: ApiKeyOut, **KEY_ERRORS})
+def delete_api_key(request: HttpRequest, key_id: int):
+    """The same as POST /api-keys/{key_id}/revoke: the row stays (revoked) for the audit log."""
+    return revoke_api_key(request, key_id)

@@ -70,6 +70,15 @@ def _key_scope(brand, role: str, store_id: int | None, staff_id: int | None) -> 
     return key_scope(brand, role, store_id, staff_id)
 
 
+def _key_managers(brand) -> int:
+    from omo.staff.models import User  # function-level: roles loads before the models that import it
+
+    holders = PERMISSIONS["apikeys.manage"]
+    # An unusable password ("!…": invited, never set) cannot sign in yet.
+    people = User.objects.filter(brand=brand, is_active=True, role__in=holders)
+    return people.exclude(password__startswith="!").exclude(password="").count()
+
+
 access.register(
     access.AccessPolicy(
         roles={
@@ -83,5 +92,6 @@ access.register(
         system_role=Role.HQ_ADMIN,
         brand_owner_role=Role.HQ_ADMIN,
         key_scope=_key_scope,
+        key_managers=_key_managers,
     )
 )

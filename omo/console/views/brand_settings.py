@@ -13,7 +13,7 @@ from omo.console import selectors
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import ApiKeyForm, AuditFilterForm
 from omo.console.pages import paginate, render_page
-from omo.core.apikeys import create_api_key, revoke_api_key
+from omo.core.apikeys import ApiKeyError, create_api_key, revoke_api_key
 from omo.core.models import ApiKey
 
 
@@ -66,7 +66,11 @@ def api_key_revoke(request: ConsoleRequest, pk: int) -> HttpResponse:
         key = selectors.api_keys_for(request.user).get(pk=pk)
     except ApiKey.DoesNotExist as exc:
         raise Http404 from exc
-    revoke_api_key(key, actor=actor_for(request))
+    try:
+        revoke_api_key(key, actor=actor_for(request))
+    except ApiKeyError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:api_keys")
     messages.success(request, pgettext("console", "已撤銷 API 金鑰「%(name)s」。") % {"name": key.name})
     return redirect("console:api_keys")
 
