@@ -48,7 +48,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "coupons.write": frozenset({Role.HQ_ADMIN}),
     "stores.write": frozenset({Role.HQ_ADMIN}),
     "staff.read": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
-    "staff.write": frozenset({Role.HQ_ADMIN}),
+    # a store manager only for the clerks of their own store (omo/staff/services.py)
+    "staff.write": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "apikeys.manage": frozenset({Role.HQ_ADMIN}),
     "tracking.sources": frozenset({Role.HQ_ADMIN}),  # write keys for /v1/* (omo/tracking/api.py)
     "audit.read": frozenset({Role.HQ_ADMIN}),

@@ -142,6 +142,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "location_id": warehouse.pk,
         "key_id": ApiKey.objects.filter(brand=brand).first().pk,
         "job_id": job.pk,
+        "staff_id": hq_admin.pk,
         "source_id": TrackingSource.objects.create(
             brand=brand, name="官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64
         ).pk,
