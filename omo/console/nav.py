@@ -128,8 +128,16 @@ NAVIGATION: tuple[NavGroup, ...] = (
         pgettext_lazy("console nav", "設定"),
         "cog",
         (
-            NavItem(pgettext_lazy("console nav", "門市"), "console:stores"),
-            NavItem(pgettext_lazy("console nav", "員工"), "console:staff"),
+            NavItem(
+                pgettext_lazy("console nav", "門市"),
+                "console:stores",
+                active_for=("console:store_create", "console:store_edit"),
+            ),
+            NavItem(
+                pgettext_lazy("console nav", "員工"),
+                "console:staff",
+                active_for=("console:staff_create", "console:staff_edit"),
+            ),
             NavItem(
                 pgettext_lazy("console nav", "API 金鑰"),
                 "console:api_keys",

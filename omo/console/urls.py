@@ -9,6 +9,7 @@ from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import shopify as shopify_views
+from omo.console.views import staff_settings as staff_settings_views
 from omo.console.views import tracking_sources as tracking_source_views
 from omo.console.views import webhooks as webhook_views
 from omo.console.views.inbox import canned as canned_views
@@ -63,7 +64,11 @@ urlpatterns = [
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress.json", imports.import_progress, name="import_progress"),
     path("settings/stores/", brand_settings.store_list, name="stores"),
+    path("settings/stores/new/", staff_settings_views.store_create, name="store_create"),
+    path("settings/stores/<int:pk>/", staff_settings_views.store_edit, name="store_edit"),
     path("settings/staff/", brand_settings.staff_list, name="staff"),
+    path("settings/staff/new/", staff_settings_views.staff_create, name="staff_create"),
+    path("settings/staff/<int:pk>/", staff_settings_views.staff_edit, name="staff_edit"),
     path("settings/api-keys/", brand_settings.api_key_list, name="api_keys"),
     path("settings/api-keys/new/", brand_settings.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:pk>/revoke/", brand_settings.api_key_revoke, name="api_key_revoke"),

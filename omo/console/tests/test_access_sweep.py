@@ -86,6 +86,8 @@ FILL: dict[str, dict[str, str]] = {
     "console:import_progress": {"pk": "job"},
     "console:api_key_revoke": {"pk": "api_key"},
     "console:tracking_source_revoke": {"pk": "tracking_source"},
+    "console:store_edit": {"pk": "store"},
+    "console:staff_edit": {"pk": "staff_member"},
     "console:shopify_detail": {"pk": "shopify"},
     "console:shopify_sync": {"pk": "shopify"},
     "console:shopify_retry": {"pk": "shopify"},
@@ -328,6 +330,8 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "webhook": endpoint.pk,
         "delivery": delivery.pk,
         "warehouse": warehouse.pk,
+        "store": store.pk,
+        "staff_member": clerk.pk,
         "tracking_source": _model("tracking.TrackingSource")
         .objects.create(brand=brand, name=f"{SECRET} 官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64)
         .pk,
@@ -365,6 +369,14 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "messages": Message.objects.filter(conversation=conversation).count(),
         "customer_erased": _model("customers.Customer").objects.get(pk=objects["customer"]).erased_at,
         "api_key_revoked": ApiKey.objects.get(pk=objects["api_key"]).revoked_at,
+        "store": _model("staff.Store")
+        .objects.filter(pk=objects["store"])
+        .values_list("name", "is_active")
+        .get(),
+        "staff_member": _model("staff.User")
+        .objects.filter(pk=objects["staff_member"])
+        .values_list("display_name", "is_active", "role", "store_id")
+        .get(),
         "tracking_source_revoked": _model("tracking.TrackingSource")
         .objects.get(pk=objects["tracking_source"])
         .revoked_at,
