@@ -123,6 +123,19 @@ def revoke_api_key(key: ApiKey, *, actor: Actor) -> ApiKey:
             .filter(brand_id=key.brand_id, role=owner_role, revoked_at__isnull=True)
             .values_list("pk", flat=True)
         )
+        current = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if current.revoked_at is not None:  # revoked by another request meanwhile
+            return current
+        if (
+            actor.api_key is not None
+            and not ApiKey.objects.filter(pk=actor.api_key.pk, revoked_at__isnull=True).exists()
+        ):
+            raise ApiKeyError(
+                "key_id",
+                "the API key making this request was revoked meanwhile",
+                status=409,
+                code="actor_revoked",
+            )
         if owner_keys == [key.pk]:
             if actor.api_key is not None and actor.api_key.pk == key.pk:
                 raise ApiKeyError(
@@ -142,7 +155,7 @@ def revoke_api_key(key: ApiKey, *, actor: Actor) -> ApiKey:
                     status=409,
                     code="last_admin_key",
                 )
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+        key.revoked_at = current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
         audit.record(actor, "api_key.revoked", key, name=key.name)
     return key

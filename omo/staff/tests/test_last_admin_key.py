@@ -98,3 +98,37 @@ def test_another_brand_cannot_delete_our_key(api_key, other_api):
     assert other_api.delete(f"/api/v1/api-keys/{key.pk}").status_code == 404
     key.refresh_from_db()
     assert key.revoked_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_admin_keys_revoking_each_other_at_once_leave_one(brand):
+    """Row locks (PostgreSQL) or the write lock (SQLite) serialise the two: one key stays."""
+    import threading
+
+    from django.db import connections
+
+    from omo.staff.actors import actor_for_api_key
+
+    keys = [_key_of(f.make_api_key(brand, role="hq_admin")) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[object] = [None, None]
+
+    def revoke(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = apikeys.revoke_api_key(keys[1 - i], actor=actor_for_api_key(keys[i]))
+        except Exception as exc:  # asserted below
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=revoke, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    refusals = [r for r in results if isinstance(r, apikeys.ApiKeyError)]
+    assert len(refusals) == 1, results
+    assert refusals[0].code in ("actor_revoked", "last_admin_key")
+    assert ApiKey.objects.filter(brand=brand, role="hq_admin", revoked_at__isnull=True).count() == 1
