@@ -13,6 +13,7 @@ from django.urls import path, reverse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.openapi.docs import DocsBase
+from ninja.openapi.schema import OpenAPISchema
 
 from omo.catalog.api import router as catalog_router
 from omo.commerce.api import router as commerce_router
@@ -77,9 +78,36 @@ def docs_asset(request: HttpRequest, name: str) -> FileResponse:
     return response
 
 
+class SchemaNameClash(RuntimeError):
+    """Two different shapes would be published under one component name."""
+
+
+class StrictOpenAPISchema(OpenAPISchema):
+    """ninja keeps the last of two component schemas with the same name (two enums both called
+    `Status`, say), so an endpoint's document silently describes another endpoint's type. Refuse
+    that instead: the document is built in the test suite, so a clash fails there."""
+
+    def add_schema_definitions(self, definitions: dict[str, Any]) -> None:
+        for name, definition in definitions.items():
+            known = self.schemas.get(name)
+            if known is not None and known != definition:
+                raise SchemaNameClash(
+                    f"two different schemas are named {name!r} in the OpenAPI document; "
+                    "give one of them its own name"
+                )
+        super().add_schema_definitions(definitions)
+
+
 class OmoApi(NinjaAPI):
     def _get_urls(self) -> list[Any]:
         return [path("docs/assets/<str:name>", docs_asset, name="docs-asset"), *super()._get_urls()]
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return StrictOpenAPISchema(self, path_prefix)
 
 
 api = OmoApi(

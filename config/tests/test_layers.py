@@ -67,9 +67,10 @@ def names_in_strings(path: Path, apps: set[str]) -> set[str]:
             isinstance(node, ast.Call)
             and getattr(node.func, "attr", getattr(node.func, "id", "")) == "get_model"
         ):
-            for arg in node.args:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    found |= {app for app in apps if arg.value.startswith(f"{app}.")}
+            # "app.Model", or the app label alone as the first of two arguments
+            first = node.args[0] if node.args else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                found |= {app for app in apps if first.value == app or first.value.startswith(f"{app}.")}
     return found
 
 
@@ -95,8 +96,9 @@ def test_the_string_check_sees_paths_and_labels(tmp_path):
         'B = apps.get_model("shop.Thing")\n'
         'C = "omo.staff.not_a_module"\n'
         'D = "inbox is closed"\n'
+        'E = apps.get_model("loyalty", "LoyaltyProgram")\n'
     )
-    assert names_in_strings(module, {"inbox", "shop", "staff"}) == {"inbox", "shop"}
+    assert names_in_strings(module, {"inbox", "shop", "staff", "loyalty"}) == {"inbox", "shop", "loyalty"}
 
 
 # --- imports of other apps inside functions ---------------------------------------------------------

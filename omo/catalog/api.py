@@ -12,7 +12,15 @@ from pydantic import Field
 
 from omo.catalog import inventory, services
 from omo.catalog import selectors as catalog_selectors
-from omo.catalog.models import Location, Product, ProductImage, StockLevel, StockMovement, Variant
+from omo.catalog.models import (
+    Location,
+    Product,
+    ProductImage,
+    ProductStatus,
+    StockLevel,
+    StockMovement,
+    Variant,
+)
 from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, get_or_404, page
 from omo.core.audit import Actor
 
@@ -109,7 +117,7 @@ class ProductIn(Schema):
     description: str = ""
     category_id: int | None = None
     vendor: str = Field("", max_length=120)
-    status: Product.Status = Product.Status.ACTIVE
+    status: ProductStatus = ProductStatus.ACTIVE
     variants: list[VariantIn] = Field(default_factory=list, max_length=200)
     image_urls: list[str] = Field(default_factory=list, max_length=50)
 
@@ -121,7 +129,7 @@ class ProductPatch(Schema):
     description: str | None = None
     category_id: int | None = None
     vendor: str | None = Field(None, max_length=120)
-    status: Product.Status | None = None
+    status: ProductStatus | None = None
 
 
 class ProductOut(Schema):
@@ -149,7 +157,7 @@ class ProductPage(Schema):
 class ProductFilters(Schema):
     q: str | None = Field(None, description="title, handle, SKU or barcode contains")
     category_id: int | None = None
-    status: Product.Status | None = None
+    status: ProductStatus | None = None
 
 
 class StockLevelOut(Schema):

@@ -28,11 +28,16 @@ class Category(BrandScoped):
         return self.name
 
 
+class ProductStatus(models.TextChoices):
+    """`Product.Status`; named on its own so the API's documents tell it from an order's `Status`."""
+
+    ACTIVE = "active", _("上架")
+    DRAFT = "draft", _("草稿")
+    ARCHIVED = "archived", _("下架")
+
+
 class Product(BrandScoped):
-    class Status(models.TextChoices):
-        ACTIVE = "active", _("上架")
-        DRAFT = "draft", _("草稿")
-        ARCHIVED = "archived", _("下架")
+    Status = ProductStatus
 
     title = models.CharField(_("商品名稱"), max_length=200)
     title_en = models.CharField(max_length=200, blank=True)

@@ -17,7 +17,7 @@ from pydantic import Field
 from omo.core import access, apikeys, imports
 from omo.core.audit import Actor
 from omo.core.errors import DomainError
-from omo.core.models import AuditLog, ImportJob
+from omo.core.models import AuditLog, ImportJob, ImportKind
 
 M = TypeVar("M", bound=Model)
 
@@ -200,7 +200,7 @@ def list_audit_log(
 def create_import(
     request: HttpRequest,
     file: File[UploadedFile],
-    kind: Form[ImportJob.Kind],
+    kind: Form[ImportKind],
     mode: Form[ImportJob.Mode] = ImportJob.Mode.VALID_ROWS,
 ) -> Status[ImportJob]:
     """Upload a CSV (multipart: `kind`, `file`, `mode`). The job runs in the background; poll it

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
@@ -14,6 +14,18 @@ from omo.core.models import Brand
 
 SLUG_MAX_LENGTH: int = Brand._meta.get_field("slug").max_length or 60
 FALLBACK_SLUG = "brand"
+
+# What each app sets up for a new brand, in the brand's creating transaction (registered from the
+# apps' AppConfig.ready, so the core names none of them): e.g. loyalty's default programme.
+_setups: dict[str, Callable[[Brand], object]] = {}
+
+
+def register_setup(name: str, setup: Callable[[Brand], object]) -> None:
+    """Run `setup(brand)` when a brand is created (each app registers its own, once)."""
+    known = _setups.get(name)
+    if known is not None and known is not setup:
+        raise ValueError(f"brand setup {name!r} is already registered")
+    _setups[name] = setup
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,8 @@ def unique_brand_slug(name: str) -> str:
 def create_brand(
     name: str, *, slug: str | None = None, key_name: str = "admin (omo brand create)"
 ) -> NewBrand:
-    """A brand with a unique slug, its default loyalty programme (when that app is installed) and
-    an HQ-admin API key. Audited as the system."""
+    """A brand with a unique slug, what each app sets up for it (`register_setup`: the default
+    loyalty programme...) and an HQ-admin API key. Audited as the system."""
     name = name.strip()
     if not name:
         raise ValueError("a brand needs a name")
@@ -51,7 +63,8 @@ def create_brand(
         try:
             with transaction.atomic():
                 brand = Brand.objects.create(name=name, slug=slug or unique_brand_slug(name))
-                _create_default_loyalty_program(brand)
+                for name in sorted(_setups):
+                    _setups[name](brand)
                 actor = Actor.system(brand)
                 audit.record(actor, "brand.created", brand, name=name, slug=brand.slug)
                 _, secret = apikeys.create_api_key(
@@ -64,11 +77,3 @@ def create_brand(
             # Another process took the same slug between our check and insert; pick the next one.
             continue
     raise RuntimeError(f"could not find a free slug for brand {name!r}")
-
-
-def _create_default_loyalty_program(brand: Brand) -> None:
-    try:
-        program_model = apps.get_model("loyalty", "LoyaltyProgram")
-    except LookupError:
-        return
-    program_model.objects.get_or_create(brand=brand)

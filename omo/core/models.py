@@ -118,14 +118,19 @@ class WorkerHeartbeat(models.Model):
         return self.worker_id
 
 
+class ImportKind(models.TextChoices):
+    """`ImportJob.Kind`; named on its own so the API's documents tell it from a coupon's `Kind`."""
+
+    PRODUCTS = "products", _("商品")
+    STOCK = "stock", _("庫存")
+    CUSTOMERS = "customers", _("顧客")
+    ORDERS = "orders", _("訂單")
+
+
 class ImportJob(BrandScoped):
     """A CSV import: its rows are checked, then applied (all valid rows, or none if any fails)."""
 
-    class Kind(models.TextChoices):
-        PRODUCTS = "products", _("商品")
-        STOCK = "stock", _("庫存")
-        CUSTOMERS = "customers", _("顧客")
-        ORDERS = "orders", _("訂單")
+    Kind = ImportKind
 
     class Mode(models.TextChoices):
         VALID_ROWS = "valid_rows", _("匯入正確的列，回報錯誤列")

@@ -220,7 +220,7 @@ class Erased(TypedDict):
     response={200: None, **ERRORS},
     openapi_extra={
         "responses": {
-            "200": {
+            200: {  # the int key, as in `response`: a "200" string would be a second key in the JSON
                 "description": "a zip of customer.json and one CSV per section",
                 "content": {"application/zip": {}},
             }
