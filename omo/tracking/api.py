@@ -10,7 +10,7 @@ from pydantic import Field
 
 from omo.core.api import ErrorOut, PageParams, actor_of, allow, get_or_404
 from omo.tracking import selectors, services
-from omo.tracking.models import TrackingSource
+from omo.tracking.models import TrackingSourceKind
 
 router = Router(tags=["tracking"])
 
@@ -20,7 +20,7 @@ PERMISSION = "tracking.sources"
 
 class SourceIn(Schema):
     name: str = Field(..., min_length=1, max_length=services.MAX_SOURCE_NAME)
-    kind: TrackingSource.Kind = Field(TrackingSource.Kind.WEB, description="web | server | pos | app")
+    kind: TrackingSourceKind = Field(TrackingSourceKind.WEB, description="web | server | pos | app")
 
 
 class SourceOut(Schema):
