@@ -27,6 +27,7 @@ from omo.inbox.api import router as inbox_router
 from omo.loyalty.api import router as loyalty_router
 from omo.platforms.api import router as platforms_router
 from omo.staff.api import router as staff_router
+from omo.tracking.api import router as tracking_router
 
 NINJA_STATIC = Path(ninja.__file__).parent / "static" / "ninja"
 DOCS_ASSETS = {
@@ -134,6 +135,7 @@ for router in (
     commerce_router,
     loyalty_router,
     platforms_router,
+    tracking_router,
 ):
     api.add_router("", router)
 # the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)

@@ -128,12 +128,25 @@ NAVIGATION: tuple[NavGroup, ...] = (
         pgettext_lazy("console nav", "設定"),
         "cog",
         (
-            NavItem(pgettext_lazy("console nav", "門市"), "console:stores"),
-            NavItem(pgettext_lazy("console nav", "員工"), "console:staff"),
+            NavItem(
+                pgettext_lazy("console nav", "門市"),
+                "console:stores",
+                active_for=("console:store_create", "console:store_edit"),
+            ),
+            NavItem(
+                pgettext_lazy("console nav", "員工"),
+                "console:staff",
+                active_for=("console:staff_create", "console:staff_edit"),
+            ),
             NavItem(
                 pgettext_lazy("console nav", "API 金鑰"),
                 "console:api_keys",
                 active_for=("console:api_key_create",),
+            ),
+            NavItem(
+                pgettext_lazy("console nav", "追蹤來源"),
+                "console:tracking_sources",
+                active_for=("console:tracking_source_create",),
             ),
             NavItem(
                 pgettext_lazy("console nav", "Webhook"),

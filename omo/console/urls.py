@@ -11,6 +11,8 @@ from omo.console.views import platform_accounts as platform_account_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import rules as rules_views
 from omo.console.views import shopify as shopify_views
+from omo.console.views import staff_settings as staff_settings_views
+from omo.console.views import tracking_sources as tracking_source_views
 from omo.console.views import webhooks as webhook_views
 from omo.console.views.inbox import canned as canned_views
 from omo.console.views.inbox import conversation as conversation_views
@@ -68,7 +70,11 @@ urlpatterns = [
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress.json", imports.import_progress, name="import_progress"),
     path("settings/stores/", brand_settings.store_list, name="stores"),
+    path("settings/stores/new/", staff_settings_views.store_create, name="store_create"),
+    path("settings/stores/<int:pk>/", staff_settings_views.store_edit, name="store_edit"),
     path("settings/staff/", brand_settings.staff_list, name="staff"),
+    path("settings/staff/new/", staff_settings_views.staff_create, name="staff_create"),
+    path("settings/staff/<int:pk>/", staff_settings_views.staff_edit, name="staff_edit"),
     path("settings/api-keys/", brand_settings.api_key_list, name="api_keys"),
     path("settings/api-keys/new/", brand_settings.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:pk>/revoke/", brand_settings.api_key_revoke, name="api_key_revoke"),
@@ -80,6 +86,13 @@ urlpatterns = [
     path("settings/loyalty/", rules_views.loyalty_settings, name="rules_loyalty"),
     path("settings/loyalty/tiers/<int:pk>/", rules_views.tier_edit, name="rules_tier"),
     path("settings/loyalty/tiers/<int:pk>/delete/", rules_views.tier_delete, name="rules_tier_delete"),
+    path("settings/tracking/", tracking_source_views.source_list, name="tracking_sources"),
+    path("settings/tracking/new/", tracking_source_views.source_create, name="tracking_source_create"),
+    path(
+        "settings/tracking/<int:pk>/revoke/",
+        tracking_source_views.source_revoke,
+        name="tracking_source_revoke",
+    ),
     path("settings/shopify/", shopify_views.shopify_list, name="shopify"),
     path("settings/shopify/new/", shopify_views.shopify_create, name="shopify_create"),
     path("settings/shopify/<int:pk>/", shopify_views.shopify_detail, name="shopify_detail"),

@@ -39,6 +39,9 @@ class AccessPolicy:
     # (brand, role, store id, staff id) -> (store id, staff id) a key of that role works for;
     # raises apikeys.ApiKeyError naming the field when they do not fit together.
     key_scope: Callable[..., tuple[int | None, int | None]]
+    # brand -> how many active people of the brand can sign in and manage API keys (the last
+    # admin key of a brand is kept while nobody could make a new one; see apikeys.revoke_api_key).
+    key_managers: Callable[..., int] | None = None
 
 
 _policy: AccessPolicy | None = None

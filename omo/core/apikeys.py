@@ -11,6 +11,7 @@ import hmac
 import secrets
 from typing import TypeVar
 
+from django.db import transaction
 from django.utils import timezone
 
 from omo.core import access, audit
@@ -54,8 +55,8 @@ def find_active(model: type[K], key_prefix: str, raw: str) -> K | None:
 class ApiKeyError(DomainError, ValueError):
     """A key that cannot be made as asked; `field` names the input at fault."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(message, field=field)
+    def __init__(self, field: str, message: str, *, status: int | None = None, code: str | None = None):
+        super().__init__(message, field=field, status=status, code=code)
 
 
 def create_api_key(
@@ -109,8 +110,52 @@ def authenticate(raw: str) -> ApiKey | None:
 
 
 def revoke_api_key(key: ApiKey, *, actor: Actor) -> ApiKey:
-    if key.revoked_at is None:
-        key.revoked_at = timezone.now()
-        key.save(update_fields=["revoked_at"])
+    """Revoke a key at once. A brand never loses its last active owner key (the role a brand's first
+    key has, hq_admin) by the key's own hand, nor while no signed-in person could make a new one:
+    without either, nobody could manage the brand's keys, users or settings again."""
+    if key.revoked_at is not None:
+        return key
+    owner_role = access.policy().brand_owner_role
+    with transaction.atomic():
+        # Lock the brand's active owner keys so two revocations cannot each see the other as left.
+        owner_keys = list(
+            ApiKey.objects.select_for_update()
+            .filter(brand_id=key.brand_id, role=owner_role, revoked_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        current = ApiKey.objects.select_for_update().get(pk=key.pk)
+        if current.revoked_at is not None:  # revoked by another request meanwhile
+            return current
+        if (
+            actor.api_key is not None
+            and not ApiKey.objects.filter(pk=actor.api_key.pk, revoked_at__isnull=True).exists()
+        ):
+            raise ApiKeyError(
+                "key_id",
+                "the API key making this request was revoked meanwhile",
+                status=409,
+                code="actor_revoked",
+            )
+        if owner_keys == [key.pk]:
+            if actor.api_key is not None and actor.api_key.pk == key.pk:
+                raise ApiKeyError(
+                    "key_id",
+                    f"this is the brand's last active {owner_role} API key: it cannot revoke itself, "
+                    f"or nobody without a console sign-in could manage keys again. Create another "
+                    f"{owner_role} key first, then revoke this one with it.",
+                    status=409,
+                    code="last_admin_key",
+                )
+            managers = access.policy().key_managers
+            if managers is not None and managers(key.brand) == 0:
+                raise ApiKeyError(
+                    "key_id",
+                    f"this is the brand's last active {owner_role} API key and no active HQ admin "
+                    f"can sign in to make a new one. Add an HQ admin or another {owner_role} key first.",
+                    status=409,
+                    code="last_admin_key",
+                )
+        key.revoked_at = current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
         audit.record(actor, "api_key.revoked", key, name=key.name)
     return key

@@ -1,4 +1,4 @@
-"""REST endpoints for stores, stock locations, staff (read) and API keys (whose roles live here)."""
+"""REST endpoints for stores, stock locations, staff and API keys (whose roles live here)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from omo.catalog.selectors import visible_locations
 from omo.core import apikeys
 from omo.core.api import ErrorOut, PageParams, actor_of, allow, get_or_404, page
 from omo.core.models import ApiKey
+from omo.staff import services
 from omo.staff.roles import Role
 from omo.staff.selectors import store_directory, visible_staff
 
@@ -65,6 +66,7 @@ class StaffOut(Schema):
     role: str
     store_id: int | None
     employee_code: str
+    email: str
     is_active: bool
 
 
@@ -73,6 +75,59 @@ class StaffPage(Schema):
     limit: int
     offset: int
     items: list[StaffOut]
+
+
+class StoreIn(Schema):
+    code: str = Field(..., min_length=1, max_length=30, description="unique in the brand, e.g. TPE01")
+    name: str = Field(..., min_length=1, max_length=120)
+    name_en: str = ""
+    city: str = ""
+    address: str = ""
+    phone: str = ""
+    opening_hours: dict[str, Any] = Field(
+        default_factory=dict, description='{"mon": [["10:00", "21:30"]], …}; days left out are closed'
+    )
+
+
+class StorePatch(Schema):
+    code: str | None = None
+    name: str | None = None
+    name_en: str | None = None
+    city: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    opening_hours: dict[str, Any] | None = None
+    is_active: bool | None = Field(None, description="false closes the store; its staff and history stay")
+
+
+class StaffIn(Schema):
+    username: str = Field(..., min_length=3, max_length=150, description="what they sign in with")
+    role: Role
+    store_id: int | None = Field(None, description="required for a store_manager or clerk")
+    display_name: str = ""
+    employee_code: str = Field("", description="unique in the brand; a POS sale names its clerk by it")
+    email: str = ""
+    phone: str = ""
+    password: str | None = Field(
+        None, description="the initial password; left out, one is generated and returned once"
+    )
+
+
+class StaffPatch(Schema):
+    display_name: str | None = None
+    employee_code: str | None = None
+    role: Role | None = None
+    store_id: int | None = None
+    email: str | None = None
+    phone: str | None = None
+    is_active: bool | None = Field(
+        None, description="false deactivates: no sign-in, clerk keys stop; bindings stay until transferred"
+    )
+    password: str | None = Field(None, description="a new password")
+
+
+class NewStaffOut(StaffOut):
+    initial_password: str | None = Field(None, description="the generated password, shown once")
 
 
 class StaffFilters(Schema):
@@ -115,6 +170,21 @@ def list_stores(request: HttpRequest, paging: Query[PageParams]):
     return page(store_directory(actor_of(request)).order_by("code"), paging)
 
 
+@router.post("/stores", auth=allow("stores.write"), response={201: StoreOut, **KEY_ERRORS})
+def create_store(request: HttpRequest, data: StoreIn):
+    """Open a store (HQ admin)."""
+    actor = actor_of(request)
+    return Status(201, services.create_store(actor.brand, actor=actor, **data.dict()))
+
+
+@router.patch("/stores/{store_id}", auth=allow("stores.write"), response={200: StoreOut, **KEY_ERRORS})
+def update_store(request: HttpRequest, store_id: int, data: StorePatch):
+    """Change the fields given; `is_active: false` closes the store."""
+    actor = actor_of(request)
+    store = get_or_404(store_directory(actor), f"store {store_id}", pk=store_id)
+    return services.update_store(store, actor=actor, **data.dict(exclude_unset=True))
+
+
 @router.get("/stores/{store_id}", auth=allow("catalog.read"), response={200: StoreOut, **ERRORS})
 def get_store(request: HttpRequest, store_id: int):
     return get_or_404(store_directory(actor_of(request)), f"store {store_id}", pk=store_id)
@@ -141,6 +211,29 @@ def list_staff(request: HttpRequest, filters: Query[StaffFilters], paging: Query
     if filters.role:
         staff = staff.filter(role=filters.role)
     return page(staff.order_by("store_id", "username"), paging)
+
+
+@router.get("/staff/{staff_id}", auth=allow("staff.read"), response={200: StaffOut, **ERRORS})
+def get_staff(request: HttpRequest, staff_id: int):
+    return get_or_404(visible_staff(actor_of(request)), f"staff {staff_id}", pk=staff_id)
+
+
+@router.post("/staff", auth=allow("staff.write"), response={201: NewStaffOut, **KEY_ERRORS})
+def create_staff(request: HttpRequest, data: StaffIn):
+    """A new staff member who can sign in. An HQ admin adds anyone; a store manager only clerks of
+    their own store."""
+    actor = actor_of(request)
+    member, generated = services.create_staff(actor.brand, actor=actor, **data.dict())
+    member.initial_password = generated  # type: ignore[attr-defined]
+    return Status(201, member)
+
+
+@router.patch("/staff/{staff_id}", auth=allow("staff.write"), response={200: StaffOut, **KEY_ERRORS})
+def update_staff(request: HttpRequest, staff_id: int, data: StaffPatch):
+    """Change the fields given. `is_active: false` deactivates (history and bindings stay)."""
+    actor = actor_of(request)
+    member = get_or_404(visible_staff(actor), f"staff {staff_id}", pk=staff_id)
+    return services.update_staff(member, actor=actor, **data.dict(exclude_unset=True))
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -171,7 +264,14 @@ def create_api_key(request: HttpRequest, data: ApiKeyIn):
     "/api-keys/{key_id}/revoke", auth=allow("apikeys.manage"), response={200: ApiKeyOut, **KEY_ERRORS}
 )
 def revoke_api_key(request: HttpRequest, key_id: int):
-    """Revoke a key at once; requests with it answer 401 from now on."""
+    """Revoke a key at once; requests with it answer 401 from now on. The brand's last active
+    hq_admin key cannot revoke itself (409 `last_admin_key`): make another one first."""
     actor = actor_of(request)
     key = get_or_404(ApiKey.objects.filter(brand=actor.brand), f"API key {key_id}", pk=key_id)
     return apikeys.revoke_api_key(key, actor=actor)
+
+
+@router.delete("/api-keys/{key_id}", auth=allow("apikeys.manage"), response={200: ApiKeyOut, **KEY_ERRORS})
+def delete_api_key(request: HttpRequest, key_id: int):
+    """The same as POST /api-keys/{key_id}/revoke: the row stays (revoked) for the audit log."""
+    return revoke_api_key(request, key_id)

@@ -50,8 +50,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "coupons.write": frozenset({Role.HQ_ADMIN}),
     "stores.write": frozenset({Role.HQ_ADMIN}),
     "staff.read": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
-    "staff.write": frozenset({Role.HQ_ADMIN}),
+    # a store manager only for the clerks of their own store (omo/staff/services.py)
+    "staff.write": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "apikeys.manage": frozenset({Role.HQ_ADMIN}),
+    "tracking.sources": frozenset({Role.HQ_ADMIN}),  # write keys for /v1/* (omo/tracking/api.py)
     "audit.read": frozenset({Role.HQ_ADMIN}),
     "imports.run": frozenset({Role.HQ_ADMIN}),
     "dashboard.view": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
@@ -74,6 +76,15 @@ def _key_scope(brand, role: str, store_id: int | None, staff_id: int | None) -> 
     return key_scope(brand, role, store_id, staff_id)
 
 
+def _key_managers(brand) -> int:
+    from omo.staff.models import User  # function-level: roles loads before the models that import it
+
+    holders = PERMISSIONS["apikeys.manage"]
+    # An unusable password ("!…": invited, never set) cannot sign in yet.
+    people = User.objects.filter(brand=brand, is_active=True, role__in=holders)
+    return people.exclude(password__startswith="!").exclude(password="").count()
+
+
 access.register(
     access.AccessPolicy(
         roles={
@@ -87,5 +98,6 @@ access.register(
         system_role=Role.HQ_ADMIN,
         brand_owner_role=Role.HQ_ADMIN,
         key_scope=_key_scope,
+        key_managers=_key_managers,
     )
 )

@@ -8,8 +8,29 @@ from django.utils.translation import gettext_lazy as _
 from omo.core.models import BrandScoped, HashedKey
 
 
+class TrackingSourceKind(models.TextChoices):
+    """`TrackingSource.Kind`; named on its own so the API's documents tell it from other `Kind`s."""
+
+    WEB = "web", _("網站（瀏覽器）")
+    SERVER = "server", _("伺服器")
+    POS = "pos", _("POS")
+    APP = "app", _("App")
+
+
 class TrackingSource(HashedKey):
-    """A Segment-style source. Only a SHA-256 of the write key is stored; the key is shown once."""
+    """A Segment-style source. Only a SHA-256 of the write key is stored; the key is shown once.
+
+    The built-in shop's own source has a derived key whose prefix starts with "s" (omo/shop/tracking.py);
+    keys drawn at random have hexadecimal prefixes, so the two never collide."""
+
+    Kind = TrackingSourceKind
+
+    kind = models.CharField(_("類型"), max_length=10, choices=Kind.choices, default=Kind.WEB)
+
+    @property
+    def is_shop(self) -> bool:
+        """The built-in shop's own source (made by the shop on first use, not by a person)."""
+        return self.prefix.startswith("s")
 
     class Meta:
         verbose_name = _("追蹤來源")

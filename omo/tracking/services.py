@@ -65,21 +65,58 @@ class InvalidMessage(DomainError, ValueError):
 # --- write keys ------------------------------------------------------------------------------
 
 
-def create_source(brand: Brand, *, name: str, actor: Actor | None) -> tuple[TrackingSource, str]:
+class SourceError(DomainError, ValueError):
+    """A tracking source that cannot be made or revoked as asked; `field` names the input at fault."""
+
+    status = 422
+    code = "invalid"
+
+
+MAX_SOURCE_NAME = 120
+
+
+def create_source(
+    brand: Brand, *, name: str, actor: Actor | None, kind: str = TrackingSource.Kind.WEB
+) -> tuple[TrackingSource, str]:
     """Returns the source and its write key, which is never shown again."""
+    name = (name or "").strip()
+    if not name:
+        raise SourceError("a source needs a name", field="name")
+    if len(name) > MAX_SOURCE_NAME:
+        raise SourceError(f"the name is longer than {MAX_SOURCE_NAME} characters", field="name")
+    if kind not in TrackingSource.Kind.values:
+        raise SourceError(
+            f"unknown kind {kind!r}: use one of {', '.join(TrackingSource.Kind.values)}", field="kind"
+        )
     prefix, secret, key_hash = apikeys.new_secret(KEY_PREFIX)
-    source = TrackingSource.objects.create(brand=brand, name=name, prefix=prefix, key_hash=key_hash)
+    source = TrackingSource.objects.create(
+        brand=brand, name=name, kind=kind, prefix=prefix, key_hash=key_hash
+    )
     if actor is not None:
-        audit.record(actor, "tracking_source.created", source, name=name)
+        audit.record(actor, "tracking_source.created", source, name=name, kind=kind)
     return source, secret
 
 
-def revoke_source(source: TrackingSource, *, actor: Actor | None) -> TrackingSource:
+def revoke_source(
+    source: TrackingSource, *, actor: Actor | None, confirm_shop: bool = False
+) -> TrackingSource:
+    """Revoke a write key at once: calls with it answer 401 (within the edge's 10 s key cache).
+
+    The built-in shop's own source stops the shop's tracking for good (its key is derived, so it
+    cannot be made again), so a person revoking it must say so (`confirm_shop`)."""
     if source.revoked_at is None:
+        if source.is_shop and actor is not None and not confirm_shop:
+            raise SourceError(
+                "this is the built-in shop's own source: revoking it stops the shop's tracking and "
+                "cannot be undone; confirm to revoke it",
+                field="confirm_shop",
+                status=409,
+                code="shop_source",
+            )
         source.revoked_at = timezone.now()
         source.save(update_fields=["revoked_at"])
         if actor is not None:
-            audit.record(actor, "tracking_source.revoked", source, name=source.name)
+            audit.record(actor, "tracking_source.revoked", source, name=source.name, shop=source.is_shop)
     return source
 
 

@@ -90,6 +90,9 @@ FILL: dict[str, dict[str, str]] = {
     "console:import_detail": {"pk": "job"},
     "console:import_progress": {"pk": "job"},
     "console:api_key_revoke": {"pk": "api_key"},
+    "console:tracking_source_revoke": {"pk": "tracking_source"},
+    "console:store_edit": {"pk": "store"},
+    "console:staff_edit": {"pk": "staff_member"},
     "console:shopify_detail": {"pk": "shopify"},
     "console:shopify_sync": {"pk": "shopify"},
     "console:shopify_retry": {"pk": "shopify"},
@@ -343,6 +346,10 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "store": store.pk,
         "tier": Tier.objects.create(brand=brand, name=f"{SECRET} 金卡", threshold=2000000).pk,
         "inbox": inbox.pk,
+        "staff_member": clerk.pk,
+        "tracking_source": _model("tracking.TrackingSource")
+        .objects.create(brand=brand, name=f"{SECRET} 官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64)
+        .pk,
     }
 
 
@@ -380,6 +387,17 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         .get(pk=objects["order"]),
         "customer_erased": _model("customers.Customer").objects.get(pk=objects["customer"]).erased_at,
         "api_key_revoked": ApiKey.objects.get(pk=objects["api_key"]).revoked_at,
+        "store": _model("staff.Store")
+        .objects.filter(pk=objects["store"])
+        .values_list("name", "is_active")
+        .get(),
+        "staff_member": _model("staff.User")
+        .objects.filter(pk=objects["staff_member"])
+        .values_list("display_name", "is_active", "role", "store_id")
+        .get(),
+        "tracking_source_revoked": _model("tracking.TrackingSource")
+        .objects.get(pk=objects["tracking_source"])
+        .revoked_at,
         "webhook": (endpoint.is_active, endpoint.paused_at, endpoint.secret_encrypted) if endpoint else None,
         "suggestion": _model("customers.MergeSuggestion").objects.get(pk=objects["suggestion"]).status,
         "merge_split": _model("customers.CustomerMerge").objects.get(pk=objects["merge"]).split_at,

@@ -13,23 +13,33 @@ from omo.console import selectors
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import ApiKeyForm, AuditFilterForm
 from omo.console.pages import paginate, render_page
-from omo.core.apikeys import create_api_key, revoke_api_key
+from omo.core.apikeys import ApiKeyError, create_api_key, revoke_api_key
 from omo.core.models import ApiKey
+from omo.staff.roles import Role, Scope
 
 
 @console_view(brand_wide=True)
 def store_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
-        request, "console/settings/stores.html", {"stores": selectors.store_settings_list(request.user)}
+        request,
+        "console/settings/stores.html",
+        {
+            "stores": selectors.store_settings_list(request.user),
+            "may_write": request.user.can("stores.write"),
+        },
     )
 
 
-@console_view("staff.read", brand_wide=True)
+@console_view("staff.read")
 def staff_list(request: ConsoleRequest) -> HttpResponse:
+    """HQ sees everyone; a store manager their own store's team (and edits its clerks)."""
+    page = paginate(request, selectors.staff_list(request.user))
+    brand_wide = request.user.scope == Scope.BRAND
+    editable = {member.pk for member in page.object_list if brand_wide or member.role == Role.CLERK}
     return render_page(
         request,
         "console/settings/staff.html",
-        {"page": paginate(request, selectors.staff_list(request.user))},
+        {"page": page, "may_write": request.user.can("staff.write"), "editable": editable},
     )
 
 
@@ -66,7 +76,11 @@ def api_key_revoke(request: ConsoleRequest, pk: int) -> HttpResponse:
         key = selectors.api_keys_for(request.user).get(pk=pk)
     except ApiKey.DoesNotExist as exc:
         raise Http404 from exc
-    revoke_api_key(key, actor=actor_for(request))
+    try:
+        revoke_api_key(key, actor=actor_for(request))
+    except ApiKeyError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:api_keys")
     messages.success(request, pgettext("console", "已撤銷 API 金鑰「%(name)s」。") % {"name": key.name})
     return redirect("console:api_keys")
 

@@ -23,6 +23,7 @@ from omo.inbox.models import Inbox
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
 from omo.testing import factories as f
+from omo.tracking.models import TrackingSource
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 PREFIX = "/api/v1"
@@ -58,6 +59,7 @@ def test_the_sweep_sees_every_app():
         "/settings/attribution",
         "/settings/inbox",
         "/settings/loyalty",
+        "/tracking/sources",
     ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45
@@ -150,6 +152,10 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "job_id": job.pk,
         "tier_id": tier.pk,
         "inbox_id": inbox.pk,
+        "staff_id": hq_admin.pk,
+        "source_id": TrackingSource.objects.create(
+            brand=brand, name="官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64
+        ).pk,
     }
 
 
