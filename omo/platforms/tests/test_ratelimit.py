@@ -11,15 +11,21 @@ from omo.platforms.base import RateLimit
 from omo.platforms.ratelimit import LocalLimiter, RedisLimiter
 
 
+# 5 per 100 s, burst 5: a token every 20 s, so the time the calls themselves take (even seconds on a
+# loaded machine) moves the waits by a hundredth of that at most.
+LIMIT = RateLimit(5, per_seconds=100)
+TOKEN = 20.0
+
+
 def exercise(limiter, key: str) -> None:
-    limit = RateLimit(5, per_seconds=1)  # 5 a second, burst 5
-    waits = [limiter.acquire(key, limit, max_wait=10) for _ in range(7)]
+    limit = LIMIT
+    waits = [limiter.acquire(key, limit, max_wait=1000) for _ in range(7)]
     assert waits[:5] == [0.0] * 5
-    assert 0.15 < waits[5] <= 0.2 + 1e-6  # the 6th waits one token (1/5 s)
-    assert 0.35 < waits[6] <= 0.4 + 1e-6  # the 7th waits two
+    assert TOKEN - 0.5 < waits[5] <= TOKEN + 1e-6  # the 6th waits one token
+    assert 2 * TOKEN - 0.5 < waits[6] <= 2 * TOKEN + 1e-6  # the 7th waits two
     # beyond what the caller will wait: nothing is reserved
-    assert limiter.acquire(key, limit, max_wait=0.1) > 0.1
-    assert limiter.acquire(key, limit, max_wait=10) == pytest.approx(waits[6] + 0.2, abs=0.05)
+    assert limiter.acquire(key, limit, max_wait=1) > 1
+    assert limiter.acquire(key, limit, max_wait=1000) == pytest.approx(waits[6] + TOKEN, abs=0.5)
     # another inbox has its own bucket
     assert limiter.acquire(key + ":other", limit) == 0.0
 
@@ -44,6 +50,6 @@ def test_redis_token_bucket_shared_by_processes():
         exercise(limiter, "1:push")
         # a second limiter object (another process) sees the same bucket
         twin = RedisLimiter(os.environ["REDIS_URL"], prefix=limiter._prefix)
-        assert twin.acquire("1:push", RateLimit(5, per_seconds=1), max_wait=10) > 0.4
+        assert twin.acquire("1:push", LIMIT, max_wait=1000) > 3 * TOKEN - 0.5
     finally:
         limiter.reset()
