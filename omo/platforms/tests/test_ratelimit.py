@@ -10,7 +10,6 @@ import pytest
 from omo.platforms.base import RateLimit
 from omo.platforms.ratelimit import LocalLimiter, RedisLimiter
 
-
 # 5 per 100 s, burst 5: a token every 20 s, so the time the calls themselves take (even seconds on a
 # loaded machine) moves the waits by a hundredth of that at most.
 LIMIT = RateLimit(5, per_seconds=100)
