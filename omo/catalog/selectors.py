@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from omo.catalog.models import Category, Location, Product, StockLevel, StockMovement, Variant
+from omo.catalog.models import Category, Location, Product, ProductImage, StockLevel, StockMovement, Variant
 from omo.core.access import Scope
 from omo.core.audit import Actor
 
@@ -27,6 +27,10 @@ def visible_products(actor: Actor) -> QuerySet[Product]:
 
 def visible_variants(actor: Actor) -> QuerySet[Variant]:
     return Variant.objects.filter(brand=actor.brand)
+
+
+def visible_product_images(actor: Actor) -> QuerySet[ProductImage]:
+    return ProductImage.objects.filter(brand=actor.brand)
 
 
 def visible_locations(actor: Actor) -> QuerySet[Location]:

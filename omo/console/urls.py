@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
+from omo.console.views import catalog_edit as catalog_edit_views
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import platform_accounts as platform_account_views
@@ -61,7 +62,20 @@ urlpatterns = [
     path("customers/<int:pk>/erase/", privacy_views.customer_erase, name="customer_erase"),
     path("settings/privacy/", privacy_views.privacy_settings, name="privacy_settings"),
     path("products/", catalog.product_list, name="products"),
+    path("products/new/", catalog_edit_views.product_create, name="product_create"),
     path("products/<int:pk>/", catalog.product_detail, name="product_detail"),
+    path("products/<int:pk>/edit/", catalog_edit_views.product_edit, name="product_edit"),
+    path("products/<int:pk>/variants/new/", catalog_edit_views.variant_create, name="variant_create"),
+    path(
+        "products/<int:pk>/variants/<int:variant_pk>/", catalog_edit_views.variant_edit, name="variant_edit"
+    ),
+    path("products/<int:pk>/images/new/", catalog_edit_views.image_add, name="image_add"),
+    path(
+        "products/<int:pk>/images/<int:image_pk>/remove/",
+        catalog_edit_views.image_remove,
+        name="image_remove",
+    ),
+    path("products/<int:pk>/stock/", catalog_edit_views.stock_change, name="product_stock"),
     path("stock/", catalog.stock_list, name="stock"),
     path("loyalty/tiers/", loyalty.tier_list, name="tiers"),
     path("loyalty/coupons/", loyalty.coupon_list, name="coupons"),

@@ -86,6 +86,12 @@ FILL: dict[str, dict[str, str]] = {
     "console:customer_export": {"pk": "customer"},
     "console:customer_erase": {"pk": "customer"},
     "console:product_detail": {"pk": "product"},
+    "console:product_edit": {"pk": "product"},
+    "console:variant_create": {"pk": "product"},
+    "console:variant_edit": {"pk": "product", "variant_pk": "variant"},
+    "console:image_add": {"pk": "product"},
+    "console:image_remove": {"pk": "product", "image_pk": "image"},
+    "console:product_stock": {"pk": "product"},
     "console:coupon_detail": {"pk": "coupon"},
     "console:import_detail": {"pk": "job"},
     "console:import_progress": {"pk": "job"},
@@ -239,7 +245,7 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
     product = f.make_product(
         brand, title=f"{SECRET} 亞麻襯衫", category=category, variants=[("SWP-1", "M", 50000)]
     )
-    ProductImage.objects.create(brand=brand, product=product, url="https://img.example/1.jpg")
+    image = ProductImage.objects.create(brand=brand, product=product, url="https://img.example/1.jpg")
     customer = f.make_customer(brand, name=f"{SECRET} 王小明", phone="+886912000111")
     order, _ = commerce.record_order(
         brand,
@@ -335,6 +341,8 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "suggestion": suggestion.pk,
         "merge": merge.pk,
         "product": product.pk,
+        "variant": product.variants.get().pk,
+        "image": image.pk,
         "coupon": coupon.pk,
         "job": job.pk,
         "api_key": ApiKey.objects.filter(brand=brand).first().pk,
@@ -408,6 +416,16 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "inbox": Inbox.objects.filter(pk=objects["inbox"])
         .values_list("is_active", "name", "secrets", "config")
         .get(),
+        "product": _model("catalog.Product")
+        .objects.values_list("title", "status", "handle")
+        .get(pk=objects["product"]),
+        "variant": _model("catalog.Variant")
+        .objects.values_list("title", "price", "is_active")
+        .get(pk=objects["variant"]),
+        "images": ProductImage.objects.filter(product_id=objects["product"]).count(),
+        "stock": list(
+            _model("catalog.StockLevel").objects.filter(variant_id=objects["variant"]).values_list("on_hand")
+        ),
         "privacy_request": _model("connectors.PrivacyRequest")
         .objects.get(pk=objects["privacy_request"])
         .status,

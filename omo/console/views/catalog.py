@@ -9,6 +9,7 @@ from omo.catalog.models import Product
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import ProductFilterForm, StockFilterForm
 from omo.console.pages import paginate, render_page
+from omo.console.views.catalog_edit import stock_form
 
 
 @console_view("catalog.read")
@@ -17,7 +18,9 @@ def product_list(request: ConsoleRequest) -> HttpResponse:
     category = form.value("category")
     products = selectors.product_list(actor_for(request), form.query, category.pk if category else None)
     return render_page(
-        request, "console/catalog/products.html", {"form": form, "page": paginate(request, products)}
+        request,
+        "console/catalog/products.html",
+        {"form": form, "page": paginate(request, products), "may_edit": request.user.can("catalog.write")},
     )
 
 
@@ -27,11 +30,20 @@ def product_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
         product = selectors.product_detail(actor_for(request), pk)
     except Product.DoesNotExist as exc:
         raise Http404 from exc
-    locations, rows = selectors.product_stock(actor_for(request), product)
+    actor = actor_for(request)
+    locations, rows = selectors.product_stock(actor, product)
+    images = selectors.visible_product_images(actor).filter(product=product).order_by("sort_order", "id")
     return render_page(
         request,
         "console/catalog/product_detail.html",
-        {"product": product, "locations": locations, "rows": rows},
+        {
+            "product": product,
+            "locations": locations,
+            "rows": rows,
+            "images": images,
+            "stock_form": stock_form(request, product) if rows else None,
+            "may_edit": request.user.can("catalog.write"),
+        },
     )
 
 
