@@ -261,6 +261,17 @@ def audit_list(user: BrandStaff, filters: AuditFilters) -> QuerySet[AuditLog]:
     return entries.order_by("-created_at", "-id")
 
 
+def audit_target_types(user: BrandStaff) -> list[str]:
+    """Distinct kinds of object the brand's log names, for the filter."""
+    return list(
+        AuditLog.objects.filter(brand_id=user.brand_id)
+        .exclude(target_type="")
+        .order_by("target_type")
+        .values_list("target_type", flat=True)
+        .distinct()[:100]
+    )
+
+
 def audit_actions(user: BrandStaff) -> list[str]:
     """Distinct action names seen for the brand, for the filter's suggestions."""
     return list(

@@ -8,6 +8,7 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from omo.console.audit_text import action_text, target_text
 from omo.core.money import format_money
 from omo.staff.roles import Role
 
@@ -20,6 +21,24 @@ def money(minor: int | None, currency: str = "TWD") -> str:
     if minor in (None, ""):
         return ""
     return format_money(int(minor), currency or "TWD")
+
+
+@register.filter
+def audit_action(action: str) -> str:
+    """`{{ entry.action|audit_action }}` → 修改商品 (the sentence for an audit code)."""
+    return action_text(action)
+
+
+@register.filter
+def audit_target(entry) -> str:
+    """`{{ entry|audit_target }}` → 商品 #12."""
+    return target_text(entry.target_type, entry.target_id)
+
+
+@register.filter
+def audit_target_type(target_type: str) -> str:
+    """`{{ "catalog.product"|audit_target_type }}` → 商品."""
+    return target_text(target_type, "")
 
 
 @register.filter

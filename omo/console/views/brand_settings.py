@@ -92,5 +92,10 @@ def audit_list(request: ConsoleRequest) -> HttpResponse:
     return render_page(
         request,
         "console/settings/audit.html",
-        {"form": form, "page": paginate(request, entries), "actions": selectors.audit_actions(request.user)},
+        {
+            "form": form,
+            "page": paginate(request, entries),
+            "actions": selectors.audit_actions(request.user),
+            "target_types": selectors.audit_target_types(request.user),
+        },
     )
