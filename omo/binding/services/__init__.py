@@ -40,8 +40,11 @@ from omo.binding.services.recovery import (
     DECLINE_PREFIX,
     RECOVERY_DAYS,
     answer_recovery,
+    check_policy_allows,
+    customers_by_phone,
     expire_recoveries,
     find_customer_by_phone,
+    recover_by_phone,
     request_recovery,
 )
 from omo.binding.services.replies import (
@@ -56,8 +59,12 @@ from omo.binding.services.scans import (
     answer_code_message,
     bind_via_liff,
 )
+from omo.binding.services.notices import notify_customer, store_team_notice, transfer_notice
 from omo.binding.services.transfers import (
     UNDO_DAYS,
+    UndoResult,
+    plan_spread,
+    spread_targets,
     transfer_bindings,
     undo_transfer,
 )
@@ -96,6 +103,15 @@ __all__ = [
     "link_target",
     "prefilled_message_url",
     "request_recovery",
+    "recover_by_phone",
+    "check_policy_allows",
+    "customers_by_phone",
+    "notify_customer",
+    "store_team_notice",
+    "transfer_notice",
+    "UndoResult",
+    "plan_spread",
+    "spread_targets",
     "transfer_bindings",
     "undo_transfer",
 ]
