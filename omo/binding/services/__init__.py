@@ -34,6 +34,7 @@ from omo.binding.services.codes import (
     prefilled_message_url,
 )
 from omo.binding.services.errors import BindingError
+from omo.binding.services.notices import notify_customer, store_team_notice, transfer_notice
 from omo.binding.services.policy import update_policy
 from omo.binding.services.recovery import (
     CONFIRM_PREFIX,
@@ -59,7 +60,6 @@ from omo.binding.services.scans import (
     answer_code_message,
     bind_via_liff,
 )
-from omo.binding.services.notices import notify_customer, store_team_notice, transfer_notice
 from omo.binding.services.transfers import (
     UNDO_DAYS,
     UndoResult,
