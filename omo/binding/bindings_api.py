@@ -4,7 +4,6 @@ GET  /bindings                          who is bound to whom (filters: staff, st
 POST /bindings/transfers                move a clerk's customers to a clerk, spread them, or to the store team
 GET  /bindings/transfers                transfer batches, newest first
 POST /bindings/transfers/{id}/undo      give the customers back (30 days)
-POST /bindings/recoveries               ask a customer found by phone to confirm a clerk
 
 Scope: a clerk's key sees only its own bindings; a store manager's key its store's (and transfers
 only its store's clerks); HQ keys the whole brand. Rules live in omo.binding.services.
@@ -21,7 +20,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from omo.binding import selectors, services
-from omo.binding.models import Binding, RecoveryRequest, Transfer
+from omo.binding.models import Binding, Transfer
 from omo.core.api import ErrorOut, PageParams, actor_of, allow, get_or_404, page
 from omo.core.audit import Actor
 from omo.staff.models import Store, User
@@ -120,19 +119,6 @@ class UndoOut(Schema):
     skipped_customer_ids: list[int] = Field(
         ..., description="bound anew since the transfer: left with their newer clerk"
     )
-
-
-class RecoveryIn(Schema):
-    phone: str = Field(..., max_length=40)
-    staff_id: int = Field(..., description="the clerk the customer is asked to confirm")
-
-
-class RecoveryOut(Schema):
-    id: int
-    customer_id: int
-    staff_id: int
-    status: str
-    expires_at: dt.datetime
 
 
 def binding_out(binding: Binding) -> dict[str, Any]:
@@ -268,23 +254,3 @@ def undo_transfer(request: HttpRequest, transfer_id: int, notify: bool = True):
         "restored_customer_ids": result.restored,
         "skipped_customer_ids": result.skipped,
     }
-
-
-@router.post("/bindings/recoveries", auth=allow("bindings.recover"), response={201: RecoveryOut, **ERRORS})
-def create_recovery(request: HttpRequest, data: RecoveryIn):
-    """Find the customer by phone and send them a LINE card to confirm the clerk (bound on their tap).
-    Refusals: `no_match`, `several_matches`, `bound_elsewhere` (binding policy), not on LINE."""
-    actor = actor_of(request)
-    recovery: RecoveryRequest = services.recover_by_phone(
-        data.phone, _staff(actor, data.staff_id), actor=actor
-    )
-    return Status(
-        201,
-        {
-            "id": recovery.pk,
-            "customer_id": recovery.customer_id,
-            "staff_id": recovery.clerk_id,
-            "status": recovery.status,
-            "expires_at": recovery.expires_at,
-        },
-    )

@@ -169,7 +169,10 @@ def request_recovery(clerk: User, customer: Customer, *, actor: Actor) -> Recove
     conversation = chat.side().line_conversation(actor.brand.pk, customer)
     if conversation is None:
         raise BindingError(
-            "customer", "this customer cannot be reached on LINE (not a friend or blocked)", status=409
+            "customer",
+            "this customer cannot be reached on LINE (not a friend or blocked)",
+            status=409,
+            code="not_on_line",
         )
     request = RecoveryRequest.objects.create(
         brand_id=actor.brand.pk,

@@ -51,19 +51,27 @@ def _check_manages(actor: Actor, clerk: User | None) -> User:
     if actor.role == Role.STORE_MANAGER and actor.store_id and clerk.store_id == actor.store_id:
         return clerk
     raise BindingError(
-        "actor", "only HQ admins and the clerk's store manager can transfer bindings", status=403
+        "actor",
+        "only HQ admins and the clerk's store manager can transfer bindings",
+        code="not_manager",
+        status=403,
     )
 
 
 def _check_target(actor: Actor, to_clerk: User, from_clerk: User) -> None:
     check_clerk(to_clerk, actor.brand.pk)
     if to_clerk.pk == from_clerk.pk:
-        raise BindingError("to_clerk", "cannot transfer to the same clerk")
+        raise BindingError("to_clerk", "cannot transfer to the same clerk", code="same_clerk")
     if to_clerk.role not in BINDABLE_ROLES:
-        raise BindingError("to_clerk", "customers can be bound only to clerks and store managers")
+        raise BindingError(
+            "to_clerk", "customers can be bound only to clerks and store managers", code="not_a_clerk"
+        )
     if actor.role != Role.HQ_ADMIN and to_clerk.store_id != actor.store_id:
         raise BindingError(
-            "to_clerk", "a store manager can transfer only to clerks of their own store", status=403
+            "to_clerk",
+            "a store manager can transfer only to clerks of their own store",
+            code="other_store",
+            status=403,
         )
 
 
@@ -113,12 +121,14 @@ def transfer_bindings(
     from_clerk = _check_manages(actor, from_clerk)
     if spread:
         if to_clerk is not None:
-            raise BindingError("to", "give either to_clerk or spread, not both")
+            raise BindingError("to", "give either to_clerk or spread, not both", code="one_target")
         to_store = to_store or from_clerk.store
         if to_store is None:
-            raise BindingError("to_store", "this clerk has no store: choose the store to spread over")
+            raise BindingError(
+                "to_store", "this clerk has no store: choose the store to spread over", code="no_store"
+            )
     elif (to_clerk is None) == (to_store is None):
-        raise BindingError("to", "give exactly one of to_clerk, to_store or spread")
+        raise BindingError("to", "give exactly one of to_clerk, to_store or spread", code="one_target")
     if to_clerk is not None:
         _check_target(actor, to_clerk, from_clerk)
     if to_store is not None:
@@ -126,7 +136,10 @@ def transfer_bindings(
             raise BindingError("to_store", "no such store in this brand", status=404)
         if actor.role != Role.HQ_ADMIN and to_store.pk != actor.store_id:
             raise BindingError(
-                "to_store", "a store manager can transfer only within their own store", status=403
+                "to_store",
+                "a store manager can transfer only within their own store",
+                code="other_store",
+                status=403,
             )
     at = at or timezone.now()
     bindings = list(
@@ -138,20 +151,30 @@ def transfer_bindings(
     if customer_ids is not None:
         wanted = {int(pk) for pk in customer_ids}
         if not wanted:
-            raise BindingError("customer_ids", "choose at least one customer, or leave the list out for all")
+            raise BindingError(
+                "customer_ids",
+                "choose at least one customer, or leave the list out for all",
+                code="no_customers_chosen",
+            )
         bindings = [b for b in bindings if b.customer_id in wanted]
         missing = wanted - {b.customer_id for b in bindings}
         if missing:
-            raise BindingError("customer_ids", f"not bound to this clerk: {sorted(missing)}")
+            raise BindingError(
+                "customer_ids", f"not bound to this clerk: {sorted(missing)}", code="not_bound"
+            )
     if not bindings:
-        raise BindingError("from_clerk", "this clerk has no bound customers to transfer", status=409)
+        raise BindingError(
+            "from_clerk", "this clerk has no bound customers to transfer", code="no_customers", status=409
+        )
     plan: list[User | None]
     if spread:
         assert to_store is not None
         targets = spread_targets(to_store, exclude=from_clerk)
         if not targets:
             raise BindingError(
-                "to_store", "this store has no other active clerk to spread the customers over"
+                "to_store",
+                "this store has no other active clerk to spread the customers over",
+                code="no_clerks",
             )
         plan = list(plan_spread(bindings, targets))
         mode = Transfer.Mode.SPREAD
@@ -232,12 +255,17 @@ def undo_transfer(
     transfer = found
     _check_manages(actor, transfer.from_clerk)
     if transfer.undone_at is not None:
-        raise BindingError("transfer", "this transfer was already undone", status=409)
+        raise BindingError("transfer", "this transfer was already undone", code="already_undone", status=409)
     if at > transfer.undo_until:
-        raise BindingError("transfer", f"a transfer can be undone for {UNDO_DAYS} days only", status=409)
+        raise BindingError(
+            "transfer", f"a transfer can be undone for {UNDO_DAYS} days only", code="undo_expired", status=409
+        )
     if not transfer.from_clerk.is_active:
         raise BindingError(
-            "transfer", "the original clerk has left; transfer to another clerk instead", status=409
+            "transfer",
+            "the original clerk has left; transfer to another clerk instead",
+            code="clerk_left",
+            status=409,
         )
     restored: list[Customer] = []
     skipped: list[int] = []
