@@ -334,7 +334,9 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
     transfer = binding_services.transfer_bindings(
         clerk, to_clerk=helper, actor=Actor(brand=brand, user=hq_admin, role="hq_admin"), notify=False
     )
-    binding_services.bind_customer(f.make_customer(brand, name=f"{SECRET} 仍綁定", phone="+886912000777"), clerk, source="manual")
+    binding_services.bind_customer(
+        f.make_customer(brand, name=f"{SECRET} 仍綁定", phone="+886912000777"), clerk, source="manual"
+    )
     return {
         "transfer": transfer.pk,
         "conversation": conversation.pk,

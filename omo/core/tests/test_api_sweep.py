@@ -140,7 +140,9 @@ def objects(brand, store, warehouse, hq_admin, api_key):
     tier = Tier.objects.create(brand=brand, name="銀卡", threshold=500000)
     inbox = Inbox.objects.create(brand=brand, platform="line", name="LINE", external_id="1000000001")
     leaving = f.make_user(brand, "sweep-leaving", role="clerk", store=store)
-    binding_services.bind_customer(f.make_customer(brand, name="轉移顧客", phone="+886933100200"), leaving, source="manual")
+    binding_services.bind_customer(
+        f.make_customer(brand, name="轉移顧客", phone="+886933100200"), leaving, source="manual"
+    )
     transfer = binding_services.transfer_bindings(
         leaving, to_store=store, actor=Actor(brand=brand, user=hq_admin, role="hq_admin"), notify=False
     )
