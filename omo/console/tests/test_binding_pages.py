@@ -201,8 +201,9 @@ def test_recovery_page_names_each_refusal(brand, manager, clerk, amei, customers
 
 
 def test_team_view_puts_overdue_conversations_first(
-    brand, store, other_store, manager, clerk, amei, hq_admin
+    brand, store, other_store, manager, clerk, amei, hq_admin, time_machine
 ):
+    time_machine.move_to(dt.datetime(2027, 3, 15, 15, 0, tzinfo=TAIPEI), tick=False)
     now = timezone.now()
     inbox = Inbox.objects.create(brand=brand, platform="webchat", name="web")
 
@@ -232,7 +233,8 @@ def test_team_view_puts_overdue_conversations_first(
     page = _as(manager).get("/console/inbox/team/").content.decode()
     order = [m for m in re.findall(r'data-conversation="(\d+)"', page)]
     assert order == [str(late.pk), str(soon.pk), str(calm.pk)]
-    assert "逾時 15 分鐘" in page and "剩 6 分鐘" in page and "高雄客" not in page
+    rows = page[page.index("data-team>") :]
+    assert "逾時 15 分鐘" in rows and "剩 6 分鐘" in rows and "高雄客" not in rows, rows
     assert 'data-overdue-count="1"' in page
     everyone = _as(hq_admin).get("/console/inbox/team/").content.decode()
     assert "高雄客" in everyone and 'data-overdue-count="2"' in everyone
