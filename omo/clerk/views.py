@@ -493,7 +493,7 @@ def _recovery_refusal(exc: binding_services.BindingError) -> str:
 def recovery(request: ClerkRequest) -> HttpResponse:
     """A customer whose scan failed: the clerk enters their phone and the customer confirms on LINE."""
     user = request.user
-    clerks = [user]
+    clerks: list[Any] = [user]
     if user.role == Role.STORE_MANAGER:
         clerks = list(
             visible_staff(_actor(request))

@@ -50,7 +50,7 @@ def customers_by_phone(actor_user: User | None, phone: str) -> list[Customer]:
     clean_phone, _ = customer_services.clean_contact(actor_user.brand, phone=phone)
     matches = {found.pk: found} if found is not None else {}
     for customer in Customer.objects.filter(
-        brand_id=actor_user.brand_id, phone=clean_phone, merged_into__isnull=True, erased_at__isnull=True
+        brand_id=actor_user.brand.pk, phone=clean_phone, merged_into__isnull=True, erased_at__isnull=True
     ).order_by("pk")[:10]:
         matches.setdefault(customer.pk, customer)
     return list(matches.values())

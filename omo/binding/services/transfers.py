@@ -77,11 +77,11 @@ def _check_target(actor: Actor, to_clerk: User, from_clerk: User) -> None:
 
 def spread_targets(store: Store, *, exclude: User | None = None) -> list[tuple[int, User]]:
     """The store's active clerks with their current number of bound customers, fewest first."""
-    clerks = (
-        User.objects.filter(brand_id=store.brand_id, store=store, role=Role.CLERK, is_active=True)
-        .exclude(pk=getattr(exclude, "pk", None))
-        .annotate(bound=Count("bindings", filter=Q(bindings__ended_at__isnull=True)))
-        .order_by("bound", "pk")
+    clerks = User.objects.filter(brand_id=store.brand_id, store=store, role=Role.CLERK, is_active=True)
+    if exclude is not None:
+        clerks = clerks.exclude(pk=exclude.pk)
+    clerks = clerks.annotate(bound=Count("bindings", filter=Q(bindings__ended_at__isnull=True))).order_by(
+        "bound", "pk"
     )
     return [(clerk.bound, clerk) for clerk in clerks]
 
