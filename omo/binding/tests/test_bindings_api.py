@@ -8,6 +8,7 @@ import pytest
 
 from omo.binding import selectors, services
 from omo.binding.models import Transfer
+from omo.core.audit import Actor
 from omo.core.models import AuditLog
 from omo.testing import factories as f
 from omo.testing.clock import TAIPEI
@@ -42,7 +43,7 @@ def test_bindings_are_filtered_and_scoped_by_the_keys_role(brand, store, clerk, 
     assert [(row["staff_id"], row["active"], row["source"]) for row in by_customer] == [
         (lin.pk, True, "manual")
     ]
-    services.end_binding(selectors.current_binding(customers["丁"]), actor=services_actor(brand))
+    services.end_binding(selectors.current_binding(customers["丁"]), actor=Actor.system(brand))
     assert api.get("/api/v1/bindings", active="false").json()["total"] == 1
     assert api.get("/api/v1/bindings", active="true").json()["total"] == 3
 
@@ -52,12 +53,6 @@ def test_bindings_are_filtered_and_scoped_by_the_keys_role(brand, store, clerk, 
     manager_key = f.ApiClient(f.make_api_key(brand, role="store_manager", store=store))
     assert names(manager_key.get("/api/v1/bindings")) == ["clerk", "clerk", "阿美"]
     assert other_api.get("/api/v1/bindings").json()["total"] == 0
-
-
-def services_actor(brand):
-    from omo.core.audit import Actor
-
-    return Actor.system(brand)
 
 
 def test_transfer_spread_list_and_undo_over_the_api(brand, store, clerk, api, shop):
