@@ -17,6 +17,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from omo.attribution.api import router as attribution_router
 from omo.binding.api import router as binding_router
+from omo.binding.bindings_api import router as bindings_router
 from omo.catalog.api import router as catalog_router
 from omo.commerce.api import router as commerce_router
 from omo.core.api import BearerKey
@@ -136,6 +137,7 @@ for router in (
     loyalty_router,
     platforms_router,
     tracking_router,
+    bindings_router,
 ):
     api.add_router("", router)
 # the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)

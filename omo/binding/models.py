@@ -79,8 +79,15 @@ class Binding(BrandScoped):
 
 
 class Transfer(BrandScoped):
-    """A move of one or all of a clerk's customers to another clerk (or the store), undoable for 30 days."""
+    """A move of one or all of a clerk's customers to another clerk, spread over a store's clerks, or
+    to the store team; undoable for 30 days."""
 
+    class Mode(models.TextChoices):
+        CLERK = "clerk", _("轉給一位店員")
+        SPREAD = "spread", _("平均分配給門市店員")
+        STORE = "store", _("交給門市團隊")
+
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.CLERK)
     from_clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     to_clerk = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -96,9 +103,17 @@ class Transfer(BrandScoped):
     created_at = models.DateTimeField(auto_now_add=True)
     undo_until = models.DateTimeField()
     undone_at = models.DateTimeField(null=True, blank=True)
+    notified = models.PositiveIntegerField(default=0, help_text="customers told of their new clerk in chat")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"transfer {self.pk}"
+
+    @property
+    def customer_count(self) -> int:
+        return len(self.moved_bindings or [])
 
 
 class RecoveryRequest(BrandScoped):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from omo.binding.models import Binding, BindingPolicy, ClerkCode
+from omo.binding.models import Binding, BindingPolicy, ClerkCode, Transfer
 from omo.core.access import Scope
 from omo.core.audit import Actor
 from omo.customers.models import Customer
@@ -142,3 +142,39 @@ def customer_connection(actor: Actor) -> Q | None:
         bound_here = Binding.objects.filter(here, brand_id=actor.brand.pk, ended_at__isnull=True)
         return Q(pk__in=bound_here.values("customer_id"))
     return None
+
+
+def visible_bindings(actor: Actor) -> QuerySet[Binding]:
+    """The brand's bindings (open and ended) this actor may see: HQ all; a store manager those of
+    their store (made there, or of a clerk who works there now); a clerk (or a clerk's key) their own."""
+    bindings = Binding.objects.filter(brand_id=actor.brand.pk)
+    if actor.scope == Scope.BRAND:
+        return bindings
+    if actor.scope == Scope.STORE and actor.store_id:
+        return bindings.filter(Q(store_id=actor.store_id) | Q(clerk__store_id=actor.store_id))
+    if actor.scope == Scope.OWN and actor.user_id:
+        return bindings.filter(clerk_id=actor.user_id)
+    return bindings.none()
+
+
+def visible_transfers(actor: Actor) -> QuerySet[Transfer]:
+    """Transfer batches this actor may see and undo: HQ all; a store manager those of their own
+    store's clerks; nobody else."""
+    transfers = Transfer.objects.filter(brand_id=actor.brand.pk).select_related(
+        "from_clerk", "to_clerk", "to_store", "actor"
+    )
+    if actor.scope == Scope.BRAND:
+        return transfers
+    if actor.scope == Scope.STORE and actor.store_id:
+        return transfers.filter(from_clerk__store_id=actor.store_id)
+    return transfers.none()
+
+
+def bound_counts(clerk_ids: list[int], brand_id: int) -> dict[int, int]:
+    """Open bindings per clerk (for rosters and the transfer form)."""
+    rows = (
+        Binding.objects.filter(brand_id=brand_id, clerk_id__in=clerk_ids, ended_at__isnull=True)
+        .values("clerk_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["clerk_id"]: row["n"] for row in rows}

@@ -23,6 +23,7 @@ urlpatterns = [
     path("c/<int:conversation_id>/cart", views.send_cart, name="cart"),
     path("products.json", views.product_search, name="products"),
     path("qr/", views.my_qr, name="qr"),
+    path("recovery/", views.recovery, name="recovery"),
     path("customers/", views.my_customers, name="customers"),
     path("customers/<int:customer_id>/", views.customer_detail, name="customer"),
     path("sales/", views.my_sales, name="sales"),

@@ -47,6 +47,7 @@ from omo.loyalty.models import LoyaltyAccount
 from omo.staff.actors import actor_for_request
 from omo.staff.requests import StaffRequest
 from omo.staff.roles import Role
+from omo.staff.selectors import visible_staff
 from omo.tracking import timeline
 
 CLERK_APP_ROLES = frozenset({Role.CLERK, Role.STORE_MANAGER})
@@ -462,3 +463,59 @@ def statement_csv(request: ClerkRequest) -> HttpResponse:
         f'attachment; filename="commission-{request.user.username}-{month:%Y-%m}.csv"'
     )
     return response
+
+
+# --- binding recovery by phone -----------------------------------------------------------------------
+
+RECOVERY_REFUSALS = {
+    "no_match": "找不到使用這個手機號碼的顧客。No customer has this phone number.",
+    "several_matches": "有多位顧客使用這個手機號碼，請總部先合併顧客資料。Several customers share this number; HQ must merge them first.",
+    "bound_elsewhere": "這位顧客已綁定 {clerk}，依品牌的綁定規則不能改綁；請店長轉移綁定。"
+    "This customer is bound to {clerk}; ask your store manager to transfer them.",
+    "already_bound": "這位顧客已經綁定這位店員。This customer is already bound to this clerk.",
+    "not_on_line": "這位顧客沒有加入 LINE 官方帳號好友（或已封鎖）。The customer does not follow the LINE account.",
+}
+
+
+def _recovery_refusal(exc: binding_services.BindingError) -> str:
+    known = RECOVERY_REFUSALS.get(exc.code)
+    if known is not None:
+        return known.format(clerk=exc.extra.get("clerk", ""))
+    if exc.field == "phone":
+        return "請輸入正確的手機號碼，例如 0912-345-678。Enter a valid mobile number."
+    if exc.status == 403:
+        return "您只能為自己（店長：自己門市的店員）送出綁定確認。You may ask only for yourself or your store's clerks."
+    return "找不到這位店員。No such clerk."
+
+
+@never_cache
+@clerk_view
+def recovery(request: ClerkRequest) -> HttpResponse:
+    """A customer whose scan failed: the clerk enters their phone and the customer confirms on LINE."""
+    user = request.user
+    clerks: list[Any] = [user]
+    if user.role == Role.STORE_MANAGER:
+        clerks = list(
+            visible_staff(_actor(request))
+            .filter(is_active=True, role__in=[Role.CLERK, Role.STORE_MANAGER])
+            .order_by("display_name", "username")
+        )
+    context: dict[str, Any] = {"tab": "qr", "clerks": clerks, "phone": "", "chosen": user.pk}
+    if request.method == "POST":
+        phone = (request.POST.get("phone") or "").strip()[:40]
+        try:
+            chosen = int(request.POST.get("clerk") or user.pk)
+        except ValueError:
+            chosen = 0
+        clerk = next((c for c in clerks if c.pk == chosen), None)
+        context.update(phone=phone, chosen=chosen)
+        if clerk is None:
+            context["error"] = "請選擇店員。Choose a clerk."
+            return render(request, "clerk/recovery.html", context, status=422)
+        try:
+            sent = binding_services.recover_by_phone(phone, clerk, actor=_actor(request))
+        except binding_services.BindingError as exc:
+            context["error"] = _recovery_refusal(exc)
+            return render(request, "clerk/recovery.html", context, status=exc.status)
+        context.update(sent=sent, phone="")
+    return render(request, "clerk/recovery.html", context)

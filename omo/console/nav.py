@@ -54,6 +54,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 "console:inbox",
                 active_for=("console:inbox_conversation",),
             ),
+            NavItem(pgettext_lazy("console nav", "團隊對話"), "console:inbox_team"),
             NavItem(pgettext_lazy("console nav", "班表"), "console:inbox_roster"),
             NavItem(
                 pgettext_lazy("console nav", "快速回覆"),
@@ -87,6 +88,12 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 "console:merge_queue",
                 active_for=("console:merge_history",),
             ),
+            NavItem(
+                pgettext_lazy("console nav", "綁定轉移紀錄"),
+                "console:binding_transfers",
+                active_for=("console:staff_transfer",),
+            ),
+            NavItem(pgettext_lazy("console nav", "以手機號碼綁定"), "console:binding_recovery"),
             NavItem(pgettext_lazy("console nav", "分眾"), "console:segments"),
         ),
     ),

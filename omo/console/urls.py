@@ -6,6 +6,7 @@ from django.urls import path
 
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 from omo.console.views import catalog_edit as catalog_edit_views
+from omo.console.views import bindings as binding_views
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import platform_accounts as platform_account_views
@@ -19,6 +20,7 @@ from omo.console.views.inbox import canned as canned_views
 from omo.console.views.inbox import conversation as conversation_views
 from omo.console.views.inbox import listing as inbox_list_views
 from omo.console.views.inbox import roster as roster_views
+from omo.console.views.inbox import team as team_views
 
 app_name = "console"
 
@@ -34,6 +36,7 @@ urlpatterns = [
     path("inbox/<int:pk>/labels/", conversation_views.conversation_labels, name="inbox_labels"),
     path("inbox/<int:pk>/assign/", conversation_views.conversation_assign, name="inbox_assign"),
     path("inbox/<int:pk>/status/", conversation_views.conversation_status, name="inbox_status"),
+    path("inbox/team/", team_views.team, name="inbox_team"),
     path("inbox/roster/", roster_views.roster, name="inbox_roster"),
     path("inbox/roster/import/", roster_views.roster_import, name="inbox_roster_import"),
     path("inbox/roster/<int:pk>/delete/", roster_views.shift_delete, name="inbox_shift_delete"),
@@ -89,6 +92,10 @@ urlpatterns = [
     path("settings/staff/", brand_settings.staff_list, name="staff"),
     path("settings/staff/new/", staff_settings_views.staff_create, name="staff_create"),
     path("settings/staff/<int:pk>/", staff_settings_views.staff_edit, name="staff_edit"),
+    path("settings/staff/<int:pk>/transfer/", binding_views.staff_transfer, name="staff_transfer"),
+    path("bindings/transfers/", binding_views.transfer_list, name="binding_transfers"),
+    path("bindings/transfers/<int:pk>/undo/", binding_views.transfer_undo, name="binding_transfer_undo"),
+    path("bindings/recovery/", binding_views.recovery, name="binding_recovery"),
     path("settings/api-keys/", brand_settings.api_key_list, name="api_keys"),
     path("settings/api-keys/new/", brand_settings.api_key_create, name="api_key_create"),
     path("settings/api-keys/<int:pk>/revoke/", brand_settings.api_key_revoke, name="api_key_revoke"),

@@ -52,6 +52,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "staff.read": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     # a store manager only for the clerks of their own store (omo/staff/services.py)
     "staff.write": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
+    # bindings (omo/binding): read (scope narrows to the store's or the clerk's own), transfer a
+    # clerk's customers (a store manager: their own store's clerks), ask a customer found by phone
+    # to confirm a clerk (a clerk: for themselves; a store manager: for their store's clerks)
+    "bindings.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "bindings.transfer": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
+    "bindings.recover": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "apikeys.manage": frozenset({Role.HQ_ADMIN}),
     "tracking.sources": frozenset({Role.HQ_ADMIN}),  # write keys for /v1/* (omo/tracking/api.py)
     "audit.read": frozenset({Role.HQ_ADMIN}),

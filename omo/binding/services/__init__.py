@@ -34,14 +34,18 @@ from omo.binding.services.codes import (
     prefilled_message_url,
 )
 from omo.binding.services.errors import BindingError
+from omo.binding.services.notices import notify_customer, store_team_notice, transfer_notice
 from omo.binding.services.policy import update_policy
 from omo.binding.services.recovery import (
     CONFIRM_PREFIX,
     DECLINE_PREFIX,
     RECOVERY_DAYS,
     answer_recovery,
+    check_policy_allows,
+    customers_by_phone,
     expire_recoveries,
     find_customer_by_phone,
+    recover_by_phone,
     request_recovery,
 )
 from omo.binding.services.replies import (
@@ -58,6 +62,9 @@ from omo.binding.services.scans import (
 )
 from omo.binding.services.transfers import (
     UNDO_DAYS,
+    UndoResult,
+    plan_spread,
+    spread_targets,
     transfer_bindings,
     undo_transfer,
 )
@@ -96,6 +103,15 @@ __all__ = [
     "link_target",
     "prefilled_message_url",
     "request_recovery",
+    "recover_by_phone",
+    "check_policy_allows",
+    "customers_by_phone",
+    "notify_customer",
+    "store_team_notice",
+    "transfer_notice",
+    "UndoResult",
+    "plan_spread",
+    "spread_targets",
     "transfer_bindings",
     "undo_transfer",
 ]

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from omo.binding import chat, selectors
-from omo.binding.models import Binding, RecoveryRequest
+from omo.binding.models import Binding, BindingPolicy, RecoveryRequest
 from omo.binding.services.bindings import bind_customer, check_clerk, hand_to_store
 from omo.binding.services.errors import BindingError
 from omo.binding.services.replies import Answer, customer_message, departed_message
@@ -20,6 +20,7 @@ from omo.core.audit import Actor
 from omo.customers import services as customer_services
 from omo.customers.models import Customer
 from omo.staff.models import User
+from omo.staff.roles import Role
 
 RECOVERY_DAYS = 7
 CONFIRM_PREFIX = "bind:confirm:"
@@ -37,6 +38,83 @@ def find_customer_by_phone(actor_user: User | None, phone: str) -> Customer | No
     if not clean_phone:
         raise BindingError("phone", "enter a mobile number")
     return customer_services.find_customer(actor_user.brand, phone=clean_phone)
+
+
+def customers_by_phone(actor_user: User | None, phone: str) -> list[Customer]:
+    """Every live customer of the brand known by this phone: as an identifier, or on the profile.
+
+    More than one means duplicate profiles that HQ should merge first. Bad numbers raise
+    BindingError("phone")."""
+    found = find_customer_by_phone(actor_user, phone)
+    assert actor_user is not None and actor_user.brand is not None  # checked by find_customer_by_phone
+    clean_phone, _ = customer_services.clean_contact(actor_user.brand, phone=phone)
+    matches = {found.pk: found} if found is not None else {}
+    for customer in Customer.objects.filter(
+        brand_id=actor_user.brand.pk, phone=clean_phone, merged_into__isnull=True, erased_at__isnull=True
+    ).order_by("pk")[:10]:
+        matches.setdefault(customer.pk, customer)
+    return list(matches.values())
+
+
+def check_policy_allows(customer: Customer, clerk: User, *, at: dt.datetime | None = None) -> None:
+    """BindingError (409) when the brand's binding policy keeps the customer with another active clerk.
+
+    first_keeps: a customer bound to an active clerk stays; locked_days: stays until the lock ends;
+    latest_wins: the customer may move (they still confirm it themselves).
+    """
+    current = selectors.current_binding(customer)
+    if current is None or not current.clerk.is_active:
+        return
+    if current.clerk_id == clerk.pk:
+        raise BindingError(
+            "customer", "this customer is already bound to this clerk", status=409, code="already_bound"
+        )
+    policy = selectors.policy_for(customer.brand_id)
+    if policy.rule == BindingPolicy.Rule.LATEST_WINS:
+        return
+    if policy.rule == BindingPolicy.Rule.LOCKED_DAYS:
+        until = current.started_at + dt.timedelta(days=policy.lock_days)
+        if (at or timezone.now()) >= until:
+            return
+        raise BindingError(
+            "customer",
+            f"this customer is bound to {current.clerk} until {timezone.localtime(until).date().isoformat()} "
+            "(binding policy: locked period); ask the store manager to transfer them",
+            status=409,
+            code="bound_elsewhere",
+            clerk=str(current.clerk),
+            locked_until=until.isoformat(),
+        )
+    raise BindingError(
+        "customer",
+        f"this customer is bound to {current.clerk} (binding policy: first clerk keeps); "
+        "ask the store manager to transfer them",
+        status=409,
+        code="bound_elsewhere",
+        clerk=str(current.clerk),
+    )
+
+
+def recover_by_phone(phone: str, clerk: User | None, *, actor: Actor) -> RecoveryRequest:
+    """A store's staff enter the customer's phone and the clerk: find the one customer and send them
+    the confirmation card (request_recovery). Named refusals: no match, several matches, already
+    bound under the policy, not reachable on LINE."""
+    if clerk is None or clerk.brand_id != actor.brand.pk:
+        raise BindingError("clerk", "no such clerk in this brand", status=404)
+    matches = customers_by_phone(actor.user or clerk, phone)
+    if not matches:
+        raise BindingError(
+            "phone", "no customer of this brand has this phone number", status=404, code="no_match"
+        )
+    if len(matches) > 1:
+        raise BindingError(
+            "phone",
+            f"{len(matches)} customers share this phone number; merge them first",
+            status=409,
+            code="several_matches",
+            customer_ids=[c.pk for c in matches],
+        )
+    return request_recovery(clerk, matches[0], actor=actor)
 
 
 def _recovery_card(clerk: User, token: str) -> dict[str, Any]:
@@ -79,16 +157,23 @@ def request_recovery(clerk: User, customer: Customer, *, actor: Actor) -> Recove
     check_clerk(clerk, actor.brand.pk)
     if customer is None or customer.brand_id != actor.brand.pk:
         raise BindingError("customer", "no such customer in this brand", status=404)
-    if actor.user is not None and actor.user.role == "clerk" and actor.user.pk != clerk.pk:
+    if actor.role == Role.CLERK and actor.user_id != clerk.pk:
         raise BindingError("clerk", "a clerk can ask only for themselves", status=403)
+    if actor.role == Role.STORE_MANAGER and clerk.store_id != actor.store_id:
+        raise BindingError(
+            "clerk", "a store manager can ask only for the clerks of their own store", status=403
+        )
+    if clerk.role not in (Role.CLERK, Role.STORE_MANAGER):
+        raise BindingError("clerk", "customers can be bound only to clerks and store managers")
+    check_policy_allows(customer, clerk)
     conversation = chat.side().line_conversation(actor.brand.pk, customer)
     if conversation is None:
         raise BindingError(
-            "customer", "this customer cannot be reached on LINE (not a friend or blocked)", status=409
+            "customer",
+            "this customer cannot be reached on LINE (not a friend or blocked)",
+            status=409,
+            code="not_on_line",
         )
-    current = selectors.current_binding(customer)
-    if current is not None and current.clerk_id == clerk.pk:
-        raise BindingError("customer", "this customer is already bound to this clerk", status=409)
     request = RecoveryRequest.objects.create(
         brand_id=actor.brand.pk,
         clerk=clerk,

@@ -46,8 +46,8 @@ def test_transfer_one_customer_to_another_clerk_and_undo(brand, clerk, clerk2, m
     assert selectors.current_binding(second).clerk == clerk
     log = AuditLog.objects.get(action="binding.transferred")
     assert log.detail["customers"] == [first.pk] and log.actor_user == manager
-    restored = services.undo_transfer(transfer, actor=actor_of(manager))
-    assert restored == [first.pk]
+    result = services.undo_transfer(transfer, actor=actor_of(manager))
+    assert (result.restored, result.skipped) == ([first.pk], [])
     assert selectors.current_binding(first).clerk == clerk
     assert AuditLog.objects.filter(action="binding.transfer_undone").count() == 1
     with pytest.raises(services.BindingError, match="already undone"):
@@ -60,8 +60,8 @@ def test_transfer_all_to_the_store_routes_conversations_to_the_store_team(brand,
     assert Binding.objects.filter(ended_at__isnull=True).count() == 0
     assert len(transfer.moved_bindings) == 3 and all(new is None for _, new in transfer.moved_bindings)
     assert all(selectors.current_binding(c) is None for c in customers)
-    restored = services.undo_transfer(transfer, actor=actor_of(hq_admin))
-    assert sorted(restored) == sorted(c.pk for c in customers)
+    result = services.undo_transfer(transfer, actor=actor_of(hq_admin))
+    assert sorted(result.restored) == sorted(c.pk for c in customers)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_undo_leaves_customers_who_rebound_since(brand, clerk, clerk2, hq_admin)
     (customer,) = bound(brand, clerk, 1)
     transfer = services.transfer_bindings(clerk, to_clerk=clerk2, actor=actor_of(hq_admin))
     services.bind_customer(customer, third, source="liff")
-    assert services.undo_transfer(transfer, actor=actor_of(hq_admin)) == []
+    assert services.undo_transfer(transfer, actor=actor_of(hq_admin)).skipped == [customer.pk]
     assert selectors.current_binding(customer).clerk == third
 
 

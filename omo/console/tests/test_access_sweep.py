@@ -32,6 +32,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from omo.binding import services as binding_services
 from omo.catalog.models import ProductImage
 from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
@@ -99,6 +100,8 @@ FILL: dict[str, dict[str, str]] = {
     "console:tracking_source_revoke": {"pk": "tracking_source"},
     "console:store_edit": {"pk": "store"},
     "console:staff_edit": {"pk": "staff_member"},
+    "console:staff_transfer": {"pk": "staff_member"},
+    "console:binding_transfer_undo": {"pk": "transfer"},
     "console:shopify_detail": {"pk": "shopify"},
     "console:shopify_sync": {"pk": "shopify"},
     "console:shopify_retry": {"pk": "shopify"},
@@ -331,7 +334,17 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         topic="order.attributed",
         body=f'{{"n": "{SECRET}"}}',
     )
+    bound = f.make_customer(brand, name=f"{SECRET} 綁定顧客", phone="+886912000666")
+    binding_services.bind_customer(bound, clerk, source="manual")
+    helper = f.make_user(brand, "sweep-second", role="clerk", store=store)
+    transfer = binding_services.transfer_bindings(
+        clerk, to_clerk=helper, actor=Actor(brand=brand, user=hq_admin, role="hq_admin"), notify=False
+    )
+    binding_services.bind_customer(
+        f.make_customer(brand, name=f"{SECRET} 仍綁定", phone="+886912000777"), clerk, source="manual"
+    )
     return {
+        "transfer": transfer.pk,
         "conversation": conversation.pk,
         "message": message.pk,
         "shift": shift.pk,
@@ -429,6 +442,12 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "privacy_request": _model("connectors.PrivacyRequest")
         .objects.get(pk=objects["privacy_request"])
         .status,
+        "transfer_undone": _model("binding.Transfer").objects.get(pk=objects["transfer"]).undone_at,
+        "open_bindings": sorted(
+            _model("binding.Binding")
+            .objects.filter(ended_at__isnull=True)
+            .values_list("customer_id", "clerk_id")
+        ),
     }
 
 

@@ -238,14 +238,31 @@ def staff_edit(request: ConsoleRequest, pk: int) -> HttpResponse:
             changes["store_id"] = data["store"].pk if data["store"] else None
         if data["password"]:
             changes["password"] = data["password"]
+        was_active = member.is_active
         try:
             services.update_staff(member, actor=actor_for(request), **changes)
         except DomainError as exc:
             _apply(form, exc)
         else:
             messages.success(request, pgettext("console", "已更新員工「%(name)s」。") % {"name": member})
+            still_bound = bound_bindings(member).count() if member.role == Role.CLERK else 0
+            if was_active and not member.is_active and still_bound and request.user.can("bindings.transfer"):
+                # A departing clerk's customers would wait on nobody: send the manager to move them.
+                messages.warning(
+                    request,
+                    pgettext("console", "%(name)s 已停用，仍綁定 %(n)s 位顧客，請轉移給其他店員。")
+                    % {"name": member, "n": still_bound},
+                )
+                return redirect("console:staff_transfer", pk=member.pk)
             return redirect("console:staff")
     bound = bound_bindings(member).count() if member.role == Role.CLERK else 0
     return render_page(
-        request, "console/settings/staff_form.html", {"form": form, "member": member, "bound": bound}
+        request,
+        "console/settings/staff_form.html",
+        {
+            "form": form,
+            "member": member,
+            "bound": bound,
+            "may_transfer": bound > 0 and request.user.can("bindings.transfer"),
+        },
     )

@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from config.api import api as omo_api
+from omo.binding import services as binding_services
 from omo.catalog.models import ProductImage
 from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
@@ -138,7 +139,15 @@ def objects(brand, store, warehouse, hq_admin, api_key):
     job = ImportJob.objects.create(brand=brand, kind="stock", content="sku,location_code,on_hand\n")
     tier = Tier.objects.create(brand=brand, name="銀卡", threshold=500000)
     inbox = Inbox.objects.create(brand=brand, platform="line", name="LINE", external_id="1000000001")
+    leaving = f.make_user(brand, "sweep-leaving", role="clerk", store=store)
+    binding_services.bind_customer(
+        f.make_customer(brand, name="轉移顧客", phone="+886933100200"), leaving, source="manual"
+    )
+    transfer = binding_services.transfer_bindings(
+        leaving, to_store=store, actor=Actor(brand=brand, user=hq_admin, role="hq_admin"), notify=False
+    )
     return {
+        "transfer_id": transfer.pk,
         "order_id": order.pk,
         "customer_id": customer.pk,
         "product_id": product.pk,
