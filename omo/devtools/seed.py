@@ -70,6 +70,7 @@ from omo.devtools.seed_load import (
     load_in_workers,
 )
 from omo.devtools.seed_plan import DAY, TAIPEI, StreamPlan
+from omo.devtools.seed_story import DemoStory
 from omo.devtools.seed_tables import STREAMED, purge_brand
 from omo.loyalty.models import (
     CouponCode,
@@ -90,6 +91,7 @@ class SeedReport:
     seconds: float = 0.0
     workers: int = 1
     counts: dict[str, int] = field(default_factory=dict)
+    story_customer: str = ""
 
 
 class DemoSeeder(DemoBrandSetup):
@@ -207,9 +209,18 @@ class DemoSeeder(DemoBrandSetup):
             self._create_loyalty()
         loaded = self._stream_customers(fast=fast)
         self._finish(loaded)
+        story = DemoStory(
+            self.brand,
+            seed=self.seed,
+            today=self.today,
+            now_t=self.now_t,
+            size_name=self.size.name,
+            log=self.log,
+        ).run()
         report.seconds = round(time.perf_counter() - started, 2)
         report.workers = loaded.workers
-        report.counts = self._counts(loaded)
+        report.counts = {**self._counts(loaded), **story.counts()}
+        report.story_customer = story.story_customer
         return report
 
     # -- fixed parts (small; through the ORM) --------------------------------------------------------------
