@@ -318,7 +318,7 @@ def test_the_command_outside_a_transaction_writes_from_its_writer_thread_or_work
     on PostgreSQL, a writer thread on SQLite)."""
     call_command("seed", "--demo", "--size", "tiny", "--today", "2026-05-01", "--no-progress")
     brand = seeding.demo_brand()
-    assert Customer.objects.filter(brand=brand).count() == 200
+    assert Customer.objects.filter(brand=brand).exclude(member_number="").count() == 200
     accounts = LoyaltyAccount.objects.filter(brand=brand).aggregate(s=Sum("balance"))["s"]
     assert accounts == PointsEntry.objects.filter(brand=brand).aggregate(s=Sum("delta"))["s"]
 
