@@ -31,7 +31,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -52,6 +52,9 @@ from omo.inbox import ingest, routing
 from omo.inbox.models import Conversation, Inbox, Message
 from omo.staff.actors import actor_for_user
 from omo.staff.models import Shift, Store, User
+
+if TYPE_CHECKING:
+    from omo.staff.requests import BrandStaff
 
 # The customer the phone simulator plays: a LINE user id (U + 32 hex digits) fixed for the demo.
 STORY_LINE_USER = "U" + "0de30" * 6 + "de"
@@ -118,10 +121,13 @@ def roster_rows(brand: Brand, first: dt.date, last: dt.date) -> list[Shift]:
     position: dict[int, int] = defaultdict(int)
     rows = []
     for clerk in clerks:
-        index = position[clerk.store_id]
-        position[clerk.store_id] += 1
+        store_id = clerk.store_id
+        if store_id is None:
+            continue
+        index = position[store_id]
+        position[store_id] += 1
         off = set() if clerk.username == STORY_CLERK else _off_days(index)
-        hours = stores[clerk.store_id].opening_hours or {}
+        hours = stores[store_id].opening_hours or {}
         day = first
         while day <= last:
             if day.weekday() not in off and (clerk.pk, day) not in taken:
@@ -133,7 +139,7 @@ def roster_rows(brand: Brand, first: dt.date, last: dt.date) -> list[Shift]:
                             Shift(
                                 brand=brand,
                                 staff=clerk,
-                                store_id=clerk.store_id,
+                                store_id=store_id,
                                 starts_at=starts,
                                 ends_at=ends,
                             )
@@ -186,7 +192,7 @@ class DemoStory:
 
     def run(self) -> StoryReport:
         self.admin = User.objects.get(brand=self.brand, username="admin")
-        self.admin_actor = actor_for_user(self.admin)
+        self.admin_actor = actor_for_user(cast("BrandStaff", self.admin))
         started = time.perf_counter()
         with transaction.atomic():
             self._bind()
@@ -211,7 +217,8 @@ class DemoStory:
         clerks = list(User.objects.filter(brand=self.brand, role="clerk").order_by("id"))
         by_store: dict[int, list[User]] = defaultdict(list)
         for clerk in clerks:
-            by_store[clerk.store_id].append(clerk)
+            if clerk.store_id is not None:
+                by_store[clerk.store_id].append(clerk)
             clerk_code_for(clerk)  # every clerk has a QR code ready
         # Uneven popularity: per store a Zipf-like weight over the clerks in a shuffled order; the
         # demo clerk leads the first store's list so the clerk app has plenty to show.
@@ -296,7 +303,7 @@ class DemoStory:
             placed_t = int(placed.timestamp())
             if placed_t - 3 * 86400 < started or rng.random() >= 0.5:
                 continue
-            product_id = first_product.get(order_id)
+            product_id = first_product.get(order_id, 0)
             if product_id not in products:
                 product_id = product_ids[int(rng.random() * len(product_ids))]
             click_t = placed_t - 600 - int(rng.random() * 2 * 86400)
@@ -418,8 +425,12 @@ class DemoStory:
             chats.append((story_id, STORY_LINE_USER))
         # Others waiting: a few bound customers of every store, and a few unbound ones (HQ's).
         per_store: dict[int, list[int]] = defaultdict(list)
-        for cid, (_, store_id, _) in sorted(self.binding_of.items()):
-            if cid != story_id and len(per_store[store_id]) < 3:
+        for cid, (clerk_id, store_id, _) in sorted(self.binding_of.items()):
+            if cid == story_id:
+                continue
+            if clerk_id == story_clerk.pk and len(per_store[-1]) < 4:
+                per_store[-1].append(cid)  # the demo clerk's own waiting customers
+            elif clerk_id != story_clerk.pk and len(per_store[store_id]) < 3:
                 per_store[store_id].append(cid)
         unbound = list(
             Customer.objects.filter(brand=self.brand).exclude(pk__in=self._bound_ids()).order_by("id")[:40]
@@ -538,7 +549,7 @@ class DemoStory:
             .exclude(phone="")
             .order_by("-id")[:5]
         )
-        pairs = []
+        pairs: list[tuple[int, int, str, str, str]] = []
         for number, member in enumerate(members):
             twin = customer_services.create_customer(
                 self.brand, actor=None, name=member.name, source="line", notes="LINE 上自稱會員"
