@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -57,6 +59,23 @@ def _first_link(path: str, selector: str) -> Callable[[Any, str], None]:
     return open_
 
 
+DATABASE: dict[str, Path] = {}  # "sqlite": the demo's database file, set by main()
+
+
+def _credited_order(page: Any, base: str) -> None:
+    """A paid order credited to a clerk for a product-card click: the page shows who and why, and
+    the actions left (fulfil, refund)."""
+    with sqlite3.connect(DATABASE["sqlite"]) as db:
+        row = db.execute(
+            "SELECT a.order_id FROM attribution_attribution a JOIN commerce_order o ON o.id = a.order_id "
+            "WHERE a.rule = 'link_click' AND a.clerk_id IS NOT NULL AND o.status = 'paid' "
+            "ORDER BY o.placed_at DESC LIMIT 1"
+        ).fetchone()
+    if row is None:
+        sys.exit("the demo has no paid order credited for a card click")
+    page.goto(f"{base}/console/orders/{row[0]}/", wait_until="networkidle")
+
+
 def _simulator(page: Any, base: str) -> None:
     page.goto(base + "/dev/simulator/", wait_until="networkidle")
     if page.locator("[data-testid=sim-play]").count():
@@ -82,7 +101,7 @@ SHOTS = (
         "order-detail",
         "admin",
         False,
-        _first_link("/console/orders/?status=paid", "td a[href^='/console/orders/']"),
+        _credited_order,
     ),
     Shot("rules-binding", "admin", False, _go("/console/settings/binding/")),
     Shot("phone-simulator", "", False, _simulator),
@@ -179,6 +198,7 @@ def main() -> None:
     if not subprocess.run(["fc-list", ":lang=zh-tw"], capture_output=True, text=True).stdout.strip():
         sys.exit("no Traditional Chinese font: apt-get install fonts-noto-cjk (the pages would show boxes)")
     var_dir = args.keep_data or tempfile.mkdtemp(prefix="omo-screenshots-")
+    DATABASE["sqlite"] = Path(var_dir) / "omo.sqlite3"
     port, standin = _free_port(), _free_port()
     env = {
         key: value
@@ -212,6 +232,8 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 demo.kill()
                 demo.wait()
+        if not args.keep_data:
+            shutil.rmtree(var_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

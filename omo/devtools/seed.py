@@ -70,7 +70,7 @@ from omo.devtools.seed_load import (
     load_in_workers,
 )
 from omo.devtools.seed_plan import DAY, TAIPEI, StreamPlan
-from omo.devtools.seed_story import DemoStory
+from omo.devtools.seed_story import DemoStory, story_counts
 from omo.devtools.seed_tables import STREAMED, purge_brand
 from omo.loyalty.models import (
     CouponCode,
@@ -219,7 +219,9 @@ class DemoSeeder(DemoBrandSetup):
         ).run()
         report.seconds = round(time.perf_counter() - started, 2)
         report.workers = loaded.workers
-        report.counts = {**self._counts(loaded), **story.counts()}
+        report.counts = self._counts(loaded)
+        report.counts["customers"] += story.customers_added
+        report.counts["identities"] += story.identities_added
         report.story_customer = story.story_customer
         return report
 
@@ -349,6 +351,7 @@ class DemoSeeder(DemoBrandSetup):
             "orders_total": loaded.totals.get("orders_total", 0),
             "refunded_total": loaded.totals.get("refunded_total", 0),
             "points_balance": loaded.totals.get("points_balance", 0),
+            **story_counts(brand),
         }
 
 
@@ -412,6 +415,7 @@ def demo_counts(brand: Brand) -> dict[str, int]:
         "points_balance": int(
             LoyaltyAccount.objects.filter(brand=brand).aggregate(s=Sum("balance"))["s"] or 0
         ),
+        **story_counts(brand),
     }
 
 

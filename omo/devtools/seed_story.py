@@ -37,7 +37,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from omo.attribution import services as attribution
-from omo.attribution.models import Click, LinkIssue
+from omo.attribution.models import Attribution, Click, CommissionEntry, LinkIssue
 from omo.binding.models import Binding
 from omo.binding.services import clerk_code_for
 from omo.catalog.models import Category, Product
@@ -46,7 +46,7 @@ from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import identity
 from omo.customers import services as customer_services
-from omo.customers.models import Customer, CustomerIdentity
+from omo.customers.models import Customer, CustomerIdentity, MergeSuggestion
 from omo.devtools.demo_facts import WEEK
 from omo.inbox import ingest, routing
 from omo.inbox.models import Conversation, Inbox, Message
@@ -76,17 +76,22 @@ class StoryReport:
     merge_suggestions: int = 0
     story_customer: str = ""
 
-    def counts(self) -> dict[str, int]:
-        return {
-            "bindings": self.bindings,
-            "links": self.links,
-            "clicks": self.clicks,
-            "shifts": self.shifts,
-            "attributed_orders": self.attributed,
-            "commission_rules": self.commission_rules,
-            "conversations": self.conversations,
-            "merge_suggestions": self.merge_suggestions,
-        }
+    customers_added: int = 0  # the merge suggestions' LINE-only customers
+    identities_added: int = 0  # LINE user ids of the chatting customers and of those
+
+
+def story_counts(brand: Brand) -> dict[str, int]:
+    """What the story added, counted in the database (demo_counts and the seed's report use it)."""
+    return {
+        "bindings": Binding.objects.filter(brand=brand, ended_at__isnull=True).count(),
+        "links": LinkIssue.objects.filter(brand=brand).count(),
+        "clicks": Click.objects.filter(brand=brand).count(),
+        "shifts": Shift.objects.filter(brand=brand).count(),
+        "attributed_orders": Attribution.objects.filter(brand=brand, clerk__isnull=False).count(),
+        "commission_entries": CommissionEntry.objects.filter(brand=brand).count(),
+        "conversations": Conversation.objects.filter(brand=brand).count(),
+        "merge_suggestions": MergeSuggestion.objects.filter(brand=brand, status="open").count(),
+    }
 
 
 def _aware(t: int) -> dt.datetime:
@@ -442,6 +447,7 @@ class DemoStory:
         for index, (cid, line_user) in enumerate(chats):
             customer = Customer.objects.get(pk=cid)
             identity.attach(customer, CustomerIdentity.Kind.LINE, line_user, source="demo", verified=True)
+            self.report.identities_added += 1
             contact = ingest.get_or_create_contact(inbox, line_user, display_name=customer.name)
             binding = self.binding_of.get(cid)
             clerk = self.clerks.get(binding[0]) if binding else None
@@ -561,6 +567,8 @@ class DemoStory:
                 source="demo",
                 verified=True,
             )
+            self.report.customers_added += 1
+            self.report.identities_added += 1
             pairs.append((member.pk, twin.pk, CustomerIdentity.Kind.PHONE, member.phone, "verified"))
         self.report.merge_suggestions = identity.suggest(self.brand, pairs)
 
