@@ -62,6 +62,7 @@ STORY_CLERK = "clerk"
 BOUND_SHARE = 1 / 3
 ROSTER_DAYS_BACK = 7
 ROSTER_DAYS_AHEAD = 28
+MERGE_SUGGESTIONS = 5  # each with a LINE-only customer of its own, on top of the seeded members
 
 
 @dataclass
@@ -553,7 +554,7 @@ class DemoStory:
             Customer.objects.filter(brand=self.brand)
             .exclude(pk__in=self._bound_ids())
             .exclude(phone="")
-            .order_by("-id")[:5]
+            .order_by("-id")[:MERGE_SUGGESTIONS]
         )
         pairs: list[tuple[int, int, str, str, str]] = []
         for number, member in enumerate(members):

@@ -21,6 +21,7 @@ from omo.devtools import seed as seeding
 from omo.devtools.demo_facts import ean13
 from omo.devtools.demo_info import demo_logins
 from omo.devtools.seed_plan import TAIPEI
+from omo.devtools.seed_story import MERGE_SUGGESTIONS
 from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry, Tier
 from omo.staff.models import Store, User
 
@@ -66,7 +67,9 @@ def test_tiny_demo_has_the_promised_shape():
     counts = report.counts
 
     assert brand.name == "森日 Morning Forest" and brand.currency == "TWD"
-    assert counts["stores"] == 3 and counts["products"] == 40 and counts["customers"] == 200
+    assert (
+        counts["stores"] == 3 and counts["products"] == 40 and counts["customers"] == 200 + MERGE_SUGGESTIONS
+    )
     assert 1_000 <= counts["orders"] <= 1_500
     # Stores: a real-looking address and opening hours for every weekday, each with its location.
     for store in Store.objects.filter(brand=brand):
@@ -352,4 +355,4 @@ def test_bulk_load_path_rebuilds_every_index_and_keeps_references_whole():
                 f"WHERE c.{column} IS NOT NULL AND p.id IS NULL"
             )
             assert cursor.fetchone()[0] == 0, (child, column)
-    assert seeding.demo_counts(brand)["customers"] == 200
+    assert seeding.demo_counts(brand)["customers"] == 200 + MERGE_SUGGESTIONS
