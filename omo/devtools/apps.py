@@ -7,3 +7,8 @@ class DevtoolsConfig(AppConfig):
     name = "omo.devtools"
     label = "devtools"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from omo.devtools import demo_info
+
+        demo_info.register()

@@ -70,6 +70,7 @@ from omo.devtools.seed_load import (
     load_in_workers,
 )
 from omo.devtools.seed_plan import DAY, TAIPEI, StreamPlan
+from omo.devtools.seed_story import DemoStory, StoryReport, story_counts
 from omo.devtools.seed_tables import STREAMED, purge_brand
 from omo.loyalty.models import (
     CouponCode,
@@ -90,6 +91,7 @@ class SeedReport:
     seconds: float = 0.0
     workers: int = 1
     counts: dict[str, int] = field(default_factory=dict)
+    story_customer: str = ""
 
 
 class DemoSeeder(DemoBrandSetup):
@@ -105,13 +107,16 @@ class DemoSeeder(DemoBrandSetup):
         log: Callable[[str], None] | None = None,
         fast: bool | None = None,
         workers: int | None = None,
+        story: bool = True,
     ):
         """fast: PostgreSQL bulk-load mode (no FK triggers, indexes rebuilt after); default for medium and up.
-        workers: processes that generate and write customers on PostgreSQL (default: one per core)."""
+        workers: processes that generate and write customers on PostgreSQL (default: one per core).
+        story: add the bindings, clicks, attribution, roster and chats (omo/devtools/seed_story.py)."""
         self.size = size
         self.seed = seed
         self.today = today
         self.progress = progress
+        self.story = story
         self.log = log or (lambda message: None)
         self.rng = random.Random(seed)
         self.workers = workers or default_workers()
@@ -207,9 +212,24 @@ class DemoSeeder(DemoBrandSetup):
             self._create_loyalty()
         loaded = self._stream_customers(fast=fast)
         self._finish(loaded)
+        story = (
+            DemoStory(
+                self.brand,
+                seed=self.seed,
+                today=self.today,
+                now_t=self.now_t,
+                size_name=self.size.name,
+                log=self.log,
+            ).run()
+            if self.story
+            else StoryReport()
+        )
         report.seconds = round(time.perf_counter() - started, 2)
         report.workers = loaded.workers
         report.counts = self._counts(loaded)
+        report.counts["customers"] += story.customers_added
+        report.counts["identities"] += story.identities_added
+        report.story_customer = story.story_customer
         return report
 
     # -- fixed parts (small; through the ORM) --------------------------------------------------------------
@@ -338,6 +358,7 @@ class DemoSeeder(DemoBrandSetup):
             "orders_total": loaded.totals.get("orders_total", 0),
             "refunded_total": loaded.totals.get("refunded_total", 0),
             "points_balance": loaded.totals.get("points_balance", 0),
+            **story_counts(brand),
         }
 
 
@@ -401,6 +422,7 @@ def demo_counts(brand: Brand) -> dict[str, int]:
         "points_balance": int(
             LoyaltyAccount.objects.filter(brand=brand).aggregate(s=Sum("balance"))["s"] or 0
         ),
+        **story_counts(brand),
     }
 
 

@@ -145,7 +145,8 @@ class DemoBrandSetup:
             return u
 
         admin = user("admin", "hq_admin", None, "林佳蓉")
-        admin.is_staff = True  # may open /admin/ for a look at the raw tables
+        # May open /admin/ for a look at the raw tables (a superuser: the demo's admin sees them all).
+        admin.is_staff = admin.is_superuser = True
         for n in (1, 2):
             user(f"demo-agent-{n}", "hq_agent", None, self._person(rng)[0])
         layout: list[tuple[Store, User, list[User]]] = []

@@ -6,6 +6,8 @@ phone would do on LINE is done here through the stand-in's control API (OMO_LINE
 - "scan" a clerk QR / open a clerk link (`/b/<code>` or the bare code): the customer follows the
   official account, then sends the prefilled "#<code>" message (the no-LIFF binding flow),
   both as signed webhooks the stand-in posts to our own `/webhooks/line/<inbox id>`;
+- "play" the demo's ready customer (bound to the demo clerk, with orders and a chat): the session
+  takes that customer's LINE user id, so what is typed next reaches the clerk at once;
 - chat: each text is a signed message webhook;
 - what the customer received: the stand-in's per-user delivery log, Flex carousels turned into
   cards (image, name, price, button) whose links open /r/<token> → the shop.
@@ -30,7 +32,8 @@ from django.views.decorators.http import require_GET, require_POST
 from omo.binding import selectors as binding_selectors
 from omo.binding.services import PREFILL_TEXT  # the text LINE's oaMessage URL types in
 from omo.devtools import line_webhook_sender as wh
-from omo.inbox.models import Inbox
+from omo.devtools.seed_story import STORY_LINE_USER
+from omo.inbox.models import Contact, Inbox
 
 app_name = "simulator"
 
@@ -110,21 +113,51 @@ def _fail(message: str, status: int = 422, field: str = "") -> JsonResponse:
     return JsonResponse({"error": message, "field": field}, status=status)
 
 
+def _story_contact(inbox_id: int | str) -> Contact | None:
+    """The demo's ready customer in this inbox, if the demo data has one."""
+    return (
+        Contact.objects.select_related("customer")
+        .filter(inbox_id=inbox_id, external_user_id=STORY_LINE_USER)
+        .first()
+    )
+
+
 @require_GET
 def page(request: HttpRequest) -> HttpResponse:
     _guard()
     inboxes = list(
         Inbox.objects.filter(platform="line", is_active=True).select_related("brand").order_by("pk")
     )
+    selected = request.GET.get("inbox", str(inboxes[0].pk) if inboxes else "")
+    story = _story_contact(selected) if selected.isdigit() else None
     return render(
         request,
         "devtools/simulator.html",
         {
             "inboxes": inboxes,
-            "selected": request.GET.get("inbox", str(inboxes[0].pk) if inboxes else ""),
+            "selected": selected,
             "standin": settings.OMO_LINE_STANDIN_URL,
+            "story": story.customer.name if story else "",
         },
     )
+
+
+@require_POST
+def play_story(request: HttpRequest) -> JsonResponse:
+    """Play the demo's ready customer: a follower of the account, already bound to a clerk."""
+    _guard()
+    data = _body(request)
+    inbox = _inbox(request, data.get("inbox_id"))
+    contact = _story_contact(inbox.pk)
+    if contact is None:
+        return _fail("this account has no demo customer to play; scan a clerk link instead", status=404)
+    try:
+        _standin("users", {"user_id": contact.external_user_id, "display_name": contact.customer.name})
+    except StandInError as exc:
+        return _fail(str(exc), status=502)
+    request.session[f"simulator:line-user:{inbox.pk}"] = contact.external_user_id
+    request.session[f"simulator:followed:{inbox.pk}"] = True
+    return JsonResponse({"user_id": contact.external_user_id, "customer": contact.customer.name})
 
 
 @require_POST
@@ -237,5 +270,6 @@ urlpatterns = [
     path("", page, name="page"),
     path("api/open-link", open_link, name="open-link"),
     path("api/say", say, name="say"),
+    path("api/play-story", play_story, name="play-story"),
     path("api/received", received, name="received"),
 ]

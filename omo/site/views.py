@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.csrf import requires_csrf_token
 
+from omo.core import frontdoor
 from omo.core.models import Brand
 
 
@@ -18,7 +19,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "site/home.html",
-        {"brands": list(brands), "simulator": settings.DEBUG or settings.OMO_DEVTOOLS},
+        {
+            "brands": list(brands),
+            "simulator": settings.DEBUG or settings.OMO_DEVTOOLS,
+            "demo": frontdoor.notes().get("demo"),
+        },
     )
 
 

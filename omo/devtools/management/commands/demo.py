@@ -27,7 +27,9 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 
 from omo.core.management.commands.serve import DEFAULT_HOST, DEFAULT_PORT
 from omo.core.models import Brand
-from omo.devtools.demo_info import demo_logins
+from omo.devtools.demo_facts import DEMO_SLUG
+from omo.devtools.demo_info import admin_login, demo_logins, demo_story
+from omo.devtools.seed_story import extend_roster
 
 READY_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -108,11 +110,37 @@ def load_demo_logins(base_url: str = "") -> list[str]:
         return []
 
 
+def try_first(base_url: str = "") -> list[str]:
+    """The welcome's last lines: the Django admin login and the customer to play in the simulator."""
+    try:
+        admin, story = admin_login(), demo_story()
+    except Exception:
+        return []
+    lines = []
+    if admin:
+        lines.append(f"Django admin: {admin['username']} / {admin['password']}  ->  {base_url}{admin['url']}")
+    if story:
+        lines += [
+            "",
+            "Try this first:",
+            f"  1. Phone simulator ({base_url}/dev/simulator/): press 'Play {story['customer']}' (a customer",
+            f"     bound to clerk {story['clerk']}) and send a message.",
+            f"  2. Clerk app ({base_url}/clerk/) as {story['clerk_username']}: the message is in the chat;",
+            "     send a product card, tap it in the simulator, buy it in the shop.",
+            f"  3. Console ({base_url}/console/) as admin: the order, credited to the clerk with the reason.",
+        ]
+    return lines
+
+
 def prepare_database(*, seed: bool, stdout: OutputWrapper, stderr: OutputWrapper) -> bool:
     """Migrate; load the small demo data set if `seed` and there is no brand yet. True if it seeded."""
     stdout.write("Preparing the database ...")
     call_command("migrate", interactive=False, verbosity=0)
     if not seed or Brand.objects.exists():
+        demo = Brand.objects.filter(slug=DEMO_SLUG).first()
+        if demo is not None:
+            # Started again days or weeks later: the clerks stay on the roster for the weeks ahead.
+            extend_roster(demo)
         return False
     if "seed" not in get_commands():
         stderr.write("The demo data loader (omo seed) is not installed; starting without data.")
@@ -231,7 +259,8 @@ class Command(BaseCommand):
         lines += [f"  {label:<{width}}  {base_url}{path}" for label, path in PAGES]
         logins = load_demo_logins(base_url)
         if logins:
-            lines += ["", "Demo logins:"] + [f"  {line}" for line in logins]
+            lines += ["", "Demo logins (every password is the same):"] + [f"  {line}" for line in logins]
+            lines += [f"  {line}" if line else "" for line in try_first(base_url)]
         lines += ["", "Press Ctrl-C to stop.", ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()

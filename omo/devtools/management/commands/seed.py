@@ -95,6 +95,13 @@ class Command(BaseCommand):
             f"({counts['order_lines']:,} lines, {counts['refunds']:,} refunds), "
             f"{counts['points_entries']:,} points entries"
         )
+        self.stdout.write(
+            f"  {counts.get('bindings', 0):,} customers bound to clerks, {counts.get('clicks', 0):,} product-card "
+            f"clicks, {counts.get('attributed_orders', 0):,} orders attributed, {counts.get('shifts', 0):,} "
+            f"roster shifts, {counts.get('conversations', 0)} open conversations"
+        )
+        if report.story_customer:
+            self.stdout.write(f"  phone simulator: play {report.story_customer} (bound to the demo clerk)")
         for login in demo_logins():
             self.stdout.write(f"  {login['role']}: {login['username']} / {login['password']}  {login['url']}")
         # One machine-readable line for bench/seed_large.py.

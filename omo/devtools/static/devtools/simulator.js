@@ -62,6 +62,14 @@
       render();
     } catch (error) { status.textContent = error.message; status.dataset.state = "error"; }
   });
+  const play = document.getElementById("play");
+  if (play) play.addEventListener("click", async () => {
+    try {
+      const answer = await post(body.dataset.playUrl, {inbox_id: inbox()});
+      status.textContent = `你現在是 ${answer.customer} · You are ${answer.customer}`;
+      status.dataset.state = "bound";
+    } catch (error) { status.textContent = error.message; status.dataset.state = "error"; }
+  });
   document.getElementById("composer").addEventListener("submit", async (event) => {
     event.preventDefault();
     const input = document.getElementById("text");
