@@ -1,5 +1,5 @@
 """REST endpoints for commission: the rules (/commission/rules) and the monthly statements of every
-clerk with the payroll CSV (/commission/statements, /commission/payroll).
+clerk with the payroll CSV (/commission/statements, `format=csv`).
 
 Rules: read with `rules.read`, changed with `rules.write` (HQ admins), audited by the service.
 Statements: `commission.read` (HQ roles see the brand, a store manager's key their store; clerk
@@ -137,6 +137,11 @@ def delete_commission_rule(request: HttpRequest, rule_id: int):
 class MonthQuery(Schema):
     month: str | None = Field(None, description="YYYY-MM in the brand's time zone; empty = this month")
     store: int | None = Field(None, description="only this store's clerks")
+    format: Literal["json", "csv"] = Field(
+        "json",
+        description="csv = the payroll CSV: one row per clerk (staff code, name, store, month, orders, "
+        "sales, deductions, commission), UTF-8 with a BOM, amounts in NT$",
+    )
 
 
 class StatementRowOut(Schema):
@@ -211,24 +216,18 @@ def _statement(actor: Actor, query: MonthQuery) -> statements.MonthStatement:
 @router.get("/commission/statements", auth=allow("commission.read"), response={200: StatementOut, **ERRORS})
 def list_commission_statements(request: HttpRequest, query: Query[MonthQuery]):
     """Every clerk of the key's scope with the month's orders, sales, deductions and commission,
-    plus totals per store and overall."""
+    plus totals per store and overall; `format=csv` gives the payroll CSV instead."""
     statement = _statement(actor_of(request), query)
+    if query.format == "csv":
+        response = HttpResponse(statements.payroll_csv(statement), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="payroll-{statement.month:%Y-%m}.csv"'
+        return response
     return {
         "month": f"{statement.month:%Y-%m}",
         "items": [row.__dict__ for row in statement.rows],
         "stores": [total.__dict__ for total in statement.stores],
         "total": statement.total.__dict__,
     }
-
-
-@router.get("/commission/payroll", auth=allow("commission.read"), response={200: None, **ERRORS})
-def payroll_csv(request: HttpRequest, query: Query[MonthQuery]):
-    """The payroll CSV: one row per clerk (staff code, name, store, month, orders, sales, deductions,
-    commission), UTF-8 with a BOM, amounts in NT$."""
-    statement = _statement(actor_of(request), query)
-    response = HttpResponse(statements.payroll_csv(statement), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="payroll-{statement.month:%Y-%m}.csv"'
-    return response
 
 
 @router.get(
