@@ -126,13 +126,17 @@ class CommissionRuleForm(forms.Form):
 RULE_FIELDS = {"rate_bp": "rate", "clerk_id": "clerk", "category_id": "category", "store_id": "store"}
 
 
+def _dollars(minor: int) -> str:
+    """Minor units as the form shows them: 5000 → "50", 1250 → "12.5"."""
+    whole, cents = divmod(minor, 100)
+    return str(whole) if not cents else f"{whole}.{cents:02d}".rstrip("0")
+
+
 def _initial(rule: CommissionRule) -> dict[str, Any]:
     return {
         "kind": rule.kind,
         "rate": commission_rules.percent_text(rule.rate_bp).rstrip("%") if rule.kind == "percent" else "",
-        "fixed_amount": f"{Decimal(rule.fixed_amount) / 100:f}".rstrip("0").rstrip(".")
-        if rule.kind == "fixed"
-        else "",
+        "fixed_amount": _dollars(rule.fixed_amount) if rule.kind == "fixed" else "",
         "starts_on": rule.starts_on,
         "ends_on": rule.ends_on,
         "clerk": str(rule.clerk_id or ""),
