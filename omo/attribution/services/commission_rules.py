@@ -119,12 +119,12 @@ def _scope_id(brand: Brand, name: str, raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
     pk = _int(name, raw)
-    model: type[Category] | type[Store] | type[User] = {
-        "clerk_id": User,
-        "category_id": Category,
-        "store_id": Store,
+    rows: QuerySet[Any] = {
+        "clerk_id": User.objects.all(),
+        "category_id": Category.objects.all(),
+        "store_id": Store.objects.all(),
     }[name]
-    if not model.objects.filter(brand=brand, pk=pk).exists():  # type: ignore[attr-defined]
+    if not rows.filter(brand=brand, pk=pk).exists():
         raise AttributionError(
             name,
             {

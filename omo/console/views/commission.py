@@ -77,16 +77,26 @@ class CommissionRuleForm(forms.Form):
         super().__init__(*args, **kwargs)
         actor = actor_for(request)
         anyone = ("", pgettext("commission", "不限"))
-        self.fields["clerk"].choices = [anyone] + [
-            (str(person.pk), f"{person}{f'（{person.employee_code}）' if person.employee_code else ''}")
-            for person in visible_staff(actor).filter(is_active=True).order_by("store_id", "username")
-        ]
-        self.fields["category"].choices = [anyone] + [
-            (str(category.pk), category.name) for category in visible_categories(actor).order_by("name")
-        ]
-        self.fields["store"].choices = [anyone] + [
-            (str(store.pk), store.name) for store in visible_stores(actor).order_by("code")
-        ]
+        self._choose(
+            "clerk",
+            [anyone]
+            + [
+                (str(person.pk), f"{person}{f'（{person.employee_code}）' if person.employee_code else ''}")
+                for person in visible_staff(actor).filter(is_active=True).order_by("store_id", "username")
+            ],
+        )
+        self._choose(
+            "category",
+            [anyone] + [(str(c.pk), c.name) for c in visible_categories(actor).order_by("name")],
+        )
+        self._choose(
+            "store", [anyone] + [(str(s.pk), s.name) for s in visible_stores(actor).order_by("code")]
+        )
+
+    def _choose(self, name: str, choices: list[tuple[str, str]]) -> None:
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = choices
 
     def clean_rate(self) -> int:
         raw = (self.cleaned_data.get("rate") or "").strip()
