@@ -199,3 +199,15 @@ def test_another_brand_sees_none_of_the_statements(client_for, other_admin, cler
     client = client_for(other_admin)
     assert "高雄阿明" not in client.get("/console/commission/").content.decode()
     assert client.get(f"/console/commission/{clerk.pk}/").status_code == 404
+
+
+def test_the_pages_speak_english(client_for, hq_admin, booked):
+    client = client_for(hq_admin)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/console/commission/"})
+    statement = client.get("/console/commission/").content.decode()
+    assert "Monthly commission" in statement and "Download payroll CSV" in statement
+    rules = client.get("/console/settings/commission/").content.decode()
+    assert "A rule for the clerk beats a rule for the product category" in rules
+    assert "Commission rules" in rules
+    usage = client.get("/console/cost/").content.decode()
+    assert "Message usage and cost" in usage
