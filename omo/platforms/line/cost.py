@@ -7,7 +7,9 @@ the price of each extra message in minor units, TWD: 20 = NT$0.20). The estimate
 the pushes beyond the included ones; each clerk and store is shown its share of it, pro rata.
 
 Counted: outgoing messages that were sent, by `sent_at` in the brand's time zone; the clerk is
-`Message.sender` (None = the system, e.g. automations) and the store is the clerk's store. Each
+`Message.sender` (None = the system, e.g. automations) and the store is `Message.store`, recorded
+when the message was queued (the sender's store then, or the conversation's store for a message
+without a sender; older rows without it fall back to the sender's current store). Each
 Message row is one message sent with one request (reply or push to one user). Failed sends are not
 counted (LINE did not take them).
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db.models import Count
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from omo.core.access import Scope
@@ -133,43 +136,52 @@ def message_costs(inbox: Inbox, month: dt.date | None = None) -> CostReport:
             sent_at__gte=start,
             sent_at__lt=end,
         )
+        # The store recorded when the message was queued; rows from before it was recorded fall back to
+        # the sender's current store.
+        .annotate(
+            counted_store=Coalesce("store_id", "sender__store_id"),
+            counted_store_name=Coalesce("store__name", "sender__store__name"),
+        )
         .values(
             "sender_id",
             "sender__display_name",
             "sender__username",
-            "sender__store_id",
-            "sender__store__name",
+            "counted_store",
+            "counted_store_name",
             "sent_via",
         )
         .annotate(count=Count("id"))
+        .order_by()
     )
-    clerks: dict[int | None, dict[str, Any]] = defaultdict(
-        lambda: {"label": "", "reply": 0, "push": 0, "store_id": None}
+    # A clerk who sent for two stores in the month (moved, or helped out) has a row for each.
+    clerks: dict[tuple[int | None, int | None], dict[str, Any]] = defaultdict(
+        lambda: {"label": "", "reply": 0, "push": 0, "store_id": None, "key": None}
     )
     stores: dict[int | None, dict[str, Any]] = defaultdict(
-        lambda: {"label": "", "reply": 0, "push": 0, "store_id": None}
+        lambda: {"label": "", "reply": 0, "push": 0, "store_id": None, "key": None}
     )
     for row in rows:
         via = "push" if row["sent_via"] == Message.SentVia.PUSH else "reply"
-        clerk = clerks[row["sender_id"]]
+        clerk = clerks[(row["sender_id"], row["counted_store"])]
         clerk["label"] = row["sender__display_name"] or row["sender__username"] or "系統 / System"
-        clerk["store_id"] = row["sender__store_id"]
+        clerk["store_id"] = row["counted_store"]
+        clerk["key"] = row["sender_id"]
         clerk[via] += row["count"]
-        store = stores[row["sender__store_id"]]
-        store["label"] = row["sender__store__name"] or "總部 / HQ"
-        store["store_id"] = row["sender__store_id"]
+        store = stores[row["counted_store"]]
+        store["label"] = row["counted_store_name"] or "總部 / HQ"
+        store["store_id"] = store["key"] = row["counted_store"]
         store[via] += row["count"]
     replies = sum(c["reply"] for c in clerks.values())
     pushes = sum(c["push"] for c in clerks.values())
     included, extra_price = plan_of(inbox)
     estimate = max(0, pushes - included) * extra_price
 
-    def table(groups: dict[int | None, dict[str, Any]]) -> list[CostRow]:
-        keys = list(groups)
-        parts = shares([groups[k]["push"] for k in keys], estimate, [groups[k]["label"] for k in keys])
+    def table(groups: dict[Any, dict[str, Any]]) -> list[CostRow]:
+        found = list(groups.values())
+        parts = shares([g["push"] for g in found], estimate, [g["label"] for g in found])
         result = [
-            CostRow(key, g["label"], g["reply"], g["push"], part, g["store_id"])
-            for (key, g), part in zip(groups.items(), parts, strict=True)
+            CostRow(g["key"], g["label"], g["reply"], g["push"], part, g["store_id"])
+            for g, part in zip(found, parts, strict=True)
         ]
         return sorted(result, key=lambda r: (-r.pushes, -r.replies, r.label))
 

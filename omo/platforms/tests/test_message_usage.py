@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from django.test import Client
 
-from omo.inbox import ingest
+from omo.inbox import ingest, outbound
 from omo.inbox.models import Inbox, Message
-from omo.platforms.line.cost import shares
+from omo.platforms.line.cost import message_costs, shares
 from omo.testing import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -147,3 +147,31 @@ def test_the_cost_page_by_role(brand, hq_admin, hq_agent, manager, clerk, other_
     assert "高雄阿明" not in mine and "clerk" in mine
     assert client_for(clerk).get("/console/cost/").status_code == 403
     assert "高雄阿明" not in client_for(other_admin).get("/console/cost/").content.decode()
+
+
+def test_the_store_is_fixed_when_the_message_is_queued(brand, account, store, other_store, clerk):
+    conversation = ingest.get_or_create_conversation(
+        account, ingest.get_or_create_contact(account, "U" + "b" * 32)
+    )
+    conversation.store = other_store
+    conversation.save()
+    by_clerk = outbound.queue_message(conversation, kind="text", text="您好", sender=clerk)
+    by_system = outbound.queue_message(conversation, kind="text", text="已為您綁定")
+    assert (by_clerk.store_id, by_system.store_id) == (store.pk, other_store.pk)
+
+    at = dt.datetime(2026, 11, 20, 12, tzinfo=TAIPEI)
+    Message.objects.filter(pk__in=[by_clerk.pk, by_system.pk]).update(
+        status="sent", sent_via="push", sent_at=at
+    )
+    clerk.store = other_store  # the clerk moves afterwards: November's push stays with 台北信義店
+    clerk.save()
+
+    report = message_costs(account, dt.date(2026, 11, 1))
+    assert sorted((row.label, row.pushes) for row in report.by_store) == [
+        ("台北信義店", 1),
+        ("高雄夢時代店", 1),
+    ]
+    assert sorted((row.label, row.store_id) for row in report.by_clerk) == [
+        ("clerk", store.pk),
+        ("系統 / System", other_store.pk),
+    ]
