@@ -27,6 +27,7 @@ from omo.attribution.services import commission_rules
 from omo.attribution.services.commission import specificity
 from omo.catalog.selectors import visible_categories
 from omo.console.access import ConsoleRequest, actor_for, console_view, forbidden
+from omo.console.forms import DateInput
 from omo.console.pages import render_page
 from omo.core.errors import DomainError
 from omo.core.money import to_minor
@@ -60,13 +61,11 @@ class CommissionRuleForm(forms.Form):
         required=False,
         help_text=pgettext_lazy("commission", "每售出一件給付的金額，例如 50。"),
     )
-    starts_on = forms.DateField(
-        label=pgettext_lazy("commission", "生效日"), widget=forms.DateInput(attrs={"type": "date"})
-    )
+    starts_on = forms.DateField(label=pgettext_lazy("commission", "生效日"), widget=DateInput())
     ends_on = forms.DateField(
         label=pgettext_lazy("commission", "結束日（含）"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=DateInput(),
         help_text=pgettext_lazy("commission", "留空表示不限。"),
     )
     clerk = forms.ChoiceField(label=pgettext_lazy("commission", "店員"), required=False)
