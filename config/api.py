@@ -16,6 +16,7 @@ from ninja.openapi.docs import DocsBase
 from ninja.openapi.schema import OpenAPISchema
 
 from omo.attribution.api import router as attribution_router
+from omo.attribution.commission_api import router as commission_router
 from omo.binding.api import router as binding_router
 from omo.binding.bindings_api import router as bindings_router
 from omo.catalog.api import router as catalog_router
@@ -27,6 +28,7 @@ from omo.customers.api import router as customers_router
 from omo.inbox.api import router as inbox_router
 from omo.loyalty.api import router as loyalty_router
 from omo.platforms.api import router as platforms_router
+from omo.platforms.usage_api import router as message_usage_router
 from omo.staff.api import router as staff_router
 from omo.tracking.api import router as tracking_router
 
@@ -136,12 +138,13 @@ for router in (
     commerce_router,
     loyalty_router,
     platforms_router,
+    message_usage_router,
     tracking_router,
     bindings_router,
 ):
     api.add_router("", router)
 # the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)
-for router in (binding_router, inbox_router, attribution_router):
+for router in (binding_router, inbox_router, attribution_router, commission_router):
     api.add_router("", router)
 
 

@@ -13,9 +13,10 @@ temporary tables: the brand's clerks (names as `decide` writes them), the clerk 
 An order whose codes SQL might read differently from Python (a code with non-ASCII characters, or a
 discount code that is not a JSON string) is left to the Python path (`services.batch._attribute_chunk`).
 
-The commission is computed in the same statement from the rules (`services.rate_for`: the most
-specific rule in force on the order's local date, ties to the latest start then the newest rule),
-line by line after order discounts, rounding half away from zero as `services.commission.round_div` does.
+The commission is computed in the same statement from the rules (`services.commission.rule_for`:
+the most specific rule in force on the order's local date for the clerk, category and store, ties to
+the latest start then the newest rule), line by line after order discounts (a fixed rule: its amount
+per item), rounding half away from zero as `services.commission.round_div` does.
 `test_batch_sql.py` runs both paths on the same orders and compares every column.
 """
 
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection, transaction
 
 from omo.attribution import links
-from omo.attribution.models import Attribution, Click, CommissionEntry
+from omo.attribution.models import Attribution, Click, CommissionEntry, CommissionRule
 from omo.binding.models import Binding
 from omo.catalog.models import Product
 from omo.commerce.models import Order, OrderLine
@@ -81,7 +82,8 @@ def _stage_context(cursor, ctx: BrandContext) -> None:
     )
     cursor.execute(
         "CREATE TEMP TABLE _omo_b_rule (id bigint PRIMARY KEY, category_id bigint, store_id bigint, "
-        "rate_bp bigint NOT NULL, starts_on date NOT NULL, ends_on date) ON COMMIT DROP"
+        "clerk_id bigint, fixed boolean NOT NULL, rate_bp bigint NOT NULL, fixed_amount bigint NOT NULL, "
+        "starts_on date NOT NULL, ends_on date) ON COMMIT DROP"
     )
     raw = cursor.cursor
     with raw.copy("COPY _omo_b_clerk (id, name, store_id, employee_code) FROM STDIN") as copy:
@@ -91,11 +93,22 @@ def _stage_context(cursor, ctx: BrandContext) -> None:
         for code, clerk_id in ctx.coupon_owner.items():
             copy.write_row((code, clerk_id))
     with raw.copy(
-        "COPY _omo_b_rule (id, category_id, store_id, rate_bp, starts_on, ends_on) FROM STDIN"
+        "COPY _omo_b_rule (id, category_id, store_id, clerk_id, fixed, rate_bp, fixed_amount, starts_on, "
+        "ends_on) FROM STDIN"
     ) as copy:
         for rule in ctx.rules:
             copy.write_row(
-                (rule.pk, rule.category_id, rule.store_id, rule.rate_bp, rule.starts_on, rule.ends_on)
+                (
+                    rule.pk,
+                    rule.category_id,
+                    rule.store_id,
+                    rule.clerk_id,
+                    rule.kind == CommissionRule.Kind.FIXED,
+                    rule.rate_bp,
+                    rule.fixed_amount,
+                    rule.starts_on,
+                    rule.ends_on,
+                )
             )
     cursor.execute("ANALYZE _omo_b_clerk")
     cursor.execute("ANALYZE _omo_b_coupon")
@@ -359,23 +372,29 @@ def _statement(ctx: BrandContext) -> str:
     ),
     line_amounts AS (
         SELECT c.order_id, c.clerk_id, c.local_day, b.basis,
-               {_round_div("b.basis * coalesce(rate.rate_bp, 0)", "10000")} AS amount
+               CASE WHEN rate.id IS NULL THEN 0
+                    WHEN rate.fixed THEN rate.fixed_amount * l.quantity
+                    ELSE {_round_div("b.basis * rate.rate_bp", "10000")}
+               END AS amount
         FROM credited c
         LEFT JOIN LATERAL (
-            SELECT l.total, p.category_id FROM {line} l LEFT JOIN {product} p ON p.id = l.product_id
+            SELECT l.total, l.quantity, p.category_id
+            FROM {line} l LEFT JOIN {product} p ON p.id = l.product_id
             WHERE l.brand_id = %(brand)s AND l.order_id = c.order_id
         ) l0 ON true
         CROSS JOIN LATERAL (
             SELECT CASE WHEN l0.total IS NULL THEN c.subtotal ELSE l0.total END AS total,
-                   l0.category_id
+                   coalesce(l0.quantity, 0) AS quantity, l0.category_id
         ) l
         CROSS JOIN LATERAL (SELECT {line_basis} AS basis) b
         LEFT JOIN LATERAL (
-            SELECT r.rate_bp FROM _omo_b_rule r
-            WHERE (r.category_id IS NULL OR r.category_id = l.category_id)
+            SELECT r.id, r.fixed, r.rate_bp, r.fixed_amount FROM _omo_b_rule r
+            WHERE (r.clerk_id IS NULL OR r.clerk_id = c.clerk_id)
+              AND (r.category_id IS NULL OR r.category_id = l.category_id)
               AND (r.store_id IS NULL OR r.store_id = c.store_id)
               AND r.starts_on <= c.local_day AND (r.ends_on IS NULL OR r.ends_on >= c.local_day)
-            ORDER BY (CASE WHEN r.category_id IS NOT NULL THEN 2 ELSE 0 END
+            ORDER BY (CASE WHEN r.clerk_id IS NOT NULL THEN 4 ELSE 0 END
+                      + CASE WHEN r.category_id IS NOT NULL THEN 2 ELSE 0 END
                       + CASE WHEN r.store_id IS NOT NULL THEN 1 ELSE 0 END) DESC,
                      r.starts_on DESC, r.id DESC
             LIMIT 1

@@ -96,7 +96,18 @@ class AttributionSettings(models.Model):
 
 
 class CommissionRule(BrandScoped):
-    """Percentage (in basis points: 500 = 5%) by category and/or store, valid between dates."""
+    """What a credited sale earns, for a scope, between two dates (both inclusive, brand-local days).
+
+    Scope: any of clerk, category and store (none = brand-wide). Kind: a percentage of the line's
+    sales after order discounts (`rate_bp`, basis points: 500 = 5%), or a fixed amount per item sold
+    (`fixed_amount`, minor units per unit of quantity: 5000 = NT$50 an item). The most specific rule
+    in force wins, line by line (services.commission.rule_for); services.commission_rules validates
+    and audits every change.
+    """
+
+    class Kind(models.TextChoices):
+        PERCENT = "percent", _("銷售額百分比")
+        FIXED = "fixed", _("每件固定金額")
 
     category = models.ForeignKey(
         "catalog.Category", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -104,16 +115,26 @@ class CommissionRule(BrandScoped):
     store = models.ForeignKey(
         "staff.Store", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    rate_bp = models.PositiveIntegerField()
+    clerk = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PERCENT)
+    rate_bp = models.PositiveIntegerField(default=0)
+    fixed_amount = models.BigIntegerField(default=0, help_text="minor units per item (kind fixed)")
     starts_on = models.DateField()
     ends_on = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(rate_bp__lte=10000), name="commission_rate_max_100")
+            models.CheckConstraint(condition=models.Q(rate_bp__lte=10000), name="commission_rate_max_100"),
+            models.CheckConstraint(
+                condition=models.Q(fixed_amount__gte=0), name="commission_fixed_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.kind == self.Kind.FIXED:
+            return f"{self.fixed_amount / 100:.2f} per item"
         return f"{self.rate_bp / 100:.2f}%"
 
 

@@ -43,6 +43,12 @@ NAVIGATION: tuple[NavGroup, ...] = (
         (
             NavItem(pgettext_lazy("console nav", "營運總覽"), "console:dashboard"),
             NavItem(pgettext_lazy("console nav", "業績排行"), "console:leaderboard"),
+            NavItem(
+                pgettext_lazy("console nav", "分潤月結"),
+                "console:commission_statements",
+                active_for=("console:commission_statement_detail",),
+            ),
+            NavItem(pgettext_lazy("console nav", "訊息用量與費用"), "console:message_usage"),
         ),
     ),
     NavGroup(
@@ -162,6 +168,11 @@ NAVIGATION: tuple[NavGroup, ...] = (
             ),
             NavItem(pgettext_lazy("console nav", "綁定規則"), "console:rules_binding"),
             NavItem(pgettext_lazy("console nav", "業績歸屬規則"), "console:rules_attribution"),
+            NavItem(
+                pgettext_lazy("console nav", "分潤規則"),
+                "console:commission_rules",
+                active_for=("console:commission_rule_edit",),
+            ),
             NavItem(
                 pgettext_lazy("console nav", "回覆時限與營業時間"),
                 "console:rules_inbox",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.urls import path
 
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
-from omo.console.views import catalog_edit as catalog_edit_views
 from omo.console.views import bindings as binding_views
+from omo.console.views import catalog_edit as catalog_edit_views
+from omo.console.views import commission as commission_views
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
+from omo.console.views import message_usage as message_usage_views
 from omo.console.views import platform_accounts as platform_account_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import rules as rules_views
@@ -44,6 +46,13 @@ urlpatterns = [
     path("inbox/canned/<int:pk>/", canned_views.canned_edit, name="inbox_canned_edit"),
     path("inbox/canned/<int:pk>/delete/", canned_views.canned_delete, name="inbox_canned_delete"),
     path("leaderboard/", leaderboard_views.leaderboard_page, name="leaderboard"),
+    path("commission/", commission_views.commission_statements, name="commission_statements"),
+    path(
+        "commission/<int:staff_id>/",
+        commission_views.commission_statement_detail,
+        name="commission_statement_detail",
+    ),
+    path("cost/", message_usage_views.message_usage, name="message_usage"),
     path("orders/", orders.order_list, name="orders"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/pay/", orders.order_pay, name="order_pay"),
@@ -102,6 +111,13 @@ urlpatterns = [
     path("settings/audit/", brand_settings.audit_list, name="audit"),
     path("settings/binding/", rules_views.binding_settings, name="rules_binding"),
     path("settings/attribution/", rules_views.attribution_settings, name="rules_attribution"),
+    path("settings/commission/", commission_views.commission_rules_page, name="commission_rules"),
+    path("settings/commission/<int:pk>/", commission_views.commission_rule_edit, name="commission_rule_edit"),
+    path(
+        "settings/commission/<int:pk>/delete/",
+        commission_views.commission_rule_delete,
+        name="commission_rule_delete",
+    ),
     path("settings/inbox/", rules_views.inbox_settings, name="rules_inbox"),
     path("settings/inbox/stores/<int:pk>/", rules_views.store_hours, name="rules_store_hours"),
     path("settings/loyalty/", rules_views.loyalty_settings, name="rules_loyalty"),

@@ -219,6 +219,12 @@ class Message(BrandScoped):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     sent_via = models.CharField(max_length=6, choices=SentVia.choices, blank=True)
+    # The store an outgoing message counts for in the LINE cost meter, fixed when it is queued: the
+    # sender's store then (a clerk who moves later keeps last month's pushes where they were), or
+    # the conversation's store for a message without a sender (automations, binding answers).
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     retry_key = models.UUIDField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     # Now by default; an inbound message gets its event time in the same INSERT (timeline order).

@@ -128,6 +128,7 @@ def queue_message(
             payload=payload or {},
             status=Message.Status.QUEUED,
             sender=sender,
+            store_id=getattr(sender, "store_id", None) if sender is not None else conversation.store_id,
             retry_key=uuid.uuid4(),
         )
         changes: dict[str, Any] = {"last_message_at": now, "last_message_preview": _preview(kind, text)}

@@ -66,6 +66,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the brand's rules (binding, attribution, inbox SLA and hours, points and tiers): see and change
     "rules.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
     "rules.write": frozenset({Role.HQ_ADMIN}),
+    # every clerk's monthly commission statement and the payroll CSV (a store manager: their store's)
+    "commission.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    # the LINE message plan's use and cost: replies vs pushes per clerk and store (a store manager:
+    # their store's rows)
+    "message_usage.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
 }
 
 

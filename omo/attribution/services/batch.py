@@ -174,13 +174,13 @@ def _attribute_chunk(brand: Brand, ctx: BrandContext, chunk: Sequence[int], stat
         for order, d in decisions
         if d.clerk_id is not None and order.status != Order.Status.CANCELLED
     ]
-    lines_by_order: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    lines_by_order: dict[int, list[tuple[int, int | None, int]]] = defaultdict(list)
     if credited:
         # min/max, not first/last: the facts come in the model's ordering (newest first), not by id.
-        for order_id, total, category_id in OrderLine.objects.filter(
+        for order_id, total, category_id, quantity in OrderLine.objects.filter(
             brand_id=ctx.brand_id, order_id__gte=min(credited), order_id__lte=max(credited)
-        ).values_list("order_id", "total", "product__category_id"):
-            lines_by_order[order_id].append((total, category_id))
+        ).values_list("order_id", "total", "product__category_id", "quantity"):
+            lines_by_order[order_id].append((total, category_id, quantity))
     credited_set = set(credited)
     attributions = []
     entries = []
@@ -201,7 +201,11 @@ def _attribute_chunk(brand: Brand, ctx: BrandContext, chunk: Sequence[int], stat
         )
         if order.id in credited_set:
             basis, amount = commission_for(
-                order, lines_by_order.get(order.id, ()), store_id=decision.store_id, ctx=ctx
+                order,
+                lines_by_order.get(order.id, ()),
+                store_id=decision.store_id,
+                ctx=ctx,
+                clerk_id=decision.clerk_id,
             )
             entries.append(
                 (

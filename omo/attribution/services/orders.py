@@ -123,9 +123,11 @@ def attribute_order(order: Order | int, *, ctx: BrandContext | None = None) -> A
             )
             if decision.clerk_id is not None and facts.status != Order.Status.CANCELLED:
                 lines = OrderLine.objects.filter(order_id=order.pk).values_list(
-                    "total", "product__category_id"
+                    "total", "product__category_id", "quantity"
                 )
-                basis, amount = commission_for(facts, lines, store_id=decision.store_id, ctx=ctx)
+                basis, amount = commission_for(
+                    facts, lines, store_id=decision.store_id, ctx=ctx, clerk_id=decision.clerk_id
+                )
                 CommissionEntry.objects.bulk_create(
                     [
                         CommissionEntry(

@@ -62,6 +62,12 @@ def _world(brand, other_brand, store, other_store):
     CommissionRule.objects.create(  # ended: only orders before it ended
         brand=brand, rate_bp=9000, starts_on=start, ends_on=today - dt.timedelta(days=20), store=other_store
     )
+    CommissionRule.objects.create(  # a clerk's own rate: beats every category and store rule
+        brand=brand, rate_bp=1000, starts_on=start, clerk=clerks[1]
+    )
+    CommissionRule.objects.create(  # a fixed amount per item for one clerk's pants
+        brand=brand, kind="fixed", fixed_amount=2500, starts_on=start, clerk=clerks[2], category=pants
+    )
     customers = [f.make_customer(brand, f"顧客{i}", phone=f"+8869{i:08d}") for i in range(24)]
     phone_ua = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari Line/13.20.0"
     card_links = []

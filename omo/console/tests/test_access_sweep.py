@@ -32,6 +32,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from omo.attribution.models import CommissionRule
 from omo.binding import services as binding_services
 from omo.catalog.models import ProductImage
 from omo.commerce import services as commerce
@@ -122,6 +123,9 @@ FILL: dict[str, dict[str, str]] = {
     "console:rules_store_hours": {"pk": "store"},
     "console:rules_tier": {"pk": "tier"},
     "console:rules_tier_delete": {"pk": "tier"},
+    "console:commission_rule_edit": {"pk": "commission_rule"},
+    "console:commission_rule_delete": {"pk": "commission_rule"},
+    "console:commission_statement_detail": {"staff_id": "staff_member"},
     "clerk:chat": {"conversation_id": "conversation"},
     "clerk:messages": {"conversation_id": "conversation"},
     "clerk:send": {"conversation_id": "conversation"},
@@ -368,6 +372,9 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "tier": Tier.objects.create(brand=brand, name=f"{SECRET} 金卡", threshold=2000000).pk,
         "inbox": inbox.pk,
         "staff_member": clerk.pk,
+        "commission_rule": CommissionRule.objects.create(
+            brand=brand, rate_bp=123, starts_on=dt.date(2026, 11, 1), store=store
+        ).pk,
         "tracking_source": _model("tracking.TrackingSource")
         .objects.create(brand=brand, name=f"{SECRET} 官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64)
         .pk,
@@ -424,6 +431,9 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
         "merge_split": _model("customers.CustomerMerge").objects.get(pk=objects["merge"]).split_at,
         "canned": CannedReply.objects.filter(pk=objects["canned"]).exists(),
         "tier": Tier.objects.filter(pk=objects["tier"]).values_list("name", "threshold").first(),
+        "commission_rule": CommissionRule.objects.filter(pk=objects["commission_rule"])
+        .values_list("rate_bp", "ends_on")
+        .first(),
         "store_hours": _model("staff.Store").objects.get(pk=objects["store"]).opening_hours,
         "shift": _model("staff.Shift", "inbox.Shift").objects.filter(pk=objects["shift"]).exists(),
         "inbox": Inbox.objects.filter(pk=objects["inbox"])

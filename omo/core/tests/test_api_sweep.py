@@ -14,6 +14,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from config.api import api as omo_api
+from omo.attribution.models import CommissionRule
 from omo.binding import services as binding_services
 from omo.catalog.models import ProductImage
 from omo.commerce import services as commerce
@@ -162,6 +163,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "tier_id": tier.pk,
         "inbox_id": inbox.pk,
         "staff_id": hq_admin.pk,
+        "rule_id": CommissionRule.objects.create(brand=brand, rate_bp=100, starts_on=dt.date(2026, 11, 1)).pk,
         "source_id": TrackingSource.objects.create(
             brand=brand, name="官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64
         ).pk,
