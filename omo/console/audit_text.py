@@ -92,6 +92,9 @@ ACTIONS: dict[str, Promise] = {
     "webhook.secret_rotated": pgettext_lazy("audit", "更換 Webhook 簽章密鑰"),
     "webhook.test_sent": pgettext_lazy("audit", "傳送 Webhook 測試"),
     "webhook.updated": pgettext_lazy("audit", "修改 Webhook"),
+    "commission_rule.created": pgettext_lazy("audit", "新增分潤規則"),
+    "commission_rule.changed": pgettext_lazy("audit", "修改分潤規則"),
+    "commission_rule.deleted": pgettext_lazy("audit", "刪除分潤規則"),
 }
 
 

@@ -24,7 +24,6 @@ apps' services.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import random
 import time
 import zoneinfo
@@ -38,6 +37,8 @@ from django.utils import timezone
 
 from omo.attribution import services as attribution
 from omo.attribution.models import Attribution, Click, CommissionEntry, LinkIssue
+from omo.attribution.services import commission_rules
+from omo.attribution.services import rules as attribution_rules
 from omo.binding.models import Binding
 from omo.binding.services import clerk_code_for
 from omo.catalog.models import Category, Product
@@ -164,14 +165,6 @@ def extend_roster(brand: Brand, today: dt.date | None = None) -> int:
 
 
 # --- the story ----------------------------------------------------------------------------------------
-
-
-def _commission_rules_service() -> Any:
-    """The commission rules' services (create_rule), when this build has them."""
-    try:
-        return importlib.import_module("omo.attribution.services.commission_rules")
-    except ImportError:
-        return None
 
 
 class DemoStory:
@@ -374,13 +367,9 @@ class DemoStory:
     # -- rules and attribution ------------------------------------------------------------------------
 
     def _rules(self) -> None:
-        attribution_rules = importlib.import_module("omo.attribution.services.rules")
         attribution_rules.update_rules(
             self.brand, credit_bound_clerk=True, window_days=30, actor=self.admin_actor
         )
-        rules = _commission_rules_service()
-        if rules is None or not hasattr(rules, "create_rule"):
-            return
         month = self.today.replace(day=1)
         start = (month - dt.timedelta(days=1)).replace(day=1)
         start = (start - dt.timedelta(days=1)).replace(day=1)  # two months back: last month is whole
@@ -394,7 +383,7 @@ class DemoStory:
             {"kind": "percent", "rate_bp": 400, "starts_on": start, "store_id": flagship},
         ]
         for values in wanted:
-            rules.create_rule(self.brand, actor=self.admin_actor, **values)
+            commission_rules.create_rule(self.brand, actor=self.admin_actor, **values)
         self.report.commission_rules = len(wanted)
 
     def _attribute(self) -> None:
