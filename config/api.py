@@ -24,6 +24,7 @@ from omo.core.api import router as core_router
 from omo.core.errors import DomainError
 from omo.customers.api import router as customers_router
 from omo.inbox.api import router as inbox_router
+from omo.inbox.conversations_api import router as conversations_router
 from omo.loyalty.api import router as loyalty_router
 from omo.platforms.api import router as platforms_router
 from omo.staff.api import router as staff_router
@@ -136,6 +137,7 @@ for router in (
     loyalty_router,
     platforms_router,
     tracking_router,
+    conversations_router,
 ):
     api.add_router("", router)
 # the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)

@@ -3,14 +3,26 @@ registries of the apps below it. Called once, from its AppConfig.ready: the one 
 
 from __future__ import annotations
 
+from typing import Any
+
 from omo.attribution import personal_data, services, sweep
 from omo.core import events
+from omo.inbox import cards
+
+
+def _card_link(brand: Any, **fields: Any) -> cards.IssuedLink:
+    link = services.issue_link(brand, **fields)
+    return cards.IssuedLink(url=services.link_url(link), link_id=link.pk)
 
 
 def register() -> None:
     # What the app holds about a person: export, erasure, merge, split, retention
     # (omo/customers/personal_data.py).
     personal_data.register()
+
+    # Every product card's button is a tracked link naming clerk, customer and conversation
+    # (omo/inbox/cards.py: the clerk app's cards and the conversations API's).
+    cards.register_link_issuer(_card_link)
 
     # Every order from every sales channel gets a decision; every refund and cancellation its
     # reversing entries. Durable: a decision lost in a crash is made by the worker's retry.

@@ -60,6 +60,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the brand's rules (binding, attribution, inbox SLA and hours, points and tiers): see and change
     "rules.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
     "rules.write": frozenset({Role.HQ_ADMIN}),
+    # conversations: read and answer (messages, notes) within the role's scope (visible_conversations);
+    # assign, close and reopen as the console does (a store manager within their store)
+    "conversations.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "conversations.reply": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "conversations.manage": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
 }
 
 
