@@ -224,8 +224,10 @@ def list_conversations(
     if filters.customer is not None:
         conversations = conversations.filter(customer_id=filters.customer)
     if filters.updated_since is not None:
-        conversations = conversations.filter(updated_at__gte=aware(filters.updated_since, actor))
-    return page(conversations.order_by("-updated_at", "-id"), paging, conversation_out)
+        since = aware(filters.updated_since, actor)
+        conversations = conversations.filter(updated_at__gte=since)  # type: ignore[misc]  # annotated
+    newest_first = conversations.order_by("-updated_at", "-id")  # type: ignore[misc]  # annotated
+    return page(newest_first, paging, conversation_out)
 
 
 @router.get(

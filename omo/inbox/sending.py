@@ -25,7 +25,6 @@ from omo.inbox import cards, selectors
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import OutboundError, queue_message
 from omo.inbox.services import InboxError, _acting, _clear_unread, person_of
-from omo.staff.actors import actor_for_user
 from omo.staff.models import User
 
 
@@ -45,7 +44,7 @@ def _sender(actor: Actor, conversation: Conversation, as_staff: int | None) -> U
         raise InboxError(
             "as_staff", f"only an HQ key or the key of staff {as_staff} may send as them", status=403
         )
-    if not selectors.can_view(actor_for_user(staff), conversation):
+    if not selectors.can_view(staff, conversation):
         raise InboxError(
             "as_staff",
             f"staff {as_staff} does not handle this conversation (it is not among the ones they see)",
