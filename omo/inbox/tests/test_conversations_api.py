@@ -415,3 +415,30 @@ def test_assign_refusals(
     conversation.refresh_from_db()
     assert (conversation.queue, conversation.assignee_id) == ("hq", None)
     assert not AuditLog.objects.filter(action="inbox.conversation_assigned").exists()
+
+
+ENDPOINTS = [
+    ("get", "", None),
+    ("get", "/messages", None),
+    ("post", "/messages", {"text": "您好"}),
+    ("post", "/notes", {"text": "備註"}),
+    ("post", "/assign", {"staff_id": None}),
+    ("post", "/close", None),
+    ("post", "/reopen", None),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), ENDPOINTS)
+def test_every_endpoint_refuses_another_brand_and_a_clerk_outside_their_customers(
+    other_api, clerk_api, brand, webchat, method, suffix, body
+):
+    conversation = make_conversation(brand, webchat, "林小姐")
+    url = f"{PREFIX}/{conversation.pk}{suffix}"
+    for client in (other_api, clerk_api):
+        response = client.get(url) if method == "get" else client.post(url, body)
+        # a clerk's key is refused the managing routes by role (403) before anything else
+        expected = 403 if client is clerk_api and suffix in ("/assign", "/close", "/reopen") else 404
+        assert response.status_code == expected, (url, response.content)
+    conversation.refresh_from_db()
+    assert (conversation.status, conversation.queue) == ("open", "hq")
+    assert not Message.objects.filter(conversation=conversation).exists()
