@@ -442,3 +442,27 @@ def test_every_endpoint_refuses_another_brand_and_a_clerk_outside_their_customer
     conversation.refresh_from_db()
     assert (conversation.status, conversation.queue) == ("open", "hq")
     assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_a_second_request_racing_with_the_same_key_gets_the_first_message(api, brand, webchat, monkeypatch):
+    from omo.inbox import sending
+
+    conversation = make_conversation(brand, webchat, "林小姐")
+    url = f"{PREFIX}/{conversation.pk}/messages"
+    first = post_once(api, url, {"text": "訂單已出貨"}, "ship-2001")
+    real = sending._earlier
+    looks = []
+
+    def racing(*args):
+        looks.append(args)
+        # the racing request's first look came before the first request had committed
+        return None if len(looks) == 1 else real(*args)
+
+    monkeypatch.setattr(sending, "_earlier", racing)
+
+    again = post_once(api, url, {"text": "訂單已出貨"}, "ship-2001")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert Message.objects.filter(conversation=conversation, direction="out").count() == 1
+    assert len(looks) == 2  # looked again after the unique key refused the second row
