@@ -26,6 +26,7 @@ from omo.core.api import router as core_router
 from omo.core.errors import DomainError
 from omo.customers.api import router as customers_router
 from omo.inbox.api import router as inbox_router
+from omo.inbox.conversations_api import router as conversations_router
 from omo.loyalty.api import router as loyalty_router
 from omo.platforms.api import router as platforms_router
 from omo.platforms.usage_api import router as message_usage_router
@@ -141,6 +142,7 @@ for router in (
     message_usage_router,
     tracking_router,
     bindings_router,
+    conversations_router,
 ):
     api.add_router("", router)
 # the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import Min, Prefetch, Q
+from django.db.models import Prefetch, Q
 from django.urls import reverse
 
 from omo.attribution import links
@@ -22,6 +22,7 @@ from omo.catalog.selectors import visible_products, visible_variants
 from omo.commerce import services as commerce
 from omo.core.errors import FieldError
 from omo.core.money import format_money
+from omo.inbox import cards
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import OutboundError, queue_message
 from omo.staff.actors import actor_for_user
@@ -29,9 +30,7 @@ from omo.staff.actors import actor_for_user
 if TYPE_CHECKING:
     from omo.staff.requests import BrandStaff
 
-MAX_CARDS = 10  # a product decision: ten products read well on a phone (LINE itself allows 12 bubbles)
 MAX_CART_LINES = 20
-MAX_ALT_TEXT = 400
 
 
 class ClerkError(FieldError, ValueError):
@@ -60,14 +59,6 @@ class PickerProduct:
     price_display: str
     image_url: str
     variants: list[VariantStock]
-
-
-def _image_url(product: Product) -> str:
-    images = list(product.images.all())
-    if not images:
-        return ""
-    src = images[0].src
-    return src if src.startswith(("http://", "https://")) else attribution.absolute(src)
 
 
 def search_products(clerk: BrandStaff, query: str, *, limit: int = 20) -> list[PickerProduct]:
@@ -118,7 +109,12 @@ def search_products(clerk: BrandStaff, query: str, *, limit: int = 20) -> list[P
         price = min(v.price for v in variants)
         result.append(
             PickerProduct(
-                product.pk, product.title, price, format_money(price, "TWD"), _image_url(product), variants
+                product.pk,
+                product.title,
+                price,
+                format_money(price, "TWD"),
+                cards.image_url(product),
+                variants,
             )
         )
     return result
@@ -135,55 +131,20 @@ def _check_conversation(conversation: Conversation, clerk: BrandStaff) -> None:
 def send_product_card(
     conversation: Conversation, *, clerk: BrandStaff, product_ids: Sequence[int], alt_text: str = ""
 ) -> Message:
-    """One card message of up to 10 products, each button a tracked link naming clerk and customer."""
+    """One card message of up to 10 products, each button a tracked link naming clerk and customer
+    (omo.inbox.cards, shared with the conversations API)."""
     _check_conversation(conversation, clerk)
-    ids = list(dict.fromkeys(int(pk) for pk in product_ids))
-    if not ids:
-        raise ClerkError("products", "choose at least one product")
-    if len(ids) > MAX_CARDS:
-        raise ClerkError("products", f"at most {MAX_CARDS} products per card")
-    products = {
-        p.pk: p
-        for p in visible_products(actor_for_user(clerk))
-        .filter(status=Product.Status.ACTIVE, pk__in=ids)
-        .annotate(from_price=Min("variants__price", filter=Q(variants__is_active=True)))
-        .prefetch_related(Prefetch("images", queryset=ProductImage.objects.order_by("sort_order", "id")))
-    }
-    missing = [pk for pk in ids if pk not in products]
-    if missing:
-        raise ClerkError("products", f"not for sale here: {missing}", status=404)
-    brand = conversation.brand
-    with transaction.atomic():
-        cards = []
-        for pk in ids:
-            product = products[pk]
-            link = attribution.issue_link(
-                brand,
-                clerk=clerk,
-                product=product,
-                customer=conversation.customer,
-                conversation_id=conversation.pk,
-            )
-            cards.append(
-                {
-                    "title": product.title,
-                    "price": product.from_price,
-                    "currency": brand.currency,
-                    "image_url": _image_url(product),
-                    "url": attribution.link_url(link),
-                    "product_id": product.pk,
-                    "link_id": link.pk,
-                }
-            )
-        names = "、".join(card["title"] for card in cards[:3])
-        default_alt = f"{clerk}推薦：{names}" + (f" 等 {len(cards)} 件商品" if len(cards) > 3 else "")
-        alt = (alt_text or default_alt).strip()[:MAX_ALT_TEXT]
-        try:
-            return queue_message(
-                conversation, kind=Message.Kind.FLEX, payload={"cards": cards, "alt_text": alt}, sender=clerk
-            )
-        except OutboundError as exc:
-            raise ClerkError(exc.field, exc.message) from exc
+    try:
+        return cards.send_product_card(
+            conversation,
+            actor=actor_for_user(clerk),
+            sender=clerk,
+            product_ids=product_ids,
+            alt_text=alt_text,
+        )
+    except cards.CardError as exc:
+        field = "products" if exc.field == "product_ids" else exc.field
+        raise ClerkError(field, exc.message, status=exc.status) from exc
 
 
 # --- endless aisle ----------------------------------------------------------------------------------------

@@ -1,19 +1,24 @@
 """Reads about orders that several apps share, and who sees which orders.
 
 `visible_orders(actor)` is the one rule for the API, the console, the clerk app and exports: all of
-the brand's orders (HQ), one store's (a store manager), or the sales the clerk made (a clerk, or
-the clerk's API key). A narrowed actor without its store or clerk sees none.
+the brand's orders (HQ), one store's (a store manager), or for a clerk (signed in or through the
+clerk's API key) what the clerk app shows them: the sales the clerk made, the orders credited to
+the clerk (attribution registers that connection, `register_order_connection`) and the order
+history of the clerk's own customers (the customer panel). A narrowed actor without its store or
+clerk sees none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 
 from omo.commerce.models import Order, OrderAction
 from omo.core.access import Scope
 from omo.core.audit import Actor
+from omo.customers.selectors import visible_customers
 
 # Orders that count as a sale (spend, tiers, dashboards): paid or beyond, not cancelled.
 SALE_STATUSES = (
@@ -39,6 +44,17 @@ def customer_orders(customer):
     )
 
 
+# actor -> the Q an order matches when an app above connects it to a clerk actor, or None.
+OrderConnection = Callable[[Actor], Q | None]
+
+_order_connections: dict[str, OrderConnection] = {}
+
+
+def register_order_connection(name: str, connection: OrderConnection) -> None:
+    """Registered once per app (attribution: orders credited to the clerk); the same name replaces."""
+    _order_connections[name] = connection
+
+
 def visible_orders(actor: Actor) -> QuerySet[Order]:
     orders = Order.objects.filter(brand=actor.brand)
     if actor.scope == Scope.BRAND:
@@ -46,7 +62,14 @@ def visible_orders(actor: Actor) -> QuerySet[Order]:
     if actor.scope == Scope.STORE:
         return orders.filter(store_id=actor.store_id) if actor.store_id else orders.none()
     if actor.scope == Scope.OWN:
-        return orders.filter(staff_id=actor.user_id) if actor.user_id else orders.none()
+        if not actor.user_id:
+            return orders.none()
+        allowed = Q(staff_id=actor.user_id) | Q(customer__in=visible_customers(actor).values("pk"))
+        for connection in _order_connections.values():
+            condition = connection(actor)
+            if condition is not None:
+                allowed |= condition
+        return orders.filter(allowed)
     return orders.none()
 
 

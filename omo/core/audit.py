@@ -49,6 +49,10 @@ class Actor:
     @property
     def store_id(self) -> int | None:
         if self.user is None and self.api_key is not None:
+            if self.api_key.staff_id is not None:
+                # A clerk's key works where the clerk works now, as the clerk app does after a move.
+                staff = self.api_key.staff
+                return getattr(staff, "store_id", None)
             return self.api_key.store_id
         return getattr(self.user, "store_id", None)
 

@@ -226,6 +226,8 @@ class Message(BrandScoped):
         "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     retry_key = models.UUIDField(null=True, blank=True)
+    # The API's Idempotency-Key: the same key on the same conversation answers the first message.
+    idempotency_key = models.CharField(max_length=120, blank=True, default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     # Now by default; an inbound message gets its event time in the same INSERT (timeline order).
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
@@ -239,6 +241,11 @@ class Message(BrandScoped):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["brand", "external_id"], name="message_external_id_once"),
+            models.UniqueConstraint(
+                fields=["conversation", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="message_idempotency_key_once",
+            ),
         ]
         indexes = [models.Index(fields=["conversation", "created_at"], name="message_timeline")]
 

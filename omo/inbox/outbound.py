@@ -43,7 +43,7 @@ from omo.core import events
 from omo.core.errors import FieldError
 from omo.customers.consent import ConsentError, may_message
 from omo.inbox.delivery import DeliveryOutcome, DeliveryState, sender_for
-from omo.inbox.models import Conversation, Message
+from omo.inbox.models import Conversation, Message, Platform
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +76,24 @@ STUCK_REASONS: dict[str, tuple[str, str]] = {
 }
 
 
+# Messenger, Instagram and WhatsApp take a free-form message only within 24 hours of the customer's
+# last message (Meta's messaging-window rules). Past it Messenger and Instagram need a message
+# tag (HUMAN_AGENT, 7 days, with Meta's permission) and WhatsApp a pre-approved template: neither is
+# something omo sends yet, so such a message is refused before it is stored. LINE has no window.
+WINDOWED_PLATFORMS = frozenset({Platform.MESSENGER, Platform.INSTAGRAM, Platform.WHATSAPP})
+REPLY_WINDOW = dt.timedelta(hours=24)
+
+
 class OutboundError(FieldError, ValueError):
     pass
+
+
+def window_closed(conversation: Conversation, now: dt.datetime) -> bool:
+    """True when the platform's 24-hour window since the customer's last message has passed."""
+    if conversation.inbox.platform not in WINDOWED_PLATFORMS:
+        return False
+    last = conversation.contact.last_inbound_at
+    return last is None or now - last >= REPLY_WINDOW
 
 
 def _preview(kind: str, text: str) -> str:
@@ -94,6 +110,7 @@ def queue_message(
     payload: dict[str, Any] | None = None,
     sender: Any = None,
     purpose: str | None = None,
+    idempotency_key: str = "",
 ) -> Message:
     """Queue a message to the conversation's customer; it is delivered by `deliver_message` after commit.
 
@@ -101,6 +118,10 @@ def queue_message(
     "marketing" or "transactional" for a message the brand starts (campaigns, journeys, order
     notices). Those are refused with OutboundError("purpose", reason) when the customer's consent
     or reachability does not allow them (omo.customers.consent.may_message).
+
+    On Messenger, Instagram and WhatsApp, a message 24 hours or more after the customer's last one
+    is refused (409 `outside_window`). `idempotency_key` is stored on the message; a second message
+    with the same key in the conversation breaks a unique constraint (IntegrityError).
     """
     if purpose is not None:
         try:
@@ -118,6 +139,16 @@ def queue_message(
     if kind == Message.Kind.FLEX and not (payload or {}).get("cards") and not (payload or {}).get("line"):
         raise OutboundError("payload", "a card message needs payload['cards']")
     now = timezone.now()
+    if window_closed(conversation, now):
+        platform = conversation.inbox.get_platform_display()
+        raise OutboundError(
+            "conversation",
+            f"顧客最後一則訊息已超過 24 小時，{platform} 不允許再傳送一般訊息。 / "
+            f"The customer's last message is more than 24 hours old; {platform} takes no free-form "
+            "message until the customer writes again.",
+            status=409,
+            code="outside_window",
+        )
     with transaction.atomic():
         message = Message.objects.create(
             brand_id=conversation.brand_id,
@@ -130,6 +161,7 @@ def queue_message(
             sender=sender,
             store_id=getattr(sender, "store_id", None) if sender is not None else conversation.store_id,
             retry_key=uuid.uuid4(),
+            idempotency_key=idempotency_key,
         )
         changes: dict[str, Any] = {"last_message_at": now, "last_message_preview": _preview(kind, text)}
         if sender is not None:

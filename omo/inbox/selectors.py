@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from omo.binding.selectors import open_binding_customer_ids
 from omo.core.access import Scope
@@ -96,6 +97,15 @@ def get_conversation(who: Actor | Any, conversation_id: int) -> Conversation | N
     )
 
 
+def with_updated_at(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """Annotate `updated_at`: the latest entry of the conversation's timeline (a message, a note,
+    an assignment, a close or reopen each write one), or its creation."""
+    latest = (
+        Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+    )
+    return conversations.annotate(updated_at=Coalesce(Subquery(latest), F("created_at")))
+
+
 def customer_connection(actor: Actor) -> Q | None:
     """A store's or a clerk's customers include those of the conversations they see (registered
     with omo.customers.selectors)."""
@@ -151,6 +161,24 @@ def timeline(conversation: Conversation, *, limit: int = 100, before_id: int | N
         messages = messages.filter(id__lt=before_id)
     latest = list(messages.order_by("-created_at", "-id")[: max(1, min(limit, 500))])
     return list(reversed(latest))
+
+
+def message_page(
+    conversation: Conversation, *, limit: int, before: int | None = None, after: int | None = None
+) -> tuple[list[Message], bool]:
+    """Up to `limit` messages in the order they were recorded (ascending id), and whether more lie
+    beyond them: right after message `after` (newer ones beyond), else the latest ones before
+    message `before` or of all (older ones beyond). Notes and events included."""
+    messages = Message.objects.filter(
+        brand_id=conversation.brand_id, conversation=conversation
+    ).select_related("sender")
+    if after is not None:
+        rows = list(messages.filter(id__gt=after).order_by("id")[: limit + 1])
+        return rows[:limit], len(rows) > limit
+    if before is not None:
+        messages = messages.filter(id__lt=before)
+    rows = list(messages.order_by("-id")[: limit + 1])
+    return list(reversed(rows[:limit])), len(rows) > limit
 
 
 def unread_total(user: SignedIn) -> int:

@@ -40,6 +40,33 @@ def _visible(conversation: Conversation, user: selectors.Viewer) -> None:
         raise InboxError("conversation", "no such conversation", status=404)
 
 
+def _acting(who: User | Actor, conversation: Conversation) -> Actor:
+    """The Actor behind a signed-in staff user or an API key, refused (404) unless it sees the conversation."""
+    actor = selectors._actor(who)
+    if actor is None or not selectors.can_view(actor, conversation):
+        raise InboxError("conversation", "no such conversation", status=404)
+    return actor
+
+
+def person_of(actor: Actor) -> User | None:
+    """The staff member an actor acts as: the signed-in user, or the clerk of a clerk's API key;
+    None for a brand-wide or store key (the brand acts)."""
+    if actor.user is not None:
+        return actor.user
+    if actor.api_key is not None and actor.api_key.staff_id:
+        return User.objects.filter(pk=actor.api_key.staff_id, brand_id=actor.brand.pk).first()
+    return None
+
+
+def _name(actor: Actor, person: User | None) -> str:
+    """Who acted, as the timeline shows it."""
+    if person is not None:
+        return str(person)
+    if actor.api_key is not None:
+        return f"API 金鑰 {actor.api_key.name} / API key {actor.api_key.name}"
+    return "系統 / system"
+
+
 def _updated(conversation: Conversation, *fields: str) -> None:
     events.publish(
         "conversation.updated",
@@ -94,9 +121,11 @@ def send_text(conversation: Conversation, *, text: str, sender: Any) -> Message:
 
 
 @transaction.atomic
-def add_note(conversation: Conversation, *, text: str, author: User) -> Message:
-    """An internal note (內部備註): staff only, never sent to the customer."""
-    _visible(conversation, author)
+def add_note(conversation: Conversation, *, text: str, author: User | Actor) -> Message:
+    """An internal note (內部備註): staff only, never sent to the customer. An API key's note has
+    no author but carries the key (payload `api_key_id`); a clerk's key writes as the clerk."""
+    actor = _acting(author, conversation)
+    person = person_of(actor)
     text = (text or "").strip()
     if not text:
         raise InboxError("text", "a note needs text")
@@ -108,8 +137,9 @@ def add_note(conversation: Conversation, *, text: str, author: User) -> Message:
         direction=Message.Direction.INTERNAL,
         kind=Message.Kind.NOTE,
         text=text,
+        payload={"api_key_id": actor.api_key.pk} if actor.api_key is not None else {},
         status=Message.Status.SENT,
-        sender=author,
+        sender=person,
     )
     events.publish(
         "message.created",
@@ -251,24 +281,26 @@ def send_canned_reply(conversation: Conversation, canned: CannedReply, *, sender
 def assign_conversation(
     conversation: Conversation,
     *,
-    actor_user: User,
+    actor_user: User | Actor,
     queue: str,
     assignee: User | None = None,
     store: Store | None = None,
 ) -> bool:
-    """Manual assignment (HQ anywhere in the brand; a store manager within their store)."""
-    _visible(conversation, actor_user)
-    if actor_user.role not in (Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER):
+    """Manual assignment (HQ anywhere in the brand; a store manager within their store), by a
+    signed-in staff member or an API key of those roles."""
+    actor = _acting(actor_user, conversation)
+    brand_id = actor.brand.pk
+    if actor.role not in (Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER):
         raise InboxError("actor", "clerks cannot reassign conversations", status=403)
     if queue not in Conversation.Queue.values:
         raise InboxError("queue", f"one of {Conversation.Queue.values}")
     if queue == Conversation.Queue.CLERK:
-        if assignee is None or assignee.brand_id != actor_user.brand_id or not assignee.is_active:
+        if assignee is None or assignee.brand_id != brand_id or not assignee.is_active:
             raise InboxError("assignee", "an active staff member of this brand", status=404)
         store = assignee.store
-    if store is not None and store.brand_id != actor_user.brand_id:
+    if store is not None and store.brand_id != brand_id:
         raise InboxError("store", "no such store", status=404)
-    if actor_user.role == Role.STORE_MANAGER and getattr(store, "pk", None) != actor_user.store_id:
+    if actor.role == Role.STORE_MANAGER and getattr(store, "pk", None) != actor.store_id:
         raise InboxError("store", "a store manager assigns within their own store", status=403)
     decision = routing.Decision(
         queue,
@@ -276,7 +308,7 @@ def assign_conversation(
         getattr(store, "pk", None),
         "manual",
     )
-    return routing.assign(conversation, decision, actor_user=actor_user)
+    return routing.assign(conversation, decision, actor_user=person_of(actor))
 
 
 def staff_on_duty(store: Store, at: dt.datetime | None = None) -> list[User]:
@@ -297,9 +329,11 @@ STATUS_EVENTS = {
 
 
 @transaction.atomic
-def set_conversation_status(conversation: Conversation, status: str, *, user: User) -> bool:
-    """Close (resolved) or reopen a conversation; the change is written in its timeline. True if changed."""
-    _visible(conversation, user)
+def set_conversation_status(conversation: Conversation, status: str, *, user: User | Actor) -> bool:
+    """Close (resolved) or reopen a conversation; the change is written in its timeline and the
+    audit log. True if changed."""
+    actor = _acting(user, conversation)
+    person = person_of(actor)
     if status not in Conversation.Status.values:
         raise InboxError("status", f"one of {Conversation.Status.values}")
     if not Conversation.objects.filter(pk=conversation.pk).exclude(status=status).update(status=status):
@@ -311,10 +345,10 @@ def set_conversation_status(conversation: Conversation, status: str, *, user: Us
         conversation=conversation,
         direction=Message.Direction.INTERNAL,
         kind=Message.Kind.EVENT,
-        text=f"{words}（{user}）",
-        payload={"event": event, "actor_id": user.pk},
+        text=f"{words}（{_name(actor, person)}）",
+        payload={"event": event, "actor_id": person.pk if person is not None else None},
         status=Message.Status.SENT,
-        sender=user,
+        sender=person,
     )
     events.publish(
         "message.created",
@@ -324,6 +358,7 @@ def set_conversation_status(conversation: Conversation, status: str, *, user: Us
         direction=Message.Direction.INTERNAL,
     )
     _updated(conversation, "status")
+    audit.record(actor, f"inbox.conversation_{event}", conversation)
     return True
 
 
@@ -343,7 +378,6 @@ def assign_by_staff(
     The HQ queue keeps the conversation's owning store unless another is given, so the store's
     manager still sees the customer while HQ answers. Other rules are assign_conversation's.
     """
-    user = actor.user
     with transaction.atomic():
         before = (
             Conversation.objects.filter(pk=conversation.pk)
@@ -351,27 +385,24 @@ def assign_by_staff(
             .first()
         )
         if queue == Conversation.Queue.HQ:
-            _visible(conversation, user)
+            _acting(actor, conversation)
             if store is None and conversation.store_id:
                 store = conversation.store
             if assignee is not None:
-                if user.role not in HQ_ROLES:
+                brand_id = actor.brand.pk
+                if actor.role not in HQ_ROLES:
                     raise InboxError("assignee", "only HQ staff pick an HQ agent", status=403)
-                if (
-                    assignee.brand_id != user.brand_id
-                    or not assignee.is_active
-                    or assignee.role not in HQ_ROLES
-                ):
+                if assignee.brand_id != brand_id or not assignee.is_active or assignee.role not in HQ_ROLES:
                     raise InboxError("assignee", "an active HQ agent of this brand", status=404)
-                if store is not None and store.brand_id != user.brand_id:
+                if store is not None and store.brand_id != brand_id:
                     raise InboxError("store", "no such store", status=404)
                 decision = routing.Decision(queue, assignee.pk, getattr(store, "pk", None), "manual")
-                changed = routing.assign(conversation, decision, actor_user=user)
+                changed = routing.assign(conversation, decision, actor_user=person_of(actor))
             else:
-                changed = assign_conversation(conversation, actor_user=user, queue=queue, store=store)
+                changed = assign_conversation(conversation, actor_user=actor, queue=queue, store=store)
         else:
             changed = assign_conversation(
-                conversation, actor_user=user, queue=queue, assignee=assignee, store=store
+                conversation, actor_user=actor, queue=queue, assignee=assignee, store=store
             )
         if changed:
             audit.record(

@@ -13,7 +13,7 @@ from omo.core.models import Brand
 from omo.customers.api import customer_for
 from omo.customers.selectors import visible_customers
 from omo.loyalty import selectors, services
-from omo.loyalty.models import Coupon, CouponCode, LoyaltyAccount, PointsEntry, Tier
+from omo.loyalty.models import Coupon, LoyaltyAccount, PointsEntry, Tier
 from omo.loyalty.services import rules as loyalty_rules
 
 router = Router(tags=["loyalty"])
@@ -227,7 +227,9 @@ def get_coupon(request: HttpRequest, coupon_id: int):
 @router.get("/coupons/{coupon_id}/codes", auth=allow("loyalty.read"), response={200: CodePage, **ERRORS})
 def list_codes(request: HttpRequest, coupon_id: int, paging: Query[PageParams]):
     coupon = _coupon(request, coupon_id)
-    return page(CouponCode.objects.filter(brand_id=coupon.brand_id, coupon=coupon).order_by("id"), paging)
+    return page(
+        selectors.visible_coupon_codes(actor_of(request)).filter(coupon=coupon).order_by("id"), paging
+    )
 
 
 @router.post("/coupons/{coupon_id}/codes", auth=allow("coupons.write"), response={201: CodeOut, **ERRORS})

@@ -4,10 +4,11 @@ omo.customers.selectors.visible_customers."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from omo.core.audit import Actor
+from omo.customers.selectors import visible_customers
 from omo.loyalty.models import Coupon, CouponCode, LoyaltyAccount, Tier
 
 
@@ -20,7 +21,12 @@ def visible_coupons(actor: Actor) -> QuerySet[Coupon]:
 
 
 def visible_coupon_codes(actor: Actor) -> QuerySet[CouponCode]:
-    return CouponCode.objects.filter(brand=actor.brand)
+    """Shared codes, and codes issued to a customer the actor sees (omo.customers.selectors): a
+    store's or a clerk's key does not learn other customers' single-use codes."""
+    codes = CouponCode.objects.filter(brand=actor.brand)
+    if actor.brand_wide:
+        return codes
+    return codes.filter(Q(customer__isnull=True) | Q(customer__in=visible_customers(actor).values("pk")))
 
 
 def tiers_with_members(actor: Actor) -> list[tuple[Tier, int]]:

@@ -71,6 +71,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the LINE message plan's use and cost: replies vs pushes per clerk and store (a store manager:
     # their store's rows)
     "message_usage.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    # conversations: read and answer (messages, notes) within the role's scope (visible_conversations);
+    # assign, close and reopen as the console does (a store manager within their store)
+    "conversations.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "conversations.reply": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "conversations.manage": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
 }
 
 

@@ -21,7 +21,7 @@ from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
-from omo.inbox.models import Inbox
+from omo.inbox.models import Contact, Conversation, Inbox
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
 from omo.testing import factories as f
@@ -29,8 +29,12 @@ from omo.tracking.models import TrackingSource
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 PREFIX = "/api/v1"
-# Write routes a clerk key may use. None today; adding one here is a deliberate decision.
-CLERK_MAY_WRITE: set[tuple[str, str]] = set()
+# Write routes a clerk key may use; adding one here is a deliberate decision. A clerk answers their
+# own customers (and leaves notes on their conversations) as in the clerk app.
+CLERK_MAY_WRITE: set[tuple[str, str]] = {
+    ("POST", "/api/v1/conversations/{conversation_id}/messages"),
+    ("POST", "/api/v1/conversations/{conversation_id}/notes"),
+}
 # Routes open without a key: none (the OpenAPI document and docs page are not operations).
 PUBLIC: set[tuple[str, str]] = set()
 
@@ -62,6 +66,7 @@ def test_the_sweep_sees_every_app():
         "/settings/inbox",
         "/settings/loyalty",
         "/tracking/sources",
+        "/conversations",
     ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45
@@ -147,6 +152,10 @@ def objects(brand, store, warehouse, hq_admin, api_key):
     transfer = binding_services.transfer_bindings(
         leaving, to_store=store, actor=Actor(brand=brand, user=hq_admin, role="hq_admin"), notify=False
     )
+    contact = Contact.objects.create(
+        brand=brand, inbox=inbox, external_user_id="U" + "5" * 32, customer=customer
+    )
+    conversation = Conversation.objects.create(brand=brand, inbox=inbox, contact=contact, customer=customer)
     return {
         "transfer_id": transfer.pk,
         "order_id": order.pk,
@@ -162,6 +171,7 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "job_id": job.pk,
         "tier_id": tier.pk,
         "inbox_id": inbox.pk,
+        "conversation_id": conversation.pk,
         "staff_id": hq_admin.pk,
         "rule_id": CommissionRule.objects.create(brand=brand, rate_bp=100, starts_on=dt.date(2026, 11, 1)).pk,
         "source_id": TrackingSource.objects.create(
