@@ -26,8 +26,8 @@ def _connect(brand: Any, channel: Any, *extra: str) -> dict[str, Any]:
         channel.channel_id,
         "--channel-secret",
         channel.channel_secret,
-        "--access-token",
-        channel.access_token,
+        # with "=": a token may begin with "-", which on its own would read as an option
+        f"--access-token={channel.access_token}",
         *extra,
         stdout=out,
     )
