@@ -4,6 +4,7 @@ registries of the apps below it. Called once, from its AppConfig.ready: the one 
 from __future__ import annotations
 
 from omo.attribution import personal_data, services, sweep
+from omo.attribution.services import recipients
 from omo.core import events
 
 
@@ -18,6 +19,13 @@ def register() -> None:
         "order.recorded",
         services.on_order_recorded,
         durable="attribution.order_recorded",
+        when=events.not_in_batch,
+    )
+    # An order through a card that landed on someone other than the card's recipient: HQ decides.
+    events.subscribe(
+        "order.recorded",
+        recipients.on_order_recorded,
+        durable="attribution.card_recipient",
         when=events.not_in_batch,
     )
     events.subscribe(

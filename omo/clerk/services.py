@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from omo.attribution import links
 from omo.attribution import services as attribution
+from omo.binding import services as binding
 from omo.catalog import inventory
 from omo.catalog.models import Product, ProductImage, Variant
 from omo.catalog.selectors import visible_products, visible_variants
@@ -153,6 +154,9 @@ def send_product_card(
     if missing:
         raise ClerkError("products", f"not for sale here: {missing}", status=404)
     brand = conversation.brand
+    inbox = conversation.inbox
+    # On LINE with LIFF, the card opens the shop through LIFF, which signs the customer in with LINE.
+    through_liff = inbox.platform == "line" and binding.liff_ready(inbox)
     with transaction.atomic():
         cards = []
         for pk in ids:
@@ -170,7 +174,9 @@ def send_product_card(
                     "price": product.from_price,
                     "currency": brand.currency,
                     "image_url": _image_url(product),
-                    "url": attribution.link_url(link),
+                    "url": binding.shop_liff_url(inbox, links.link_token(link.pk, link.brand_id))
+                    if through_liff
+                    else attribution.link_url(link),
                     "product_id": product.pk,
                     "link_id": link.pk,
                 }
