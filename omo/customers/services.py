@@ -17,8 +17,8 @@ from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import identity, search
 from omo.customers import merge as merging
-from omo.customers.models import Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
 from omo.customers.identity.rules import PROFILE_FIELDS
+from omo.customers.models import Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
 from omo.customers.normalize import is_junk, normalize_email, normalize_phone
 
 
@@ -462,7 +462,15 @@ def add_typed_contact(customer: Customer, *, phone: str = "", email: str = "", s
             continue
         identity.suggest(
             brand,
-            [(customer.pk, live_owner, kind, value, SUGGESTION_TYPED_CONTACT.format(kind=TYPED_KIND_WORDS[kind]))],
+            [
+                (
+                    customer.pk,
+                    live_owner,
+                    kind,
+                    value,
+                    SUGGESTION_TYPED_CONTACT.format(kind=TYPED_KIND_WORDS[kind]),
+                )
+            ],
         )
         others.append(live_owner)
     if profile:

@@ -78,7 +78,9 @@ def shop_liff_url(inbox: LineInbox, link_token: str) -> str:
     liff_id = liff_id_of(inbox)
     # `liff` repeats the LIFF id for the endpoint page, which must call liff.init() with it before
     # LINE's secondary redirect reaches /b/liff/shop.
-    return f"https://liff.line.me/{liff_id}/shop?r={quote(link_token, safe=':')}&liff={quote(liff_id, safe='')}"
+    return (
+        f"https://liff.line.me/{liff_id}/shop?r={quote(link_token, safe=':')}&liff={quote(liff_id, safe='')}"
+    )
 
 
 def prefilled_message_url(inbox: LineInbox, code: str) -> str:

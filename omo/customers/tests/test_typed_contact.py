@@ -18,7 +18,9 @@ def line_customer(brand, user_id: str = "U" + "1" * 32):
 def test_a_new_phone_and_email_join_the_signed_in_customer_and_fill_the_profile(brand):
     customer = line_customer(brand)
 
-    others = services.add_typed_contact(customer, phone="0912-345-678", email="Lin@Example.com", source="shop")
+    others = services.add_typed_contact(
+        customer, phone="0912-345-678", email="Lin@Example.com", source="shop"
+    )
 
     assert others == []
     customer.refresh_from_db()
@@ -69,7 +71,9 @@ def test_junk_and_values_over_the_cap_are_not_stored(brand):
 
     services.add_typed_contact(customer, phone="0922222222", email="null", source="shop")
 
-    phones = list(CustomerIdentity.objects.filter(customer=customer, kind="phone").values_list("value", flat=True))
+    phones = list(
+        CustomerIdentity.objects.filter(customer=customer, kind="phone").values_list("value", flat=True)
+    )
     assert phones == ["+886911111111"]
     assert not CustomerIdentity.objects.filter(kind="email").exists()
 

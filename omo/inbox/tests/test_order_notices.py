@@ -68,7 +68,7 @@ def test_a_shop_order_is_confirmed_in_line_by_push(
         order = place(brand, line_customer, catalogue.black)
     deliver_all(line_customer)
 
-    (via, text), = texts(line_standin, line_user)
+    ((via, text),) = texts(line_standin, line_user)
     assert via == "push"
     assert text.startswith("感謝您的訂購！\n訂單編號：" + order.name + "\n金額：NT$1,780\n付款方式：貨到付款")
     assert f"{settings.BASE_URL}/shop/herb/orders/" in text
@@ -100,7 +100,7 @@ def test_shipping_notice_names_carrier_number_and_tracking_link_in_english_for_e
         commerce.fulfil(order, actor=None, carrier="tcat", tracking_number="901234567890")
     deliver_all(line_customer)
 
-    (via, text), = texts(line_standin, line_user)
+    ((via, text),) = texts(line_standin, line_user)
     assert via == "push"
     assert text == (
         f"Your order {order.name} has shipped!\nCarrier: T-Cat (黑貓宅急便)\nTracking number: 901234567890"
@@ -130,7 +130,9 @@ def test_no_notice_without_consent_blocked_or_without_line_and_never_twice(
 
     record_consent(line_customer, platform="line", purpose="transactional", granted=True, source="console")
     record_consent(line_customer, platform="line", purpose="marketing", granted=False, source="console")
-    assert order_notices.send_notice(order, order_notices.CONFIRMED) is not None  # marketing opt-out: still sent
+    assert (
+        order_notices.send_notice(order, order_notices.CONFIRMED) is not None
+    )  # marketing opt-out: still sent
     assert order_notices.send_notice(order, order_notices.CONFIRMED) is None  # a retry sends nothing more
     assert len(notices(line_customer)) == 1
 

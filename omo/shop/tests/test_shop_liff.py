@@ -112,7 +112,9 @@ def test_signed_in_with_line_the_order_and_phone_join_the_line_customer(
     assert (status, body) == (200, {"ok": True, "next": f"/r/{token}"})
     assert shopper.session[f"shop:{brand.pk}:member"] == customer.pk
 
-    product_page = shopper.get(body["next"], HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Line/14.0")
+    product_page = shopper.get(
+        body["next"], HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Line/14.0"
+    )
     assert product_page.status_code == 302 and "?ref=" in product_page["Location"]
     shopper.get(product_page["Location"])
     add(shopper, catalogue.black)
@@ -136,7 +138,9 @@ def test_signed_in_with_a_phone_of_another_customer_only_suggests(
     other = f.make_customer(brand, "王小明", phone="+886912345678")
     token = link_token(send_card(recipient, clerk, catalogue.shirt))
     shopper = Client()
-    sign_in(shopper, token, line_standin.mint_id_token(line_user.user_id, client_id=line_channel.login_channel_id))
+    sign_in(
+        shopper, token, line_standin.mint_id_token(line_user.user_id, client_id=line_channel.login_channel_id)
+    )
     shopper.get(f"/r/{token}", HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) Line/14.0")
     add(shopper, catalogue.black)
     shopper.post("/shop/herb/checkout/", SHIP)
@@ -163,7 +167,9 @@ def test_a_forwarded_link_never_attaches_the_strangers_order_only_suggests(
     )
     add(stranger, catalogue.black)
     with django_capture_on_commit_callbacks(execute=True):
-        stranger.post("/shop/herb/checkout/", {**SHIP, "name": "陳先生", "phone": "0933-000-111", "email": ""})
+        stranger.post(
+            "/shop/herb/checkout/", {**SHIP, "name": "陳先生", "phone": "0933-000-111", "email": ""}
+        )
 
     order = Order.objects.get()
     assert order.customer_id != recipient.customer_id
@@ -200,5 +206,7 @@ def test_a_card_of_another_brand_signs_nobody_in_there(
 ):
     token = link_token(send_card(recipient, clerk, catalogue.shirt))
     shopper = Client()
-    sign_in(shopper, token, line_standin.mint_id_token(line_user.user_id, client_id=line_channel.login_channel_id))
+    sign_in(
+        shopper, token, line_standin.mint_id_token(line_user.user_id, client_id=line_channel.login_channel_id)
+    )
     assert f"shop:{other_brand.pk}:member" not in shopper.session
