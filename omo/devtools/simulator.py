@@ -183,7 +183,7 @@ LIFF_PREFIX = "https://liff.line.me/"
 def _open_uri(uri: str, inbox: Inbox) -> str:
     """Where tapping a link leads in the simulator: LIFF links through `liff/open`."""
     if uri.startswith(LIFF_PREFIX):
-        return f"{reverse('simulator:liff-open')}?{urlencode({'inbox': inbox.pk, 'uri': uri})}"
+        return f"{reverse('simulator:liff-open')}?{urlencode({'inbox': str(inbox.pk), 'uri': uri})}"
     return uri
 
 

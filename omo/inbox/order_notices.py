@@ -104,7 +104,7 @@ def shipping_text(order: Order, lang: str) -> str:
 def _already_sent(conversation: Conversation, notice: str, order: Order) -> bool:
     return Message.objects.filter(
         brand_id=order.brand_id,
-        conversation__customer_id=order.customer_id,
+        conversation__customer_id=conversation.customer_id,
         direction=Message.Direction.OUTBOUND,
         payload__notice=notice,
         payload__order_id=order.pk,
