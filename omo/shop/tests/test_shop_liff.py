@@ -210,3 +210,19 @@ def test_a_card_of_another_brand_signs_nobody_in_there(
         shopper, token, line_standin.mint_id_token(line_user.user_id, client_id=line_channel.login_channel_id)
     )
     assert f"shop:{other_brand.pk}:member" not in shopper.session
+
+
+def test_against_the_real_line_the_pages_load_the_sdk_and_ignore_a_fragment_token(
+    recipient, clerk, catalogue, client, settings
+):
+    token = link_token(send_card(recipient, clerk, catalogue.shirt))
+    settings.OMO_LINE_API_BASE = "https://api.line.me"
+    forward = client.get("/b/liff/", {"liff.state": f"/shop?r={token}&liff={LIFF_ID}"})
+    assert forward.status_code == 200
+    html = forward.content.decode()
+    assert "https://static.line-scdn.net/liff/edge/2/sdk.js" in html and f'data-liff-id="{LIFF_ID}"' in html
+    assert client.get("/b/liff/", {"liff.state": "/shop?r=x&liff=bad"}).status_code == 404
+
+    page = client.get("/b/liff/shop", {"r": token, "liff": LIFF_ID}).content.decode()
+    assert "https://static.line-scdn.net/liff/edge/2/sdk.js" in page
+    assert f'data-liff-id="{LIFF_ID}"' in page and 'data-stand-in=""' in page
