@@ -5,6 +5,7 @@ from django.urls import include, path
 from config.api import api
 from omo.connectors.shopify.views import shopify_webhook
 from omo.core.views import healthz
+from omo.shop.views import liff as shop_liff
 from omo.site import views as site_views
 
 handler404 = site_views.not_found
@@ -19,6 +20,9 @@ urlpatterns = [
     path("console/", include("omo.console.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("shop/", include("omo.shop.urls")),
+    # The shop's LINE sign-in sits below the LIFF app's endpoint URL (/b/liff/): LIFF runs only there.
+    path("b/liff/shop", shop_liff.page, name="shop-liff"),
+    path("b/liff/shop/signin", shop_liff.sign_in, name="shop-liff-signin"),
     path("b/", include("omo.binding.urls")),
     path("r/", include("omo.attribution.urls")),
     path("clerk/", include("omo.clerk.urls")),

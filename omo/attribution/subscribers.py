@@ -7,8 +7,9 @@ from typing import Any
 
 from django.db.models import Q
 
-from omo.attribution import personal_data, services, sweep
+from omo.attribution import links, personal_data, services, sweep
 from omo.attribution.models import Attribution
+from omo.attribution.services import recipients
 from omo.commerce.selectors import register_order_connection
 from omo.core import events
 from omo.core.access import Scope
@@ -18,7 +19,9 @@ from omo.inbox import cards
 
 def _card_link(brand: Any, **fields: Any) -> cards.IssuedLink:
     link = services.issue_link(brand, **fields)
-    return cards.IssuedLink(url=services.link_url(link), link_id=link.pk)
+    return cards.IssuedLink(
+        url=services.link_url(link), link_id=link.pk, token=links.link_token(link.pk, link.brand_id)
+    )
 
 
 def _credited_orders(actor: Actor) -> Q | None:
@@ -47,6 +50,13 @@ def register() -> None:
         "order.recorded",
         services.on_order_recorded,
         durable="attribution.order_recorded",
+        when=events.not_in_batch,
+    )
+    # An order through a card that landed on someone other than the card's recipient: HQ decides.
+    events.subscribe(
+        "order.recorded",
+        recipients.on_order_recorded,
+        durable="attribution.card_recipient",
         when=events.not_in_batch,
     )
     events.subscribe(

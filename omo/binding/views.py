@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from omo.staff.roles import Role
 REAL_LINE_API = "https://api.line.me"
 LIFF_SDK_URL = "https://static.line-scdn.net/liff/edge/2/sdk.js"
 MAX_BODY = 16 * 1024
+LIFF_ID = re.compile(r"[0-9]{6,20}-[0-9A-Za-z]{4,20}")
 
 
 def _unavailable(request: HttpRequest, *, code: ClerkCode | None, status: int, reason: str) -> HttpResponse:
@@ -113,10 +115,29 @@ def _clerk_param(request: HttpRequest) -> str:
     return (parse_qs(state.lstrip("/").lstrip("?")).get("clerk") or [""])[0]
 
 
+# Pages below the LIFF endpoint URL that a LIFF URL's extra path may name (the shop's sign-in).
+LIFF_SUB_PAGES = ("/shop",)
+
+
+def _forward(request: HttpRequest, state: str) -> HttpResponse:
+    """LIFF's primary redirect for `https://liff.line.me/<id>/shop?…`: `liff.init()` on this page
+    performs the secondary redirect to `/b/liff/shop?…`; without the SDK (stand-in) we do it."""
+    if settings.OMO_LINE_API_BASE != REAL_LINE_API:
+        return HttpResponseRedirect("/b/liff" + state)
+    query = state.partition("?")[2]
+    liff_id = (parse_qs(query).get("liff") or [""])[0]
+    if not LIFF_ID.fullmatch(liff_id):
+        return _unavailable(request, code=None, status=404, reason="unknown")
+    return render(request, "binding/liff_forward.html", {"sdk_url": LIFF_SDK_URL, "liff_id": liff_id})
+
+
 @require_GET
 def liff_page(request: HttpRequest) -> HttpResponse:
     """The LIFF endpoint page. It loads LINE's SDK only for a real LIFF app on the real LINE; in the
     demo and tests the phone simulator posts a stand-in ID token to `liff/bind` itself."""
+    state = request.GET.get("liff.state", "")
+    if not request.GET.get("clerk") and state.startswith(LIFF_SUB_PAGES) and "//" not in state:
+        return _forward(request, state)
     clerk_code = selectors.find_code(_clerk_param(request))
     if clerk_code is None:
         return _unavailable(request, code=None, status=404, reason="unknown")

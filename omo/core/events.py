@@ -49,6 +49,8 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "order.recorded": frozenset({"brand_id", "order_id", "sales_channel", "status", "created", "in_batch"}),
     "orders.batch_recorded": frozenset({"brand_id", "order_ids"}),
     "order.paid": frozenset({"brand_id", "order_id"}),
+    # goods handed over: shipped (carrier, tracking number on the order) or picked up
+    "order.fulfilled": frozenset({"brand_id", "order_id"}),
     "order.cancelled": frozenset({"brand_id", "order_id"}),
     "order.refunded": frozenset({"brand_id", "order_id", "refund_id", "amount"}),
     "customer.created": frozenset({"brand_id", "customer_id"}),

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -16,6 +17,7 @@ from omo.core.errors import FieldError
 from omo.core.models import Brand
 from omo.customers import identity, search
 from omo.customers import merge as merging
+from omo.customers.identity.rules import PROFILE_FIELDS
 from omo.customers.models import Customer, CustomerIdentity, CustomerMerge, MergeSuggestion
 from omo.customers.normalize import is_junk, normalize_email, normalize_phone
 
@@ -415,3 +417,75 @@ def dismiss_merge_suggestion(suggestion_id: int, *, actor: Actor) -> MergeSugges
         customer_b=suggestion.customer_b_id,
     )
     return suggestion
+
+
+# --- contact details a known customer typed (the shop's checkout of a signed-in member) -------------
+
+SUGGESTION_TYPED_CONTACT = "登入的顧客在結帳時填寫了已屬於另一位顧客的{kind}，未自動合併"
+TYPED_KIND_WORDS = {CustomerIdentity.Kind.PHONE: "手機", CustomerIdentity.Kind.EMAIL: "Email"}
+
+
+@transaction.atomic
+def add_typed_contact(customer: Customer, *, phone: str = "", email: str = "", source: str) -> list[int]:
+    """Give a customer whose identity is proven (e.g. signed in with LINE) the phone and email they
+    typed, as identifiers, and on the profile where its field is still empty.
+
+    A typed value proves nothing about whoever else holds it, so a value already held by another
+    customer is never merged: the pair goes to HQ's merge queue with the reason. Junk, denied,
+    malformed values and values over the brand's cap are skipped (docs/identity.md). Returns the
+    ids of the other customers a suggestion was made (or already open) for."""
+    customer = live_customer(customer)
+    brand = customer.brand
+    rules = identity.rules_for(brand)
+    held = {
+        row["kind"]: row["n"]
+        for row in CustomerIdentity.objects.filter(brand_id=brand.pk, customer=customer)
+        .values("kind")
+        .annotate(n=Count("id"))
+    }
+    others: list[int] = []
+    profile: dict[str, str] = {}
+    for kind, raw in ((CustomerIdentity.Kind.PHONE, phone), (CustomerIdentity.Kind.EMAIL, email)):
+        value = identity.clean(rules, kind, raw)
+        if value is None:
+            continue
+        owner = identity.holder_id(brand.pk, kind, value)
+        if owner is None:
+            if held.get(kind, 0) >= rules.cap_of(kind):
+                continue  # over the cap: not linked (docs/identity.md)
+            owner = identity.attach(customer, kind, value, source=source)
+        live_owner = identity.live_customer_ids(brand.pk, [owner]).get(owner, owner)
+        if live_owner == customer.pk:
+            field = PROFILE_FIELDS[kind]
+            if not getattr(customer, field):
+                profile[field] = value
+            continue
+        identity.suggest(
+            brand,
+            [
+                (
+                    customer.pk,
+                    live_owner,
+                    kind,
+                    value,
+                    SUGGESTION_TYPED_CONTACT.format(kind=TYPED_KIND_WORDS[kind]),
+                )
+            ],
+        )
+        others.append(live_owner)
+    if profile:
+        Customer.objects.filter(pk=customer.pk).update(**profile)
+        search.refresh([customer.pk])
+    return others
+
+
+def suggest_merge(customer_a: Customer, customer_b: Customer, *, kind: str, value: str, reason: str) -> bool:
+    """Put two customers in HQ's merge queue with a reason in words (never merges). False when they
+    are one customer already, or the pair is already open or was dismissed."""
+    if customer_a.brand_id != customer_b.brand_id:
+        raise CustomerError("customer", "belongs to another brand", status=404)
+    live = identity.live_customer_ids(customer_a.brand_id, [customer_a.pk, customer_b.pk])
+    a, b = live.get(customer_a.pk, customer_a.pk), live.get(customer_b.pk, customer_b.pk)
+    if a == b:
+        return False
+    return identity.suggest(customer_a.brand, [(a, b, kind[:20], value, reason)]) == 1

@@ -10,7 +10,11 @@ phone would do on LINE is done here through the stand-in's control API (OMO_LINE
   takes that customer's LINE user id, so what is typed next reaches the clerk at once;
 - chat: each text is a signed message webhook;
 - what the customer received: the stand-in's per-user delivery log, Flex carousels turned into
-  cards (image, name, price, button) whose links open /r/<token> → the shop.
+  cards (image, name, price, button) whose links open /r/<token> → the shop;
+- a card link into LIFF (`https://liff.line.me/<liff id>/shop?r=…`, when the brand's LINE account
+  has LIFF): opened as LINE would, at the LIFF endpoint (`/b/liff/?liff.state=…`), with an ID
+  token the stand-in mints for the simulated user in the URL fragment, where the shop's LIFF page
+  takes it instead of LINE's SDK (`liff/open`).
 
 The simulated LINE user id lives in the browser session, one per inbox.
 """
@@ -24,9 +28,10 @@ import urllib.request
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_POST
 
 from omo.binding import selectors as binding_selectors
@@ -205,6 +210,42 @@ def say(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"user_id": user_id, "sent": "message"})
 
 
+LIFF_PREFIX = "https://liff.line.me/"
+
+
+def _open_uri(uri: str, inbox: Inbox) -> str:
+    """Where tapping a link leads in the simulator: LIFF links through `liff/open`."""
+    if uri.startswith(LIFF_PREFIX):
+        return f"{reverse('simulator:liff-open')}?{urlencode({'inbox': str(inbox.pk), 'uri': uri})}"
+    return uri
+
+
+@require_GET
+def liff_open(request: HttpRequest) -> HttpResponse:
+    """Open a LIFF URL as LINE would for the simulated user: at the LIFF app's endpoint
+    (`/b/liff/?liff.state=<path and query>`), signed in (a stand-in ID token in the fragment)."""
+    _guard()
+    inbox = _inbox(request, request.GET.get("inbox"))
+    uri = request.GET.get("uri", "")
+    liff_id, _, rest = uri.removeprefix(LIFF_PREFIX).partition("/")
+    config = inbox.config or {}
+    if (
+        not uri.startswith(LIFF_PREFIX)
+        or liff_id != config.get("liff_id")
+        or not config.get("login_channel_id")
+    ):
+        return _fail("not a LIFF link of this inbox", status=404, field="uri")
+    try:
+        user_id = _user_id(request, inbox)
+        id_token = _standin("id-tokens", {"user_id": user_id, "client_id": config["login_channel_id"]})[
+            "id_token"
+        ]
+    except StandInError as exc:
+        return _fail(str(exc), status=502)
+    state = "/" + rest if rest else ""
+    return HttpResponseRedirect(f"/b/liff/?{urlencode({'liff.state': state})}#id_token={id_token}")
+
+
 def _cards(contents: dict[str, Any]) -> list[dict[str, Any]]:
     """A Flex carousel (or bubble) as simple cards: image, name, price, button label and link."""
     bubbles = contents.get("contents", []) if contents.get("type") == "carousel" else [contents]
@@ -234,14 +275,13 @@ def _cards(contents: dict[str, Any]) -> list[dict[str, Any]]:
     return cards
 
 
-def _render(message: dict[str, Any]) -> dict[str, Any]:
+def _render(message: dict[str, Any], inbox: Inbox) -> dict[str, Any]:
     kind = message.get("type")
     if kind == "flex":
-        return {
-            "type": "flex",
-            "alt": message.get("altText", ""),
-            "cards": _cards(message.get("contents") or {}),
-        }
+        cards = _cards(message.get("contents") or {})
+        for card in cards:
+            card["uri"] = _open_uri(card["uri"], inbox)
+        return {"type": "flex", "alt": message.get("altText", ""), "cards": cards}
     if kind == "text":
         return {"type": "text", "text": message.get("text", "")}
     return {"type": kind, "text": f"[{kind}]"}
@@ -259,7 +299,7 @@ def received(request: HttpRequest) -> JsonResponse:
     except StandInError as exc:
         return _fail(str(exc), status=502)
     messages = [
-        {**_render(message), "via": delivery["via"], "at": delivery["at"]}
+        {**_render(message, inbox), "via": delivery["via"], "at": delivery["at"]}
         for delivery in deliveries
         for message in delivery["messages"]
     ]
@@ -272,4 +312,5 @@ urlpatterns = [
     path("api/say", say, name="say"),
     path("api/play-story", play_story, name="play-story"),
     path("api/received", received, name="received"),
+    path("liff/open", liff_open, name="liff-open"),
 ]

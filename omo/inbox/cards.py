@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Prefetch, Q
 
+from omo.binding import services as binding
 from omo.catalog.models import Product, ProductImage, Variant
 from omo.catalog.selectors import visible_products, visible_variants
 from omo.core.audit import Actor
@@ -38,6 +39,7 @@ class CardError(FieldError, ValueError):
 class IssuedLink:
     url: str  # absolute /r/<token> URL the button opens
     link_id: int
+    token: str  # the <token> of that URL, for the LIFF form of the link
 
 
 # (brand, clerk or None, product, customer, conversation id) -> the tracked link for one product
@@ -140,6 +142,13 @@ def send_product_card(
     if missing:
         raise CardError("variant_ids", f"not for sale here: {missing}", status=404)
     brand = conversation.brand
+    inbox = conversation.inbox
+    # On LINE with LIFF, the card opens the shop through LIFF, which signs the customer in with LINE.
+    through_liff = inbox.platform == "line" and binding.liff_ready(inbox)
+
+    def url(link: IssuedLink) -> str:
+        return binding.shop_liff_url(inbox, link.token) if through_liff else link.url
+
     with transaction.atomic():
         cards: list[dict[str, Any]] = []
         for product_id in products_wanted:
@@ -151,7 +160,7 @@ def send_product_card(
                     "price": getattr(product, "from_price", None),
                     "currency": brand.currency,
                     "image_url": image_url(product),
-                    "url": link.url,
+                    "url": url(link),
                     "product_id": product.pk,
                     "link_id": link.link_id,
                 }
@@ -166,7 +175,7 @@ def send_product_card(
                     "price": variant.price,
                     "currency": brand.currency,
                     "image_url": image_url(variant.product),
-                    "url": link.url,
+                    "url": url(link),
                     "product_id": variant.product_id,
                     "variant_id": variant.pk,
                     "link_id": link.link_id,

@@ -7,7 +7,7 @@ import datetime as dt
 
 from omo.core import schedule
 from omo.customers.selectors import register_connection
-from omo.inbox import binding_flows, consent_words, personal_data, realtime, tasks
+from omo.inbox import binding_flows, consent_words, order_notices, personal_data, realtime, tasks
 from omo.inbox.selectors import customer_connection
 
 
@@ -24,6 +24,9 @@ def register() -> None:
 
     schedule.register("inbox.escalate_and_return", tasks.escalate_and_return, dt.timedelta(minutes=1))
     schedule.register("inbox.sweep_stuck_messages", tasks.sweep_stuck_messages, dt.timedelta(minutes=1))
+
+    # Order confirmations and shipping notices in the customer's LINE chat (omo/inbox/order_notices.py).
+    order_notices.register()
 
     # Binding's chat verbs, the "#<code>" message and the recovery postbacks.
     binding_flows.register()

@@ -3,8 +3,9 @@
 - the open cart's token (the Cart row is the truth; the session only points at it),
 - the number of items in it, so every page can show the cart badge without a query,
 - the clerk referral (`?ref=`) the shopper arrived with,
-- the member this browser has been recognised as, by opening a signed member link or by placing
-  a first order. Only a recognised member may spend points: a phone number typed into the
+- the member this browser has been recognised as, by opening a signed member link, by placing
+  a first order, or by signing in with LINE (LIFF) from a product card; and whether that last way
+  proved it (then the contact details typed at checkout join that customer). Only a recognised member may spend points: a phone number typed into the
   checkout form is not proof of who is typing.
 """
 
@@ -61,3 +62,13 @@ class ShopSession:
 
     def recognise_member(self, customer_id: int) -> None:
         self._set("member", customer_id)
+        self._pop("line")
+
+    def recognise_line_member(self, customer_id: int) -> None:
+        """Recognised by a LINE Login ID token LINE vouched for: the customer holding that LINE user."""
+        self._set("member", customer_id)
+        self._set("line", True)
+
+    @property
+    def signed_in_with_line(self) -> bool:
+        return bool(self._get("line")) and self.member_id is not None

@@ -28,10 +28,12 @@ from omo.binding.services.codes import (
     binding_url,
     clerk_code_for,
     liff_id_of,
+    liff_ready,
     liff_url,
     line_inbox_of,
     link_target,
     prefilled_message_url,
+    shop_liff_url,
 )
 from omo.binding.services.errors import BindingError
 from omo.binding.services.notices import notify_customer, store_team_notice, transfer_notice
@@ -59,6 +61,7 @@ from omo.binding.services.scans import (
     LiffBindResult,
     answer_code_message,
     bind_via_liff,
+    line_shopper,
 )
 from omo.binding.services.transfers import (
     UNDO_DAYS,
@@ -98,8 +101,10 @@ __all__ = [
     "find_customer_by_phone",
     "hand_to_store",
     "liff_id_of",
+    "liff_ready",
     "liff_url",
     "line_inbox_of",
+    "line_shopper",
     "link_target",
     "prefilled_message_url",
     "request_recovery",
@@ -112,6 +117,7 @@ __all__ = [
     "UndoResult",
     "plan_spread",
     "spread_targets",
+    "shop_liff_url",
     "transfer_bindings",
     "undo_transfer",
 ]

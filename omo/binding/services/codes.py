@@ -67,6 +67,22 @@ def liff_url(inbox: LineInbox, code: str) -> str:
     return f"https://liff.line.me/{liff_id_of(inbox)}?clerk={quote(code, safe='')}"
 
 
+def liff_ready(inbox: LineInbox | None) -> bool:
+    """Both halves of LIFF are set: the LIFF app's id and the LINE Login channel that verifies its tokens."""
+    return inbox is not None and bool(liff_id_of(inbox) and (inbox.config or {}).get("login_channel_id"))
+
+
+def shop_liff_url(inbox: LineInbox, link_token: str) -> str:
+    """A product card's link inside LINE: the LIFF app opens `/b/liff/shop?r=<token>` below its
+    endpoint URL (`<OMO_BASE_URL>/b/liff/`), signs the shopper in with LINE, then follows `/r/<token>`."""
+    liff_id = liff_id_of(inbox)
+    # `liff` repeats the LIFF id for the endpoint page, which must call liff.init() with it before
+    # LINE's secondary redirect reaches /b/liff/shop.
+    return (
+        f"https://liff.line.me/{liff_id}/shop?r={quote(link_token, safe=':')}&liff={quote(liff_id, safe='')}"
+    )
+
+
 def prefilled_message_url(inbox: LineInbox, code: str) -> str:
     """LINE opens the chat with the text typed in; the customer taps send (platforms.md §A10)."""
     basic_id = quote("@" + basic_id_of(inbox), safe="")
@@ -80,6 +96,6 @@ def link_target(code: ClerkCode) -> str:
     inbox = line_inbox_of(code.brand_id)
     if inbox is None or not basic_id_of(inbox):
         raise BindingError("inbox", "this brand has not connected a LINE official account yet", status=503)
-    if liff_id_of(inbox) and (inbox.config or {}).get("login_channel_id"):
+    if liff_ready(inbox):
         return liff_url(inbox, code.code)
     return prefilled_message_url(inbox, code.code)

@@ -69,6 +69,24 @@ def bind_via_liff(raw_code: str, id_token: str) -> LiffBindResult:
     )
 
 
+def line_shopper(brand_id: int, id_token: str) -> Customer:
+    """The customer who holds the LINE user an ID token (from the shop's LIFF page) belongs to,
+    verified with LINE Login; their contact and conversation are made on first sight, as on a LIFF
+    scan. BindingError: no LIFF on the brand's LINE account (503), a refused token (401), LINE
+    Login unreachable (502)."""
+    inbox = line_inbox_of(brand_id)
+    login_channel_id = str((inbox.config or {}).get("login_channel_id") or "") if inbox else ""
+    if inbox is None or not login_channel_id:
+        raise BindingError("inbox", "this brand has no LINE Login channel configured", status=503)
+    try:
+        identity = verify_id_token(id_token, login_channel_id=login_channel_id)
+    except IdTokenError as exc:
+        raise BindingError("idToken", exc.message, status=502 if exc.retryable else 401) from exc
+    with transaction.atomic():
+        customer: Customer = chat.side().line_customer(inbox, identity.user_id, display_name=identity.name)
+    return customer
+
+
 def answer_code_message(customer: Customer, text: str, *, at: dt.datetime) -> Answer | None:
     """`綁定專屬店員 #<code>` from `customer`: bind, or say why not. None when the text is no binding attempt.
 

@@ -159,11 +159,14 @@ def checkout(
     points: int = 0,
     note: str = "",
     actor: Actor | None = None,
+    contact_joins_customer: bool = False,
 ) -> Order:
     """Turn a cart into an order, reserving stock, using the coupon and points, all or nothing.
 
     The cart token is the order's idempotency key: submitting the same cart twice returns the
-    order made the first time.
+    order made the first time. `contact_joins_customer`: the cart's customer is proven (signed in
+    with LINE), so the phone and email typed join them as identifiers; one held by another
+    customer opens a merge suggestion instead (omo.customers.services.add_typed_contact).
     """
     brand = cart.brand
     existing = Order.objects.filter(brand=brand, source="shop", external_id=cart.token).first()
@@ -213,6 +216,7 @@ def checkout(
                 points,
                 note,
                 actor,
+                contact_joins_customer,
             )
     except IntegrityError:
         existing = Order.objects.filter(brand=brand, source="shop", external_id=cart.token).first()
@@ -235,6 +239,7 @@ def _place(
     points: int,
     note: str,
     actor: Actor | None,
+    contact_joins_customer: bool = False,
 ) -> Order:
     customer = cart.customer
     if customer is None:
@@ -331,6 +336,8 @@ def _place(
         except loyalty.InsufficientPoints as exc:
             raise OrderError("points", str(exc), status=409) from exc
     Cart.objects.filter(pk=cart.pk).update(checked_out_order=order, customer=customer)
+    if contact_joins_customer and cart.customer is not None:
+        customer_services.add_typed_contact(customer, phone=phone, email=email, source="shop")
     if actor is not None and actor.user is not None:
         audit.record(actor, "order.placed", order)
     events.publish(

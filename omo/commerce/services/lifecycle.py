@@ -187,6 +187,7 @@ def fulfil(
         audit.record(
             actor, "order.fulfilled", order, carrier=carrier, tracking_number=tracking_number, note=note
         )
+    events.publish("order.fulfilled", brand_id=order.brand_id, order_id=order.pk)
     return order
 
 

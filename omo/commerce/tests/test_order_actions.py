@@ -138,7 +138,7 @@ def test_fulfil_with_carrier_and_tracking_number(api, placed, published):
     assert (data["status"], data["carrier"], data["tracking_number"]) == ("fulfilled", "tcat", "9012 3456")
     assert data["tracking_url"] == "https://www.t-cat.com.tw/Inquire/TraceDetail.aspx?BillID=9012%203456"
     assert data["paid_at"] is not None  # paid on delivery
-    assert [name for name, _ in published] == ["order.paid"]
+    assert [name for name, _ in published] == ["order.paid", "order.fulfilled"]
     assert data["history"][0]["detail"]["paid_on_delivery"] is True
 
 

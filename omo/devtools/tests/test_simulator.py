@@ -49,3 +49,32 @@ def test_bad_link_unknown_code_and_empty_text_are_clear_errors(client, inbox):
 def test_nothing_received_before_the_phone_did_anything(client, inbox):
     response = client.get(f"/dev/simulator/api/received?inbox_id={inbox.pk}")
     assert response.json() == {"user_id": None, "messages": []}
+
+
+def test_a_liff_link_opens_at_the_liff_endpoint_signed_in_as_the_simulated_user(
+    client, line_inbox, line_standin, settings
+):
+    from urllib.parse import parse_qs, urlsplit
+
+    from omo.devtools import line_id_tokens
+
+    settings.OMO_LINE_STANDIN_URL = line_standin.url
+    line_inbox.config = {**line_inbox.config, "liff_id": "2000000001-AbcdEfgh"}
+    line_inbox.save()
+    uri = "https://liff.line.me/2000000001-AbcdEfgh/shop?r=Lab.1:xyz:sig&liff=2000000001-AbcdEfgh"
+
+    response = client.get("/dev/simulator/liff/open", {"inbox": line_inbox.pk, "uri": uri})
+
+    assert response.status_code == 302
+    target, _, fragment = response["Location"].partition("#id_token=")
+    parts = urlsplit(target)
+    assert parts.path == "/b/liff/"
+    assert parse_qs(parts.query)["liff.state"] == ["/shop?r=Lab.1:xyz:sig&liff=2000000001-AbcdEfgh"]
+    claims = line_id_tokens.read(line_standin._id_token_key, fragment)
+    assert claims["aud"] == line_inbox.config["login_channel_id"]
+    assert claims["sub"] == client.session[f"simulator:line-user:{line_inbox.pk}"]
+
+    other = client.get(
+        "/dev/simulator/liff/open", {"inbox": line_inbox.pk, "uri": uri.replace("AbcdEfgh/", "Zzzz/")}
+    )
+    assert other.status_code == 404

@@ -38,6 +38,10 @@ def _recognised_member(brand: Brand, shop: ShopSession) -> Customer | None:
     return Customer.objects.filter(brand=brand, pk=shop.member_id).first()
 
 
+def member_id(member: Customer | None) -> int | None:
+    return member.pk if member is not None else None
+
+
 def _initial(member: Customer | None) -> dict[str, Any]:
     initial: dict[str, Any] = {"fulfilment": Order.Fulfilment.SHIP, "payment_method": Order.Payment.COD}
     if member is not None:
@@ -196,6 +200,8 @@ def _place_order(
             coupon_code=(data.get("coupon_code") or "").strip(),
             points=points,
             note=(data.get("note") or "").strip(),
+            # Signed in with LINE: the order and the phone typed join the customer holding that LINE user.
+            contact_joins_customer=shop.signed_in_with_line and cart.customer_id == member_id(member),
         )
     except services.OrderError as exc:
         _show_refusal(form, exc)

@@ -37,6 +37,13 @@
 
   var liffId = root.dataset.liffId;
   if (!liffId || typeof window.liff === "undefined") return;
+  if (root.dataset.forward) {
+    // A LIFF URL with an extra path (the shop's sign-in): liff.init() takes the browser there.
+    window.liff.init({ liffId: liffId }).catch(function (error) {
+      show("LINE 開啟失敗 / LINE could not open the page: " + error.message, false);
+    });
+    return;
+  }
   window.liff
     .init({ liffId: liffId })
     .then(function () {
