@@ -130,11 +130,15 @@ def redeem_at_till(
                 store_id=store_id,
                 amount=quote.discount,
             )
-    except IntegrityError:
+    except (IntegrityError, CouponError) as exc:
+        # A concurrent retry of the same sale got there first: its use (the code's last, which is
+        # why this one found none left) or its row (the unique sale id).
         existing = _same_sale(brand, transaction_id)
         if existing is None:
             raise
-        return _repeat(existing, code)  # a concurrent retry of the same sale got there first
+        if isinstance(exc, CouponError) and exc.code != "coupon_used":
+            raise
+        return _repeat(existing, code)
     redemption.code = found
     events.publish("coupon.redeemed", brand_id=brand.pk, redemption_id=redemption.pk)
     return TillRedemption(redemption, True)

@@ -37,7 +37,9 @@ def member(brand):
 
 @pytest.fixture
 def single_use(brand, admin_actor, member):
-    coupon = loyalty.create_coupon(brand, actor=admin_actor, name="生日禮 折 200", kind="amount_off", value=20000)
+    coupon = loyalty.create_coupon(
+        brand, actor=admin_actor, name="生日禮 折 200", kind="amount_off", value=20000
+    )
     [code] = loyalty.issue_codes(coupon, [member], actor=admin_actor, prefix="BD")
     return code
 
@@ -74,7 +76,12 @@ def test_validate_says_what_the_code_takes_off_and_uses_nothing(till, shared):
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert (body["valid"], body["code"], body["discount"], body["kind"]) == (True, "SALE10", 12000, "percent_off")
+    assert (body["valid"], body["code"], body["discount"], body["kind"]) == (
+        True,
+        "SALE10",
+        12000,
+        "percent_off",
+    )
     assert body["reason"] == "" and body["currency"] == "TWD"
     assert CouponCode.objects.get(pk=shared.pk).times_used == 0
     assert not CouponRedemption.objects.exists()
@@ -107,7 +114,9 @@ def test_validate_gives_the_reason_as_a_sentence_with_a_named_code(
     theirs = loyalty.create_coupon(
         other_brand, actor=Actor(brand=other_brand, user=other_admin), name="x", kind="amount_off", value=100
     )
-    loyalty.add_shared_code(theirs, code="THEIRS", max_uses=None, actor=Actor(brand=other_brand, user=other_admin))
+    loyalty.add_shared_code(
+        theirs, code="THEIRS", max_uses=None, actor=Actor(brand=other_brand, user=other_admin)
+    )
     cases = {
         "NOPE": ("coupon_unknown", "does not exist"),
         "DOUBLE11": ("coupon_expired", "已過期"),
@@ -313,7 +322,9 @@ def test_hq_key_names_the_store(api, shared, store):
 def test_weaker_roles_are_refused(brand, clerk_api, shared, member):
     agent = f.ApiClient(f.make_api_key(brand, role="hq_agent"))
     for client in (clerk_api, agent):
-        assert client.post("/api/v1/coupons/validate", {"code": "SALE10", "basket_total": 1}).status_code == 403
+        assert (
+            client.post("/api/v1/coupons/validate", {"code": "SALE10", "basket_total": 1}).status_code == 403
+        )
         assert _redeem(client, "SALE10", "S-1").status_code == 403
         assert client.post("/api/v1/coupons/reverse", {"transaction_id": "S-1"}).status_code == 403
         assert _points(client, member, 1, "S-1").status_code == 403
@@ -348,7 +359,10 @@ def _pos_order(sale: str, member_phone: str) -> dict:
         "placed_at": timezone.now().isoformat(),
         "customer": {"phone": member_phone},
         "lines": [{"title": "手工皂", "quantity": 1, "unit_price": 100000}],
-        "discounts": [{"code": "SALE10", "kind": "coupon", "amount": 10000}, {"kind": "points", "amount": 20000}],
+        "discounts": [
+            {"code": "SALE10", "kind": "coupon", "amount": 10000},
+            {"kind": "points", "amount": 20000},
+        ],
         "status": "paid",
     }
 
