@@ -17,6 +17,7 @@ from django.urls import reverse
 from omo.attribution import links
 from omo.attribution import services as attribution
 from omo.catalog import inventory
+from omo.catalog.line_images import product_line_image_url
 from omo.catalog.models import Product, ProductImage, Variant
 from omo.catalog.selectors import visible_products, visible_variants
 from omo.commerce import services as commerce
@@ -169,7 +170,8 @@ def send_product_card(
                     "title": product.title,
                     "price": product.from_price,
                     "currency": brand.currency,
-                    "image_url": _image_url(product),
+                    # the platforms show it to the customer: only a URL LINE accepts (or none)
+                    "image_url": product_line_image_url(list(product.images.all())),
                     "url": attribution.link_url(link),
                     "product_id": product.pk,
                     "link_id": link.pk,
