@@ -9,6 +9,7 @@ name the store with `store_code`. Every refusal answers `{detail, code, field}` 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.http import HttpRequest
 from ninja import Header, Router, Schema, Status
@@ -240,8 +241,11 @@ def validate_coupon(request: HttpRequest, data: CouponCheckIn):
     actor = actor_of(request)
     _store(actor, data.store_code)
     customer = _customer(actor, data)
-    answer = {"code": data.code.strip().upper(), "currency": actor.brand.currency}
-    answer["customer_id"] = customer.pk if customer else None
+    answer: dict[str, Any] = {
+        "code": data.code.strip().upper(),
+        "currency": actor.brand.currency,
+        "customer_id": customer.pk if customer else None,
+    }
     try:
         quote = services.check_coupon(actor.brand, data.code, subtotal=data.subtotal(), customer=customer)
     except services.CouponError as exc:

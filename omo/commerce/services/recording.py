@@ -227,7 +227,7 @@ def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, 
     if order.sales_channel == SalesChannel.POS:
         loyalty.link_till_sale(order)
         if takes_store_stock(order, data):
-            _take_store_stock(order)
+            take_store_stock(order)
     _after_recorded(order, actor=actor)  # publishes last: the rollup's deltas on hot rows
     return order
 
@@ -242,16 +242,19 @@ def takes_store_stock(order: Order, data: OrderIn) -> bool:
     return order.sales_channel == SalesChannel.POS and order.fulfilment == Order.Fulfilment.IN_STORE
 
 
-def _take_store_stock(order: Order) -> None:
+def take_store_stock(order: Order) -> None:
     """Each line's units leave the store's location (a committed reservation and a SALE movement
     per line); a store without a stock location records none."""
+    if order.store_id is None:
+        return
     location = Location.objects.filter(brand_id=order.brand_id, store_id=order.store_id).first()
     if location is None:
         return
     for line in OrderLine.objects.filter(order=order, variant__isnull=False).select_related("variant"):
-        inventory.sell_in_store(
-            line.variant, location, line.quantity, order_line=line, reference=f"order:{order.pk}"
-        )
+        if line.variant is not None:
+            inventory.sell_in_store(
+                line.variant, location, line.quantity, order_line=line, reference=f"order:{order.pk}"
+            )
 
 
 def after_paid(order: Order) -> None:

@@ -148,3 +148,19 @@ def test_weaker_roles_and_other_brands_move_no_stock(
     assert agent.post("/api/v1/orders", sale()).status_code == 403
     assert other_api.post("/api/v1/orders", sale()).status_code == 422  # no store TPE01 there
     assert levels(tee, store, warehouse) == (5, 40)
+
+
+def test_a_batch_of_pos_sales_takes_their_units_once(api, tee, store, warehouse, shelf):
+    orders = [
+        sale(external_id="B-1"),
+        sale(external_id="B-2", decrement_stock=False),
+        sale(external_id="B-3"),
+    ]
+
+    first = api.post("/api/v1/orders/batch", {"orders": orders})
+    again = api.post("/api/v1/orders/batch", {"orders": orders})
+
+    assert first.status_code == 200, first.content
+    assert (first.json()["created"], again.json()["existing"]) == (3, 3)
+    assert levels(tee, store, warehouse) == (1, 40)
+    assert StockMovement.objects.filter(reason=StockMovement.Reason.SALE).count() == 2
