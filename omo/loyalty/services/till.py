@@ -102,9 +102,9 @@ def redeem_at_till(
     existing = _same_sale(brand, transaction_id)
     if existing is not None:
         return _repeat(existing, code)
-    quote = check_coupon(brand, code, subtotal=subtotal, customer=customer)
-    found = quote.code
     try:
+        quote = check_coupon(brand, code, subtotal=subtotal, customer=customer)
+        found = quote.code
         with transaction.atomic():
             taken = (
                 CouponCode.objects.filter(pk=found.pk)
