@@ -195,6 +195,9 @@ def commit(reservation: Reservation, *, reference: str = "") -> None:
     )
 
 
+SELL_ATTEMPTS = 5
+
+
 @dataclass(frozen=True)
 class StoreSale:
     """What a sale handed over at a store took off its shelf: `taken` of the `sold` units (the rest
@@ -219,15 +222,26 @@ def sell_in_store(
         raise StockError("quantity must be positive", field="quantity")
     if variant.brand_id != location.brand_id:
         raise StockError("variant and location belong to different brands")
-    level = StockLevel.objects.select_for_update().filter(variant=variant, location=location).first()
-    free = max(0, level.on_hand - level.reserved) if level is not None else 0
-    taken = min(quantity, free)
+    taken = 0
+    # ADR 002's conditional UPDATE, no row lock taken before it: read what is free, take up to that
+    # while it is still free; a concurrent sale in between makes the UPDATE miss, so read again.
+    for _ in range(SELL_ATTEMPTS):
+        level = StockLevel.objects.filter(variant=variant, location=location).values_list(
+            "pk", "on_hand", "reserved"
+        )
+        found = level.first()
+        want = min(quantity, max(0, found[1] - found[2])) if found is not None else 0
+        if found is None or want == 0:
+            break
+        if StockLevel.objects.filter(pk=found[0], on_hand__gte=F("reserved") + want).update(
+            on_hand=F("on_hand") - want, updated_at=timezone.now()
+        ):
+            taken = want
+            break
     short = quantity - taken
     note = f"{short} 件未在庫存記錄中 / {short} not on record" if short else ""
     if taken == 0:
         return StoreSale(quantity, 0, None)
-    assert level is not None
-    StockLevel.objects.filter(pk=level.pk).update(on_hand=F("on_hand") - taken, updated_at=timezone.now())
     _movement(
         variant, location, on_hand=-taken, reason=StockMovement.Reason.SALE, reference=reference, note=note
     )
