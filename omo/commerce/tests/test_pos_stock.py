@@ -4,9 +4,14 @@ when the sale is cancelled or refunded with restock."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from django.db import connections
 
 from omo.catalog.models import Reservation, StockLevel, StockMovement
+from omo.commerce import services
+from omo.commerce.schemas import OrderIn
 from omo.testing import factories as f
 
 PLACED = "2026-11-20T15:30:00+08:00"
@@ -164,3 +169,34 @@ def test_a_batch_of_pos_sales_takes_their_units_once(api, tee, store, warehouse,
     assert (first.json()["created"], again.json()["existing"]) == (3, 3)
     assert levels(tee, store, warehouse) == (1, 40)
     assert StockMovement.objects.filter(reason=StockMovement.Reason.SALE).count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tills_selling_the_last_units_at_once_never_take_more_than_there_is(brand, tee, store, warehouse):
+    f.set_stock(tee, store.location, 5)
+    barrier = threading.Barrier(2)
+    errors: list[Exception] = []
+
+    def sell(i: int) -> None:
+        try:
+            barrier.wait()
+            data = OrderIn.model_validate(
+                sale(external_id=f"C-{i}", lines=[{"sku": "TEE-M", "quantity": 4, "unit_price": 59000}])
+            )
+            services.record_order(brand, data, actor=None)
+        except Exception as exc:  # collected and asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sell, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert StockLevel.objects.get(variant=tee, location=store.location).on_hand == 0
+    taken = sorted(StockMovement.objects.filter(reason="sale").values_list("on_hand_delta", flat=True))
+    assert taken == [-4, -1]
