@@ -28,6 +28,7 @@ from omo.customers.api import router as customers_router
 from omo.inbox.api import router as inbox_router
 from omo.inbox.conversations_api import router as conversations_router
 from omo.loyalty.api import router as loyalty_router
+from omo.loyalty.till_api import router as till_router
 from omo.platforms.api import router as platforms_router
 from omo.platforms.usage_api import router as message_usage_router
 from omo.staff.api import router as staff_router
@@ -137,6 +138,7 @@ for router in (
     catalog_router,
     customers_router,
     commerce_router,
+    till_router,  # before loyalty's: /coupons/validate is not /coupons/{coupon_id}
     loyalty_router,
     platforms_router,
     message_usage_router,

@@ -195,6 +195,86 @@ def commit(reservation: Reservation, *, reference: str = "") -> None:
     )
 
 
+SELL_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class StoreSale:
+    """What a sale handed over at a store took off its shelf: `taken` of the `sold` units (the rest
+    were not on record there: counted short, never taken below zero or below what is reserved)."""
+
+    sold: int
+    taken: int
+    reservation: Reservation | None
+
+
+@transaction.atomic
+def sell_in_store(
+    variant: Variant, location: Location, quantity: int, *, order_line, reference: str = ""
+) -> StoreSale:
+    """Units sold and handed over at a store's till leave its stock at once.
+
+    The sale happened whatever the records say, so it is never refused: units the location does
+    not have free are noted as short on the movement instead. What was taken is kept as a
+    committed Reservation of the line, so a cancelled sale puts back exactly that (return_sale).
+    """
+    if quantity <= 0:
+        raise StockError("quantity must be positive", field="quantity")
+    if variant.brand_id != location.brand_id:
+        raise StockError("variant and location belong to different brands")
+    taken = 0
+    # ADR 002's conditional UPDATE, no row lock taken before it: read what is free, take up to that
+    # while it is still free; a concurrent sale in between makes the UPDATE miss, so read again.
+    for _ in range(SELL_ATTEMPTS):
+        level = StockLevel.objects.filter(variant=variant, location=location).values_list(
+            "pk", "on_hand", "reserved"
+        )
+        found = level.first()
+        want = min(quantity, max(0, found[1] - found[2])) if found is not None else 0
+        if found is None or want == 0:
+            break
+        if StockLevel.objects.filter(pk=found[0], on_hand__gte=F("reserved") + want).update(
+            on_hand=F("on_hand") - want, updated_at=timezone.now()
+        ):
+            taken = want
+            break
+    short = quantity - taken
+    note = f"{short} 件未在庫存記錄中 / {short} not on record" if short else ""
+    if taken == 0:
+        return StoreSale(quantity, 0, None)
+    _movement(
+        variant, location, on_hand=-taken, reason=StockMovement.Reason.SALE, reference=reference, note=note
+    )
+    reservation = Reservation.objects.create(
+        brand_id=variant.brand_id,
+        variant=variant,
+        location=location,
+        order_line=order_line,
+        quantity=taken,
+        status=Reservation.Status.COMMITTED,
+        closed_at=timezone.now(),
+    )
+    return StoreSale(quantity, taken, reservation)
+
+
+def return_sale(reservation: Reservation, *, reference: str = "") -> bool:
+    """A sale cancelled after its units left (a voided till sale): they go back where they left
+    from, once. False when the reservation was not a committed one (already returned)."""
+    returned = Reservation.objects.filter(pk=reservation.pk, status=Reservation.Status.COMMITTED).update(
+        status=Reservation.Status.RELEASED, closed_at=timezone.now()
+    )
+    if not returned:
+        return False
+    adjust_stock(
+        reservation.variant,
+        reservation.location,
+        reservation.quantity,
+        reason=StockMovement.Reason.RETURN,
+        reference=reference,
+    )
+    return True
+
+
 def restock(variant: Variant, location: Location, quantity: int, *, reference: str = "") -> None:
     adjust_stock(variant, location, quantity, reason=StockMovement.Reason.RETURN, reference=reference)
 

@@ -70,6 +70,10 @@ class ProductImage(BrandScoped):
     url = models.URLField(max_length=1000, blank=True)
     alt = models.CharField(max_length=200, blank=True)
     sort_order = models.IntegerField(default=0)
+    # A JPEG or PNG copy within LINE's limits (omo/catalog/line_images.py), for an original LINE
+    # cannot show (SVG, WebP, GIF, too large): a path on this site or an https URL; empty when the
+    # original itself will do.
+    line_url = models.CharField(max_length=1000, blank=True, default="")
 
     class Meta:
         ordering = ["sort_order", "id"]

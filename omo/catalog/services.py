@@ -10,6 +10,7 @@ from django.core.validators import URLValidator, validate_unicode_slug
 from django.db import transaction
 from django.utils.text import slugify
 
+from omo.catalog import line_images
 from omo.catalog.models import Category, Product, ProductImage, Variant
 from omo.core import audit
 from omo.core.audit import Actor
@@ -271,6 +272,11 @@ def add_image(
             )
         if file.size and file.size > MAX_IMAGE_BYTES:
             raise CatalogError("file", "is larger than 5 MB")
+        raw = file.read()
+        file.seek(0)
+        # A JPEG/PNG copy within LINE's limits when the original is not one (WebP, GIF, large);
+        # refuses, naming the field, a file that is not a readable image.
+        line_copy = line_images.line_copy(raw)
     else:
         url = check_url(url)
     if sort_order is None:
@@ -280,6 +286,7 @@ def add_image(
     )
     if file is not None:
         image.file.save(file.name or "image", file, save=False)
+        line_images.store_line_copy(image, line_copy)
     image.save()
     if actor is not None:
         audit.record(actor, "product.image_added", product, image_id=image.pk)
@@ -292,6 +299,7 @@ def remove_image(image: ProductImage, *, actor: Actor) -> None:
     image_id = image.pk
     if image.file:
         image.file.delete(save=False)
+    line_images.delete_line_copy(image)
     image.delete()
     audit.record(actor, "product.image_removed", product, image_id=image_id)
 

@@ -14,9 +14,10 @@ from omo.commerce.models import Carrier, Order, OrderAction, Refund, SalesChanne
 from omo.commerce.schemas import OrderIn, RefundIn
 from omo.commerce.selectors import allowed_actions, visible_orders
 from omo.commerce.tracking import tracking_url
-from omo.core.api import ErrorOut, PageParams, actor_of, allow, aware, get_or_404, page
+from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, aware, get_or_404, page
 from omo.core.audit import Actor
 from omo.core.schemas import DictSchema
+from omo.staff.selectors import visible_stores
 
 router = Router(tags=["orders"])
 
@@ -225,14 +226,34 @@ def _field_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return path
 
 
+def _check_till_sale(actor: Actor, data: OrderIn) -> None:
+    """A till key records POS sales of its own store, nothing else."""
+    if data.sales_channel != SalesChannel.POS:
+        raise ApiError(403, "forbidden", "a store's till key records POS sales only", field="sales_channel")
+    own = visible_stores(actor).filter(code=data.store_code).exists() if actor.store_id else False
+    if not own:
+        raise ApiError(
+            403,
+            "store_mismatch",
+            f"this key may not record sales of store {data.store_code}",
+            field="store_code",
+        )
+
+
 # --- endpoints --------------------------------------------------------------------------------
 
 
-@router.post("/orders", auth=allow("orders.write"), response={200: OrderOut, 201: OrderOut, **ERRORS})
+@router.post(
+    "/orders", auth=allow("orders.write", "pos.sell"), response={200: OrderOut, 201: OrderOut, **ERRORS}
+)
 def record_order(request: HttpRequest, data: OrderIn):
     """Record an order from any sales channel. Idempotent on (source, external_id): the first
-    receipt answers 201, a repeat answers 200 with the order recorded the first time."""
+    receipt answers 201, a repeat answers 200 with the order recorded the first time. A store's
+    till key (`pos.sell`) records POS sales of its own store only. A POS sale handed over in store
+    takes its units off the store's stock (`decrement_stock`; docs/orders.md)."""
     actor = actor_of(request)
+    if not actor.can("orders.write"):
+        _check_till_sale(actor, data)
     order, created = services.record_order(actor.brand, data, actor=actor)
     return Status(201 if created else 200, _detail(actor, order.pk))
 

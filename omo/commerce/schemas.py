@@ -70,6 +70,12 @@ class OrderIn(_Shape):
     ref: str = Field("", max_length=200)
     note: str = Field("", max_length=2000)
     fulfilment: Order.Fulfilment | None = None
+    decrement_stock: bool | None = Field(
+        None,
+        description="take the sold units off the store's stock (movements recorded). Default: yes for a "
+        "POS sale handed over in store (fulfilment in_store) at a store with a stock location; send "
+        "false when the POS or ERP already sends stock levels",
+    )
 
     @field_validator("placed_at", "paid_at")
     @classmethod

@@ -32,25 +32,28 @@ class BearerKey(HttpBearer):
     more about the endpoint than it may know.
     """
 
-    def __init__(self, permission: str | None = None):
+    def __init__(self, permission: str | None = None, *alternatives: str):
         super().__init__()
-        if permission is not None:
-            access.check_permission(permission)  # a typo in a permission name fails at import time
+        for name in (permission, *alternatives):
+            if name is not None:
+                access.check_permission(name)  # a typo in a permission name fails at import time
         self.permission = permission
+        self.alternatives = alternatives
 
     def authenticate(self, request: HttpRequest, token: str) -> Actor | None:
         key = apikeys.authenticate(token)
         if key is None:
             return None
         actor = Actor.from_request(request, brand=key.brand, api_key=key, role=key.role)
-        if self.permission is not None:
+        if self.permission is not None and not any(actor.can(name) for name in self.alternatives):
             require(actor, self.permission)
         return actor
 
 
-def allow(permission: str) -> BearerKey:
-    """The `auth=` of an endpoint: a valid key whose role holds `permission`."""
-    return BearerKey(permission)
+def allow(permission: str, *alternatives: str) -> BearerKey:
+    """The `auth=` of an endpoint: a valid key whose role holds `permission` (or one of the
+    `alternatives`, where the endpoint narrows what each may do)."""
+    return BearerKey(permission, *alternatives)
 
 
 class ApiError(DomainError):

@@ -53,6 +53,14 @@ def visible_customers(actor: Actor) -> QuerySet[Customer]:
     return customers.filter(allowed)
 
 
+def till_customers(actor: Actor) -> QuerySet[Customer]:
+    """Who a store's till may redeem coupons and points for: every member of the brand (members
+    shop in every store) when the actor holds `pos.sell`, otherwise whom it may see."""
+    if actor.can("pos.sell"):
+        return Customer.objects.filter(brand=actor.brand)
+    return visible_customers(actor)
+
+
 def may_see_customer(actor: Actor, customer: Customer) -> bool:
     return customer.brand_id == actor.brand.pk and visible_customers(actor).filter(pk=customer.pk).exists()
 

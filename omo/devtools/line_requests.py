@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -29,13 +30,68 @@ def error_details(exc: Exception) -> list[dict[str, str]]:
     return [{"message": str(exc)[:300], "property": ""}]
 
 
+# Image URLs LINE accepts (docs/line.md, "Images"): HTTPS, at most 2,000 characters, a JPEG or PNG
+# file. LINE fetches the file only when a user opens the chat, so it refuses at send time what the
+# URL shows; the stand-in reads the format from the path's extension, as omo writes its copies.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MAX_IMAGE_URL = 2000
+
+
+def image_url_problem(url: Any) -> str | None:
+    """Why LINE would refuse this image URL, or None."""
+    if not isinstance(url, str) or not url.lower().startswith("https://"):
+        return "The URL must use HTTPS"
+    if len(url) > MAX_IMAGE_URL:
+        return f"Length must be between 0 and {MAX_IMAGE_URL}"
+    if not urlsplit(url).path.lower().endswith(IMAGE_SUFFIXES):
+        return "The image must be a JPEG or PNG file"
+    return None
+
+
+def _flex_images(node: Any, where: str) -> list[tuple[str, Any]]:
+    """(property, url) of every image component in a flex container, however deep."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") == "image" and "url" in node:
+            found.append((f"{where}.url", node["url"]))
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                found.extend(_flex_images(value, f"{where}.{key}"))
+    elif isinstance(node, list):
+        for position, item in enumerate(node):
+            found.extend(_flex_images(item, f"{where}[{position}]"))
+    return found
+
+
+def image_checks(message: dict[str, Any], where: str) -> list[dict[str, str]]:
+    urls: list[tuple[str, Any]] = []
+    kind = message.get("type")
+    if kind == "image":
+        urls += [(f"{where}.originalContentUrl", message.get("originalContentUrl"))]
+        urls += [(f"{where}.previewImageUrl", message.get("previewImageUrl"))]
+    elif kind == "video":
+        urls += [(f"{where}.previewImageUrl", message.get("previewImageUrl"))]
+    elif kind == "flex":
+        urls += _flex_images(message.get("contents"), f"{where}.contents")
+    for position, item in enumerate((message.get("quickReply") or {}).get("items") or []):
+        if isinstance(item, dict) and item.get("imageUrl") is not None:
+            urls.append((f"{where}.quickReply.items[{position}].imageUrl", item["imageUrl"]))
+    details = []
+    for prop, url in urls:
+        problem = image_url_problem(url)
+        if problem:
+            details.append({"message": problem, "property": prop})
+    return details
+
+
 def extra_checks(messages: list[Any]) -> list[dict[str, str]]:
-    """Documented limits the SDK models do not enforce (platforms.md §A8)."""
+    """Documented limits the SDK models do not enforce (platforms.md §A8; images: docs/line.md)."""
     details = []
     for index, message in enumerate(messages):
         if not isinstance(message, dict):
             continue
         where = f"messages[{index}]"
+        details.extend(image_checks(message, where))
         if message.get("type") == "text" and len(message.get("text") or "") > 5000:
             details.append({"message": "Length must be between 0 and 5000", "property": f"{where}.text"})
         if message.get("type") == "flex":

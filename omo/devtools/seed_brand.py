@@ -266,6 +266,8 @@ class DemoBrandSetup:
                     brand=brand,
                     product=product,
                     url=f"/static/demo/products/{icon}.svg",
+                    # LINE shows no SVG: its PNG twin (scripts/render_demo_placeholders.py)
+                    line_url=f"/static/demo/products/{icon}.png",
                     alt=product.title,
                     sort_order=0,
                 )
@@ -276,6 +278,7 @@ class DemoBrandSetup:
                         brand=brand,
                         product=product,
                         url="/static/demo/products/12.svg",
+                        line_url="/static/demo/products/12.png",
                         alt=f"{product.title}（品牌）",
                         sort_order=1,
                     )

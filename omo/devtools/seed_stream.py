@@ -541,7 +541,7 @@ class ChunkGenerator:
         if o.coupon_id:
             self.out["redemptions"].append(
                 f"{self._take('redemptions')}\t{self.b}\t{o.coupon_id}\t{o.id}\t{cid}\t{o.coupon_discount}\t"
-                f"{o.t_text}\n"
+                f"{o.t_text}{self.tail['redemptions']}\n"
             )
 
     def _maybe_refund(self, o: _Order, rate: float) -> None:

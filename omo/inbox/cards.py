@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Prefetch, Q
 
 from omo.binding import services as binding
+from omo.catalog.line_images import product_line_image_url
 from omo.catalog.models import Product, ProductImage, Variant
 from omo.catalog.selectors import visible_products, visible_variants
 from omo.core.audit import Actor
@@ -67,12 +67,9 @@ def _issue_link(conversation: Conversation, clerk: User | None, product: Product
 
 
 def image_url(product: Product) -> str:
-    """The product's first image as an absolute URL ('' without one); images must be prefetched."""
-    images = list(product.images.all())
-    if not images:
-        return ""
-    src = images[0].src
-    return src if src.startswith(("http://", "https://")) else f"{settings.BASE_URL.rstrip('/')}{src}"
+    """The product's first image that LINE can show (HTTPS JPEG or PNG within its limits, see
+    omo.catalog.line_images), as an absolute URL; '' without one. Images must be prefetched."""
+    return product_line_image_url(list(product.images.all()))
 
 
 def _wanted(ids: Sequence[int], field: str) -> list[int]:

@@ -153,13 +153,41 @@ class CouponCode(BrandScoped):
 
 
 class CouponRedemption(BrandScoped):
+    """One use of a code: on an order (web shop, checkout) or at a store's till, where the POS redeems
+    it under its own sale id (`transaction_id`) before the sale reaches omo as an order, which is
+    then linked by that id. A voided till sale reverses it (`reversed_at`): the use is given back."""
+
     code = models.ForeignKey(CouponCode, on_delete=models.CASCADE, related_name="redemptions")
-    order = models.OneToOneField("commerce.Order", on_delete=models.CASCADE, related_name="coupon_redemption")
+    order = models.OneToOneField(
+        "commerce.Order",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="coupon_redemption",
+    )
     customer = models.ForeignKey(
         "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     amount = models.BigIntegerField(default=0)
+    # Nullable rather than blank: the demo seed streams rows without these columns.
+    transaction_id = models.CharField(
+        max_length=120, null=True, blank=True, help_text="the POS sale's id (Idempotency-Key)"
+    )
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reverse_reason = models.CharField(max_length=250, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brand", "transaction_id"],
+                condition=models.Q(transaction_id__isnull=False),
+                name="coupon_once_per_till_sale",
+            )
+        ]
+
     def __str__(self) -> str:
-        return f"{self.code_id} on {self.order_id}"
+        return f"{self.code_id} on {self.order_id or self.transaction_id}"

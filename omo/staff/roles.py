@@ -48,6 +48,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "loyalty.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "loyalty.adjust": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "coupons.write": frozenset({Role.HQ_ADMIN}),
+    # a store's till (a store manager's key is the POS key of its store): check and redeem coupons and
+    # points for any member of the brand, reverse them for a voided sale, record the store's POS sales
+    "pos.sell": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "stores.write": frozenset({Role.HQ_ADMIN}),
     "staff.read": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     # a store manager only for the clerks of their own store (omo/staff/services.py)

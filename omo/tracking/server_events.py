@@ -462,7 +462,8 @@ def record_coupon_redeemed(redemption_id: int, *, now: dt.datetime | None = None
         "coupon_id": str(row["coupon_id"]),
         "coupon_name": row["coupon_name"],
         "coupon": row["code_value"],
-        "order_id": str(row["order_id"]),
+        # A till's redemption has no order yet (docs/pos.md): no order_id then.
+        **({"order_id": str(row["order_id"])} if row["order_id"] else {}),
         "discount": _money(row["amount"], row["currency"] or "TWD"),
     }
     return save(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.test import override_settings
+from PIL import Image
 
 from omo.catalog.models import Product, ProductImage, StockLevel, StockMovement, Variant
 from omo.core.models import AuditLog
@@ -132,7 +135,9 @@ def test_image_by_url_and_by_upload(api, brand, tmp_path):
 def _png(name: str, content_type: str = "image/png"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"0" * 20, content_type=content_type)
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "#D9CBB0").save(buffer, "PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type=content_type)
 
 
 # --- stock ------------------------------------------------------------------------------------

@@ -9,9 +9,17 @@ from dataclasses import dataclass
 from django.db import IntegrityError, OperationalError, connection, transaction
 
 from omo.catalog.models import Variant
-from omo.commerce.models import Order, OrderLine
+from omo.commerce.models import Order, OrderLine, SalesChannel
 from omo.commerce.schemas import OrderIn
-from omo.commerce.services.recording import OrderError, check_order, fulfilment_of, paid_at_of, record_order
+from omo.commerce.services.recording import (
+    OrderError,
+    check_order,
+    fulfilment_of,
+    paid_at_of,
+    record_order,
+    take_store_stock,
+    takes_store_stock,
+)
 from omo.core import audit, bulk, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
@@ -286,6 +294,11 @@ def _record_batch(
         bulk.insert(Order, [order for _, _, order in pending], sort_key=lambda o: (o.source, o.external_id))
         lines = [line for _, data, order in pending for line in _batch_lines(brand, order, data, catalog)]
         bulk.insert_rows(OrderLine, lines, need_ids=False)
+        for _, data, order in pending:
+            if order.sales_channel == SalesChannel.POS:
+                loyalty.link_till_sale(order)
+                if takes_store_stock(order, data):
+                    take_store_stock(order)
         loyalty.earn_for_orders([order for _, _, order in pending if order.status in ("paid", "fulfilled")])
         if actor is not None and actor.user is not None:
             for _, _, order in pending:

@@ -201,7 +201,11 @@ def cancel(order: Order, *, actor: Actor | None, reason: str = "", idempotency_k
     _check_allowed(order, selectors.CANCEL)
     for line in order.lines.prefetch_related("reservations"):
         for reservation in line.reservations.all():
-            inventory.release(reservation, reference=f"order:{order.pk}")
+            if reservation.status == Reservation.Status.COMMITTED:
+                # Units a till sale took off the shelf at once (the only ones gone before fulfilment).
+                inventory.return_sale(reservation, reference=f"order:{order.pk}")
+            else:
+                inventory.release(reservation, reference=f"order:{order.pk}")
     loyalty.undo_for_cancellation(order)
     loyalty.release_coupon(order)
     order.status = Order.Status.CANCELLED

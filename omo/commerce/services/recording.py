@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
 
-from omo.catalog.models import Variant
+from omo.catalog import inventory
+from omo.catalog.models import Location, Variant
 from omo.commerce.models import Order, OrderLine, SalesChannel
 from omo.commerce.schemas import OrderIn
 from omo.core import audit, events
@@ -223,8 +224,37 @@ def _create_recorded_order(brand: Brand, data: OrderIn, resolved: _Resolved, *, 
     order = _new_order(brand, data, resolved, _order_customer(brand, data))
     order.save(force_insert=True)
     OrderLine.objects.bulk_create(_new_lines(brand, order, data, resolved))
+    if order.sales_channel == SalesChannel.POS:
+        loyalty.link_till_sale(order)
+        if takes_store_stock(order, data):
+            take_store_stock(order)
     _after_recorded(order, actor=actor)  # publishes last: the rollup's deltas on hot rows
     return order
+
+
+def takes_store_stock(order: Order, data: OrderIn) -> bool:
+    """Whether recording this order takes its units off the store's stock: as the request says, else
+    a POS sale handed over in store (not a cancelled one) does."""
+    if order.store_id is None or order.status == Order.Status.CANCELLED:
+        return False
+    if data.decrement_stock is not None:
+        return data.decrement_stock
+    return order.sales_channel == SalesChannel.POS and order.fulfilment == Order.Fulfilment.IN_STORE
+
+
+def take_store_stock(order: Order) -> None:
+    """Each line's units leave the store's location (a committed reservation and a SALE movement
+    per line); a store without a stock location records none."""
+    if order.store_id is None:
+        return
+    location = Location.objects.filter(brand_id=order.brand_id, store_id=order.store_id).first()
+    if location is None:
+        return
+    for line in OrderLine.objects.filter(order=order, variant__isnull=False).select_related("variant"):
+        if line.variant is not None:
+            inventory.sell_in_store(
+                line.variant, location, line.quantity, order_line=line, reference=f"order:{order.pk}"
+            )
 
 
 def after_paid(order: Order) -> None:

@@ -447,3 +447,56 @@ def test_command_loads_line_inboxes(brand, monkeypatch):
     call_command("line_standin", "--port", "0")
     channel = captured["channels"]["1650001"]
     assert (channel.access_token, channel.channel_secret, channel.bot_user_id) == ("tok", "s", "U" + "c" * 32)
+
+
+def _image(original: str, preview: str | None = None) -> dict[str, Any]:
+    return {"type": "image", "originalContentUrl": original, "previewImageUrl": preview or original}
+
+
+def _card(image_url: str) -> dict[str, Any]:
+    bubble = {
+        "type": "bubble",
+        "hero": {"type": "image", "url": image_url, "size": "full"},
+        "body": {"type": "box", "layout": "vertical", "contents": [{"type": "text", "text": "帆布包"}]},
+    }
+    return {"type": "flex", "altText": "商品推薦", "contents": {"type": "carousel", "contents": [bubble]}}
+
+
+@pytest.mark.parametrize(
+    ("message", "prop", "words"),
+    [
+        (_image("https://shop.example/p/1.svg"), "messages[0].originalContentUrl", "JPEG or PNG"),
+        (_image("https://shop.example/p/1.webp"), "messages[0].originalContentUrl", "JPEG or PNG"),
+        (_image("https://shop.example/p/1.gif"), "messages[0].originalContentUrl", "JPEG or PNG"),
+        (_image("http://shop.example/p/1.jpg"), "messages[0].originalContentUrl", "HTTPS"),
+        (_image("https://shop.example/p/1.jpg", "/media/p/1.png"), "messages[0].previewImageUrl", "HTTPS"),
+        (
+            _image("https://shop.example/p/" + "x" * 2000 + ".jpg"),
+            "messages[0].originalContentUrl",
+            "2000",
+        ),
+        (
+            _card("https://shop.example/static/demo/products/3.svg"),
+            "contents.contents[0].hero.url",
+            "JPEG or PNG",
+        ),
+        (_card("http://127.0.0.1:8000/media/products/a.png"), "contents.contents[0].hero.url", "HTTPS"),
+    ],
+)
+def test_image_urls_must_be_https_jpeg_or_png(line, message, prop, words):
+    status, _, answer = push(line, {"to": line.user.user_id, "messages": [message]})
+
+    assert status == 400, answer
+    assert any(prop in d["property"] and words in d["message"] for d in answer["details"]), answer
+    assert not line.server.delivered()
+
+
+def test_https_jpeg_and_png_images_are_delivered(line):
+    messages = [
+        _image("https://shop.example/p/1.JPG?v=3", "https://shop.example/p/1-preview.jpeg"),
+        _card("https://shop.example/media/products/line/7.png"),
+    ]
+    status, _, answer = push(line, {"to": line.user.user_id, "messages": messages})
+
+    assert status == 200, answer
+    assert len(line.server.delivered()) == 1

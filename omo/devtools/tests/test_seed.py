@@ -11,7 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count, Sum
+from PIL import Image
 
+from omo.catalog import line_images
 from omo.catalog.models import Location, ProductImage, StockLevel, StockMovement, Variant
 from omo.commerce.models import Order, OrderLine, Refund
 from omo.commerce.selectors import SALE_STATUSES
@@ -99,6 +101,13 @@ def test_tiny_demo_has_the_promised_shape():
     static = Path(seeding.__file__).parent / "static"
     for url in set(ProductImage.objects.filter(brand=brand).values_list("url", flat=True)):
         assert (static / url.removeprefix("/static/")).is_file(), url
+    # LINE shows no SVG: every placeholder carries its PNG twin, within LINE's limits.
+    for url, line_url in set(ProductImage.objects.filter(brand=brand).values_list("url", "line_url")):
+        assert line_url == url.removesuffix(".svg") + ".png", (url, line_url)
+        twin = static / line_url.removeprefix("/static/")
+        assert twin.stat().st_size <= line_images.MAX_BYTES
+        with Image.open(twin) as picture:
+            assert picture.format == "PNG" and max(picture.size) <= line_images.MAX_SIDE
     # Customers: E.164 mobile numbers, lower-case e-mails, identities for phone / e-mail / member number.
     # (Members: the few LINE-only customers of the merge suggestions have neither.)
     for phone, email in (

@@ -38,10 +38,30 @@ from omo.loyalty.services.orders import (
     undo_for_cancellation,
 )
 from omo.loyalty.services.tiers import recompute_tier, rolling_spend
+from omo.loyalty.services.till import (
+    TillPoints,
+    TillRedemption,
+    check_coupon,
+    link_till_sale,
+    max_points_for,
+    redeem_at_till,
+    redeem_points_at_till,
+    reverse_at_till,
+    reverse_points_at_till,
+)
 
 __all__ = [
     "CouponError",
     "CouponQuote",
+    "TillPoints",
+    "TillRedemption",
+    "check_coupon",
+    "link_till_sale",
+    "max_points_for",
+    "redeem_at_till",
+    "redeem_points_at_till",
+    "reverse_at_till",
+    "reverse_points_at_till",
     "InsufficientPoints",
     "LoyaltyError",
     "account_for",

@@ -40,7 +40,13 @@ def _find_code(brand: Brand | int, code: str) -> CouponCode:
         .first()
     )
     if found is None:
-        raise CouponError(f"優惠碼 {code} 不存在 / coupon code {code} does not exist")
+        if CouponCode.objects.filter(code__iexact=code.strip()).exclude(brand_id=brand_id).exists():
+            # Which brand it belongs to is not told, only that it is not this brand's.
+            raise CouponError(
+                f"優惠碼 {code} 不是本品牌的優惠碼 / coupon code {code} belongs to another brand",
+                code="coupon_other_brand",
+            )
+        raise CouponError(f"優惠碼 {code} 不存在 / coupon code {code} does not exist", code="coupon_unknown")
     return found
 
 
@@ -58,18 +64,28 @@ def quote_coupon(
     found = _find_code(brand, code)
     coupon = found.coupon
     if not coupon.is_active:
-        raise CouponError(f"優惠碼 {found.code} 已停用 / coupon {found.code} is no longer active")
+        raise CouponError(
+            f"優惠碼 {found.code} 已停用 / coupon {found.code} is no longer active", code="coupon_inactive"
+        )
     if coupon.starts_at and now < coupon.starts_at:
-        raise CouponError(f"優惠碼 {found.code} 尚未開始 / coupon {found.code} is not valid yet")
+        raise CouponError(
+            f"優惠碼 {found.code} 尚未開始 / coupon {found.code} is not valid yet", code="coupon_not_started"
+        )
     if coupon.ends_at and now >= coupon.ends_at:
-        raise CouponError(f"優惠碼 {found.code} 已過期 / coupon {found.code} has expired")
+        raise CouponError(
+            f"優惠碼 {found.code} 已過期 / coupon {found.code} has expired", code="coupon_expired"
+        )
     if found.customer_id is not None and (customer is None or customer.pk != found.customer_id):
-        raise CouponError(f"優惠碼 {found.code} 限本人使用 / coupon {found.code} belongs to another customer")
+        raise CouponError(
+            f"優惠碼 {found.code} 限本人使用 / coupon {found.code} belongs to another customer",
+            code="coupon_other_customer",
+        )
     if found.max_uses is not None and found.times_used >= found.max_uses:
-        raise CouponError(f"優惠碼 {found.code} 已被使用完畢 / coupon {found.code} has been used up")
+        raise used_up(found)
     if subtotal < coupon.min_spend:
         raise CouponError(
-            f"未達最低消費 {format_money(coupon.min_spend)} / minimum spend is {format_money(coupon.min_spend)}"
+            f"未達最低消費 {format_money(coupon.min_spend)} / minimum spend is {format_money(coupon.min_spend)}",
+            code="coupon_min_spend",
         )
     if coupon.kind == Coupon.Kind.AMOUNT_OFF:
         return CouponQuote(found, min(subtotal, coupon.value), False)
@@ -87,7 +103,7 @@ def redeem_coupon(quote: CouponQuote, *, order, amount: int) -> CouponRedemption
         .update(times_used=F("times_used") + 1)
     )
     if not taken:
-        raise CouponError(f"優惠碼 {code.code} 已被使用完畢 / coupon {code.code} has been used up")
+        raise used_up(code)
     redemption = CouponRedemption.objects.create(
         brand_id=code.brand_id, code=code, order=order, customer=order.customer, amount=amount
     )
@@ -95,11 +111,32 @@ def redeem_coupon(quote: CouponQuote, *, order, amount: int) -> CouponRedemption
     return redemption
 
 
+def used_up(code: CouponCode) -> CouponError:
+    return CouponError(
+        f"優惠碼 {code.code} 已被使用完畢 / coupon {code.code} has been used up",
+        code="coupon_used",
+        status=409,
+    )
+
+
+def give_back_use(code_id: int) -> None:
+    CouponCode.objects.filter(pk=code_id, times_used__gt=0).update(times_used=F("times_used") - 1)
+
+
 def release_coupon(order) -> None:
+    """A cancelled order gives its code's use back. A till sale's redemption is kept, marked
+    reversed (once, even when the till voided it first); a checkout's is deleted."""
     redemption = CouponRedemption.objects.filter(order=order).first()
     if redemption is None:
         return
-    CouponCode.objects.filter(pk=redemption.code_id, times_used__gt=0).update(times_used=F("times_used") - 1)
+    if redemption.transaction_id is not None:
+        reversed_now = CouponRedemption.objects.filter(pk=redemption.pk, reversed_at__isnull=True).update(
+            reversed_at=timezone.now(), reverse_reason="訂單取消 / order cancelled"
+        )
+        if reversed_now:
+            give_back_use(redemption.code_id)
+        return
+    give_back_use(redemption.code_id)
     redemption.delete()
 
 

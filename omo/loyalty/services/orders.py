@@ -100,7 +100,8 @@ def undo_for_cancellation(order) -> None:
             key=f"reverse:cancel:{order.pk}",
             reason=f"訂單 {order.display_number} 取消",
         )
-    spent = -_posted(order, PointsEntry.Kind.REDEEM)
+    # Points a till already gave back for this sale (a voided POS sale) are not given back twice.
+    spent = -_posted(order, PointsEntry.Kind.REDEEM) - _posted(order, PointsEntry.Kind.RESTORE)
     if spent > 0:
         program = program_for(order.brand_id)
         expires = (

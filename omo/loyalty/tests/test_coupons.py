@@ -73,8 +73,11 @@ def test_other_brand_code_does_not_exist_here(brand, other_brand, actor, other_a
     loyalty.add_shared_code(
         other, code="THEIRS", max_uses=None, actor=Actor(brand=other_brand, user=other_admin)
     )
-    with pytest.raises(loyalty.CouponError, match="does not exist"):
+    with pytest.raises(loyalty.CouponError, match="belongs to another brand") as refused:
         loyalty.quote_coupon(brand, "THEIRS", subtotal=50000, shipping=0)
+    # Named, so a till can say so, without telling which brand it belongs to.
+    assert refused.value.code == "coupon_other_brand"
+    assert other_brand.name not in refused.value.message
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from typing import Any
 
 from linebot.v3.messaging import FlexContainer, FlexMessage
 
+from omo.catalog.line_images import is_line_url
 from omo.core.money import format_money
 
 MAX_PRODUCT_CARDS = 10  # product decision (the issue): up to 10 products per card; LINE allows 12 bubbles
@@ -108,7 +109,9 @@ def _bubble(card: ProductCard) -> dict[str, Any]:
             ],
         },
     }
-    if card.image_url:
+    if card.image_url and is_line_url(card.image_url):
+        # Only an HTTPS JPEG/PNG (LINE refuses anything else); a card whose picture LINE cannot
+        # show goes without it rather than not at all.
         bubble["hero"] = {
             "type": "image",
             "url": card.image_url,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from omo.catalog.line_images import is_line_url
 from omo.platforms.line.adapter import LINE_LIMITS, validate_message
 from omo.platforms.line.flex import product_carousel, validate_flex
 
@@ -44,6 +45,15 @@ def _quick_reply(items: list[dict[str, Any]]) -> dict[str, Any]:
     return {"items": actions}
 
 
+def _image_url(url: str, field: str) -> str:
+    """An image URL as LINE takes it (HTTPS, a JPEG or PNG file, ≤2,000 characters), else a
+    ValueError that says so instead of LINE's 400."""
+    url = str(url or "")
+    if not is_line_url(url):
+        raise ValueError(f"LINE shows only HTTPS JPEG or PNG images: {field} {url[:200]!r} is neither")
+    return url
+
+
 def render_message(message: Message) -> list[dict[str, Any]]:
     payload = message.payload or {}
     kind = message.kind
@@ -61,14 +71,14 @@ def render_message(message: Message) -> list[dict[str, Any]]:
     elif kind == "image":
         rendered = {
             "type": "image",
-            "originalContentUrl": payload["url"],
-            "previewImageUrl": payload.get("preview_url") or payload["url"],
+            "originalContentUrl": _image_url(payload["url"], "url"),
+            "previewImageUrl": _image_url(payload.get("preview_url") or payload["url"], "preview_url"),
         }
     elif kind == "video":
         rendered = {
             "type": "video",
             "originalContentUrl": payload["url"],
-            "previewImageUrl": payload.get("preview_url") or payload["url"],
+            "previewImageUrl": _image_url(payload.get("preview_url") or payload["url"], "preview_url"),
         }
     elif kind == "audio":
         rendered = {

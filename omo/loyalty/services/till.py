@@ -1,0 +1,337 @@
+"""Coupons and points at a store's till: the POS checks a code, redeems it or spends points under
+its own sale id, and reverses both when the sale is voided.
+
+The POS's sale id (`transaction_id`, sent as the `Idempotency-Key`) makes every verb safe to
+retry: a repeat answers with what the first call did. A single-use code stays single-use across
+the till and the web shop because both take a use with the same conditional UPDATE
+(`times_used < max_uses`, see coupons.redeem_coupon); one sale holds at most one coupon.
+
+When the sale later reaches omo as a POS order whose `external_id` is the same sale id,
+`link_till_sale` ties the redemption and the points to the order, so cancelling the order gives
+them back (once, whether or not the till voided them first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from dateutil.relativedelta import relativedelta
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from omo.core import audit, events
+from omo.core.audit import Actor
+from omo.core.models import Brand
+from omo.customers.models import Customer
+from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyProgram, PointsEntry
+from omo.loyalty.services.coupons import CouponQuote, give_back_use, quote_coupon, used_up
+from omo.loyalty.services.errors import CouponError, LoyaltyError
+from omo.loyalty.services.ledger import account_for, post_points, program_for
+
+MAX_TRANSACTION_ID = 120
+
+
+def _transaction_id(raw: str) -> str:
+    value = (raw or "").strip()
+    if not value:
+        raise LoyaltyError(
+            "transaction_id",
+            "請提供 POS 交易編號 / the POS sale id is required (transaction_id or Idempotency-Key)",
+        )
+    if len(value) > MAX_TRANSACTION_ID or "\x00" in value:
+        raise LoyaltyError(
+            "transaction_id",
+            f"交易編號最多 {MAX_TRANSACTION_ID} 字 / at most {MAX_TRANSACTION_ID} characters",
+        )
+    return value
+
+
+def check_coupon(
+    brand: Brand, code: str, *, subtotal: int, customer: Customer | None, now: dt.datetime | None = None
+) -> CouponQuote:
+    """What the code takes off this basket, or CouponError saying why it cannot be used."""
+    return quote_coupon(brand, code, subtotal=subtotal, shipping=0, customer=customer, now=now)
+
+
+@dataclass(frozen=True)
+class TillRedemption:
+    redemption: CouponRedemption
+    created: bool
+
+
+def _same_sale(brand: Brand, transaction_id: str) -> CouponRedemption | None:
+    return (
+        CouponRedemption.objects.select_related("code__coupon")
+        .filter(brand=brand, transaction_id=transaction_id)
+        .first()
+    )
+
+
+def _repeat(existing: CouponRedemption, code: str) -> TillRedemption:
+    if existing.code.code.upper() != code.strip().upper():
+        raise CouponError(
+            f"這筆交易已使用優惠碼 {existing.code.code}，一筆交易限用一張 / "
+            f"this sale already used coupon {existing.code.code}; one coupon per sale",
+            code="coupon_already_on_sale",
+            status=409,
+        )
+    if existing.reversed_at is not None:
+        raise CouponError(
+            f"這筆交易的優惠碼 {existing.code.code} 已作廢，請用新的交易編號 / "
+            f"the coupon of this sale was reversed; use a new sale id",
+            code="sale_voided",
+            status=409,
+        )
+    return TillRedemption(existing, False)
+
+
+def redeem_at_till(
+    brand: Brand,
+    code: str,
+    *,
+    subtotal: int,
+    customer: Customer | None,
+    transaction_id: str,
+    store_id: int | None,
+    actor: Actor,
+) -> TillRedemption:
+    """Take one use of the code for this till sale. Idempotent on (brand, transaction_id)."""
+    transaction_id = _transaction_id(transaction_id)
+    existing = _same_sale(brand, transaction_id)
+    if existing is not None:
+        return _repeat(existing, code)
+    try:
+        quote = check_coupon(brand, code, subtotal=subtotal, customer=customer)
+        found = quote.code
+        with transaction.atomic():
+            taken = (
+                CouponCode.objects.filter(pk=found.pk)
+                .filter(Q(max_uses__isnull=True) | Q(times_used__lt=F("max_uses")))
+                .update(times_used=F("times_used") + 1)
+            )
+            if not taken:
+                raise used_up(found)
+            redemption = CouponRedemption.objects.create(
+                brand=brand,
+                code=found,
+                customer=customer,
+                amount=quote.discount,
+                transaction_id=transaction_id,
+                store_id=store_id,
+            )
+            audit.record(
+                actor,
+                "coupon.redeemed_at_till",
+                redemption,
+                code=found.code,
+                transaction_id=transaction_id,
+                store_id=store_id,
+                amount=quote.discount,
+            )
+    except (IntegrityError, CouponError) as exc:
+        # A concurrent retry of the same sale got there first: its use (the code's last, which is
+        # why this one found none left) or its row (the unique sale id).
+        existing = _same_sale(brand, transaction_id)
+        if existing is None:
+            raise
+        if isinstance(exc, CouponError) and exc.code != "coupon_used":
+            raise
+        return _repeat(existing, code)
+    redemption.code = found
+    events.publish("coupon.redeemed", brand_id=brand.pk, redemption_id=redemption.pk)
+    return TillRedemption(redemption, True)
+
+
+def reverse_at_till(
+    brand: Brand, transaction_id: str, *, reason: str, actor: Actor, store_id: int | None = None
+) -> CouponRedemption:
+    """A voided till sale gives the code's use back. Idempotent: a second call changes nothing.
+    With `store_id` (a store's own key), another store's sale is not found."""
+    transaction_id = _transaction_id(transaction_id)
+    redemption = _same_sale(brand, transaction_id)
+    if redemption is not None and store_id is not None and redemption.store_id not in (None, store_id):
+        redemption = None
+    if redemption is None:
+        raise LoyaltyError(
+            "transaction_id",
+            f"交易 {transaction_id} 沒有使用優惠碼 / no coupon was redeemed on sale {transaction_id}",
+            status=404,
+            code="not_found",
+        )
+    reason = (reason or "").strip()[:250] or "POS 交易作廢 / POS sale voided"
+    with transaction.atomic():
+        reversed_now = CouponRedemption.objects.filter(pk=redemption.pk, reversed_at__isnull=True).update(
+            reversed_at=timezone.now(), reverse_reason=reason
+        )
+        if reversed_now:
+            give_back_use(redemption.code_id)
+            audit.record(
+                actor,
+                "coupon.reversed_at_till",
+                redemption,
+                code=redemption.code.code,
+                transaction_id=transaction_id,
+                reason=reason,
+            )
+    redemption.refresh_from_db()
+    return redemption
+
+
+# --- points -----------------------------------------------------------------------------------
+
+
+def max_points_for(program: LoyaltyProgram, basket_total: int) -> int:
+    """The most points the program lets a basket of this total take (max_redeem_percent of it)."""
+    if program.point_value <= 0 or basket_total <= 0:
+        return 0
+    return basket_total * program.max_redeem_percent // 100 // program.point_value
+
+
+def _redeem_key(transaction_id: str) -> str:
+    return f"till:redeem:{transaction_id}"
+
+
+def _restore_key(transaction_id: str) -> str:
+    return f"till:restore:{transaction_id}"
+
+
+@dataclass(frozen=True)
+class TillPoints:
+    entry: PointsEntry
+    created: bool
+    discount: int  # minor units the points are worth
+    balance: int
+
+
+def redeem_points_at_till(
+    customer: Customer,
+    points: int,
+    *,
+    transaction_id: str,
+    store_code: str = "",
+    basket_total: int | None = None,
+    actor: Actor,
+) -> TillPoints:
+    """Spend points on a till sale. Idempotent on the sale id; InsufficientPoints when the balance
+    is short, LoyaltyError `points_over_limit` beyond the program's share of the basket."""
+    transaction_id = _transaction_id(transaction_id)
+    if points <= 0:
+        raise LoyaltyError("points", "折抵點數須大於 0 / points must be more than 0")
+    program = program_for(customer.brand_id)
+    key = _redeem_key(transaction_id)
+    existing = PointsEntry.objects.filter(brand_id=customer.brand_id, idempotency_key=key).first()
+    if existing is None:
+        if basket_total is not None:
+            limit = max_points_for(program, basket_total)
+            if points > limit:
+                raise LoyaltyError(
+                    "points",
+                    f"這筆消費最多折抵 {limit} 點 / at most {limit} points on this basket",
+                    code="points_over_limit",
+                    limit=limit,
+                )
+        where = f"門市 {store_code} " if store_code else ""
+        with transaction.atomic():
+            entry = post_points(
+                customer,
+                -points,
+                PointsEntry.Kind.REDEEM,
+                key=key,
+                reason=f"{where}POS 交易 {transaction_id} 折抵",
+                user=actor.user,
+            )
+            if entry is not None:
+                audit.record(
+                    actor,
+                    "points.redeemed_at_till",
+                    customer,
+                    points=points,
+                    transaction_id=transaction_id,
+                    store_code=store_code,
+                )
+        if entry is not None:
+            return TillPoints(entry, True, points * program.point_value, account_for(customer).balance)
+        existing = PointsEntry.objects.get(brand_id=customer.brand_id, idempotency_key=key)
+    if existing.customer_id != customer.pk or -existing.delta != points:
+        raise LoyaltyError(
+            "transaction_id",
+            f"交易 {transaction_id} 已折抵 {-existing.delta} 點，內容不同 / "
+            f"sale {transaction_id} already redeemed {-existing.delta} points for another request",
+            status=409,
+            code="idempotency_conflict",
+        )
+    return TillPoints(existing, False, -existing.delta * program.point_value, account_for(customer).balance)
+
+
+def reverse_points_at_till(
+    customer: Customer, transaction_id: str, *, reason: str = "", actor: Actor
+) -> TillPoints:
+    """A voided till sale gives its points back (with a fresh expiry). Idempotent."""
+    transaction_id = _transaction_id(transaction_id)
+    spent = PointsEntry.objects.filter(
+        brand_id=customer.brand_id, customer=customer, idempotency_key=_redeem_key(transaction_id)
+    ).first()
+    if spent is None:
+        raise LoyaltyError(
+            "transaction_id",
+            f"交易 {transaction_id} 沒有折抵點數 / no points were redeemed on sale {transaction_id}",
+            status=404,
+            code="not_found",
+        )
+    program = program_for(customer.brand_id)
+    key = _restore_key(transaction_id)
+    given_back = PointsEntry.objects.filter(brand_id=customer.brand_id, idempotency_key=key).first()
+    if given_back is None and spent.order_id is not None:
+        # Linked to an order that was cancelled: the cancellation already gave the points back.
+        given_back = PointsEntry.objects.filter(
+            order_id=spent.order_id, kind=PointsEntry.Kind.RESTORE
+        ).first()
+    if given_back is not None:
+        return TillPoints(
+            given_back, False, -spent.delta * program.point_value, account_for(customer).balance
+        )
+    expires = timezone.now() + relativedelta(months=program.expiry_months) if program.expiry_months else None
+    reason = (reason or "").strip()[:200] or "POS 交易作廢"
+    with transaction.atomic():
+        entry = post_points(
+            customer,
+            -spent.delta,
+            PointsEntry.Kind.RESTORE,
+            key=key,
+            order=spent.order,
+            reason=f"POS 交易 {transaction_id} 作廢退回：{reason}",
+            expires_at=expires,
+            user=actor.user,
+        )
+        if entry is not None:
+            audit.record(
+                actor,
+                "points.reversed_at_till",
+                customer,
+                points=-spent.delta,
+                transaction_id=transaction_id,
+                reason=reason,
+            )
+    if entry is None:  # a concurrent call gave them back first
+        entry = PointsEntry.objects.get(brand_id=customer.brand_id, idempotency_key=key)
+        return TillPoints(entry, False, -spent.delta * program.point_value, account_for(customer).balance)
+    return TillPoints(entry, True, -spent.delta * program.point_value, account_for(customer).balance)
+
+
+# --- the sale arrives as an order ----------------------------------------------------------------
+
+
+def link_till_sale(order) -> None:
+    """Tie what the till redeemed under the order's sale id (its external_id) to the order, so that
+    cancelling the order gives the coupon use and the points back."""
+    sale = order.external_id
+    CouponRedemption.objects.filter(brand_id=order.brand_id, transaction_id=sale, order__isnull=True).update(
+        order=order
+    )
+    PointsEntry.objects.filter(
+        brand_id=order.brand_id,
+        idempotency_key__in=[_redeem_key(sale), _restore_key(sale)],
+        order__isnull=True,
+    ).update(order=order)
