@@ -169,6 +169,9 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.get_str("OMO_MEDIA_ROOT", str(VAR_DIR / "media")))
+# Uploaded files (product images and their LINE copies) are served by omo itself at /media/ unless
+# a web server in front serves MEDIA_ROOT there (then set OMO_SERVE_MEDIA=0).
+OMO_SERVE_MEDIA = env.get_bool("OMO_SERVE_MEDIA", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

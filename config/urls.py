@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.http import HttpRequest, HttpResponse
+from django.urls import include, path, re_path
+from django.views.static import serve
 
 from config.api import api
 from omo.connectors.shopify.views import shopify_webhook
@@ -28,6 +30,14 @@ urlpatterns = [
     path("clerk/", include("omo.clerk.urls")),
     path("v1/", include("omo.tracking.urls")),  # Segment-spec tracking API
 ]
+
+if settings.OMO_SERVE_MEDIA:
+    # Uploads on the one-machine setup: `serve` refuses paths outside MEDIA_ROOT and answers
+    # If-Modified-Since; a front web server takes this over with OMO_SERVE_MEDIA=0.
+    def media(request: HttpRequest, path: str) -> HttpResponse:
+        return serve(request, path, document_root=settings.MEDIA_ROOT)
+
+    urlpatterns.append(re_path(r"^media/(?P<path>.+)$", media, name="media"))
 
 if settings.DEBUG or settings.OMO_DEVTOOLS:
     # The phone simulator drives the local LINE stand-in: demo and tests only, never production.

@@ -225,3 +225,16 @@ def test_another_brands_product_is_not_found(client_for, other_admin, product):
         == 404
     )
     assert Variant.objects.get(pk=variant.pk).price == 59000
+
+
+def test_an_uploaded_image_is_served_at_its_address(console, product, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    upload = SimpleUploadedFile("tee.png", PNG, content_type="image/png")
+    console.post(f"/console/products/{product.pk}/images/new/", {"file": upload})
+    image = ProductImage.objects.get(product=product)
+
+    served = console.get(image.src)
+
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert b"".join(served.streaming_content).startswith(b"\x89PNG")
+    assert console.get("/media/../config/settings.py").status_code in (400, 404)  # never the file
