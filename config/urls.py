@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import include, path, re_path
 from django.views.static import serve
 
@@ -34,8 +35,8 @@ urlpatterns = [
 if settings.OMO_SERVE_MEDIA:
     # Uploads on the one-machine setup: `serve` refuses paths outside MEDIA_ROOT and answers
     # If-Modified-Since; a front web server takes this over with OMO_SERVE_MEDIA=0.
-    def media(request: HttpRequest, path: str) -> HttpResponse:
-        return serve(request, path, document_root=settings.MEDIA_ROOT)
+    def media(request: HttpRequest, path: str) -> HttpResponseBase:
+        return serve(request, path, document_root=str(settings.MEDIA_ROOT))
 
     urlpatterns.append(re_path(r"^media/(?P<path>.+)$", media, name="media"))
 
