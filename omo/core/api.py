@@ -22,6 +22,7 @@ from omo.core.models import AuditLog, ImportJob, ImportKind
 M = TypeVar("M", bound=Model)
 
 MAX_PAGE_SIZE = 500
+MAX_OFFSET = 1_000_000_000  # far past any real list; keeps OFFSET inside the databases' 64-bit range
 
 
 class BearerKey(HttpBearer):
@@ -93,7 +94,24 @@ def get_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
 
 class PageParams(Schema):
     limit: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description=f"rows per page, at most {MAX_PAGE_SIZE}")
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description=f"rows to skip, at most {MAX_OFFSET}")
+
+
+# What a bad page parameter answers (400, config/api.py turns ninja's validation error into it).
+PAGE_PARAMS: dict[str, str] = {
+    "limit": f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}",
+    "offset": f"offset must be a whole number from 0 to {MAX_OFFSET}",
+}
+
+
+def page_param_error(errors: Iterable[dict[str, Any]]) -> tuple[str, str] | None:
+    """(parameter, sentence) when one of ninja's validation errors is about `limit` or `offset` in
+    the query string; None otherwise."""
+    for error in errors:
+        loc = tuple(error.get("loc") or ())
+        if len(loc) == 2 and loc[0] == "query" and loc[1] in PAGE_PARAMS:
+            return str(loc[1]), PAGE_PARAMS[str(loc[1])]
+    return None
 
 
 def page(
