@@ -92,7 +92,11 @@ def parse_json(raw_body: bytes) -> Any:
     try:
         return orjson.loads(raw_body)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(raw_body)
+    except RecursionError:  # orjson stops at 1,024 levels; the standard parser would blow the stack
+        raise ValueError("the JSON is nested too deeply") from None
 
 
 # --- a short-lived cache -------------------------------------------------------------------------------

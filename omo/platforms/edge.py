@@ -4,7 +4,8 @@ Why not a Django view: Django's request cycle, not the database, caps a naive we
 few hundred requests/s on our 2-core reference machine (DESIGN.md §4, docs/adr-003-webhook-edge.md).
 This edge does only what must happen before the platform gets its 200, and nothing else:
 
-1. read the raw body with a size cap (413), find the inbox (404) from a short-lived cache of
+1. refuse a body that is not `Content-Type: application/json` (415), read the raw body with a
+   size cap (413), find the inbox (404) from a short-lived cache of
    decrypted credentials (invalidated when an Inbox is saved),
 2. check the signature on the unmodified raw body (401, nothing stored),
 3. check the JSON shape (400, nothing stored); `events: []` is a connectivity check → 200,
@@ -86,6 +87,17 @@ def _verifier_class(platform: str) -> type[WebhookVerifier]:
 
 def _error(code: str, message: str) -> dict[str, str]:
     return {"error": code, "message": message}
+
+
+def _malformed(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "the JSON is nested too deeply"
+    return str(exc)[:200]
+
+
+def is_json(content_type: str) -> bool:
+    """Is this Content-Type JSON (`application/json`, any parameters such as charset)?"""
+    return content_type.partition(";")[0].strip().lower() == "application/json"
 
 
 # --- inbox credentials -----------------------------------------------------------------------------------
@@ -302,6 +314,15 @@ class WebhookEdge(Edge):
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
         }
+        if not is_json(headers.get("content-type", "")):
+            # LINE (and every platform here) posts `application/json; charset=utf-8`: anything else
+            # is not the platform, whatever its signature says.
+            await respond(
+                send,
+                415,
+                _error("unsupported_media_type", "the body must be sent as Content-Type: application/json"),
+            )
+            return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body:
             await respond(send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes"))
@@ -329,8 +350,8 @@ class WebhookEdge(Edge):
         try:
             document = parse_json(raw_body)
             rows = edge_inbox.verifier.receipt_rows(document)
-        except (ValueError, UnicodeDecodeError) as exc:
-            await respond(send, 400, _error("malformed", str(exc)[:200]))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            await respond(send, 400, _error("malformed", _malformed(exc)))
             return
         if not rows:
             await respond(send, 200, {"received": 0})

@@ -34,7 +34,9 @@ def _paginated_lists() -> list[str]:
     for path, operations in document["paths"].items():
         get = operations.get("get")
         if get and any(p["name"] == "offset" and p["in"] == "query" for p in get.get("parameters", [])):
-            lists.append(re.sub(r"\{[^}]+\}", "1", path))  # query parameters are checked before the path's row
+            lists.append(
+                re.sub(r"\{[^}]+\}", "1", path)
+            )  # query parameters are checked before the path's row
     return sorted(lists)
 
 

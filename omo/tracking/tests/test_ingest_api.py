@@ -356,7 +356,9 @@ def test_batch_whose_only_message_has_no_valid_type_is_400_naming_type(write_key
         "success": False,
         "message": "no message of the batch is valid; batch[0]: "
         "type must be one of alias, group, identify, page, screen, track",
-        "rejected": [{"index": 0, "error": "type must be one of alias, group, identify, page, screen, track"}],
+        "rejected": [
+            {"index": 0, "error": "type must be one of alias, group, identify, page, screen, track"}
+        ],
     }
     assert not TrackedEvent.objects.exists()
 
@@ -364,7 +366,10 @@ def test_batch_whose_only_message_has_no_valid_type_is_400_naming_type(write_key
 def test_group_without_group_id_is_400_naming_it(write_key):
     r = post("/v1/group", {"userId": "u1", "traits": {"name": "ACME"}}, write_key)
     assert r.status_code == 400 and r.json()["message"] == "groupId is required for group"
-    batch = [{"type": "group", "userId": "u1", "groupId": ""}, {"type": "group", "userId": "u1", "groupId": "g1"}]
+    batch = [
+        {"type": "group", "userId": "u1", "groupId": ""},
+        {"type": "group", "userId": "u1", "groupId": "g1"},
+    ]
     r = post("/v1/batch", {"batch": batch}, write_key)
     assert r.status_code == 200
     assert r.json()["rejected"] == [{"index": 0, "error": "groupId is required for group"}]
