@@ -53,7 +53,7 @@ from omo.core.edge import (
     Send,
     Stored,
     TtlCache,
-    parse_json,
+    parse_webhook_json,
     read_body,
     respond,
 )
@@ -348,7 +348,7 @@ class WebhookEdge(Edge):
                 await respond(send, 401, _error("invalid_signature", "the signature does not match the body"))
                 return
         try:
-            document = parse_json(raw_body)
+            document = parse_webhook_json(raw_body)
             rows = edge_inbox.verifier.receipt_rows(document)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             await respond(send, 400, _error("malformed", _malformed(exc)))

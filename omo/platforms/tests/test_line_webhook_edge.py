@@ -527,19 +527,22 @@ def test_a_redelivered_request_stored_whole_is_still_a_no_op(line_inbox, line_us
     assert list(Message.objects.order_by("created_at").values_list("text", flat=True)) == ["一", "二"]
 
 
-def test_an_intake_that_no_longer_parses_is_kept_as_a_failed_receipt(line_inbox, line_user):
+def test_an_intake_that_no_longer_parses_is_quarantined_with_its_reason(line_inbox, line_user):
     good = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "好")])
     now = timezone.now()
-    WebhookIntake.objects.create(inbox=line_inbox, body=b'{"events": "not a list"}', received_at=now)
+    bad = WebhookIntake.objects.create(inbox=line_inbox, body=b'{"events": "not a list"}', received_at=now)
     WebhookIntake.objects.create(inbox=line_inbox, body=good, received_at=now)
 
     counts = process_pending(line_inbox.pk)
 
     assert counts == {"processed": 1}
-    assert not WebhookIntake.objects.exists()
-    failed = WebhookReceipt.objects.get(status="failed")
-    assert failed.event_type == "unparsed" and "events" in failed.error
-    assert failed.payload == {"body": '{"events": "not a list"}'}
+    assert list(WebhookIntake.objects.values_list("pk", flat=True)) == [bad.pk]  # kept, body and all
+    bad.refresh_from_db()
+    assert (
+        bad.failed_at is not None
+        and bad.error == 'The stored request does not parse: "events" must be a list'
+    )
+    assert bytes(bad.body) == b'{"events": "not a list"}'
     assert Message.objects.get().text == "好"
 
 
