@@ -114,6 +114,7 @@ class InboundEvent:
     known: bool
     raw: dict[str, Any]
     model: Any = None
+    problem: str = ""  # when known is False: what the SDK's model refused, in a sentence
 
     @property
     def is_one_to_one(self) -> bool:
