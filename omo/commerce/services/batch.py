@@ -11,7 +11,14 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from omo.catalog.models import Variant
 from omo.commerce.models import Order, OrderLine
 from omo.commerce.schemas import OrderIn
-from omo.commerce.services.recording import OrderError, check_order, fulfilment_of, paid_at_of, record_order
+from omo.commerce.services.recording import (
+    OrderError,
+    check_order,
+    fulfilment_of,
+    paid_at_of,
+    record_order,
+    request_digest,
+)
 from omo.core import audit, bulk, events
 from omo.core.audit import Actor
 from omo.core.models import Brand
@@ -120,6 +127,7 @@ def _batch_order(
             "brand_id": brand.pk,
             "source": data.source,
             "external_id": data.external_id,
+            "request_digest": request_digest(data),
             "name": data.name,
             "sales_channel": str(data.sales_channel),
             "store_id": store_id,
