@@ -46,7 +46,19 @@ class BearerKey(HttpBearer):
         actor = Actor.from_request(request, brand=key.brand, api_key=key, role=key.role)
         if self.permission is not None:
             require(actor, self.permission)
+        _check_path_ids(request)
         return actor
+
+
+def _check_path_ids(request: HttpRequest) -> None:
+    """An id in the path beyond any database integer names no row: 404 here, before a query that
+    would fail on it (every endpoint with ids in its path is behind a key)."""
+    match = request.resolver_match
+    for name, value in (match.kwargs if match is not None else {}).items():
+        if isinstance(value, str) and value.isdigit() and len(value) > 18 and int(value) > DB_INT_MAX:
+            raise not_found(name.removesuffix("_id").replace("_", " "))
+        if not fits_database(value):
+            raise not_found(name.removesuffix("_id").replace("_", " "))
 
 
 def allow(permission: str) -> BearerKey:
@@ -81,8 +93,19 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
+DB_INT_MIN, DB_INT_MAX = -(2**63), 2**63 - 1  # what a database integer column can hold
+
+
+def fits_database(value: Any) -> bool:
+    """False for an integer no database column holds (an id from a path, say): no such row exists,
+    and the query itself would fail (SQLite OverflowError, PostgreSQL out of range)."""
+    return not isinstance(value, int) or DB_INT_MIN <= value <= DB_INT_MAX
+
+
 def get_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
     """One row of an already brand-filtered queryset, or a 404 that says what was missing."""
+    if not all(fits_database(value) for value in lookup.values()):
+        raise not_found(what)
     found = queryset.filter(**lookup).first()
     if found is None:
         raise not_found(what)
