@@ -91,8 +91,9 @@ def parse_json(raw_body: bytes) -> Any:
     but JSON allows, such as integers beyond 64 bits, so the two never disagree on a valid body."""
     try:
         return orjson.loads(raw_body)
-    except orjson.JSONDecodeError:
-        pass
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise ValueError("the JSON is nested too deeply") from None
     try:
         return json.loads(raw_body)
     except RecursionError:  # orjson stops at 1,024 levels; the standard parser would blow the stack
@@ -100,6 +101,7 @@ def parse_json(raw_body: bytes) -> Any:
 
 
 NUL_ESCAPE = b"\\u0000"
+MAX_DEPTH = 64  # levels of arrays and objects a webhook body may nest
 
 
 def parse_webhook_json(raw_body: bytes) -> Any:
@@ -110,12 +112,29 @@ def parse_webhook_json(raw_body: bytes) -> Any:
     The raw body (signed, stored whole under load) is left as it came. Only a body that spells
     `\\u0000` is walked: a byte search, nothing measurable on the hot path."""
     document = parse_json(raw_body)
+    if raw_body.count(b"[") + raw_body.count(b"{") > MAX_DEPTH:  # a byte count first: nothing to walk
+        check_depth(document)
     if NUL_ESCAPE in raw_body:
         try:
             return without_nul(document)
         except RecursionError:
             raise ValueError("the JSON is nested too deeply") from None
     return document
+
+
+def check_depth(document: Any, limit: int | None = None) -> None:
+    """ValueError when arrays and objects nest deeper than `limit` (MAX_DEPTH): a platform's event
+    is a few levels deep, and storing one nested a thousand levels would exhaust the stack."""
+    limit = limit or MAX_DEPTH
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            raise ValueError("the JSON is nested too deeply")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 def without_nul(value: Any) -> Any:
