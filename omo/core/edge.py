@@ -112,8 +112,6 @@ def parse_webhook_json(raw_body: bytes) -> Any:
     The raw body (signed, stored whole under load) is left as it came. Only a body that spells
     `\\u0000` is walked: a byte search, nothing measurable on the hot path."""
     document = parse_json(raw_body)
-    if raw_body.count(b"[") + raw_body.count(b"{") > MAX_DEPTH:  # a byte count first: nothing to walk
-        check_depth(document)
     if NUL_ESCAPE in raw_body:
         try:
             return without_nul(document)
@@ -122,9 +120,19 @@ def parse_webhook_json(raw_body: bytes) -> Any:
     return document
 
 
+def too_deep(document: Any, limit: int | None = None) -> bool:
+    """Do arrays and objects nest deeper than `limit` (MAX_DEPTH)? A platform's event is a few
+    levels deep; one nested hundreds of levels cannot be stored (the JSON encoders' recursion).
+    Walked only after storing failed, never on the hot path."""
+    try:
+        check_depth(document, limit)
+    except ValueError:
+        return True
+    return False
+
+
 def check_depth(document: Any, limit: int | None = None) -> None:
-    """ValueError when arrays and objects nest deeper than `limit` (MAX_DEPTH): a platform's event
-    is a few levels deep, and storing one nested a thousand levels would exhaust the stack."""
+    """ValueError when arrays and objects nest deeper than `limit` (MAX_DEPTH)."""
     limit = limit or MAX_DEPTH
     stack = [(document, 1)]
     while stack:

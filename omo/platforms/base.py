@@ -89,7 +89,7 @@ def stable_event_id(event: Mapping[str, Any]) -> str:
     try:
         canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except RecursionError:
-        raise ValueError("an event is nested too deeply") from None
+        raise ValueError("the JSON is nested too deeply") from None
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:64]
 
 

@@ -56,6 +56,7 @@ from omo.core.edge import (
     parse_webhook_json,
     read_body,
     respond,
+    too_deep,
 )
 from omo.inbox import services as inbox_services
 from omo.inbox.models import Inbox
@@ -363,6 +364,9 @@ class WebhookEdge(Edge):
             await respond(
                 send, 503, _error("busy", "not stored in time; please redeliver"), [(b"retry-after", b"1")]
             )
+        elif stored is Stored.FAILED and too_deep(document):
+            # Storing it failed because of what it is (checked only now: nothing on the hot path).
+            await respond(send, 400, _error("malformed", "the JSON is nested too deeply"))
         elif stored is Stored.FAILED:  # the platform will redeliver
             await respond(
                 send, 500, _error("not_stored", "the receipts could not be stored; please redeliver")

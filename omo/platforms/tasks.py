@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from omo.core import waiting
-from omo.core.edge import parse_webhook_json
+from omo.core.edge import check_depth, parse_webhook_json
 from omo.inbox import ingest, receipts, selectors
 from omo.inbox.models import Inbox, Message, WebhookReceipt
 from omo.platforms import get_adapter
@@ -79,7 +79,9 @@ def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
     adapter = get_adapter(inbox)
 
     def split(body: bytes) -> list[ReceiptRow]:
-        return adapter.receipt_rows(parse_webhook_json(body))
+        document = parse_webhook_json(body)
+        check_depth(document)  # off the hot path here: refuse what could not be stored
+        return adapter.receipt_rows(document)
 
     return receipts.expand_intakes(inbox, split, chunk=chunk)
 

@@ -126,6 +126,12 @@ def test_malformed_body_is_400_and_nothing_stored(line_inbox, body):
     [
         b"[" * 100_000,  # the standard parser's RecursionError used to answer 500
         b'{"events": [{"type": "message", "x": ' + b"[" * 5_000 + b"]" * 5_000 + b"}]}",
+        # parses (within orjson's 1,024 levels) but cannot be stored: refused once storing fails
+        b'{"events": [{"type": "message", "webhookEventId": "01J", "x": '
+        + b"[" * 1_000
+        + b"]" * 1_000
+        + b"}]}",
+        b'{"events": [{"type": "message", "x": ' + b"[" * 1_000 + b"]" * 1_000 + b"}]}",
     ],
 )
 def test_deeply_nested_json_is_400_and_nothing_stored(line_inbox, body):
