@@ -119,8 +119,9 @@ api = OmoApi(
     version="1",
     description=(
         "REST API of omo. Every endpoint takes `Authorization: Bearer <api key>`. Amounts are integer "
-        "minor units of `currency` (TWD: NT$1 = 100). Lists take `limit` (at most 500) and `offset` "
-        "and answer `{total, limit, offset, items}`. Errors answer `{detail, code, field}`."
+        "minor units of `currency` (TWD: NT$1 = 100). Lists take `limit` (1 to 500) and `offset` "
+        "(0 to 1,000,000,000) and answer `{total, limit, offset, items}`; a bad one answers 400 "
+        "`invalid_page` naming it. Errors answer `{detail, code, field}`."
     ),
     urls_namespace="api-v1",
     auth=BearerKey(),
