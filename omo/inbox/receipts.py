@@ -298,8 +298,10 @@ def storable_error(error: str) -> str:
     if len(error) <= MAX_ERROR:
         return error
     reason, _, detail = error.partition("\n\n")
+    if not detail:
+        return error[-MAX_ERROR:]  # one block of text: its end says most (a traceback's last line)
     reason = reason[:1000]
-    return f"{reason}\n\n{detail[-(MAX_ERROR - len(reason) - 2) :]}" if detail else reason
+    return f"{reason}\n\n{detail[-(MAX_ERROR - len(reason) - 2) :]}"
 
 
 def requeue_failed(inbox_id: int) -> int:

@@ -19,7 +19,7 @@ from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
-from omo.inbox.models import Inbox
+from omo.inbox.models import Inbox, WebhookReceipt
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
 from omo.testing import factories as f
@@ -152,6 +152,10 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "job_id": job.pk,
         "tier_id": tier.pk,
         "inbox_id": inbox.pk,
+        "kind": "receipt",
+        "row_id": WebhookReceipt.objects.create(
+            inbox=inbox, event_id="sweep-1", event_type="message", payload={}, status="failed", error="x"
+        ).pk,
         "staff_id": hq_admin.pk,
         "source_id": TrackingSource.objects.create(
             brand=brand, name="官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64
