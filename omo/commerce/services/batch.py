@@ -14,6 +14,7 @@ from omo.commerce.schemas import OrderIn
 from omo.commerce.services.recording import (
     OrderError,
     check_order,
+    check_same_request,
     fulfilment_of,
     paid_at_of,
     record_order,
@@ -262,6 +263,11 @@ def _record_batch(
         for index, data in enumerate(orders):
             key = (data.source, data.external_id)
             if key in known:
+                try:
+                    check_same_request(known[key], data)  # a repeat with another body: refused by field
+                except OrderError as exc:
+                    results[index] = BatchResult(index, "rejected", field=exc.field, error=exc.message)
+                    continue
                 results[index] = BatchResult(index, "existing", order=known[key])
                 continue
             if key in claimed:

@@ -271,6 +271,20 @@ def test_batch_repeat_is_idempotent(api, brand, store, tee):
     assert Order.objects.count() == 3
 
 
+def test_batch_repeat_with_another_body_is_rejected_naming_what_differs(api, brand, store, tee):
+    orders = [body(external_id=f"R-{n}") for n in range(2)]
+    api.post("/api/v1/orders/batch", {"orders": orders})
+    orders[1] = body(external_id="R-1", note="改過")
+
+    results = api.post("/api/v1/orders/batch", {"orders": orders}).json()["results"]
+
+    assert [r["status"] for r in results] == ["existing", "rejected"]
+    assert results[1]["field"] == "orders[1].note" and results[1]["error"].endswith(
+        "these fields differ: note"
+    )
+    assert Order.objects.get(external_id="R-1").note == ""
+
+
 def test_batch_refuses_more_than_500_orders(api, brand):
     response = api.post("/api/v1/orders/batch", {"orders": [{}] * 501})
     assert response.status_code == 422
