@@ -11,7 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.template import Context, Template
 from django.urls import path, reverse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.docs import DocsBase
 from ninja.openapi.schema import OpenAPISchema
 
@@ -21,7 +21,7 @@ from omo.binding.api import router as binding_router
 from omo.binding.bindings_api import router as bindings_router
 from omo.catalog.api import router as catalog_router
 from omo.commerce.api import router as commerce_router
-from omo.core.api import BearerKey
+from omo.core.api import BearerKey, page_param_error
 from omo.core.api import router as core_router
 from omo.core.errors import DomainError
 from omo.customers.api import router as customers_router
@@ -124,8 +124,9 @@ api = OmoApi(
     version="1",
     description=(
         "REST API of omo. Every endpoint takes `Authorization: Bearer <api key>`. Amounts are integer "
-        "minor units of `currency` (TWD: NT$1 = 100). Lists take `limit` (at most 500) and `offset` "
-        "and answer `{total, limit, offset, items}`. Errors answer `{detail, code, field}`."
+        "minor units of `currency` (TWD: NT$1 = 100). Lists take `limit` (1 to 500) and `offset` "
+        "(0 to 1,000,000,000) and answer `{total, limit, offset, items}`; a bad one answers 400 "
+        "`invalid_page` naming it. Errors answer `{detail, code, field}`."
     ),
     urls_namespace="api-v1",
     auth=BearerKey(),
@@ -192,6 +193,17 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     if exc.status_code == 400 and isinstance(cause, (json.JSONDecodeError, UnicodeDecodeError)):
         return _error(request, 400, f"the request body is not valid JSON: {cause}", "malformed_json")
     return _error(request, exc.status_code, exc.message, _HTTP_CODES.get(exc.status_code, "error"))
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    # A page beyond the databases' integers used to reach SQL (500); a bad page parameter is the
+    # client's mistake and names itself. Every other field keeps ninja's 422 with the details.
+    bad_page = page_param_error(exc.errors)
+    if bad_page is not None:
+        name, sentence = bad_page
+        return _error(request, 400, sentence, "invalid_page", field=name)
+    return api.create_response(request, {"detail": exc.errors}, status=422)
 
 
 @api.exception_handler(Http404)

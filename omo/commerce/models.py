@@ -125,6 +125,10 @@ class Order(BrandScoped):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PLACED)
     ref = models.CharField(max_length=200, blank=True, help_text="clerk referral carried from a link or cart")
     note = models.TextField(blank=True)
+    # field name → keyed digest of the value first sent to POST /api/v1/orders (no personal data in
+    # clear): a repeat with another body is refused naming the fields that differ. Empty for orders
+    # recorded before it existed or by other paths (shop, Shopify, imports).
+    request_digest = models.JSONField(default=dict, blank=True, editable=False)
     placed_at = models.DateTimeField(db_index=False)
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)

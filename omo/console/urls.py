@@ -165,6 +165,11 @@ urlpatterns = [
         platform_account_views.account_reconnect,
         name="platform_account_reconnect",
     ),
+    path(
+        "settings/platforms/<int:pk>/quarantine/<str:kind>/<int:row_id>/<str:action>/",
+        platform_account_views.account_quarantine,
+        name="platform_account_quarantine",
+    ),
     path("settings/webhooks/", webhook_views.webhook_list, name="webhooks"),
     path("settings/webhooks/new/", webhook_views.webhook_create, name="webhook_create"),
     path("settings/webhooks/<int:pk>/", webhook_views.webhook_detail, name="webhook_detail"),

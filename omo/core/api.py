@@ -22,6 +22,7 @@ from omo.core.models import AuditLog, ImportJob, ImportKind
 M = TypeVar("M", bound=Model)
 
 MAX_PAGE_SIZE = 500
+MAX_OFFSET = 1_000_000_000  # far past any real list; keeps OFFSET inside the databases' 64-bit range
 
 
 class BearerKey(HttpBearer):
@@ -47,6 +48,7 @@ class BearerKey(HttpBearer):
         actor = Actor.from_request(request, brand=key.brand, api_key=key, role=key.role)
         if self.permission is not None and not any(actor.can(name) for name in self.alternatives):
             require(actor, self.permission)
+        _check_path_ids(request)
         return actor
 
 
@@ -54,6 +56,17 @@ def allow(permission: str, *alternatives: str) -> BearerKey:
     """The `auth=` of an endpoint: a valid key whose role holds `permission` (or one of the
     `alternatives`, where the endpoint narrows what each may do)."""
     return BearerKey(permission, *alternatives)
+
+
+def _check_path_ids(request: HttpRequest) -> None:
+    """An id in the path beyond any database integer names no row: 404 here, before a query that
+    would fail on it (every endpoint with ids in its path is behind a key)."""
+    match = request.resolver_match
+    for name, value in (match.kwargs if match is not None else {}).items():
+        if isinstance(value, str) and value.isdigit() and len(value) > 18 and int(value) > DB_INT_MAX:
+            raise not_found(name.removesuffix("_id").replace("_", " "))
+        if not fits_database(value):
+            raise not_found(name.removesuffix("_id").replace("_", " "))
 
 
 class ApiError(DomainError):
@@ -83,8 +96,19 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
+DB_INT_MIN, DB_INT_MAX = -(2**63), 2**63 - 1  # what a database integer column can hold
+
+
+def fits_database(value: Any) -> bool:
+    """False for an integer no database column holds (an id from a path, say): no such row exists,
+    and the query itself would fail (SQLite OverflowError, PostgreSQL out of range)."""
+    return not isinstance(value, int) or DB_INT_MIN <= value <= DB_INT_MAX
+
+
 def get_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
     """One row of an already brand-filtered queryset, or a 404 that says what was missing."""
+    if not all(fits_database(value) for value in lookup.values()):
+        raise not_found(what)
     found = queryset.filter(**lookup).first()
     if found is None:
         raise not_found(what)
@@ -96,7 +120,24 @@ def get_or_404(queryset: QuerySet[M], what: str, **lookup: Any) -> M:
 
 class PageParams(Schema):
     limit: int = Field(50, ge=1, le=MAX_PAGE_SIZE, description=f"rows per page, at most {MAX_PAGE_SIZE}")
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description=f"rows to skip, at most {MAX_OFFSET}")
+
+
+# What a bad page parameter answers (400, config/api.py turns ninja's validation error into it).
+PAGE_PARAMS: dict[str, str] = {
+    "limit": f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}",
+    "offset": f"offset must be a whole number from 0 to {MAX_OFFSET}",
+}
+
+
+def page_param_error(errors: Iterable[dict[str, Any]]) -> tuple[str, str] | None:
+    """(parameter, sentence) when one of ninja's validation errors is about `limit` or `offset` in
+    the query string; None otherwise."""
+    for error in errors:
+        loc = tuple(error.get("loc") or ())
+        if len(loc) == 2 and loc[0] == "query" and loc[1] in PAGE_PARAMS:
+            return str(loc[1]), PAGE_PARAMS[str(loc[1])]
+    return None
 
 
 def page(

@@ -91,8 +91,69 @@ def parse_json(raw_body: bytes) -> Any:
     but JSON allows, such as integers beyond 64 bits, so the two never disagree on a valid body."""
     try:
         return orjson.loads(raw_body)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc):
+            raise ValueError("the JSON is nested too deeply") from None
+    try:
         return json.loads(raw_body)
+    except RecursionError:  # orjson stops at 1,024 levels; the standard parser would blow the stack
+        raise ValueError("the JSON is nested too deeply") from None
+
+
+NUL_ESCAPE = b"\\u0000"
+MAX_DEPTH = 64  # levels of arrays and objects a webhook body may nest
+
+
+def parse_webhook_json(raw_body: bytes) -> Any:
+    """A platform's webhook body decoded, with NUL characters removed from every string.
+
+    PostgreSQL stores no NUL in text or JSON, and a chat text has no use for one; the platform
+    already counts the message as delivered, so it is kept without the NUL rather than refused.
+    The raw body (signed, stored whole under load) is left as it came. Only a body that spells
+    `\\u0000` is walked: a byte search, nothing measurable on the hot path."""
+    document = parse_json(raw_body)
+    if NUL_ESCAPE in raw_body:
+        try:
+            return without_nul(document)
+        except RecursionError:
+            raise ValueError("the JSON is nested too deeply") from None
+    return document
+
+
+def too_deep(document: Any, limit: int | None = None) -> bool:
+    """Do arrays and objects nest deeper than `limit` (MAX_DEPTH)? A platform's event is a few
+    levels deep; one nested hundreds of levels cannot be stored (the JSON encoders' recursion).
+    Walked only after storing failed, never on the hot path."""
+    try:
+        check_depth(document, limit)
+    except ValueError:
+        return True
+    return False
+
+
+def check_depth(document: Any, limit: int | None = None) -> None:
+    """ValueError when arrays and objects nest deeper than `limit` (MAX_DEPTH)."""
+    limit = limit or MAX_DEPTH
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            raise ValueError("the JSON is nested too deeply")
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+
+
+def without_nul(value: Any) -> Any:
+    """The JSON value with every NUL character removed from its strings (keys included)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    return value
 
 
 # --- a short-lived cache -------------------------------------------------------------------------------

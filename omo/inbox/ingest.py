@@ -218,10 +218,15 @@ def mark_followed(contact: Contact, *, at: dt.datetime) -> bool:
 
 
 def mark_unfollowed(contact: Contact, *, at: dt.datetime) -> bool:
-    """Blocked (LINE unfollow) at `at`: unreachable. Ignored when a later follow is already recorded."""
+    """Blocked (LINE unfollow) at `at`: unreachable. Ignored when a later follow is already recorded.
+
+    A follow and an unfollow with the same timestamp: the unfollow wins, in whichever order they
+    are processed (a follow is ignored unless it is strictly later than the block, and an unfollow
+    applies over a follow of the same moment). LINE gives no order within a millisecond, and not
+    messaging someone who may have blocked us is the safe side; their next follow turns it back."""
     updated = (
         Contact.objects.filter(pk=contact.pk)
-        .filter(Q(followed_at__isnull=True) | Q(followed_at__lt=at))
+        .filter(Q(followed_at__isnull=True) | Q(followed_at__lte=at))
         .filter(Q(blocked_at__isnull=True) | Q(blocked_at__lt=at))
         .update(is_follower=False, blocked_at=at)
     )
@@ -386,7 +391,10 @@ def record_content_tries(message: Message, tries: int) -> None:
 def mark_unsent(inbox: Inbox, external_id: str, *, at: dt.datetime) -> bool:
     """The customer took a message back: we keep the row (timeline) but drop what it said."""
     message = Message.objects.filter(
-        brand_id=inbox.brand_id, external_id=external_id, direction=Message.Direction.INBOUND
+        brand_id=inbox.brand_id,
+        external_id=external_id,
+        direction=Message.Direction.INBOUND,
+        conversation__inbox=inbox,
     ).first()
     if message is None:
         return False
@@ -399,8 +407,14 @@ def mark_unsent(inbox: Inbox, external_id: str, *, at: dt.datetime) -> bool:
 
 
 def record_edit(inbox: Inbox, external_id: str, *, text: str, at: dt.datetime) -> bool:
-    """A newer version of a text message; the latest edit (by event time) wins."""
-    message = Message.objects.filter(brand_id=inbox.brand_id, external_id=external_id).first()
+    """A newer version of a text message the customer sent to this inbox; the latest edit (by event
+    time) wins. A message another inbox received is never touched, whatever the id says."""
+    message = Message.objects.filter(
+        brand_id=inbox.brand_id,
+        external_id=external_id,
+        direction=Message.Direction.INBOUND,
+        conversation__inbox=inbox,
+    ).first()
     if message is None:
         return False
     edited_ms = int(at.timestamp() * 1000)

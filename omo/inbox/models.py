@@ -92,6 +92,11 @@ class WebhookIntake(models.Model):
     )
     body = models.BinaryField()
     received_at = models.DateTimeField()
+    # Quarantine: a request that cannot be split into receipts is set aside with the reason (a
+    # sentence) instead of blocking the inbox; people retry or discard it (omo/platforms/quarantine.py).
+    # Database defaults: the edge's INSERT names only the three columns above.
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, db_default="")
 
     def __str__(self) -> str:
         return f"intake {self.pk} of inbox {self.inbox_id}"

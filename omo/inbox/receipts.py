@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
@@ -184,43 +185,82 @@ def expand_intakes(inbox: Inbox, split: SplitBody, *, chunk: int = INTAKE_CHUNK)
 
     A repeated event id is a no-op, as at the edge. Each chunk is one transaction: its receipts
     are inserted and its intakes deleted together; SKIP LOCKED lets two workers share the work.
-    A body that no longer parses (the edge checked it, so only after a change of the parser) is
-    kept as a failed receipt holding the body, never dropped. Returns the requests expanded."""
+    A request that cannot be split or stored (a body that no longer parses, an event the database
+    refuses) is quarantined: kept with the reason, out of the way of the others, until someone
+    retries or discards it (omo/platforms/quarantine.py). Returns the requests taken."""
     done = 0
     while True:
         with transaction.atomic():
-            intakes = WebhookIntake.objects.filter(inbox_id=inbox.pk).order_by("id")
+            intakes = WebhookIntake.objects.filter(inbox_id=inbox.pk, failed_at__isnull=True).order_by("id")
             if connection.features.has_select_for_update_skip_locked:
                 intakes = intakes.select_for_update(skip_locked=True)
             batch = list(intakes.values_list("id", "body", "received_at")[:chunk])
             if not batch:
                 return done
-            entries: list[ReceiptEntry] = []
+            split_ok: list[tuple[int, list[ReceiptEntry]]] = []
             for intake_id, body, received_at in batch:
                 try:
                     rows = split(bytes(body))
-                except (ValueError, UnicodeDecodeError) as exc:
+                except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                     logger.error("webhook intake %s of inbox %s does not parse: %s", intake_id, inbox.pk, exc)
-                    _keep_unparsed(inbox, intake_id, bytes(body), exc)
+                    quarantine_intake(intake_id, f"The stored request does not parse: {_first_line(exc)}")
                     continue
-                entries += [(inbox.pk, row, received_at) for row in rows]
-            insert_receipts(entries)
-            WebhookIntake.objects.filter(pk__in=[intake_id for intake_id, _, _ in batch]).delete()
+                split_ok.append((intake_id, [(inbox.pk, row, received_at) for row in rows]))
+            stored = _insert_each_or_quarantine(split_ok)
+            WebhookIntake.objects.filter(pk__in=stored).delete()
         done += len(batch)
 
 
-def _keep_unparsed(inbox: Inbox, intake_id: int, body: bytes, exc: Exception) -> None:
-    WebhookReceipt.objects.get_or_create(
-        inbox=inbox,
-        event_id=f"intake:{intake_id}",
-        defaults={
-            "event_type": "unparsed",
-            "payload": {"body": body.decode("utf-8", "replace")},
-            "status": WebhookReceipt.Status.FAILED,
-            "error": f"the stored request does not parse: {exc}"[:MAX_ERROR],
-            "processed_at": timezone.now(),
-        },
-    )
+def _insert_each_or_quarantine(requests: list[tuple[int, list[ReceiptEntry]]]) -> list[int]:
+    """Insert the receipts of these requests at once; when the database refuses, request by request,
+    quarantining the ones it refuses. Returns the requests whose receipts are stored."""
+    try:
+        with transaction.atomic():
+            insert_receipts([entry for _, entries in requests for entry in entries])
+        return [intake_id for intake_id, _ in requests]
+    except Exception:  # noqa: BLE001 — whatever the database says, one request must not block the rest
+        logger.warning(
+            "storing %d webhook requests together failed; one by one", len(requests), exc_info=True
+        )
+    stored = []
+    for intake_id, entries in requests:
+        try:
+            with transaction.atomic():
+                insert_receipts(entries)
+        except Exception as exc:  # noqa: BLE001
+            logger.exception("webhook intake %s could not be stored as receipts", intake_id)
+            quarantine_intake(intake_id, failure_reason(exc, "Its events could not be stored"))
+        else:
+            stored.append(intake_id)
+    return stored
+
+
+def quarantine_intake(intake_id: int, reason: str) -> None:
+    WebhookIntake.objects.filter(pk=intake_id).update(failed_at=timezone.now(), error=storable_error(reason))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def failure_reason(exc: BaseException, what: str = "Processing failed") -> str:
+    """Why a row could not be processed, as one sentence for the people who retry or discard it."""
+    text = str(exc)
+    cause = getattr(exc, "__cause__", None)
+    if (
+        "\\u0000" in text
+        or "0x00" in text
+        or "NUL" in text
+        or type(cause).__name__ == "UntranslatableCharacter"
+    ):
+        return f"{what}: it holds a NUL character (\\u0000), which the database cannot store."
+    return f"{what}: {type(exc).__name__}: {_first_line(exc)}."
+
+
+def reason_of(error: str) -> str:
+    """The sentence of a recorded failure (its first paragraph; technical detail may follow)."""
+    return error.split("\n\n", 1)[0].strip()
 
 
 # --- a receipt's life ------------------------------------------------------------------------------------
@@ -246,14 +286,93 @@ def record_outcome(receipt: WebhookReceipt, *, status: str, note: str) -> None:
 def mark_failed(receipt_id: int, *, error: str) -> bool:
     """A receipt whose processing raised: failed, with the error, unless another worker finished it."""
     updated = WebhookReceipt.objects.filter(pk=receipt_id, status=WebhookReceipt.Status.PENDING).update(
-        status=WebhookReceipt.Status.FAILED, error=error[-MAX_ERROR:], processed_at=timezone.now()
+        status=WebhookReceipt.Status.FAILED, error=storable_error(error), processed_at=timezone.now()
     )
     return updated == 1
 
 
+def storable_error(error: str) -> str:
+    """An error as the database can keep it: no NUL (PostgreSQL refuses it in text), the sentence
+    first and the end of the detail after it, within MAX_ERROR characters."""
+    error = error.replace("\x00", "\\0")
+    if len(error) <= MAX_ERROR:
+        return error
+    reason, _, detail = error.partition("\n\n")
+    if not detail:
+        return error[-MAX_ERROR:]  # one block of text: its end says most (a traceback's last line)
+    reason = reason[:1000]
+    return f"{reason}\n\n{detail[-(MAX_ERROR - len(reason) - 2) :]}"
+
+
 def requeue_failed(inbox_id: int) -> int:
-    """Put the inbox's failed receipts back to pending (after a fix); returns how many. The caller
-    schedules their processing in the same transaction."""
-    return WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED).update(
-        status=WebhookReceipt.Status.PENDING, error="", processed_at=None
+    """Put the inbox's failed receipts and quarantined intakes back in line (after a fix); returns
+    how many. The caller schedules their processing in the same transaction."""
+    intakes = WebhookIntake.objects.filter(inbox_id=inbox_id, failed_at__isnull=False).update(
+        failed_at=None, error=""
     )
+    return intakes + WebhookReceipt.objects.filter(
+        inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED
+    ).update(status=WebhookReceipt.Status.PENDING, error="", processed_at=None)
+
+
+# --- quarantine: rows that could not be processed, set aside for people to retry or discard -------------
+
+INTAKE = "intake"  # a request stored whole that could not be split into receipts
+RECEIPT = "receipt"  # one event whose processing failed
+KINDS = (INTAKE, RECEIPT)
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    kind: str
+    id: int
+    received_at: dt.datetime
+    failed_at: dt.datetime | None
+    event_type: str
+    reason: str
+
+
+def quarantined(inbox_id: int, *, limit: int = 100) -> tuple[int, list[Quarantined]]:
+    """(how many, the newest `limit`) of the inbox's quarantined intakes and failed receipts."""
+    intakes = WebhookIntake.objects.filter(inbox_id=inbox_id, failed_at__isnull=False)
+    failed = WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED)
+    rows = [
+        Quarantined(INTAKE, pk, received_at, failed_at, "", reason_of(error))
+        for pk, received_at, failed_at, error in intakes.order_by("-failed_at", "-id").values_list(
+            "id", "received_at", "failed_at", "error"
+        )[:limit]
+    ] + [
+        Quarantined(RECEIPT, pk, received_at, processed_at, event_type, reason_of(error))
+        for pk, received_at, processed_at, event_type, error in failed.order_by(
+            "-processed_at", "-id"
+        ).values_list("id", "received_at", "processed_at", "event_type", "error")[:limit]
+    ]
+    rows.sort(key=lambda row: (row.failed_at or row.received_at, row.id), reverse=True)
+    return intakes.count() + failed.count(), rows[:limit]
+
+
+def release(inbox_id: int, kind: str, row_id: int) -> bool:
+    """Put a quarantined row back in line (the caller schedules processing in the same transaction)."""
+    if kind == INTAKE:
+        updated = WebhookIntake.objects.filter(pk=row_id, inbox_id=inbox_id, failed_at__isnull=False).update(
+            failed_at=None, error=""
+        )
+    else:
+        updated = WebhookReceipt.objects.filter(
+            pk=row_id, inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED
+        ).update(status=WebhookReceipt.Status.PENDING, error="", processed_at=None)
+    return updated == 1
+
+
+def discard(inbox_id: int, kind: str, row_id: int, *, note: str) -> bool:
+    """Give up on a quarantined row: an intake is deleted (its raw body goes with it); a receipt is
+    kept as ignored, with the note, so a redelivery of its event stays a no-op."""
+    if kind == INTAKE:
+        deleted, _ = WebhookIntake.objects.filter(
+            pk=row_id, inbox_id=inbox_id, failed_at__isnull=False
+        ).delete()
+        return deleted == 1
+    updated = WebhookReceipt.objects.filter(
+        pk=row_id, inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED
+    ).update(status=WebhookReceipt.Status.IGNORED, error=note[:MAX_ERROR], processed_at=timezone.now())
+    return updated == 1

@@ -245,7 +245,9 @@ def inbox_to_process(inbox_id: int) -> tuple[Inbox, bool] | None:
     be split into receipts: one query, so no extra round trip when there are none."""
     inbox = (
         Inbox.objects.select_related("brand")
-        .annotate(has_intakes=Exists(WebhookIntake.objects.filter(inbox_id=OuterRef("pk"))))
+        .annotate(
+            has_intakes=Exists(WebhookIntake.objects.filter(inbox_id=OuterRef("pk"), failed_at__isnull=True))
+        )
         .filter(pk=inbox_id)
         .first()
     )
@@ -316,7 +318,10 @@ def last_webhook(inbox: Inbox) -> LastWebhook:
     intake = WebhookIntake.objects.filter(inbox_id=inbox.pk).order_by("-received_at").first()
     latest = WebhookReceipt.objects.filter(inbox_id=inbox.pk).order_by("-received_at", "-id").first()
     if intake is not None and (latest is None or intake.received_at >= latest.received_at):
-        return LastWebhook(intake.received_at, 0, 0, 0, 1, signature_failed_at)
+        quarantined = intake.failed_at is not None
+        return LastWebhook(
+            intake.received_at, 0, 0, int(quarantined), int(not quarantined), signature_failed_at
+        )
     if latest is None:
         return LastWebhook(None, 0, 0, 0, 0, signature_failed_at)
     rows = WebhookReceipt.objects.filter(inbox_id=inbox.pk, received_at=latest.received_at)

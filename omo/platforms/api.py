@@ -18,6 +18,7 @@ from pydantic import Field
 from omo.core.api import ErrorOut, actor_of, allow, get_or_404
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox.models import Inbox
+from omo.platforms import quarantine
 from omo.platforms.line import connect
 
 router = Router(tags=["inboxes"])
@@ -207,4 +208,52 @@ def patch_inbox(request: HttpRequest, inbox_id: int, data: InboxPatch):
 def delete_inbox(request: HttpRequest, inbox_id: int):
     """Disconnect: the inbox becomes inactive, its webhooks are answered 404, history is kept."""
     connect.disconnect(_inbox(request, inbox_id), actor=actor_of(request))
+    return Status(204, None)
+
+
+# --- quarantine: webhook rows that could not be processed (omo/platforms/quarantine.py) ------------
+
+
+class QuarantinedOut(Schema):
+    kind: Literal["intake", "receipt"] = Field(
+        ..., description="intake: a whole request that could not be split; receipt: one event that failed"
+    )
+    id: int
+    received_at: dt.datetime
+    failed_at: dt.datetime | None
+    event_type: str = Field(..., description="the platform's event type (empty for an intake)")
+    reason: str = Field(..., description="why it could not be processed, in a sentence")
+
+
+class QuarantineOut(Schema):
+    total: int
+    items: list[QuarantinedOut] = Field(..., description="the newest 100")
+
+
+@router.get("/inboxes/{inbox_id}/quarantine", auth=allow(PERMISSION), response={200: QuarantineOut, **ERRORS})
+def list_quarantine(request: HttpRequest, inbox_id: int):
+    """Webhook requests and events of this inbox that could not be processed, newest first, with the
+    reason. They no longer hold up the others; retry or discard each one."""
+    total, rows = quarantine.listing(_inbox(request, inbox_id))
+    return {"total": total, "items": [row.__dict__ for row in rows]}
+
+
+@router.post(
+    "/inboxes/{inbox_id}/quarantine/{kind}/{row_id}/retry",
+    auth=allow(PERMISSION),
+    response={202: None, **ERRORS},
+)
+def retry_quarantined(request: HttpRequest, inbox_id: int, kind: Literal["intake", "receipt"], row_id: int):
+    """Put one quarantined row back in line; the inbox's processing task runs it again (202)."""
+    quarantine.retry(_inbox(request, inbox_id), kind, row_id, actor=actor_of(request))
+    return Status(202, None)
+
+
+@router.delete(
+    "/inboxes/{inbox_id}/quarantine/{kind}/{row_id}", auth=allow(PERMISSION), response={204: None, **ERRORS}
+)
+def discard_quarantined(request: HttpRequest, inbox_id: int, kind: Literal["intake", "receipt"], row_id: int):
+    """Give up on one quarantined row: an intake is deleted with its raw body; a receipt is kept as
+    ignored so that a redelivery of its event stays a no-op."""
+    quarantine.discard(_inbox(request, inbox_id), kind, row_id, actor=actor_of(request))
     return Status(204, None)

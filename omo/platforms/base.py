@@ -86,7 +86,10 @@ class ReceiptRow:
 
 def stable_event_id(event: Mapping[str, Any]) -> str:
     """An id for an event that carries none: the same JSON always gives the same id (redeliveries dedupe)."""
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise ValueError("the JSON is nested too deeply") from None
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:64]
 
 
@@ -111,6 +114,7 @@ class InboundEvent:
     known: bool
     raw: dict[str, Any]
     model: Any = None
+    problem: str = ""  # when known is False: what the SDK's model refused, in a sentence
 
     @property
     def is_one_to_one(self) -> bool:

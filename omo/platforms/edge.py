@@ -4,7 +4,8 @@ Why not a Django view: Django's request cycle, not the database, caps a naive we
 few hundred requests/s on our 2-core reference machine (DESIGN.md §4, docs/adr-003-webhook-edge.md).
 This edge does only what must happen before the platform gets its 200, and nothing else:
 
-1. read the raw body with a size cap (413), find the inbox (404) from a short-lived cache of
+1. refuse a body that is not `Content-Type: application/json` (415), read the raw body with a
+   size cap (413), find the inbox (404) from a short-lived cache of
    decrypted credentials (invalidated when an Inbox is saved),
 2. check the signature on the unmodified raw body (401, nothing stored),
 3. check the JSON shape (400, nothing stored); `events: []` is a connectivity check → 200,
@@ -52,9 +53,10 @@ from omo.core.edge import (
     Send,
     Stored,
     TtlCache,
-    parse_json,
+    parse_webhook_json,
     read_body,
     respond,
+    too_deep,
 )
 from omo.inbox import services as inbox_services
 from omo.inbox.models import Inbox
@@ -86,6 +88,17 @@ def _verifier_class(platform: str) -> type[WebhookVerifier]:
 
 def _error(code: str, message: str) -> dict[str, str]:
     return {"error": code, "message": message}
+
+
+def _malformed(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "the JSON is nested too deeply"
+    return str(exc)[:200]
+
+
+def is_json(content_type: str) -> bool:
+    """Is this Content-Type JSON (`application/json`, any parameters such as charset)?"""
+    return content_type.partition(";")[0].strip().lower() == "application/json"
 
 
 # --- inbox credentials -----------------------------------------------------------------------------------
@@ -302,6 +315,15 @@ class WebhookEdge(Edge):
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
         }
+        if not is_json(headers.get("content-type", "")):
+            # LINE (and every platform here) posts `application/json; charset=utf-8`: anything else
+            # is not the platform, whatever its signature says.
+            await respond(
+                send,
+                415,
+                _error("unsupported_media_type", "the body must be sent as Content-Type: application/json"),
+            )
+            return
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_body:
             await respond(send, 413, _error("payload_too_large", f"the body is larger than {max_body} bytes"))
@@ -327,10 +349,10 @@ class WebhookEdge(Edge):
                 await respond(send, 401, _error("invalid_signature", "the signature does not match the body"))
                 return
         try:
-            document = parse_json(raw_body)
+            document = parse_webhook_json(raw_body)
             rows = edge_inbox.verifier.receipt_rows(document)
-        except (ValueError, UnicodeDecodeError) as exc:
-            await respond(send, 400, _error("malformed", str(exc)[:200]))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            await respond(send, 400, _error("malformed", _malformed(exc)))
             return
         if not rows:
             await respond(send, 200, {"received": 0})
@@ -342,6 +364,9 @@ class WebhookEdge(Edge):
             await respond(
                 send, 503, _error("busy", "not stored in time; please redeliver"), [(b"retry-after", b"1")]
             )
+        elif stored is Stored.FAILED and too_deep(document):
+            # Storing it failed because of what it is (checked only now: nothing on the hot path).
+            await respond(send, 400, _error("malformed", "the JSON is nested too deeply"))
         elif stored is Stored.FAILED:  # the platform will redeliver
             await respond(
                 send, 500, _error("not_stored", "the receipts could not be stored; please redeliver")

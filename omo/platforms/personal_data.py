@@ -3,14 +3,15 @@
 Under load the webhook edge stores a request whole (a WebhookIntake holding the raw body), and the
 inbox's processing task later splits it into receipts with the platform's parser. Before the inbox
 scrubs a person's receipts (omo/inbox/personal_data.py), the waiting intakes of their inboxes are
-split here, so that no event of theirs is left inside a body nobody scrubs.
+split here, so that no event of theirs is left inside a body nobody scrubs; a quarantined request
+that holds one of their user ids is deleted whole (it cannot be split).
 """
 
 from __future__ import annotations
 
 from omo.customers import personal_data
 from omo.customers.personal_data import Erasure, PersonalDataHandler
-from omo.inbox.models import Contact, Inbox
+from omo.inbox.models import Contact, Inbox, WebhookIntake
 from omo.platforms.tasks import expand_intakes
 
 
@@ -19,12 +20,20 @@ class PlatformData(PersonalDataHandler):
     order = 39  # just before the inbox's handler (40), which scrubs the receipts
 
     def erase(self, erasure: Erasure) -> dict[str, int]:
-        inbox_ids = Contact.objects.filter(
-            brand_id=erasure.brand_id, customer_id__in=erasure.customer_ids
-        ).values_list("inbox_id", flat=True)
-        for inbox in Inbox.objects.filter(pk__in=list(inbox_ids)).order_by("pk"):
+        contacts = Contact.objects.filter(brand_id=erasure.brand_id, customer_id__in=erasure.customer_ids)
+        user_ids: dict[int, list[bytes]] = {}
+        for inbox_id, user_id in contacts.values_list("inbox_id", "external_user_id"):
+            user_ids.setdefault(inbox_id, []).append(user_id.encode())
+        erased = 0
+        for inbox in Inbox.objects.filter(pk__in=list(user_ids)).order_by("pk"):
             expand_intakes(inbox)
-        return {}
+            # A quarantined request holding one of their events cannot be split: it goes whole.
+            for intake_id, body in WebhookIntake.objects.filter(
+                inbox_id=inbox.pk, failed_at__isnull=False
+            ).values_list("id", "body"):
+                if any(user_id in bytes(body) for user_id in user_ids[inbox.pk]):
+                    erased += WebhookIntake.objects.filter(pk=intake_id).delete()[0]
+        return {"quarantined_requests": erased} if erased else {}
 
 
 def register() -> None:

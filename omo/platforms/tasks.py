@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from omo.core import waiting
-from omo.core.edge import parse_json
+from omo.core.edge import check_depth, parse_webhook_json
 from omo.inbox import ingest, receipts, selectors
 from omo.inbox.models import Inbox, Message, WebhookReceipt
 from omo.platforms import get_adapter
@@ -45,16 +45,20 @@ def _inbound_module(platform: str) -> Any:
 
 
 def process_receipt(inbox: Inbox, receipt_id: int, payload: dict[str, Any]) -> str:
-    """Process one pending receipt; returns its new status, or "skipped" when another worker has it."""
-    adapter = get_adapter(inbox)
-    module = _inbound_module(inbox.platform)
-    event = adapter.parse_event(payload)
+    """Process one pending receipt; returns its new status, or "skipped" when another worker has it.
+
+    Whatever goes wrong with this one receipt (its parsing included) marks it failed with the
+    reason, a sentence shown on the account's page where people retry or discard it, followed by
+    the traceback; it never stops the receipts behind it."""
     try:
-        prepared = module.prepare(inbox, adapter, event)
-    except Exception as exc:  # network trouble must not lose the event: record it without extras
-        logger.exception("preparing receipt %s failed", receipt_id)
-        prepared = module.Prepared(notes=[f"not prepared: {exc}"[:200]])
-    try:
+        adapter = get_adapter(inbox)
+        module = _inbound_module(inbox.platform)
+        event = adapter.parse_event(payload)
+        try:
+            prepared = module.prepare(inbox, adapter, event)
+        except Exception as exc:  # network trouble must not lose the event: record it without extras
+            logger.exception("preparing receipt %s failed", receipt_id)
+            prepared = module.Prepared(notes=[f"not prepared: {exc}"[:200]])
         with transaction.atomic():
             receipt = receipts.claim_pending(receipt_id)
             if receipt is None:
@@ -62,9 +66,10 @@ def process_receipt(inbox: Inbox, receipt_id: int, payload: dict[str, Any]) -> s
             outcome = module.apply(inbox, event, prepared)
             receipts.record_outcome(receipt, status=outcome.status, note=outcome.note)
             return outcome.status
-    except Exception:
+    except Exception as exc:
         logger.exception("processing receipt %s failed", receipt_id)
-        receipts.mark_failed(receipt_id, error=traceback.format_exc())
+        reason = receipts.failure_reason(exc)
+        receipts.mark_failed(receipt_id, error=f"{reason}\n\n{traceback.format_exc()}")
         return WebhookReceipt.Status.FAILED
 
 
@@ -74,7 +79,9 @@ def expand_intakes(inbox: Inbox, *, chunk: int = INTAKE_CHUNK) -> int:
     adapter = get_adapter(inbox)
 
     def split(body: bytes) -> list[ReceiptRow]:
-        return adapter.receipt_rows(parse_json(body))
+        document = parse_webhook_json(body)
+        check_depth(document)  # off the hot path here: refuse what could not be stored
+        return adapter.receipt_rows(document)
 
     return receipts.expand_intakes(inbox, split, chunk=chunk)
 

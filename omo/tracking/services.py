@@ -247,6 +247,9 @@ def build_event(
         event = ""
     if type_ == "alias" and not (_text(msg, "previousId") and user_id):
         raise InvalidMessage("alias needs previousId and userId")
+    group_id = _text(msg, "groupId")
+    if type_ == "group" and not group_id:
+        raise InvalidMessage("groupId is required for group")
     message_id = _text(msg, "messageId", MAX_MESSAGE_ID) or str(uuid.uuid4())
     context = _obj(msg, "context")
     if batch_context:
@@ -271,7 +274,7 @@ def build_event(
         anonymous_id=anonymous_id,
         user_id=user_id,
         customer_id=None,
-        group_id=_text(msg, "groupId"),
+        group_id=group_id,
         previous_id=_text(msg, "previousId"),
         properties=_obj(msg, "properties"),
         traits=traits,

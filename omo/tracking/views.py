@@ -11,6 +11,8 @@ A bad message inside a batch does not sink the batch: the official clients do no
 so rejecting the whole batch would lose its valid messages. The valid ones are stored, the bad
 ones are skipped and listed in the answer as `rejected: [{index, error}]` next to
 `success: true`. A retried batch counts once since duplicates are dropped by `messageId`.
+A batch none of whose messages is valid answers 400 naming the first bad one (`batch[0]: type
+must be one of …`), with the same `rejected` list.
 """
 
 from __future__ import annotations
@@ -112,6 +114,11 @@ def answer(call: services.Call, result: services.IngestResult) -> tuple[int, dic
         if result.rejected:
             return 400, {"success": False, "message": result.rejected[0]["error"]}
         return 200, {"success": True}
+    if result.rejected and not result.accepted:
+        # Nothing of the batch can be stored: a 400 that names the first bad field (its index).
+        first = result.rejected[0]
+        message = f"no message of the batch is valid; batch[{first['index']}]: {first['error']}"
+        return 400, {"success": False, "message": message, "rejected": result.rejected}
     body: dict[str, Any] = {"success": True}
     if result.rejected:
         body["rejected"] = result.rejected

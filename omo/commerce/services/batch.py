@@ -14,9 +14,11 @@ from omo.commerce.schemas import OrderIn
 from omo.commerce.services.recording import (
     OrderError,
     check_order,
+    check_same_request,
     fulfilment_of,
     paid_at_of,
     record_order,
+    request_digest,
     take_store_stock,
     takes_store_stock,
 )
@@ -128,6 +130,7 @@ def _batch_order(
             "brand_id": brand.pk,
             "source": data.source,
             "external_id": data.external_id,
+            "request_digest": request_digest(data),
             "name": data.name,
             "sales_channel": str(data.sales_channel),
             "store_id": store_id,
@@ -262,6 +265,11 @@ def _record_batch(
         for index, data in enumerate(orders):
             key = (data.source, data.external_id)
             if key in known:
+                try:
+                    check_same_request(known[key], data)  # a repeat with another body: refused by field
+                except OrderError as exc:
+                    results[index] = BatchResult(index, "rejected", field=exc.field, error=exc.message)
+                    continue
                 results[index] = BatchResult(index, "existing", order=known[key])
                 continue
             if key in claimed:

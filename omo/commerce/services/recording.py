@@ -4,9 +4,15 @@ customer and variants, write it with its lines, stock, points and events."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import logging
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from omo.catalog import inventory
@@ -94,9 +100,11 @@ def record_order(
     store_cache: dict[str, Store | None] | None = None,
     variant_cache: dict[str, Variant] | None = None,
 ) -> tuple[Order, bool]:
-    """Idempotent on (source, external_id): a repeat returns the existing order untouched."""
+    """Idempotent on (source, external_id): a repeat with the same body returns the existing order
+    untouched; a repeat with another body is refused (409) naming the fields that differ."""
     existing = Order.objects.filter(brand=brand, source=data.source, external_id=data.external_id).first()
     if existing is not None:
+        check_same_request(existing, data)
         return existing, False
     check_order(brand, data)
     resolved = _resolve(brand, data, store_cache=store_cache, variant_cache=variant_cache)
@@ -107,8 +115,48 @@ def record_order(
         existing = Order.objects.filter(brand=brand, source=data.source, external_id=data.external_id).first()
         if existing is None:
             raise
+        check_same_request(existing, data)
         return existing, False  # a concurrent request recorded it first
     return order, True
+
+
+def _digest(value: Any) -> str:
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat()  # the same moment in any offset is the same value
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def request_digest(data: OrderIn) -> dict[str, str]:
+    """Field name → keyed digest of the request's value (defaults included, so leaving a field out
+    and sending its default are the same request)."""
+    return {name: _digest(value) for name, value in data.model_dump(mode="python").items()}
+
+
+def check_same_request(order: Order, data: OrderIn) -> None:
+    """A repeat of `order`'s external id must carry the same body; OrderError 409 lists what differs."""
+    stored = order.request_digest or {}
+    if not stored:  # recorded before digests were kept, or not through the orders API
+        return
+    sent = request_digest(data)
+    differs = sorted(name for name in stored.keys() | sent.keys() if stored.get(name) != sent.get(name))
+    if differs:
+        raise OrderError(
+            differs[0],
+            f"order {data.external_id!r} of {data.source!r} was recorded with another body; "
+            f"these fields differ: {', '.join(differs)}",
+            status=409,
+            code="order_conflict",
+            fields=differs,
+            order_id=order.pk,
+        )
 
 
 def _order_customer(brand: Brand, data: OrderIn) -> Customer | None:
@@ -150,6 +198,7 @@ def _new_order(brand: Brand, data: OrderIn, resolved: _Resolved, customer: Custo
         brand=brand,
         source=data.source,
         external_id=data.external_id,
+        request_digest=request_digest(data),
         name=data.name,
         sales_channel=data.sales_channel,
         store=resolved.store,

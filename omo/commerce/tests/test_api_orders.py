@@ -79,6 +79,43 @@ def test_record_order_answers_201_with_the_order(api, brand, store, clerk, tee):
     assert order.staff == clerk
 
 
+def test_repeat_with_another_body_is_409_naming_what_differs(api, brand, store, tee):
+    first = api.post("/api/v1/orders", body()).json()
+
+    response = api.post(
+        "/api/v1/orders",
+        body(
+            lines=[{"sku": "TEE-M", "quantity": 9, "unit_price": 1}],
+            note="改過",
+            placed_at="2026-11-21T15:30:00+08:00",
+        ),
+    )
+
+    assert response.status_code == 409
+    data = response.json()
+    assert (data["code"], data["field"], data["fields"]) == (
+        "order_conflict",
+        "lines",
+        ["lines", "note", "placed_at"],
+    )
+    assert data["order_id"] == first["id"]
+    assert data["detail"] == (
+        "order 'TPE01-000123' of 'pos-erp' was recorded with another body; these fields differ: lines, note, placed_at"
+    )
+    assert Order.objects.get().total == 100000 and Order.objects.count() == 1
+    # another source may use the same external id: a new order
+    assert api.post("/api/v1/orders", body(source="web-erp", note="改過")).status_code == 201
+
+
+def test_an_order_recorded_before_digests_stays_idempotent(api, brand, store, tee):
+    first = api.post("/api/v1/orders", body()).json()
+    Order.objects.filter(pk=first["id"]).update(request_digest={})
+
+    response = api.post("/api/v1/orders", body(note="不同"))
+
+    assert response.status_code == 200 and response.json()["id"] == first["id"]
+
+
 def test_repeat_answers_200_with_the_same_order_and_creates_nothing(api, brand, store, tee):
     first = api.post("/api/v1/orders", body()).json()
     counts = (
@@ -88,10 +125,12 @@ def test_repeat_answers_200_with_the_same_order_and_creates_nothing(api, brand, 
         PointsEntry.objects.count(),
     )
 
-    response = api.post("/api/v1/orders", body(lines=[{"sku": "TEE-M", "quantity": 9, "unit_price": 1}]))
+    response = api.post("/api/v1/orders", body())
+    # the same body in another shape: the same moment in UTC, a default sent explicitly
+    same = api.post("/api/v1/orders", body(placed_at="2026-11-20T07:30:00Z", currency="TWD", note=""))
 
-    assert response.status_code == 200
-    assert response.json()["id"] == first["id"]
+    assert response.status_code == 200 and same.status_code == 200, same.content
+    assert response.json()["id"] == first["id"] == same.json()["id"]
     assert response.json()["total"] == 100000  # the first receipt stands
     assert (
         Order.objects.count(),
@@ -232,6 +271,20 @@ def test_batch_repeat_is_idempotent(api, brand, store, tee):
     assert Order.objects.count() == 3
 
 
+def test_batch_repeat_with_another_body_is_rejected_naming_what_differs(api, brand, store, tee):
+    orders = [body(external_id=f"R-{n}") for n in range(2)]
+    api.post("/api/v1/orders/batch", {"orders": orders})
+    orders[1] = body(external_id="R-1", note="改過")
+
+    results = api.post("/api/v1/orders/batch", {"orders": orders}).json()["results"]
+
+    assert [r["status"] for r in results] == ["existing", "rejected"]
+    assert results[1]["field"] == "orders[1].note" and results[1]["error"].endswith(
+        "these fields differ: note"
+    )
+    assert Order.objects.get(external_id="R-1").note == ""
+
+
 def test_batch_refuses_more_than_500_orders(api, brand):
     response = api.post("/api/v1/orders/batch", {"orders": [{}] * 501})
     assert response.status_code == 422
@@ -293,8 +346,8 @@ def test_list_orders_by_customer(api, three_orders):
 
 def test_list_orders_rejects_a_page_larger_than_500(api, brand):
     response = api.get("/api/v1/orders", limit=501)
-    assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == "limit"
+    assert response.status_code == 400
+    assert response.json()["field"] == "limit"
 
 
 def test_list_orders_makes_a_fixed_number_of_queries(api, three_orders, django_assert_max_num_queries):

@@ -53,10 +53,22 @@ def test_pos_order_links_store_staff_customer_and_product(brand, store, clerk, t
 
 def test_repeat_is_a_no_op(brand, store, tee):
     first, _ = services.record_order(brand, order_in(), actor=None)
-    second, created = services.record_order(
-        brand, order_in(lines=[{"sku": "TEE-M", "quantity": 9, "unit_price": 1}]), actor=None
-    )
+    second, created = services.record_order(brand, order_in(), actor=None)
     assert not created and second.pk == first.pk
+    assert Order.objects.count() == 1 and OrderLine.objects.count() == 1
+
+
+def test_repeat_with_other_lines_is_refused_naming_them(brand, store, tee):
+    services.record_order(brand, order_in(), actor=None)
+    with pytest.raises(services.OrderError) as refused:
+        services.record_order(
+            brand, order_in(lines=[{"sku": "TEE-M", "quantity": 9, "unit_price": 1}]), actor=None
+        )
+    assert (refused.value.status, refused.value.code, refused.value.extra["fields"]) == (
+        409,
+        "order_conflict",
+        ["lines"],
+    )
     assert Order.objects.count() == 1 and OrderLine.objects.count() == 1
 
 

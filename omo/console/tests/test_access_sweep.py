@@ -40,7 +40,7 @@ from omo.commerce.schemas import OrderIn
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
 from omo.customers.merge import merge_customers
-from omo.inbox.models import CannedReply, Contact, Conversation, Inbox, Message
+from omo.inbox.models import CannedReply, Contact, Conversation, Inbox, Message, WebhookReceipt
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
 from omo.staff.roles import Role
@@ -112,6 +112,12 @@ FILL: dict[str, dict[str, str]] = {
     "console:platform_account_webhook": {"pk": "inbox"},
     "console:platform_account_disconnect": {"pk": "inbox"},
     "console:platform_account_reconnect": {"pk": "inbox"},
+    "console:platform_account_quarantine": {
+        "pk": "inbox",
+        "kind": "quarantine_kind",
+        "row_id": "quarantined_receipt",
+        "action": "quarantine_action",
+    },
     "console:webhook_detail": {"pk": "webhook"},
     "console:webhook_pause": {"pk": "webhook"},
     "console:webhook_resume": {"pk": "webhook"},
@@ -244,7 +250,7 @@ def _model(*labels: str):
     raise LookupError(labels)
 
 
-def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
+def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, Any]:
     """One object of every kind a page parameter names, all in `brand`, each carrying SECRET."""
     store.name = f"{SECRET} 信義店"
     store.save(update_fields=["name"])
@@ -371,6 +377,11 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, int]:
         "store": store.pk,
         "tier": Tier.objects.create(brand=brand, name=f"{SECRET} 金卡", threshold=2000000).pk,
         "inbox": inbox.pk,
+        "quarantine_kind": "receipt",
+        "quarantine_action": "discard",
+        "quarantined_receipt": WebhookReceipt.objects.create(
+            inbox=inbox, event_id="sweep-1", event_type="message", payload={}, status="failed", error="x"
+        ).pk,
         "staff_member": clerk.pk,
         "commission_rule": CommissionRule.objects.create(
             brand=brand, rate_bp=123, starts_on=dt.date(2026, 11, 1), store=store
@@ -458,6 +469,7 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
             .objects.filter(ended_at__isnull=True)
             .values_list("customer_id", "clerk_id")
         ),
+        "quarantined": WebhookReceipt.objects.get(pk=objects["quarantined_receipt"]).status,
     }
 
 

@@ -67,6 +67,8 @@ def pages(inbox: Inbox) -> list[tuple[str, str]]:
         ("post", reverse("console:platform_account_webhook", args=[inbox.pk])),
         ("post", reverse("console:platform_account_disconnect", args=[inbox.pk])),
         ("post", reverse("console:platform_account_reconnect", args=[inbox.pk])),
+        ("post", reverse("console:platform_account_quarantine", args=[inbox.pk, "receipt", 1, "retry"])),
+        ("post", reverse("console:platform_account_quarantine", args=[inbox.pk, "intake", 1, "discard"])),
     ]
 
 

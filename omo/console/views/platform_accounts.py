@@ -23,6 +23,7 @@ from omo.console.pages import render_page
 from omo.core.errors import DomainError
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox.models import Inbox, Platform
+from omo.platforms import quarantine
 from omo.platforms.line import connect
 from omo.platforms.line.connect import ConnectResult
 
@@ -230,6 +231,7 @@ def _render_detail(
 ) -> HttpResponse:
     last = inbox_selectors.last_webhook(inbox)
     token = (inbox.secrets or {}).get("access_token", "")
+    quarantined_total, quarantined = quarantine.listing(inbox)
     return render_page(
         request,
         "console/platform_accounts/detail.html",
@@ -245,6 +247,8 @@ def _render_detail(
             "secret_set": bool((inbox.secrets or {}).get("channel_secret")),
             "token_last4": token[-4:] if len(token) >= 8 else "",
             "is_line": inbox.platform == Platform.LINE,
+            "quarantined": quarantined,
+            "quarantined_total": quarantined_total,
         },
         status=400 if form.errors or rotate.errors else 200,
     )
@@ -303,4 +307,25 @@ def account_reconnect(request: ConsoleRequest, pk: int) -> HttpResponse:
         )
     else:
         messages.success(request, pgettext("platform accounts", "已重新連線。"))
+    return redirect("console:platform_account_detail", pk=inbox.pk)
+
+
+@console_view(PERMISSION, brand_wide=True)
+@require_POST
+def account_quarantine(request: ConsoleRequest, pk: int, kind: str, row_id: int, action: str) -> HttpResponse:
+    """Retry or discard one webhook request or event that could not be processed."""
+    inbox = _inbox(request, pk)
+    if kind not in quarantine.KINDS or action not in ("retry", "discard"):
+        raise Http404
+    try:
+        if action == "retry":
+            quarantine.retry(inbox, kind, row_id, actor=actor_for(request))
+            messages.success(request, pgettext("platform accounts", "已重新排入處理。"))
+        else:
+            quarantine.discard(inbox, kind, row_id, actor=actor_for(request))
+            messages.success(request, pgettext("platform accounts", "已捨棄。"))
+    except DomainError:
+        messages.error(
+            request, pgettext("platform accounts", "找不到這筆無法處理的 Webhook，可能已重試或捨棄。")
+        )
     return redirect("console:platform_account_detail", pk=inbox.pk)

@@ -21,7 +21,7 @@ from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
 from omo.core.audit import Actor
 from omo.core.models import ApiKey, ImportJob
-from omo.inbox.models import Contact, Conversation, Inbox
+from omo.inbox.models import Contact, Conversation, Inbox, WebhookReceipt
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
 from omo.testing import factories as f
@@ -172,6 +172,10 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "tier_id": tier.pk,
         "inbox_id": inbox.pk,
         "conversation_id": conversation.pk,
+        "kind": "receipt",
+        "row_id": WebhookReceipt.objects.create(
+            inbox=inbox, event_id="sweep-1", event_type="message", payload={}, status="failed", error="x"
+        ).pk,
         "staff_id": hq_admin.pk,
         "rule_id": CommissionRule.objects.create(brand=brand, rate_bp=100, starts_on=dt.date(2026, 11, 1)).pk,
         "source_id": TrackingSource.objects.create(

@@ -85,15 +85,36 @@ def test_intakes_are_split_into_receipts_and_deleted(inbox, other_brand):
     assert receipts.expand_intakes(inbox, split) == 0
 
 
-def test_an_intake_that_does_not_parse_is_kept_as_a_failed_receipt(inbox):
+def test_an_intake_that_does_not_parse_is_quarantined_with_its_body(inbox):
     intake = WebhookIntake.objects.create(inbox=inbox, body=b"bad", received_at=timezone.now())
 
     assert receipts.expand_intakes(inbox, split) == 1
+    assert receipts.expand_intakes(inbox, split) == 0  # set aside: not taken again
 
-    kept = WebhookReceipt.objects.get(inbox=inbox)
-    assert (kept.event_id, kept.event_type, kept.status) == (f"intake:{intake.pk}", "unparsed", "failed")
-    assert kept.payload == {"body": "bad"} and "not a webhook body" in kept.error
-    assert not WebhookIntake.objects.exists()
+    intake.refresh_from_db()
+    assert intake.failed_at is not None and bytes(intake.body) == b"bad"
+    assert (
+        intake.error.startswith("The stored request does not parse: ")
+        and "not a webhook body" in intake.error
+    )
+    assert not WebhookReceipt.objects.exists()
+    total, rows = receipts.quarantined(inbox.pk)
+    assert total == 1 and (rows[0].kind, rows[0].id, rows[0].reason) == ("intake", intake.pk, intake.error)
+
+    assert receipts.requeue_failed(inbox.pk) == 1  # back in line after a fix
+    intake.refresh_from_db()
+    assert (intake.failed_at, intake.error) == (None, "")
+
+
+def test_a_long_failure_keeps_its_sentence_and_the_end_of_its_detail(inbox):
+    receipts.insert_receipts([(inbox.pk, row("e1"), timezone.now())])
+    receipt = WebhookReceipt.objects.get()
+
+    receipts.mark_failed(receipt.pk, error="Processing failed: it broke.\n\n" + "x" * 5000 + "the end\x00")
+
+    receipt.refresh_from_db()
+    assert len(receipt.error) == 4000 and receipt.error.endswith("the end\\0")  # no NUL stored
+    assert receipts.reason_of(receipt.error) == "Processing failed: it broke."
 
 
 def test_a_claimed_receipt_records_its_outcome_and_is_not_claimed_again(inbox):

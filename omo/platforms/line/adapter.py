@@ -200,12 +200,14 @@ class LineAdapter(PlatformAdapter):
 
     def parse_event(self, event: dict[str, Any]) -> InboundEvent:
         known = True
+        problem = ""
         try:
             model: Any = Event.from_dict(event)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
             # New event types, new message types, or fields the SDK does not accept: kept and
-            # recorded, never an exception (LINE adds types without notice).
+            # recorded with what is wrong, never an exception (LINE adds types without notice).
             known = False
+            problem = sdk_problem(event, exc)
             try:
                 model = UnknownEvent.new_from_json_dict(event)
             except (ValueError, TypeError):
@@ -226,6 +228,7 @@ class LineAdapter(PlatformAdapter):
             known=known,
             raw=event,
             model=model,
+            problem=problem,
         )
 
     # --- sending -------------------------------------------------------------------------------
@@ -378,3 +381,33 @@ def validate_message(message: dict[str, Any]) -> dict[str, Any]:
     if parsed is None:
         raise ValueError("invalid LINE message: empty")
     return message
+
+
+def sdk_problem(event: Mapping[str, Any], exc: Exception) -> str:
+    """Why the SDK's model refused a webhook event, in one sentence (recorded on its receipt)."""
+    event_type = event.get("type")
+    text = str(exc)
+    if "failed to lookup discriminator value" in text:
+        what = text.split(" failed to lookup", 1)[0]
+        if what == "Event":
+            return f"unknown LINE event type {event_type!r}"
+        inner: Any = None
+        try:
+            inner = json.loads(text.split(" value from ", 1)[1].split(". Discriminator property", 1)[0])
+        except (IndexError, ValueError):
+            pass
+        kind = inner.get("type") if isinstance(inner, dict) else None
+        return f"LINE {event_type!r} event of a {what} type the LINE SDK does not know: {kind!r}"
+    errors = getattr(exc, "errors", None)
+    model = getattr(getattr(exc, "model", None), "__name__", "")
+    if callable(errors):
+        try:
+            details = "; ".join(
+                f"{'.'.join(str(part) for part in error.get('loc', ())) or '(event)'}: {error.get('msg', '')}"
+                for error in errors()[:5]
+            )
+        except Exception:  # noqa: BLE001 — the sentence must not fail where the model did
+            details = text.splitlines()[0] if text else type(exc).__name__
+        return f"LINE {event_type!r} event does not match the LINE SDK's {model or 'model'}: {details}"
+    first = text.splitlines()[0][:300] if text else type(exc).__name__
+    return f"LINE {event_type!r} event does not match the LINE SDK's model: {first}"

@@ -205,7 +205,7 @@ def _occurred(event: InboundEvent) -> dt.datetime:
 def apply(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Outcome:
     """Run the domain steps for one event; call inside a transaction."""
     if not event.known:
-        return _ignored(f"unknown LINE event type {event.event_type!r}")
+        return _ignored(event.problem or f"unknown LINE event type {event.event_type!r}")
     custom = _event_handlers.get(event.event_type)
     if custom is not None and custom(inbox, event):
         return Outcome(PROCESSED, f"handled by {event.event_type} handler")
@@ -235,6 +235,7 @@ def apply(inbox: Inbox, event: InboundEvent, prepared: Prepared) -> Outcome:
     if isinstance(model, MessageEditedEvent):
         if not isinstance(model.message, TextMessageContent):
             return _ignored("edit of a non-text message")
+        # Scoped to this inbox: an edit never reaches a message another inbox (account) received.
         found = ingest.record_edit(inbox, model.message.id, text=model.message.text, at=_occurred(event))
         if found:
             return Outcome(PROCESSED)

@@ -23,6 +23,13 @@ from omo.testing.line import call_asgi, inline_edge, post_line_webhook
 pytestmark = pytest.mark.django_db
 
 
+JSON = {"content-type": "application/json; charset=utf-8"}  # what LINE sends
+
+
+def _signed(secret: str, body: bytes) -> dict[str, str]:
+    return {"x-line-signature": wh.sign(secret, body), **JSON}
+
+
 def _process_tasks() -> list[DBTaskResult]:
     return list(DBTaskResult.objects.filter(task_path=process_receipts.module_path))
 
@@ -114,6 +121,55 @@ def test_malformed_body_is_400_and_nothing_stored(line_inbox, body):
     assert not WebhookReceipt.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 100_000,  # the standard parser's RecursionError used to answer 500
+        b'{"events": [{"type": "message", "x": ' + b"[" * 5_000 + b"]" * 5_000 + b"}]}",
+        # parses (within orjson's 1,024 levels) but cannot be stored: refused once storing fails
+        b'{"events": [{"type": "message", "webhookEventId": "01J", "x": '
+        + b"[" * 1_000
+        + b"]" * 1_000
+        + b"}]}",
+        b'{"events": [{"type": "message", "x": ' + b"[" * 1_000 + b"]" * 1_000 + b"}]}",
+    ],
+)
+def test_deeply_nested_json_is_400_and_nothing_stored(line_inbox, body):
+    status, answer = post_line_webhook(line_inbox, body=body)
+
+    assert status == 400
+    assert answer == {"error": "malformed", "message": "the JSON is nested too deeply"}
+    assert not WebhookReceipt.objects.exists() and not WebhookIntake.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "application/jsonp", "multipart/form-data", None],
+)
+def test_a_body_that_is_not_sent_as_json_is_415_whatever_its_signature(line_inbox, line_user, content_type):
+    body = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "hi")])
+    headers = _signed(line_inbox.secrets["channel_secret"], body)
+    if content_type is None:
+        del headers["content-type"]
+    else:
+        headers["content-type"] = content_type
+
+    status, answer = async_to_sync(call_asgi)(inline_edge(), f"/webhooks/line/{line_inbox.pk}", body, headers)
+
+    assert (status, answer["error"]) == (415, "unsupported_media_type")
+    assert answer["message"] == "the body must be sent as Content-Type: application/json"
+    assert not WebhookReceipt.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "application/json; charset=utf-8", "Application/JSON ;charset=UTF-8"]
+)
+def test_json_content_types_are_accepted(line_inbox, line_user, content_type):
+    body = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "hi")])
+    status, _ = post_line_webhook(line_inbox, body=body, headers={"content-type": content_type})
+    assert status == 200
+
+
 def test_oversized_body_is_413_by_header_and_by_bytes_read(line_inbox, line_user):
     big = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "字" * 400_000)])
     assert len(big) > 1024 * 1024
@@ -132,7 +188,7 @@ def test_unknown_or_inactive_inbox_is_404(line_inbox, line_user):
     body = wh.webhook_body(line_inbox.bot_user_id, [event])
     signature = wh.sign(line_inbox.secrets["channel_secret"], body)
     status, _ = async_to_sync(call_asgi)(
-        inline_edge(), "/webhooks/line/999999", body, {"x-line-signature": signature}
+        inline_edge(), "/webhooks/line/999999", body, {"x-line-signature": signature, **JSON}
     )
     assert status == 404
 
@@ -216,9 +272,7 @@ def test_one_burst_becomes_one_transaction_and_one_task(line_inbox, line_user):
     async def burst():
         return await asyncio.gather(
             *[
-                call_asgi(
-                    edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
-                )
+                call_asgi(edge, f"/webhooks/line/{line_inbox.pk}", body, _signed(secret, body))
                 for body in bodies
             ]
         )
@@ -249,11 +303,7 @@ def test_a_failing_request_does_not_fail_its_batch_neighbours(line_inbox, line_u
         calls = []
         for event in (good, bad):
             body = wh.webhook_body(line_inbox.bot_user_id, [event])
-            calls.append(
-                call_asgi(
-                    edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
-                )
-            )
+            calls.append(call_asgi(edge, f"/webhooks/line/{line_inbox.pk}", body, _signed(secret, body)))
         return await asyncio.gather(*calls)
 
     (good_status, _), (bad_status, bad_body) = async_to_sync(both)()
@@ -306,7 +356,7 @@ def test_an_immediate_task_backend_runs_processing_after_the_answer(
     )
 
     body = wh.webhook_body(line_inbox.bot_user_id, [wh.follow_event(line_user.user_id)])
-    headers = {"x-line-signature": wh.sign(line_inbox.secrets["channel_secret"], body)}
+    headers = _signed(line_inbox.secrets["channel_secret"], body)
 
     async def deliver():
         answer = await call_asgi(edge, f"/webhooks/line/{line_inbox.pk}", body, headers)
@@ -351,9 +401,7 @@ def test_real_writer_thread_commits_before_answering(line_inbox, line_user):
     async def burst():
         return await asyncio.gather(
             *[
-                call_asgi(
-                    edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
-                )
+                call_asgi(edge, f"/webhooks/line/{line_inbox.pk}", body, _signed(secret, body))
                 for body in bodies
             ]
         )
@@ -389,9 +437,7 @@ def test_postgres_writer_runs_on_the_event_loop_and_enqueues_one_task(line_inbox
         ]
 
     async def burst(batch):
-        return await asyncio.gather(
-            *[call_asgi(edge, url, body, {"x-line-signature": wh.sign(secret, body)}) for body in batch]
-        )
+        return await asyncio.gather(*[call_asgi(edge, url, body, _signed(secret, body)) for body in batch])
 
     async def two_bursts():
         first = await burst(bodies(0))
@@ -437,7 +483,7 @@ def test_a_task_taken_by_a_worker_meanwhile_inserts_nothing_and_enqueues_a_new_o
 
     def request(i):
         body = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, str(i))])
-        return call_asgi(edge, url, body, {"x-line-signature": wh.sign(secret, body)})
+        return call_asgi(edge, url, body, _signed(secret, body))
 
     async def scenario():
         first = await request(0)  # no task known: receipts and a task, through the thread
@@ -473,9 +519,7 @@ def test_a_redelivered_request_stored_whole_is_still_a_no_op(line_inbox, line_us
     )
 
     async def post():
-        return await call_asgi(
-            edge, f"/webhooks/line/{line_inbox.pk}", body, {"x-line-signature": wh.sign(secret, body)}
-        )
+        return await call_asgi(edge, f"/webhooks/line/{line_inbox.pk}", body, _signed(secret, body))
 
     try:
         first, second, third = (async_to_sync(post)() for _ in range(3))
@@ -489,19 +533,22 @@ def test_a_redelivered_request_stored_whole_is_still_a_no_op(line_inbox, line_us
     assert list(Message.objects.order_by("created_at").values_list("text", flat=True)) == ["一", "二"]
 
 
-def test_an_intake_that_no_longer_parses_is_kept_as_a_failed_receipt(line_inbox, line_user):
+def test_an_intake_that_no_longer_parses_is_quarantined_with_its_reason(line_inbox, line_user):
     good = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, "好")])
     now = timezone.now()
-    WebhookIntake.objects.create(inbox=line_inbox, body=b'{"events": "not a list"}', received_at=now)
+    bad = WebhookIntake.objects.create(inbox=line_inbox, body=b'{"events": "not a list"}', received_at=now)
     WebhookIntake.objects.create(inbox=line_inbox, body=good, received_at=now)
 
     counts = process_pending(line_inbox.pk)
 
     assert counts == {"processed": 1}
-    assert not WebhookIntake.objects.exists()
-    failed = WebhookReceipt.objects.get(status="failed")
-    assert failed.event_type == "unparsed" and "events" in failed.error
-    assert failed.payload == {"body": '{"events": "not a list"}'}
+    assert list(WebhookIntake.objects.values_list("pk", flat=True)) == [bad.pk]  # kept, body and all
+    bad.refresh_from_db()
+    assert (
+        bad.failed_at is not None
+        and bad.error == 'The stored request does not parse: "events" must be a list'
+    )
+    assert bytes(bad.body) == b'{"events": "not a list"}'
     assert Message.objects.get().text == "好"
 
 
@@ -520,7 +567,7 @@ def test_postgres_writer_enqueues_again_once_a_worker_took_the_task(line_inbox, 
 
     async def post(text):
         body = wh.webhook_body(line_inbox.bot_user_id, [wh.text_event(line_user.user_id, text)])
-        return await call_asgi(edge, url, body, {"x-line-signature": wh.sign(secret, body)})
+        return await call_asgi(edge, url, body, _signed(secret, body))
 
     try:
         assert async_to_sync(post)("一")[0] == 200

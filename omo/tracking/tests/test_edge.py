@@ -87,7 +87,7 @@ def test_all_messages_rejected_stores_nothing(write_key):
     status, answer = async_to_sync(call_asgi)(
         _inline(), "/v1/batch", _batch({"type": "page"}), _headers(write_key)
     )
-    assert (status, answer["rejected"][0]["error"]) == (200, "userId or anonymousId is required")
+    assert (status, answer["rejected"][0]["error"]) == (400, "userId or anonymousId is required")
     assert not TrackingIntake.objects.exists() and not _tasks()
 
 

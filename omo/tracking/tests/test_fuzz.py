@@ -22,7 +22,7 @@ from omo.tracking import services
 from omo.tracking.edge import SourceCache, TrackingEdge
 from omo.tracking.models import TrackingIntake
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.fuzz]
 
 scalars = (
     st.none()

@@ -346,3 +346,31 @@ def test_nul_characters_are_refused_by_name(write_key):
     r = post("/v1/batch", {"batch": batch}, write_key)
     assert r.status_code == 200 and [item["index"] for item in r.json()["rejected"]] == [0]
     assert list(TrackedEvent.objects.values_list("anonymous_id", flat=True)) == ["a2"]
+
+
+@pytest.mark.parametrize("bad_type", [[], {}, ["track"], {"track": 1}, 7, None])
+def test_batch_whose_only_message_has_no_valid_type_is_400_naming_type(write_key, bad_type):
+    r = post("/v1/batch", {"batch": [{"type": bad_type, "anonymousId": "x"}]}, write_key)
+    assert r.status_code == 400
+    assert r.json() == {
+        "success": False,
+        "message": "no message of the batch is valid; batch[0]: "
+        "type must be one of alias, group, identify, page, screen, track",
+        "rejected": [
+            {"index": 0, "error": "type must be one of alias, group, identify, page, screen, track"}
+        ],
+    }
+    assert not TrackedEvent.objects.exists()
+
+
+def test_group_without_group_id_is_400_naming_it(write_key):
+    r = post("/v1/group", {"userId": "u1", "traits": {"name": "ACME"}}, write_key)
+    assert r.status_code == 400 and r.json()["message"] == "groupId is required for group"
+    batch = [
+        {"type": "group", "userId": "u1", "groupId": ""},
+        {"type": "group", "userId": "u1", "groupId": "g1"},
+    ]
+    r = post("/v1/batch", {"batch": batch}, write_key)
+    assert r.status_code == 200
+    assert r.json()["rejected"] == [{"index": 0, "error": "groupId is required for group"}]
+    assert list(TrackedEvent.objects.values_list("group_id", flat=True)) == ["g1"]
