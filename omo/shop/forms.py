@@ -52,7 +52,7 @@ class CheckoutForm(forms.Form):
     points = forms.IntegerField(label=_("折抵點數"), min_value=0, max_value=10_000_000, required=False)
     note = forms.CharField(label=_("備註"), max_length=500, required=False, widget=forms.Textarea)
     invoice_kind = forms.ChoiceField(
-        label=_("電子發票"), choices=InvoiceKind.choices, initial=InvoiceKind.MEMBER
+        label=_("電子發票"), choices=InvoiceKind.choices, initial=InvoiceKind.MEMBER, required=False
     )
     invoice_carrier = forms.CharField(label=_("手機條碼"), max_length=8, required=False)
     invoice_tax_id = forms.CharField(label=_("統一編號"), max_length=8, required=False)

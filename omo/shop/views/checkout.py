@@ -133,6 +133,9 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
             "points_info": points_info,
             "pickup_stores": selectors.pickup_stores(brand, lines),
             "tw_counties": addresses.picker_data() if brand.country == "TW" else None,
+            # what was typed, spelled as in the list (台北市 → 臺北市) so the pickers keep it
+            "chosen_city": addresses.normalise(str(form["city"].value() or "")),
+            "chosen_district": addresses.normalise(str(form["district"].value() or "")),
             "first_error": field_errors[0] if field_errors else "",
             "field_error_count": len(field_errors),
             "checkout_messages": _client_messages(),
