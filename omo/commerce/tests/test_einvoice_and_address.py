@@ -4,8 +4,11 @@ checkout refusing every wrong field at once."""
 from __future__ import annotations
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 
 from omo.commerce import addresses, einvoice, services
+from omo.commerce.personal_data import CommerceData
 from omo.commerce.models import Order
 from omo.testing import factories as f
 
@@ -260,3 +263,71 @@ def test_checkout_refuses_a_bad_business_number_with_the_company_name_missing(br
             invoice=services.Invoice(kind="company", tax_id="22099132"),
         )
     assert list(err.value.errors) == ["invoice_tax_id", "invoice_company"]
+
+
+# --- where the choice is read: the order API and the console order page ---------------------------
+
+
+@pytest.fixture
+def shop_order(brand, shirt):
+    cart = services.new_cart(brand)
+    services.add_to_cart(cart, shirt, 1)
+    return services.checkout(
+        cart,
+        contact=services.Contact(name="林小美", phone="0912-345-678", address=ADDRESS),
+        fulfilment="ship",
+        payment_method="cod",
+        invoice=services.Invoice(kind="donation", donation_code="8585"),
+    )
+
+
+def test_order_api_shows_the_invoice_and_the_address(api, shop_order):
+    response = api.get(f"/api/v1/orders/{shop_order.pk}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["invoice"] == {
+        "kind": "donation",
+        "carrier": "",
+        "tax_id": "",
+        "company": "",
+        "donation_code": "8585",
+    }
+    assert body["shipping_address"]["postal_code"] == "110"
+
+
+def test_order_api_refuses_another_brand_and_a_weaker_store_key(other_api, brand, shop_order):
+    assert other_api.get(f"/api/v1/orders/{shop_order.pk}").status_code == 404
+    store_key = f.ApiClient(f.make_api_key(brand, role="store_manager"))
+    assert store_key.get(f"/api/v1/orders/{shop_order.pk}").status_code == 404  # an online order
+
+
+def test_console_order_page_shows_the_invoice_choice(console, shop_order, manager):
+    body = console.get(reverse("console:order_detail", args=[shop_order.pk])).content.decode()
+    assert 'data-testid="order-invoice">捐贈發票 · 捐贈碼 <span class="mono">8585</span>' in body
+    # a store manager does not see the web shop's orders
+    weaker = Client()
+    weaker.force_login(manager)
+    other = weaker.get(reverse("console:order_detail", args=[shop_order.pk]))
+    assert other.status_code == 404
+
+
+def test_console_order_page_in_english(console, shop_order):
+    console.cookies["django_language"] = "en"
+    body = console.get(reverse("console:order_detail", args=[shop_order.pk])).content.decode()
+    assert "E-invoice" in body and "Donate the invoice · Donation code" in body
+
+
+def test_personal_data_export_carries_the_invoice_and_erasure_blanks_the_barcode(brand, shirt):
+    cart = services.new_cart(brand)
+    services.add_to_cart(cart, shirt, 1)
+    order = services.checkout(
+        cart,
+        contact=services.Contact(name="林小美", phone="0912-345-678", address=ADDRESS),
+        fulfilment="ship",
+        payment_method="cod",
+        invoice=services.Invoice(kind="mobile", carrier="/ABC+123"),
+    )
+    handler = CommerceData()
+    exported = handler.export(brand.pk, [order.customer_id])["orders"]
+    assert "/ABC+123" in str(exported)
+    assert "/ABC+123" in handler.needles(brand.pk, [order.customer_id])
