@@ -211,6 +211,7 @@ def _timeline(conversation: Conversation) -> list[dict[str, Any]]:
                 if message.direction == Message.Direction.OUTBOUND
                 else "",
                 "via": SENT_VIA_LABELS.get(message.sent_via, ""),
+                "cards": inbox_selectors.product_cards(message),
             }
         )
     return entries
