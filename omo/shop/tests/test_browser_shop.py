@@ -64,9 +64,9 @@ def test_shopper_buys_and_sees_the_order_and_points_on_the_member_page(
     page.get_by_label("手機").fill("0912-345-678")
     page.locator("#id_email").fill("mei@example.com")  # its label's wording is shared project-wide
     page.get_by_label("宅配到府").check()
-    page.get_by_label("郵遞區號").fill("110")
-    page.get_by_label("縣市").fill("台北市")
-    page.get_by_label("鄉鎮市區").fill("信義區")
+    page.get_by_label("縣市").select_option("臺北市")
+    page.get_by_label("鄉鎮市區").select_option("信義區")
+    expect(page.get_by_label("郵遞區號")).to_have_value("110")  # filled from the district
     page.get_by_label("地址", exact=True).fill("松高路 1 號")
     expect(page.get_by_label("貨到付款（宅配）")).to_be_checked()
     page.get_by_role("button", name="確認下單").click()
