@@ -42,6 +42,7 @@ from omo.customers import privacy
 from omo.customers import search as customer_search
 from omo.customers.models import Customer
 from omo.customers.selectors import visible_customers
+from omo.inbox import event_words
 from omo.inbox import realtime as inbox_realtime
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox import services as inbox_services
@@ -246,11 +247,18 @@ def conversations_json(request: ClerkRequest) -> JsonResponse:
 # --- chat ---------------------------------------------------------------------------------------------------
 
 
-def _message_row(message: Message) -> dict[str, Any]:
+def _message_row(message: Message, names: event_words.EventNames | None = None) -> dict[str, Any]:
     row = inbox_selectors.message_dict(message)
     if message.kind == Message.Kind.FLEX:
         row["cards"] = services.card_summary(message)
+    if message.kind == Message.Kind.EVENT:
+        row["text"] = event_words.event_sentence(message, names or event_words.EventNames([message]))
     return row
+
+
+def _message_rows(messages: list[Message]) -> list[dict[str, Any]]:
+    names = event_words.EventNames(messages)
+    return [_message_row(m, names) for m in messages]
 
 
 def _customer_timeline(
@@ -317,7 +325,7 @@ def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     inbox_services.mark_read(conversation, user=request.user)
     privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
-    messages = [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]
+    messages = _message_rows(inbox_selectors.timeline(conversation, limit=200))
     context = {
         "conversation": conversation,
         "messages_json": messages,
@@ -335,7 +343,7 @@ def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
 def messages_json(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
     return JsonResponse(
-        {"messages": [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]}
+        {"messages": _message_rows(inbox_selectors.timeline(conversation, limit=200))}
     )
 
 

@@ -254,7 +254,9 @@
 
     connect((event) => {
       if (event.type === "message.created" && event.conversation_id === conversationId) {
-        upsert(event.message, "created");
+        // a timeline event (assigned, closed) is worded by the server in this page's language
+        if (event.message && event.message.kind === "event") refresh();
+        else upsert(event.message, "created");
       } else if (event.type === "message.updated" && event.conversation_id === conversationId) {
         upsert(event.message, "server");
       } else if (event.type === "live") {
