@@ -49,9 +49,9 @@ from omo.inbox import services as inbox_services
 from omo.inbox.models import Message
 from omo.inbox.outbound import OutboundError, retry_message
 from omo.loyalty.models import LoyaltyAccount
+from omo.staff import services as staff_services
 from omo.staff.actors import actor_for_request
 from omo.staff.requests import StaffRequest
-from omo.staff import services as staff_services
 from omo.staff.roles import Role
 from omo.tracking import timeline
 
@@ -342,9 +342,7 @@ def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
 @clerk_view
 def messages_json(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
-    return JsonResponse(
-        {"messages": _message_rows(inbox_selectors.timeline(conversation, limit=200))}
-    )
+    return JsonResponse({"messages": _message_rows(inbox_selectors.timeline(conversation, limit=200))})
 
 
 @require_POST

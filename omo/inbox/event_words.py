@@ -38,10 +38,14 @@ class EventNames:
         people = {p.get(key) for p in payloads for key in ("assignee_id", "actor_id")} - {None}
         stores = {p.get("store_id") for p in payloads} - {None}
         self.people: dict[Any, str] = (
-            {u.pk: str(u) for u in User.objects.filter(brand_id__in=brand_ids, pk__in=people)} if people else {}
+            {u.pk: str(u) for u in User.objects.filter(brand_id__in=brand_ids, pk__in=people)}
+            if people
+            else {}
         )
         self.stores: dict[Any, str] = (
-            {s.pk: str(s) for s in Store.objects.filter(brand_id__in=brand_ids, pk__in=stores)} if stores else {}
+            {s.pk: str(s) for s in Store.objects.filter(brand_id__in=brand_ids, pk__in=stores)}
+            if stores
+            else {}
         )
 
 
@@ -68,6 +72,12 @@ def event_sentence(message: Message, names: EventNames) -> str:
         }
     if event in ("closed", "reopened"):
         actor = names.people.get(payload.get("actor_id"), "")
-        words = pgettext("inbox event", "已結案") if event == "closed" else pgettext("inbox event", "重新開啟")
-        return pgettext("inbox event", "%(event)s（%(actor)s）") % {"event": words, "actor": actor} if actor else words
+        words = (
+            pgettext("inbox event", "已結案") if event == "closed" else pgettext("inbox event", "重新開啟")
+        )
+        return (
+            pgettext("inbox event", "%(event)s（%(actor)s）") % {"event": words, "actor": actor}
+            if actor
+            else words
+        )
     return message.text

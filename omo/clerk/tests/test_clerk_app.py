@@ -324,7 +324,9 @@ def test_my_sales_and_statement_csv(world, clerk, brand):
         order = commerce.checkout(
             cart,
             contact=commerce.Contact(
-                "林小姐", "0911111111", address={"city": "台北市", "district": "信義區", "line1": "信義路 1 號"}
+                "林小姐",
+                "0911111111",
+                address={"city": "台北市", "district": "信義區", "line1": "信義路 1 號"},
             ),
             fulfilment="ship",
             payment_method="cod",
@@ -354,7 +356,9 @@ def test_another_clerk_never_sees_my_sales(world, clerk, brand, store):
         order = commerce.checkout(
             cart,
             contact=commerce.Contact(
-                "林小姐", "0911111111", address={"city": "台北市", "district": "信義區", "line1": "信義路 1 號"}
+                "林小姐",
+                "0911111111",
+                address={"city": "台北市", "district": "信義區", "line1": "信義路 1 號"},
             ),
             fulfilment="ship",
             payment_method="cod",

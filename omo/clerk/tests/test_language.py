@@ -106,7 +106,9 @@ def test_every_clerk_string_has_an_english_entry_and_is_compiled():
     assert catalog.pgettext("clerk", "我的顧客") == "Customers"
 
 
-@pytest.mark.parametrize("folder", [CLERK_DIR / "templates", CONSOLE_DIR / "templates"], ids=["clerk", "console"])
+@pytest.mark.parametrize(
+    "folder", [CLERK_DIR / "templates", CONSOLE_DIR / "templates"], ids=["clerk", "console"]
+)
 def test_no_doubled_labels_in_the_templates(folder):
     doubled = []
     for path in folder.rglob("*.html"):

@@ -20,7 +20,10 @@ from omo.testing.browser import DEFAULT_TIMEOUT_MS, STAFF_PASSWORD
 
 pytestmark = pytest.mark.browser
 
-PHONES = [pytest.param({"width": 390, "height": 844}, id="390x844"), pytest.param({"width": 360, "height": 740}, id="360x740")]
+PHONES = [
+    pytest.param({"width": 390, "height": 844}, id="390x844"),
+    pytest.param({"width": 360, "height": 740}, id="360x740"),
+]
 
 # How many lines of text each visible button (and tab) shows: the distinct tops of its text's boxes.
 WRAPPED_BUTTONS = """() => {
@@ -146,7 +149,10 @@ def newest_is_above_the_composer(page: Any) -> bool:
     last = box(page, "[data-testid=message]")
     composer = box(page, "[data-testid=composer]")
     viewport = page.viewport_size
-    return last["y"] + last["height"] <= composer["y"] + 0.5 and composer["y"] + composer["height"] <= viewport["height"] + 0.5
+    return (
+        last["y"] + last["height"] <= composer["y"] + 0.5
+        and composer["y"] + composer["height"] <= viewport["height"] + 0.5
+    )
 
 
 @pytest.mark.parametrize("phone", PHONES, indirect=True)
@@ -174,7 +180,12 @@ def test_newest_message_is_above_the_composer_also_with_the_keyboard_open(phone,
 
     # A new message while the clerk is at the bottom: the page follows it.
     Message.objects.create(
-        brand=chat.brand, conversation=chat, direction="in", kind="text", text="好的，謝謝！", status="received"
+        brand=chat.brand,
+        conversation=chat,
+        direction="in",
+        kind="text",
+        text="好的，謝謝！",
+        status="received",
     )
     expect(page.get_by_test_id("message")).to_have_count(33)
     page.wait_for_function(
@@ -189,7 +200,12 @@ def test_newest_message_is_above_the_composer_also_with_the_keyboard_open(phone,
     page.evaluate("document.getElementById('timeline').scrollTop = 0")
     page.wait_for_timeout(200)
     Message.objects.create(
-        brand=chat.brand, conversation=chat, direction="in", kind="text", text="還有 L 號嗎？", status="received"
+        brand=chat.brand,
+        conversation=chat,
+        direction="in",
+        kind="text",
+        text="還有 L 號嗎？",
+        status="received",
     )
     expect(page.get_by_test_id("message")).to_have_count(34)
     expect(page.get_by_test_id("jump-newest")).to_be_visible()
@@ -206,7 +222,13 @@ def test_no_button_wraps_on_any_screen(phone, chat, clerk, polling, language):
     User.objects.filter(pk=clerk.pk).update(preferred_language=language)
     page = phone
     sign_in(page, clerk)
-    for path in ("/clerk/", "/clerk/customers/", "/clerk/qr/", "/clerk/sales/", f"/clerk/customers/{chat.customer_id}/"):
+    for path in (
+        "/clerk/",
+        "/clerk/customers/",
+        "/clerk/qr/",
+        "/clerk/sales/",
+        f"/clerk/customers/{chat.customer_id}/",
+    ):
         page.goto(path)
         assert page.evaluate(WRAPPED_BUTTONS) == [], path
     page.goto(f"/clerk/c/{chat.pk}/")

@@ -8,8 +8,8 @@ from django.test import Client
 from django.urls import reverse
 
 from omo.commerce import addresses, einvoice, services
-from omo.commerce.personal_data import CommerceData
 from omo.commerce.models import Order
+from omo.commerce.personal_data import CommerceData
 from omo.testing import factories as f
 
 # --- the county / district / postal code list --------------------------------------------------
@@ -83,7 +83,9 @@ def test_address_errors_name_every_problem():
     }
     # 3+2 postal codes are fine when their first three digits match
     assert (
-        addresses.address_errors({"city": "臺北市", "district": "信義區", "postal_code": "11049", "line1": "x"})
+        addresses.address_errors(
+            {"city": "臺北市", "district": "信義區", "postal_code": "11049", "line1": "x"}
+        )
         == {}
     )
 
@@ -148,7 +150,10 @@ def test_invalid_mobile_barcodes(code):
     assert not einvoice.is_mobile_barcode(code)
 
 
-@pytest.mark.parametrize(("code", "ok"), [("123", True), ("8585", True), ("1234567", True), ("12", False), ("12345678", False), ("12a4", False)])
+@pytest.mark.parametrize(
+    ("code", "ok"),
+    [("123", True), ("8585", True), ("1234567", True), ("12", False), ("12345678", False), ("12a4", False)],
+)
 def test_donation_codes(code, ok):
     assert einvoice.is_donation_code(code) is ok
 
@@ -184,7 +189,9 @@ def test_checkout_stores_the_invoice_choice_and_the_cleaned_address(brand, shirt
         contact=services.Contact(name="林小美", phone="0912-345-678", address=ADDRESS),
         fulfilment="ship",
         payment_method="cod",
-        invoice=services.Invoice(kind="company", tax_id="22099131", company=" 台積  公司 ", carrier="/IGNORED"),
+        invoice=services.Invoice(
+            kind="company", tax_id="22099131", company=" 台積  公司 ", carrier="/IGNORED"
+        ),
     )
     order.refresh_from_db()
     assert order.shipping_address == {
@@ -193,7 +200,11 @@ def test_checkout_stores_the_invoice_choice_and_the_cleaned_address(brand, shirt
         "district": "信義區",
         "line1": "松高路 1 號",
     }
-    assert (order.invoice_kind, order.invoice_tax_id, order.invoice_company) == ("company", "22099131", "台積 公司")
+    assert (order.invoice_kind, order.invoice_tax_id, order.invoice_company) == (
+        "company",
+        "22099131",
+        "台積 公司",
+    )
     assert (order.invoice_carrier, order.invoice_donation_code) == ("", "")
 
 

@@ -83,7 +83,9 @@ def test_console_conversation_shows_sent_cards(client_for, hq_admin, card_chat):
     assert response.status_code == 200
     body = response.content.decode()
     assert body.count('data-testid="product-card"') == 2
-    assert '<img src="https://cdn.example.com/tee.jpg" alt="" loading="lazy"><strong>有機棉T恤</strong>' in body
+    assert (
+        '<img src="https://cdn.example.com/tee.jpg" alt="" loading="lazy"><strong>有機棉T恤</strong>' in body
+    )
     assert '<span class="price">NT$990</span><span class="card-button">查看商品</span>' in body
     assert '<span class="card-button">立即選購</span>' in body
     assert "product_id" not in body and "link_id" not in body and "{&#x27;" not in body  # no raw payload

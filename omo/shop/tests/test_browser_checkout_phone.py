@@ -32,7 +32,11 @@ def test_address_pickers_invoice_fields_and_all_errors_at_once(
     open_checkout(page, catalogue)
 
     # The district list holds only the chosen county's districts; the postal code follows.
-    county, district, postal = page.locator("#id_city"), page.locator("#id_district"), page.locator("#id_postal_code")
+    county, district, postal = (
+        page.locator("#id_city"),
+        page.locator("#id_district"),
+        page.locator("#id_postal_code"),
+    )
     county.select_option("臺北市")
     assert district.locator("option").count() == 13  # the prompt and Taipei's 12 districts
     district.select_option("大安區")

@@ -158,7 +158,11 @@ def test_checkout_of_an_emptied_cart_is_refused(catalogue, shopper):
         ({"district": "板橋區"}, "district", "請選擇這個縣市的鄉鎮市區"),
         ({"postal_code": "220"}, "postal_code", "郵遞區號與鄉鎮市區不符"),
         ({"invoice_kind": "mobile", "invoice_carrier": "/ab"}, "invoice_carrier", "手機條碼為「/」加 7 碼"),
-        ({"invoice_kind": "donation", "invoice_donation_code": "12"}, "invoice_donation_code", "捐贈碼為 3 至 7 碼數字"),
+        (
+            {"invoice_kind": "donation", "invoice_donation_code": "12"},
+            "invoice_donation_code",
+            "捐贈碼為 3 至 7 碼數字",
+        ),
         ({"line1": ""}, "line1", "宅配需要填寫地址"),
         ({"payment_method": "pay_in_store"}, "payment_method", "宅配請選擇貨到付款"),
         ({"fulfilment": "pickup", "payment_method": "pay_in_store"}, "pickup_store", "請選擇可以取貨的門市"),
