@@ -20,6 +20,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse, reverse_lazy
@@ -139,7 +140,7 @@ class ClerkLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     next_page = "clerk:home"
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         with translation.override(clerk_language(request)):
             response = super().dispatch(request, *args, **kwargs)
             if hasattr(response, "render"):

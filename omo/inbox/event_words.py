@@ -35,16 +35,17 @@ class EventNames:
         messages = list(messages)
         payloads = [m.payload or {} for m in messages if m.kind == Message.Kind.EVENT]
         brand_ids = {m.brand_id for m in messages}
-        people = {p.get(key) for p in payloads for key in ("assignee_id", "actor_id")} - {None}
-        stores = {p.get("store_id") for p in payloads} - {None}
+        people = {p.get(key) for p in payloads for key in ("assignee_id", "actor_id")}
+        people_ids = {value for value in people if isinstance(value, int)}
+        store_ids = {value for value in (p.get("store_id") for p in payloads) if isinstance(value, int)}
         self.people: dict[Any, str] = (
-            {u.pk: str(u) for u in User.objects.filter(brand_id__in=brand_ids, pk__in=people)}
-            if people
+            {u.pk: str(u) for u in User.objects.filter(brand_id__in=brand_ids, pk__in=people_ids)}
+            if people_ids
             else {}
         )
         self.stores: dict[Any, str] = (
-            {s.pk: str(s) for s in Store.objects.filter(brand_id__in=brand_ids, pk__in=stores)}
-            if stores
+            {s.pk: str(s) for s in Store.objects.filter(brand_id__in=brand_ids, pk__in=store_ids)}
+            if store_ids
             else {}
         )
 
@@ -65,10 +66,10 @@ def event_sentence(message: Message, names: EventNames) -> str:
             }
         else:
             target = pgettext("inbox event", "總部客服")
-        reason = payload.get("reason")
+        reason = str(payload.get("reason") or "")
         return pgettext("inbox event", "轉給 %(target)s：%(reason)s") % {
             "target": target,
-            "reason": REASONS.get(reason, reason or ""),
+            "reason": REASONS.get(reason, reason),
         }
     if event in ("closed", "reopened"):
         actor = names.people.get(payload.get("actor_id"), "")

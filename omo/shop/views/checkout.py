@@ -57,10 +57,10 @@ def _show_refusal(form: CheckoutForm, exc: services.OrderError) -> None:
     """Put the service's refusal next to the field it names (or at the top for the cart); a
     CheckoutInvalid puts each of its errors next to its field, all at once."""
     if isinstance(exc, services.CheckoutInvalid):
-        for field_name, message in exc.errors.items():
+        for field_name, refused in exc.errors.items():
             form.add_error(
                 SERVICE_FIELD_TO_FORM_FIELD.get(field_name),
-                str(FRIENDLY_ERRORS.get(field_name) or message),
+                str(FRIENDLY_ERRORS.get(field_name) or refused),
             )
         return
     field = SERVICE_FIELD_TO_FORM_FIELD.get(exc.field or "")
