@@ -147,7 +147,7 @@ def test_customer_binds_chats_taps_a_card_buys_and_the_clerk_is_credited(
         expect(phone).to_have_url(re.compile(r"/shop/herb/cart/$"))
         phone.get_by_role("link", name="前往結帳").click()
         phone.get_by_label("姓名").fill("林小姐")
-        phone.get_by_label("手機").fill("0912-345-678")
+        phone.locator("#id_phone").fill("0912-345-678")
         phone.get_by_label("宅配到府").check()
         phone.get_by_label("縣市").select_option("臺北市")
         phone.get_by_label("鄉鎮市區").select_option("信義區")

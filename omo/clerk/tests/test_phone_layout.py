@@ -39,6 +39,15 @@ WRAPPED_BUTTONS = """() => {
 }"""
 
 
+# The page has caught up with a change of the visible area: the composer is inside it and the
+# conversation is scrolled to its end.
+SETTLED = """() => {
+  const t = document.getElementById("timeline");
+  const composer = document.getElementById("composer").getBoundingClientRect();
+  return composer.bottom <= window.innerHeight + 0.5 && t.scrollHeight - t.scrollTop - t.clientHeight < 2;
+}"""
+
+
 @pytest.fixture
 def chat(brand, store, clerk):
     inbox = Inbox.objects.create(brand=brand, platform="line", name="LINE", handle="@herb")
@@ -171,10 +180,7 @@ def test_newest_message_is_above_the_composer_also_with_the_keyboard_open(phone,
     page.get_by_test_id("composer-text").focus()
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": size["height"] // 2})
-    page.wait_for_function(
-        "() => { const t = document.getElementById('timeline');"
-        " return t.scrollHeight - t.scrollTop - t.clientHeight < 2; }"
-    )
+    page.wait_for_function(SETTLED)
     assert newest_is_above_the_composer(page)
     expect(page.locator("nav.tabs")).to_be_hidden()  # the tab bar steps aside while typing
 
@@ -188,10 +194,7 @@ def test_newest_message_is_above_the_composer_also_with_the_keyboard_open(phone,
         status="received",
     )
     expect(page.get_by_test_id("message")).to_have_count(33)
-    page.wait_for_function(
-        "() => { const t = document.getElementById('timeline');"
-        " return t.scrollHeight - t.scrollTop - t.clientHeight < 2; }"
-    )
+    page.wait_for_function(SETTLED)
     assert newest_is_above_the_composer(page)
     expect(page.get_by_test_id("jump-newest")).to_be_hidden()
 

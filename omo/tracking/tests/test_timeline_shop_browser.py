@@ -44,7 +44,7 @@ def test_shop_browsing_lands_on_the_buyers_timeline(
     expect(page).to_have_url(re.compile(r"/shop/herb/cart/$"))
     page.get_by_role("link", name="前往結帳").click()
     page.get_by_label("姓名").fill("林小美")
-    page.get_by_label("手機").fill("0912-345-678")
+    page.locator("#id_phone").fill("0912-345-678")
     page.locator("#id_email").fill("mei@example.com")
     page.get_by_label("宅配到府").check()
     page.get_by_label("縣市").select_option("臺北市")

@@ -281,17 +281,21 @@
     const input = document.getElementById("composer-text");
     // While typing, the tab bar steps aside so the keyboard leaves room for the conversation.
     input.addEventListener("focus", () => { body.classList.add("typing"); });
-    input.addEventListener("blur", () => { body.classList.remove("typing"); });
+    input.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== input) body.classList.remove("typing");
+    }, 250));
+    // Tapping Send keeps the focus (and the keyboard) in the field, so nothing moves under the tap.
+    composer.querySelector("[type=submit]").addEventListener("mousedown", (event) => event.preventDefault());
     composer.addEventListener("submit", async (event) => {
       event.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      input.disabled = true;
+      input.readOnly = true;  // not disabled: that would take the focus and close the keyboard
       try {
         upsert((await post(body.dataset.sendUrl, {text})).message, "created");
         input.value = "";
       } catch (error) { alert(error.message); }
-      input.disabled = false;
+      input.readOnly = false;
       input.focus();
     });
 
