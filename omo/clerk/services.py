@@ -23,6 +23,7 @@ from omo.commerce import services as commerce
 from omo.core.errors import FieldError
 from omo.core.money import format_money
 from omo.inbox import cards
+from omo.inbox import selectors as inbox_selectors
 from omo.inbox.models import Conversation, Message
 from omo.inbox.outbound import OutboundError, queue_message
 from omo.staff.actors import actor_for_user
@@ -218,15 +219,5 @@ def send_cart(conversation: Conversation, *, clerk: BrandStaff, lines: Sequence[
 
 
 def card_summary(message: Message) -> list[dict[str, Any]]:
-    """The cards of a flex message as the chat screen shows them."""
-    return [
-        {
-            "title": c.get("title", ""),
-            "price": format_money(int(c["price"]), c.get("currency", "TWD"))
-            if c.get("price") is not None
-            else "",
-            "image_url": c.get("image_url", ""),
-            "url": c.get("url", ""),
-        }
-        for c in (message.payload or {}).get("cards", [])
-    ]
+    """The cards of a flex message as the chat screen shows them (image, name, price, button)."""
+    return list(inbox_selectors.product_cards(message))

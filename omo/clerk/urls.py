@@ -14,6 +14,7 @@ urlpatterns = [
     path("logout/", views.ClerkLogoutView.as_view(), name="logout"),
     path("manifest.webmanifest", views.manifest, name="manifest"),
     path("sw.js", views.service_worker, name="sw"),
+    path("language", views.set_language, name="language"),
     path("conversations.json", views.conversations_json, name="conversations"),
     path("c/<int:conversation_id>/", views.chat, name="chat"),
     path("c/<int:conversation_id>/messages.json", views.messages_json, name="messages"),

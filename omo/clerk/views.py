@@ -15,13 +15,18 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse, reverse_lazy
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import pgettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -38,12 +43,14 @@ from omo.customers import privacy
 from omo.customers import search as customer_search
 from omo.customers.models import Customer
 from omo.customers.selectors import visible_customers
+from omo.inbox import event_words
 from omo.inbox import realtime as inbox_realtime
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox import services as inbox_services
 from omo.inbox.models import Message
 from omo.inbox.outbound import OutboundError, retry_message
 from omo.loyalty.models import LoyaltyAccount
+from omo.staff import services as staff_services
 from omo.staff.actors import actor_for_request
 from omo.staff.requests import StaffRequest
 from omo.staff.roles import Role
@@ -59,28 +66,48 @@ class ClerkRequest(StaffRequest):
     """What a view wrapped by `clerk_view` receives: its user is a signed-in clerk or store manager."""
 
 
+LANGUAGES = frozenset(code for code, _name in settings.LANGUAGES)
+
+
+def clerk_language(request: HttpRequest) -> str:
+    """One language per screen: the signed-in person's own choice (the toggle saves it on their
+    staff record, so it follows them to another phone), else the language cookie, else zh-Hant.
+    A phone's own language does not decide: the shop floor reads Traditional Chinese first."""
+    user = request.user
+    if user.is_authenticated and getattr(user, "preferred_language", "") in LANGUAGES:
+        return str(user.preferred_language)
+    cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+    return cookie if cookie in LANGUAGES else settings.LANGUAGE_CODE
+
+
 def clerk_view(view: View) -> View:
-    """Sign-in required; clerks and store managers of a brand only; dates in the brand's time zone."""
+    """Sign-in required; clerks and store managers of a brand only; dates in the brand's time zone;
+    words in the person's language."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            if request.path.endswith(".json") or request.method == "POST":
-                return JsonResponse({"error": "not signed in", "field": "auth"}, status=401)
-            return redirect_to_login(request.get_full_path(), reverse("clerk:login"))
-        brand = user.brand
-        if not user.is_active or brand is None or user.role not in CLERK_APP_ROLES:
-            return render(request, "clerk/forbidden.html", status=403)
-        try:
-            zone = ZoneInfo(brand.time_zone)
-        except (KeyError, ValueError):
-            zone = ZoneInfo("Asia/Taipei")
-        with timezone.override(zone):
-            return view(request, *args, **kwargs)
+        with translation.override(clerk_language(request)):
+            return _guarded(view, request, *args, **kwargs)
 
     wrapper.clerk_app = True  # type: ignore[attr-defined]  # read by the access sweep
     return wrapper
+
+
+def _guarded(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    user = request.user
+    if not user.is_authenticated:
+        if request.path.endswith(".json") or request.method == "POST":
+            return JsonResponse({"error": "not signed in", "field": "auth"}, status=401)
+        return redirect_to_login(request.get_full_path(), reverse("clerk:login"))
+    brand = user.brand
+    if not user.is_active or brand is None or user.role not in CLERK_APP_ROLES:
+        return render(request, "clerk/forbidden.html", status=403)
+    try:
+        zone = ZoneInfo(brand.time_zone)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("Asia/Taipei")
+    with timezone.override(zone):
+        return view(request, *args, **kwargs)
 
 
 def _error(field: str, message: str, status: int = 422) -> JsonResponse:
@@ -114,6 +141,13 @@ class ClerkLoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     next_page = "clerk:home"
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        with translation.override(clerk_language(request)):
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+
     def get_default_redirect_url(self) -> str:
         return str(reverse_lazy("clerk:home"))
 
@@ -127,13 +161,20 @@ class ClerkLogoutView(auth_views.LogoutView):
 
 @require_GET
 def manifest(request: HttpRequest) -> JsonResponse:
-    from django.templatetags.static import static
+    language = clerk_language(request)
+    with translation.override(language):
+        data = _manifest(language)
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
+    response["Content-Type"] = "application/manifest+json"
+    return response
 
-    data = {
-        "name": "omo 店員 App",
-        "short_name": "店員",
-        "description": "與綁定顧客聊天、推薦商品、查看業績 · Chat, recommend, see your sales",
-        "lang": "zh-Hant",
+
+def _manifest(language: str) -> dict[str, Any]:
+    return {
+        "name": pgettext("clerk", "omo 店員 App"),
+        "short_name": pgettext("clerk", "店員"),
+        "description": pgettext("clerk", "與綁定顧客聊天、推薦商品、查看業績"),
+        "lang": "en" if language == "en" else "zh-Hant",
         "start_url": reverse("clerk:home"),
         "scope": reverse("clerk:home"),
         "display": "standalone",
@@ -144,8 +185,32 @@ def manifest(request: HttpRequest) -> JsonResponse:
             {"src": static("clerk/icon-192.png"), "sizes": "192x192", "type": "image/png"},
         ],
     }
-    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False})
-    response["Content-Type"] = "application/manifest+json"
+
+
+@require_POST
+@clerk_view
+def set_language(request: ClerkRequest) -> HttpResponse:
+    """The language toggle: saved on the person's staff record and in the language cookie (so the
+    sign-in page, and the console on this phone, follow), then back to the screen it was pressed on."""
+    language = str(request.POST.get("language") or "")
+    try:
+        staff_services.set_preferred_language(request.user, language)
+    except staff_services.StaffError as exc:
+        return _error(exc.field or "language", exc.message)
+    target = str(request.POST.get("next") or "")
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        target = reverse("clerk:home")
+    response = redirect(target)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
     return response
 
 
@@ -184,11 +249,18 @@ def conversations_json(request: ClerkRequest) -> JsonResponse:
 # --- chat ---------------------------------------------------------------------------------------------------
 
 
-def _message_row(message: Message) -> dict[str, Any]:
+def _message_row(message: Message, names: event_words.EventNames | None = None) -> dict[str, Any]:
     row = inbox_selectors.message_dict(message)
     if message.kind == Message.Kind.FLEX:
         row["cards"] = services.card_summary(message)
+    if message.kind == Message.Kind.EVENT:
+        row["text"] = event_words.event_sentence(message, names or event_words.EventNames([message]))
     return row
+
+
+def _message_rows(messages: list[Message]) -> list[dict[str, Any]]:
+    names = event_words.EventNames(messages)
+    return [_message_row(m, names) for m in messages]
 
 
 def _customer_timeline(
@@ -255,7 +327,7 @@ def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
     inbox_services.mark_read(conversation, user=request.user)
     privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
-    messages = [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]
+    messages = _message_rows(inbox_selectors.timeline(conversation, limit=200))
     context = {
         "conversation": conversation,
         "messages_json": messages,
@@ -272,9 +344,7 @@ def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
 @clerk_view
 def messages_json(request: ClerkRequest, conversation_id: int) -> JsonResponse:
     conversation = _conversation_or_404(request, conversation_id)
-    return JsonResponse(
-        {"messages": [_message_row(m) for m in inbox_selectors.timeline(conversation, limit=200)]}
-    )
+    return JsonResponse({"messages": _message_rows(inbox_selectors.timeline(conversation, limit=200))})
 
 
 @require_POST

@@ -102,6 +102,16 @@ class OrderActionOut(Schema):
         return action.actor_label
 
 
+class InvoiceOut(Schema):
+    kind: str = Field(
+        ..., description='"member", "mobile", "company" or "donation"; "" when the channel did not ask'
+    )
+    carrier: str = Field(..., description='mobile barcode carrier ("/" and 7 characters) for "mobile"')
+    tax_id: str = Field(..., description='the buyer\'s 8-digit business number (統一編號) for "company"')
+    company: str = Field(..., description='the company name printed on the invoice for "company"')
+    donation_code: str = Field(..., description='the charity\'s donation code (愛心碼) for "donation"')
+
+
 class OrderOut(OrderSummaryOut):
     cancel_reason: str
     carrier: str
@@ -125,6 +135,20 @@ class OrderOut(OrderSummaryOut):
     discounts: list[DiscountOut]
     lines: list[OrderLineOut]
     refunds: list[RefundOut]
+    shipping_address: dict[str, str] = Field(
+        ..., description="postal_code, city, district, line1 for home delivery; {} otherwise"
+    )
+    invoice: InvoiceOut
+
+    @staticmethod
+    def resolve_invoice(order: Order) -> dict[str, str]:
+        return {
+            "kind": order.invoice_kind,
+            "carrier": order.invoice_carrier,
+            "tax_id": order.invoice_tax_id,
+            "company": order.invoice_company,
+            "donation_code": order.invoice_donation_code,
+        }
 
     @staticmethod
     def resolve_tracking_url(order: Order) -> str | None:

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from omo.commerce.einvoice import InvoiceKind
 from omo.core.models import BrandScoped
 
 
@@ -136,6 +137,12 @@ class Order(BrandScoped):
     cancel_reason = models.CharField(_("取消原因"), max_length=250, blank=True)
     carrier = models.CharField(_("物流業者"), max_length=20, choices=Carrier.choices, blank=True)
     tracking_number = models.CharField(_("追蹤號碼"), max_length=60, blank=True)
+    # The shopper's e-invoice choice (omo.commerce.einvoice); empty for orders from other channels.
+    invoice_kind = models.CharField(_("電子發票"), max_length=10, choices=InvoiceKind.choices, blank=True)
+    invoice_carrier = models.CharField(_("手機條碼載具"), max_length=8, blank=True)
+    invoice_tax_id = models.CharField(_("統一編號"), max_length=8, blank=True)
+    invoice_company = models.CharField(_("發票抬頭"), max_length=120, blank=True)
+    invoice_donation_code = models.CharField(_("捐贈碼"), max_length=7, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

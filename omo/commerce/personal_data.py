@@ -39,15 +39,21 @@ class CommerceData(PersonalDataHandler):
         orders = Order.objects.filter(brand_id=brand_id, customer_id__in=customer_ids)
         return [
             value
-            for row in orders.values_list("contact_name", "contact_phone", "contact_email")
+            for row in orders.values_list("contact_name", "contact_phone", "contact_email", "invoice_carrier")
             for value in row
+            if value
         ]
 
     def erase(self, erasure: Erasure) -> dict[str, int]:
         orders = Order.objects.filter(brand_id=erasure.brand_id, customer_id__in=erasure.customer_ids)
         return {
             "orders": orders.update(
-                contact_name="", contact_phone="", contact_email="", shipping_address={}, note=""
+                contact_name="",
+                contact_phone="",
+                contact_email="",
+                shipping_address={},
+                note="",
+                invoice_carrier="",  # a mobile barcode identifies its owner
             )
         }
 

@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from omo.binding.selectors import open_binding_customer_ids
 from omo.core.access import Scope
 from omo.core.audit import Actor
+from omo.core.money import format_money
 from omo.inbox.models import Conversation, Inbox, InboxSettings, Message, WebhookIntake, WebhookReceipt
 from omo.staff.actors import actor_for_user
 from omo.staff.models import User
@@ -235,6 +236,38 @@ def message_dict(message: Message) -> dict[str, Any]:
         "created_at": message.created_at.isoformat() if message.created_at else None,
         "attachment_url": message.attachment.url if message.attachment else "",
     }
+
+
+# What LINE shows on a product card's button when the card names none (the same default as
+# omo.platforms.line.flex.DEFAULT_BUTTON_LABEL, which renders the card for the customer).
+CARD_BUTTON_LABEL = "查看商品"
+
+
+def product_cards(message: Message) -> list[dict[str, str]]:
+    """The product cards of a card message as staff screens show them: image, name, price and
+    the button's label, as the customer saw them. Empty for any other message."""
+    if message.kind != Message.Kind.FLEX:
+        return []
+    cards = (message.payload or {}).get("cards")
+    if not isinstance(cards, list):
+        return []
+    shown = []
+    for card in cards:
+        if not isinstance(card, dict):
+            continue
+        price = card.get("price")
+        shown.append(
+            {
+                "title": str(card.get("title") or ""),
+                "price": format_money(int(price), str(card.get("currency") or "TWD"))
+                if isinstance(price, int | float)
+                else "",
+                "image_url": str(card.get("image_url") or ""),
+                "url": str(card.get("url") or ""),
+                "button_label": str(card.get("button_label") or CARD_BUTTON_LABEL),
+            }
+        )
+    return shown
 
 
 # --- webhook receipts (the platforms' processing task) ----------------------------------------------

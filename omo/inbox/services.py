@@ -358,7 +358,8 @@ def set_conversation_status(conversation: Conversation, status: str, *, user: Us
         direction=Message.Direction.INTERNAL,
     )
     _updated(conversation, "status")
-    audit.record(actor, f"inbox.conversation_{event}", conversation)
+    action = "inbox.conversation_closed" if event == "closed" else "inbox.conversation_reopened"
+    audit.record(actor, action, conversation)
     return True
 
 

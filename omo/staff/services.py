@@ -13,6 +13,7 @@ import re
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -388,4 +389,15 @@ def update_staff(member: User, *, actor: Actor, **changes: Any) -> User:
             detail["password_set"] = True
         action = "staff.deactivated" if changed.get("is_active") is False else "staff.updated"
         audit.record(actor, action, member, **detail)
+    return member
+
+
+def set_preferred_language(member: User, language: str) -> User:
+    """The language a person reads the product in (a personal setting, so no audit): one of
+    settings.LANGUAGES."""
+    if language not in {code for code, _name in settings.LANGUAGES}:
+        raise StaffError("language", f"one of {', '.join(code for code, _name in settings.LANGUAGES)}")
+    if member.preferred_language != language:
+        member.preferred_language = language
+        User.objects.filter(pk=member.pk).update(preferred_language=language)
     return member

@@ -225,7 +225,7 @@ def test_the_shop_checkout_counts(
         name="林小美",
         phone="0912000003",
         email="",
-        address={"postal_code": "110", "city": "台北市", "line1": "松高路 1 號"},
+        address={"postal_code": "110", "city": "台北市", "district": "信義區", "line1": "松高路 1 號"},
     )
     with django_capture_on_commit_callbacks(execute=True):
         services.checkout(cart, contact=contact, fulfilment="ship", payment_method="cod")

@@ -33,7 +33,9 @@ def test_cannot_remove_reserved_units(brand, variant, warehouse):
     services.add_to_cart(cart, variant, 2)
     services.checkout(
         cart,
-        contact=services.Contact(name="A", phone="0912345678", address={"city": "台北市", "line1": "x"}),
+        contact=services.Contact(
+            name="A", phone="0912345678", address={"city": "台北市", "district": "信義區", "line1": "x"}
+        ),
         fulfilment="ship",
         payment_method="cod",
     )

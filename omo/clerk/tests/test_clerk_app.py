@@ -140,7 +140,7 @@ def test_chat_marks_read_and_shows_the_customer_panel(world, clerk):
     page = _client(clerk).get(f"/clerk/c/{world['conversation'].pk}/")
     assert page.status_code == 200
     body = page.content.decode()
-    assert "Customer" in body and "bound-since" in body and "林小姐" in body
+    assert "顧客資料" in body and "bound-since" in body and "林小姐" in body
     messages = _client(clerk).get(f"/clerk/c/{world['conversation'].pk}/messages.json").json()["messages"]
     assert [m["text"] for m in messages] == ["有 M 號嗎？"]
     world["conversation"].refresh_from_db()
@@ -324,7 +324,9 @@ def test_my_sales_and_statement_csv(world, clerk, brand):
         order = commerce.checkout(
             cart,
             contact=commerce.Contact(
-                "林小姐", "0911111111", address={"city": "台北市", "line1": "信義路 1 號"}
+                "林小姐",
+                "0911111111",
+                address={"city": "台北市", "district": "信義區", "line1": "信義路 1 號"},
             ),
             fulfilment="ship",
             payment_method="cod",
@@ -354,7 +356,9 @@ def test_another_clerk_never_sees_my_sales(world, clerk, brand, store):
         order = commerce.checkout(
             cart,
             contact=commerce.Contact(
-                "林小姐", "0911111111", address={"city": "台北市", "line1": "信義路 1 號"}
+                "林小姐",
+                "0911111111",
+                address={"city": "台北市", "district": "信義區", "line1": "信義路 1 號"},
             ),
             fulfilment="ship",
             payment_method="cod",

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from omo.catalog import inventory
 from omo.catalog.models import Location, Variant
+from omo.commerce import addresses, einvoice
+from omo.commerce.einvoice import InvoiceKind
 from omo.commerce.models import Cart, CartLine, Order, OrderLine, SalesChannel
 from omo.commerce.services.recording import OrderError
 from omo.core import audit, events
@@ -129,6 +131,107 @@ class Contact:
     address: dict[str, str] = field(default_factory=dict)  # {"postal_code", "city", "district", "line1"}
 
 
+@dataclass
+class Invoice:
+    """The shopper's e-invoice choice (omo.commerce.einvoice); only the number its kind needs is kept."""
+
+    kind: str = InvoiceKind.MEMBER
+    carrier: str = ""
+    tax_id: str = ""
+    company: str = ""
+    donation_code: str = ""
+
+    def errors(self) -> dict[str, str]:
+        return einvoice.invoice_errors(
+            self.kind,
+            carrier=self.carrier.strip(),
+            tax_id=self.tax_id.strip(),
+            company=self.company,
+            donation_code=self.donation_code.strip(),
+        )
+
+    def order_fields(self) -> dict[str, str]:
+        return {
+            "invoice_kind": self.kind,
+            "invoice_carrier": self.carrier.strip() if self.kind == InvoiceKind.MOBILE else "",
+            "invoice_tax_id": self.tax_id.strip() if self.kind == InvoiceKind.COMPANY else "",
+            "invoice_company": " ".join(self.company.split()) if self.kind == InvoiceKind.COMPANY else "",
+            "invoice_donation_code": self.donation_code.strip() if self.kind == InvoiceKind.DONATION else "",
+        }
+
+
+class CheckoutInvalid(OrderError):
+    """Every field the shopper has to fix, at once: `errors` maps field → message, in the form's
+    order; `field` and `message` are the first of them."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        field_name, message = next(iter(errors.items()))
+        super().__init__(field_name, message, errors=errors)
+        self.errors = errors
+
+
+# The order of the fields on the checkout form, so the first error is the first field to fix.
+FIELD_ORDER = (
+    "name",
+    "phone",
+    "email",
+    "fulfilment",
+    "address.city",
+    "address.district",
+    "address.postal_code",
+    "address.line1",
+    "pickup_store",
+    "payment_method",
+    "invoice_kind",
+    "invoice_carrier",
+    "invoice_tax_id",
+    "invoice_company",
+    "invoice_donation_code",
+)
+
+
+def _in_form_order(errors: dict[str, str]) -> dict[str, str]:
+    rank = {name: index for index, name in enumerate(FIELD_ORDER)}
+    return dict(sorted(errors.items(), key=lambda item: rank.get(item[0], len(rank))))
+
+
+def _contact_errors(
+    brand: Brand,
+    contact: Contact,
+    fulfilment: str,
+    payment_method: str,
+    pickup_store: Store | None,
+    invoice: Invoice,
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not contact.name.strip():
+        errors["name"] = "is required"
+    if not contact.phone.strip():
+        errors["phone"] = "is required"
+    allowed_payment: dict[str, str] = {
+        Order.Fulfilment.SHIP: Order.Payment.COD,
+        Order.Fulfilment.PICKUP: Order.Payment.PAY_IN_STORE,
+    }
+    if fulfilment not in allowed_payment:
+        errors["fulfilment"] = "choose home delivery or pick-up in store"
+    elif payment_method != allowed_payment[fulfilment]:
+        errors["payment_method"] = f"with {fulfilment} the payment is {allowed_payment[fulfilment]}"
+    if fulfilment == Order.Fulfilment.PICKUP and (pickup_store is None or pickup_store.brand_id != brand.pk):
+        errors["pickup_store"] = "choose a store to pick up from"
+    if fulfilment == Order.Fulfilment.SHIP:
+        if brand.country == "TW":
+            address_errors = addresses.address_errors(contact.address)
+        else:
+            address_errors = {
+                key: "is required for home delivery"
+                for key in ("city", "line1")
+                if not (contact.address.get(key) or "").strip()
+            }
+        errors.update({f"address.{key}": message for key, message in address_errors.items()})
+    errors.update(invoice.errors())
+    return errors
+
+
 def _allocate(
     brand_id: int, variant: Variant, quantity: int, fulfilment: str, pickup_store: Store | None
 ) -> Location:
@@ -158,10 +261,14 @@ def checkout(
     coupon_code: str = "",
     points: int = 0,
     note: str = "",
+    invoice: Invoice | None = None,
     actor: Actor | None = None,
     contact_joins_customer: bool = False,
 ) -> Order:
     """Turn a cart into an order, reserving stock, using the coupon and points, all or nothing.
+
+    Contact, address, pick-up, payment and e-invoice are checked together: a refusal about them is
+    a `CheckoutInvalid` naming every field to fix (`errors`), not only the first.
 
     The cart token is the order's idempotency key: submitting the same cart twice returns the
     order made the first time. `contact_joins_customer`: the cart's customer is proven (signed in
@@ -172,28 +279,21 @@ def checkout(
     existing = Order.objects.filter(brand=brand, source="shop", external_id=cart.token).first()
     if existing is not None:
         return existing
-    if fulfilment not in (Order.Fulfilment.SHIP, Order.Fulfilment.PICKUP):
-        raise OrderError("fulfilment", "choose home delivery or pick-up in store")
-    allowed_payment: dict[str, str] = {
-        Order.Fulfilment.SHIP: Order.Payment.COD,
-        Order.Fulfilment.PICKUP: Order.Payment.PAY_IN_STORE,
-    }
-    if payment_method != allowed_payment[fulfilment]:
-        raise OrderError("payment_method", f"with {fulfilment} the payment is {allowed_payment[fulfilment]}")
-    if fulfilment == Order.Fulfilment.PICKUP and (pickup_store is None or pickup_store.brand_id != brand.pk):
-        raise OrderError("pickup_store", "choose a store to pick up from")
-    if fulfilment == Order.Fulfilment.SHIP:
-        for key in ("city", "line1"):
-            if not (contact.address.get(key) or "").strip():
-                raise OrderError(f"address.{key}", "is required for home delivery")
-    if not contact.name.strip():
-        raise OrderError("name", "is required")
-    try:
-        phone, email = customer_services.clean_contact(brand, phone=contact.phone, email=contact.email)
-    except customer_services.CustomerError as exc:
-        raise OrderError(exc.field, exc.message) from exc
-    if not phone:
-        raise OrderError("phone", "is required")
+    invoice = invoice or Invoice()
+    errors = _contact_errors(brand, contact, fulfilment, payment_method, pickup_store, invoice)
+    phone, email = "", ""
+    if "phone" not in errors and "email" not in errors:
+        try:
+            phone, email = customer_services.clean_contact(brand, phone=contact.phone, email=contact.email)
+        except customer_services.CustomerError as exc:
+            errors[exc.field or "phone"] = exc.message
+        else:
+            if not phone:
+                errors["phone"] = "is required"
+    if errors:
+        raise CheckoutInvalid(_in_form_order(errors))
+    if fulfilment == Order.Fulfilment.SHIP and brand.country == "TW":
+        contact = replace(contact, address=addresses.cleaned(contact.address))
     lines = list(cart.lines.select_related("variant__product").order_by("variant_id"))
     if not lines:
         raise OrderError("cart", "the cart is empty")
@@ -215,6 +315,7 @@ def checkout(
                 coupon_code,
                 points,
                 note,
+                invoice,
                 actor,
                 contact_joins_customer,
             )
@@ -238,6 +339,7 @@ def _place(
     coupon_code: str,
     points: int,
     note: str,
+    invoice: Invoice,
     actor: Actor | None,
     contact_joins_customer: bool = False,
 ) -> Order:
@@ -295,6 +397,7 @@ def _place(
         ref=cart.ref,
         note=note[:2000],
         placed_at=now,
+        **invoice.order_fields(),
     )
     Order.objects.filter(pk=order.pk).update(name=f"W{order.pk:07d}")
     order.name = f"W{order.pk:07d}"

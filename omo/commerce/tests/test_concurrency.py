@@ -20,7 +20,7 @@ from omo.loyalty import services as loyalty
 from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyAccount, PointsEntry
 from omo.testing import factories as f
 
-ADDRESS = {"city": "台中市", "line1": "台灣大道 100 號"}
+ADDRESS = {"city": "台中市", "district": "西屯區", "line1": "台灣大道 100 號"}
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

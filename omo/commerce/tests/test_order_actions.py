@@ -318,7 +318,9 @@ def shop_order(brand, warehouse):
     order = services.checkout(
         cart,
         contact=Contact(
-            name="王小明", phone="0912345678", address={"city": "台北市", "line1": "信義路一段1號"}
+            name="王小明",
+            phone="0912345678",
+            address={"city": "台北市", "district": "信義區", "line1": "信義路一段1號"},
         ),
         fulfilment="ship",
         payment_method="cod",

@@ -244,7 +244,7 @@ def test_conversation_shows_timeline_with_delivery_failure_notes_and_assignments
     assert "請問有門市取貨嗎" in body
     assert "傳送失敗" in body and "顧客已封鎖官方帳號" in body
     assert "內部備註" in body and "客人急件" in body
-    assert "總部客服 / HQ agents" in body and "手動指派" in body
+    assert "轉給 總部客服：手動指派" in body and "HQ agents" not in body
     kinds = [entry["message"].kind for entry in response.context["timeline"]]
     assert kinds == ["text", "text", "note", "event"]
     hq_chat.refresh_from_db()
@@ -362,7 +362,7 @@ def test_close_and_reopen(client_for, hq_agent, hq_chat):
     hq_chat.refresh_from_db()
     assert hq_chat.status == "resolved"
     page = client.get(reverse("console:inbox_conversation", args=[hq_chat.pk])).content.decode()
-    assert "重新開啟" in page and "已結案 / closed" in page
+    assert "重新開啟" in page and f"已結案（{hq_agent}）" in page and "已結案 / closed" not in page
     assert client.post(url, {"status": "open"}).status_code == 302
     hq_chat.refresh_from_db()
     assert hq_chat.status == "open"

@@ -61,12 +61,12 @@ def test_shopper_buys_and_sees_the_order_and_points_on_the_member_page(
     # Checkout: ship home, pay on delivery.
     expect(page.get_by_text("目前尚未串接線上刷卡").first).to_be_visible()
     page.get_by_label("姓名").fill("林小美")
-    page.get_by_label("手機").fill("0912-345-678")
+    page.locator("#id_phone").fill("0912-345-678")
     page.locator("#id_email").fill("mei@example.com")  # its label's wording is shared project-wide
     page.get_by_label("宅配到府").check()
-    page.get_by_label("郵遞區號").fill("110")
-    page.get_by_label("縣市").fill("台北市")
-    page.get_by_label("鄉鎮市區").fill("信義區")
+    page.get_by_label("縣市").select_option("臺北市")
+    page.get_by_label("鄉鎮市區").select_option("信義區")
+    expect(page.get_by_label("郵遞區號")).to_have_value("110")  # filled from the district
     page.get_by_label("地址", exact=True).fill("松高路 1 號")
     expect(page.get_by_label("貨到付款（宅配）")).to_be_checked()
     page.get_by_role("button", name="確認下單").click()
@@ -120,8 +120,9 @@ def test_english_switch_and_checkout_errors_in_the_browser(
     page.locator("[data-add-button]").click()
     page.get_by_role("link", name="前往結帳").click()
     page.get_by_label("姓名").fill("林小美")
-    page.get_by_label("手機").fill("0912")
-    page.get_by_label("縣市").fill("台北市")
+    page.locator("#id_phone").fill("0912")
+    page.get_by_label("縣市").select_option("臺北市")
+    page.get_by_label("鄉鎮市區").select_option("信義區")
     page.get_by_label("地址", exact=True).fill("松高路 1 號")
     page.get_by_role("button", name="確認下單").click()
     expect(page.locator("#id_phone-error")).to_have_text("請輸入有效的手機號碼，例如 0912-345-678。")

@@ -71,9 +71,9 @@ def test_ship_home_pay_on_delivery(catalogue, shopper):
     assert response.status_code == 302
     assert response["Location"] == shop_links.order_link(order)
     assert (order.fulfilment, order.payment_method, order.status) == ("ship", "cod", "placed")
-    assert order.shipping_address == {
+    assert order.shipping_address == {  # spelled as in the county list
         "postal_code": "110",
-        "city": "台北市",
+        "city": "臺北市",
         "district": "信義區",
         "line1": "松高路 1 號",
     }
@@ -154,7 +154,15 @@ def test_checkout_of_an_emptied_cart_is_refused(catalogue, shopper):
         ({"phone": ""}, "phone", "請輸入有效的手機號碼"),
         ({"name": "  "}, "name", "請填寫收件人姓名"),
         ({"email": "not-an-email"}, "email", "Email 格式不正確"),
-        ({"city": ""}, "city", "宅配需要填寫縣市"),
+        ({"city": ""}, "city", "請選擇縣市"),
+        ({"district": "板橋區"}, "district", "請選擇這個縣市的鄉鎮市區"),
+        ({"postal_code": "220"}, "postal_code", "郵遞區號與鄉鎮市區不符"),
+        ({"invoice_kind": "mobile", "invoice_carrier": "/ab"}, "invoice_carrier", "手機條碼為「/」加 7 碼"),
+        (
+            {"invoice_kind": "donation", "invoice_donation_code": "12"},
+            "invoice_donation_code",
+            "捐贈碼為 3 至 7 碼數字",
+        ),
         ({"line1": ""}, "line1", "宅配需要填寫地址"),
         ({"payment_method": "pay_in_store"}, "payment_method", "宅配請選擇貨到付款"),
         ({"fulfilment": "pickup", "payment_method": "pay_in_store"}, "pickup_store", "請選擇可以取貨的門市"),
@@ -179,7 +187,7 @@ def test_bad_input_is_shown_next_to_its_field(catalogue, shopper, changes, field
 def test_bad_phone_keeps_everything_typed(catalogue, shopper):
     add(shopper, catalogue.black)
     html = page_text(checkout(shopper, phone="09", note="週末再送"))
-    assert 'value="林小美"' in html and 'value="09"' in html and 'value="台北市"' in html
+    assert 'value="林小美"' in html and 'value="09"' in html and 'value="臺北市" selected' in html
     assert "週末再送" in html
     assert 'aria-invalid="true"' in html
 
@@ -338,3 +346,73 @@ def test_confirmation_token_is_signed_and_brand_scoped(catalogue, other_brand, s
     order = Order.objects.get()
     assert f"/{order.pk}/" not in location
     assert shopper.get(f"/shop/herb/orders/{order.pk}/").status_code == 404
+
+
+# --- Taiwan address pickers and e-invoice ----------------------------------------------------
+
+
+def test_checkout_page_offers_every_county_and_district_with_postal_codes(catalogue, shopper):
+    add(shopper, catalogue.black)
+    html = shopper.get("/shop/herb/checkout/").content.decode()
+    assert html.count('<optgroup label="') == 22
+    assert html.count("data-postal-code=") == 368
+    assert '<option value="信義區" data-postal-code="110">110 信義區</option>' in html
+    assert 'name="invoice_kind" value="member" data-invoice-kind checked' in html
+
+
+def test_every_wrong_field_is_shown_at_once_and_the_first_is_focused(catalogue, shopper):
+    add(shopper, catalogue.black)
+    response = checkout(
+        shopper,
+        name="",
+        district="板橋區",
+        postal_code="220",
+        line1="",
+        invoice_kind="company",
+        invoice_tax_id="22099132",
+    )
+    assert response.status_code == 422
+    errors = response.context["form"].errors
+    assert list(errors) == ["name", "district", "line1", "invoice_tax_id", "invoice_company"]
+    html = response.content.decode()
+    assert "有 5 個欄位需要修正。" in html
+    # The first invalid field, and only it, takes the focus (works without JavaScript).
+    assert html.count(" autofocus") == 1
+    assert 'id="id_name" name="name" type="text" value="" autocomplete="name" autofocus' in html
+    nothing_written()
+
+
+def test_company_invoice_is_stored_and_shown_to_the_shop(catalogue, shopper):
+    add(shopper, catalogue.black)
+    response = checkout(
+        shopper,
+        postal_code="",
+        invoice_kind="company",
+        invoice_tax_id="22099131",
+        invoice_company="台灣積體電路製造股份有限公司",
+    )
+    assert response.status_code == 302
+    order = Order.objects.get()
+    assert order.shipping_address["postal_code"] == "110"  # filled from the district
+    assert (order.invoice_kind, order.invoice_tax_id, order.invoice_company) == (
+        "company",
+        "22099131",
+        "台灣積體電路製造股份有限公司",
+    )
+
+
+def test_mobile_barcode_is_kept_in_capitals(catalogue, shopper):
+    add(shopper, catalogue.black)
+    response = checkout(shopper, invoice_kind="mobile", invoice_carrier="/abc+123")
+    assert response.status_code == 302
+    assert Order.objects.get().invoice_carrier == "/ABC+123"
+
+
+def test_english_checkout_speaks_english(catalogue, shopper):
+    add(shopper, catalogue.black)
+    shopper.cookies["django_language"] = "en"
+    response = checkout(shopper, invoice_kind="donation", invoice_donation_code="12")
+    errors = response.context["form"].errors
+    assert errors["invoice_donation_code"] == ["A donation code is 3 to 7 digits."]
+    html = response.content.decode()
+    assert "E-invoice" in html and "Taipei City 臺北市" in html

@@ -19,7 +19,7 @@ from omo.loyalty.models import Tier
 from omo.shop import tracking as shop_tracking
 from omo.testing import factories as f
 
-ADDRESS = {"city": "台北市", "line1": "松高路 1 號"}
+ADDRESS = {"city": "台北市", "district": "信義區", "line1": "松高路 1 號"}
 
 
 @pytest.fixture

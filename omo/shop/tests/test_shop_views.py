@@ -355,7 +355,9 @@ def test_checked_out_cart_link_does_not_reopen(catalogue, shopper):
     services.checkout(
         cart,
         contact=services.Contact(
-            name="林小美", phone="0912345678", address={"city": "台北市", "line1": "松高路 1 號"}
+            name="林小美",
+            phone="0912345678",
+            address={"city": "台北市", "district": "信義區", "line1": "松高路 1 號"},
         ),
         fulfilment="ship",
         payment_method="cod",

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from omo.commerce import services, shop_links
+from omo.commerce import addresses, services, shop_links
 from omo.commerce.models import Cart, CartLine, Order
 from omo.core.models import Brand
 from omo.customers.models import Customer
@@ -58,8 +58,16 @@ CART_REFUSALS = {
 
 
 def _show_refusal(form: CheckoutForm, exc: services.OrderError) -> None:
-    """Put the service's refusal next to the field it names (or at the top for the cart)."""
-    field = SERVICE_FIELD_TO_FORM_FIELD.get(exc.field)
+    """Put the service's refusal next to the field it names (or at the top for the cart); a
+    CheckoutInvalid puts each of its errors next to its field, all at once."""
+    if isinstance(exc, services.CheckoutInvalid):
+        for field_name, refused in exc.errors.items():
+            form.add_error(
+                SERVICE_FIELD_TO_FORM_FIELD.get(field_name),
+                str(FRIENDLY_ERRORS.get(field_name) or refused),
+            )
+        return
+    field = SERVICE_FIELD_TO_FORM_FIELD.get(exc.field or "")
     refusal = CART_REFUSALS.get(exc.message, exc.message)
     message = FRIENDLY_ERRORS.get(exc.field) or refusal
     form.add_error(field, str(message))
@@ -113,6 +121,7 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
         form.add_error("coupon_code", totals.coupon_error)
         status = 422
     points_info = _points_info(brand, member, totals) if member is not None else None
+    field_errors = [name for name in form.errors if name != "__all__"]
     return render_shop(
         request,
         brand,
@@ -127,6 +136,13 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
             "member": member,
             "points_info": points_info,
             "pickup_stores": selectors.pickup_stores(brand, lines),
+            "tw_counties": addresses.picker_data() if brand.country == "TW" else None,
+            # what was typed, spelled as in the list (台北市 → 臺北市) so the pickers keep it
+            "chosen_city": addresses.normalise(str(form["city"].value() or "")),
+            "chosen_district": addresses.normalise(str(form["district"].value() or "")),
+            "first_error": field_errors[0] if field_errors else "",
+            "field_error_count": len(field_errors),
+            "checkout_messages": _client_messages(),
             "free_shipping_over": services.FREE_SHIPPING_OVER,
             "shipping_fee": services.SHIPPING_FEE,
             "track_events": _checkout_started(brand, current, lines, totals, coupon_code)
@@ -135,6 +151,18 @@ def checkout(request: HttpRequest, brand: Brand, shop: ShopSession) -> HttpRespo
         },
         status=status,
     )
+
+
+def _client_messages() -> dict[str, str]:
+    """The sentences the page's own check shows before sending, the same as the server's."""
+    messages_by_field = {
+        form_field: str(FRIENDLY_ERRORS[service_field])
+        for service_field, form_field in SERVICE_FIELD_TO_FORM_FIELD.items()
+        if service_field in FRIENDLY_ERRORS
+    }
+    messages_by_field["line1"] = str(FRIENDLY_ERRORS["address.line1"])
+    messages_by_field["summary"] = _("有 __N__ 個欄位需要修正。")
+    return messages_by_field
 
 
 def _checkout_started(
@@ -202,6 +230,7 @@ def _place_order(
             note=(data.get("note") or "").strip(),
             # Signed in with LINE: the order and the phone typed join the customer holding that LINE user.
             contact_joins_customer=shop.signed_in_with_line and cart.customer_id == member_id(member),
+            invoice=services.Invoice(**form.invoice()),
         )
     except services.OrderError as exc:
         _show_refusal(form, exc)

@@ -4,7 +4,26 @@
   "use strict";
   const body = document.body;
   const page = body.dataset.page;
-  const STATUS = {queued: "傳送中 Sending", sent: "已送出 Sent", failed: "傳送失敗 Failed", received: ""};
+  // The page's words, in the signed-in person's language (clerk_tags.clerk_strings).
+  const stringsNode = document.getElementById("clerk-strings");
+  const T = stringsNode ? JSON.parse(stringsNode.textContent) : {};
+  const STATUS = {queued: T.queued, sent: T.sent, failed: T.failed, received: ""};
+  const LOCALE = body.dataset.lang === "en" ? "en" : "zh-TW";
+
+  // The visible height, which shrinks when the on-screen keyboard opens (iOS keeps the layout
+  // viewport and only resizes the visual one), as --app-height for the chat layout.
+  function trackViewport() {
+    const viewport = window.visualViewport;
+    const apply = () => {
+      const height = viewport ? viewport.height : window.innerHeight;
+      document.documentElement.style.setProperty("--app-height", `${Math.round(height)}px`);
+      if (viewport && viewport.offsetTop) window.scrollTo(0, 0);
+      document.dispatchEvent(new CustomEvent("clerk:viewport"));
+    };
+    (viewport || window).addEventListener("resize", apply);
+    apply();
+  }
+  trackViewport();
 
   if ("serviceWorker" in navigator && body.dataset.sw) {
     navigator.serviceWorker.register(body.dataset.sw, {scope: body.dataset.scope}).catch(() => undefined);
@@ -34,7 +53,7 @@
     Object.entries(attrs || {}).forEach(([key, value]) => {
       if (value === undefined || value === null) return;
       if (key === "text") node.textContent = value;
-      else if (key.startsWith("data-") || key === "class" || key === "href" || key === "src" || key === "alt" || key === "type" || key === "target" || key === "rel" || key === "value") node.setAttribute(key, value);
+      else if (key.startsWith("data-") || key.startsWith("aria-") || key === "class" || key === "href" || key === "src" || key === "alt" || key === "type" || key === "target" || key === "rel" || key === "value") node.setAttribute(key, value);
       else node[key] = value;
     });
     (children || []).forEach((child) => child && node.appendChild(child));
@@ -44,7 +63,7 @@
   function waited(since) {
     if (!since) return "";
     const minutes = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 60000));
-    return minutes < 60 ? `等候 ${minutes} 分` : `等候 ${Math.floor(minutes / 60)} 小時`;
+    return minutes < 60 ? T.waited_minutes.replace("__N__", minutes) : T.waited_hours.replace("__N__", Math.floor(minutes / 60));
   }
 
   // --- the socket --------------------------------------------------------------------------------
@@ -68,13 +87,13 @@
         let data;
         try { data = JSON.parse(event.data); } catch (e) { return; }
         if (data.type === "subscribed") {
-          setLive("live", "即時更新中 Live");
+          setLive("live", T.live);
           onEvent({type: "live"});
         } else if (data.type === "error") setLive("error", data.message || "error");
         else onEvent(data);
       };
       socket.onclose = () => {
-        setLive("offline", "離線，重新連線中… Reconnecting…");
+        setLive("offline", T.reconnecting);
         setTimeout(open, retryIn);
         retryIn = Math.min(retryIn * 2, 15000);
         onEvent({type: "reconnect"});
@@ -88,12 +107,12 @@
     const list = document.getElementById("conversations");
     list.replaceChildren();
     if (!rows.length) {
-      list.appendChild(el("li", {class: "empty", "data-testid": "no-conversations", text: "還沒有對話。No chats yet."}));
+      list.appendChild(el("li", {class: "empty", "data-testid": "no-conversations", text: T.no_chats}));
       return;
     }
     rows.forEach((row) => {
       const link = el("a", {href: row.url}, [
-        el("strong", {class: "name", text: row.name || "顧客"}),
+        el("strong", {class: "name", text: row.name || T.customer}),
         el("span", {class: "preview", text: row.last_message_preview || ""}),
         row.unread_count ? el("span", {class: "badge", "data-testid": "unread", text: String(row.unread_count)}) : null,
         el("span", {class: "waiting", text: waited(row.waiting_since)}),
@@ -120,30 +139,49 @@
     const byId = new Map();  // message id → its node
     const known = new Map();  // message id → what we know of it (a delivery event may come first)
     const DELIVERY = ["status", "failure_reason", "sent_via", "sent_at"];
-    const VIA = {reply: "回覆（免費） Reply (free)", push: "推播 Push"};
+    const VIA = {reply: T.via_reply, push: T.via_push};
     // Delivery states arrive over the socket (message.updated). The server says whether the worker's
     // events reach this page; when they do not, or while the socket is down, the page reads them.
     const statusPush = body.dataset.statusPush === "1";
     let socketLive = false;
     let dropped = false;
 
+    // Newest message in view: follow new messages while the clerk is at the bottom; once they
+    // scroll up to read, a button offers the way back instead of pulling them down.
+    const newBelow = document.getElementById("new-below");
+    let stuckToBottom = true;
+    function scrollToNewest() {
+      timeline.scrollTop = timeline.scrollHeight;
+      stuckToBottom = true;
+      newBelow.hidden = true;
+    }
+    timeline.addEventListener("scroll", () => {
+      stuckToBottom = timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 48;
+      if (stuckToBottom) newBelow.hidden = true;
+    }, {passive: true});
+    newBelow.querySelector("button").addEventListener("click", scrollToNewest);
+    // The keyboard opening shrinks the timeline: keep the newest message above the composer.
+    document.addEventListener("clerk:viewport", () => { if (stuckToBottom) scrollToNewest(); });
+    if (window.ResizeObserver) new ResizeObserver(() => { if (stuckToBottom) scrollToNewest(); }).observe(timeline);
+
     function renderMessage(message) {
       const item = el("li", {
         class: `msg ${message.direction}`, "data-testid": "message", "data-id": message.id,
         "data-direction": message.direction, "data-kind": message.kind, "data-status": message.status,
       });
-      if (message.kind === "flex" && message.cards) {
-        const cards = el("div", {class: "cards", "data-testid": "sent-cards"});
-        message.cards.forEach((card) => cards.appendChild(el("div", {class: "product-card"}, [
-          card.image_url ? el("img", {src: card.image_url, alt: card.title}) : null,
-          el("strong", {text: card.title}), el("span", {text: card.price}),
+      if (message.kind === "flex" && message.cards && message.cards.length) {
+        const cards = el("div", {class: "cards", "data-testid": "sent-cards", "aria-label": T.cards_alt});
+        message.cards.forEach((card) => cards.appendChild(el("div", {class: "product-card", "data-testid": "sent-card"}, [
+          card.image_url ? el("img", {src: card.image_url, alt: "", loading: "lazy"}) : null,
+          el("strong", {text: card.title}), el("span", {class: "price", text: card.price}),
+          el("span", {class: "card-button", text: card.button_label || T.open_in_shop}),
         ])));
         item.appendChild(cards);
       } else {
         item.appendChild(el("p", {class: "text", "data-testid": "message-text", text: message.text || `[${message.kind}]`}));
       }
       const meta = el("small", {class: "meta"}, [
-        el("span", {text: new Date(message.created_at).toLocaleTimeString("zh-TW", {hour: "2-digit", minute: "2-digit"})}),
+        el("span", {text: new Date(message.created_at).toLocaleTimeString(LOCALE, {hour: "2-digit", minute: "2-digit"})}),
       ]);
       if (message.direction === "out") {
         meta.appendChild(el("span", {
@@ -153,7 +191,7 @@
         }));
         if (message.status === "failed") {
           meta.appendChild(el("span", {class: "reason", "data-testid": "failure-reason", text: message.failure_reason || ""}));
-          const button = el("button", {type: "button", class: "retry", "data-testid": "retry", text: "重試 Retry"});
+          const button = el("button", {type: "button", class: "retry", "data-testid": "retry", text: T.retry});
           button.addEventListener("click", async () => {
             button.disabled = true;
             try {
@@ -181,7 +219,12 @@
         const node = renderMessage(merged);
         const existing = byId.get(message.id);
         if (existing) existing.replaceWith(node);
-        else { timeline.appendChild(node); node.scrollIntoView({block: "end"}); }
+        else {
+          const follow = stuckToBottom || source === "created" && merged.direction === "out";
+          timeline.appendChild(node);
+          if (follow) scrollToNewest();
+          else newBelow.hidden = false;
+        }
         byId.set(message.id, node);
       }
       scheduleRefresh();
@@ -207,10 +250,13 @@
     }
 
     JSON.parse(document.getElementById("initial-messages").textContent).forEach((m) => upsert(m, "server"));
+    scrollToNewest();
 
     connect((event) => {
       if (event.type === "message.created" && event.conversation_id === conversationId) {
-        upsert(event.message, "created");
+        // a timeline event (assigned, closed) is worded by the server in this page's language
+        if (event.message && event.message.kind === "event") refresh();
+        else upsert(event.message, "created");
       } else if (event.type === "message.updated" && event.conversation_id === conversationId) {
         upsert(event.message, "server");
       } else if (event.type === "live") {
@@ -227,22 +273,29 @@
         refreshTimer = null;
         scheduleRefresh();
       } else if (event.type === "conversation.removed" && event.conversation_id === conversationId) {
-        setLive("error", "此對話已轉給其他同仁 This chat moved to someone else");
+        setLive("error", T.moved);
       }
     }, [{type: "subscribe.conversation", conversation_id: conversationId}]);
 
     const composer = document.getElementById("composer");
     const input = document.getElementById("composer-text");
+    // While typing, the tab bar steps aside so the keyboard leaves room for the conversation.
+    input.addEventListener("focus", () => { body.classList.add("typing"); });
+    input.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== input) body.classList.remove("typing");
+    }, 250));
+    // Tapping Send keeps the focus (and the keyboard) in the field, so nothing moves under the tap.
+    composer.querySelector("[type=submit]").addEventListener("mousedown", (event) => event.preventDefault());
     composer.addEventListener("submit", async (event) => {
       event.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      input.disabled = true;
+      input.readOnly = true;  // not disabled: that would take the focus and close the keyboard
       try {
         upsert((await post(body.dataset.sendUrl, {text})).message, "created");
         input.value = "";
       } catch (error) { alert(error.message); }
-      input.disabled = false;
+      input.readOnly = false;
       input.focus();
     });
 
@@ -262,7 +315,8 @@
     const sendCart = document.getElementById("send-cart");
     const pickerError = document.getElementById("picker-error");
     function updatePicker() {
-      document.getElementById("picker-count").textContent = `已選 ${picked.size} / 10 · 購物車 ${cartLines.size} 項`;
+      document.getElementById("picker-count").textContent =
+        `${T.picked.replace("__N__", picked.size)} · ${T.cart_items.replace("__N__", cartLines.size)}`;
       sendCards.disabled = picked.size === 0 || picked.size > 10;
       sendCart.disabled = cartLines.size === 0;
     }
@@ -285,7 +339,7 @@
           add.disabled = variant.online < 1;
           add.addEventListener("change", () => { add.checked ? cartLines.set(variant.id, 1) : cartLines.delete(variant.id); updatePicker(); });
           variants.appendChild(el("li", {}, [el("label", {}, [add, el("span", {
-            text: ` ${variant.title} · 本店 ${variant.my_store} · 他店 ${variant.other_stores} · 線上 ${variant.online}`,
+            text: ` ${variant.title} · ${T.stock.replace("__MINE__", variant.my_store).replace("__OTHER__", variant.other_stores).replace("__ONLINE__", variant.online)}`,
           })])]));
         });
         results.appendChild(el("li", {class: "product", "data-testid": "picker-product"}, [
@@ -319,7 +373,7 @@
   document.querySelectorAll("[data-copy]").forEach((button) => button.addEventListener("click", async () => {
     const input = document.querySelector(button.dataset.copy);
     try { await navigator.clipboard.writeText(input.value); } catch (e) { input.select(); document.execCommand("copy"); }
-    button.textContent = "已複製 Copied";
+    button.textContent = T.copied;
   }));
   document.querySelectorAll("[data-share]").forEach((button) => button.addEventListener("click", () => {
     const url = document.querySelector(button.dataset.share).value;

@@ -27,6 +27,7 @@ from omo.console.views.inbox.common import (
     refused,
     waiting_minutes,
 )
+from omo.inbox import event_words
 from omo.inbox import selectors as inbox_selectors
 from omo.inbox import services as inbox_services
 from omo.inbox.models import CannedReply, Conversation, Message
@@ -185,14 +186,7 @@ def _conversation_or_404(user: User, pk: int) -> Conversation:
 
 def _timeline(conversation: Conversation) -> list[dict[str, Any]]:
     messages_ = inbox_selectors.timeline(conversation, limit=TIMELINE_LIMIT)
-    people = {
-        payload_id
-        for m in messages_
-        if m.kind == Message.Kind.EVENT
-        for payload_id in [(m.payload or {}).get("assignee_id")]
-        if payload_id
-    }
-    names = {u.pk: str(u) for u in User.objects.filter(brand_id=conversation.brand_id, pk__in=people)}
+    names = event_words.EventNames(messages_)
     entries = []
     for message in messages_:
         payload = message.payload or {}
@@ -203,14 +197,18 @@ def _timeline(conversation: Conversation) -> list[dict[str, Any]]:
                 "side": {"in": "in", "out": "out"}.get(message.direction, "internal"),
                 "is_note": message.kind == Message.Kind.NOTE,
                 "is_event": message.kind == Message.Kind.EVENT,
-                "assignee_name": (names.get(assignee_id) if assignee_id is not None else None)
+                "assignee_name": (names.people.get(assignee_id) if assignee_id is not None else None)
                 if message.kind == "event"
+                else "",
+                "event_text": event_words.event_sentence(message, names)
+                if message.kind == Message.Kind.EVENT
                 else "",
                 "kind_label": message.get_kind_display(),
                 "delivery": DELIVERY_LABELS.get(message.status, message.status)
                 if message.direction == Message.Direction.OUTBOUND
                 else "",
                 "via": SENT_VIA_LABELS.get(message.sent_via, ""),
+                "cards": inbox_selectors.product_cards(message),
             }
         )
     return entries
