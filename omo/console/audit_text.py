@@ -95,6 +95,14 @@ ACTIONS: dict[str, Promise] = {
     "commission_rule.created": pgettext_lazy("audit", "新增分潤規則"),
     "commission_rule.changed": pgettext_lazy("audit", "修改分潤規則"),
     "commission_rule.deleted": pgettext_lazy("audit", "刪除分潤規則"),
+    "coupon.redeemed_at_till": pgettext_lazy("audit", "門市收銀使用優惠券"),
+    "coupon.reversed_at_till": pgettext_lazy("audit", "門市收銀退回優惠券"),
+    "inbox.conversation_closed": pgettext_lazy("audit", "結案對話"),
+    "inbox.conversation_reopened": pgettext_lazy("audit", "重新開啟對話"),
+    "inbox.webhook_discarded": pgettext_lazy("audit", "捨棄無法處理的 Webhook"),
+    "inbox.webhook_retried": pgettext_lazy("audit", "重試無法處理的 Webhook"),
+    "points.redeemed_at_till": pgettext_lazy("audit", "門市收銀折抵點數"),
+    "points.reversed_at_till": pgettext_lazy("audit", "門市收銀退回點數"),
 }
 
 
