@@ -26,7 +26,7 @@ from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse, reverse_lazy
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import pgettext
+from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -538,24 +538,25 @@ def statement_csv(request: ClerkRequest) -> HttpResponse:
 # --- binding recovery by phone -----------------------------------------------------------------------
 
 RECOVERY_REFUSALS = {
-    "no_match": "找不到使用這個手機號碼的顧客。No customer has this phone number.",
-    "several_matches": "有多位顧客使用這個手機號碼，請總部先合併顧客資料。Several customers share this number; HQ must merge them first.",
-    "bound_elsewhere": "這位顧客已綁定 {clerk}，依品牌的綁定規則不能改綁；請店長轉移綁定。"
-    "This customer is bound to {clerk}; ask your store manager to transfer them.",
-    "already_bound": "這位顧客已經綁定這位店員。This customer is already bound to this clerk.",
-    "not_on_line": "這位顧客沒有加入 LINE 官方帳號好友（或已封鎖）。The customer does not follow the LINE account.",
+    "no_match": pgettext_lazy("clerk", "找不到使用這個手機號碼的顧客。"),
+    "several_matches": pgettext_lazy("clerk", "有多位顧客使用這個手機號碼，請總部先合併顧客資料。"),
+    "bound_elsewhere": pgettext_lazy(
+        "clerk", "這位顧客已綁定 %(clerk)s，依品牌的綁定規則不能改綁；請店長轉移綁定。"
+    ),
+    "already_bound": pgettext_lazy("clerk", "這位顧客已經綁定這位店員。"),
+    "not_on_line": pgettext_lazy("clerk", "這位顧客沒有加入 LINE 官方帳號好友（或已封鎖）。"),
 }
 
 
 def _recovery_refusal(exc: binding_services.BindingError) -> str:
     known = RECOVERY_REFUSALS.get(exc.code)
     if known is not None:
-        return known.format(clerk=exc.extra.get("clerk", ""))
+        return str(known) % {"clerk": exc.extra.get("clerk", "")}
     if exc.field == "phone":
-        return "請輸入正確的手機號碼，例如 0912-345-678。Enter a valid mobile number."
+        return pgettext("clerk", "請輸入正確的手機號碼，例如 0912-345-678。")
     if exc.status == 403:
-        return "您只能為自己（店長：自己門市的店員）送出綁定確認。You may ask only for yourself or your store's clerks."
-    return "找不到這位店員。No such clerk."
+        return pgettext("clerk", "您只能為自己（店長：自己門市的店員）送出綁定確認。")
+    return pgettext("clerk", "找不到這位店員。")
 
 
 @never_cache
@@ -580,7 +581,7 @@ def recovery(request: ClerkRequest) -> HttpResponse:
         clerk = next((c for c in clerks if c.pk == chosen), None)
         context.update(phone=phone, chosen=chosen)
         if clerk is None:
-            context["error"] = "請選擇店員。Choose a clerk."
+            context["error"] = pgettext("clerk", "請選擇店員。")
             return render(request, "clerk/recovery.html", context, status=422)
         try:
             sent = binding_services.recover_by_phone(phone, clerk, actor=_actor(request))
