@@ -7,9 +7,11 @@ import json
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import pgettext
 
 from omo.console.audit_text import action_text, target_text
 from omo.core.money import format_money
+from omo.customers.models import CustomerIdentity
 from omo.staff.roles import Role
 
 register = template.Library()
@@ -39,6 +41,17 @@ def audit_target(entry) -> str:
 def audit_target_type(target_type: str) -> str:
     """`{{ "catalog.product"|audit_target_type }}` → 商品."""
     return target_text(target_type, "")
+
+
+@register.filter
+def identifier_kind(kind: str) -> str:
+    """`{{ suggestion.kind|identifier_kind }}` → 手機 (a merge suggestion's shared identifier, in words)."""
+    if kind == "product_card":
+        return pgettext("console", "商品卡片連結")
+    try:
+        return str(CustomerIdentity.Kind(kind).label)
+    except ValueError:
+        return pgettext("console", "其他識別")
 
 
 @register.filter

@@ -13,6 +13,7 @@ from omo.catalog.models import Product
 from omo.console.audit_text import ACTIONS
 from omo.core import audit
 from omo.core.audit import Actor
+from omo.customers.models import MergeSuggestion
 from omo.testing import factories as f
 
 ROOT = pathlib.Path(omo.__file__).parent
@@ -99,3 +100,18 @@ def test_filtering_by_kind_of_object(console, brand, hq_admin):
     response = console.get(reverse("console:audit"), {"target_type": "catalog.product"})
 
     assert [entry.action for entry in response.context["page"].object_list] == ["product.updated"]
+
+
+def test_the_merge_queue_names_the_shared_identifier_in_words(console, brand):
+    a = f.make_customer(brand, name="林一", phone="+886912000222")
+    b = f.make_customer(brand, name="林二", phone="+886912000333")
+    MergeSuggestion.objects.create(
+        brand=brand, customer_a=a, customer_b=b, kind="email", value="lin@example.com"
+    )
+    c = f.make_customer(brand, name="林三", phone="+886912000444")
+    MergeSuggestion.objects.create(brand=brand, customer_a=a, customer_b=c, kind="product_card", value="#12")
+
+    page = console.get(reverse("console:merge_queue")).content.decode()
+
+    assert "Email<div" in page and "商品卡片連結<div" in page
+    assert "product_card:" not in page and "email:" not in page
