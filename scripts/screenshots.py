@@ -105,6 +105,11 @@ SHOTS = (
     ),
     Shot("rules-binding", "admin", False, _go("/console/settings/binding/")),
     Shot("phone-simulator", "", False, _simulator),
+    Shot("commission-statement", "admin", False, _go("/console/commission/")),
+    Shot("commission-rules", "admin", False, _go("/console/settings/commission/")),
+    Shot("message-cost", "admin", False, _go("/console/cost/")),
+    Shot("team-conversations", "admin", False, _go("/console/inbox/team/")),
+    Shot("product-edit", "admin", False, _first_link("/console/products/", "td a[href*='/console/products/']")),
 )
 
 

@@ -21,6 +21,8 @@ def to_minor(amount: str | int | Decimal, currency: str = "TWD") -> int:
     if not value.is_finite():
         raise ValueError(f"not an amount: {amount!r}")
     scaled = value.scaleb(exponent(currency))
+    if scaled and scaled.adjusted() >= 18:  # beyond what a database integer column holds
+        raise ValueError(f"{amount!r} is too large")
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount!r} has more decimals than {currency} allows")
     return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_UP))

@@ -205,6 +205,8 @@ def test_my_sales_shows_the_clerks_rank_this_month(brand, store, client):
 
     body = client.get("/clerk/sales/").content.decode()
 
-    assert 'data-testid="sales-rank"' in body and "第 2 名 / 3 人" in body and "2 of 3" in body
+    assert 'data-testid="sales-rank"' in body and "第 2 名 / 3 人" in body
+    client.post("/clerk/language", {"language": "en"})
+    assert "2 of 3" in client.get("/clerk/sales/").content.decode()
     last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     assert 'data-testid="sales-rank"' not in client.get(f"/clerk/sales/?month={last_month}").content.decode()

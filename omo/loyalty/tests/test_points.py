@@ -37,16 +37,19 @@ def ledger_sum(customer) -> int:
 
 
 def test_paid_pos_order_earns_points_once(brand, store):
-    order = pos_order(brand, store)
+    placed_at = timezone.now()
+    order = pos_order(brand, store, placed_at=placed_at)
     again, created = commerce.record_order(
         brand,
-        OrderIn(
+        OrderIn(  # the till sends the same sale again (a retry): same body
             source="pos",
             external_id="R1",
             sales_channel="pos",
             store_code=store.code,
-            placed_at=timezone.now(),
-            lines=[{"title": "外套", "quantity": 1, "unit_price": 250000}],
+            placed_at=placed_at,
+            customer={"phone": "0912345678", "name": "陳大文"},
+            lines=[{"sku": "", "title": "外套", "quantity": 1, "unit_price": 250000}],
+            status="paid",
         ),
         actor=None,
     )
