@@ -109,7 +109,9 @@ SHOTS = (
     Shot("commission-rules", "admin", False, _go("/console/settings/commission/")),
     Shot("message-cost", "admin", False, _go("/console/cost/")),
     Shot("team-conversations", "admin", False, _go("/console/inbox/team/")),
-    Shot("product-edit", "admin", False, _first_link("/console/products/", "td a[href*='/console/products/']")),
+    Shot(
+        "product-edit", "admin", False, _first_link("/console/products/", "td a[href*='/console/products/']")
+    ),
 )
 
 

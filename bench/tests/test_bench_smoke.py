@@ -43,7 +43,8 @@ def _bench(module: str, url: str, *args: str) -> subprocess.CompletedProcess:
 def test_seed_benchmark_reports_time_memory_and_size(seeded):
     _, result = seeded
     assert result["size"] == "tiny"
-    assert result["counts"]["customers"] == 200 and result["counts"]["orders"] > 1000
+    # 200 members, and the demo story's few LINE-only followers who share a member's name
+    assert 200 <= result["counts"]["customers"] <= 210 and result["counts"]["orders"] > 1000
     assert result["wall_seconds"] > 0 and 20 < result["peak_rss_mib"] < 2048
     assert result["peak_processes"] >= 1 and result["cpu_seconds"] > 0 and "postgres_cpu_seconds" in result
     assert result["rows_streamed"] > result["counts"]["orders"]

@@ -188,7 +188,11 @@ def _answer(error: Exception) -> tuple[int, dict]:
         (
             InsufficientPoints(500, 20),
             409,
-            {"detail": "500 points requested, balance is 20", "code": "conflict", "field": "points"},
+            {
+                "detail": "點數不足：要折抵 500 點，餘額 20 點 / 500 points requested, balance is 20",
+                "code": "insufficient_points",
+                "field": "points",
+            },
         ),
         (
             CouponError("優惠碼 X 已過期 / coupon X has expired"),

@@ -239,6 +239,18 @@ def quarantine_intake(intake_id: int, reason: str) -> None:
     WebhookIntake.objects.filter(pk=intake_id).update(failed_at=timezone.now(), error=storable_error(reason))
 
 
+def delete_quarantined_intakes_holding(inbox_id: int, user_ids: list[bytes]) -> int:
+    """Delete the inbox's quarantined requests whose raw body holds any of these platform user ids
+    (an erasure: a request that could not be split cannot be scrubbed, so it goes whole)."""
+    deleted = 0
+    for intake_id, body in WebhookIntake.objects.filter(
+        inbox_id=inbox_id, failed_at__isnull=False
+    ).values_list("id", "body"):
+        if any(user_id in bytes(body) for user_id in user_ids):
+            deleted += WebhookIntake.objects.filter(pk=intake_id).delete()[0]
+    return deleted
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:300] if text else type(exc).__name__

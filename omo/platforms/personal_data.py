@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from omo.customers import personal_data
 from omo.customers.personal_data import Erasure, PersonalDataHandler
-from omo.inbox.models import Contact, Inbox, WebhookIntake
+from omo.inbox import receipts
+from omo.inbox.models import Contact, Inbox
 from omo.platforms.tasks import expand_intakes
 
 
@@ -28,11 +29,7 @@ class PlatformData(PersonalDataHandler):
         for inbox in Inbox.objects.filter(pk__in=list(user_ids)).order_by("pk"):
             expand_intakes(inbox)
             # A quarantined request holding one of their events cannot be split: it goes whole.
-            for intake_id, body in WebhookIntake.objects.filter(
-                inbox_id=inbox.pk, failed_at__isnull=False
-            ).values_list("id", "body"):
-                if any(user_id in bytes(body) for user_id in user_ids[inbox.pk]):
-                    erased += WebhookIntake.objects.filter(pk=intake_id).delete()[0]
+            erased += receipts.delete_quarantined_intakes_holding(inbox.pk, user_ids[inbox.pk])
         return {"quarantined_requests": erased} if erased else {}
 
 

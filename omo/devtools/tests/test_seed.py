@@ -41,7 +41,7 @@ def _fingerprint(brand) -> dict:
         "counts": seeding.demo_counts(brand),
         "names": list(
             Customer.objects.filter(brand=brand)
-            .order_by("member_number")
+            .order_by("member_number", "name", "phone")  # the story's LINE-only customers have no number
             .values_list("member_number", "name", "phone", "email", "birthday")[:25]
         ),
         "orders": list(
