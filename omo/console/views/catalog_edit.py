@@ -228,6 +228,19 @@ class StockForm(forms.Form):
         return data
 
 
+def _form_page(
+    request: ConsoleRequest,
+    form: forms.Form,
+    product: Product | None,
+    heading: str,
+    submit: str,
+    **extra: Any,
+) -> HttpResponse:
+    """The one form page of these screens (console/catalog/form_page.html)."""
+    context = {"form": form, "product": product, "heading": heading, "submit": submit, **extra}
+    return render_page(request, "console/catalog/form_page.html", context)
+
+
 def _product(request: ConsoleRequest, pk: int) -> Product:
     try:
         return selectors.product_detail(actor_for(request), pk)
@@ -287,7 +300,15 @@ def product_create(request: ConsoleRequest) -> HttpResponse:
                     request, pgettext("console", "已新增商品「%(name)s」。") % {"name": product.title}
                 )
                 return redirect("console:product_detail", pk=product.pk)
-    return render_page(request, "console/catalog/product_form.html", {"form": form, "product": None})
+    return _form_page(
+        request,
+        form,
+        None,
+        pgettext("console", "新增商品"),
+        pgettext("console", "儲存"),
+        note=pgettext("console", "先建立商品與第一個規格；其他規格、圖片與庫存可在商品頁加入。"),
+        first_variant=True,
+    )
 
 
 @console_view("catalog.write")
@@ -317,7 +338,7 @@ def product_edit(request: ConsoleRequest, pk: int) -> HttpResponse:
                 request, pgettext("console", "已更新商品「%(name)s」。") % {"name": product.title}
             )
             return redirect("console:product_detail", pk=product.pk)
-    return render_page(request, "console/catalog/product_form.html", {"form": form, "product": product})
+    return _form_page(request, form, product, pgettext("console", "編輯商品"), pgettext("console", "儲存"))
 
 
 @console_view("catalog.write")
@@ -332,9 +353,7 @@ def variant_create(request: ConsoleRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, pgettext("console", "已新增規格 %(sku)s。") % {"sku": variant.sku})
             return redirect("console:product_detail", pk=product.pk)
-    return render_page(
-        request, "console/catalog/variant_form.html", {"form": form, "product": product, "variant": None}
-    )
+    return _form_page(request, form, product, pgettext("console", "新增規格"), pgettext("console", "儲存"))
 
 
 @console_view("catalog.write")
@@ -353,8 +372,17 @@ def variant_edit(request: ConsoleRequest, pk: int, variant_pk: int) -> HttpRespo
         else:
             messages.success(request, pgettext("console", "已更新規格 %(sku)s。") % {"sku": variant.sku})
             return redirect("console:product_detail", pk=product.pk)
-    return render_page(
-        request, "console/catalog/variant_form.html", {"form": form, "product": product, "variant": variant}
+    return _form_page(
+        request,
+        form,
+        product,
+        pgettext("console", "編輯規格"),
+        pgettext("console", "儲存"),
+        code=variant.sku,
+        note=pgettext(
+            "console",
+            "SKU 是門市 POS、ERP 與匯入檔辨認此規格的代碼，建立後不能變更；不再販售請取消「販售中」。",
+        ),
     )
 
 
@@ -373,7 +401,9 @@ def image_add(request: ConsoleRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, pgettext("console", "已新增圖片。"))
             return redirect("console:product_detail", pk=product.pk)
-    return render_page(request, "console/catalog/image_form.html", {"form": form, "product": product})
+    return _form_page(
+        request, form, product, pgettext("console", "新增圖片"), pgettext("console", "新增"), upload=True
+    )
 
 
 @console_view("catalog.write")
@@ -429,4 +459,11 @@ def stock_change(request: ConsoleRequest, pk: int) -> HttpResponse:
                 % {"sku": variant.sku, "location": location.name, "available": available},
             )
             return redirect("console:product_detail", pk=product.pk)
-    return render_page(request, "console/catalog/stock_form.html", {"form": form, "product": product})
+    return _form_page(
+        request,
+        form,
+        product,
+        pgettext("console", "調整庫存"),
+        pgettext("console", "更新庫存"),
+        note=pgettext("console", "盤點直接設定現有數量；進貨與減少記入庫存異動，並記下是誰調整。"),
+    )
