@@ -123,3 +123,18 @@ def sign_in_console(page: Any, user: Any, password: str = STAFF_PASSWORD) -> Non
     page.fill("input[name=password]", password)
     page.click("form button[type=submit].btn-primary")
     page.wait_for_url("**/console/")
+
+
+def check_out_home_delivery(page: Any, name: str = "林小姐", phone: str = "0912-345-678") -> None:
+    """From the cart to the thank-you page: name, phone, home delivery to 臺北市信義區, place it."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="前往結帳").click()
+    page.get_by_label("姓名").fill(name)
+    page.locator("#id_phone").fill(phone)
+    page.get_by_label("宅配到府").check()
+    page.get_by_label("縣市").select_option("臺北市")
+    page.get_by_label("鄉鎮市區").select_option("信義區")
+    page.get_by_label("地址", exact=True).fill("松高路 1 號")
+    page.get_by_role("button", name="確認下單").click()
+    expect(page.get_by_role("heading", name="感謝您的訂購！")).to_be_visible()

@@ -23,6 +23,7 @@ from omo.attribution.models import Attribution
 from omo.commerce.models import Order
 from omo.testing import factories as f
 from omo.testing.asgi import running_asgi
+from omo.testing.browser import check_out_home_delivery
 
 pytestmark = pytest.mark.browser
 
@@ -145,15 +146,7 @@ def test_customer_binds_chats_taps_a_card_buys_and_the_clerk_is_credited(
         expect(phone).to_have_url(re.compile(rf"/shop/herb/p/{product.handle}/\?ref="))
         phone.locator("[data-add-button]").click()
         expect(phone).to_have_url(re.compile(r"/shop/herb/cart/$"))
-        phone.get_by_role("link", name="前往結帳").click()
-        phone.get_by_label("姓名").fill("林小姐")
-        phone.locator("#id_phone").fill("0912-345-678")
-        phone.get_by_label("宅配到府").check()
-        phone.get_by_label("縣市").select_option("臺北市")
-        phone.get_by_label("鄉鎮市區").select_option("信義區")
-        phone.get_by_label("地址", exact=True).fill("松高路 1 號")
-        phone.get_by_role("button", name="確認下單").click()
-        expect(phone.get_by_role("heading", name="感謝您的訂購！")).to_be_visible()
+        check_out_home_delivery(phone)
 
         # The order is credited to the clerk, with the reason, and shows in the clerk's sales.
         order = Order.objects.get(brand=brand)

@@ -14,6 +14,7 @@ from omo.clerk.tests import test_browser_loop as loop
 from omo.commerce.models import Order
 from omo.customers.models import Customer, CustomerIdentity, MergeSuggestion
 from omo.testing import factories as f
+from omo.testing.browser import check_out_home_delivery
 
 pytestmark = pytest.mark.browser
 
@@ -97,15 +98,7 @@ def test_a_bound_customer_signs_in_through_liff_checks_out_and_stays_one_custome
         assert len(verified) == 1
         phone.locator("[data-add-button]").click()
         expect(phone).to_have_url(re.compile(r"/shop/herb/cart/$"))
-        phone.get_by_role("link", name="前往結帳").click()
-        phone.get_by_label("姓名").fill("林小姐")
-        phone.locator("#id_phone").fill("0912-345-678")
-        phone.get_by_label("宅配到府").check()
-        phone.get_by_label("縣市").select_option("臺北市")
-        phone.get_by_label("鄉鎮市區").select_option("信義區")
-        phone.get_by_label("地址", exact=True).fill("松高路 1 號")
-        phone.get_by_role("button", name="確認下單").click()
-        expect(phone.get_by_role("heading", name="感謝您的訂購！")).to_be_visible()
+        check_out_home_delivery(phone)
 
         # ONE customer: the LINE customer holds the order and the phone typed; no suggestion.
         order = Order.objects.get(brand=brand)
