@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from urllib.parse import parse_qs
 
@@ -15,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from omo.binding import qr, selectors, services
+from omo.binding.liff_requests import liff_error, read_liff_body
 from omo.binding.models import ClerkCode
 from omo.staff.models import User
 from omo.staff.requests import SignedInRequest
@@ -22,7 +22,6 @@ from omo.staff.roles import Role
 
 REAL_LINE_API = "https://api.line.me"
 LIFF_SDK_URL = "https://static.line-scdn.net/liff/edge/2/sdk.js"
-MAX_BODY = 16 * 1024
 LIFF_ID = re.compile(r"[0-9]{6,20}-[0-9A-Za-z]{4,20}")
 
 
@@ -157,31 +156,18 @@ def liff_page(request: HttpRequest) -> HttpResponse:
     return render(request, "binding/liff.html", context)
 
 
-def _error(field: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"ok": False, "error": {"field": field, "message": message}}, status=status)
-
-
 @csrf_exempt  # no cookie session here: the LINE ID token in the body is what authenticates the request
 @require_POST
 def liff_bind(request: HttpRequest) -> JsonResponse:
     """`POST /b/liff/bind` `{idToken, clerk}` → bind; the page then shows the add-friend prompt."""
-    if len(request.body) > MAX_BODY:
-        return _error("body", "request too large", 413)
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return _error("body", 'send JSON: {"idToken": …, "clerk": …}', 400)
-    if not isinstance(body, dict):
-        return _error("body", "send a JSON object", 400)
-    id_token, code = body.get("idToken"), body.get("clerk")
-    if not isinstance(id_token, str) or not id_token:
-        return _error("idToken", "required", 400)
-    if not isinstance(code, str) or not code:
-        return _error("clerk", "required", 400)
+    read = read_liff_body(request, "clerk")
+    if isinstance(read, JsonResponse):
+        return read
+    id_token, code = read
     try:
         result = services.bind_via_liff(code, id_token)
     except services.BindingError as exc:
-        return _error(exc.field, exc.message, exc.status)
+        return liff_error(exc.field, exc.message, exc.status)
     return JsonResponse(
         {
             "ok": True,

@@ -14,8 +14,6 @@ Thin: parse, check, call one service (omo.binding.services.line_shopper).
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -28,11 +26,11 @@ from omo.attribution import links
 from omo.attribution import services as attribution
 from omo.attribution.models import LinkIssue
 from omo.binding import services as binding
+from omo.binding.liff_requests import liff_error, read_liff_body
 from omo.shop.session import ShopSession
 
 REAL_LINE_API = "https://api.line.me"
 LIFF_SDK_URL = "https://static.line-scdn.net/liff/edge/2/sdk.js"
-MAX_BODY = 16 * 1024
 
 
 def _click_url(token: str) -> str:
@@ -70,37 +68,24 @@ def page(request: HttpRequest) -> HttpResponse:
     return render(request, "shop/liff.html", context)
 
 
-def _error(field: str, message: str, status: int) -> JsonResponse:
-    return JsonResponse({"ok": False, "error": {"field": field, "message": message}}, status=status)
-
-
 @never_cache
 @require_POST
 def sign_in(request: HttpRequest) -> JsonResponse:
     """`POST /b/liff/shop/signin` `{idToken, r}` (JSON, with the page's CSRF token) → recognised."""
-    if len(request.body) > MAX_BODY:
-        return _error("body", "request too large", 413)
     if request.content_type != "application/json":
-        return _error("body", 'send JSON: {"idToken": …, "r": …}', 415)
-    try:
-        body = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return _error("body", 'send JSON: {"idToken": …, "r": …}', 400)
-    if not isinstance(body, dict):
-        return _error("body", "send a JSON object", 400)
-    id_token, token = body.get("idToken"), body.get("r")
-    if not isinstance(id_token, str) or not id_token:
-        return _error("idToken", "required", 400)
-    if not isinstance(token, str) or not token:
-        return _error("r", "required", 400)
+        return liff_error("body", 'send JSON: {"idToken": …, "r": …}', 415)
+    read = read_liff_body(request, "r")
+    if isinstance(read, JsonResponse):
+        return read
+    id_token, token = read
     try:
         link = _link(token)
     except links.LinkError as exc:
-        return _error("r", exc.message, exc.status)
+        return liff_error("r", exc.message, exc.status)
     try:
         customer = binding.line_shopper(link.brand_id, id_token)
     except binding.BindingError as exc:
-        return _error(exc.field, exc.message, exc.status)
+        return liff_error(exc.field, exc.message, exc.status)
     shop = ShopSession(request, link.brand)
     shop.recognise_line_member(customer.pk)
     return JsonResponse({"ok": True, "next": _click_url(token)})
