@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "omo.loyalty",
     "omo.commerce",
     "omo.analytics",
+    "omo.segments",
     "omo.console",
     "omo.inbox",
     "omo.platforms",
