@@ -9,7 +9,13 @@
 The tree format and every field are in docs/segment-rules.md.
 """
 
-from omo.segments.rules import fields_customer, fields_orders, fields_scores  # noqa: F401  (register)
+from omo.segments.rules import (  # noqa: F401  (each registers its fields)
+    fields_activity,
+    fields_customer,
+    fields_events,
+    fields_orders,
+    fields_scores,
+)
 from omo.segments.rules.catalogue import field_catalogue
 from omo.segments.rules.compiler import members
 from omo.segments.rules.errors import RuleError

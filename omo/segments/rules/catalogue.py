@@ -12,6 +12,20 @@ if TYPE_CHECKING:
     from omo.core.models import Brand
 
 
+GROUP_ORDER = (
+    "profile",
+    "consent",
+    "binding",
+    "orders",
+    "events",
+    "loyalty",
+    "rfm",
+    "lifecycle",
+    "predicted",
+    "segment",
+)
+
+
 def group_label(group: str) -> str:
     labels = {
         "profile": _("顧客資料"),
@@ -39,7 +53,8 @@ def field_catalogue(brand: Brand) -> list[dict[str, Any]]:
      "list_value", "choices": [{"value", "label"}] | None,
      "params": [{"name", "label", "type", "required", "choices", "excludes"}]}"""
     catalogue = []
-    for spec in FIELDS.values():
+    ordered = sorted(FIELDS.values(), key=lambda spec: GROUP_ORDER.index(spec.group))
+    for spec in ordered:
         catalogue.append(
             {
                 "field": spec.name,

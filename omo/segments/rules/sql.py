@@ -139,3 +139,86 @@ class JsonListHas(Func):
     ) -> tuple[str, tuple[Any, ...]]:
         column_sql, item_sql, params = self._parts(compiler)
         return f"COALESCE({column_sql} @> jsonb_build_array(({item_sql})::text), false)", params
+
+
+NUMBER_TESTS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+class JsonPropertyTest(Func):
+    """One test of a JSON object's key, the same on both databases, with the JSON type respected:
+    "1" never equals 1, "cheap" is neither above nor below 1000, true is not 1.
+
+    `op` is eq (a string, number, boolean or null), gt / gte / lt / lte (a number) or exists."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, key: str, op: str, value: Any) -> None:
+        super().__init__(F(column))
+        self.key, self.op, self.value = key, op, value
+
+    def as_sql(
+        self,
+        compiler: SQLCompiler,
+        connection: BaseDatabaseWrapper,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> tuple[str, tuple[Any, ...]]:
+        raise NotSupportedError(f"event properties are not searchable on {connection.vendor}")
+
+    def _kind(self) -> str:
+        value = self.value
+        if self.op in NUMBER_TESTS:
+            return "number"
+        if value is None:
+            return "null"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return "number"
+        return "text"
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        column_sql, column_params = compiler.compile(self.get_source_expressions()[0])
+        path = f'$."{self.key}"'
+        kind_sql = f"json_type({column_sql}, %s)"
+        params: tuple[Any, ...] = (*column_params, path)
+        if self.op == "exists":
+            return f"({kind_sql} IS NOT NULL)", params
+        kind = self._kind()
+        if kind == "number":
+            sign = NUMBER_TESTS.get(self.op, "=")
+            value_sql = f"json_extract({column_sql}, %s)"
+            return (
+                f"({kind_sql} IN ('integer', 'real') AND {value_sql} {sign} %s)",
+                (*params, *column_params, path, self.value),
+            )
+        if kind == "text":
+            value_sql = f"json_extract({column_sql}, %s)"
+            return f"({kind_sql} = 'text' AND {value_sql} = %s)", (*params, *column_params, path, self.value)
+        return f"({kind_sql} = %s)", (*params, kind)
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra_context: Any
+    ) -> tuple[str, tuple[Any, ...]]:
+        column_sql, column_params = compiler.compile(self.get_source_expressions()[0])
+        item_sql = f"({column_sql} -> %s)"
+        params: tuple[Any, ...] = (*column_params, self.key)
+        if self.op == "exists":
+            return f"({item_sql} IS NOT NULL)", params
+        kind = self._kind()
+        if kind == "number":
+            sign = NUMBER_TESTS.get(self.op, "=")
+            return (
+                f"(CASE WHEN jsonb_typeof({item_sql}) = 'number' "
+                f"THEN ({column_sql} ->> %s)::numeric {sign} %s ELSE false END)",
+                (*params, *column_params, self.key, self.value),
+            )
+        if kind == "text":
+            return f"COALESCE({item_sql} = to_jsonb((%s)::text), false)", (*params, self.value)
+        if kind == "null":
+            return f"COALESCE(jsonb_typeof({item_sql}) = 'null', false)", params
+        return f"COALESCE({item_sql} = (%s)::jsonb, false)", (*params, kind)

@@ -59,5 +59,16 @@ def order(
     return made
 
 
+def check(brand: Brand, tree: Any, expected: set[Customer]) -> None:
+    """The members are `expected`, and explain() agrees customer by customer."""
+    from omo.segments.rules import explain, members, parse
+
+    rule = parse(brand, tree)
+    found = set(members(brand, rule, now=NOW).values_list("pk", flat=True))
+    assert found == {who.pk for who in expected}, tree
+    for who in Customer.objects.filter(brand=brand):
+        assert explain(brand, rule, who, now=NOW).member is (who.pk in found), (tree, who.name)
+
+
 def score(who: Customer, **kw: Any) -> CustomerScore:
     return CustomerScore.objects.create(brand_id=who.brand_id, customer=who, computed_at=NOW, **kw)
