@@ -90,7 +90,7 @@ _LIFECYCLE: tuple[ReadyMade, ...] = (
         _fixed(
             pgettext_lazy(
                 "ready-made segment",
-                "近 12 個月下單 3 次以上，或回購過且屬於 RFM 冠軍顧客、忠誠顧客的顧客。",
+                "回購過（2 筆以上有效訂單）且屬於 RFM 冠軍顧客或忠誠顧客的顧客。",
             )
         ),
         "value_group.loyal",

@@ -13,6 +13,8 @@ the same tables below, so a customer scores the same either way. docs/rfm.md say
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -124,9 +126,10 @@ BY_KEY: dict[str, NamedSegment] = {segment.key: segment for segment in NAMED_SEG
 
 # --- lifecycle rules -------------------------------------------------------------------------------
 
+# Loyal: a repeat buyer in a top RFM segment (relative to the brand's own buyers, so a brand whose
+# customers all buy often does not call most of them loyal).
 LOYAL_SEGMENTS: tuple[str, ...] = ("champions", "loyal")
-LOYAL_MIN_ORDERS = 2  # a loyal customer has bought more than once...
-LOYAL_ORDERS_12M = 3  # ...and is in a top RFM segment, or bought this often in 12 months
+LOYAL_MIN_ORDERS = 2
 DEFAULT_REPURCHASE_DAYS = 90
 TOP_SHARE = 0.2  # top 20% by 12-month spend
 
@@ -174,10 +177,10 @@ def named_segment(r: int, f: int, m: int) -> str:
     raise ValueError(f"no named segment for R{r} FM{fm}")  # the grid covers every cell
 
 
-def value_group(orders: int, orders_12m: int, rfm_segment: str) -> str:
+def value_group(orders: int, rfm_segment: str) -> str:
     if orders == 0:
         return ValueGroup.POTENTIAL
-    if orders_12m >= LOYAL_ORDERS_12M or (orders >= LOYAL_MIN_ORDERS and rfm_segment in LOYAL_SEGMENTS):
+    if orders >= LOYAL_MIN_ORDERS and rfm_segment in LOYAL_SEGMENTS:
         return ValueGroup.LOYAL
     return ValueGroup.GENERAL
 
@@ -220,7 +223,7 @@ def _fm_between(low: int, high: int) -> Q:
 
 
 def named_segment_sql() -> Case:
-    """`named_segment` as CASE over the r, f, m columns (already written)."""
+    """`named_segment` as CASE over the r, f, m columns (written by an earlier UPDATE)."""
     whens = [When(r=0, then=Value(PROSPECT))]
     for segment in NAMED_SEGMENTS:
         whens.append(
@@ -233,11 +236,18 @@ def named_segment_sql() -> Case:
 
 
 def value_group_sql() -> Case:
-    """`value_group` as CASE over orders, orders_12m and rfm_segment (already written)."""
+    """`value_group` as CASE over orders and the r, f, m columns (already written): the loyal
+    segments' cells of the grid, so that it can be set in the same UPDATE as rfm_segment."""
+    in_loyal_segment = functools.reduce(
+        operator.or_,
+        (
+            Q(r__gte=BY_KEY[key].r[0], r__lte=BY_KEY[key].r[1]) & _fm_between(*BY_KEY[key].fm)
+            for key in LOYAL_SEGMENTS
+        ),
+    )
     return Case(
         When(orders=0, then=Value(ValueGroup.POTENTIAL)),
-        When(orders_12m__gte=LOYAL_ORDERS_12M, then=Value(ValueGroup.LOYAL)),
-        When(orders__gte=LOYAL_MIN_ORDERS, rfm_segment__in=LOYAL_SEGMENTS, then=Value(ValueGroup.LOYAL)),
+        When(Q(orders__gte=LOYAL_MIN_ORDERS) & in_loyal_segment, then=Value(ValueGroup.LOYAL)),
         default=Value(ValueGroup.GENERAL),
         output_field=CharField(),
     )

@@ -209,7 +209,8 @@ def _apply_scores(brand: Brand, thresholds: Thresholds, repurchase_days: int) ->
         )
     else:
         rows.update(r=0, f=0, m=0, activity=rfm.Activity.PROSPECT, top20=False)
-    # rfm_segment and value_group read the r, f, m just written (an UPDATE reads the old values).
+    # rfm_segment and value_group read the r, f, m just written (an UPDATE reads the old values of
+    # the columns it sets, so value_group reads r, f, m too, not rfm_segment).
     rows.update(rfm_segment=rfm.named_segment_sql(), value_group=rfm.value_group_sql())
 
 
@@ -311,7 +312,7 @@ def _scored(row: CustomerScore, thresholds: Thresholds, run: ScoreRun) -> Custom
         row.f = rfm.quintile(row.orders, thresholds.f)
         row.m = rfm.quintile(row.spend, thresholds.m)
     row.rfm_segment = rfm.named_segment(row.r, row.f, row.m)
-    row.value_group = rfm.value_group(row.orders, row.orders_12m, row.rfm_segment)
+    row.value_group = rfm.value_group(row.orders, row.rfm_segment)
     row.activity = (
         rfm.activity(row.recency_days, run.repurchase_days) if row.orders else rfm.Activity.PROSPECT
     )

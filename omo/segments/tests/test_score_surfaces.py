@@ -125,7 +125,7 @@ def test_the_api_shows_the_groups_with_their_members(computed, api):
         "top20": 10000,
     }
     groups = {group["key"]: group for group in body["groups"]}
-    assert groups["loyal"]["members"] == 5
+    assert groups["loyal"]["members"] == 2
     assert groups["dormant"]["members"] == 1
     assert groups["potential"]["members"] == 2
     assert groups["rfm_at_risk"]["members"] == 2

@@ -68,12 +68,15 @@ def test_lifecycle_groups(data):
 
     assert summary.repurchase == repurchase.Interval(90, measured=False, gaps=0)
     value = {name for name, row in rows.items() if row.value_group == "loyal"}
-    assert value == {"b0", "b1", "b6", "b7", "b8"}  # 3+ orders in 12 months, or repeat champions
+    assert value == {"b0", "b1"}  # repeat buyers among the Champions and Loyal
     assert {name for name, row in rows.items() if row.value_group == "general"} == {
         "b2",
         "b3",
         "b4",
         "b5",
+        "b6",
+        "b7",
+        "b8",
         "b9",
     }
     assert {name for name, row in rows.items() if row.activity == "dormant"} == {"b9"}  # 100 > 90 days
@@ -84,7 +87,7 @@ def test_lifecycle_groups(data):
     assert mix["b0"] == "omo" and mix["b1"] == "online" and mix["b8"] == "online" and mix["b2"] == "store"
     assert {name for name, row in rows.items() if row.top20} == {"b0", "b8"}  # top 2 of 10 by 12-month spend
     assert rows["b0"].spend == 10000 and rows["b0"].orders_12m == 5 and rows["b9"].recency_days == 100
-    assert summary.counts["value_group.loyal"] == 5
+    assert summary.counts["value_group.loyal"] == 2
     assert summary.counts["rfm.promising"] == 2
     assert summary.counts["activity.prospect"] == 2
     run = ScoreRun.objects.get(brand=data.brand)
@@ -299,18 +302,29 @@ def test_named_segments(r, f, m, segment):
 
 
 def test_named_segments_in_sql_agree_with_python(brand):
-    """Every (r, f, m) cell through the UPDATE's CASE gives what the Python rule gives."""
+    """Every (r, f, m) cell through the UPDATE's CASE gives what the Python rule gives, and the
+    value group set in the same UPDATE agrees too."""
     cells = [(r, f_, m) for r in range(1, 6) for f_ in range(1, 6) for m in range(1, 6)]
     customers = [make_customer(brand, f"cell {index}", phone="") for index in range(len(cells))]
     CustomerScore.objects.bulk_create(
         [
-            CustomerScore(brand=brand, customer=customer, orders=1, r=r, f=f_, m=m, computed_at=NOW)
+            CustomerScore(brand=brand, customer=customer, orders=2, r=r, f=f_, m=m, computed_at=NOW)
             for customer, (r, f_, m) in zip(customers, cells, strict=True)
         ]
     )
-    CustomerScore.objects.filter(brand=brand).update(rfm_segment=rfm.named_segment_sql())
-    got = {(row.r, row.f, row.m): row.rfm_segment for row in CustomerScore.objects.filter(brand=brand)}
-    assert got == {cell: rfm.named_segment(*cell) for cell in cells}
+    CustomerScore.objects.filter(brand=brand).update(
+        rfm_segment=rfm.named_segment_sql(), value_group=rfm.value_group_sql()
+    )
+    got = {
+        (row.r, row.f, row.m): (row.rfm_segment, row.value_group)
+        for row in CustomerScore.objects.filter(brand=brand)
+    }
+    expected = {}
+    for cell in cells:
+        segment = rfm.named_segment(*cell)
+        expected[cell] = (segment, rfm.value_group(2, segment))
+    assert got == expected
+    assert {group for _, group in got.values()} == {"loyal", "general"}
 
 
 @pytest.mark.parametrize(
