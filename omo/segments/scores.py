@@ -37,9 +37,10 @@ from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from omo.commerce.models import Order, SalesChannel
+from omo.core import bulk
 from omo.core.models import Brand
 from omo.customers.models import Customer
-from omo.segments import repurchase, rfm
+from omo.segments import repurchase, rfm, score_writes
 from omo.segments.models import CustomerScore, ScoreRun
 
 ONLINE_CHANNELS: tuple[str, ...] = (
@@ -52,18 +53,7 @@ COUNTED_STATUSES: tuple[str, ...] = tuple(s for s in Order.Status.values if s !=
 YEAR = dt.timedelta(days=365)  # "12 months": the 365 days before now
 CHUNK = 5000  # customers aggregated and upserted at a time
 
-# What step 1 writes; the scores and groups (step 4) are written by the UPDATEs.
-_AGGREGATE_FIELDS = (
-    "orders",
-    "spend",
-    "orders_12m",
-    "spend_12m",
-    "first_order_at",
-    "last_order_at",
-    "recency_days",
-    "channel_mix",
-    "computed_at",
-)
+# What a customer's update writes besides the aggregates (score_writes.UPDATED).
 _SCORE_FIELDS = ("r", "f", "m", "rfm_segment", "value_group", "activity", "top20")
 
 
@@ -122,21 +112,29 @@ def _aggregated(customers: QuerySet[Customer], now: dt.datetime) -> QuerySet[Any
     )
 
 
-def _row(brand_id: int, values: tuple, today: dt.date, zone: ZoneInfo, now: dt.datetime) -> CustomerScore:
+def _values(brand_id: int, values: tuple, today: dt.date, zone: ZoneInfo, now: dt.datetime) -> tuple:
+    """One aggregate row as score_writes.COLUMNS."""
     pk, orders, spend, orders_12m, spend_12m, first, last, online, store = values
     recency = None if last is None else max((today - last.astimezone(zone).date()).days, 0)
-    return CustomerScore(
-        brand_id=brand_id,
-        customer_id=pk,
-        orders=orders,
-        spend=int(spend or 0),
-        orders_12m=orders_12m,
-        spend_12m=int(spend_12m or 0),
-        first_order_at=first,
-        last_order_at=last,
-        recency_days=recency,
-        channel_mix=rfm.channel_mix(online, store),
-        computed_at=now,
+    return (
+        brand_id,
+        pk,
+        orders,
+        int(spend or 0),
+        orders_12m,
+        int(spend_12m or 0),
+        first,
+        last,
+        recency,
+        rfm.channel_mix(online, store),
+        now,
+    )
+
+
+def _row(brand_id: int, values: tuple, today: dt.date, zone: ZoneInfo, now: dt.datetime) -> CustomerScore:
+    return bulk.new(
+        CustomerScore,
+        dict(zip(score_writes.COLUMNS, _values(brand_id, values, today, zone, now), strict=True)),
     )
 
 
@@ -160,7 +158,7 @@ def _write_aggregates(brand: Brand, zone: ZoneInfo, now: dt.datetime, chunk: int
         if not values:
             return written
         with transaction.atomic():
-            _upsert([_row(brand.pk, row, today, zone, now) for row in values], _AGGREGATE_FIELDS)
+            score_writes.upsert_aggregates([_values(brand.pk, row, today, zone, now) for row in values])
         written += len(values)
         last_pk = values[-1][0]
         if len(values) < chunk:
@@ -294,7 +292,7 @@ def rescore_customers(
         for start in range(0, len(ids), CHUNK):
             values = _aggregated(eligible_customers(brand_id).filter(pk__in=ids[start : start + CHUNK]), now)
             rows = [_scored(_row(brand_id, row, today, zone, now), thresholds, run) for row in values]
-            _upsert(rows, _AGGREGATE_FIELDS + _SCORE_FIELDS)
+            _upsert(rows, score_writes.UPDATED + _SCORE_FIELDS)
             written += len(rows)
     if written:
         from omo.segments import ready_made
