@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from omo.analytics.tests.builders import make_customer, make_order
 from omo.commerce import services as commerce
 from omo.commerce.schemas import OrderIn
+from omo.commerce.services import lifecycle
 from omo.segments import repurchase, rfm, scores
 from omo.segments.models import CustomerScore, ScoreRun, Segment
 from omo.segments.tests import score_data
@@ -159,7 +160,7 @@ def test_an_order_updates_its_customers_row_with_the_last_cut_points(
     product = f.make_product(data.brand, variants=[("RFM-1", "M", 9000)])
     assert product
     with django_capture_on_commit_callbacks(execute=True):
-        commerce.record_order(
+        order, _ = commerce.record_order(
             data.brand,
             OrderIn.model_validate(
                 {
@@ -186,6 +187,18 @@ def test_an_order_updates_its_customers_row_with_the_last_cut_points(
     # the cut points are the last run's, not recomputed; the ready-made segments are stale again
     assert ScoreRun.objects.get(brand=data.brand).thresholds["m"] == [100, 500, 3000, 9000]
     assert not Segment.objects.filter(brand=data.brand, kind="ready_made", stale_since__isnull=True).exists()
+
+    # cancelled: a prospect again
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.cancel(order, actor=None, reason="顧客取消")
+    row = CustomerScore.objects.get(customer=p1)
+    assert (row.orders, row.r, row.rfm_segment, row.value_group, row.activity) == (
+        0,
+        0,
+        "prospect",
+        "potential",
+        "prospect",
+    )
 
 
 def test_a_customers_update_agrees_with_the_whole_run(data):
