@@ -201,6 +201,34 @@ def test_an_order_updates_its_customers_row_with_the_last_cut_points(
     )
 
 
+@time_machine.travel(NOW, tick=False)
+def test_a_batch_of_orders_updates_each_customer(data, store, django_capture_on_commit_callbacks):
+    first = f.make_customer(data.brand, "批次一", phone="+886911000001")
+    second = f.make_customer(data.brand, "批次二", phone="+886911000002")
+    scores.compute_scores(data.brand, now=NOW)
+    f.make_product(data.brand, variants=[("RFM-2", "M", 600)])
+    orders = [
+        OrderIn.model_validate(
+            {
+                "source": "web",
+                "external_id": f"RFM-B{index}",
+                "sales_channel": "web_shop",
+                "placed_at": (NOW - dt.timedelta(days=2)).isoformat(),
+                "customer": {"phone": customer.phone},
+                "lines": [{"sku": "RFM-2", "quantity": 1, "unit_price": 600}],
+            }
+        )
+        for index, customer in enumerate((first, second))
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        commerce.record_orders(data.brand, orders, actor=None)
+    for customer in (first, second):
+        row = CustomerScore.objects.get(customer=customer)
+        # 2 days → R5 ([10, 30, 50, 70]); 1 order → F1; 600 → M3 ([100, 500, 3000, 9000]): FM 2
+        assert (row.orders, row.spend, row.r, row.f, row.m, row.channel_mix) == (1, 600, 5, 1, 3, "online")
+        assert row.rfm_segment == "potential_loyalist"
+
+
 def test_a_customers_update_agrees_with_the_whole_run(data):
     scores.compute_scores(data.brand, now=NOW)
     fields = ("orders", "spend", "orders_12m", "spend_12m", "recency_days", "r", "f", "m")
