@@ -55,6 +55,7 @@ ACTIONS: dict[str, Promise] = {
     "order.refunded": pgettext_lazy("audit", "訂單退款"),
     "order.viewed": pgettext_lazy("audit", "查閱訂單"),
     "points.adjusted": pgettext_lazy("audit", "調整顧客點數"),
+    "scores.refresh_requested": pgettext_lazy("audit", "要求重新計算顧客分群與 RFM 分數"),
     "product.created": pgettext_lazy("audit", "新增商品"),
     "product.image_added": pgettext_lazy("audit", "新增商品圖片"),
     "product.image_removed": pgettext_lazy("audit", "移除商品圖片"),

@@ -14,6 +14,7 @@ from omo.console.views import message_usage as message_usage_views
 from omo.console.views import platform_accounts as platform_account_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import rules as rules_views
+from omo.console.views import segment_groups as segment_group_views
 from omo.console.views import shopify as shopify_views
 from omo.console.views import staff_settings as staff_settings_views
 from omo.console.views import tracking_sources as tracking_source_views
@@ -73,6 +74,10 @@ urlpatterns = [
     path("customers/<int:pk>/export/", privacy_views.customer_export, name="customer_export"),
     path("customers/<int:pk>/erase/", privacy_views.customer_erase, name="customer_erase"),
     path("settings/privacy/", privacy_views.privacy_settings, name="privacy_settings"),
+    path("segments/groups/", segment_group_views.segment_groups, name="segment_groups"),
+    path(
+        "segments/groups/refresh/", segment_group_views.segment_groups_refresh, name="segment_groups_refresh"
+    ),
     path("products/", catalog.product_list, name="products"),
     path("products/new/", catalog_edit_views.product_create, name="product_create"),
     path("products/<int:pk>/", catalog.product_detail, name="product_detail"),

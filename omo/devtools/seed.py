@@ -78,6 +78,7 @@ from omo.loyalty.models import (
     LoyaltyAccount,
     PointsEntry,
 )
+from omo.segments import scores
 from omo.staff.models import Store, User
 
 # --- the generator -----------------------------------------------------------------------------------
@@ -224,6 +225,7 @@ class DemoSeeder(DemoBrandSetup):
             if self.story
             else StoryReport()
         )
+        self._score_customers()
         report.seconds = round(time.perf_counter() - started, 2)
         report.workers = loaded.workers
         report.counts = self._counts(loaded)
@@ -337,6 +339,16 @@ class DemoSeeder(DemoBrandSetup):
         )  # no other writers
         if self.pg:
             self.log(f"built the sales rollup in {built.seconds:.0f} s")
+
+    def _score_customers(self) -> None:
+        """RFM scores, lifecycle groups and the ready-made segments (顧客分群), as the nightly run
+        makes them: as of now when seeding for today, else as of the seeded day's start."""
+        now = timezone.now() if self.today == timezone.localdate() else self.aware(self.now_t)
+        summary = scores.compute_scores(self.brand, now=now)
+        self.log(
+            f"scored {summary.customers:,} customers in {summary.seconds:.0f} s "
+            f"(repurchase interval {summary.repurchase.days} days)"
+        )
 
     def _counts(self, loaded: LoadResult) -> dict[str, int]:
         """demo_counts() without counting the big tables again: the load knows what it wrote."""

@@ -161,3 +161,26 @@ class CustomerPrediction(BrandScoped):
 
     def __str__(self) -> str:
         return f"customer {self.customer_id}: p_alive {self.p_alive:.2f}"
+
+
+class ScoreRun(models.Model):
+    """The last whole-brand score run (omo.segments.scores): what one customer's update after an
+    order reuses (thresholds, repurchase interval) and what the groups page shows."""
+
+    brand = models.OneToOneField("core.Brand", on_delete=models.CASCADE, primary_key=True, related_name="+")
+    computed_at = models.DateTimeField(null=True, blank=True)  # None: asked for, never run
+    # Days without an order after which a buyer is dormant: measured, or the default.
+    repurchase_days = models.PositiveIntegerField(default=90)
+    repurchase_measured = models.BooleanField(default=False)
+    repurchase_gaps = models.PositiveIntegerField(default=0)  # gaps the measurement saw
+    # {"r": [4 recency-day cut points], "f": [4 order counts], "m": [4 minor-unit amounts],
+    #  "top20": minor units of 12-month spend or None}
+    thresholds = models.JSONField(default=dict)
+    # customers, buyers, per group and named RFM segment
+    counts = models.JSONField(default=dict)
+    seconds = models.FloatField(default=0)
+    # An on-demand run was queued then (cleared when a run starts); repeats meanwhile are no-ops.
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"scores of brand {self.brand_id} at {self.computed_at}"

@@ -79,6 +79,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "conversations.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "conversations.reply": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "conversations.manage": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    # the brand-wide RFM scores and lifecycle groups (顧客分群): see them, queue a recomputation
+    "scores.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT}),
+    "scores.refresh": frozenset({Role.HQ_ADMIN}),
 }
 
 

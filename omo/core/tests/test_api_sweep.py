@@ -67,6 +67,7 @@ def test_the_sweep_sees_every_app():
         "/settings/loyalty",
         "/tracking/sources",
         "/conversations",
+        "/segments/scores",
     ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45

@@ -181,6 +181,27 @@ def test_the_dashboard_rollup_is_built_and_matches_the_orders():
 
 
 @pytest.mark.django_db
+def test_the_demo_ends_with_scores_and_ready_made_segments():
+    from omo.segments.models import CustomerScore, ScoreRun, Segment
+
+    _seed()
+    brand = seeding.demo_brand()
+    run = ScoreRun.objects.get(brand=brand)
+    assert run.computed_at == NOW  # seeded for a day in the past: scored as of that day's start
+    assert (
+        run.counts["buyers"] > 0
+        and run.counts["customers"]
+        == Customer.objects.filter(brand=brand, merged_into__isnull=True, erased_at__isnull=True).count()
+    )
+    assert CustomerScore.objects.filter(brand=brand).count() == run.counts["customers"]
+    assert Segment.objects.filter(brand=brand, kind="ready_made").count() == 19
+    assert (
+        sum(run.counts[f"value_group.{group}"] for group in ("loyal", "general", "potential"))
+        == run.counts["customers"]
+    )
+
+
+@pytest.mark.django_db
 def test_pos_orders_name_a_clerk_of_their_store():
     _seed()
     brand = seeding.demo_brand()
