@@ -12,7 +12,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/shared" "$scratch/locale/en/LC_MESSAGES"
 ln -s "$omo/console" "$scratch/console"
-for module in analytics/charts.py analytics/report_charts.py commerce/models.py staff/roles.py staff/models.py catalog/models.py \
+for module in analytics/charts.py commerce/models.py staff/roles.py staff/models.py catalog/models.py \
     customers/models.py loyalty/models.py; do
   ln -s "$omo/$module" "$scratch/shared/$(echo "$module" | tr / _)"
 done

@@ -26,6 +26,6 @@ def test_omo_page_and_a_store_filter(desktop_page, live_url, hq_admin, brand, st
     assert page.text_content("[data-kpi=spend_vs_online]") == "—"
     assert page.text_content("[data-kpi=spend_vs_store]") == "2.0×"
 
-    page.click("a:text('顧客貢獻集中度')")
+    page.click("[data-testid=analytics-tabs] a:text('顧客貢獻集中度')")
     page.wait_for_url("**/console/analytics/pareto/?*store=*")
     assert page.input_value("input[name=date_from]") == "2026-11-01"

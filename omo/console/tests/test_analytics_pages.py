@@ -163,3 +163,12 @@ def test_query_count_does_not_grow_with_the_data(client_for, hq_admin, brand, st
         customer = make_customer(brand, f"more{index}")
         make_order(brand, placed_at=at(11, 1 + index), total=100 + index, store=store, customer=customer)
     assert count() == before
+
+
+def test_the_pages_speak_english_too(client_for, hq_admin, month):
+    client = client_for(hq_admin)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/console/analytics/omo/"})
+    html = client.get(f"/console/analytics/omo/?{NOVEMBER}").content.decode()
+    assert "<h1>OMO contribution</h1>" in html and "Export CSV" in html
+    assert "spent 4.0 times as much per person as online-only customers" in html
+    assert ">Analytics</div>" in html  # the nav group
