@@ -7,8 +7,8 @@
 - **Clerk**: orders credited to the clerk (attribution) or rung up by them at the till.
 - **Sales channel**: the order's sales channel.
 
-Reports about customers rather than orders (RFM, members of a cell) read "the customers who have
-ever bought under these filters". A store manager's filters always carry their store (the console
+Reports about customers rather than orders (RFM, members of a cell) read the customers who have
+ever bought at the store, through the clerk and in the sales channel (`customers`). A store manager's filters always carry their store (the console
 forces it), whatever the request says.
 """
 
@@ -22,6 +22,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from omo.analytics import selectors
+from omo.attribution.models import Attribution
 from omo.commerce.models import Order
 from omo.core.models import Brand
 
@@ -118,17 +119,35 @@ class ReportFilters:
         return self.store_id is not None or self.clerk_id is not None or bool(self.sales_channel)
 
     def customers(self) -> Q:
-        """Customers who have ever bought under the store, clerk and channel filters (a filter on
-        `customer_id`); an empty Q without those filters."""
-        if not self.narrowed:
-            return Q()
-        buyers = (
-            Order.objects.filter(self.order_scope(), brand=self.brand, customer_id__isnull=False)
-            .exclude(status=Order.Status.CANCELLED)
-            .order_by()
-            .values("customer_id")
+        """A filter on `customer_id`: customers who have bought at (or been credited to) the store,
+        been credited to (or served at the till by) the clerk, and bought through the sales
+        channel, each ever; an empty Q without those filters. Each part is its own semi-join, so
+        the store's and the clerk's indexes serve it."""
+        condition = Q()
+        counted = Order.objects.filter(brand=self.brand, customer_id__isnull=False).exclude(
+            status=Order.Status.CANCELLED
         )
-        return Q(customer_id__in=buyers)
+        credited = Attribution.objects.filter(brand=self.brand, order__customer_id__isnull=False).exclude(
+            order__status=Order.Status.CANCELLED
+        )
+
+        def buyers(orders: QuerySet[Order]) -> QuerySet:
+            return orders.order_by().values("customer_id")
+
+        def credited_buyers(attributions: QuerySet[Attribution]) -> QuerySet:
+            return attributions.order_by().values("order__customer_id")
+
+        if self.store_id is not None:
+            condition &= Q(customer_id__in=buyers(counted.filter(store_id=self.store_id))) | Q(
+                customer_id__in=credited_buyers(credited.filter(store_id=self.store_id))
+            )
+        if self.clerk_id is not None:
+            condition &= Q(customer_id__in=buyers(counted.filter(staff_id=self.clerk_id))) | Q(
+                customer_id__in=credited_buyers(credited.filter(clerk_id=self.clerk_id))
+            )
+        if self.sales_channel:
+            condition &= Q(customer_id__in=buyers(counted.filter(sales_channel=self.sales_channel)))
+        return condition
 
 
 def _year_before(day: dt.date) -> dt.date:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, Max, QuerySet, Sum
 
 from omo.analytics.reports.filters import ReportFilters
+from omo.analytics.reports.sql import without_jit
 from omo.segments.models import CustomerScore
 
 SCORES = (5, 4, 3, 2, 1)
@@ -59,7 +60,7 @@ def scores(filters: ReportFilters) -> QuerySet[CustomerScore]:
 
 
 def rfm_grid(filters: ReportFilters) -> RfmGrid:
-    rows = (
+    grouped = (
         scores(filters)
         .values("r", "f")
         .annotate(customers=Count("customer_id"), spend=Sum("spend"), mean_m=Avg("m"), at=Max("computed_at"))
@@ -67,6 +68,8 @@ def rfm_grid(filters: ReportFilters) -> RfmGrid:
     cells: dict[tuple[int, int], Cell] = {}
     prospects = 0
     computed_at = None
+    with without_jit():
+        rows = list(grouped)
     for row in rows:
         if row["at"] is not None and (computed_at is None or row["at"] > computed_at):
             computed_at = row["at"]
