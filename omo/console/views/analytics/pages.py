@@ -23,6 +23,7 @@ from omo.console.access import ConsoleRequest, console_view
 from omo.console.pages import render_page
 from omo.console.views.analytics.filters import AnalyticsFilterForm, Table, csv_response, query_string
 from omo.core.money import format_money
+from omo.staff.roles import Scope
 
 TABS = (
     ("console:analytics_omo", pgettext_lazy("console nav", "虛實融合貢獻")),
@@ -81,7 +82,7 @@ def _page(
             "tabs": [{"url_name": url_name, "label": label} for url_name, label in TABS],
             "query": query_string(params),
             "csv_query": query_string(params, format="csv"),
-            "scope_store": user.store if filters.store_id is not None and user.scope == "store" else None,
+            "scope_store": user.store if filters.store_id is not None and user.scope == Scope.STORE else None,
             **context,
         },
     )
