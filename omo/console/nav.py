@@ -52,6 +52,23 @@ NAVIGATION: tuple[NavGroup, ...] = (
         ),
     ),
     NavGroup(
+        pgettext_lazy("console nav", "分析"),
+        "chart",
+        (
+            NavItem(pgettext_lazy("console nav", "虛實融合貢獻"), "console:analytics_omo"),
+            NavItem(pgettext_lazy("console nav", "顧客貢獻集中度"), "console:analytics_pareto"),
+            NavItem(
+                pgettext_lazy("console nav", "RFM 分析"),
+                "console:analytics_rfm",
+                active_for=("console:analytics_rfm_members",),
+            ),
+            NavItem(pgettext_lazy("console nav", "留存世代"), "console:analytics_cohorts"),
+            NavItem(pgettext_lazy("console nav", "綁定趨勢"), "console:analytics_bindings"),
+            NavItem(pgettext_lazy("console nav", "對話轉單漏斗"), "console:analytics_funnel"),
+            NavItem(pgettext_lazy("console nav", "活躍與沉睡"), "console:analytics_lifecycle"),
+        ),
+    ),
+    NavGroup(
         pgettext_lazy("console nav", "對話"),
         "chat",
         (

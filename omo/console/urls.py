@@ -19,6 +19,8 @@ from omo.console.views import shopify as shopify_views
 from omo.console.views import staff_settings as staff_settings_views
 from omo.console.views import tracking_sources as tracking_source_views
 from omo.console.views import webhooks as webhook_views
+from omo.console.views.analytics import members as analytics_members
+from omo.console.views.analytics import pages as analytics_pages
 from omo.console.views.inbox import canned as canned_views
 from omo.console.views.inbox import conversation as conversation_views
 from omo.console.views.inbox import listing as inbox_list_views
@@ -47,6 +49,14 @@ urlpatterns = [
     path("inbox/canned/<int:pk>/", canned_views.canned_edit, name="inbox_canned_edit"),
     path("inbox/canned/<int:pk>/delete/", canned_views.canned_delete, name="inbox_canned_delete"),
     path("leaderboard/", leaderboard_views.leaderboard_page, name="leaderboard"),
+    path("analytics/omo/", analytics_pages.omo_page, name="analytics_omo"),
+    path("analytics/pareto/", analytics_pages.pareto_page, name="analytics_pareto"),
+    path("analytics/rfm/", analytics_pages.rfm_page, name="analytics_rfm"),
+    path("analytics/rfm/members/", analytics_members.rfm_members, name="analytics_rfm_members"),
+    path("analytics/cohorts/", analytics_pages.cohorts_page, name="analytics_cohorts"),
+    path("analytics/bindings/", analytics_pages.bindings_page, name="analytics_bindings"),
+    path("analytics/funnel/", analytics_pages.funnel_page, name="analytics_funnel"),
+    path("analytics/lifecycle/", analytics_pages.lifecycle_page, name="analytics_lifecycle"),
     path("commission/", commission_views.commission_statements, name="commission_statements"),
     path(
         "commission/<int:staff_id>/",
