@@ -79,6 +79,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "conversations.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "conversations.reply": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
     "conversations.manage": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    # segments (omo/segments): every role reads them (a store manager's and a clerk's members and
+    # counts narrowed to the customers they see); HQ (admins and agents, brand-wide) builds them
+    "segments.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "segments.write": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT}),
 }
 
 
