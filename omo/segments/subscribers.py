@@ -1,7 +1,8 @@
 """What the segments app registers at start-up: its event subscribers and its daily job. Called
 once, from its AppConfig.ready: the one place to look.
 
-Every event that can change who is in a segment marks the segments it can change stale
+Every event that can change who is in a segment (orders, tags and other profile fields, consent,
+bindings, points, tracked events, merges) marks the segments it can change stale
 (omo/segments/stale.py); a debounced task refreshes them. The subscribers are durable (the mark is
 written with the event and retried), except tracking's, which comes in bursts from the worker's
 ingest and is backed by the daily pass.
@@ -16,7 +17,7 @@ from typing import Any
 from omo.core import events, schedule
 from omo.segments import stale, tasks
 
-# event -> the cause it is for omo.segments.trees
+# event -> the cause it is for omo.segments.trees (customer.updated: see _profile_changed)
 CAUSES: dict[str, str] = {
     "order.recorded": "order",
     "orders.batch_recorded": "order",
@@ -26,7 +27,8 @@ CAUSES: dict[str, str] = {
     "order.refunded": "order",
     "binding.created": "binding",
     "binding.ended": "binding",
-    "customer.updated": "tag",
+    "consent.changed": "consent",
+    "points.changed": "loyalty",
     "customer.merged": "merge",
     "customer.split": "merge",
     "customer.erased": "merge",
@@ -40,14 +42,16 @@ def _marker(cause: str) -> Callable[[dict[str, Any]], None]:
     return mark
 
 
-def _tags_changed(payload: dict[str, Any]) -> bool:
-    return "tags" in payload["fields"]
+def _profile_changed(payload: dict[str, Any]) -> None:
+    """Tags are their own cause (a refresh says "tag"); other profile fields are "profile"."""
+    fields = set(payload["fields"])
+    if "tags" in fields:
+        stale.mark_stale(payload["brand_id"], "tag")
+    if fields - {"tags"}:
+        stale.mark_stale(payload["brand_id"], "profile")
 
 
-WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {
-    "order.recorded": events.not_in_batch,
-    "customer.updated": _tags_changed,
-}
+WHEN: dict[str, Callable[[dict[str, Any]], bool]] = {"order.recorded": events.not_in_batch}
 
 _markers = {name: _marker(cause) for name, cause in CAUSES.items()}
 _mark_tracked = _marker("tracking")
@@ -56,6 +60,7 @@ _mark_tracked = _marker("tracking")
 def register() -> None:
     for name, handler in _markers.items():
         events.subscribe(name, handler, durable=f"segments.stale.{name}", when=WHEN.get(name))
+    events.subscribe("customer.updated", _profile_changed, durable="segments.stale.customer.updated")
     events.subscribe("tracking.recorded", _mark_tracked)
 
     # Rules with relative time ("in the last 90 days") move every day; after the nightly loyalty

@@ -14,10 +14,13 @@ from typing import Any
 # family here (a field added to the engine later) counts as changed by every event, so a segment is
 # refreshed too often rather than left wrong.
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "order": ("orders.", "order."),
+    "order": ("orders.",),
     "tag": ("tag",),
-    "binding": ("binding", "clerk", "bound"),
-    "tracking": ("events.", "event.", "tracking.", "visit", "page", "viewed"),
+    "profile": ("profile.", "home_store"),
+    "consent": ("consent.", "reachable"),
+    "binding": ("binding.",),
+    "loyalty": ("loyalty.",),
+    "tracking": ("events.",),
 }
 # Fields read from scores that their own passes recompute (CustomerScore, CustomerPrediction): an
 # order does not move them until the pass has run; the daily refresh follows the passes.
@@ -67,8 +70,8 @@ def family_of(field: str) -> str | None:
 
 
 def changed_by(tree: Any, cause: str) -> bool:
-    """True when an event of `cause` ("order", "tag", "binding", "tracking", "merge") can change the
-    membership of a segment with this tree."""
+    """True when an event of `cause` (a key of FAMILIES, or "merge") can change the membership of a
+    segment with this tree."""
     if cause == EVERY_SEGMENT:
         return True
     for field in fields(tree):

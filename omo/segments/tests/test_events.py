@@ -104,12 +104,11 @@ def test_a_tag_change_refreshes_tag_segments(brand, hq, vip, plain, django_captu
     assert _ids(tagged) == {vip.pk, plain.pk}
 
 
-def test_a_binding_marks_segments_that_read_bindings(
+def test_a_binding_refreshes_segments_that_read_bindings(
     brand, clerk, hq, plain, django_capture_on_commit_callbacks
 ):
-    # A field family the segments app reads from the tree; the rule is stored as the engine left it.
-    by_clerk = Segment.objects.create(
-        brand=brand, name="綁定店員", rule={"field": "binding.clerk", "op": "in", "value": [clerk.pk]}
+    by_clerk = services.create_segment(
+        brand, actor=hq, name="綁定店員", rule={"field": "binding.clerk", "op": "in", "value": [clerk.pk]}
     )
     tagged = services.create_segment(brand, actor=hq, name="VIP", rule=VIP)
     with django_capture_on_commit_callbacks(execute=True):
@@ -120,22 +119,51 @@ def test_a_binding_marks_segments_that_read_bindings(
     assert tagged.stale_since is None
     assert len(_refreshes()) == 1
 
+    tasks.refresh_stale.call(brand.pk)
+    assert _ids(by_clerk) == {plain.pk}
 
-def test_tracked_events_mark_segments_that_read_them(brand, hq, plain, django_capture_on_commit_callbacks):
-    visitors = Segment.objects.create(
-        brand=brand,
+
+def test_tracked_events_refresh_segments_that_read_them(brand, hq, plain, django_capture_on_commit_callbacks):
+    viewers = services.create_segment(
+        brand,
+        actor=hq,
         name="看過商品",
         rule={"field": "events.count", "op": "gte", "value": 1, "event": "Product Viewed"},
     )
     source, _key = tracking.create_source(brand, name="web", actor=None)
     with django_capture_on_commit_callbacks(execute=True):
-        result = tracking.ingest(
+        tracking.ingest(
             source,
             [{"type": "identify", "userId": "u-1", "messageId": "m-1", "traits": {"phone": plain.phone}}],
         )
+    viewers.refresh_from_db()
+    viewers.stale_since = None
+    viewers.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = tracking.ingest(
+            source,
+            [{"type": "track", "event": "Product Viewed", "userId": "u-1", "messageId": "m-2"}],
+        )
     assert not result.rejected
-    visitors.refresh_from_db()
-    assert visitors.stale_reason == "tracking"
+    viewers.refresh_from_db()
+    assert viewers.stale_reason == "tracking"
+
+    tasks.refresh_stale.call(brand.pk)
+    assert _ids(viewers) == {plain.pk}
+
+
+def test_a_profile_change_refreshes_profile_segments(brand, hq, plain, django_capture_on_commit_callbacks):
+    with_email = services.create_segment(
+        brand, actor=hq, name="有 Email", rule={"field": "profile.has_email", "op": "eq", "value": True}
+    )
+    tagged = services.create_segment(brand, actor=hq, name="VIP", rule=VIP)
+    with django_capture_on_commit_callbacks(execute=True):
+        customers.update_customer(plain, actor=hq, email="")
+    with_email.refresh_from_db()
+    tagged.refresh_from_db()
+    assert (with_email.stale_reason, tagged.stale_since) == ("profile", None)
+    tasks.refresh_stale.call(brand.pk)
+    assert _ids(with_email) == set()
 
 
 def test_a_merge_marks_every_segment(brand, hq, vip, plain, django_capture_on_commit_callbacks):

@@ -26,10 +26,15 @@
     fields[name] = {
       name: name,
       label: entry.label || name,
+      group: entry.group_label || "",
+      listValue: entry.list_value !== false,
       type: entry.type || entry.value_type || "text",
       ops: (entry.ops || []).map(pair),
       choices: (entry.choices || []).map(pair),
-      params: (entry.params || entry.parameters || []).map(function (param) {
+      params: (entry.params || entry.parameters || []).filter(function (param) {
+        // property filters of tracked events are edited as JSON (the advanced field)
+        return typeof param === "string" || param.type !== "property_filters";
+      }).map(function (param) {
         if (typeof param === "string") return { name: param, label: param, type: "text", choices: [] };
         return {
           name: param.name || param.field,
@@ -53,7 +58,7 @@
   }
 
   function isMulti(op) { return op === "in" || op === "not_in"; }
-  function isNumber(type) { return /int|number|float|money|decimal/.test(type); }
+  function isNumber(type) { return /int|number|float|money|decimal|days|count|points|score|probability|month/.test(type); }
   function isBool(type) { return /bool/.test(type); }
 
   function coerce(raw, type) {
@@ -63,7 +68,6 @@
       var number = Number(raw);
       return isNaN(number) ? raw : number;
     }
-    if (/segment|id/.test(type) && /^\d+$/.test(String(raw))) return Number(raw);
     return raw;
   }
 
@@ -79,12 +83,14 @@
         if (wanted.indexOf(String(choice.value)) !== -1) option.selected = true;
         input.appendChild(option);
       });
+      var typed = {};
+      choices.forEach(function (choice) { typed[String(choice.value)] = choice.value; });
       input.addEventListener("change", function () {
         if (multiple) {
           onChange(Array.prototype.filter.call(input.options, function (o) { return o.selected; })
-            .map(function (o) { return coerce(o.value, type); }));
+            .map(function (o) { return typed[o.value]; }));
         } else {
-          onChange(coerce(input.value, type));
+          onChange(input.value === "" ? null : typed[input.value]);
         }
       });
     } else if (isBool(type)) {
@@ -121,10 +127,20 @@
       row.innerHTML = "";
       var field = fields[condition.field] || { name: condition.field, label: condition.field, type: "text", ops: [], choices: [], params: [] };
       var fieldSelect = el("select", { class: "builder-field", "aria-label": "field" });
+      var groups = {};
       Object.keys(fields).forEach(function (name) {
+        var groupName = fields[name].group;
+        var parent = fieldSelect;
+        if (groupName) {
+          if (!groups[groupName]) {
+            groups[groupName] = el("optgroup", { label: groupName });
+            fieldSelect.appendChild(groups[groupName]);
+          }
+          parent = groups[groupName];
+        }
         var option = el("option", { value: name, text: fields[name].label });
         if (name === condition.field) option.selected = true;
-        fieldSelect.appendChild(option);
+        parent.appendChild(option);
       });
       fieldSelect.addEventListener("change", function () {
         var chosen = fields[fieldSelect.value];
@@ -142,17 +158,29 @@
         opSelect.appendChild(option);
       });
       opSelect.addEventListener("change", function () {
-        var wasMulti = isMulti(condition.op);
+        var shape = function (op) { return isMulti(op) ? "list" : op === "between" ? "range" : "one"; };
+        var before = shape(condition.op);
         condition.op = opSelect.value;
-        if (wasMulti !== isMulti(condition.op)) { condition.value = null; draw(); }
+        if (before !== shape(condition.op)) { condition.value = null; draw(); }
         changed();
       });
       row.appendChild(fieldSelect);
       row.appendChild(opSelect);
-      row.appendChild(valueInput(field.type, field.choices, condition.value, isMulti(condition.op), function (value) {
-        condition.value = value;
-        changed();
-      }));
+      if (condition.op === "between") {
+        var range = Array.isArray(condition.value) ? condition.value.slice(0, 2) : [null, null];
+        [0, 1].forEach(function (end) {
+          row.appendChild(valueInput(field.type, field.choices, range[end], false, function (value) {
+            range[end] = value;
+            condition.value = range.slice();
+            changed();
+          }));
+        });
+      } else {
+        row.appendChild(valueInput(field.type, field.choices, condition.value, isMulti(condition.op) && field.listValue, function (value) {
+          condition.value = value;
+          changed();
+        }));
+      }
       field.params.forEach(function (param) {
         var label = el("label", { class: "builder-param", text: param.label + " " });
         label.appendChild(valueInput(param.type, param.choices, condition[param.name], false, function (value) {
