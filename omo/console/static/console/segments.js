@@ -118,7 +118,11 @@
   // --- the tree as editable nodes -----------------------------------------------------------------
   function newCondition() {
     var field = fields[firstField];
-    return { field: firstField, op: field && field.ops.length ? field.ops[0].value : "eq", value: null };
+    return {
+      field: firstField,
+      op: field && field.ops.length ? field.ops[0].value : "eq",
+      value: field && isBool(field.type) ? true : null,
+    };
   }
 
   function conditionRow(condition, onRemove) {
@@ -147,7 +151,7 @@
         Object.keys(condition).forEach(function (key) { delete condition[key]; });
         condition.field = fieldSelect.value;
         condition.op = chosen.ops.length ? chosen.ops[0].value : "eq";
-        condition.value = null;
+        condition.value = isBool(chosen.type) ? true : null; // the select shows 是 from the start
         draw();
         changed();
       });
@@ -183,11 +187,13 @@
       }
       field.params.forEach(function (param) {
         var label = el("label", { class: "builder-param", text: param.label + " " });
-        label.appendChild(valueInput(param.type, param.choices, condition[param.name], false, function (value) {
+        var input = valueInput(param.type, param.choices, condition[param.name], false, function (value) {
           if (value === null) delete condition[param.name];
           else condition[param.name] = value;
           changed();
-        }));
+        });
+        input.className = "builder-param-value";
+        label.appendChild(input);
         row.appendChild(label);
       });
       var remove = el("button", { type: "button", class: "btn btn-sm", text: texts.remove });
