@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from omo.segments.rules.spec import FIELDS, Choice, op_label
 
@@ -28,16 +29,16 @@ GROUP_ORDER = (
 
 def group_label(group: str) -> str:
     labels = {
-        "profile": _("顧客資料"),
+        "profile": pgettext("segment rule", "顧客資料"),
         "consent": _("同意與可觸及"),
         "binding": _("綁定店員"),
-        "orders": _("訂單"),
-        "events": _("行為事件"),
+        "orders": pgettext("segment rule", "訂單"),
+        "events": pgettext("segment rule", "行為事件"),
         "loyalty": _("會員點數與等級"),
-        "rfm": _("RFM"),
+        "rfm": pgettext("segment rule", "RFM"),
         "lifecycle": _("顧客生命週期"),
-        "predicted": _("預測"),
-        "segment": _("分眾"),
+        "predicted": pgettext("segment rule", "預測"),
+        "segment": pgettext("segment rule", "分眾"),
     }
     return labels.get(group, group)
 

@@ -109,18 +109,19 @@ def explain(
             )
         )
     member = _evaluate(rule.root, truth)
-    sentences = []
+    status = ""
     if customer.merged_into_id is not None:
         member = False
-        sentences.append(_("顧客已合併至另一位顧客，不列入分眾。"))
+        status = _("顧客已合併至另一位顧客，不列入分眾。")
     elif customer.erased_at is not None:
         member = False
-        sentences.append(_("顧客個資已刪除，不列入分眾。"))
+        status = _("顧客個資已刪除，不列入分眾。")
     separator = _("，")
     favouring = [part.text for part in parts if part.favours]
     against = [part.text for part in parts if not part.favours]
+    sentences = []
     if favouring:
         sentences.append(_("符合：{parts}").format(parts=separator.join(favouring)))
     if against:
         sentences.append(_("不符合：{parts}").format(parts=separator.join(against)))
-    return Explanation(member=member, sentence=_("；").join(sentences), parts=parts)
+    return Explanation(member=member, sentence=status + _("；").join(sentences), parts=parts)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import BigIntegerField, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from omo.binding.models import Binding
 from omo.loyalty.models import LoyaltyAccount, Tier
@@ -24,6 +25,7 @@ from omo.segments.rules.spec import (
     register,
 )
 from omo.segments.rules.sql import compare, days_since
+from omo.segments.rules.values import quote
 from omo.staff.models import User
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ def _clerk_name(pk: Any) -> str:
     if pk is None:
         return _("（無）")
     user = User.objects.filter(pk=pk).first()
-    return f"「{user}」" if user is not None else f"#{pk}"
+    return quote(str(user)) if user is not None else f"#{pk}"
 
 
 def clerk_choices(brand: Brand) -> list[Choice]:
@@ -50,7 +52,7 @@ def clerk_choices(brand: Brand) -> list[Choice]:
     ]
 
 
-CLERK = values.ids_value("clerk", User, lambda: _("店員"), _clerk_name, clerk_choices)
+CLERK = values.ids_value("clerk", User, lambda: pgettext("segment rule", "店員"), _clerk_name, clerk_choices)
 
 
 def _in_open_binding(column: str) -> Any:
@@ -77,14 +79,14 @@ def _tier_name(pk: Any) -> str:
     if pk is None:
         return _("（無）")
     name = Tier.objects.filter(pk=pk).values_list("name", flat=True).first()
-    return f"「{name}」" if name else f"#{pk}"
+    return quote(name) if name else f"#{pk}"
 
 
 def tier_choices(brand: Brand) -> list[Choice]:
     return [Choice(pk, name) for pk, name in Tier.objects.filter(brand=brand).values_list("pk", "name")]
 
 
-TIER = values.ids_value("tier", Tier, lambda: _("會員等級"), _tier_name, tier_choices)
+TIER = values.ids_value("tier", Tier, lambda: pgettext("segment rule", "會員等級"), _tier_name, tier_choices)
 
 
 def _accounts() -> QuerySet[LoyaltyAccount]:
@@ -160,7 +162,7 @@ register(
     FieldSpec(
         name="loyalty.tier",
         group="loyalty",
-        label=lambda: _("會員等級"),
+        label=lambda: pgettext("segment rule", "會員等級"),
         description=lambda: _("not_in 也包含沒有等級的顧客。"),
         value=TIER,
         ops=SET_OPS,

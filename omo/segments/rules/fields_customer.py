@@ -22,7 +22,7 @@ from django.db.models import (
 from django.db.models.expressions import BaseExpression
 from django.db.models.functions import ExtractMonth
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from omo.customers.consent import MESSAGING_PLATFORMS
 from omo.customers.models import Consent
@@ -43,6 +43,7 @@ from omo.segments.rules.spec import (
     register,
 )
 from omo.segments.rules.sql import JsonListHas, days_since, lookups
+from omo.segments.rules.values import quote
 from omo.staff.models import Store
 
 if TYPE_CHECKING:
@@ -123,14 +124,14 @@ def _store_name(pk: Any) -> str:
     if pk is None:
         return _("（無）")
     name = Store.objects.filter(pk=pk).values_list("name", flat=True).first()
-    return f"「{name}」" if name else f"#{pk}"
+    return quote(name) if name else f"#{pk}"
 
 
 def store_choices(brand: Brand) -> list[Choice]:
     return [Choice(pk, name) for pk, name in Store.objects.filter(brand=brand).values_list("pk", "name")]
 
 
-STORE = values.ids_value("store", Store, lambda: _("門市"), _store_name, store_choices)
+STORE = values.ids_value("store", Store, lambda: pgettext("segment rule", "門市"), _store_name, store_choices)
 
 
 def _home_store_test(ctx: Ctx, cond: Condition) -> Q:
@@ -147,7 +148,7 @@ def platform_choices(brand: Brand | None = None) -> list[Choice]:
 
 PLATFORM = Param(
     "platform",
-    gettext_lazy("平台"),
+    pgettext_lazy("segment rule", "平台"),
     "platform",
     values.one_of(platform_choices),
     required=True,
@@ -230,7 +231,7 @@ register(
     FieldSpec(
         name="tag",
         group="profile",
-        label=lambda: _("標籤"),
+        label=lambda: pgettext("segment rule", "標籤"),
         description=lambda: _("完全相同的標籤才算（大小寫有別）。"),
         value=values.TEXT,
         ops=TAG_OPS,

@@ -23,6 +23,7 @@ from omo.segments.rules import values
 from omo.segments.rules.errors import RuleError
 from omo.segments.rules.spec import NUMERIC_OPS, Choice, Condition, Ctx, FieldSpec, Param, register
 from omo.segments.rules.sql import JsonPropertyTest, compare
+from omo.segments.rules.values import quote
 from omo.segments.rules.window import WINDOW_PARAMS, check_window, window_q, window_text
 from omo.tracking.models import TrackedEvent
 
@@ -153,8 +154,8 @@ def _filters_text(cond: Condition) -> str:
 
 
 def _fact(cond: Condition, actual: Any) -> str:
-    return _("{window}發生「{event}」{filters} {n} 次").format(
-        window=window_text(cond), event=cond.param("event"), filters=_filters_text(cond), n=actual or 0
+    return _("{window}發生 {event}{filters} {n} 次").format(
+        window=window_text(cond), event=quote(cond.param("event")), filters=_filters_text(cond), n=actual or 0
     )
 
 

@@ -25,8 +25,9 @@ from django.db.models import (
 )
 from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Coalesce
+from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 
 from omo.catalog.models import Category, Product
 from omo.commerce.models import Order, OrderLine, SalesChannel
@@ -34,6 +35,7 @@ from omo.segments.rules import values
 from omo.segments.rules.errors import RuleError
 from omo.segments.rules.spec import NUMERIC_OPS, Choice, Condition, Ctx, FieldSpec, Param, register
 from omo.segments.rules.sql import compare
+from omo.segments.rules.values import quote
 from omo.segments.rules.window import WINDOW_PARAMS, check_window, window_q, window_text
 from omo.staff.models import Store
 
@@ -53,7 +55,7 @@ LINE_NET = ExpressionWrapper(
 def channel_choices(brand: Brand | None = None) -> list[Choice]:
     return [
         Choice("online", _("線上（官網、外部網店、電商平台）")),
-        Choice("store", _("門市")),
+        Choice("store", pgettext("segment rule", "門市")),
         *(Choice(value, str(label)) for value, label in SalesChannel.choices),
     ]
 
@@ -89,7 +91,7 @@ def _owned_ids(model: type[Any], what: Any) -> Any:
     return check
 
 
-_check_categories = _owned_ids(Category, lambda: _("商品分類"))
+_check_categories = _owned_ids(Category, lambda: pgettext("segment rule", "商品分類"))
 
 
 def check_categories(path: str, raw: Any, brand: Brand) -> tuple[int, ...]:
@@ -106,18 +108,33 @@ def check_categories(path: str, raw: Any, brand: Brand) -> tuple[int, ...]:
 
 
 ORDER_FILTERS = (
-    Param("channel", gettext_lazy("銷售通路"), "channel", check_channels, choices=channel_choices),
     Param(
-        "store", gettext_lazy("門市"), "store", _owned_ids(Store, lambda: _("門市")), choices=store_choices
+        "channel",
+        pgettext_lazy("segment rule", "銷售通路"),
+        "channel",
+        check_channels,
+        choices=channel_choices,
+    ),
+    Param(
+        "store",
+        pgettext_lazy("segment rule", "門市"),
+        "store",
+        _owned_ids(Store, lambda: pgettext("segment rule", "門市")),
+        choices=store_choices,
     ),
     Param(
         "category",
-        gettext_lazy("商品分類"),
+        pgettext_lazy("segment rule", "商品分類"),
         "category",
         check_categories,
         choices=category_choices,
     ),
-    Param("product", gettext_lazy("商品"), "product", _owned_ids(Product, lambda: _("商品"))),
+    Param(
+        "product",
+        pgettext_lazy("segment rule", "商品"),
+        "product",
+        _owned_ids(Product, lambda: pgettext("segment rule", "商品")),
+    ),
 )
 
 
@@ -173,17 +190,29 @@ def order_spend(ctx: Ctx, cond: Condition) -> BaseExpression:
 
 def _names(model: type[Any], ids: Sequence[int], field: str) -> str:
     rows = dict(model._default_manager.filter(pk__in=ids).values_list("pk", field))
-    return _("、").join(f"「{rows.get(pk, pk)}」" for pk in ids)
+    return _("、").join(quote(str(rows.get(pk, pk))) for pk in ids)
+
+
+def _channel_phrase(item: str) -> str:
+    if item == "online":
+        return _("在線上")
+    if item == "store":
+        return _("在門市")
+    return _("在{channel}").format(channel=SalesChannel(item).label)
+
+
+def words_joiner() -> str:
+    """Chinese writes the parts of a phrase together, English with spaces."""
+    return "" if (translation.get_language() or "").startswith("zh") else " "
 
 
 def _scope(cond: Condition) -> str:
-    """Where and what: "在門市「台北信義店」" "買「上衣」類商品" ..., joined with spaces."""
+    """When, where and what: "過去 90 天在門市「台北信義店」買「上衣」類商品"."""
     parts = [window_text(cond)]
     raw_channel = cond.raw.get("channel")
     if raw_channel is not None:
-        labels = {choice.value: choice.label for choice in channel_choices()}
         items = raw_channel if isinstance(raw_channel, list) else [raw_channel]
-        parts.append(_("在{channels}").format(channels=_("、").join(labels[item] for item in items)))
+        parts.append(_("或").join(_channel_phrase(item) for item in items))
     if cond.param("store"):
         parts.append(_("在門市{stores}").format(stores=_names(Store, cond.param("store"), "name")))
     raw_category = cond.raw.get("category")
@@ -192,7 +221,7 @@ def _scope(cond: Condition) -> str:
         parts.append(_("買{categories}類商品").format(categories=_names(Category, ids, "name")))
     if cond.param("product"):
         parts.append(_("買{products}").format(products=_names(Product, cond.param("product"), "title")))
-    return " ".join(parts)
+    return words_joiner().join(parts)
 
 
 def _count_fact(cond: Condition, actual: Any) -> str:

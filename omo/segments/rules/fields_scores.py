@@ -14,6 +14,7 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from omo.segments.models import CustomerPrediction, CustomerScore, Segment, SegmentMember
 from omo.segments.rules import values
@@ -31,6 +32,7 @@ from omo.segments.rules.spec import (
     register,
 )
 from omo.segments.rules.sql import exists_compare
+from omo.segments.rules.values import quote
 
 if TYPE_CHECKING:
     from omo.core.models import Brand
@@ -73,7 +75,7 @@ def _choice_type(kind: str, options: tuple[tuple[str, Callable[[], str]], ...]) 
 
     def show(item: Any) -> str:
         labels = {value: label for value, label in options}
-        return f"「{labels[item]()}」" if item in labels else _("（無）")
+        return quote(labels[item]()) if item in labels else _("（無）")
 
     return ValueType(kind, values.one_of(choices), show, choices=choices)
 
@@ -140,7 +142,7 @@ def _cell_measure(ctx: Ctx, cond: Condition) -> BaseExpression:
     return Subquery(_scores().filter(r__gt=0).annotate(cell=cell).values("cell")[:1])
 
 
-CELL = ValueType("rfm_cell", _check_cell, lambda item: f"「{item}」")
+CELL = ValueType("rfm_cell", _check_cell, quote)
 
 
 # --- segment membership -----------------------------------------------------------------------
@@ -148,14 +150,16 @@ CELL = ValueType("rfm_cell", _check_cell, lambda item: f"「{item}」")
 
 def _segment_name(pk: Any) -> str:
     name = Segment.objects.filter(pk=pk).values_list("name", flat=True).first()
-    return f"「{name}」" if name else f"#{pk}"
+    return quote(name) if name else f"#{pk}"
 
 
 def _segment_choices(brand: Brand) -> list[Choice]:
     return [Choice(pk, name) for pk, name in Segment.objects.filter(brand=brand).values_list("pk", "name")]
 
 
-SEGMENT = values.ids_value("segment", Segment, lambda: _("分眾"), _segment_name, _segment_choices)
+SEGMENT = values.ids_value(
+    "segment", Segment, lambda: pgettext("segment rule", "分眾"), _segment_name, _segment_choices
+)
 
 
 def _membership(cond: Condition) -> Exists:
@@ -212,7 +216,7 @@ register(
         test=_cell_test,
         measure=_cell_measure,
         fact=lambda cond, actual: _("{label}：{value}").format(
-            label=_("RFM 組合"), value=f"「{actual}」" if actual else _("沒有資料")
+            label=_("RFM 組合"), value=quote(actual) if actual else _("沒有資料")
         ),
     ),
     _column_field(

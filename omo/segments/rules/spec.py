@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 from django.db.models.expressions import BaseExpression
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 if TYPE_CHECKING:
     from django.utils.functional import Promise
@@ -142,8 +143,8 @@ def op_label(op: str) -> str:
         "between": _("介於"),
         "in": _("是其中之一"),
         "not_in": _("不是其中任何一個"),
-        "has": _("有"),
-        "has_not": _("沒有"),
+        "has": pgettext("segment rule", "有"),
+        "has_not": pgettext("segment rule", "沒有"),
     }
     return labels[op]
 

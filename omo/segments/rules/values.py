@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from omo.core.money import format_money, to_minor
 from omo.segments.rules.errors import RuleError
@@ -136,6 +137,11 @@ def ids_value(
     return ValueType(kind=kind, check=check, show=show, choices=choices, check_many=check_many)
 
 
+def quote(text: Any) -> str:
+    """A name or value inside a sentence: 「VIP」 in Chinese, “VIP” in English."""
+    return _("「{text}」").format(text=text)
+
+
 def show_plain(item: Any) -> str:
     if isinstance(item, float):
         return f"{item:g}"
@@ -147,11 +153,11 @@ def show_money(item: Any) -> str:
 
 
 def show_bool(item: Any) -> str:
-    return _("是") if item else _("否")
+    return pgettext("segment rule", "是") if item else pgettext("segment rule", "否")
 
 
 COUNT = ValueType("count", integer(0, 10**9), lambda item: _("{n} 次").format(n=item))
 MONEY = ValueType("money", money, show_money)
 DAYS = ValueType("days", integer(0, 100_000), lambda item: _("{n} 天").format(n=item))
 BOOL = ValueType("bool", boolean, show_bool)
-TEXT = ValueType("text", text, lambda item: f"「{item}」")
+TEXT = ValueType("text", text, lambda item: quote(item))

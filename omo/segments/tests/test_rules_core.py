@@ -132,7 +132,7 @@ def test_explain_in_both_languages(brand):
     with translation.override("zh-hant"):
         why = explain(brand, rule, a, now=NOW)
     assert why.member is False
-    assert why.sentence == "符合：過去 90 天 在官網商店下單 3 次（條件：至少 2 次）；不符合：沒有「VIP」標籤"
+    assert why.sentence == "符合：過去 90 天在官網商店下單 3 次（條件：至少 2 次）；不符合：沒有「VIP」標籤"
     assert [part.met for part in why.parts] == [True, False]
     assert why.parts[0].actual == 3
 
@@ -142,3 +142,88 @@ def test_field_catalogue_lists_every_field(brand, store):
     assert {"tag", "orders.count", "rfm.segment", "lifecycle.value_group", "segment"} <= set(catalogue)
     store_param = next(p for p in catalogue["orders.count"]["params"] if p["name"] == "store")
     assert store_param["choices"] == [{"value": store.pk, "label": store.name}]
+
+
+def test_a_cycle_through_stored_segments_and_a_diamond(brand):
+    a = Segment.objects.create(brand=brand, name="A")
+    b = Segment.objects.create(brand=brand, name="B", rule={"field": "segment", "op": "in", "value": a.pk})
+    # Editing A to refer to B closes a → b → a.
+    with pytest.raises(RuleError) as caught:
+        parse(
+            brand,
+            {
+                "any": [
+                    {"field": "tag", "op": "has", "value": "X"},
+                    {"not": {"field": "segment", "op": "in", "value": b.pk}},
+                ]
+            },
+            segment_id=a.pk,
+        )
+    assert caught.value.path == "any[1].not.value"
+    assert f"#{a.pk} → #{b.pk} → #{a.pk}" in caught.value.message
+    # A diamond (c refers to a and b, b refers to a) is no cycle.
+    c = Segment.objects.create(
+        brand=brand,
+        name="C",
+        rule={
+            "all": [
+                {"field": "segment", "op": "in", "value": a.pk},
+                {"field": "segment", "op": "in", "value": b.pk},
+            ]
+        },
+    )
+    assert parse(brand, {"field": "segment", "op": "in", "value": c.pk}).segment_ids == {c.pk}
+
+
+def test_depth_and_size_limits(brand):
+    tree = {"field": "tag", "op": "has", "value": "VIP"}
+    for _level in range(6):
+        tree = {"not": tree}
+    parse(brand, tree)
+    with pytest.raises(RuleError) as caught:
+        parse(brand, {"all": [tree]})
+    assert caught.value.path == "all[0].not.not.not.not.not.not"
+    many = {"any": [{"all": [{"field": "tag", "op": "has", "value": f"T{n}"}] * 5} for n in range(9)]}
+    with pytest.raises(RuleError) as caught:
+        parse(brand, many)
+    assert caught.value.path == ""
+    assert caught.value.status == 422
+    assert caught.value.body()["field"] == "rule"
+
+
+def test_errors_speak_the_active_language(brand):
+    with translation.override("en"), pytest.raises(RuleError) as caught:
+        parse(brand, {"all": [{"field": "orders.count", "op": "above", "value": 1}]})
+    assert caught.value.message == (
+        "The field orders.count has no operator “above”; use one of: eq, ne, gt, gte, lt, lte, between."
+    )
+    with translation.override("zh-hant"), pytest.raises(RuleError) as caught:
+        parse(brand, {"field": "loyalty.color", "op": "eq", "value": 1})
+    assert caught.value.message == "不認得的欄位 “loyalty.color”。"
+
+
+def test_explain_in_english_with_not_and_a_merged_customer(brand):
+    a = customer(brand, "A", tags=["VIP"])
+    order(brand, a, 1200, days_ago=3, channel="pos")
+    rule = parse(
+        brand,
+        {
+            "all": [
+                {"field": "orders.spend", "op": "gte", "value": 1000, "last_days": 30, "channel": "store"},
+                {"not": {"field": "tag", "op": "has", "value": "黑名單"}},
+            ]
+        },
+    )
+    with translation.override("en"):
+        why = explain(brand, rule, a, now=NOW)
+    assert why.member is True
+    assert why.sentence == (
+        "Met: spent NT$1,200 in the last 30 days in store (condition: at least NT$1,000), has no “黑名單” tag"
+    )
+    assert [(part.met, part.favours) for part in why.parts] == [(True, True), (False, True)]
+    b = customer(brand, "B", tags=["VIP"], merged_into=a)
+    order(brand, b, 1200, days_ago=3, channel="pos")
+    with translation.override("zh-hant"):
+        why = explain(brand, rule, b, now=NOW)
+    assert why.member is False
+    assert why.sentence.startswith("顧客已合併至另一位顧客，不列入分眾。符合：")
