@@ -43,9 +43,11 @@ class ListInvalid(DomainError):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         first = problems[0]
-        where = gettext("第 %(row)s 列") % {"row": first.row} if first.row else gettext("檔案")
+        if first.row:
+            message = gettext("第 %(row)s 列：%(error)s") % {"row": first.row, "error": first.error}
+        else:
+            message = gettext("檔案：%(error)s") % {"error": first.error}
         more = len(problems) - 1
-        message = f"{where}：{first.error}"
         if more:
             message += gettext("（另有 %(count)s 個錯誤）") % {"count": more}
         super().__init__(

@@ -18,7 +18,9 @@ def test_hq_builds_a_segment_and_sees_the_live_count(desktop_page, brand, hq_adm
     from playwright.sync_api import expect
 
     f.make_customer(brand, name="林貴賓", phone="+886912000401", tags=["VIP"])
-    f.make_customer(brand, name="陳貴賓", phone="+886912000402", tags=["VIP", "團購"], email="chen@example.com")
+    f.make_customer(
+        brand, name="陳貴賓", phone="+886912000402", tags=["VIP", "團購"], email="chen@example.com"
+    )
     f.make_customer(brand, name="王路人", phone="+886912000403")
     page = desktop_page
     sign_in_console(page, hq_admin)
