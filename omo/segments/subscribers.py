@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from omo.core import events, schedule
-from omo.segments import stale, tasks
+from omo.segments import personal_data, stale, tasks
 
 # event -> the cause it is for omo.segments.trees (customer.updated: see _profile_changed)
 CAUSES: dict[str, str] = {
@@ -58,6 +58,9 @@ _mark_tracked = _marker("tracking")
 
 
 def register() -> None:
+    # What the app holds about a person (omo/customers/personal_data.py).
+    personal_data.register()
+
     for name, handler in _markers.items():
         events.subscribe(name, handler, durable=f"segments.stale.{name}", when=WHEN.get(name))
     events.subscribe("customer.updated", _profile_changed, durable="segments.stale.customer.updated")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django_tasks import task
 
 from omo.core.errors import DomainError
@@ -21,7 +21,11 @@ MAX_ROUNDS = 10
 
 
 def _refresh_in_order(segments: QuerySet[Segment], reason: str | None) -> dict[int, int]:
-    """Refresh these segments, each after the segments it reads; returns members per segment."""
+    """Refresh these segments, each after the segments it reads; returns members per segment.
+
+    A segment with neither a rule nor a list (a ready-made one whose members another pass writes)
+    is left as it is."""
+    segments = segments.filter(Q(kind=Segment.Kind.STATIC) | Q(rule__isnull=False))
     rows = {
         pk: (rule, stale_reason)
         for pk, rule, stale_reason in segments.values_list("pk", "rule", "stale_reason")

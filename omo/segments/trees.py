@@ -14,7 +14,9 @@ from typing import Any
 # family here (a field added to the engine later) counts as changed by every event, so a segment is
 # refreshed too often rather than left wrong.
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "order": ("orders.",),
+    # RFM and lifecycle scores (CustomerScore) follow a customer's orders when they are rescored
+    # after them; the nightly score run moves them for everyone and the daily refresh follows it
+    "order": ("orders.", "rfm.", "lifecycle."),
     "tag": ("tag",),
     "profile": ("profile.", "home_store"),
     "consent": ("consent.", "reachable"),
@@ -22,9 +24,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "loyalty": ("loyalty.",),
     "tracking": ("events.",),
 }
-# Fields read from scores that their own passes recompute (CustomerScore, CustomerPrediction): an
-# order does not move them until the pass has run; the daily refresh follows the passes.
-SCORED = ("rfm.", "lifecycle.", "predicted.")
+# Predictions move only when the model is fitted again (its own pass); the daily refresh follows it.
+SCORED = ("predicted.",)
 # Merges, splits and erasures change who can be a member at all.
 EVERY_SEGMENT = "merge"
 

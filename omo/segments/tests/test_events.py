@@ -14,7 +14,7 @@ from omo.commerce.schemas import OrderIn
 from omo.core import schedule
 from omo.customers import services as customers
 from omo.segments import selectors, services, stale, tasks
-from omo.segments.models import Segment, SegmentCount
+from omo.segments.models import Segment, SegmentCount, SegmentMember
 from omo.tracking import services as tracking
 
 VIP = {"field": "tag", "op": "has", "value": "VIP"}
@@ -214,3 +214,13 @@ def test_static_segments_only_follow_merges(brand, hq, cause):
     services.create_segment(brand, actor=hq, name="名單", kind=Segment.Kind.STATIC)
     assert stale.mark_stale(brand.pk, cause) == 0
     assert stale.mark_stale(brand.pk, "merge") == 1
+
+
+def test_a_segment_without_a_rule_or_list_is_left_alone(brand, hq, vip):
+    """A ready-made segment whose members another pass writes keeps them."""
+    kept = Segment.objects.create(
+        brand=brand, kind=Segment.Kind.READY_MADE, key="kept", name="別處計算", version=1
+    )
+    SegmentMember.objects.create(segment=kept, version=1, customer=vip)
+    tasks.refresh_brand(brand)
+    assert _ids(kept) == {vip.pk}

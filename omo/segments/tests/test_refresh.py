@@ -175,3 +175,13 @@ def test_refresh_time_is_now(hq, vip):
     segment = services.create_segment(hq.brand, actor=hq, name="VIP", rule=VIP)
     segment.refresh_from_db()
     assert abs((timezone.now() - segment.refreshed_at).total_seconds()) < 60
+
+
+def test_erasure_takes_the_customer_out_of_every_segment(brand, hq, vip, plain):
+    from omo.customers import privacy
+
+    segment = services.create_segment(brand, actor=hq, name="VIP", rule=VIP)
+    exported = privacy.collect(vip)
+    assert [row["segment"] for row in exported["segments"]] == ["VIP"]
+    privacy.erase_customer(vip, actor=hq, reason="本人要求")
+    assert _ids(segment) == set()
