@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from omo.segments.rules import values
 from omo.segments.rules.errors import RuleError
 from omo.segments.rules.spec import NUMERIC_OPS, Choice, Condition, Ctx, FieldSpec, Param, register
-from omo.segments.rules.sql import JsonPropertyTest, compare
+from omo.segments.rules.sql import JsonPropertyTest, aggregate_test
 from omo.segments.rules.values import quote
 from omo.segments.rules.window import WINDOW_PARAMS, check_window, window_q, window_text
 from omo.tracking.models import TrackedEvent
@@ -116,7 +116,6 @@ def matching_events(ctx: Ctx, cond: Condition) -> QuerySet[TrackedEvent]:
     events = TrackedEvent.objects.filter(
         window_q(ctx, cond, "timestamp"),
         brand_id=ctx.brand.pk,
-        customer=OuterRef("pk"),
         type=cond.param("type", "track"),
         event=cond.param("event"),
     )
@@ -125,8 +124,14 @@ def matching_events(ctx: Ctx, cond: Condition) -> QuerySet[TrackedEvent]:
     return events.order_by()
 
 
+def event_count_test(ctx: Ctx, cond: Condition) -> Q:
+    return aggregate_test(matching_events(ctx, cond), "customer", Count("pk"), cond.op, cond.value)
+
+
 def event_count(ctx: Ctx, cond: Condition) -> BaseExpression:
-    per_customer = matching_events(ctx, cond).values("customer").annotate(n=Count("pk")).values("n")
+    """The customer's own count, for the explanation."""
+    own = matching_events(ctx, cond).filter(customer=OuterRef("pk"))
+    per_customer = own.values("customer").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(per_customer), 0)
 
 
@@ -179,7 +184,7 @@ register(
             *WINDOW_PARAMS,
             Param("where", gettext_lazy("屬性條件"), "property_filters", check_where),
         ),
-        test=lambda ctx, cond: compare(event_count(ctx, cond), cond.op, cond.value),
+        test=event_count_test,
         measure=event_count,
         fact=_fact,
         validate=check_window,

@@ -34,7 +34,7 @@ from omo.commerce.models import Order, OrderLine, SalesChannel
 from omo.segments.rules import values
 from omo.segments.rules.errors import RuleError
 from omo.segments.rules.spec import NUMERIC_OPS, Choice, Condition, Ctx, FieldSpec, Param, register
-from omo.segments.rules.sql import compare
+from omo.segments.rules.sql import aggregate_test
 from omo.segments.rules.values import quote
 from omo.segments.rules.window import WINDOW_PARAMS, check_window, window_q, window_text
 from omo.staff.models import Store
@@ -157,34 +157,47 @@ def _order_filter(ctx: Ctx, cond: Condition, prefix: str = "") -> Q:
     return q
 
 
-def counted_orders(ctx: Ctx, cond: Condition) -> QuerySet[Order]:
-    orders = Order.objects.filter(_order_filter(ctx, cond), customer=OuterRef("pk"))
+def _orders(ctx: Ctx, cond: Condition) -> QuerySet[Order]:
+    """The brand's counted orders the condition is about (any customer)."""
+    orders = Order.objects.filter(_order_filter(ctx, cond))
     lines = _line_filter(cond)
     if lines is not None:
         orders = orders.filter(Exists(OrderLine.objects.filter(lines, order=OuterRef("pk"))))
-    return orders.order_by()
+    return orders
+
+
+def _lines(ctx: Ctx, cond: Condition, lines: Q) -> QuerySet[OrderLine]:
+    return OrderLine.objects.filter(lines, _order_filter(ctx, cond, "order__"))
+
+
+def order_count_test(ctx: Ctx, cond: Condition) -> Q:
+    return aggregate_test(_orders(ctx, cond), "customer", Count("pk"), cond.op, cond.value)
+
+
+def order_spend_test(ctx: Ctx, cond: Condition) -> Q:
+    lines = _line_filter(cond)
+    if lines is None:
+        return aggregate_test(_orders(ctx, cond), "customer", Sum(NET), cond.op, cond.value)
+    return aggregate_test(_lines(ctx, cond, lines), "order__customer", Sum(LINE_NET), cond.op, cond.value)
+
+
+# The customer's own value, for the explanation (one customer: the customer's order index serves it).
 
 
 def order_count(ctx: Ctx, cond: Condition) -> BaseExpression:
-    per_customer = counted_orders(ctx, cond).values("customer").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(per_customer), 0)
+    orders = _orders(ctx, cond).filter(customer=OuterRef("pk")).order_by()
+    return Coalesce(Subquery(orders.values("customer").annotate(n=Count("pk")).values("n")), 0)
 
 
 def order_spend(ctx: Ctx, cond: Condition) -> BaseExpression:
     lines = _line_filter(cond)
     rows: QuerySet[Any, Any]
     if lines is None:
-        rows = counted_orders(ctx, cond).values("customer").annotate(s=Sum(NET)).values("s")
+        orders = _orders(ctx, cond).filter(customer=OuterRef("pk")).order_by()
+        rows = orders.values("customer").annotate(s=Sum(NET)).values("s")
     else:
-        rows = (
-            OrderLine.objects.filter(
-                lines, _order_filter(ctx, cond, "order__"), order__customer=OuterRef("pk")
-            )
-            .order_by()
-            .values("order__customer")
-            .annotate(s=Sum(LINE_NET))
-            .values("s")
-        )
+        own_lines = _lines(ctx, cond, lines).filter(order__customer=OuterRef("pk")).order_by()
+        rows = own_lines.values("order__customer").annotate(s=Sum(LINE_NET)).values("s")
     return Coalesce(Subquery(rows), 0, output_field=BigIntegerField())
 
 
@@ -241,7 +254,7 @@ register(
         value=values.COUNT,
         ops=NUMERIC_OPS,
         params=(*WINDOW_PARAMS, *ORDER_FILTERS),
-        test=lambda ctx, cond: compare(order_count(ctx, cond), cond.op, cond.value),
+        test=order_count_test,
         measure=order_count,
         fact=_count_fact,
         validate=check_window,
@@ -254,7 +267,7 @@ register(
         value=values.MONEY,
         ops=NUMERIC_OPS,
         params=(*WINDOW_PARAMS, *ORDER_FILTERS),
-        test=lambda ctx, cond: compare(order_spend(ctx, cond), cond.op, cond.value),
+        test=order_spend_test,
         measure=order_spend,
         fact=_spend_fact,
         validate=check_window,

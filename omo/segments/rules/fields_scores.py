@@ -37,18 +37,19 @@ from omo.segments.rules.values import quote
 if TYPE_CHECKING:
     from omo.core.models import Brand
 
-# The named RFM segments (omo.segments.rfm writes these into CustomerScore.rfm_segment).
+# The named RFM segments (omo.segments.rfm writes these into CustomerScore.rfm_segment), with
+# the same names it shows.
 RFM_SEGMENTS: tuple[tuple[str, Callable[[], str]], ...] = (
     ("champions", lambda: _("冠軍顧客")),
     ("loyal", lambda: _("忠誠顧客")),
     ("potential_loyalist", lambda: _("潛力忠誠顧客")),
     ("new", lambda: _("新顧客")),
-    ("promising", lambda: _("有潛力的新客")),
+    ("promising", lambda: _("有望顧客")),
     ("need_attention", lambda: _("需要關注")),
     ("about_to_sleep", lambda: _("即將沉睡")),
-    ("at_risk", lambda: _("有流失風險")),
+    ("at_risk", lambda: _("流失風險")),
     ("cant_lose", lambda: _("不能失去")),
-    ("hibernating", lambda: _("沉睡顧客")),
+    ("hibernating", lambda: _("冬眠顧客")),
     ("prospect", lambda: _("潛在顧客（未下單）")),
 )
 VALUE_GROUPS = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import translation
 
+from omo.core.errors import NotFound
 from omo.segments.models import Segment, SegmentMember
 from omo.segments.rules import RuleError, explain, field_catalogue, members, parse
 from omo.segments.tests.rules_data import NOW, customer, order, score
@@ -227,3 +228,35 @@ def test_explain_in_english_with_not_and_a_merged_customer(brand):
         why = explain(brand, rule, b, now=NOW)
     assert why.member is False
     assert why.sentence.startswith("顧客已合併至另一位顧客，不列入分眾。符合：")
+
+
+def test_explain_refuses_another_brands_customer(brand, other_brand):
+    theirs = customer(other_brand, "X", tags=["VIP"])
+    rule = parse(brand, {"field": "tag", "op": "has", "value": "VIP"})
+    with pytest.raises(NotFound):
+        explain(brand, rule, theirs, now=NOW)
+
+
+def test_field_catalogue_in_english_with_choices(brand, clerk):
+    with translation.override("en"):
+        catalogue = {entry["field"]: entry for entry in field_catalogue(brand)}
+    assert catalogue["tag"]["label"] == "Tag"
+    assert catalogue["orders.count"]["group_label"] == "Orders"
+    assert [op["label"] for op in catalogue["orders.count"]["ops"]][:4] == [
+        "equal to",
+        "not equal to",
+        "more than",
+        "at least",
+    ]
+    channel = next(p for p in catalogue["orders.count"]["params"] if p["name"] == "channel")
+    assert channel["choices"][:2] == [
+        {"value": "online", "label": "Online (web shop, external web shops, marketplaces)"},
+        {"value": "store", "label": "Store"},
+    ]
+    assert catalogue["binding.clerk"]["choices"] == [{"value": clerk.pk, "label": str(clerk)}]
+    assert catalogue["segment"]["list_value"] is False
+    assert {c["value"] for c in catalogue["rfm.segment"]["choices"]} >= {"champions", "cant_lose", "prospect"}
+    last_days = next(p for p in catalogue["events.count"]["params"] if p["name"] == "last_days")
+    assert last_days["excludes"] == ["from", "to"]
+    event = next(p for p in catalogue["events.count"]["params"] if p["name"] == "event")
+    assert event["required"] is True
