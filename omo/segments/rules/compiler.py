@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 
 def compile_node(ctx: Ctx, node: Node) -> Q:
     if isinstance(node, Group):
-        q = Q()
         parts = [compile_node(ctx, child) for child in node.children]
         q = parts[0]
         for part in parts[1:]:

@@ -79,6 +79,8 @@ def explain(
     annotations: dict[str, Any] = {}
     for index, (cond, _negated) in enumerate(leaves):
         annotations[f"measure_{index}"] = cond.spec.measure(ctx, cond)
+        if cond.spec.judge is not None:
+            continue
         annotations[f"test_{index}"] = Case(
             When(cond.spec.test(ctx, cond), then=Value(True)),
             default=Value(False),
@@ -88,8 +90,11 @@ def explain(
     truth: dict[str, bool] = {}
     parts: list[Part] = []
     for index, (cond, negated) in enumerate(leaves):
-        met = bool(row.get(f"test_{index}"))
         actual = row.get(f"measure_{index}")
+        if cond.spec.judge is not None:
+            met = cond.spec.judge(cond, actual)
+        else:
+            met = bool(row.get(f"test_{index}"))
         truth[cond.path] = met
         text = cond.spec.fact(cond, actual)
         if cond.spec.shows_condition:

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from omo.segments.rules import values
 from omo.segments.rules.errors import RuleError
 from omo.segments.rules.spec import NUMERIC_OPS, Choice, Condition, Ctx, FieldSpec, Param, register
-from omo.segments.rules.sql import JsonPropertyTest, aggregate_test
+from omo.segments.rules.sql import JsonPropertyTest, aggregate_test, judge_number
 from omo.segments.rules.values import quote
 from omo.segments.rules.window import WINDOW_PARAMS, check_window, window_q, window_text
 from omo.tracking.models import TrackedEvent
@@ -112,13 +112,13 @@ def property_q(name: str, op: str, value: Any) -> Q:
     return Q(JsonPropertyTest("properties", name, op, value))
 
 
-def matching_events(ctx: Ctx, cond: Condition) -> QuerySet[TrackedEvent]:
+def matching_events(ctx: Ctx, cond: Condition, *, brand: bool = True) -> QuerySet[TrackedEvent]:
+    """The brand's events the condition counts; `brand=False` when a customer narrows them already."""
     events = TrackedEvent.objects.filter(
-        window_q(ctx, cond, "timestamp"),
-        brand_id=ctx.brand.pk,
-        type=cond.param("type", "track"),
-        event=cond.param("event"),
+        window_q(ctx, cond, "timestamp"), type=cond.param("type", "track"), event=cond.param("event")
     )
+    if brand:
+        events = events.filter(brand_id=ctx.brand.pk)
     for item in cond.param("where", ()):
         events = events.filter(property_q(item["property"], item["op"], item["value"]))
     return events.order_by()
@@ -130,7 +130,7 @@ def event_count_test(ctx: Ctx, cond: Condition) -> Q:
 
 def event_count(ctx: Ctx, cond: Condition) -> BaseExpression:
     """The customer's own count, for the explanation."""
-    own = matching_events(ctx, cond).filter(customer=OuterRef("pk"))
+    own = matching_events(ctx, cond, brand=False).filter(customer=OuterRef("pk"))
     per_customer = own.values("customer").annotate(n=Count("pk")).values("n")
     return Coalesce(Subquery(per_customer), 0)
 
@@ -159,7 +159,7 @@ def _filters_text(cond: Condition) -> str:
 
 
 def _fact(cond: Condition, actual: Any) -> str:
-    return _("{window}發生 {event}{filters} {n} 次").format(
+    return _("{window}發生{event}{filters} {n} 次").format(
         window=window_text(cond), event=quote(cond.param("event")), filters=_filters_text(cond), n=actual or 0
     )
 
@@ -185,6 +185,7 @@ register(
             Param("where", gettext_lazy("屬性條件"), "property_filters", check_where),
         ),
         test=event_count_test,
+        judge=judge_number,
         measure=event_count,
         fact=_fact,
         validate=check_window,

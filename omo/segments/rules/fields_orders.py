@@ -34,7 +34,7 @@ from omo.commerce.models import Order, OrderLine, SalesChannel
 from omo.segments.rules import values
 from omo.segments.rules.errors import RuleError
 from omo.segments.rules.spec import NUMERIC_OPS, Choice, Condition, Ctx, FieldSpec, Param, register
-from omo.segments.rules.sql import aggregate_test
+from omo.segments.rules.sql import aggregate_test, judge_number
 from omo.segments.rules.values import quote
 from omo.segments.rules.window import WINDOW_PARAMS, check_window, window_q, window_text
 from omo.staff.models import Store
@@ -147,8 +147,12 @@ def _line_filter(cond: Condition, prefix: str = "") -> Q | None:
     return q if q else None
 
 
-def _order_filter(ctx: Ctx, cond: Condition, prefix: str = "") -> Q:
-    q = Q(**{f"{prefix}brand_id": ctx.brand.pk}) & ~Q(**{f"{prefix}status": Order.Status.CANCELLED})
+def _order_filter(ctx: Ctx, cond: Condition, prefix: str = "", *, brand: bool = True) -> Q:
+    """Counted orders of the condition; `brand=False` when a customer narrows them already (so the
+    customer's own index serves the query rather than the brand's)."""
+    q = ~Q(**{f"{prefix}status": Order.Status.CANCELLED})
+    if brand:
+        q &= Q(**{f"{prefix}brand_id": ctx.brand.pk})
     q &= window_q(ctx, cond, f"{prefix}placed_at")
     if cond.param("channel"):
         q &= Q(**{f"{prefix}sales_channel__in": cond.param("channel")})
@@ -157,17 +161,17 @@ def _order_filter(ctx: Ctx, cond: Condition, prefix: str = "") -> Q:
     return q
 
 
-def _orders(ctx: Ctx, cond: Condition) -> QuerySet[Order]:
+def _orders(ctx: Ctx, cond: Condition, *, brand: bool = True) -> QuerySet[Order]:
     """The brand's counted orders the condition is about (any customer)."""
-    orders = Order.objects.filter(_order_filter(ctx, cond))
+    orders = Order.objects.filter(_order_filter(ctx, cond, brand=brand))
     lines = _line_filter(cond)
     if lines is not None:
         orders = orders.filter(Exists(OrderLine.objects.filter(lines, order=OuterRef("pk"))))
     return orders
 
 
-def _lines(ctx: Ctx, cond: Condition, lines: Q) -> QuerySet[OrderLine]:
-    return OrderLine.objects.filter(lines, _order_filter(ctx, cond, "order__"))
+def _lines(ctx: Ctx, cond: Condition, lines: Q, *, brand: bool = True) -> QuerySet[OrderLine]:
+    return OrderLine.objects.filter(lines, _order_filter(ctx, cond, "order__", brand=brand))
 
 
 def order_count_test(ctx: Ctx, cond: Condition) -> Q:
@@ -185,7 +189,7 @@ def order_spend_test(ctx: Ctx, cond: Condition) -> Q:
 
 
 def order_count(ctx: Ctx, cond: Condition) -> BaseExpression:
-    orders = _orders(ctx, cond).filter(customer=OuterRef("pk")).order_by()
+    orders = _orders(ctx, cond, brand=False).filter(customer=OuterRef("pk")).order_by()
     return Coalesce(Subquery(orders.values("customer").annotate(n=Count("pk")).values("n")), 0)
 
 
@@ -193,10 +197,10 @@ def order_spend(ctx: Ctx, cond: Condition) -> BaseExpression:
     lines = _line_filter(cond)
     rows: QuerySet[Any, Any]
     if lines is None:
-        orders = _orders(ctx, cond).filter(customer=OuterRef("pk")).order_by()
+        orders = _orders(ctx, cond, brand=False).filter(customer=OuterRef("pk")).order_by()
         rows = orders.values("customer").annotate(s=Sum(NET)).values("s")
     else:
-        own_lines = _lines(ctx, cond, lines).filter(order__customer=OuterRef("pk")).order_by()
+        own_lines = _lines(ctx, cond, lines, brand=False).filter(order__customer=OuterRef("pk")).order_by()
         rows = own_lines.values("order__customer").annotate(s=Sum(LINE_NET)).values("s")
     return Coalesce(Subquery(rows), 0, output_field=BigIntegerField())
 
@@ -255,6 +259,7 @@ register(
         ops=NUMERIC_OPS,
         params=(*WINDOW_PARAMS, *ORDER_FILTERS),
         test=order_count_test,
+        judge=judge_number,
         measure=order_count,
         fact=_count_fact,
         validate=check_window,
@@ -268,6 +273,7 @@ register(
         ops=NUMERIC_OPS,
         params=(*WINDOW_PARAMS, *ORDER_FILTERS),
         test=order_spend_test,
+        judge=judge_number,
         measure=order_spend,
         fact=_spend_fact,
         validate=check_window,

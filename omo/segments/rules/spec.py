@@ -114,6 +114,9 @@ class FieldSpec:
     list_value: bool = True
     # Whether the condition text "（條件：…）" follows the fact (not for has / has not kinds of facts).
     shows_condition: bool = True
+    # For sums and counts: whether the customer's actual value (from `measure`, None as 0) meets the
+    # condition, so an explanation need not run the brand-wide `test` for one customer.
+    judge: Callable[[Condition, Any], bool] | None = None
     # Extra checks across value and parameters, after each was checked alone.
     validate: Callable[[Condition, Brand], None] | None = None
     description: Callable[[], str] = field(default=lambda: "")

@@ -224,20 +224,30 @@ class JsonPropertyTest(Func):
         return f"COALESCE({item_sql} = (%s)::jsonb, false)", (*params, kind)
 
 
-def holds_for_zero(op: str, value: Any) -> bool:
-    """Whether a customer with nothing (a count or sum of 0) meets `op value`."""
+def python_compare(actual: Any, op: str, value: Any) -> bool:
+    """`actual op value` in Python, as `compare` says it in SQL (for numbers)."""
     if op == "between":
         low, high = value
-        return bool(low <= 0 <= high)
+        return bool(low <= actual <= high)
     tests = {
-        "eq": 0 == value,
-        "ne": 0 != value,
-        "gt": 0 > value,
-        "gte": 0 >= value,
-        "lt": 0 < value,
-        "lte": 0 <= value,
+        "eq": actual == value,
+        "ne": actual != value,
+        "gt": actual > value,
+        "gte": actual >= value,
+        "lt": actual < value,
+        "lte": actual <= value,
     }
     return bool(tests[op])
+
+
+def judge_number(cond: Any, actual: Any) -> bool:
+    """A count or sum condition judged on the customer's own value (None: nothing, so 0)."""
+    return python_compare(actual or 0, cond.op, cond.value)
+
+
+def holds_for_zero(op: str, value: Any) -> bool:
+    """Whether a customer with nothing (a count or sum of 0) meets `op value`."""
+    return python_compare(0, op, value)
 
 
 def aggregate_test(rows: QuerySet[Any], customer: str, aggregate: Any, op: str, value: Any) -> Q:

@@ -260,3 +260,40 @@ def test_field_catalogue_in_english_with_choices(brand, clerk):
     assert last_days["excludes"] == ["from", "to"]
     event = next(p for p in catalogue["events.count"]["params"] if p["name"] == "event")
     assert event["required"] is True
+
+
+def test_explain_an_event_count(brand):
+    from omo.tracking.models import TrackedEvent
+
+    a = customer(brand, "A")
+    TrackedEvent.objects.create(
+        brand=brand,
+        type="track",
+        event="Product Viewed",
+        message_id="m1",
+        customer=a,
+        properties={"category": "shoes"},
+        received_at=NOW,
+        timestamp=NOW,
+    )
+    rule = parse(
+        brand,
+        {
+            "field": "events.count",
+            "op": "gte",
+            "value": 2,
+            "event": "Product Viewed",
+            "last_days": 30,
+            "where": [{"property": "category", "op": "eq", "value": "shoes"}],
+        },
+    )
+    with translation.override("zh-hant"):
+        why = explain(brand, rule, a, now=NOW)
+    assert (
+        why.sentence == "不符合：過去 30 天發生「Product Viewed」（category = shoes） 1 次（條件：至少 2 次）"
+    )
+    with translation.override("en"):
+        why = explain(brand, rule, a, now=NOW)
+    assert why.sentence == (
+        "Not met: “Product Viewed” (category = shoes) in the last 30 days: 1 (condition: at least 2)"
+    )
