@@ -31,6 +31,7 @@ from omo.loyalty.api import router as loyalty_router
 from omo.loyalty.till_api import router as till_router
 from omo.platforms.api import router as platforms_router
 from omo.platforms.usage_api import router as message_usage_router
+from omo.segments.api import router as segments_router
 from omo.segments.scores_api import router as segment_scores_router
 from omo.staff.api import router as staff_router
 from omo.tracking.api import router as tracking_router
@@ -148,6 +149,7 @@ for router in (
     bindings_router,
     conversations_router,
     segment_scores_router,  # before the segments' own: /segments/scores is not /segments/{segment_id}
+    segments_router,
 ):
     api.add_router("", router)
 # the brand's rules under /settings/... (binding, inbox, attribution; loyalty's are in its router)

@@ -117,7 +117,11 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 active_for=("console:staff_transfer",),
             ),
             NavItem(pgettext_lazy("console nav", "以手機號碼綁定"), "console:binding_recovery"),
-            NavItem(pgettext_lazy("console nav", "分眾"), "console:segments"),
+            NavItem(
+                pgettext_lazy("console nav", "分眾"),
+                "console:segments",
+                active_for=("console:segment_detail", "console:segment_create", "console:segment_edit"),
+            ),
             NavItem(pgettext_lazy("console nav", "顧客分群"), "console:segment_groups"),
         ),
     ),

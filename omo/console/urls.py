@@ -15,6 +15,7 @@ from omo.console.views import platform_accounts as platform_account_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import rules as rules_views
 from omo.console.views import segment_groups as segment_group_views
+from omo.console.views import segments as segment_views
 from omo.console.views import shopify as shopify_views
 from omo.console.views import staff_settings as staff_settings_views
 from omo.console.views import tracking_sources as tracking_source_views
@@ -64,6 +65,13 @@ urlpatterns = [
         name="commission_statement_detail",
     ),
     path("cost/", message_usage_views.message_usage, name="message_usage"),
+    path("segments/", segment_views.segment_list, name="segments"),
+    path("segments/new/", segment_views.segment_create, name="segment_create"),
+    path("segments/preview/", segment_views.segment_preview, name="segment_preview"),
+    path("segments/<int:pk>/", segment_views.segment_detail, name="segment_detail"),
+    path("segments/<int:pk>/edit/", segment_views.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/delete/", segment_views.segment_delete, name="segment_delete"),
+    path("segments/<int:pk>/list/", segment_views.segment_upload, name="segment_upload"),
     path("orders/", orders.order_list, name="orders"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/pay/", orders.order_pay, name="order_pay"),

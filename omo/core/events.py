@@ -54,6 +54,8 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "order.cancelled": frozenset({"brand_id", "order_id"}),
     "order.refunded": frozenset({"brand_id", "order_id", "refund_id", "amount"}),
     "customer.created": frozenset({"brand_id", "customer_id"}),
+    # profile fields changed (omo/customers/services.py update_customer): the names of the fields
+    "customer.updated": frozenset({"brand_id", "customer_id", "fields"}),
     "points.changed": frozenset({"brand_id", "customer_id", "delta", "balance"}),
     # ledger entries written (one or a bulk earn): set-wise subscribers read them by id
     "points.posted": frozenset({"brand_id", "entry_ids"}),
@@ -90,6 +92,9 @@ EVENT_SCHEMAS: dict[str, frozenset[str]] = {
     "consent.changed": frozenset({"brand_id", "customer_id", "platform", "purpose", "granted", "source"}),
     # personal data erased on request (omo/customers/privacy.py)
     "customer.erased": frozenset({"brand_id", "customer_id"}),
+    # tracked events stored for these customers (omo/tracking/services.py store_events); anonymous
+    # visitors' events are not counted here
+    "tracking.recorded": frozenset({"brand_id", "customer_ids"}),
 }
 
 

@@ -229,6 +229,7 @@ def update_customer(customer: Customer, *, actor: Actor, **changes: Any) -> Cust
         fields=sorted(changes),
         before={k: str(v) for k, v in before.items()},
     )
+    events.publish("customer.updated", brand_id=brand.pk, customer_id=customer.pk, fields=sorted(changes))
     return customer
 
 

@@ -6,6 +6,7 @@ class SegmentsConfig(AppConfig):
     label = "segments"
 
     def ready(self) -> None:
-        from omo.segments import score_hooks
+        from omo.segments import score_hooks, subscribers
 
         score_hooks.register()
+        subscribers.register()

@@ -39,6 +39,9 @@ class Segment(BrandScoped):
     refreshed_at = models.DateTimeField(null=True, blank=True)
     # Set when something that can change the membership happened; cleared by the refresh.
     stale_since = models.DateTimeField(null=True, blank=True)
+    # What made it stale first ("order", "tag", "binding", "tracking", "segment", "merge"): the
+    # reason of the refresh that follows (SegmentCount.reason).
+    stale_reason = models.CharField(max_length=20, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

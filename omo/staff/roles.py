@@ -82,6 +82,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # the brand-wide RFM scores and lifecycle groups (顧客分群): see them, queue a recomputation
     "scores.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT}),
     "scores.refresh": frozenset({Role.HQ_ADMIN}),
+    # segments (omo/segments): every role reads them (a store manager's and a clerk's members and
+    # counts narrowed to the customers they see); HQ (admins and agents, brand-wide) builds them
+    "segments.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER, Role.CLERK}),
+    "segments.write": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT}),
 }
 
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from omo.core import apikeys, audit
+from omo.core import events as domain_events
 from omo.core.audit import Actor
 from omo.core.models import Brand
 from omo.customers import identity
@@ -423,6 +424,9 @@ def store_events(brand_id: int, events: list[EventRow]) -> None:
     if events:
         resolve_customers(brand_id, events)
         insert_events(events)
+        customer_ids = sorted({event.customer_id for event in events if event.customer_id is not None})
+        if customer_ids:
+            domain_events.publish("tracking.recorded", brand_id=brand_id, customer_ids=customer_ids)
 
 
 def ingest(

@@ -99,6 +99,10 @@ FILL: dict[str, dict[str, str]] = {
     "console:import_progress": {"pk": "job"},
     "console:api_key_revoke": {"pk": "api_key"},
     "console:tracking_source_revoke": {"pk": "tracking_source"},
+    "console:segment_detail": {"pk": "segment"},
+    "console:segment_edit": {"pk": "segment"},
+    "console:segment_delete": {"pk": "segment"},
+    "console:segment_upload": {"pk": "segment"},
     "console:store_edit": {"pk": "store"},
     "console:staff_edit": {"pk": "staff_member"},
     "console:staff_transfer": {"pk": "staff_member"},
@@ -389,6 +393,11 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, Any]:
         "tracking_source": _model("tracking.TrackingSource")
         .objects.create(brand=brand, name=f"{SECRET} 官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64)
         .pk,
+        "segment": _model("segments.Segment")
+        .objects.create(
+            brand=brand, name=f"{SECRET} 分眾", rule={"field": "tag", "op": "has", "value": "VIP"}
+        )
+        .pk,
     }
 
 
@@ -470,6 +479,10 @@ def _state(objects: dict[str, int]) -> dict[str, Any]:
             .values_list("customer_id", "clerk_id")
         ),
         "quarantined": WebhookReceipt.objects.get(pk=objects["quarantined_receipt"]).status,
+        "segment": _model("segments.Segment")
+        .objects.filter(pk=objects["segment"])
+        .values_list("name", "rule", "version")
+        .first(),
     }
 
 

@@ -16,8 +16,10 @@ from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import SearchForm
 from omo.console.pages import paginate, render_page
 from omo.core import audit
+from omo.core.errors import DomainError
 from omo.customers import consent, privacy
 from omo.customers.models import Customer
+from omo.segments import selectors as segment_selectors
 from omo.staff.roles import Scope, role_allows
 from omo.tracking import timeline
 
@@ -72,9 +74,27 @@ def customer_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
             "merges_link": _merges_link(user, customer),
             "consent": consent.current_consent(customer),
             "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
+            "customer_segments": customer_segments(user, customer),
             **timeline_context,
         },
     )
+
+
+CUSTOMER_SEGMENTS_SHOWN = 10
+
+
+def customer_segments(user, customer: Customer) -> list[dict] | None:
+    """The segments the customer is in, each with the sentence saying why (None: may not read them)."""
+    if not role_allows(user.role, "segments.read"):
+        return None
+    shown = []
+    for segment in segment_selectors.segments_of(customer).select_related("brand")[:CUSTOMER_SEGMENTS_SHOWN]:
+        try:
+            sentence = segment_selectors.explain_for(segment, customer).sentence
+        except DomainError:  # a stored rule the engine now refuses: still list the segment
+            sentence = ""
+        shown.append({"segment": segment, "sentence": sentence})
+    return shown
 
 
 def _merges_link(user, customer: Customer) -> str | None:

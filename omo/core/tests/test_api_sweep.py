@@ -24,6 +24,7 @@ from omo.core.models import ApiKey, ImportJob
 from omo.inbox.models import Contact, Conversation, Inbox, WebhookReceipt
 from omo.loyalty import services as loyalty
 from omo.loyalty.models import Tier
+from omo.segments.models import Segment
 from omo.testing import factories as f
 from omo.tracking.models import TrackingSource
 
@@ -68,6 +69,7 @@ def test_the_sweep_sees_every_app():
         "/tracking/sources",
         "/conversations",
         "/segments/scores",
+        "/segments",
     ):
         assert PREFIX + expected in paths
     assert len(ROUTES) >= 45
@@ -181,6 +183,9 @@ def objects(brand, store, warehouse, hq_admin, api_key):
         "rule_id": CommissionRule.objects.create(brand=brand, rate_bp=100, starts_on=dt.date(2026, 11, 1)).pk,
         "source_id": TrackingSource.objects.create(
             brand=brand, name="官網", prefix=f"sweep{brand.pk}", key_hash="0" * 64
+        ).pk,
+        "segment_id": Segment.objects.create(
+            brand=brand, name="VIP", rule={"field": "tag", "op": "has", "value": "VIP"}
         ).pk,
     }
 

@@ -70,6 +70,7 @@ def test_handlers_run_in_a_stable_order():
         "attribution",
         "connectors",
         "integrations",
+        "segments",
     ]
     assert [name for name, _ in tasks.sources()] == ["customers", "contacts", "orders", "events"]
 

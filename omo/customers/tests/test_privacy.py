@@ -325,6 +325,9 @@ def test_export_holds_every_section(people, brand, hq_admin):
             "messages",
             "tracked_events",
             "clicks",
+            "segments",
+            "customer_scores",
+            "customer_predictions",
         }
     )
     assert document["customer_id"] == person.pk
