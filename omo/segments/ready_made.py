@@ -22,7 +22,7 @@ from django.utils.functional import Promise
 from django.utils.translation import pgettext, pgettext_lazy
 
 from omo.core.models import Brand
-from omo.segments import rfm
+from omo.segments import rfm, stale
 from omo.segments.models import ScoreRun, Segment
 from omo.segments.rfm import DEFAULT_REPURCHASE_DAYS
 
@@ -250,8 +250,6 @@ def ensure_ready_made(brand: Brand) -> list[Segment]:
 
 
 def mark_stale(brand_id: int, now: dt.datetime) -> int:
-    """The scores changed: every ready-made segment's membership may have (kept stale since the
-    first change not yet refreshed)."""
-    return Segment.objects.filter(
-        brand_id=brand_id, kind=Segment.Kind.READY_MADE, stale_since__isnull=True
-    ).update(stale_since=now)
+    """The scores changed: the segments that read them (every ready-made one, and any rule on RFM or
+    lifecycle fields) are marked stale and their refresh is queued."""
+    return stale.mark_stale(brand_id, "scores", now=now)

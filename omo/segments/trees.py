@@ -17,6 +17,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     # RFM and lifecycle scores (CustomerScore) follow a customer's orders when they are rescored
     # after them; the nightly score run moves them for everyone and the daily refresh follows it
     "order": ("orders.", "rfm.", "lifecycle."),
+    # a whole-brand score run (omo/segments/scores.py) moves every customer's scores at once
+    "scores": ("rfm.", "lifecycle."),
     "tag": ("tag",),
     "profile": ("profile.", "home_store"),
     "consent": ("consent.", "reachable"),
@@ -75,11 +77,11 @@ def changed_by(tree: Any, cause: str) -> bool:
     segment with this tree."""
     if cause == EVERY_SEGMENT:
         return True
+    prefixes = FAMILIES.get(cause, ())
     for field in fields(tree):
         if field == "segment" or field.startswith(SCORED):
             continue
-        family = family_of(field)
-        if family is None or family == cause:
+        if family_of(field) is None or (prefixes and field.startswith(prefixes)):
             return True
     return False
 
