@@ -16,6 +16,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from omo.segments import rfm
 from omo.segments.models import CustomerPrediction, CustomerScore, Segment, SegmentMember
 from omo.segments.rules import values
 from omo.segments.rules.errors import RuleError
@@ -37,20 +38,10 @@ from omo.segments.rules.values import quote
 if TYPE_CHECKING:
     from omo.core.models import Brand
 
-# The named RFM segments (omo.segments.rfm writes these into CustomerScore.rfm_segment), with
-# the same names it shows.
+# The named RFM segments as omo.segments.rfm names them (it writes them into CustomerScore.rfm_segment).
 RFM_SEGMENTS: tuple[tuple[str, Callable[[], str]], ...] = (
-    ("champions", lambda: _("冠軍顧客")),
-    ("loyal", lambda: _("忠誠顧客")),
-    ("potential_loyalist", lambda: _("潛力忠誠顧客")),
-    ("new", lambda: _("新顧客")),
-    ("promising", lambda: _("有望顧客")),
-    ("need_attention", lambda: _("需要關注")),
-    ("about_to_sleep", lambda: _("即將沉睡")),
-    ("at_risk", lambda: _("流失風險")),
-    ("cant_lose", lambda: _("不能失去")),
-    ("hibernating", lambda: _("冬眠顧客")),
-    ("prospect", lambda: _("潛在顧客（未下單）")),
+    *((named.key, lambda named=named: str(named.name)) for named in rfm.NAMED_SEGMENTS),
+    (rfm.PROSPECT, lambda: _("潛在顧客（未下單）")),
 )
 VALUE_GROUPS = (
     ("loyal", lambda: _("忠誠顧客")),
