@@ -16,6 +16,7 @@ from omo.console.views import privacy as privacy_views
 from omo.console.views import rules as rules_views
 from omo.console.views import shopify as shopify_views
 from omo.console.views import staff_settings as staff_settings_views
+from omo.console.views import till as till_views
 from omo.console.views import tracking_sources as tracking_source_views
 from omo.console.views import webhooks as webhook_views
 from omo.console.views.inbox import canned as canned_views
@@ -92,6 +93,7 @@ urlpatterns = [
     path("loyalty/tiers/", loyalty.tier_list, name="tiers"),
     path("loyalty/coupons/", loyalty.coupon_list, name="coupons"),
     path("loyalty/coupons/<int:pk>/", loyalty.coupon_detail, name="coupon_detail"),
+    path("loyalty/till/", till_views.till_list, name="till_redemptions"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress.json", imports.import_progress, name="import_progress"),

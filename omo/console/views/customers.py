@@ -15,9 +15,11 @@ from omo.console import selectors
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import SearchForm
 from omo.console.pages import paginate, render_page
+from omo.console.views.till import records_context
 from omo.core import audit
 from omo.customers import consent, privacy
 from omo.customers.models import Customer
+from omo.loyalty import till_records
 from omo.staff.roles import Scope, role_allows
 from omo.tracking import timeline
 
@@ -72,6 +74,8 @@ def customer_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
             "merges_link": _merges_link(user, customer),
             "consent": consent.current_consent(customer),
             "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
+            # Coupons and points redeemed at the tills of the stores the user sees.
+            **records_context(request, till_records.customer_till_records(actor_for(request), customer)),
             **timeline_context,
         },
     )
