@@ -8,6 +8,8 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from omo.core.audit import Actor
@@ -168,3 +170,18 @@ def test_the_order_page_shows_what_the_till_redeemed_on_the_sale(console, sales,
     ]
     body = page.content.decode()
     assert "門市收銀機折抵" in body and "折抵 100 點" in body and "已折抵" in body
+
+
+def test_the_list_costs_the_same_queries_for_more_sales(console, sales, brand, store):
+    with CaptureQueriesContext(connection) as few:
+        assert console.get(URL).status_code == 200
+    member = sales["member"]
+    for n in range(5):
+        reply = sales["till"].post(
+            f"/api/v1/customers/{member.pk}/points/redeem",
+            {"points": 10, "transaction_id": f"TPE01-01{n}", "staff_code": "E001"},
+        )
+        assert reply.status_code == 201
+    with CaptureQueriesContext(connection) as more:
+        assert len(console.get(URL).context["page"]) == 9
+    assert len(more.captured_queries) == len(few.captured_queries)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from omo.commerce import selectors as commerce_selectors
 from omo.commerce import services as commerce
-from omo.commerce.models import Carrier, Order, OrderAction, OrderLine
+from omo.commerce.models import Carrier, Order, OrderAction, OrderLine, SalesChannel
 from omo.commerce.schemas import RefundIn
 from omo.commerce.services import OrderError
 from omo.commerce.tracking import tracking_url
@@ -224,8 +224,14 @@ def _detail_page(
             "tracking_url": tracking_url(order.carrier, order.tracking_number),
             "customer_visible": order.customer_id is not None
             and selectors.customers_for(request.user).filter(pk=order.customer_id).exists(),
-            # Coupons and points the store's till redeemed on this sale, and whether it was voided.
-            **records_context(request, till_records.order_till_records(actor_for(request), order)),
+            # Coupons and points the store's till redeemed on this sale, and whether it was voided
+            # (only a POS sale is tied to what a till redeemed).
+            **records_context(
+                request,
+                till_records.order_till_records(actor_for(request), order)
+                if order.sales_channel == SalesChannel.POS
+                else [],
+            ),
         },
     )
     response.status_code = status
