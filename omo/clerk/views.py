@@ -325,13 +325,19 @@ def _customer_panel(actor: Actor, customer: Customer, params: Any = None) -> dic
 @clerk_view
 def chat(request: ClerkRequest, conversation_id: int) -> HttpResponse:
     conversation = _conversation_or_404(request, conversation_id)
+    actor = _actor(request)
     inbox_services.mark_read(conversation, user=request.user)
-    privacy.record_view(request, conversation.customer, via="clerk.chat")  # the chat shows the customer panel
+    # A conversation handed to the clerk (or their store team's) shows its messages; the customer's
+    # record only when the customer is the clerk's own (visible_customers: bound to them).
+    panel = None
+    if visible_customers(actor).filter(pk=conversation.customer_id).exists():
+        privacy.record_view(request, conversation.customer, via="clerk.chat")
+        panel = _customer_panel(actor, conversation.customer)
     messages = _message_rows(inbox_selectors.timeline(conversation, limit=200))
     context = {
         "conversation": conversation,
         "messages_json": messages,
-        "panel": _customer_panel(_actor(request), conversation.customer),
+        "panel": panel,
         "tab": "home",
         # Delivery states arrive as message.updated; without a layer shared with the worker the
         # page refreshes them itself.

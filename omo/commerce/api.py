@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema, Status
 from pydantic import Field, ValidationError
@@ -12,7 +13,7 @@ from pydantic import Field, ValidationError
 from omo.commerce import services
 from omo.commerce.models import Carrier, Order, OrderAction, Refund, SalesChannel
 from omo.commerce.schemas import OrderIn, RefundIn
-from omo.commerce.selectors import allowed_actions, visible_orders
+from omo.commerce.selectors import allowed_actions, visible_orders, with_customer_visibility
 from omo.commerce.tracking import tracking_url
 from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, aware, get_or_404, page
 from omo.core.audit import Actor
@@ -62,6 +63,11 @@ class RefundOut(Schema):
         return refund.order.currency
 
 
+def _customer_hidden(order: Order) -> bool:
+    """A clerk's sale of someone else's customer: the order is theirs, the buyer is not."""
+    return bool(getattr(order, "customer_hidden", False))
+
+
 class OrderSummaryOut(Schema):
     id: int
     source: str
@@ -88,6 +94,10 @@ class OrderSummaryOut(Schema):
     @staticmethod
     def resolve_store_code(order: Order) -> str | None:
         return order.store.code if order.store is not None else None
+
+    @staticmethod
+    def resolve_customer_id(order: Order) -> int | None:
+        return None if _customer_hidden(order) else order.customer_id
 
 
 class OrderActionOut(Schema):
@@ -142,13 +152,31 @@ class OrderOut(OrderSummaryOut):
 
     @staticmethod
     def resolve_invoice(order: Order) -> dict[str, str]:
+        hidden = _customer_hidden(order)
         return {
             "kind": order.invoice_kind,
-            "carrier": order.invoice_carrier,
-            "tax_id": order.invoice_tax_id,
-            "company": order.invoice_company,
+            "carrier": "" if hidden else order.invoice_carrier,
+            "tax_id": "" if hidden else order.invoice_tax_id,
+            "company": "" if hidden else order.invoice_company,
             "donation_code": order.invoice_donation_code,
         }
+
+    # A clerk's sale of a customer bound to someone else: the buyer's contact stays out.
+    @staticmethod
+    def resolve_contact_name(order: Order) -> str:
+        return "" if _customer_hidden(order) else order.contact_name
+
+    @staticmethod
+    def resolve_contact_phone(order: Order) -> str:
+        return "" if _customer_hidden(order) else order.contact_phone
+
+    @staticmethod
+    def resolve_contact_email(order: Order) -> str:
+        return "" if _customer_hidden(order) else order.contact_email
+
+    @staticmethod
+    def resolve_shipping_address(order: Order) -> dict[str, str]:
+        return {} if _customer_hidden(order) else order.shipping_address
 
     @staticmethod
     def resolve_tracking_url(order: Order) -> str | None:
@@ -232,8 +260,9 @@ ERRORS: dict[int, type[Schema]] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 
 
 
 def _detail(actor: Actor, order_id: int) -> Order:
+    orders = visible_orders(actor).select_related("store").prefetch_related("lines", "refunds", "actions")
     return get_or_404(
-        visible_orders(actor).select_related("store").prefetch_related("lines", "refunds", "actions"),
+        with_customer_visibility(orders, actor),
         f"order {order_id}",
         pk=order_id,
     )
@@ -330,7 +359,7 @@ def record_orders(request: HttpRequest, data: BatchIn):
 def list_orders(request: HttpRequest, filters: Query[OrderFilters], paging: Query[PageParams]):
     """Orders, newest first. Store managers see their store's orders only."""
     actor = actor_of(request)
-    orders = visible_orders(actor).select_related("store")
+    orders = with_customer_visibility(visible_orders(actor).select_related("store"), actor)
     if filters.sales_channel:
         orders = orders.filter(sales_channel=filters.sales_channel)
     if filters.store_code:
@@ -338,7 +367,8 @@ def list_orders(request: HttpRequest, filters: Query[OrderFilters], paging: Quer
     if filters.status:
         orders = orders.filter(status=filters.status)
     if filters.customer_id is not None:
-        orders = orders.filter(customer_id=filters.customer_id)
+        # a clerk's sale of someone else's customer does not answer to that customer's id
+        orders = orders.filter(Q(customer_id=filters.customer_id, customer_hidden=False))
     if filters.placed_after:
         orders = orders.filter(placed_at__gte=aware(filters.placed_after, actor))
     if filters.placed_before:

@@ -4,8 +4,10 @@
 the brand's orders (HQ), one store's (a store manager), or for a clerk (signed in or through the
 clerk's API key) what the clerk app shows them: the sales the clerk made, the orders credited to
 the clerk (attribution registers that connection, `register_order_connection`) and the order
-history of the clerk's own customers (the customer panel). A narrowed actor without its store or
-clerk sees none.
+history of the clerk's bound customers (the customer panel). A sale or credited order of someone
+else's customer is the clerk's without its customer: `customer_hidden` (annotated by
+`with_customer_visibility`) tells the API to leave the buyer out. A narrowed actor without its
+store or clerk sees none.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import BooleanField, Case, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When
 
 from omo.commerce.models import Order, OrderAction
 from omo.core.access import Scope
@@ -73,6 +75,23 @@ def visible_orders(actor: Actor) -> QuerySet[Order]:
     return orders.none()
 
 
+def with_customer_visibility(orders: QuerySet[Order], actor: Actor) -> QuerySet[Order]:
+    """Annotate `customer_hidden`: the order names a customer this actor may not see (a clerk's
+    own sale or credited order of a customer bound to someone else). Only a clerk has such orders:
+    HQ sees every customer and a store every customer who bought there."""
+    if actor.scope != Scope.OWN:
+        return orders.annotate(customer_hidden=Value(False, output_field=BooleanField()))
+    seen = visible_customers(actor).values("pk")
+    return orders.annotate(
+        customer_hidden=Case(
+            When(customer__isnull=True, then=Value(False)),
+            When(customer__in=seen, then=Value(False)),
+            default=Value(True),
+            output_field=BooleanField(),
+        )
+    )
+
+
 # What a person or an integrator may do to an order next: the order's state machine.
 # placed → paid → fulfilled; cancel before fulfilment; refund once paid, up to what is left.
 PAY = "pay"
@@ -112,10 +131,8 @@ def order_history(order: Order) -> QuerySet[OrderAction]:
 
 
 def customer_connection(actor: Actor) -> Q | None:
-    """A customer is a store's when they bought there, and a clerk's when the clerk sold to them
-    (registered with omo.customers.selectors)."""
+    """A customer is a store's when they bought there (registered with omo.customers.selectors).
+    A sale does not make the customer a clerk's: a clerk's customers are the bound ones."""
     if actor.scope == Scope.STORE and actor.store_id:
         return Q(Exists(Order.objects.filter(customer=OuterRef("pk"), store_id=actor.store_id)))
-    if actor.scope == Scope.OWN and actor.user_id:
-        return Q(Exists(Order.objects.filter(customer=OuterRef("pk"), staff_id=actor.user_id)))
     return None

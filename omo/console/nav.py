@@ -152,6 +152,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 "console:coupons",
                 active_for=("console:coupon_detail",),
             ),
+            NavItem(pgettext_lazy("console nav", "門市折抵紀錄"), "console:till_redemptions"),
         ),
     ),
     NavGroup(

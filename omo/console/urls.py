@@ -18,6 +18,7 @@ from omo.console.views import segment_groups as segment_group_views
 from omo.console.views import segments as segment_views
 from omo.console.views import shopify as shopify_views
 from omo.console.views import staff_settings as staff_settings_views
+from omo.console.views import till as till_views
 from omo.console.views import tracking_sources as tracking_source_views
 from omo.console.views import webhooks as webhook_views
 from omo.console.views.analytics import members as analytics_members
@@ -115,6 +116,7 @@ urlpatterns = [
     path("loyalty/tiers/", loyalty.tier_list, name="tiers"),
     path("loyalty/coupons/", loyalty.coupon_list, name="coupons"),
     path("loyalty/coupons/<int:pk>/", loyalty.coupon_detail, name="coupon_detail"),
+    path("loyalty/till/", till_views.till_list, name="till_redemptions"),
     path("imports/", imports.import_list, name="imports"),
     path("imports/<int:pk>/", imports.import_detail, name="import_detail"),
     path("imports/<int:pk>/progress.json", imports.import_progress, name="import_progress"),

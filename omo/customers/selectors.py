@@ -2,9 +2,11 @@
 
 - brand-wide roles (HQ): every customer of the brand;
 - a store's staff (store manager): customers whose home store is theirs, plus those the apps above
-  connect to the store (bought there, a conversation the store handles);
-- a clerk (own scope, signed in or through the clerk's API key): customers the apps above connect
-  to the clerk (bound to them, sold by them, a conversation they see).
+  connect to the store (bought there, bound to its staff, a conversation the store handles);
+- a clerk (own scope, signed in or through the clerk's API key): the customers bound to them now,
+  as the clerk app's customer list shows them. A sale, a credited order or a conversation handed
+  to the clerk shows that sale or those messages, not the customer's record
+  (docs/adr-access-actor.md).
 
 Customers sit below commerce, binding and inbox and import none of them: each of those apps
 registers how it connects a customer to an actor (`register_connection`, in its AppConfig.ready()).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import string
 
 from django.contrib.auth.hashers import make_password
 from django.utils.text import slugify
@@ -83,10 +84,15 @@ class DemoBrandSetup:
 
     def _create_line_inbox(self) -> None:
         """The brand's LINE official account, with credentials the local LINE stand-in accepts
-        (`omo line_standin` loads them from the database), so `omo demo` runs the whole loop."""
+        (`omo line_standin` loads them from the database), so `omo demo` runs the whole loop. It has
+        a LINE Login channel and a LIFF app too: product cards open the shop through LIFF, and the
+        phone simulator signs the customer in with an ID token the stand-in mints and verifies."""
         from omo.inbox.models import Inbox
 
         rng = random.Random(f"{self.seed}:line")
+        login = random.Random(f"{self.seed}:line-login")
+        login_channel_id = str(login.randrange(10**9, 10**10))
+        liff_id = f"{login_channel_id}-" + "".join(login.choice(string.ascii_letters) for _ in range(8))
         Inbox.objects.create(
             brand=self.brand,
             platform="line",
@@ -99,7 +105,11 @@ class DemoBrandSetup:
                 "access_token": "demo-"
                 + "".join(rng.choice("0123456789abcdefghijklmnop") for _ in range(40)),
             },
-            config={"plan": {"name": "中用量", "included": 3000, "extra_price": 20}},
+            config={
+                "plan": {"name": "中用量", "included": 3000, "extra_price": 20},
+                "login_channel_id": login_channel_id,
+                "liff_id": liff_id,
+            },
         )
 
     def _person(self, rng: random.Random) -> tuple[str, str, str, bool]:

@@ -36,11 +36,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from omo.attribution import services as attribution
+from omo.attribution.links import link_token
 from omo.attribution.models import Attribution, Click, CommissionEntry, LinkIssue
 from omo.attribution.services import commission_rules
 from omo.attribution.services import rules as attribution_rules
 from omo.binding.models import Binding
-from omo.binding.services import clerk_code_for
+from omo.binding.services import clerk_code_for, liff_ready, shop_liff_url
 from omo.catalog.models import Category, Product
 from omo.commerce.models import Order, OrderLine, SalesChannel
 from omo.core.audit import Actor
@@ -490,6 +491,8 @@ class DemoStory:
             ),
         ]
         cards = []
+        # As a clerk's card is sent on LINE: through LIFF when the account has it (the demo's does).
+        through_liff = liff_ready(inbox)
         for product in products:
             link = attribution.issue_link(
                 self.brand,
@@ -507,7 +510,11 @@ class DemoStory:
                     "price": variant.price if variant else 0,
                     "currency": self.brand.currency,
                     "image_url": attribution.absolute(image.url) if image else "",
-                    "url": attribution.link_url(link),
+                    "url": (
+                        shop_liff_url(inbox, link_token(link.pk, link.brand_id))
+                        if through_liff
+                        else attribution.link_url(link)
+                    ),
                     "product_id": product.pk,
                     "link_id": link.pk,
                 }

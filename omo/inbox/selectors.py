@@ -108,9 +108,10 @@ def with_updated_at(conversations: QuerySet[Conversation]) -> QuerySet[Conversat
 
 
 def customer_connection(actor: Actor) -> Q | None:
-    """A store's or a clerk's customers include those of the conversations they see (registered
-    with omo.customers.selectors)."""
-    if actor.scope == Scope.BRAND:
+    """A store's customers include those of the conversations the store handles (registered with
+    omo.customers.selectors). A clerk's do not: a conversation assigned to a clerk, or their store
+    team's, shows its messages, while the customer's record stays with the bound clerk."""
+    if actor.scope != Scope.STORE:
         return None
     conversations = visible_conversations(actor).filter(customer__isnull=False)
     return Q(pk__in=conversations.values("customer_id"))

@@ -82,6 +82,14 @@ class PointsEntry(BrandScoped):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Points spent or given back at a store's till: the store and the till's API key (the staff
+    # member at the till, when the POS names one, is `actor`).
+    store = models.ForeignKey(
+        "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        "core.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -175,6 +183,13 @@ class CouponRedemption(BrandScoped):
     )
     store = models.ForeignKey(
         "staff.Store", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # At a till: the till's API key and the staff member at the till, when the POS names one.
+    api_key = models.ForeignKey(
+        "core.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reversed_at = models.DateTimeField(null=True, blank=True)
     reverse_reason = models.CharField(max_length=250, null=True, blank=True)

@@ -22,7 +22,7 @@ from omo.customers.models import Customer
 from omo.customers.selectors import till_customers
 from omo.loyalty import services
 from omo.loyalty.models import CouponRedemption
-from omo.staff.models import Store
+from omo.staff.models import Store, User
 
 router = Router(tags=["till (POS)"])
 
@@ -72,8 +72,14 @@ class CouponCheckIn(CustomerFields):
         return sum(line.quantity * line.unit_price - line.discount for line in self.lines)
 
 
+STAFF_CODE = Field(
+    "", max_length=40, description="the employee code of the staff member at the till (optional)"
+)
+
+
 class CouponRedeemIn(CouponCheckIn):
     transaction_id: str = Field("", max_length=120, description="the POS sale id (or Idempotency-Key)")
+    staff_code: str = STAFF_CODE
 
 
 class CouponCheckOut(Schema):
@@ -122,6 +128,7 @@ class PointsRedeemIn(Schema):
     basket_total: int | None = Field(
         None, ge=0, description="minor units; when sent, the program's share limit is checked"
     )
+    staff_code: str = STAFF_CODE
 
 
 class PointsTillOut(Schema):
@@ -158,6 +165,22 @@ def _store(actor: Actor, store_code: str) -> Store | None:
     if found is None:
         raise ApiError(
             422, "invalid", f"沒有代碼為 {code} 的門市 / no store with code {code}", field="store_code"
+        )
+    return found
+
+
+def _staff(actor: Actor, staff_code: str) -> User | None:
+    """The staff member at the till, by employee code; an unknown code is refused by name."""
+    code = (staff_code or "").strip()
+    if not code:
+        return None
+    found = User.objects.filter(brand=actor.brand, employee_code=code).first()
+    if found is None:
+        raise ApiError(
+            422,
+            "invalid",
+            f"沒有員工編號為 {code} 的員工 / no staff member with employee code {code}",
+            field="staff_code",
         )
     return found
 
@@ -272,6 +295,7 @@ def redeem_coupon(request: HttpRequest, data: CouponRedeemIn, idempotency_key: s
     (`code` as in /coupons/validate). One coupon per sale."""
     actor = actor_of(request)
     store = _store(actor, data.store_code)
+    staff = _staff(actor, data.staff_code)
     customer = _customer(actor, data)
     result = services.redeem_at_till(
         actor.brand,
@@ -281,6 +305,7 @@ def redeem_coupon(request: HttpRequest, data: CouponRedeemIn, idempotency_key: s
         transaction_id=_sale_id(data.transaction_id, idempotency_key),
         store_id=store.pk if store else None,
         actor=actor,
+        staff=staff,
     )
     body = _redemption_out(_fresh(result.redemption), actor.brand.currency)
     return Status(201 if result.created else 200, body)
@@ -289,7 +314,8 @@ def redeem_coupon(request: HttpRequest, data: CouponRedeemIn, idempotency_key: s
 @router.post("/coupons/reverse", auth=allow("pos.sell"), response={200: RedemptionOut, **ERRORS})
 def reverse_coupon(request: HttpRequest, data: ReverseIn, idempotency_key: str | None = IDEMPOTENCY_KEY):
     """A voided till sale gives its coupon use back (a single-use code can be used again). Repeats
-    answer 200 with the reversed redemption; a sale without a coupon is a 404."""
+    answer 200 with the reversed redemption; a sale without a coupon, or another store's sale (a
+    store's key), is a 404."""
     actor = actor_of(request)
     transaction_id = _sale_id(data.transaction_id, idempotency_key)
     redemption = services.reverse_at_till(
@@ -317,6 +343,7 @@ def redeem_points(
     `points_over_limit` beyond the program's share of `basket_total`."""
     actor = actor_of(request)
     store = _store(actor, data.store_code)
+    staff = _staff(actor, data.staff_code)
     customer = get_or_404(till_customers(actor), f"customer {customer_id}", pk=customer_id)
     transaction_id = _sale_id(data.transaction_id, idempotency_key)
     result = services.redeem_points_at_till(
@@ -324,8 +351,10 @@ def redeem_points(
         data.points,
         transaction_id=transaction_id,
         store_code=store.code if store else "",
+        store_id=store.pk if store else None,
         basket_total=data.basket_total,
         actor=actor,
+        staff=staff,
     )
     return Status(
         201 if result.created else 200, _points_out(result, transaction_id.strip(), actor.brand.currency)
@@ -341,11 +370,13 @@ def reverse_points(
     request: HttpRequest, customer_id: int, data: ReverseIn, idempotency_key: str | None = IDEMPOTENCY_KEY
 ):
     """A voided till sale gives its points back: 201 the first time, 200 on a repeat; a sale
-    without points for this member is a 404."""
+    without points for this member, or another store's sale (a store's key), is a 404."""
     actor = actor_of(request)
     customer = get_or_404(till_customers(actor), f"customer {customer_id}", pk=customer_id)
     transaction_id = _sale_id(data.transaction_id, idempotency_key)
-    result = services.reverse_points_at_till(customer, transaction_id, reason=data.reason, actor=actor)
+    result = services.reverse_points_at_till(
+        customer, transaction_id, reason=data.reason, actor=actor, store_id=actor.store_id
+    )
     return Status(
         201 if result.created else 200, _points_out(result, transaction_id.strip(), actor.brand.currency)
     )

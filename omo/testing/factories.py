@@ -55,7 +55,12 @@ def make_user(
 
 
 def make_api_key(
-    brand: Brand, role: str = "hq_admin", *, store: Store | None = None, staff: User | None = None
+    brand: Brand,
+    role: str = "hq_admin",
+    *,
+    store: Store | None = None,
+    staff: User | None = None,
+    name: str | None = None,
 ) -> str:
     """A key of `role`. A store manager's key needs a store and a clerk's key a clerk: when none is
     given, a fresh one is made (so the key sees nothing of the brand's other stores and customers)."""
@@ -65,7 +70,7 @@ def make_api_key(
         staff = make_user(brand, f"keyclerk{uuid.uuid4().hex[:6]}", role="clerk", store=store)
     _, secret = apikeys.create_api_key(
         brand,
-        name=f"test {role}",
+        name=name or f"test {role}",
         role=role,
         actor=None,
         store_id=store.pk if store is not None and role == "store_manager" else None,

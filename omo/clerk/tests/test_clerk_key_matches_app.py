@@ -1,5 +1,6 @@
 """A clerk's API key sees what the clerk app shows the clerk, list by list: conversations,
-customers, orders (sales, credited orders, their customers' history), coupon codes."""
+customers (the bound ones), orders (sales, credited orders, their bound customers' history, the
+buyer left out where the customer is not theirs), coupon codes."""
 
 from __future__ import annotations
 
@@ -143,11 +144,23 @@ def test_customers_match(world, app, key):
         for name, customer in customers.items()
         if key.get(f"/api/v1/customers/{customer.pk}").status_code == 200
     }
-    assert in_app == by_key == {"bound", "sold", "assigned"}
+    # the bound customer only: not whom the clerk sold to, nor the customer of an assigned chat
+    assert in_app == by_key == {"bound"}
     listed = _ids(key.get("/api/v1/customers"))
-    assert listed == {customers[name].pk for name in ("bound", "sold", "assigned")}
-    # the app's "my customers" tab lists the bound ones, all of which the key lists too
-    assert customers["bound"].pk in listed and customers["stranger"].pk not in listed
+    assert listed == {customers["bound"].pk}
+    # the app's "my customers" tab lists the same
+    tab = app.get("/clerk/customers/")
+    assert {binding.customer_id for binding in tab.context["bindings"]} == listed
+
+
+def test_an_assigned_chat_shows_its_messages_but_not_the_customers_record(world, app):
+    assigned = world["conversations"]["assigned"]
+    page = app.get(f"/clerk/c/{assigned.pk}/")
+    assert page.status_code == 200
+    assert page.context["panel"] is None
+    assert "panel-not-yours" in page.content.decode()
+    mine = app.get(f"/clerk/c/{world['conversations']['bound'].pk}/")
+    assert mine.context["panel"]["customer"] == world["customers"]["bound"]
 
 
 def test_orders_match(world, app, key, clerk, brand, store):
@@ -160,13 +173,23 @@ def test_orders_match(world, app, key, clerk, brand, store):
     sales = app.get("/clerk/sales/")
     credited = {attribution.order_id for attribution in sales.context["attributions"]}
     in_app = panel_orders | credited
-    assert in_app >= {orders["bound_elsewhere"].pk, orders["sold"].pk, orders["credited"].pk}
+    assert in_app >= {orders["bound_elsewhere"].pk, orders["credited"].pk}
     assert orders["stranger"].pk not in in_app
-    by_key = _ids(key.get("/api/v1/orders"))
-    # plus the clerk's own sales without a customer (no panel shows them; they are the clerk's)
-    assert by_key == in_app | {orders["anonymous_sale"].pk}
-    assert key.get(f"/api/v1/orders/{orders['credited'].pk}").status_code == 200
+    listed = key.get("/api/v1/orders").json()["items"]
+    by_key = {row["id"] for row in listed}
+    # plus the clerk's own sales (no page lists them one by one; they are the clerk's)
+    assert by_key == in_app | {orders["sold"].pk, orders["anonymous_sale"].pk}
+    # a sale or credited order of a customer who is not the clerk's: the order without its buyer
+    buyers = {row["id"]: row["customer_id"] for row in listed}
+    assert buyers[orders["bound_elsewhere"].pk] == world["customers"]["bound"].pk
+    assert buyers[orders["sold"].pk] is None and buyers[orders["credited"].pk] is None
+    credited = key.get(f"/api/v1/orders/{orders['credited'].pk}")
+    assert credited.status_code == 200
+    assert (credited.json()["customer_id"], credited.json()["contact_phone"]) == (None, "")
     assert key.get(f"/api/v1/orders/{orders['stranger'].pk}").status_code == 404
+    # filtering by a customer who is not the clerk's finds none of the clerk's sales either
+    sold_to = world["customers"]["sold"].pk
+    assert _ids(key.get(f"/api/v1/orders?customer_id={sold_to}")) == set()
 
 
 def test_coupon_codes_of_other_customers_stay_hidden(world, key, api, brand):

@@ -357,6 +357,8 @@ def _objects(brand, store, warehouse, clerk, hq_admin) -> dict[str, Any]:
     binding_services.bind_customer(
         f.make_customer(brand, name=f"{SECRET} 仍綁定", phone="+886912000777"), clerk, source="manual"
     )
+    # The clerk's own customer (a clerk sees the bound ones), whose chat is assigned to the clerk.
+    binding_services.bind_customer(customer, clerk, source="manual")
     return {
         "transfer": transfer.pk,
         "conversation": conversation.pk,

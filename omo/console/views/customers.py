@@ -15,10 +15,12 @@ from omo.console import selectors
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import SearchForm
 from omo.console.pages import paginate, render_page
+from omo.console.views.till import records_context
 from omo.core import audit
 from omo.core.errors import DomainError
 from omo.customers import consent, privacy
 from omo.customers.models import Customer
+from omo.loyalty import till_records
 from omo.segments import selectors as segment_selectors
 from omo.staff.roles import Scope, role_allows
 from omo.tracking import timeline
@@ -75,6 +77,8 @@ def customer_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
             "consent": consent.current_consent(customer),
             "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
             "customer_segments": customer_segments(user, customer),
+            # Coupons and points redeemed at the tills of the stores the user sees.
+            **records_context(request, till_records.customer_till_records(actor_for(request), customer)),
             **timeline_context,
         },
     )

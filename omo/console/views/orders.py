@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from omo.commerce import selectors as commerce_selectors
 from omo.commerce import services as commerce
-from omo.commerce.models import Carrier, Order, OrderAction, OrderLine
+from omo.commerce.models import Carrier, Order, OrderAction, OrderLine, SalesChannel
 from omo.commerce.schemas import RefundIn
 from omo.commerce.services import OrderError
 from omo.commerce.tracking import tracking_url
@@ -25,8 +25,10 @@ from omo.console import selectors
 from omo.console.access import ConsoleRequest, actor_for, console_view
 from omo.console.forms import OrderFilterForm
 from omo.console.pages import paginate, render_page
+from omo.console.views.till import records_context
 from omo.core import audit
 from omo.core.money import format_money
+from omo.loyalty import till_records
 
 MANAGE = "orders.manage"
 REFUND = "orders.refund"
@@ -222,6 +224,14 @@ def _detail_page(
             "tracking_url": tracking_url(order.carrier, order.tracking_number),
             "customer_visible": order.customer_id is not None
             and selectors.customers_for(request.user).filter(pk=order.customer_id).exists(),
+            # Coupons and points the store's till redeemed on this sale, and whether it was voided
+            # (only a POS sale is tied to what a till redeemed).
+            **records_context(
+                request,
+                till_records.order_till_records(actor_for(request), order)
+                if order.sales_channel == SalesChannel.POS
+                else [],
+            ),
         },
     )
     response.status_code = status

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
@@ -16,7 +17,10 @@ from django.db.models import Count
 
 from omo.attribution.models import Attribution, Click, CommissionEntry, LinkIssue
 from omo.attribution.services import commission_rules
+from omo.binding import services as binding
 from omo.binding.models import Binding
+from omo.catalog.models import Product
+from omo.clerk import services as clerk_services
 from omo.customers.models import Customer, MergeSuggestion
 from omo.devtools import seed as seeding
 from omo.devtools import simulator
@@ -26,7 +30,7 @@ from omo.devtools.management.commands import demo
 from omo.devtools.seed_plan import TAIPEI
 from omo.devtools.seed_story import STORY_LINE_USER, extend_roster
 from omo.inbox import ingest
-from omo.inbox.models import Contact, Conversation, Message
+from omo.inbox.models import Contact, Conversation, Inbox, Message
 from omo.loyalty.models import LoyaltyAccount
 from omo.staff.models import Shift, Store, User
 
@@ -139,7 +143,7 @@ def test_conversations_wait_merge_suggestions_and_tiers(demo_brand):
 @pytest.mark.django_db
 def test_the_simulator_customer_is_bound_to_the_demo_clerk_and_has_a_card_in_the_chat(demo_brand):
     story = demo_story()
-    contact = Contact.objects.select_related("customer").get(
+    contact = Contact.objects.select_related("customer", "inbox").get(
         brand=demo_brand, external_user_id=STORY_LINE_USER
     )
     clerk = User.objects.get(brand=demo_brand, username="clerk")
@@ -152,7 +156,8 @@ def test_the_simulator_customer_is_bound_to_the_demo_clerk_and_has_a_card_in_the
     assert Binding.objects.get(customer=contact.customer, ended_at__isnull=True).clerk == clerk
     assert contact.customer.orders.exists()
     card = Message.objects.get(conversation__contact=contact, kind="flex")
-    assert card.payload["cards"] and all("/r/" in c["url"] for c in card.payload["cards"])
+    liff = f"https://liff.line.me/{contact.inbox.config['liff_id']}/shop?r="
+    assert card.payload["cards"] and all(c["url"].startswith(liff) for c in card.payload["cards"])
     lines = demo.try_first("http://127.0.0.1:8010")
     assert any(contact.customer.name in line and "Play" in line for line in lines)
     assert any("Django admin: admin / omo-demo" in line for line in lines)
@@ -247,3 +252,47 @@ def test_the_simulator_plays_the_ready_customer(demo_brand, client, monkeypatch)
     assert answer.status_code == 200 and answer.json()["user_id"] == STORY_LINE_USER
     assert registered == [("users", {"user_id": STORY_LINE_USER, "display_name": contact.customer.name})]
     assert client.session[f"simulator:line-user:{contact.inbox_id}"] == STORY_LINE_USER
+
+
+@pytest.mark.django_db
+def test_a_product_card_signs_the_played_customer_in_through_liff(demo_brand, client, settings, line_standin):
+    """Plain `omo demo`: the LINE account has a LINE Login channel and a LIFF app, so a card opens the
+    shop through LIFF, and the simulator, playing the ready customer, is signed in with LINE."""
+    settings.OMO_LINE_STANDIN_URL = line_standin.url
+    inbox = Inbox.objects.get(brand=demo_brand, platform="line")
+    assert binding.liff_ready(inbox)
+    liff_id = inbox.config["liff_id"]
+    contact = Contact.objects.get(brand=demo_brand, external_user_id=STORY_LINE_USER)
+    conversation = Conversation.objects.filter(brand=demo_brand, contact=contact).latest("pk")
+    clerk = User.objects.get(brand=demo_brand, username="clerk")
+    product = Product.objects.filter(brand=demo_brand, status="active").order_by("pk").first()
+    card = clerk_services.send_product_card(conversation, clerk=clerk, product_ids=[product.pk])
+    url = card.payload["cards"][0]["url"]
+    assert url.startswith(f"https://liff.line.me/{liff_id}/shop?r=")
+
+    played = client.post(
+        "/dev/simulator/api/play-story",
+        json.dumps({"inbox_id": inbox.pk}),
+        content_type="application/json",
+    )
+    assert played.status_code == 200, played.content
+    opened = client.get("/dev/simulator/liff/open", {"inbox": inbox.pk, "uri": url})
+    assert opened.status_code == 302
+    target = urlsplit(opened["Location"])
+    assert target.path == "/b/liff/"
+    id_token = target.fragment.removeprefix("id_token=")
+    forwarded = client.get("/b/liff/", {"liff.state": parse_qs(target.query)["liff.state"][0]})
+    assert forwarded.status_code == 302
+    shop_page = urlsplit(forwarded["Location"])
+    token = parse_qs(shop_page.query)["r"][0]
+    assert client.get(forwarded["Location"]).status_code == 200
+
+    signed_in = client.post(
+        "/b/liff/shop/signin", json.dumps({"idToken": id_token, "r": token}), content_type="application/json"
+    )
+
+    assert signed_in.status_code == 200, signed_in.content
+    assert signed_in.json() == {"ok": True, "next": f"/r/{token}"}
+    assert [c["status"] for c in line_standin.calls("/oauth2/v2.1/verify")] == [200]
+    assert client.session[f"shop:{demo_brand.pk}:member"] == contact.customer_id
+    assert client.session[f"shop:{demo_brand.pk}:line"] is True

@@ -55,6 +55,8 @@ def post_points(
     expires_at: dt.datetime | None = None,
     user: User | None = None,
     at: dt.datetime | None = None,
+    store_id: int | None = None,
+    api_key_id: int | None = None,
 ) -> PointsEntry | None:
     """Insert one ledger entry and move the balance. Returns None when `key` was already posted."""
     if delta == 0:
@@ -77,6 +79,8 @@ def post_points(
                     idempotency_key=key,
                     expires_at=expires_at,
                     actor=user if user is not None and getattr(user, "pk", None) else None,
+                    store_id=store_id,
+                    api_key_id=api_key_id,
                     created_at=at or timezone.now(),
                 )
         except IntegrityError:

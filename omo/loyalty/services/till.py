@@ -29,8 +29,16 @@ from omo.loyalty.models import CouponCode, CouponRedemption, LoyaltyProgram, Poi
 from omo.loyalty.services.coupons import CouponQuote, give_back_use, quote_coupon, used_up
 from omo.loyalty.services.errors import CouponError, LoyaltyError
 from omo.loyalty.services.ledger import account_for, post_points, program_for
+from omo.staff.models import User
 
 MAX_TRANSACTION_ID = 120
+
+
+def _staff_user(actor: Actor) -> User | None:
+    """The staff member behind the actor: a signed-in user, or the clerk a clerk's key acts as."""
+    if actor.user is not None:
+        return actor.user
+    return actor.api_key.staff if actor.api_key is not None else None
 
 
 def _transaction_id(raw: str) -> str:
@@ -96,8 +104,10 @@ def redeem_at_till(
     transaction_id: str,
     store_id: int | None,
     actor: Actor,
+    staff: User | None = None,
 ) -> TillRedemption:
-    """Take one use of the code for this till sale. Idempotent on (brand, transaction_id)."""
+    """Take one use of the code for this till sale. Idempotent on (brand, transaction_id).
+    `staff`: the staff member at the till, when the POS names one."""
     transaction_id = _transaction_id(transaction_id)
     existing = _same_sale(brand, transaction_id)
     if existing is not None:
@@ -120,6 +130,8 @@ def redeem_at_till(
                 amount=quote.discount,
                 transaction_id=transaction_id,
                 store_id=store_id,
+                api_key=actor.api_key,
+                staff=staff or _staff_user(actor),
             )
             audit.record(
                 actor,
@@ -148,10 +160,11 @@ def reverse_at_till(
     brand: Brand, transaction_id: str, *, reason: str, actor: Actor, store_id: int | None = None
 ) -> CouponRedemption:
     """A voided till sale gives the code's use back. Idempotent: a second call changes nothing.
-    With `store_id` (a store's own key), another store's sale is not found."""
+    With `store_id` (a store's own key), only that store's sales are found: another store's, or
+    one redeemed without a store (by an HQ key), answers as if there were none."""
     transaction_id = _transaction_id(transaction_id)
     redemption = _same_sale(brand, transaction_id)
-    if redemption is not None and store_id is not None and redemption.store_id not in (None, store_id):
+    if redemption is not None and store_id is not None and redemption.store_id != store_id:
         redemption = None
     if redemption is None:
         raise LoyaltyError(
@@ -211,11 +224,14 @@ def redeem_points_at_till(
     *,
     transaction_id: str,
     store_code: str = "",
+    store_id: int | None = None,
     basket_total: int | None = None,
     actor: Actor,
+    staff: User | None = None,
 ) -> TillPoints:
     """Spend points on a till sale. Idempotent on the sale id; InsufficientPoints when the balance
-    is short, LoyaltyError `points_over_limit` beyond the program's share of the basket."""
+    is short, LoyaltyError `points_over_limit` beyond the program's share of the basket. The entry
+    keeps the store, the till's key and the staff member at the till (`staff`, when named)."""
     transaction_id = _transaction_id(transaction_id)
     if points <= 0:
         raise LoyaltyError("points", "折抵點數須大於 0 / points must be more than 0")
@@ -240,7 +256,9 @@ def redeem_points_at_till(
                 PointsEntry.Kind.REDEEM,
                 key=key,
                 reason=f"{where}POS 交易 {transaction_id} 折抵",
-                user=actor.user,
+                user=staff or _staff_user(actor),
+                store_id=store_id,
+                api_key_id=actor.api_key.pk if actor.api_key is not None else None,
             )
             if entry is not None:
                 audit.record(
@@ -266,13 +284,16 @@ def redeem_points_at_till(
 
 
 def reverse_points_at_till(
-    customer: Customer, transaction_id: str, *, reason: str = "", actor: Actor
+    customer: Customer, transaction_id: str, *, reason: str = "", actor: Actor, store_id: int | None = None
 ) -> TillPoints:
-    """A voided till sale gives its points back (with a fresh expiry). Idempotent."""
+    """A voided till sale gives its points back (with a fresh expiry). Idempotent. With `store_id`
+    (a store's own key), only that store's sales are found, as for coupons."""
     transaction_id = _transaction_id(transaction_id)
     spent = PointsEntry.objects.filter(
         brand_id=customer.brand_id, customer=customer, idempotency_key=_redeem_key(transaction_id)
     ).first()
+    if spent is not None and store_id is not None and spent.store_id != store_id:
+        spent = None
     if spent is None:
         raise LoyaltyError(
             "transaction_id",
@@ -303,7 +324,9 @@ def reverse_points_at_till(
             order=spent.order,
             reason=f"POS 交易 {transaction_id} 作廢退回：{reason}",
             expires_at=expires,
-            user=actor.user,
+            user=_staff_user(actor),
+            store_id=spent.store_id,
+            api_key_id=actor.api_key.pk if actor.api_key is not None else None,
         )
         if entry is not None:
             audit.record(

@@ -126,7 +126,8 @@ def try_first(base_url: str = "") -> list[str]:
             f"  1. Phone simulator ({base_url}/dev/simulator/): press 'Play {story['customer']}' (a customer",
             f"     bound to clerk {story['clerk']}) and send a message.",
             f"  2. Clerk app ({base_url}/clerk/) as {story['clerk_username']}: the message is in the chat;",
-            "     send a product card, tap it in the simulator, buy it in the shop.",
+            "     send a product card, tap it in the simulator: LINE signs the customer in to the shop",
+            "     through LIFF (the LINE stand-in plays LINE Login), then buy it in the shop.",
             f"  3. Console ({base_url}/console/) as admin: the order, credited to the clerk with the reason.",
         ]
     return lines
