@@ -21,6 +21,7 @@ ACTIONS: dict[str, Promise] = {
     "binding.transferred": pgettext_lazy("audit", "轉移顧客給其他店員"),
     "binding_policy.changed": pgettext_lazy("audit", "變更綁定規則"),
     "brand.created": pgettext_lazy("audit", "建立品牌"),
+    "catalog.line_images_requested": pgettext_lazy("audit", "開始補做商品的 LINE 圖片"),
     "category.created": pgettext_lazy("audit", "新增商品分類"),
     "category.updated": pgettext_lazy("audit", "修改商品分類"),
     "consent.recorded": pgettext_lazy("audit", "記錄顧客同意"),
