@@ -173,6 +173,11 @@ MEDIA_ROOT = Path(env.get_str("OMO_MEDIA_ROOT", str(VAR_DIR / "media")))
 # Uploaded files (product images and their LINE copies) are served by omo itself at /media/ unless
 # a web server in front serves MEDIA_ROOT there (then set OMO_SERVE_MEDIA=0).
 OMO_SERVE_MEDIA = env.get_bool("OMO_SERVE_MEDIA", True)
+# A product image hosted elsewhere is fetched once to make its LINE copy (omo/catalog/line_copies.py):
+# at most this many bytes, this many seconds without an answer; private addresses only when allowed.
+OMO_IMAGE_FETCH_MAX_BYTES = env.get_int("OMO_IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024)
+OMO_IMAGE_FETCH_TIMEOUT = env.get_int("OMO_IMAGE_FETCH_TIMEOUT", 10)
+OMO_IMAGE_FETCH_ALLOW_LOCAL = env.get_bool("OMO_IMAGE_FETCH_ALLOW_LOCAL", DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

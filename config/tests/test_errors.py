@@ -189,7 +189,7 @@ def _answer(error: Exception) -> tuple[int, dict]:
             InsufficientPoints(500, 20),
             409,
             {
-                "detail": "點數不足：要折抵 500 點，餘額 20 點 / 500 points requested, balance is 20",
+                "detail": "點數不足：要折抵 500 點，餘額 20 點",
                 "code": "insufficient_points",
                 "field": "points",
             },

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils.translation import gettext
 from PIL import Image, UnidentifiedImageError
 
 from omo.catalog.models import ProductImage
@@ -105,7 +106,7 @@ def line_copy(raw: bytes) -> tuple[bytes, str] | None:
             picture.seek(0)  # an animated GIF or WebP: its first frame
             frame = picture.copy()
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ImageError("file", "無法讀取這個圖片檔 / the file is not an image that can be read") from exc
+        raise ImageError("file", gettext("無法讀取這個圖片檔")) from exc
     frame.thumbnail((MAX_SIDE, MAX_SIDE))
     return _encode(frame)
 

@@ -74,6 +74,11 @@ class ProductImage(BrandScoped):
     # cannot show (SVG, WebP, GIF, too large): a path on this site or an https URL; empty when the
     # original itself will do.
     line_url = models.CharField(max_length=1000, blank=True, default="")
+    # When omo last looked at the original for its LINE copy (omo/catalog/line_copies.py), and, when
+    # it could not make one, why: a code (line_copies.PROBLEMS) with a technical detail.
+    line_checked_at = models.DateTimeField(null=True, blank=True)
+    line_problem = models.CharField(max_length=40, blank=True, default="")
+    line_problem_detail = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
         ordering = ["sort_order", "id"]

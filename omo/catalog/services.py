@@ -10,7 +10,7 @@ from django.core.validators import URLValidator, validate_unicode_slug
 from django.db import transaction
 from django.utils.text import slugify
 
-from omo.catalog import line_images
+from omo.catalog import line_images, tasks
 from omo.catalog.models import Category, Product, ProductImage, Variant
 from omo.core import audit
 from omo.core.audit import Actor
@@ -288,6 +288,9 @@ def add_image(
         image.file.save(file.name or "image", file, save=False)
         line_images.store_line_copy(image, line_copy)
     image.save()
+    if file is None:  # hosted elsewhere: its LINE copy is made in the background (line_copies.py)
+        brand_id = product.brand_id
+        transaction.on_commit(lambda: tasks.make_line_copies.enqueue(brand_id))
     if actor is not None:
         audit.record(actor, "product.image_added", product, image_id=image.pk)
     return image

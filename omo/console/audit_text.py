@@ -7,7 +7,12 @@ product and fails for an action missing here, so a new action comes with its wor
 
 from __future__ import annotations
 
+import functools
+import json
+from typing import Any
+
 from django.apps import apps
+from django.db import models
 from django.utils.functional import Promise
 from django.utils.translation import pgettext, pgettext_lazy
 
@@ -21,6 +26,7 @@ ACTIONS: dict[str, Promise] = {
     "binding.transferred": pgettext_lazy("audit", "轉移顧客給其他店員"),
     "binding_policy.changed": pgettext_lazy("audit", "變更綁定規則"),
     "brand.created": pgettext_lazy("audit", "建立品牌"),
+    "catalog.line_images_requested": pgettext_lazy("audit", "開始補做商品的 LINE 圖片"),
     "category.created": pgettext_lazy("audit", "新增商品分類"),
     "category.updated": pgettext_lazy("audit", "修改商品分類"),
     "consent.recorded": pgettext_lazy("audit", "記錄顧客同意"),
@@ -117,6 +123,50 @@ def action_text(action: str) -> str:
     if known is not None:
         return str(known)
     return pgettext("audit", "其他動作")
+
+
+def actor_text(label: str) -> str:
+    """Who acted, from the label recorded with the entry (the user, when kept, is shown instead)."""
+    kind, _, name = label.partition(":")
+    if kind == "api_key" and name:
+        return pgettext("audit", "API 金鑰 %(prefix)s") % {"prefix": name}
+    if kind == "user" and name:
+        return name
+    if label == "system":
+        return pgettext("audit", "系統")
+    return label
+
+
+@functools.cache
+def _choice_labels() -> dict[str, Any]:
+    """Every stored choice value of the product's models, with its label (the first one found)."""
+    labels: dict[str, Any] = {}
+    for model in apps.get_models():
+        for field in model._meta.get_fields():
+            if isinstance(field, models.Field) and field.choices:
+                for value, label in field.flatchoices:
+                    if isinstance(value, str) and value and value not in labels:
+                        labels[value] = label
+    return labels
+
+
+def _in_words(value: Any) -> Any:
+    if isinstance(value, str):
+        label = _choice_labels().get(value)
+        return str(label) if label is not None else value
+    if isinstance(value, list):
+        return [_in_words(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _in_words(item) for key, item in value.items()}
+    return value
+
+
+def detail_text(detail: Any) -> str:
+    """An entry's recorded facts as compact JSON, with stored codes (a coupon's kind, an order's
+    status) said by their labels in the page's language."""
+    if detail in (None, "", {}, []):
+        return ""
+    return json.dumps(_in_words(detail), ensure_ascii=False, sort_keys=True, default=str)
 
 
 def target_text(target_type: str, target_id: str) -> str:

@@ -207,6 +207,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 active_for=("console:rules_tier",),
             ),
             NavItem(pgettext_lazy("console nav", "個資與保存期限"), "console:privacy_settings"),
+            NavItem(pgettext_lazy("console nav", "商品目錄"), "console:catalog_settings"),
             NavItem(
                 pgettext_lazy("console nav", "平台帳號"),
                 "console:platform_accounts",

@@ -7,6 +7,7 @@ from django.urls import path
 from omo.console.views import auth, brand_settings, catalog, customers, dashboard, imports, loyalty, orders
 from omo.console.views import bindings as binding_views
 from omo.console.views import catalog_edit as catalog_edit_views
+from omo.console.views import catalog_settings as catalog_settings_views
 from omo.console.views import commission as commission_views
 from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
@@ -97,6 +98,7 @@ urlpatterns = [
     path(
         "segments/groups/refresh/", segment_group_views.segment_groups_refresh, name="segment_groups_refresh"
     ),
+    path("settings/catalog/", catalog_settings_views.catalog_settings, name="catalog_settings"),
     path("products/", catalog.product_list, name="products"),
     path("products/new/", catalog_edit_views.product_create, name="product_create"),
     path("products/<int:pk>/", catalog.product_detail, name="product_detail"),

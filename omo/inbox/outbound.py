@@ -37,6 +37,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django_tasks import task
 
 from omo.core import events
@@ -143,9 +144,8 @@ def queue_message(
         platform = conversation.inbox.get_platform_display()
         raise OutboundError(
             "conversation",
-            f"顧客最後一則訊息已超過 24 小時，{platform} 不允許再傳送一般訊息。 / "
-            f"The customer's last message is more than 24 hours old; {platform} takes no free-form "
-            "message until the customer writes again.",
+            gettext("顧客最後一則訊息已超過 24 小時，%(platform)s 不允許再傳送一般訊息。")
+            % {"platform": platform},
             status=409,
             code="outside_window",
         )

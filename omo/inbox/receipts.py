@@ -27,6 +27,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from omo.core import bulk
+from omo.inbox import quarantine_reasons as reasons
 from omo.inbox.models import Inbox, WebhookIntake, WebhookReceipt
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,7 @@ def expand_intakes(inbox: Inbox, split: SplitBody, *, chunk: int = INTAKE_CHUNK)
                     rows = split(bytes(body))
                 except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                     logger.error("webhook intake %s of inbox %s does not parse: %s", intake_id, inbox.pk, exc)
-                    quarantine_intake(intake_id, f"The stored request does not parse: {_first_line(exc)}")
+                    quarantine_intake(intake_id, reasons.encode(reasons.UNPARSEABLE, detail=_first_line(exc)))
                     continue
                 split_ok.append((intake_id, [(inbox.pk, row, received_at) for row in rows]))
             stored = _insert_each_or_quarantine(split_ok)
@@ -229,7 +230,7 @@ def _insert_each_or_quarantine(requests: list[tuple[int, list[ReceiptEntry]]]) -
                 insert_receipts(entries)
         except Exception as exc:  # noqa: BLE001
             logger.exception("webhook intake %s could not be stored as receipts", intake_id)
-            quarantine_intake(intake_id, failure_reason(exc, "Its events could not be stored"))
+            quarantine_intake(intake_id, failure_reason(exc, reasons.NOT_STORED))
         else:
             stored.append(intake_id)
     return stored
@@ -256,8 +257,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
-def failure_reason(exc: BaseException, what: str = "Processing failed") -> str:
-    """Why a row could not be processed, as one sentence for the people who retry or discard it."""
+def failure_reason(exc: BaseException, what: str = reasons.PROCESSING_FAILED) -> str:
+    """Why a row could not be processed, as a reason code with its facts (omo/inbox/quarantine_reasons.py);
+    the page that lists it says it in a sentence of its own language."""
     text = str(exc)
     cause = getattr(exc, "__cause__", None)
     if (
@@ -266,12 +268,12 @@ def failure_reason(exc: BaseException, what: str = "Processing failed") -> str:
         or "NUL" in text
         or type(cause).__name__ == "UntranslatableCharacter"
     ):
-        return f"{what}: it holds a NUL character (\\u0000), which the database cannot store."
-    return f"{what}: {type(exc).__name__}: {_first_line(exc)}."
+        return reasons.encode(reasons.NUL_CODES[what])
+    return reasons.encode(what, error=type(exc).__name__, detail=_first_line(exc))
 
 
 def reason_of(error: str) -> str:
-    """The sentence of a recorded failure (its first paragraph; technical detail may follow)."""
+    """The first paragraph of a recorded failure: its reason (technical detail may follow)."""
     return error.split("\n\n", 1)[0].strip()
 
 
@@ -341,7 +343,25 @@ class Quarantined:
     received_at: dt.datetime
     failed_at: dt.datetime | None
     event_type: str
-    reason: str
+    reason_code: str
+    reason_params: dict[str, str]
+
+    @property
+    def reason(self) -> str:
+        """Why, in a sentence of the active language."""
+        return reasons.sentence(self.reason_code, self.reason_params)
+
+    @property
+    def event_label(self) -> str:
+        """The platform's event type, in words."""
+        return reasons.event_label(self.event_type)
+
+
+def _quarantined(
+    kind: str, pk: int, received_at: dt.datetime, failed_at: dt.datetime | None, event_type: str, error: str
+) -> Quarantined:
+    code, params = reasons.decode(reason_of(error))
+    return Quarantined(kind, pk, received_at, failed_at, event_type, code, params)
 
 
 def quarantined(inbox_id: int, *, limit: int = 100) -> tuple[int, list[Quarantined]]:
@@ -349,12 +369,12 @@ def quarantined(inbox_id: int, *, limit: int = 100) -> tuple[int, list[Quarantin
     intakes = WebhookIntake.objects.filter(inbox_id=inbox_id, failed_at__isnull=False)
     failed = WebhookReceipt.objects.filter(inbox_id=inbox_id, status=WebhookReceipt.Status.FAILED)
     rows = [
-        Quarantined(INTAKE, pk, received_at, failed_at, "", reason_of(error))
+        _quarantined(INTAKE, pk, received_at, failed_at, "", error)
         for pk, received_at, failed_at, error in intakes.order_by("-failed_at", "-id").values_list(
             "id", "received_at", "failed_at", "error"
         )[:limit]
     ] + [
-        Quarantined(RECEIPT, pk, received_at, processed_at, event_type, reason_of(error))
+        _quarantined(RECEIPT, pk, received_at, processed_at, event_type, error)
         for pk, received_at, processed_at, event_type, error in failed.order_by(
             "-processed_at", "-id"
         ).values_list("id", "received_at", "processed_at", "event_type", "error")[:limit]

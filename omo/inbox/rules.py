@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from omo.core import audit
 from omo.core.audit import Actor
@@ -26,14 +27,12 @@ def update_sla(brand: Brand, *, sla_minutes: Any, actor: Actor) -> InboxSettings
     try:
         minutes = int(str(sla_minutes).strip())
     except (TypeError, ValueError):
-        raise InboxError(
-            "sla_minutes", "回覆時限須為整數分鐘 / a whole number of minutes", status=422
-        ) from None
+        raise InboxError("sla_minutes", gettext("回覆時限須為整數分鐘"), status=422) from None
     if not MIN_SLA_MINUTES <= minutes <= MAX_SLA_MINUTES:
         raise InboxError(
             "sla_minutes",
-            f"回覆時限須介於 {MIN_SLA_MINUTES} 到 {MAX_SLA_MINUTES} 分鐘 / "
-            f"between {MIN_SLA_MINUTES} and {MAX_SLA_MINUTES} minutes",
+            gettext("回覆時限須介於 %(min_sla_minutes)s 到 %(max_sla_minutes)s 分鐘")
+            % {"min_sla_minutes": MIN_SLA_MINUTES, "max_sla_minutes": MAX_SLA_MINUTES},
             status=422,
         )
     with transaction.atomic():

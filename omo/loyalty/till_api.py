@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja import Header, Router, Schema, Status
 from pydantic import Field, model_validator
 
@@ -150,12 +151,12 @@ def _store(actor: Actor, store_code: str) -> Store | None:
     if actor.store_id:
         own = Store.objects.filter(brand=actor.brand, pk=actor.store_id).first()
         if own is None:
-            raise ApiError(403, "forbidden", "這把金鑰的門市已不存在 / this key's store no longer exists")
+            raise ApiError(403, "forbidden", gettext("這把金鑰的門市已不存在"))
         if code and code != own.code:
             raise ApiError(
                 403,
                 "store_mismatch",
-                f"這把金鑰只能用於門市 {own.code} / this key works for store {own.code} only",
+                gettext("這把金鑰只能用於門市 %(code)s") % {"code": own.code},
                 field="store_code",
             )
         return own
@@ -164,7 +165,7 @@ def _store(actor: Actor, store_code: str) -> Store | None:
     found = Store.objects.filter(brand=actor.brand, code=code).first()
     if found is None:
         raise ApiError(
-            422, "invalid", f"沒有代碼為 {code} 的門市 / no store with code {code}", field="store_code"
+            422, "invalid", gettext("沒有代碼為 %(code)s 的門市") % {"code": code}, field="store_code"
         )
     return found
 
@@ -201,7 +202,7 @@ def _customer(actor: Actor, data: CustomerFields) -> Customer | None:
         raise ApiError(
             404,
             "customer_unknown",
-            "查無此會員 / no member with this phone or member number",
+            gettext("查無此會員"),
             field="customer",
         )
     return found
@@ -214,7 +215,7 @@ def _sale_id(body_value: str, header_value: str | None) -> str:
         raise ApiError(
             422,
             "invalid",
-            "transaction_id 與 Idempotency-Key 不同 / transaction_id and Idempotency-Key differ",
+            gettext("transaction_id 與 Idempotency-Key 不同"),
             field="transaction_id",
         )
     return body_value or header_value

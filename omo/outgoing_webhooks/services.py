@@ -34,6 +34,7 @@ from omo.core import audit, crypto
 from omo.core.audit import Actor
 from omo.core.errors import FieldError
 from omo.core.models import Brand
+from omo.core.outgoing_http import address_is_public
 from omo.outgoing_webhooks import signing
 from omo.outgoing_webhooks.models import WebhookDelivery, WebhookEndpoint
 from omo.outgoing_webhooks.topics import TEST_TOPIC, TOPICS, event_id, new_event_id
@@ -57,14 +58,6 @@ class WebhookError(FieldError, ValueError):
 def allow_local() -> bool:
     """http:// to this machine and private addresses: for development and tests only."""
     return bool(getattr(settings, "OMO_WEBHOOK_ALLOW_LOCAL", settings.DEBUG))
-
-
-def address_is_public(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%")[0])
-    except ValueError:
-        return False
-    return ip.is_global and not ip.is_multicast
 
 
 def validate_url(raw: str) -> str:

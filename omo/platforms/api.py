@@ -222,7 +222,17 @@ class QuarantinedOut(Schema):
     received_at: dt.datetime
     failed_at: dt.datetime | None
     event_type: str = Field(..., description="the platform's event type (empty for an intake)")
-    reason: str = Field(..., description="why it could not be processed, in a sentence")
+    reason: str = Field(
+        ..., description="why it could not be processed, in a sentence of the request's language"
+    )
+    reason_code: str = Field(
+        ...,
+        description="the reason as a stable code: unparseable, not_stored, not_stored_nul, processing_failed, "
+        "processing_failed_nul, unknown (an older row whose sentence is kept as its detail)",
+    )
+    reason_params: dict[str, str] = Field(
+        ..., description="the reason's facts (detail: the error's first line; error: its type)"
+    )
 
 
 class QuarantineOut(Schema):
@@ -235,7 +245,7 @@ def list_quarantine(request: HttpRequest, inbox_id: int):
     """Webhook requests and events of this inbox that could not be processed, newest first, with the
     reason. They no longer hold up the others; retry or discard each one."""
     total, rows = quarantine.listing(_inbox(request, inbox_id))
-    return {"total": total, "items": [row.__dict__ for row in rows]}
+    return {"total": total, "items": [{**row.__dict__, "reason": row.reason} for row in rows]}
 
 
 @router.post(

@@ -12,6 +12,7 @@ is kept as ignored, so a redelivery of its event stays a no-op). Both are audite
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import pgettext
 
 from omo.core import audit
 from omo.core.audit import Actor
@@ -32,13 +33,17 @@ def listing(inbox: Inbox, *, limit: int = 100) -> tuple[int, list[Quarantined]]:
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise DomainError(
-            f"kind must be one of {', '.join(KINDS)}", field="kind", status=404, code="not_found"
+            pgettext("quarantine", "種類須為 %(kinds)s 之一") % {"kinds": ", ".join(KINDS)},
+            field="kind",
+            status=404,
+            code="not_found",
         )
 
 
 def _gone(kind: str, row_id: int) -> DomainError:
     return DomainError(
-        f"no quarantined {kind} {row_id} on this inbox (already retried or discarded?)",
+        pgettext("quarantine", "此收件匣沒有擱置中的 %(kind)s %(id)s（已重試或捨棄？）")
+        % {"kind": kind, "id": row_id},
         status=404,
         code="not_found",
     )

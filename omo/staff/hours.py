@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from omo.core import audit
 from omo.core.audit import Actor
@@ -46,16 +47,16 @@ def _time(value: Any, field: str) -> str:
 def clean_hours(raw: Any) -> dict[str, list[list[str]]]:
     """The week as stored, or a HoursError naming the day (`opening_hours.mon`) that is wrong."""
     if not isinstance(raw, dict):
-        raise HoursError("opening_hours", "營業時間須為每週七天的時段 / an object keyed by weekday")
+        raise HoursError("opening_hours", gettext("營業時間須為每週七天的時段"))
     unknown = sorted(set(raw) - set(DAY_KEYS))
     if unknown:
-        raise HoursError(f"opening_hours.{unknown[0]}", "不認得的星期 / not a weekday (mon … sun)")
+        raise HoursError(f"opening_hours.{unknown[0]}", gettext("不認得的星期"))
     week: dict[str, list[list[str]]] = {}
     for day in DAY_KEYS:
         field = f"opening_hours.{day}"
         periods = raw.get(day) or []
         if not isinstance(periods, list) or len(periods) > MAX_PERIODS:
-            raise HoursError(field, f"每天最多 {MAX_PERIODS} 個時段 / at most {MAX_PERIODS} periods a day")
+            raise HoursError(field, gettext("每天最多 %(max_periods)s 個時段") % {"max_periods": MAX_PERIODS})
         cleaned = []
         for period in periods:
             if not isinstance(period, list | tuple) or len(period) != 2:
@@ -63,7 +64,9 @@ def clean_hours(raw: Any) -> dict[str, list[list[str]]]:
             start, end = _time(period[0], field), _time(period[1], field)
             if start == "24:00" or start == end:
                 raise HoursError(
-                    field, f"{DAY_NAMES_ZH[day]} {start}–{end} 不是有效時段 / not a valid period"
+                    field,
+                    gettext("%(day)s %(start)s–%(end)s 不是有效時段")
+                    % {"day": DAY_NAMES_ZH[day], "start": start, "end": end},
                 )
             cleaned.append([start, end])
         week[day] = sorted(cleaned)
@@ -80,7 +83,7 @@ def parse_day_text(text: str, day: str) -> list[list[str]]:
         start, sep, end = part.partition("-")
         if not sep:
             raise HoursError(
-                f"opening_hours.{day}", f"「{part}」請寫成 10:00-21:30 / write a period as 10:00-21:30"
+                f"opening_hours.{day}", gettext("「%(part)s」請寫成 10:00-21:30") % {"part": part}
             )
         periods.append([start.strip(), end.strip()])
     return periods
@@ -96,7 +99,7 @@ def day_text(periods: Any) -> str:
 def set_opening_hours(store: Store, hours: Any, *, actor: Actor) -> Store:
     """Replace the store's week of opening hours (all seven days); audited."""
     if store.brand_id != actor.brand.pk:
-        raise HoursError("store", "找不到門市 / no such store", status=404)
+        raise HoursError("store", gettext("找不到門市"), status=404)
     week = clean_hours(hours)
     with transaction.atomic():
         locked = Store.objects.select_for_update().get(pk=store.pk)

@@ -17,6 +17,7 @@ from typing import TypedDict
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from omo.core import audit
 from omo.core.audit import Actor
@@ -221,25 +222,23 @@ def _shift_time(value: str, column: str) -> dt.time:
             return dt.datetime.strptime(value, pattern).time()
         except ValueError:
             continue
-    raise RosterError(column, "時間格式為 HH:MM / use HH:MM")
+    raise RosterError(column, gettext("時間格式為 HH:MM"))
 
 
 def _shift_row(row: dict[str, str], *, actor: Actor, tz: zoneinfo.ZoneInfo) -> Shift:
     code = row.get("employee_code", "")
     staff = User.objects.filter(brand_id=actor.brand.pk, employee_code=code).first() if code else None
     if staff is None:
-        raise RosterError("employee_code", "查無此員工編號 / no such employee in this brand")
+        raise RosterError("employee_code", gettext("查無此員工編號"))
     store = staff.store
     wanted = next((row[c] for c in SHIFT_STORE_COLUMNS if row.get(c)), "")
     if wanted:
         stores = Store.objects.filter(brand_id=actor.brand.pk)
         store = stores.filter(code=wanted).first() or stores.filter(name=wanted).first()
         if store is None:
-            raise RosterError("store", "查無此門市代碼或名稱 / no such store code or name")
+            raise RosterError("store", gettext("查無此門市代碼或名稱"))
     if store is None:
-        raise RosterError(
-            "store", "員工未指定門市，請填門市欄 / the staff member has no store: fill in store"
-        )
+        raise RosterError("store", gettext("員工未指定門市，請填門市欄"))
     day = None
     for pattern in SHIFT_DATE_FORMATS:
         try:
@@ -248,7 +247,7 @@ def _shift_row(row: dict[str, str], *, actor: Actor, tz: zoneinfo.ZoneInfo) -> S
         except ValueError:
             continue
     if day is None:
-        raise RosterError("date", "日期格式為 YYYY-MM-DD / use YYYY-MM-DD")
+        raise RosterError("date", gettext("日期格式為 YYYY-MM-DD"))
     times = [_shift_time(row.get(column, ""), column) for column in ("start", "end")]
     starts_at = dt.datetime.combine(day, times[0], tzinfo=tz)
     ends_at = dt.datetime.combine(day, times[1], tzinfo=tz)

@@ -123,9 +123,10 @@ class _AuthEnviron(TypedDict, total=False):
 class ApiClient:
     """Django test client that sends a bearer key and JSON bodies."""
 
-    def __init__(self, key: str | None):
+    def __init__(self, key: str | None, *, language: str | None = None):
         self.key = key
-        self.client = Client()
+        # Accept-Language for every request (the API answers in it); the default is zh-Hant
+        self.client = Client(HTTP_ACCEPT_LANGUAGE=language) if language else Client()
 
     def _headers(self) -> _AuthEnviron:
         return {"HTTP_AUTHORIZATION": f"Bearer {self.key}"} if self.key else {}

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext
 
 from omo.attribution.models import CommissionRule
 from omo.attribution.services.clicks import AttributionError
@@ -93,11 +94,11 @@ def rules_of(brand: Brand | int) -> QuerySet[CommissionRule]:
 
 def _int(name: str, raw: Any) -> int:
     if isinstance(raw, bool):
-        raise AttributionError(name, "須為整數 / must be a whole number", code="invalid")
+        raise AttributionError(name, gettext("須為整數"), code="invalid")
     try:
         return int(str(raw).strip())
     except (TypeError, ValueError):
-        raise AttributionError(name, "須為整數 / must be a whole number", code="invalid") from None
+        raise AttributionError(name, gettext("須為整數"), code="invalid") from None
 
 
 def _date(name: str, raw: Any) -> dt.date | None:
@@ -110,9 +111,7 @@ def _date(name: str, raw: Any) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(raw).strip())
     except ValueError:
-        raise AttributionError(
-            name, "日期格式須為 YYYY-MM-DD / a date like 2026-11-01", code="invalid"
-        ) from None
+        raise AttributionError(name, gettext("日期格式須為 YYYY-MM-DD"), code="invalid") from None
 
 
 def _scope_id(brand: Brand, name: str, raw: Any) -> int | None:
@@ -128,9 +127,9 @@ def _scope_id(brand: Brand, name: str, raw: Any) -> int | None:
         raise AttributionError(
             name,
             {
-                "clerk_id": "找不到此品牌的這位員工 / no such staff member in this brand",
-                "category_id": "找不到此品牌的這個商品分類 / no such category in this brand",
-                "store_id": "找不到此品牌的這家門市 / no such store in this brand",
+                "clerk_id": gettext("找不到此品牌的這位員工"),
+                "category_id": gettext("找不到此品牌的這個商品分類"),
+                "store_id": gettext("找不到此品牌的這家門市"),
             }[name],
             code="commission_scope_unknown",
         )
@@ -142,24 +141,22 @@ def _validated(brand: Brand, values: dict[str, Any]) -> dict[str, Any]:
     kind = str(values.get("kind") or Kind.PERCENT)
     if kind not in Kind.values:
         raise AttributionError(
-            "kind", "分潤方式須為 percent 或 fixed / kind is percent or fixed", code="commission_kind_unknown"
+            "kind", gettext("分潤方式須為 percent 或 fixed"), code="commission_kind_unknown"
         )
     rate_bp = _int("rate_bp", values.get("rate_bp") or 0)
     fixed_amount = _int("fixed_amount", values.get("fixed_amount") or 0)
     if rate_bp < 0:
-        raise AttributionError(
-            "rate_bp", "分潤比例不可為負數 / the rate may not be negative", code="commission_rate_negative"
-        )
+        raise AttributionError("rate_bp", gettext("分潤比例不可為負數"), code="commission_rate_negative")
     if rate_bp > MAX_RATE_BP:
         raise AttributionError(
             "rate_bp",
-            "分潤比例不可超過 100% / the rate may not exceed 100 %",
+            gettext("分潤比例不可超過 100%"),
             code="commission_rate_over_100",
         )
     if fixed_amount < 0:
         raise AttributionError(
             "fixed_amount",
-            "固定金額不可為負數 / the amount may not be negative",
+            gettext("固定金額不可為負數"),
             code="commission_amount_negative",
         )
     if kind == Kind.PERCENT:
@@ -168,12 +165,12 @@ def _validated(brand: Brand, values: dict[str, Any]) -> dict[str, Any]:
         rate_bp = 0
     starts_on = _date("starts_on", values.get("starts_on"))
     if starts_on is None:
-        raise AttributionError("starts_on", "請填寫生效日 / the start date is required", code="required")
+        raise AttributionError("starts_on", gettext("請填寫生效日"), code="required")
     ends_on = _date("ends_on", values.get("ends_on"))
     if ends_on is not None and ends_on < starts_on:
         raise AttributionError(
             "ends_on",
-            "結束日不可早於生效日 / the end date may not be before the start date",
+            gettext("結束日不可早於生效日"),
             code="commission_dates_reversed",
         )
     return {
@@ -203,12 +200,11 @@ def _check_overlap(brand: Brand, fields: dict[str, Any], *, exclude: int | None 
         overlapping = overlapping.filter(starts_on__lte=fields["ends_on"])
     other = overlapping.order_by("starts_on", "id").first()
     if other is not None:
-        until = f"{other.ends_on:%Y-%m-%d}" if other.ends_on else "不限 / open"
+        until = f"{other.ends_on:%Y-%m-%d}" if other.ends_on else gettext("不限")
         raise AttributionError(
             "starts_on",
-            f"同一範圍已有規則 #{other.pk}（{other.starts_on:%Y-%m-%d} ～ {until}）的日期與此重疊 / "
-            f"rule #{other.pk} for the same scope ({other.starts_on:%Y-%m-%d} to "
-            f"{other.ends_on or 'open'}) overlaps these dates",
+            gettext("同一範圍已有規則 #%(pk)s（%(starts_on)s ～ %(until)s）的日期與此重疊")
+            % {"pk": other.pk, "starts_on": f"{other.starts_on:%Y-%m-%d}", "until": until},
             status=409,
             code="commission_rule_overlap",
             rule_id=other.pk,
@@ -249,7 +245,7 @@ def update_rule(rule: CommissionRule, *, actor: Actor, **changes: Any) -> Commis
     unknown = set(changes) - set(FIELDS)
     if unknown:
         name = sorted(unknown)[0]
-        raise AttributionError(name, "不認得的欄位 / unknown field", code="invalid")
+        raise AttributionError(name, gettext("不認得的欄位"), code="invalid")
     brand = rule.brand
     with transaction.atomic():
         _lock(brand)

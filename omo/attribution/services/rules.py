@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from omo.attribution.models import Attribution, AttributionSettings
 from omo.attribution.services.clicks import AttributionError
@@ -83,7 +84,7 @@ def moved(order: list[str], rule: str, direction: str) -> list[str]:
     """The order with `rule` one place up or down (unchanged at either end)."""
     result = list(order)
     if rule not in result or direction not in ("up", "down"):
-        raise AttributionError("precedence", "不認得的規則或方向 / unknown rule or direction", status=422)
+        raise AttributionError("precedence", gettext("不認得的規則或方向"), status=422)
     index = result.index(rule)
     other = index - 1 if direction == "up" else index + 1
     if 0 <= other < len(result):
@@ -96,7 +97,7 @@ def _precedence(raw: Any) -> list[str]:
     if not isinstance(raw, list | tuple) or sorted(map(str, raw)) != sorted(DEFAULT_PRECEDENCE):
         raise AttributionError(
             "precedence",
-            f"歸屬順序須把每條規則各列一次：{names} / list each rule once: {names}",
+            gettext("歸屬順序須把每條規則各列一次：%(names)s") % {"names": names},
             status=422,
         )
     return [str(rule) for rule in raw]
@@ -106,14 +107,12 @@ def _window(raw: Any) -> int:
     try:
         days = int(str(raw).strip())
     except (TypeError, ValueError):
-        raise AttributionError(
-            "window_days", "歸屬天數須為整數 / a whole number of days", status=422
-        ) from None
+        raise AttributionError("window_days", gettext("歸屬天數須為整數"), status=422) from None
     if not MIN_WINDOW_DAYS <= days <= MAX_WINDOW_DAYS:
         raise AttributionError(
             "window_days",
-            f"歸屬天數須介於 {MIN_WINDOW_DAYS} 到 {MAX_WINDOW_DAYS} 天 / "
-            f"between {MIN_WINDOW_DAYS} and {MAX_WINDOW_DAYS} days",
+            gettext("歸屬天數須介於 %(min_window_days)s 到 %(max_window_days)s 天")
+            % {"min_window_days": MIN_WINDOW_DAYS, "max_window_days": MAX_WINDOW_DAYS},
             status=422,
         )
     return days
@@ -145,7 +144,7 @@ def update_rules(
         changes["window_days"] = _window(window_days)
     if credit_bound_clerk is not None:
         if not isinstance(credit_bound_clerk, bool):
-            raise AttributionError("credit_bound_clerk", "須為是或否 / true or false", status=422)
+            raise AttributionError("credit_bound_clerk", gettext("須為是或否"), status=422)
         changes["credit_bound_clerk"] = credit_bound_clerk
     if precedence is not None:
         changes["precedence"] = _precedence(precedence)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from omo.binding.models import BindingPolicy
 from omo.binding.services.errors import BindingError
@@ -50,13 +51,15 @@ def _lock_days(raw: Any) -> int:
     except (TypeError, ValueError):
         raise BindingError(
             "lock_days",
-            f"鎖定天數須為 {MIN_LOCK_DAYS}–{MAX_LOCK_DAYS} 的整數 / a whole number of days",
+            gettext("鎖定天數須為 %(min_lock_days)s–%(max_lock_days)s 的整數")
+            % {"min_lock_days": MIN_LOCK_DAYS, "max_lock_days": MAX_LOCK_DAYS},
             status=422,
         ) from None
     if not MIN_LOCK_DAYS <= days <= MAX_LOCK_DAYS:
         raise BindingError(
             "lock_days",
-            f"鎖定天數須介於 {MIN_LOCK_DAYS} 到 {MAX_LOCK_DAYS} 天 / between {MIN_LOCK_DAYS} and {MAX_LOCK_DAYS} days",
+            gettext("鎖定天數須介於 %(min_lock_days)s 到 %(max_lock_days)s 天")
+            % {"min_lock_days": MIN_LOCK_DAYS, "max_lock_days": MAX_LOCK_DAYS},
             status=422,
         )
     return days
@@ -67,13 +70,13 @@ def update_policy(brand: Brand, *, rule: Any, lock_days: Any = None, actor: Acto
     if rule not in Rule.values:
         raise BindingError(
             "rule",
-            "綁定規則須為 first_keeps、latest_wins 或 locked_days / one of first_keeps, latest_wins, locked_days",
+            gettext("綁定規則須為 first_keeps、latest_wins 或 locked_days"),
             status=422,
         )
     days: int | None = None
     if rule == Rule.LOCKED_DAYS:
         if lock_days is None or str(lock_days).strip() == "":
-            raise BindingError("lock_days", "鎖定期間須填寫天數 / required for a lock period", status=422)
+            raise BindingError("lock_days", gettext("鎖定期間須填寫天數"), status=422)
         days = _lock_days(lock_days)
     elif lock_days is not None and str(lock_days).strip() != "":
         days = _lock_days(lock_days)

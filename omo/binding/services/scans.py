@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from omo.binding import chat, selectors
 from omo.binding.line_login import IdTokenError, verify_id_token
@@ -35,7 +36,7 @@ def bind_via_liff(raw_code: str, id_token: str) -> LiffBindResult:
     """The LIFF page posted `{idToken, clerk}`: verify the token with LINE Login, then bind."""
     code = selectors.find_code(raw_code)
     if code is None:
-        raise BindingError("clerk", "找不到這個店員代碼 / unknown clerk code", status=404)
+        raise BindingError("clerk", gettext("找不到這個店員代碼"), status=404)
     inbox = line_inbox_of(code.brand_id)
     login_channel_id = str((inbox.config or {}).get("login_channel_id") or "") if inbox else ""
     if inbox is None or not login_channel_id:

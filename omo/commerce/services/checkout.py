@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from omo.catalog import inventory
 from omo.catalog.models import Location, Variant
@@ -425,7 +426,8 @@ def _place(
         except inventory.OutOfStock as exc:
             raise OrderError(
                 "cart",
-                f"{variant} 庫存不足，剩 {exc.available} 件 / only {exc.available} left of {variant.sku}",
+                gettext("%(variant)s 庫存不足，剩 %(available)s 件")
+                % {"variant": variant, "available": exc.available, "sku": variant.sku},
                 status=409,
             ) from exc
     if totals.coupon is not None:

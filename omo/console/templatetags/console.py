@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import pgettext
 
-from omo.console.audit_text import action_text, target_text
+from omo.console.audit_text import action_text, actor_text, detail_text, target_text
 from omo.core.money import format_money
 from omo.customers.models import CustomerIdentity
 from omo.staff.roles import Role
@@ -35,6 +33,18 @@ def audit_action(action: str) -> str:
 def audit_target(entry) -> str:
     """`{{ entry|audit_target }}` → 商品 #12."""
     return target_text(entry.target_type, entry.target_id)
+
+
+@register.filter
+def audit_actor(label: str) -> str:
+    """`{{ entry.actor_label|audit_actor }}` → 系統, API 金鑰 omo_ab12 (when no user is kept)."""
+    return actor_text(label)
+
+
+@register.filter
+def audit_detail(detail: object) -> str:
+    """`{{ entry.detail|audit_detail }}`: the facts as JSON, stored codes in words."""
+    return detail_text(detail)
 
 
 @register.filter
@@ -68,14 +78,6 @@ def address(value: object) -> str:
     if isinstance(value, dict):
         return " ".join(str(part) for part in value.values() if part not in (None, ""))
     return str(value or "")
-
-
-@register.filter
-def json_text(value: object) -> str:
-    """An audit entry's detail as compact JSON (readable in zh-Hant, unlike a Python repr)."""
-    if value in (None, "", {}, []):
-        return ""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 @register.filter

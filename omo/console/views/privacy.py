@@ -67,7 +67,7 @@ class EraseForm(forms.Form):
     def clean_confirmation(self) -> str:
         typed = self.cleaned_data["confirmation"].strip()
         if typed not in (privacy.ERASE_CONFIRMATION, "ERASE"):
-            raise forms.ValidationError(pgettext("console", "請輸入「刪除」以確認 / type ERASE to confirm."))
+            raise forms.ValidationError(pgettext("console", "請輸入「刪除」以確認。"))
         return typed
 
 

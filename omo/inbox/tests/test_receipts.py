@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from django.db import connections, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from omo.inbox import receipts, selectors
 from omo.inbox.models import Inbox, WebhookIntake, WebhookReceipt
@@ -94,12 +94,18 @@ def test_an_intake_that_does_not_parse_is_quarantined_with_its_body(inbox):
     intake.refresh_from_db()
     assert intake.failed_at is not None and bytes(intake.body) == b"bad"
     assert (
-        intake.error.startswith("The stored request does not parse: ")
-        and "not a webhook body" in intake.error
+        intake.error.startswith('{"reason":"unparseable","detail":') and "not a webhook body" in intake.error
     )
     assert not WebhookReceipt.objects.exists()
     total, rows = receipts.quarantined(inbox.pk)
-    assert total == 1 and (rows[0].kind, rows[0].id, rows[0].reason) == ("intake", intake.pk, intake.error)
+    assert total == 1 and (rows[0].kind, rows[0].id, rows[0].reason_code) == (
+        "intake",
+        intake.pk,
+        "unparseable",
+    )
+    assert rows[0].reason == f"儲存的請求內容無法解析：{rows[0].reason_params['detail']}"
+    with translation.override("en"):
+        assert rows[0].reason.startswith("The stored request does not parse: ")
 
     assert receipts.requeue_failed(inbox.pk) == 1  # back in line after a fix
     intake.refresh_from_db()

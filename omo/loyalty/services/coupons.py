@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from omo.core import audit, events
 from omo.core.audit import Actor
@@ -43,10 +44,10 @@ def _find_code(brand: Brand | int, code: str) -> CouponCode:
         if CouponCode.objects.filter(code__iexact=code.strip()).exclude(brand_id=brand_id).exists():
             # Which brand it belongs to is not told, only that it is not this brand's.
             raise CouponError(
-                f"優惠碼 {code} 不是本品牌的優惠碼 / coupon code {code} belongs to another brand",
+                gettext("優惠碼 %(code)s 不是本品牌的優惠碼") % {"code": code},
                 code="coupon_other_brand",
             )
-        raise CouponError(f"優惠碼 {code} 不存在 / coupon code {code} does not exist", code="coupon_unknown")
+        raise CouponError(gettext("優惠碼 %(code)s 不存在") % {"code": code}, code="coupon_unknown")
     return found
 
 
@@ -64,27 +65,23 @@ def quote_coupon(
     found = _find_code(brand, code)
     coupon = found.coupon
     if not coupon.is_active:
-        raise CouponError(
-            f"優惠碼 {found.code} 已停用 / coupon {found.code} is no longer active", code="coupon_inactive"
-        )
+        raise CouponError(gettext("優惠碼 %(code)s 已停用") % {"code": found.code}, code="coupon_inactive")
     if coupon.starts_at and now < coupon.starts_at:
         raise CouponError(
-            f"優惠碼 {found.code} 尚未開始 / coupon {found.code} is not valid yet", code="coupon_not_started"
+            gettext("優惠碼 %(code)s 尚未開始") % {"code": found.code}, code="coupon_not_started"
         )
     if coupon.ends_at and now >= coupon.ends_at:
-        raise CouponError(
-            f"優惠碼 {found.code} 已過期 / coupon {found.code} has expired", code="coupon_expired"
-        )
+        raise CouponError(gettext("優惠碼 %(code)s 已過期") % {"code": found.code}, code="coupon_expired")
     if found.customer_id is not None and (customer is None or customer.pk != found.customer_id):
         raise CouponError(
-            f"優惠碼 {found.code} 限本人使用 / coupon {found.code} belongs to another customer",
+            gettext("優惠碼 %(code)s 限本人使用") % {"code": found.code},
             code="coupon_other_customer",
         )
     if found.max_uses is not None and found.times_used >= found.max_uses:
         raise used_up(found)
     if subtotal < coupon.min_spend:
         raise CouponError(
-            f"未達最低消費 {format_money(coupon.min_spend)} / minimum spend is {format_money(coupon.min_spend)}",
+            gettext("未達最低消費 %(min_spend)s") % {"min_spend": format_money(coupon.min_spend)},
             code="coupon_min_spend",
         )
     if coupon.kind == Coupon.Kind.AMOUNT_OFF:
@@ -113,7 +110,7 @@ def redeem_coupon(quote: CouponQuote, *, order, amount: int) -> CouponRedemption
 
 def used_up(code: CouponCode) -> CouponError:
     return CouponError(
-        f"優惠碼 {code.code} 已被使用完畢 / coupon {code.code} has been used up",
+        gettext("優惠碼 %(code)s 已被使用完畢") % {"code": code.code},
         code="coupon_used",
         status=409,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext
+
 from omo.core.errors import DomainError
 
 
@@ -18,7 +20,8 @@ class InsufficientPoints(LoyaltyError):
     def __init__(self, requested: int, balance: int):
         super().__init__(
             "points",
-            f"點數不足：要折抵 {requested} 點，餘額 {balance} 點 / {requested} points requested, balance is {balance}",
+            gettext("點數不足：要折抵 %(requested)s 點，餘額 %(balance)s 點")
+            % {"requested": requested, "balance": balance},
             status=409,
             code="insufficient_points",
         )

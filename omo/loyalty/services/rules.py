@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy
 
 from omo.core import audit
 from omo.core.audit import Actor
@@ -20,13 +22,13 @@ from omo.loyalty.models import LoyaltyAccount, LoyaltyProgram, Tier
 from omo.loyalty.services.errors import LoyaltyError
 
 # field -> (minimum, maximum, zh label)
-PROGRAM_LIMITS: dict[str, tuple[int, int, str]] = {
-    "earn_points": (1, 1000, "每次累積點數"),
-    "earn_per_amount": (1, 10**12, "每累積一次的消費金額"),
-    "point_value": (0, 10**9, "每點折抵金額"),
-    "max_redeem_percent": (0, 100, "點數折抵上限（%）"),
-    "expiry_months": (0, 120, "點數效期（月）"),
-    "tier_window_days": (1, 1095, "等級計算期間（天）"),
+PROGRAM_LIMITS: dict[str, tuple[int, int, str | Promise]] = {
+    "earn_points": (1, 1000, gettext_lazy("每次累積點數")),
+    "earn_per_amount": (1, 10**12, gettext_lazy("每累積一次的消費金額")),
+    "point_value": (0, 10**9, gettext_lazy("每點折抵金額")),
+    "max_redeem_percent": (0, 100, gettext_lazy("點數折抵上限（%）")),
+    "expiry_months": (0, 120, gettext_lazy("點數效期（月）")),
+    "tier_window_days": (1, 1095, gettext_lazy("等級計算期間（天）")),
 }
 MIN_MULTIPLIER = 0
 MAX_MULTIPLIER = 1000
@@ -38,15 +40,17 @@ class RulesError(LoyaltyError):
         super().__init__(field, message, status=status, code=code)
 
 
-def _whole(field: str, raw: Any, low: int, high: int, label: str) -> int:
+def _whole(field: str, raw: Any, low: int, high: int, label: str | Promise) -> int:
     if isinstance(raw, bool):
         raw = None
     try:
         value = int(str(raw).strip())
     except (TypeError, ValueError):
-        raise RulesError(field, f"{label}須為整數 / {field} must be a whole number") from None
+        raise RulesError(field, gettext("%(label)s須為整數") % {"label": label}) from None
     if not low <= value <= high:
-        raise RulesError(field, f"{label}須介於 {low} 到 {high} / {field} must be between {low} and {high}")
+        raise RulesError(
+            field, gettext("%(label)s須介於 %(low)s 到 %(high)s") % {"label": label, "low": low, "high": high}
+        )
     return value
 
 
@@ -54,7 +58,7 @@ def update_program(brand: Brand, *, actor: Actor, **values: Any) -> LoyaltyProgr
     """Change any of the points rules in PROGRAM_LIMITS; what is not given is kept."""
     unknown = sorted(set(values) - set(PROGRAM_LIMITS))
     if unknown:
-        raise RulesError(unknown[0], f"不認得的設定 / unknown setting {unknown[0]}")
+        raise RulesError(unknown[0], gettext("不認得的設定：%(name)s") % {"name": unknown[0]})
     cleaned = {
         name: _whole(name, raw, *PROGRAM_LIMITS[name]) for name, raw in values.items() if raw is not None
     }
@@ -74,12 +78,12 @@ def _tier_values(
 ) -> dict[str, Any]:
     text = str(name or "").strip()
     if not text:
-        raise RulesError("name", "請填寫等級名稱 / name is required")
+        raise RulesError("name", gettext("請填寫等級名稱"))
     if len(text) > MAX_NAME:
-        raise RulesError("name", f"等級名稱最多 {MAX_NAME} 字 / at most {MAX_NAME} characters")
+        raise RulesError("name", gettext("等級名稱最多 %(max_name)s 字") % {"max_name": MAX_NAME})
     english = str(name_en or "").strip()
     if len(english) > MAX_NAME:
-        raise RulesError("name_en", f"英文名稱最多 {MAX_NAME} 字 / at most {MAX_NAME} characters")
+        raise RulesError("name_en", gettext("英文名稱最多 %(max_name)s 字") % {"max_name": MAX_NAME})
     spend = _whole("threshold", threshold, 0, 10**15, "消費門檻")
     multiplier = _whole(
         "earn_multiplier_percent", earn_multiplier_percent, MIN_MULTIPLIER, MAX_MULTIPLIER, "點數倍率（%）"
@@ -89,12 +93,12 @@ def _tier_values(
         others = others.exclude(pk=tier.pk)
     rows = list(others.order_by("threshold"))
     if any(row.name == text for row in rows):
-        raise RulesError("name", f"已有名為「{text}」的等級 / a tier with this name exists", code="conflict")
+        raise RulesError("name", gettext("已有名為「%(text)s」的等級") % {"text": text}, code="conflict")
     clash = next((row for row in rows if row.threshold == spend), None)
     if clash is not None:
         raise RulesError(
             "threshold",
-            f"門檻與「{clash.name}」相同；每個等級的門檻須不同 / same threshold as {clash.name}",
+            gettext("門檻與「%(name)s」相同；每個等級的門檻須不同") % {"name": clash.name},
             code="conflict",
         )
     below = [row for row in rows if row.threshold < spend]
@@ -102,14 +106,14 @@ def _tier_values(
     if below and below[-1].earn_multiplier_percent > multiplier:
         raise RulesError(
             "earn_multiplier_percent",
-            f"點數倍率不可低於較低等級「{below[-1].name}」的 {below[-1].earn_multiplier_percent}% / "
-            "a higher tier may not earn less than a lower one",
+            gettext("點數倍率不可低於較低等級「%(name)s」的 %(earn_multiplier_percent)s%%")
+            % {"name": below[-1].name, "earn_multiplier_percent": below[-1].earn_multiplier_percent},
         )
     if above and above[0].earn_multiplier_percent < multiplier:
         raise RulesError(
             "earn_multiplier_percent",
-            f"點數倍率不可高於較高等級「{above[0].name}」的 {above[0].earn_multiplier_percent}% / "
-            "a lower tier may not earn more than a higher one",
+            gettext("點數倍率不可高於較高等級「%(name)s」的 %(earn_multiplier_percent)s%%")
+            % {"name": above[0].name, "earn_multiplier_percent": above[0].earn_multiplier_percent},
         )
     return {"name": text, "name_en": english, "threshold": spend, "earn_multiplier_percent": multiplier}
 
@@ -150,7 +154,7 @@ def update_tier(tier: Tier, *, actor: Actor, **changes: Any) -> Tier:
     """Change a tier; fields not given are kept (name, name_en, threshold, earn_multiplier_percent)."""
     unknown = sorted(set(changes) - {"name", "name_en", "threshold", "earn_multiplier_percent"})
     if unknown:
-        raise RulesError(unknown[0], f"不認得的欄位 / unknown field {unknown[0]}")
+        raise RulesError(unknown[0], gettext("不認得的欄位：%(name)s") % {"name": unknown[0]})
     with transaction.atomic():
         locked = Tier.objects.select_for_update().get(pk=tier.pk, brand=actor.brand)
         before = _snapshot(locked)

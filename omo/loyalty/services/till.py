@@ -20,6 +20,7 @@ from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from omo.core import audit, events
 from omo.core.audit import Actor
@@ -46,12 +47,12 @@ def _transaction_id(raw: str) -> str:
     if not value:
         raise LoyaltyError(
             "transaction_id",
-            "請提供 POS 交易編號 / the POS sale id is required (transaction_id or Idempotency-Key)",
+            gettext("請提供 POS 交易編號"),
         )
     if len(value) > MAX_TRANSACTION_ID or "\x00" in value:
         raise LoyaltyError(
             "transaction_id",
-            f"交易編號最多 {MAX_TRANSACTION_ID} 字 / at most {MAX_TRANSACTION_ID} characters",
+            gettext("交易編號最多 %(max_transaction_id)s 字") % {"max_transaction_id": MAX_TRANSACTION_ID},
         )
     return value
 
@@ -80,15 +81,13 @@ def _same_sale(brand: Brand, transaction_id: str) -> CouponRedemption | None:
 def _repeat(existing: CouponRedemption, code: str) -> TillRedemption:
     if existing.code.code.upper() != code.strip().upper():
         raise CouponError(
-            f"這筆交易已使用優惠碼 {existing.code.code}，一筆交易限用一張 / "
-            f"this sale already used coupon {existing.code.code}; one coupon per sale",
+            gettext("這筆交易已使用優惠碼 %(code)s，一筆交易限用一張") % {"code": existing.code.code},
             code="coupon_already_on_sale",
             status=409,
         )
     if existing.reversed_at is not None:
         raise CouponError(
-            f"這筆交易的優惠碼 {existing.code.code} 已作廢，請用新的交易編號 / "
-            f"the coupon of this sale was reversed; use a new sale id",
+            gettext("這筆交易的優惠碼 %(code)s 已作廢，請用新的交易編號") % {"code": existing.code.code},
             code="sale_voided",
             status=409,
         )
@@ -169,7 +168,7 @@ def reverse_at_till(
     if redemption is None:
         raise LoyaltyError(
             "transaction_id",
-            f"交易 {transaction_id} 沒有使用優惠碼 / no coupon was redeemed on sale {transaction_id}",
+            gettext("交易 %(transaction_id)s 沒有使用優惠碼") % {"transaction_id": transaction_id},
             status=404,
             code="not_found",
         )
@@ -234,7 +233,7 @@ def redeem_points_at_till(
     keeps the store, the till's key and the staff member at the till (`staff`, when named)."""
     transaction_id = _transaction_id(transaction_id)
     if points <= 0:
-        raise LoyaltyError("points", "折抵點數須大於 0 / points must be more than 0")
+        raise LoyaltyError("points", gettext("折抵點數須大於 0"))
     program = program_for(customer.brand_id)
     key = _redeem_key(transaction_id)
     existing = PointsEntry.objects.filter(brand_id=customer.brand_id, idempotency_key=key).first()
@@ -244,7 +243,7 @@ def redeem_points_at_till(
             if points > limit:
                 raise LoyaltyError(
                     "points",
-                    f"這筆消費最多折抵 {limit} 點 / at most {limit} points on this basket",
+                    gettext("這筆消費最多折抵 %(limit)s 點") % {"limit": limit},
                     code="points_over_limit",
                     limit=limit,
                 )
@@ -275,8 +274,8 @@ def redeem_points_at_till(
     if existing.customer_id != customer.pk or -existing.delta != points:
         raise LoyaltyError(
             "transaction_id",
-            f"交易 {transaction_id} 已折抵 {-existing.delta} 點，內容不同 / "
-            f"sale {transaction_id} already redeemed {-existing.delta} points for another request",
+            gettext("交易 %(transaction_id)s 已折抵 %(delta)s 點，內容不同")
+            % {"transaction_id": transaction_id, "delta": -existing.delta},
             status=409,
             code="idempotency_conflict",
         )
@@ -297,7 +296,7 @@ def reverse_points_at_till(
     if spent is None:
         raise LoyaltyError(
             "transaction_id",
-            f"交易 {transaction_id} 沒有折抵點數 / no points were redeemed on sale {transaction_id}",
+            gettext("交易 %(transaction_id)s 沒有折抵點數") % {"transaction_id": transaction_id},
             status=404,
             code="not_found",
         )

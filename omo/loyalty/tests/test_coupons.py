@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from omo.core.audit import Actor
 from omo.loyalty import services as loyalty
@@ -57,11 +57,11 @@ def test_refusals_say_why(brand, actor):
     [code] = loyalty.issue_codes(personal, [owner], actor=actor, prefix="BD")
     cases = {"FUTURE": "not valid yet", "PAST": "expired", "MIN": "minimum spend", "NOPE": "does not exist"}
     for code_text, words in cases.items():
-        with pytest.raises(loyalty.CouponError) as err:
+        with pytest.raises(loyalty.CouponError) as err, translation.override("en"):
             loyalty.quote_coupon(brand, code_text, subtotal=50000, shipping=0)
-        assert words in err.value.message
+        assert words in err.value.message and "優惠碼" not in err.value.message  # one language
         assert err.value.field == "coupon_code"
-    with pytest.raises(loyalty.CouponError, match="another customer"):
+    with pytest.raises(loyalty.CouponError, match="限本人使用"):
         loyalty.quote_coupon(brand, code.code, subtotal=50000, shipping=0, customer=stranger)
     assert loyalty.quote_coupon(brand, code.code, subtotal=50000, shipping=0, customer=owner).discount == 100
 
@@ -73,7 +73,7 @@ def test_other_brand_code_does_not_exist_here(brand, other_brand, actor, other_a
     loyalty.add_shared_code(
         other, code="THEIRS", max_uses=None, actor=Actor(brand=other_brand, user=other_admin)
     )
-    with pytest.raises(loyalty.CouponError, match="belongs to another brand") as refused:
+    with pytest.raises(loyalty.CouponError, match="不是本品牌的優惠碼") as refused:
         loyalty.quote_coupon(brand, "THEIRS", subtotal=50000, shipping=0)
     # Named, so a till can say so, without telling which brand it belongs to.
     assert refused.value.code == "coupon_other_brand"

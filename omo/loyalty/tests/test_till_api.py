@@ -118,11 +118,11 @@ def test_validate_gives_the_reason_as_a_sentence_with_a_named_code(
         theirs, code="THEIRS", max_uses=None, actor=Actor(brand=other_brand, user=other_admin)
     )
     cases = {
-        "NOPE": ("coupon_unknown", "does not exist"),
+        "NOPE": ("coupon_unknown", "不存在"),
         "DOUBLE11": ("coupon_expired", "已過期"),
-        "ONCE": ("coupon_used", "used up"),
-        "THEIRS": ("coupon_other_brand", "another brand"),
-        single_use.code: ("coupon_other_customer", "another customer"),
+        "ONCE": ("coupon_used", "已被使用完畢"),
+        "THEIRS": ("coupon_other_brand", "不是本品牌的優惠碼"),
+        single_use.code: ("coupon_other_customer", "限本人使用"),
     }
     for code, (error_code, words) in cases.items():
         body = till.post("/api/v1/coupons/validate", {"code": code, "basket_total": 150000}).json()

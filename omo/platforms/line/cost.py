@@ -34,6 +34,7 @@ from typing import Any
 from django.db.models import Count
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import pgettext
 
 from omo.core.access import Scope
 from omo.core.audit import Actor
@@ -163,12 +164,14 @@ def message_costs(inbox: Inbox, month: dt.date | None = None) -> CostReport:
     for row in rows:
         via = "push" if row["sent_via"] == Message.SentVia.PUSH else "reply"
         clerk = clerks[(row["sender_id"], row["counted_store"])]
-        clerk["label"] = row["sender__display_name"] or row["sender__username"] or "系統 / System"
+        clerk["label"] = (
+            row["sender__display_name"] or row["sender__username"] or pgettext("line cost", "系統")
+        )
         clerk["store_id"] = row["counted_store"]
         clerk["key"] = row["sender_id"]
         clerk[via] += row["count"]
         store = stores[row["counted_store"]]
-        store["label"] = row["counted_store_name"] or "總部 / HQ"
+        store["label"] = row["counted_store_name"] or pgettext("line cost", "總部")
         store["store_id"] = store["key"] = row["counted_store"]
         store[via] += row["count"]
     replies = sum(c["reply"] for c in clerks.values())

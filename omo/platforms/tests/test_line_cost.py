@@ -51,12 +51,12 @@ def test_replies_are_free_pushes_beyond_the_plan_are_billed(line_inbox, brand, s
     assert (report.extra_messages, report.estimated, report.estimated_display) == (3, 60, "NT$1")
     assert [(r.label, r.replies, r.pushes, r.estimated) for r in report.by_clerk] == [
         ("clerk", 1, 4, 40),
-        ("系統 / System", 0, 1, 10),
+        ("系統", 0, 1, 10),
         ("阿明", 0, 1, 10),
     ]
     assert [(r.label, r.pushes) for r in report.by_store] == [
         ("台北信義店", 4),
-        ("總部 / HQ", 1),
+        ("總部", 1),
         ("高雄夢時代店", 1),
     ]
     assert report.free_share == pytest.approx(1 / 7)

@@ -546,7 +546,7 @@ def test_an_intake_that_no_longer_parses_is_quarantined_with_its_reason(line_inb
     bad.refresh_from_db()
     assert (
         bad.failed_at is not None
-        and bad.error == 'The stored request does not parse: "events" must be a list'
+        and bad.error == '{"reason":"unparseable","detail":"\\"events\\" must be a list"}'
     )
     assert bytes(bad.body) == b'{"events": "not a list"}'
     assert Message.objects.get().text == "好"

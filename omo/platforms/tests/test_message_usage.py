@@ -173,5 +173,5 @@ def test_the_store_is_fixed_when_the_message_is_queued(brand, account, store, ot
     ]
     assert sorted((row.label, row.store_id) for row in report.by_clerk) == [
         ("clerk", store.pk),
-        ("系統 / System", other_store.pk),
+        ("系統", other_store.pk),
     ]

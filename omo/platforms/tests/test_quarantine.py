@@ -106,8 +106,10 @@ def test_a_request_that_cannot_be_stored_is_quarantined_and_the_rest_flows_on(
     bad.refresh_from_db()
     unparsable.refresh_from_db()
     assert bad.failed_at is not None
-    assert bad.error == "Its events could not be stored: ValueError: the database refused this row."
-    assert unparsable.error == 'The stored request does not parse: "events" must be a list'
+    assert (
+        bad.error == '{"reason":"not_stored","error":"ValueError","detail":"the database refused this row"}'
+    )
+    assert unparsable.error == '{"reason":"unparseable","detail":"\\"events\\" must be a list"}'
     assert inbox_to_process(line_inbox.pk)[1] is False  # quarantined intakes are not "waiting"
 
     total, rows = receipts.quarantined(line_inbox.pk)
@@ -135,13 +137,16 @@ def test_an_event_that_fails_is_quarantined_with_a_sentence_and_the_rest_flows_o
     assert process_pending(line_inbox.pk) == {"failed": 1, "processed": 1}
     assert _texts() == ["好"]
     failed = WebhookReceipt.objects.get(status="failed")
-    assert failed.error.startswith("Processing failed: RuntimeError: the parser broke.\n\nTraceback")
+    assert failed.error.startswith(
+        '{"reason":"processing_failed","error":"RuntimeError","detail":"the parser broke"}\n\nTraceback'
+    )
     total, rows = receipts.quarantined(line_inbox.pk)
     assert total == 1
-    assert (rows[0].kind, rows[0].event_type, rows[0].reason) == (
+    assert (rows[0].kind, rows[0].event_type, rows[0].event_label, rows[0].reason) == (
         "receipt",
         "message",
-        "Processing failed: RuntimeError: the parser broke.",
+        "訊息",
+        "處理失敗（RuntimeError：the parser broke）。",
     )
 
     # fixed: retried from the API, processed
@@ -167,13 +172,24 @@ def test_api_lists_and_discards_quarantined_rows(line_inbox, line_user):
     (item,) = listed.json()["items"]
     assert listed.json()["total"] == 1
     assert (item["kind"], item["id"], item["event_type"]) == ("intake", intake.pk, "")
-    assert item["reason"] == 'The stored request does not parse: "events" must be a list'
+    assert (item["reason_code"], item["reason_params"]) == (
+        "unparseable",
+        {"detail": '"events" must be a list'},
+    )
+    assert item["reason"] == '儲存的請求內容無法解析："events" must be a list'
+    in_english = f.ApiClient(api.key, language="en")
+    english = in_english.get(f"/api/v1/inboxes/{line_inbox.pk}/quarantine").json()
+    assert english["items"][0]["reason"] == 'The stored request does not parse: "events" must be a list'
 
     gone = api.delete(f"/api/v1/inboxes/{line_inbox.pk}/quarantine/intake/{intake.pk}")
     assert gone.status_code == 204
     assert not WebhookIntake.objects.exists()
-    again = api.delete(f"/api/v1/inboxes/{line_inbox.pk}/quarantine/intake/{intake.pk}")
+    again = in_english.delete(f"/api/v1/inboxes/{line_inbox.pk}/quarantine/intake/{intake.pk}")
     assert again.status_code == 404 and "already retried or discarded" in again.json()["detail"]
+    assert (
+        "已重試或捨棄"
+        in api.delete(f"/api/v1/inboxes/{line_inbox.pk}/quarantine/intake/{intake.pk}").json()["detail"]
+    )
     assert AuditLog.objects.filter(action="inbox.webhook_discarded", detail__row_id=intake.pk).count() == 1
 
 
@@ -232,8 +248,9 @@ def test_console_shows_the_reason_and_retries_and_discards(line_inbox, line_user
 
     assert 'data-testid="quarantine"' in page and "無法處理的 Webhook" in page
     assert f'data-testid="quarantined-receipt-{receipt.pk}"' in page
-    assert "Processing failed: RuntimeError: boom." in page and "Traceback" not in page
-    assert "The stored request does not parse" in page
+    assert "處理失敗（RuntimeError：boom）。" in page and "Traceback" not in page
+    assert "儲存的請求內容無法解析" in page and "事件：訊息" in page
+    assert '"reason"' not in page and "processing_failed" not in page
 
     retry = reverse(
         "console:platform_account_quarantine", args=[line_inbox.pk, "receipt", receipt.pk, "retry"]
