@@ -121,19 +121,9 @@ def omo_page(request: ConsoleRequest) -> HttpResponse:
             ),
             rows,
         )
-        groups = [
-            {
-                "key": key,
-                "label": GROUP_LABELS[key],
-                "group": report.groups[key],
-                "before": before.groups[key] if before else None,
-            }
-            for key in omo_report.GROUPS
-        ]
         return table, {
             "report": report,
             "before": before,
-            "groups": groups,
             "vs_online": report.multiples(omo_report.ONLINE),
             "vs_store": report.multiples(omo_report.STORE),
             "before_vs_online": before.multiples(omo_report.ONLINE) if before else None,
@@ -244,12 +234,10 @@ def cohorts_page(request: ConsoleRequest) -> HttpResponse:
         header = [pgettext("analytics", "首購月份"), pgettext("analytics", "顧客數")]
         header += [pgettext("analytics", "第 %(k)d 個月 %%") % {"k": k} for k in range(report.months)]
         rows = []
-        lines = []
         for cohort in report.cohorts:
             retention = cohort.retention(chosen)
             cells = [_percent(value) for value in retention] + [""] * (report.months - len(retention))
             rows.append((cohort.month.strftime("%Y-%m"), cohort.size(chosen), *cells))
-            lines.append({"cohort": cohort, "size": cohort.size(chosen), "cells": retention})
         labels = {
             "": pgettext("analytics", "全部顧客"),
             cohort_report.CLERK: pgettext("analytics", "店員 QR／連結綁定"),
@@ -257,7 +245,6 @@ def cohorts_page(request: ConsoleRequest) -> HttpResponse:
         }
         return Table(header, rows), {
             "report": report,
-            "lines": lines,
             "source": source,
             "sources": [
                 {"key": key, "label": label, "active": key == source} for key, label in labels.items()
