@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -304,6 +306,33 @@ def take_store_stock(order: Order) -> None:
             inventory.sell_in_store(
                 line.variant, location, line.quantity, order_line=line, reference=f"order:{order.pk}"
             )
+
+
+def take_store_stock_many(orders: Sequence[Order]) -> None:
+    """take_store_stock for many orders of one brand (a batch), in the order given, set-wise."""
+    stores = {order.store_id for order in orders if order.store_id is not None}
+    if not stores:
+        return
+    brand_id = orders[0].brand_id
+    locations = dict(
+        Location.objects.filter(brand_id=brand_id, store_id__in=stores).values_list("store_id", "pk")
+    )
+    selling = [(order, locations[order.store_id]) for order in orders if order.store_id in locations]
+    lines: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for order_id, pk, variant_id, quantity in (
+        OrderLine.objects.filter(order_id__in=[order.pk for order, _ in selling], variant__isnull=False)
+        .order_by("pk")
+        .values_list("order_id", "pk", "variant_id", "quantity")
+    ):
+        lines[order_id].append((pk, variant_id, quantity))
+    inventory.sell_in_store_many(
+        brand_id,
+        [
+            inventory.StoreSaleLine(variant_id, location_id, quantity, pk, f"order:{order.pk}")
+            for order, location_id in selling
+            for pk, variant_id, quantity in lines[order.pk]
+        ],
+    )
 
 
 def after_paid(order: Order) -> None:

@@ -13,7 +13,7 @@ from django.core.management import call_command
 
 from omo.analytics.models import CustomerActivity, ProductSalesDay, SalesDay
 from omo.attribution.models import Attribution
-from omo.catalog.models import Product, StockLevel, StockMovement
+from omo.catalog.models import Location, Product, StockLevel, StockMovement, Variant
 from omo.commerce.importers import OrdersImporter
 from omo.commerce.models import Order, OrderLine
 from omo.commerce.tests.test_batch_ingest import _brand_view, _setup_brand
@@ -182,6 +182,9 @@ BAD_ROWS = 18
 
 def _setup(brand) -> None:
     _setup_brand(brand)
+    shelf = Location.objects.get(brand=brand, code="TPE01")
+    for sku, on_hand in (("TEE-M", 1), ("BAG", 1)):  # fewer than the file sells: some lines run short
+        f.set_stock(Variant.objects.get(brand=brand, sku=sku), shelf, on_hand)
     f.make_customer(brand, "甲", phone="0955000001")
     f.make_customer(brand, "乙", phone="", email="yi@example.com")
 
@@ -286,6 +289,16 @@ def test_good_rows_are_imported_and_bad_rows_reported_by_row_and_column(brand, c
     assert Customer.objects.filter(brand=brand, phone="+886933000001").count() == 1
     assert Order.objects.get(brand=brand, external_id="A-10").customer is None
     assert not Customer.objects.filter(brand=brand, phone="+886933000009").exists()  # the bad order's
+    # the POS sales took what the store had: A-1 one of its two tees (one short) and the bag
+    assert sorted(StockLevel.objects.filter(brand=brand).values_list("variant__sku", "on_hand")) == [
+        ("BAG", 0),
+        ("TEE-M", 0),
+    ]
+    sales = StockMovement.objects.filter(brand=brand, reason="sale", reference=f"order:{a1.pk}")
+    assert sorted(sales.values_list("variant__sku", "on_hand_delta", "note")) == [
+        ("BAG", -1, ""),
+        ("TEE-M", -1, "1 件未在庫存記錄中 / 1 not on record"),
+    ]
 
 
 def test_reimport_changes_nothing_and_reports_the_same_errors(brand, clock):
