@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, F, IntegerField, Q, Sum, Value, When
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from omo.catalog.models import Location, Reservation, StockLevel, StockMovement, Variant
@@ -333,13 +333,17 @@ def sell_in_store_many(brand_id: int, sales: Sequence[StoreSaleLine]) -> list[in
         )
     deltas = {pk: units for pk, _, units in levels.values() if units}
     ordered = sorted(deltas)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        StockLevel.objects.filter(pk__in=chunk).update(
-            on_hand=F("on_hand")
-            - Case(*(When(pk=pk, then=Value(deltas[pk])) for pk in chunk), output_field=IntegerField()),
-            updated_at=now,
-        )
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            # One statement for the chunk: on_hand - CASE id WHEN … THEN units … END.
+            cursor.execute(
+                f"UPDATE {StockLevel._meta.db_table} SET on_hand = on_hand - CASE id "
+                + " ".join("WHEN %s THEN %s" for _ in chunk)
+                + f" END, updated_at = %s WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                [value for pk in chunk for value in (pk, deltas[pk])] + [stamp, *chunk],
+            )
     bulk.insert_rows(StockMovement, movements, need_ids=False)
     bulk.insert_rows(Reservation, reservations, need_ids=False)
     return taken

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from omo.catalog.importers import amount, variant_by_sku
+from omo.catalog.models import Variant
 from omo.commerce import import_runs, services
 from omo.commerce.schemas import OrderIn
 from omo.core.imports import ImportContext, Importer, Problem, RowInvalid, RowsInvalid, Unit
@@ -203,6 +204,22 @@ class OrdersImporter(Importer):
         if not parts:
             return Problem(unit.rows[0], "store_code" if "store_code" in message else "", message)
         return Problem(unit.rows[0], str(parts[0]), message)
+
+    def prepare(self, units: list[Unit], ctx: ImportContext) -> None:
+        """The chunk's stores and SKUs in one query each (check then finds them in the memos)."""
+        stores = ctx.memo("order_stores")
+        codes = {unit.records[0].get("store_code", "") for unit in units} - stores.keys() - {""}
+        if codes:
+            found = {store.code: store for store in Store.objects.filter(brand=ctx.brand, code__in=codes)}
+            stores.update({code: found.get(code) for code in codes})
+        variants = ctx.memo("variants")
+        skus = {record.get("sku", "") for unit in units for record in unit.records} - variants.keys() - {""}
+        if skus:
+            found_variants = {
+                variant.sku: variant
+                for variant in Variant.objects.filter(brand=ctx.brand, sku__in=skus).select_related("product")
+            }
+            variants.update({sku: found_variants.get(sku) for sku in skus})
 
     def check(self, unit: Unit, ctx: ImportContext) -> ParsedOrder:
         data = self._to_order_in(unit, ctx)

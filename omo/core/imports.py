@@ -103,6 +103,11 @@ class Importer(ABC):
     def units(self, rows: list[tuple[int, dict[str, str]]]) -> list[Unit]:
         return [Unit([number], [record]) for number, record in rows]
 
+    def prepare(self, units: list[Unit], ctx: ImportContext) -> None:
+        """Read ahead, into ctx's memos, what checking these units looks up (one query per chunk
+        instead of one per value). Optional."""
+        return None
+
     @abstractmethod
     def check(self, unit: Unit, ctx: ImportContext) -> Any:
         """Parse and validate a unit without writing; raise RowsInvalid naming row and column."""
@@ -361,6 +366,7 @@ def _valid_rows_chunk(importer: Importer, chunk: list[Unit], ctx: ImportContext,
     """Check every unit of the chunk (no writes), apply the good ones together, report in row order."""
     outcomes: list[RowsInvalid | None] = [None] * len(chunk)
     checked: list[tuple[int, Any]] = []
+    importer.prepare(chunk, ctx)
     for index, unit in enumerate(chunk):
         try:
             checked.append((index, _check(importer, unit, ctx)))
@@ -387,6 +393,7 @@ def _run_all_or_nothing(
     tally = _Tally()
     parsed: list[tuple[Unit, Any]] = []
     for chunk in _chunks(units, chunk_rows):
+        importer.prepare(chunk, ctx)
         for unit in chunk:
             try:
                 parsed.append((unit, _check(importer, unit, ctx)))

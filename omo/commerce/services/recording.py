@@ -4,6 +4,7 @@ customer and variants, write it with its lines, stock, points and events."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -122,18 +123,28 @@ def record_order(
     return order, True
 
 
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
-    key = settings.SECRET_KEY.encode()
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:20]
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()  # the same moment in any offset is the same value
     if isinstance(value, dt.date | Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+# does, with one encoder instead of a new one per value (request_digest runs ~20 per order).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(secret: str) -> hmac.HMAC:
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
+def _digest(value: Any) -> str:
+    mac = _keyed(settings.SECRET_KEY).copy()
+    mac.update(_CANONICAL.encode(value).encode())
+    return mac.hexdigest()[:20]
 
 
 def request_digest(data: OrderIn) -> dict[str, str]:
