@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import hmac
 import json
 import logging
 from collections import defaultdict
@@ -137,14 +136,26 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 
 @functools.lru_cache(maxsize=4)
-def _keyed(secret: str) -> hmac.HMAC:
-    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+def _keyed(secret: str) -> tuple[Any, Any]:
+    """HMAC-SHA256's inner and outer hashes for this key, primed (RFC 2104): a copy of each per value
+    costs half of what hmac.HMAC's copy and hexdigest do."""
+    key = secret.encode()
+    if len(key) > 64:  # SHA-256's block size
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return (
+        hashlib.sha256(bytes(byte ^ 0x36 for byte in key)),
+        hashlib.sha256(bytes(byte ^ 0x5C for byte in key)),
+    )
 
 
 def _digest(value: Any) -> str:
-    mac = _keyed(settings.SECRET_KEY).copy()
-    mac.update(_CANONICAL.encode(value).encode())
-    return mac.hexdigest()[:20]
+    """hmac.new(SECRET_KEY, canonical JSON of value, sha256).hexdigest()[:20]."""
+    inner, outer = _keyed(settings.SECRET_KEY)
+    inner, outer = inner.copy(), outer.copy()
+    inner.update(_CANONICAL.encode(value).encode())
+    outer.update(inner.digest())
+    return outer.hexdigest()[:20]
 
 
 def request_digest(data: OrderIn) -> dict[str, str]:
