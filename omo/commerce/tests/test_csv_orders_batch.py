@@ -10,6 +10,7 @@ import io
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import IntegrityError
 
 from omo.analytics.models import CustomerActivity, ProductSalesDay, SalesDay
 from omo.attribution.models import Attribution
@@ -389,3 +390,26 @@ def test_the_command_shows_progress_and_the_row_report(brand, clock, tmp_path):
     assert f"done. rows {ROWS_IN_FILE}, imported {GOOD_ROWS}, with errors {BAD_ROWS}" in out.getvalue()
     assert "row 8 [quantity]: Input should be greater than 0" in out.getvalue()
     assert f"{ROWS_IN_FILE}/{ROWS_IN_FILE}" in err.getvalue()
+
+
+def test_a_chunk_that_cannot_be_written_as_a_whole_is_imported_order_by_order(
+    brand, other_brand, clock, monkeypatch, caplog
+):
+    _setup(brand)
+    _setup(other_brand)
+    with monkeypatch.context() as patch:
+        patch.setattr(OrdersImporter, "batched", False)
+        one_by_one = _import(brand, CSV)
+
+    def clash(self, parsed, ctx):  # as when another writer stored one of the chunk's keys first
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(OrdersImporter, "apply_many", clash)
+    with caplog.at_level("INFO", logger="omo.core.imports"):
+        fallen_back = _import(other_brand, CSV, chunk_rows=200)
+
+    assert "failed as a whole; applying it unit by unit" in caplog.text
+    assert fallen_back.errors == one_by_one.errors == ERRORS
+    expected, got = _state(brand), _state(other_brand)
+    for key in expected:
+        assert got[key] == expected[key], key
