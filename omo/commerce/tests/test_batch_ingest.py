@@ -518,7 +518,8 @@ def test_accounts_are_locked_after_the_deferred_checks_and_just_before_the_end(b
         services.record_orders(brand, inputs, actor=None)
     sqls = [q["sql"] for q in queries.captured_queries]
     checks = next(i for i, sql in enumerate(sqls) if sql.startswith("SET CONSTRAINTS ALL IMMEDIATE"))
-    lock = next(i for i, sql in enumerate(sqls) if "FOR UPDATE" in sql)
+    # the accounts' lock (the store's stock rows are locked earlier, by sell_in_store_many)
+    lock = next(i for i, sql in enumerate(sqls) if "FOR UPDATE" in sql and "loyalty_loyaltyaccount" in sql)
     assert checks < lock
     tail = [sql for sql in sqls[lock + 1 :] if not sql.startswith("RELEASE SAVEPOINT")]
     # Only the sales rollup's statements (its own hot rows, omo/analytics/rollups/) come later.
