@@ -12,10 +12,12 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from omo.catalog.importers import amount, variant_by_sku
-from omo.commerce import services
+from omo.catalog.models import Variant
+from omo.commerce import import_runs, services
 from omo.commerce.schemas import OrderIn
 from omo.core.imports import ImportContext, Importer, Problem, RowInvalid, RowsInvalid, Unit
 from omo.customers import services as customer_services
+from omo.customers.normalize import is_junk
 from omo.staff.models import Store
 
 ORDER_COLUMNS = (
@@ -80,6 +82,8 @@ def parse_placed_at(raw: str, time_zone: str) -> dt.datetime:
 class ParsedOrder:
     rows: list[int]
     data: OrderIn
+    # the customer's usable identifiers, as (kind, value): which orders of a chunk may be one person
+    identifiers: frozenset[tuple[str, str]] = frozenset()
 
 
 def _message(error: ErrorDetails) -> str:
@@ -88,6 +92,8 @@ def _message(error: ErrorDetails) -> str:
 
 class OrdersImporter(Importer):
     kind = "orders"
+    batched = True
+    chunk_rows = 1000
     required = ("source", "external_id", "sales_channel", "placed_at", "quantity", "unit_price")
     one_of = ("sku", "title")
     optional = (
@@ -199,6 +205,22 @@ class OrdersImporter(Importer):
             return Problem(unit.rows[0], "store_code" if "store_code" in message else "", message)
         return Problem(unit.rows[0], str(parts[0]), message)
 
+    def prepare(self, units: list[Unit], ctx: ImportContext) -> None:
+        """The chunk's stores and SKUs in one query each (check then finds them in the memos)."""
+        stores = ctx.memo("order_stores")
+        codes = {unit.records[0].get("store_code", "") for unit in units} - stores.keys() - {""}
+        if codes:
+            found = {store.code: store for store in Store.objects.filter(brand=ctx.brand, code__in=codes)}
+            stores.update({code: found.get(code) for code in codes})
+        variants = ctx.memo("variants")
+        skus = {record.get("sku", "") for unit in units for record in unit.records} - variants.keys() - {""}
+        if skus:
+            found_variants = {
+                variant.sku: variant
+                for variant in Variant.objects.filter(brand=ctx.brand, sku__in=skus).select_related("product")
+            }
+            variants.update({sku: found_variants.get(sku) for sku in skus})
+
     def check(self, unit: Unit, ctx: ImportContext) -> ParsedOrder:
         data = self._to_order_in(unit, ctx)
         problems: list[Problem] = []
@@ -213,16 +235,24 @@ class OrdersImporter(Importer):
         for row, line in zip(unit.rows, data.lines, strict=True):
             if line.sku and not line.title and variant_by_sku(ctx, line.sku) is None:
                 problems.append(Problem(row, "sku", f"unknown sku {line.sku!r} and no title given"))
+        identifiers: frozenset[tuple[str, str]] = frozenset()
         if data.customer is not None:
             try:
-                customer_services.clean_contact(
+                phone, email = customer_services.clean_contact(
                     ctx.brand, phone=data.customer.phone, email=data.customer.email
                 )
             except customer_services.CustomerError as exc:
                 problems.append(Problem(unit.rows[0], CUSTOMER_COLUMN.get(exc.field, exc.field), exc.message))
+            else:
+                member = data.customer.member_number.strip()
+                identifiers = frozenset(
+                    (kind, value)
+                    for kind, value in (("phone", phone), ("email", email), ("member_number", member))
+                    if value and not is_junk(value)
+                )
         if problems:
             raise RowsInvalid(problems)
-        return ParsedOrder(unit.rows, data)
+        return ParsedOrder(unit.rows, data, identifiers)
 
     def apply(self, parsed: ParsedOrder, ctx: ImportContext) -> None:
         try:
@@ -234,11 +264,30 @@ class OrdersImporter(Importer):
                 variant_cache=ctx.memo("order_variants"),
             )
         except services.OrderError as exc:
-            match = LINE_PATH.match(exc.field)
-            if match and int(match.group(1)) < len(parsed.rows):
-                column = LINE_COLUMN.get(match.group(2), match.group(2))
-                raise RowInvalid(column, exc.message, row=parsed.rows[int(match.group(1))]) from exc
-            if exc.field.startswith("customer."):
-                field = exc.field.removeprefix("customer.")
-                raise RowInvalid(CUSTOMER_COLUMN.get(field, field), exc.message) from exc
-            raise RowInvalid(exc.field, exc.message) from exc
+            raise _row_error(parsed, exc.field, exc.message) from exc
+
+    def apply_many(self, parsed: list[ParsedOrder], ctx: ImportContext) -> list[RowsInvalid | None]:
+        """A chunk's orders through the set-wise order batch (services.record_orders), as the batch
+        API records them: one transaction, bulk writes, the follow-ups by batch (import_runs
+        says which orders go together)."""
+        outcomes: list[RowsInvalid | None] = []
+        for orders in import_runs.runs(ctx.brand, parsed):
+            results = services.record_orders(ctx.brand, [order.data for order in orders], actor=ctx.actor)
+            for order, result in zip(orders, results, strict=True):
+                if result.status == "rejected":
+                    outcomes.append(_row_error(order, result.field or "", result.error or ""))
+                else:
+                    outcomes.append(None)
+        return outcomes
+
+
+def _row_error(parsed: ParsedOrder, field: str, message: str) -> RowInvalid:
+    """An order's refusal (naming a field of OrderIn) as the CSV row and column it came from."""
+    match = LINE_PATH.match(field)
+    if match and int(match.group(1)) < len(parsed.rows):
+        column = LINE_COLUMN.get(match.group(2), match.group(2))
+        return RowInvalid(column, message, row=parsed.rows[int(match.group(1))])
+    if field.startswith("customer."):
+        field = field.removeprefix("customer.")
+        return RowInvalid(CUSTOMER_COLUMN.get(field, field), message)
+    return RowInvalid(field, message)

@@ -9,6 +9,13 @@ owns transactions, modes and progress:
 - all_or_nothing: every unit is checked first; if any is bad nothing is applied. Otherwise all
   are applied in one transaction, and an error found while applying rolls everything back.
 
+An importer that can write many units at once (`apply_many`, e.g. orders through the set-wise
+order batch) gets each chunk's checked units together, in one transaction per chunk; it reports
+a unit the database refuses as that unit's error without writing any of it. If the chunk's
+writing fails as a whole (a clash with a concurrent writer), the chunk is rolled back and applied
+unit by unit, each in its own savepoint, as for any other importer. The outcome, row errors
+included, is the same either way.
+
 Row numbers are what a spreadsheet shows: the header is row 1, the first data row is row 2.
 """
 
@@ -90,9 +97,16 @@ class Importer(ABC):
     required: tuple[str, ...] = ()
     one_of: tuple[str, ...] = ()  # at least one of these columns must be present
     optional: tuple[str, ...] = ()
+    chunk_rows: int = CHUNK_ROWS  # rows per chunk (each chunk commits, then progress is saved)
+    batched: bool = False  # whether apply_many writes a chunk's units together
 
     def units(self, rows: list[tuple[int, dict[str, str]]]) -> list[Unit]:
         return [Unit([number], [record]) for number, record in rows]
+
+    def prepare(self, units: list[Unit], ctx: ImportContext) -> None:
+        """Read ahead, into ctx's memos, what checking these units looks up (one query per chunk
+        instead of one per value). Optional."""
+        return None
 
     @abstractmethod
     def check(self, unit: Unit, ctx: ImportContext) -> Any:
@@ -101,6 +115,12 @@ class Importer(ABC):
     @abstractmethod
     def apply(self, parsed: Any, ctx: ImportContext) -> None:
         """Write what `check` returned; raise RowsInvalid when the data conflicts with the database."""
+
+    def apply_many(self, parsed: list[Any], ctx: ImportContext) -> list[RowsInvalid | None]:
+        """Write what `check` returned for many units (`batched` importers): per unit None when it
+        was applied, or the RowsInvalid that `apply` would raise for it (nothing of it written).
+        Raising (IntegrityError) rolls the whole chunk back; it is then applied unit by unit."""
+        raise NotImplementedError(f"the {self.kind} importer writes unit by unit")
 
 
 _importers: dict[str, Callable[[], Importer]] = {}
@@ -226,11 +246,47 @@ def _unit_problems(unit: Unit, exc: RowsInvalid) -> list[Problem]:
     return sorted(problems, key=lambda p: p.row or 0)
 
 
-def _check_and_apply(importer: Importer, unit: Unit, ctx: ImportContext) -> None:
+def _check(importer: Importer, unit: Unit, ctx: ImportContext) -> Any:
     if any("__extra__" in record for record in unit.records):
         raise RowInvalid("", "the row has more values than the header has columns")
-    parsed = importer.check(unit, ctx)
-    importer.apply(parsed, ctx)
+    return importer.check(unit, ctx)
+
+
+def _check_and_apply(importer: Importer, unit: Unit, ctx: ImportContext) -> None:
+    importer.apply(_check(importer, unit, ctx), ctx)
+
+
+def _apply_alone(importer: Importer, parsed: Any, ctx: ImportContext) -> RowsInvalid | None:
+    """Apply one checked unit in its own savepoint: None, or why it was not applied."""
+    try:
+        with transaction.atomic():
+            try:
+                importer.apply(parsed, ctx)
+            except IntegrityError as exc:
+                raise _as_invalid(exc) from exc
+    except RowsInvalid as exc:
+        ctx.cache.clear()  # rows cached inside the rolled-back savepoint no longer exist
+        return exc
+    return None
+
+
+def _apply_chunk(importer: Importer, parsed: list[Any], ctx: ImportContext) -> list[RowsInvalid | None]:
+    """Apply a chunk's checked units together (apply_many); when that fails as a whole, roll it
+    back and apply them one by one."""
+    if not parsed:
+        return []
+    try:
+        with transaction.atomic():
+            outcomes = importer.apply_many(parsed, ctx)
+    except IntegrityError:
+        logger.info(
+            "a chunk of %d %s failed as a whole; applying it unit by unit", len(parsed), importer.kind
+        )
+        ctx.cache.clear()
+        return [_apply_alone(importer, one, ctx) for one in parsed]
+    if len(outcomes) != len(parsed):
+        raise AssertionError(f"apply_many answered {len(outcomes)} outcomes for {len(parsed)} units")
+    return outcomes
 
 
 @dataclass
@@ -286,21 +342,44 @@ def _run_valid_rows(
     tally = _Tally()
     for chunk in _chunks(units, chunk_rows):
         with transaction.atomic():
-            for unit in chunk:
-                try:
-                    with transaction.atomic():
-                        try:
-                            _check_and_apply(importer, unit, ctx)
-                        except IntegrityError as exc:
-                            raise _as_invalid(exc) from exc
-                except RowsInvalid as exc:
-                    ctx.cache.clear()  # rows cached inside the rolled-back savepoint no longer exist
-                    tally.fail(unit, exc)
-                else:
-                    tally.applied += len(unit.rows)
+            if importer.batched:
+                _valid_rows_chunk(importer, chunk, ctx, tally)
+            else:
+                for unit in chunk:
+                    try:
+                        with transaction.atomic():
+                            try:
+                                _check_and_apply(importer, unit, ctx)
+                            except IntegrityError as exc:
+                                raise _as_invalid(exc) from exc
+                    except RowsInvalid as exc:
+                        ctx.cache.clear()  # rows cached inside the rolled-back savepoint no longer exist
+                        tally.fail(unit, exc)
+                    else:
+                        tally.applied += len(unit.rows)
         tally.processed += sum(len(unit.rows) for unit in chunk)
         _save_progress(job, tally, progress)
     return tally
+
+
+def _valid_rows_chunk(importer: Importer, chunk: list[Unit], ctx: ImportContext, tally: _Tally) -> None:
+    """Check every unit of the chunk (no writes), apply the good ones together, report in row order."""
+    outcomes: list[RowsInvalid | None] = [None] * len(chunk)
+    checked: list[tuple[int, Any]] = []
+    importer.prepare(chunk, ctx)
+    for index, unit in enumerate(chunk):
+        try:
+            checked.append((index, _check(importer, unit, ctx)))
+        except RowsInvalid as exc:
+            outcomes[index] = exc
+    applied = _apply_chunk(importer, [parsed for _, parsed in checked], ctx)
+    for (index, _), outcome in zip(checked, applied, strict=True):
+        outcomes[index] = outcome
+    for unit, outcome in zip(chunk, outcomes, strict=True):
+        if outcome is None:
+            tally.applied += len(unit.rows)
+        else:
+            tally.fail(unit, outcome)
 
 
 def _run_all_or_nothing(
@@ -314,11 +393,10 @@ def _run_all_or_nothing(
     tally = _Tally()
     parsed: list[tuple[Unit, Any]] = []
     for chunk in _chunks(units, chunk_rows):
+        importer.prepare(chunk, ctx)
         for unit in chunk:
             try:
-                if any("__extra__" in record for record in unit.records):
-                    raise RowInvalid("", "the row has more values than the header has columns")
-                parsed.append((unit, importer.check(unit, ctx)))
+                parsed.append((unit, _check(importer, unit, ctx)))
             except RowsInvalid as exc:
                 tally.fail(unit, exc)
         tally.processed += sum(len(unit.rows) for unit in chunk)
@@ -327,14 +405,23 @@ def _run_all_or_nothing(
         return tally
     try:
         with transaction.atomic():
-            for unit, result in parsed:
-                try:
-                    with transaction.atomic():
-                        importer.apply(result, ctx)
-                except IntegrityError as exc:
-                    raise _Abort(unit, _as_invalid(exc)) from exc
-                except RowsInvalid as exc:
-                    raise _Abort(unit, exc) from exc
+            if importer.batched:
+                position = 0
+                for chunk in _chunks([unit for unit, _ in parsed], chunk_rows):
+                    part, position = parsed[position : position + len(chunk)], position + len(chunk)
+                    outcomes = _apply_chunk(importer, [result for _, result in part], ctx)
+                    for (unit, _), outcome in zip(part, outcomes, strict=True):
+                        if outcome is not None:
+                            raise _Abort(unit, outcome)
+            else:
+                for unit, result in parsed:
+                    try:
+                        with transaction.atomic():
+                            importer.apply(result, ctx)
+                    except IntegrityError as exc:
+                        raise _Abort(unit, _as_invalid(exc)) from exc
+                    except RowsInvalid as exc:
+                        raise _Abort(unit, exc) from exc
     except _Abort as abort:
         ctx.cache.clear()
         tally.fail(abort.unit, abort.invalid)
@@ -351,9 +438,10 @@ class _Abort(Exception):
 
 
 def run_job(
-    job_id: int, *, progress: ProgressCallback | None = None, chunk_rows: int = CHUNK_ROWS
+    job_id: int, *, progress: ProgressCallback | None = None, chunk_rows: int | None = None
 ) -> ImportJob:
-    """Run a queued job to the end. Safe to call twice: a job that already ran is returned as it is."""
+    """Run a queued job to the end. Safe to call twice: a job that already ran is returned as it is.
+    `chunk_rows` overrides the importer's chunk size."""
     claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
         status=ImportJob.Status.RUNNING
     )
@@ -366,6 +454,7 @@ def run_job(
         header, rows = read_rows(job.content)
         check_header(importer, header)
         units = importer.units(rows)
+        chunk_rows = chunk_rows or importer.chunk_rows
         job.total_rows = len(rows)
         ImportJob.objects.filter(pk=job.pk).update(total_rows=job.total_rows)
         if job.mode == ImportJob.Mode.ALL_OR_NOTHING:

@@ -19,7 +19,7 @@ from omo.commerce.services.recording import (
     paid_at_of,
     record_order,
     request_digest,
-    take_store_stock,
+    take_store_stock_many,
     takes_store_stock,
 )
 from omo.core import audit, bulk, events
@@ -302,11 +302,9 @@ def _record_batch(
         bulk.insert(Order, [order for _, _, order in pending], sort_key=lambda o: (o.source, o.external_id))
         lines = [line for _, data, order in pending for line in _batch_lines(brand, order, data, catalog)]
         bulk.insert_rows(OrderLine, lines, need_ids=False)
-        for _, data, order in pending:
-            if order.sales_channel == SalesChannel.POS:
-                loyalty.link_till_sale(order)
-                if takes_store_stock(order, data):
-                    take_store_stock(order)
+        till_sales = [(data, order) for _, data, order in pending if order.sales_channel == SalesChannel.POS]
+        loyalty.link_till_sales([order for _, order in till_sales])
+        take_store_stock_many([order for data, order in till_sales if takes_store_stock(order, data)])
         loyalty.earn_for_orders([order for _, _, order in pending if order.status in ("paid", "fulfilled")])
         if actor is not None and actor.user is not None:
             for _, _, order in pending:

@@ -4,10 +4,12 @@ customer and variants, write it with its lines, stock, points and events."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
-import hmac
 import json
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -120,18 +122,40 @@ def record_order(
     return order, True
 
 
-def _digest(value: Any) -> str:
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
-    key = settings.SECRET_KEY.encode()
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()[:20]
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()  # the same moment in any offset is the same value
     if isinstance(value, dt.date | Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+# does, with one encoder instead of a new one per value (request_digest runs ~20 per order).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_plain)
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(secret: str) -> tuple[Any, Any]:
+    """HMAC-SHA256's inner and outer hashes for this key, primed (RFC 2104): a copy of each per value
+    costs half of what hmac.HMAC's copy and hexdigest do."""
+    key = secret.encode()
+    if len(key) > 64:  # SHA-256's block size
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return (
+        hashlib.sha256(bytes(byte ^ 0x36 for byte in key)),
+        hashlib.sha256(bytes(byte ^ 0x5C for byte in key)),
+    )
+
+
+def _digest(value: Any) -> str:
+    """hmac.new(SECRET_KEY, canonical JSON of value, sha256).hexdigest()[:20]."""
+    inner, outer = _keyed(settings.SECRET_KEY)
+    inner, outer = inner.copy(), outer.copy()
+    inner.update(_CANONICAL.encode(value).encode())
+    outer.update(inner.digest())
+    return outer.hexdigest()[:20]
 
 
 def request_digest(data: OrderIn) -> dict[str, str]:
@@ -304,6 +328,33 @@ def take_store_stock(order: Order) -> None:
             inventory.sell_in_store(
                 line.variant, location, line.quantity, order_line=line, reference=f"order:{order.pk}"
             )
+
+
+def take_store_stock_many(orders: Sequence[Order]) -> None:
+    """take_store_stock for many orders of one brand (a batch), in the order given, set-wise."""
+    stores = {order.store_id for order in orders if order.store_id is not None}
+    if not stores:
+        return
+    brand_id = orders[0].brand_id
+    locations = dict(
+        Location.objects.filter(brand_id=brand_id, store_id__in=stores).values_list("store_id", "pk")
+    )
+    selling = [(order, locations[order.store_id]) for order in orders if order.store_id in locations]
+    lines: dict[int, list[tuple[int, int, int]]] = defaultdict(list)
+    for order_id, pk, variant_id, quantity in (
+        OrderLine.objects.filter(order_id__in=[order.pk for order, _ in selling], variant__isnull=False)
+        .order_by("pk")
+        .values_list("order_id", "pk", "variant_id", "quantity")
+    ):
+        lines[order_id].append((pk, variant_id, quantity))
+    inventory.sell_in_store_many(
+        brand_id,
+        [
+            inventory.StoreSaleLine(variant_id, location_id, quantity, pk, f"order:{order.pk}")
+            for order, location_id in selling
+            for pk, variant_id, quantity in lines[order.pk]
+        ],
+    )
 
 
 def after_paid(order: Order) -> None:
