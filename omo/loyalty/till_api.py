@@ -180,7 +180,7 @@ def _staff(actor: Actor, staff_code: str) -> User | None:
         raise ApiError(
             422,
             "invalid",
-            f"沒有員工編號為 {code} 的員工 / no staff member with employee code {code}",
+            gettext("沒有員工編號為 %(code)s 的員工") % {"code": code},
             field="staff_code",
         )
     return found

@@ -47,7 +47,7 @@ def _type_choices(brand: Brand | None = None) -> list[Choice]:
 def _scalar(path: str, raw: Any) -> Any:
     if raw is None or isinstance(raw, str | bool | int | float):
         return raw
-    raise RuleError(path, _("必須是文字、數字、true / false 或 null。"))
+    raise RuleError(path, _("必須是文字、數字、true、false 或 null。"))
 
 
 def _number(path: str, raw: Any) -> Any:

@@ -89,7 +89,7 @@ class _Parser:
 
     def node(self, raw: Any, path: str, depth: int) -> Node:
         if not isinstance(raw, dict):
-            raise RuleError(path, _("必須是一個條件（field / op / value）或 all、any、not 群組。"))
+            raise RuleError(path, _("必須是一個條件（field、op、value）或 all、any、not 群組。"))
         if "field" in raw:
             self.conditions += 1
             return self.condition(raw, path)
