@@ -4,8 +4,9 @@
     python -m bench.segments --customers 400 --size tiny --json     # a small run
     python -m bench.segments                                         # the demo brand already there
 
-`--size SIZE` (with `--customers N` to override the number of customers) first migrates and runs
-`omo seed --demo --size SIZE --reset`; without it the demo brand already in the database is used.
+`--size SIZE` and / or `--customers N` first migrate and run `omo seed --demo --size SIZE
+[--customers N] --reset` (`--customers` alone: medium's mix); without either the demo brand
+already in the database is used (the rows the bench added in an earlier run are replaced).
 The seed has no tracked events and no consents, so the bench adds, with set-based SQL (and removes
 its own rows from an earlier run first): "Product Viewed" events over the last 45 days for 40% of
 the customers (category shoes or bags), LINE marketing consent decisions for 30% (a tenth of them
@@ -196,7 +197,7 @@ def timed(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(seconds), result
 
 
-def compare(name: str, omo_seconds: float, duck_seconds: float, agree: bool) -> dict[str, Any]:
+def compare(omo_seconds: float, duck_seconds: float, agree: bool) -> dict[str, Any]:
     ratio = omo_seconds / duck_seconds if duck_seconds > 0 else float("inf")
     return {
         "omo_seconds": round(omo_seconds, 4),
@@ -363,15 +364,13 @@ def _measure(brand: Any, now: dt.datetime, *, repeat: int, batch_size: int) -> d
         "duckdb_members": duck_members,
         "conditions": conditions,
         "duckdb_conditions": duck_counts[1:],
-        "count": compare(
-            "members", members_seconds, duck_members_seconds, [members, *conditions] == duck_counts
-        ),
-        "refresh": compare("refresh", refresh_seconds, duck_members_seconds, refreshed == duck_members),
+        "count": compare(members_seconds, duck_members_seconds, [members, *conditions] == duck_counts),
+        "refresh": compare(refresh_seconds, duck_members_seconds, refreshed == duck_members),
     }
     result["rfm"] = {
         "omo": omo_scores,
         "duckdb": duck_scores,
-        **compare("rfm", scores_seconds, duck_scores_seconds, omo_scores == duck_scores),
+        **compare(scores_seconds, duck_scores_seconds, omo_scores == duck_scores),
     }
     result["pareto"] = {
         "customers": report.customers,
@@ -379,7 +378,6 @@ def _measure(brand: Any, now: dt.datetime, *, repeat: int, batch_size: int) -> d
         "shares": shares(report.by_percentile),
         "duckdb_shares": shares(duck_percentiles),
         **compare(
-            "pareto",
             pareto_seconds,
             duck_pareto_seconds,
             report.by_percentile == duck_percentiles and report.customers == duck_customers,
@@ -441,14 +439,19 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--size", help="seed the demo brand at this size first (tiny, small, medium, large)")
-    parser.add_argument("--customers", type=int, help="with --size: this many customers")
+    parser.add_argument(
+        "--customers",
+        type=int,
+        help="seed this many customers first (with --size: that size's mix; default medium)",
+    )
     parser.add_argument("--today", help="with --size: the seed's last day (YYYY-MM-DD; default today)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each query (the median is reported)")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a report")
     args = parser.parse_args(argv)
     seeded = None
-    if args.size:
+    size = args.size or ("medium" if args.customers else None)  # --customers alone: medium's mix
+    if size:
         import subprocess
 
         from bench import seed_large
@@ -460,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
             env=child_env(),
             check=True,
         )
-        seeded = seed_large.run(args.size, today=args.today, customers=args.customers)
+        seeded = seed_large.run(size, today=args.today, customers=args.customers)
     setup_django()
     try:
         result = run(repeat=args.repeat, batch_size=args.batch_size)
