@@ -118,6 +118,13 @@ def subscribe(
         known = _by_key.get(durable)
         if known is not None and known is not handler:
             raise ValueError(f"durable subscriber {durable!r} is already {known!r}")
+        named = _durable_keys.get(handler)
+        if named is not None and named != durable:
+            # A durable subscriber is known by its handler: a second name would replace the first
+            # (and its `when`) for every event the handler is subscribed to.
+            raise ValueError(
+                f"{handler!r} is the durable subscriber {named!r} already; give {durable!r} its own"
+            )
         if len(durable) > DURABLE_KEY_MAX_LENGTH:
             raise ValueError(f"durable subscriber name {durable!r} is longer than {DURABLE_KEY_MAX_LENGTH}")
         _by_key[durable] = handler

@@ -33,6 +33,21 @@ def on_order_changed(payload: dict[str, Any]) -> None:
     )
 
 
+# One function per durable subscription: omo.core.events knows a durable subscriber by its handler,
+# so a handler shared by three events would carry the last name (and its `when`) for all three, and
+# a bulk ingest's per-order `order.recorded` events would each rescore their customer.
+def on_order_recorded(payload: dict[str, Any]) -> None:
+    on_order_changed(payload)
+
+
+def on_order_cancelled(payload: dict[str, Any]) -> None:
+    on_order_changed(payload)
+
+
+def on_order_refunded(payload: dict[str, Any]) -> None:
+    on_order_changed(payload)
+
+
 def on_orders_batch_recorded(payload: dict[str, Any]) -> None:
     scores.rescore_customers(payload["brand_id"], _order_customers(payload["brand_id"], payload["order_ids"]))
 
@@ -54,13 +69,16 @@ def register() -> None:
     )
     brands.register_setup("segments.ready_made", ready_made.ensure_ready_made)
     events.subscribe(
-        "order.recorded", on_order_changed, durable="segments.scores_order_recorded", when=events.not_in_batch
+        "order.recorded",
+        on_order_recorded,
+        durable="segments.scores_order_recorded",
+        when=events.not_in_batch,
     )
     events.subscribe(
         "orders.batch_recorded", on_orders_batch_recorded, durable="segments.scores_orders_batch"
     )
-    events.subscribe("order.cancelled", on_order_changed, durable="segments.scores_order_cancelled")
-    events.subscribe("order.refunded", on_order_changed, durable="segments.scores_order_refunded")
+    events.subscribe("order.cancelled", on_order_cancelled, durable="segments.scores_order_cancelled")
+    events.subscribe("order.refunded", on_order_refunded, durable="segments.scores_order_refunded")
     events.subscribe("customer.merged", on_customers_moved, durable="segments.scores_customers_moved")
     events.subscribe("customer.split", on_customers_moved, durable="segments.scores_customers_moved")
     events.subscribe("customer.erased", on_customer, durable="segments.scores_customer_erased")

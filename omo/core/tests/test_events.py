@@ -47,3 +47,18 @@ def test_publish_many_checks_every_payload_before_publishing(received, django_ca
             events.publish_many("no.such.event", [{}])
         events.publish_many("customer.created", [])
     assert hooks == [] and received == []
+
+
+def test_one_handler_cannot_be_two_durable_subscribers(monkeypatch):
+    monkeypatch.setattr(events, "_durable_keys", {})
+    monkeypatch.setattr(events, "_by_key", {})
+    monkeypatch.setattr(events, "_wanted", {})
+    monkeypatch.setattr(events, "_subscribers", events.defaultdict(list))
+
+    def handler(payload):
+        pass
+
+    events.subscribe("customer.created", handler, durable="test.first")
+    events.subscribe("customer.merged", handler, durable="test.first")  # the same name again: fine
+    with pytest.raises(ValueError, match="test.second"):
+        events.subscribe("customer.merged", handler, durable="test.second")

@@ -202,7 +202,9 @@ def test_an_order_updates_its_customers_row_with_the_last_cut_points(
 
 
 @time_machine.travel(NOW, tick=False)
-def test_a_batch_of_orders_updates_each_customer(data, store, django_capture_on_commit_callbacks):
+def test_a_batch_of_orders_updates_each_customer(
+    data, store, django_capture_on_commit_callbacks, monkeypatch
+):
     first = f.make_customer(data.brand, "批次一", phone="+886911000001")
     second = f.make_customer(data.brand, "批次二", phone="+886911000002")
     scores.compute_scores(data.brand, now=NOW)
@@ -220,8 +222,17 @@ def test_a_batch_of_orders_updates_each_customer(data, store, django_capture_on_
         )
         for index, customer in enumerate((first, second))
     ]
+    calls: list[list[int]] = []
+    rescore = scores.rescore_customers
+
+    def counted(brand_id, customer_ids, **kwargs):
+        calls.append(sorted(pk for pk in customer_ids if pk is not None))
+        return rescore(brand_id, customer_ids, **kwargs)
+
+    monkeypatch.setattr(scores, "rescore_customers", counted)
     with django_capture_on_commit_callbacks(execute=True):
         commerce.record_orders(data.brand, orders, actor=None)
+    assert calls == [sorted([first.pk, second.pk])]  # once, for the batch; not once per order
     for customer in (first, second):
         row = CustomerScore.objects.get(customer=customer)
         # 2 days → R5 ([10, 30, 50, 70]); 1 order → F1; 600 → M3 ([100, 500, 3000, 9000]): FM 2
