@@ -9,6 +9,7 @@ that it stays finite for large x and long histories.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,17 +66,35 @@ def fit(x: Array, t_x: Array, T: Array, weights: Array | None = None) -> BgNbd:
 
     # α is a time scale: start it at the mean observation length, the rest at 1.
     start = np.log(np.array([1.0, max(float(np.average(T, weights=w)), 1e-3), 1.0, 1.0]))
-    result = _minimise(objective, start)
+    result = _minimise(objective, start, BOUNDS)
     r, alpha, a, b = (float(v) for v in np.exp(result.x))
     return BgNbd(r, alpha, a, b, -float(result.fun) * total)
 
 
-def _minimise(objective, start: Array) -> optimize.OptimizeResult:
-    """Nelder-Mead (robust from a poor start), then BFGS from there to polish the last digits."""
+# Bounds of the parameters on the log scale. With few customers the likelihood can keep rising as
+# a and b grow together (every customer drops out with the same probability a/(a+b)); past e^7 ≈ 1100
+# the predictions no longer change, while 2F1 and the gamma functions lose their precision.
+WIDE = (-20.0, 20.0)
+DROPOUT = (-12.0, 7.0)
+BOUNDS = (WIDE, WIDE, DROPOUT, DROPOUT)  # r, α, a, b
+
+
+def _minimise(
+    objective: Callable[[Array], float], start: Array, bounds: Sequence[tuple[float, float]]
+) -> optimize.OptimizeResult:
+    """Nelder-Mead (robust from a poor start), then L-BFGS-B from there to polish the last digits;
+    both within the bounds (on the log scale)."""
+    low, high = np.array(bounds).T
     rough = optimize.minimize(
-        objective, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-12, "maxiter": 20_000}
+        objective,
+        np.clip(start, low, high),
+        method="Nelder-Mead",
+        bounds=bounds,
+        options={"xatol": 1e-6, "fatol": 1e-12, "maxiter": 20_000},
     )
-    polished = optimize.minimize(objective, rough.x, method="BFGS", options={"gtol": 1e-9})
+    polished = optimize.minimize(
+        objective, rough.x, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-10}
+    )
     return polished if polished.fun <= rough.fun else rough
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from omo.segments.clv.bgnbd import Array, BgNbd, _minimise, expected_purchases
+from omo.segments.clv.bgnbd import WIDE, Array, BgNbd, _minimise, expected_purchases
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def fit(x: Array, m: Array, weights: Array | None = None) -> GammaGamma:
         return value if np.isfinite(value) else 1e100
 
     start = np.log(np.array([1.0, 1.0, max(float(np.average(m, weights=w)), 1e-6)]))
-    result = _minimise(objective, start)
+    result = _minimise(objective, start, [WIDE] * 3)
     p, q, gamma = (float(v) for v in np.exp(result.x))
     return GammaGamma(p, q, gamma, -float(result.fun) * total)
 

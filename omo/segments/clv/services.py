@@ -47,6 +47,7 @@ class FitResult:
     purchases: bgnbd.BgNbd | None
     spend: gamma_gamma.GammaGamma | None
     summary: Summary
+    scores: dict[str, Array] | None  # per summarised customer, when the predictions may be shown
 
 
 def local_today(brand: Brand, now: dt.datetime | None = None) -> dt.date:
@@ -93,8 +94,11 @@ def fit_brand(
         reasons.append(FEW_REPEAT_CUSTOMERS)
     if history_days(summary, end) < MIN_HISTORY_DAYS:
         reasons.append(SHORT_HISTORY)
-    if not reasons and not _usable(purchases, spend):
-        reasons.append(NO_FIT)
+    scores = None
+    if not reasons:
+        scores = _predictions(summary, purchases, spend, time_unit, brand.currency)
+        if scores is None:
+            reasons.append(NO_FIT)
     params = {
         "bgnbd": purchases.as_dict() if purchases else None,
         "gamma_gamma": spend.as_dict() if spend else None,
@@ -112,41 +116,42 @@ def fit_brand(
         reason=",".join(reasons),
     )
     logger.info("CLV fit %s of brand %s: %s", fit.pk, brand.slug, params)
-    return FitResult(fit, purchases, spend, summary)
+    return FitResult(fit, purchases, spend, summary, scores)
 
 
-def _usable(purchases: bgnbd.BgNbd | None, spend: gamma_gamma.GammaGamma | None) -> bool:
-    """Both models fitted to finite values, with a finite mean spend (q > 1)."""
-    if purchases is None or spend is None:
-        return False
-    values = [*purchases.as_dict().values(), *spend.as_dict().values()]
-    return all(np.isfinite(values)) and spend.q > 1
-
-
-def predictions(result: FitResult) -> dict[str, Array]:
+def _predictions(
+    summary: Summary,
+    purchases: bgnbd.BgNbd | None,
+    spend: gamma_gamma.GammaGamma | None,
+    time_unit: str,
+    currency: str,
+) -> dict[str, Array] | None:
     """Every summarised customer's scores: p_alive, expected orders per horizon, expected spend
-    (minor units) over 365 days."""
-    summary, purchases, spend = result.summary, result.purchases, result.spend
-    assert purchases is not None and spend is not None
-    unit = TIME_UNITS[result.fit.time_unit]
+    (minor units) over 365 days. None when a model is missing or gives no finite answer (q ≤ 1
+    means an infinite mean spend)."""
+    if purchases is None or spend is None or spend.q <= 1:
+        return None
+    unit = TIME_UNITS[time_unit]
     x, t_x, T = summary.x, summary.t_x, summary.T
     scores: dict[str, Array] = {"p_alive": bgnbd.p_alive(purchases, x, t_x, T)}
     for days in HORIZONS_DAYS:
         scores[f"expected_orders_{days}d"] = bgnbd.expected_purchases(purchases, days / unit, x, t_x, T)
     per_order = gamma_gamma.expected_spend_per_purchase(spend, x, summary.monetary)
-    scale = 10 ** exponent(result.fit.brand.currency)
-    scores["expected_spend_365d"] = np.rint(scores["expected_orders_365d"] * per_order * scale)
+    scores["expected_spend_365d"] = np.rint(
+        scores["expected_orders_365d"] * per_order * 10 ** exponent(currency)
+    )
+    if not all(np.isfinite(values).all() for values in scores.values()):
+        return None
     return scores
 
 
 def score(result: FitResult, *, block: int = SCORE_BLOCK) -> int:
     """Write the fit's predictions for every customer it summarised; returns how many."""
-    fit = result.fit
-    if not fit.enough_history:
+    fit, scores = result.fit, result.scores
+    if scores is None:
         # Predictions of an earlier fit would say more than the brand's history now supports.
         CustomerPrediction.objects.filter(brand_id=fit.brand_id).delete()
         return 0
-    scores = predictions(result)
     ids = result.summary.customer_id
     for start in range(0, len(ids), block):
         stop = min(start + block, len(ids))
