@@ -101,6 +101,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
             ),
             NavItem(pgettext_lazy("console nav", "以手機號碼綁定"), "console:binding_recovery"),
             NavItem(pgettext_lazy("console nav", "分眾"), "console:segments"),
+            NavItem(pgettext_lazy("console nav", "預測顧客價值"), "console:segment_predictions"),
         ),
     ),
     NavGroup(

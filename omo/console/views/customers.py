@@ -18,6 +18,7 @@ from omo.console.pages import paginate, render_page
 from omo.core import audit
 from omo.customers import consent, privacy
 from omo.customers.models import Customer
+from omo.segments.clv import selectors as clv_selectors
 from omo.staff.roles import Scope, role_allows
 from omo.tracking import timeline
 
@@ -72,6 +73,7 @@ def customer_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
             "merges_link": _merges_link(user, customer),
             "consent": consent.current_consent(customer),
             "may_handle_personal_data": privacy.may_handle_personal_data(user.role),
+            "prediction": clv_selectors.panel(customer),
             **timeline_context,
         },
     )

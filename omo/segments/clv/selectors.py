@@ -7,11 +7,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Case, Count, F, IntegerField, Value, When
+from django.db.models.functions import Floor, Least
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from omo.core.models import Brand
-from omo.core.money import format_money
+from omo.core.money import exponent, format_money
 from omo.customers.models import Customer
 from omo.segments.clv import services
 from omo.segments.models import ClvFit, CustomerPrediction, CustomerScore
@@ -107,3 +109,58 @@ class Insights:
             "segment": score.rfm_segment,
             "computed_at": score.computed_at,
         }
+
+
+@dataclass(frozen=True)
+class Distribution:
+    labels: list[str]
+    counts: list[int]
+
+
+# Expected spend over 365 days, in major units: the lower edge of each bucket.
+SPEND_EDGES = (0, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+
+
+def p_alive_distribution(brand: Brand) -> Distribution:
+    """Customers per tenth of p_alive (0-10%, ..., 90-100%)."""
+    rows = (
+        CustomerPrediction.objects.filter(brand=brand)
+        .annotate(bucket=Least(Floor(F("p_alive") * 10), Value(9.0)))
+        .values("bucket")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = [0] * 10
+    for row in rows:
+        counts[int(row["bucket"])] += row["n"]
+    return Distribution([f"{10 * i}–{10 * (i + 1)}%" for i in range(10)], counts)
+
+
+def spend_distribution(brand: Brand) -> Distribution:
+    """Customers per band of expected spend over the next 365 days."""
+    scale = 10 ** exponent(brand.currency)
+    bands = Case(
+        *(
+            When(expected_spend_365d__gte=edge * scale, then=Value(i))
+            for i, edge in reversed(list(enumerate(SPEND_EDGES)))
+        ),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+    rows = (
+        CustomerPrediction.objects.filter(brand=brand)
+        .annotate(band=bands)
+        .values("band")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    counts = [0] * len(SPEND_EDGES)
+    for row in rows:
+        counts[row["band"]] += row["n"]
+    labels = [
+        f"{format_money(low * scale, brand.currency)}+"
+        if high is None
+        else f"{format_money(low * scale, brand.currency)}–{format_money(high * scale, brand.currency)}"
+        for low, high in zip(SPEND_EDGES, [*SPEND_EDGES[1:], None], strict=True)
+    ]
+    return Distribution(labels, counts)
