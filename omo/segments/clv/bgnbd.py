@@ -82,9 +82,15 @@ BOUNDS = (WIDE, WIDE, DROPOUT, DROPOUT)  # r, α, a, b
 def _minimise(
     objective: Callable[[Array], float], start: Array, bounds: Sequence[tuple[float, float]]
 ) -> optimize.OptimizeResult:
-    """Nelder-Mead (robust from a poor start), then L-BFGS-B from there to polish the last digits;
-    both within the bounds (on the log scale)."""
+    """L-BFGS-B within the bounds (on the log scale); when it stops without converging, Nelder-Mead
+    (robust from a poor start) and L-BFGS-B again from there to polish the last digits."""
     low, high = np.array(bounds).T
+    options = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1_000}
+    first = optimize.minimize(
+        objective, np.clip(start, low, high), method="L-BFGS-B", bounds=bounds, options=options
+    )
+    if first.success and np.isfinite(first.fun) and first.fun < 1e99:
+        return first
     rough = optimize.minimize(
         objective,
         np.clip(start, low, high),
@@ -92,9 +98,7 @@ def _minimise(
         bounds=bounds,
         options={"xatol": 1e-6, "fatol": 1e-12, "maxiter": 20_000},
     )
-    polished = optimize.minimize(
-        objective, rough.x, method="L-BFGS-B", bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-10}
-    )
+    polished = optimize.minimize(objective, rough.x, method="L-BFGS-B", bounds=bounds, options=options)
     return polished if polished.fun <= rough.fun else rough
 
 
