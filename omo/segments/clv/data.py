@@ -92,13 +92,11 @@ def _block_rows(brand: Brand, calibration_end: dt.date, low: int, high: int) -> 
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH d AS ({sql}),
-                 f AS (SELECT customer_id, MIN(day) AS first_day FROM d GROUP BY customer_id)
-            SELECT d.customer_id, COUNT(*), f.first_day, MAX(d.day), SUM(d.net),
-                   SUM(CASE WHEN d.day = f.first_day THEN d.net ELSE 0 END)
-            FROM d JOIN f ON f.customer_id = d.customer_id
-            GROUP BY d.customer_id, f.first_day
-            ORDER BY d.customer_id
+            SELECT customer_id, COUNT(*), MIN(first_day), MAX(day), SUM(net),
+                   SUM(CASE WHEN day = first_day THEN net ELSE 0 END)
+            FROM (SELECT d.*, MIN(d.day) OVER (PARTITION BY d.customer_id) AS first_day FROM ({sql}) d) w
+            GROUP BY customer_id
+            ORDER BY customer_id
             """,
             params,
         )
