@@ -26,6 +26,8 @@ Start here:
   omo brand create NAME         create a brand; prints its id and an admin API key as JSON
   omo inbox connect-line --brand SLUG --channel-id ID --channel-secret S --access-token T
                                 connect a LINE official account; prints JSON with the webhook URL
+  omo clv fit --brand SLUG [--calibration-end YYYY-MM-DD] [--json]
+                                fit the predicted customer value models; prints their parameters
 
 Every Django management command works too (omo createsuperuser, omo shell, ...).
 `omo help <command>` shows a command's options; `omo help --commands` lists them all.

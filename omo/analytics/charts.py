@@ -158,3 +158,24 @@ def top_products_chart(rows: list[ProductSales], *, currency: str) -> SafeString
     ]
     chart.add(pgettext("console", "營收"), [row.revenue for row in ranked])
     return _svg(chart)
+
+
+def histogram_chart(
+    labels: list[str], counts: list[int], *, series: str, colour: str = PRIMARY
+) -> SafeString:
+    """How many customers fall in each bucket (e.g. of predicted value), buckets left to right."""
+    chart = pygal.Bar(
+        _config(
+            (colour,),
+            lambda count: f"{int(count):,}" if count is not None else "",
+            width=520,
+            height=280,
+            show_legend=False,
+            x_label_rotation=-30 if len(labels) > 6 else 0,
+            truncate_label=-1,
+            spacing=2,
+        )
+    )
+    chart.x_labels = labels
+    chart.add(series, counts)
+    return _svg(chart)

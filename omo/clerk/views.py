@@ -50,6 +50,7 @@ from omo.inbox import services as inbox_services
 from omo.inbox.models import Message
 from omo.inbox.outbound import OutboundError, retry_message
 from omo.loyalty.models import LoyaltyAccount
+from omo.segments.clv import selectors as clv_selectors
 from omo.staff import services as staff_services
 from omo.staff.actors import actor_for_request
 from omo.staff.requests import StaffRequest
@@ -318,6 +319,7 @@ def _customer_panel(actor: Actor, customer: Customer, params: Any = None) -> dic
         "online_count": totals["online_n"],
         "binding": binding,
         "timeline": _customer_timeline(actor, customer, params),
+        "prediction": clv_selectors.panel(customer),
     }
 
 

@@ -43,6 +43,7 @@ ACTIONS: dict[str, Promise] = {
     "customer.viewed": pgettext_lazy("audit", "查閱顧客資料"),
     "customer_settings.retention_changed": pgettext_lazy("audit", "變更個資保存期限"),
     "import.created": pgettext_lazy("audit", "開始 CSV 匯入"),
+    "predictions.refit_requested": pgettext_lazy("audit", "要求立即重新計算預測顧客價值"),
     "inbox.conversation_assigned": pgettext_lazy("audit", "指派對話"),
     "inbox.disconnected": pgettext_lazy("audit", "中斷平台帳號連線"),
     "inbox.line_connected": pgettext_lazy("audit", "連接 LINE 官方帳號"),

@@ -123,6 +123,7 @@ NAVIGATION: tuple[NavGroup, ...] = (
                 active_for=("console:segment_detail", "console:segment_create", "console:segment_edit"),
             ),
             NavItem(pgettext_lazy("console nav", "顧客分群"), "console:segment_groups"),
+            NavItem(pgettext_lazy("console nav", "預測顧客價值"), "console:segment_predictions"),
         ),
     ),
     NavGroup(

@@ -13,6 +13,7 @@ from omo.console.views import leaderboard as leaderboard_views
 from omo.console.views import merges as merge_views
 from omo.console.views import message_usage as message_usage_views
 from omo.console.views import platform_accounts as platform_account_views
+from omo.console.views import predictions as predictions_views
 from omo.console.views import privacy as privacy_views
 from omo.console.views import rules as rules_views
 from omo.console.views import segment_groups as segment_group_views
@@ -74,6 +75,8 @@ urlpatterns = [
     path("segments/<int:pk>/edit/", segment_views.segment_edit, name="segment_edit"),
     path("segments/<int:pk>/delete/", segment_views.segment_delete, name="segment_delete"),
     path("segments/<int:pk>/list/", segment_views.segment_upload, name="segment_upload"),
+    path("segments/predictions/", predictions_views.predictions, name="segment_predictions"),
+    path("segments/predictions/refit/", predictions_views.refit, name="segment_predictions_refit"),
     path("orders/", orders.order_list, name="orders"),
     path("orders/<int:pk>/", orders.order_detail, name="order_detail"),
     path("orders/<int:pk>/pay/", orders.order_pay, name="order_pay"),

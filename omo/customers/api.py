@@ -12,7 +12,7 @@ from pydantic import Field
 
 from omo.core.api import ApiError, ErrorOut, PageParams, actor_of, allow, get_or_404, page
 from omo.core.audit import Actor
-from omo.customers import services
+from omo.customers import registry, services
 from omo.customers.models import Customer, CustomerIdentity
 from omo.customers.normalize import normalize_email, normalize_phone
 from omo.customers.selectors import visible_customers
@@ -62,6 +62,41 @@ class CustomerOut(Schema):
     @staticmethod
     def resolve_home_store_code(customer: Customer) -> str | None:
         return customer.home_store.code if customer.home_store is not None else None
+
+
+class PredictionsOut(Schema):
+    p_alive: float = Field(description="probability that the customer still buys (BG/NBD), 0-1")
+    expected_orders_30d: float
+    expected_orders_90d: float
+    expected_orders_365d: float
+    expected_spend_365d: int = Field(description="expected net spend over the next 365 days, minor units")
+    fitted_at: dt.datetime
+
+
+class RfmOut(Schema):
+    r: int = Field(description="recency score 1-5 (5 = most recent), 0 without orders")
+    f: int
+    m: int
+    segment: str = Field(description="the named RFM segment, e.g. champions")
+    computed_at: dt.datetime
+
+
+class CustomerDetailOut(CustomerOut):
+    predictions: PredictionsOut | None = Field(
+        None,
+        description="predicted value from the brand's latest fit (docs/predictions.md); null without one",
+    )
+    rfm: RfmOut | None = None
+
+    @staticmethod
+    def resolve_predictions(customer: Customer) -> dict[str, Any] | None:
+        insights = registry.customer_insights()
+        return insights.predictions(customer) if insights is not None else None
+
+    @staticmethod
+    def resolve_rfm(customer: Customer) -> dict[str, Any] | None:
+        insights = registry.customer_insights()
+        return insights.rfm(customer) if insights is not None else None
 
 
 class CustomerPage(Schema):
@@ -154,8 +189,11 @@ def create_customer(request: HttpRequest, data: CustomerIn) -> Status[Customer]:
     return Status(201, Customer.objects.select_related("home_store").get(pk=customer.pk))
 
 
-@router.get("/customers/{customer_id}", auth=allow("customers.read"), response={200: CustomerOut, **ERRORS})
+@router.get(
+    "/customers/{customer_id}", auth=allow("customers.read"), response={200: CustomerDetailOut, **ERRORS}
+)
 def get_customer(request: HttpRequest, customer_id: int) -> Customer:
+    """The customer, with their predicted value and RFM scores when the brand has them."""
     return customer_for(actor_of(request), customer_id)
 
 

@@ -5,6 +5,8 @@
 - Identifier sources (inbox contacts, order contact details, tracked events): what the identity
   batch (`omo.customers.tasks.resolve_history`) walks after the customers' own identifiers.
 
+- Customer insights (segments): the predicted value and the RFM scores the customer API shows.
+
 With nothing registered a customer has no chat contacts and the batch walks the customers only.
 Registering twice fails loudly: two apps answering the same question is a wiring mistake.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -91,3 +93,30 @@ def register_identifier_source(source: IdentifierSource) -> None:
 
 def identifier_sources() -> list[IdentifierSource]:
     return sorted(_sources.values(), key=lambda source: (source.rank, source.name))
+
+
+class CustomerInsights(Protocol):
+    """What the insight layer knows about a customer, for the customer API."""
+
+    def predictions(self, customer: Customer) -> dict[str, Any] | None:
+        """The latest predicted value (p_alive, expected orders, expected spend, fitted_at), or None."""
+        ...
+
+    def rfm(self, customer: Customer) -> dict[str, Any] | None:
+        """The RFM scores (r, f, m 1-5) and the named segment, or None."""
+        ...
+
+
+_insights: CustomerInsights | None = None
+
+
+def register_customer_insights(provider: CustomerInsights) -> None:
+    global _insights
+    if _insights is not None:
+        raise ImproperlyConfigured(f"customer insights are answered by {_insights!r} already")
+    _insights = provider
+
+
+def customer_insights() -> CustomerInsights | None:
+    """None while no app answers: the API then shows no predictions and no RFM."""
+    return _insights

@@ -5,7 +5,8 @@ Every event that can change who is in a segment (orders, tags and other profile 
 bindings, points, tracked events, merges) marks the segments it can change stale
 (omo/segments/stale.py); a debounced task refreshes them. The subscribers are durable (the mark is
 written with the event and retried), except tracking's, which comes in bursts from the worker's
-ingest and is backed by the daily pass.
+ingest and is backed by the daily pass. The predicted customer value is refitted every night and
+fills the customer API's `predictions` and `rfm` (a registry of omo/customers).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from omo.core import events, schedule
+from omo.customers import registry as customer_registry
 from omo.segments import personal_data, stale, tasks
+from omo.segments.clv import selectors as clv_selectors
+from omo.segments.clv import tasks as clv_tasks
 
 # event -> the cause it is for omo.segments.trees (customer.updated: see _profile_changed)
 CAUSES: dict[str, str] = {
@@ -71,3 +75,9 @@ def register() -> None:
     schedule.register(
         "segments.daily_refresh", tasks.daily_refresh_all_brands, dt.timedelta(days=1), at=dt.time(4, 0)
     )
+    # Predicted customer value: every brand refitted at night (omo/segments/clv/).
+    schedule.register(
+        "segments.clv_refit", clv_tasks.refit_all_brands, dt.timedelta(days=1), at=dt.time(3, 15)
+    )
+    # The customer API's `predictions` and `rfm`.
+    customer_registry.register_customer_insights(clv_selectors.Insights())

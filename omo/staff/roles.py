@@ -66,6 +66,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({Role.HQ_ADMIN}),
     "imports.run": frozenset({Role.HQ_ADMIN}),
     "dashboard.view": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
+    "predictions.refit": frozenset({Role.HQ_ADMIN}),  # refit the CLV models now (omo/segments/clv/)
     # the brand's rules (binding, attribution, inbox SLA and hours, points and tiers): see and change
     "rules.read": frozenset({Role.HQ_ADMIN, Role.HQ_AGENT, Role.STORE_MANAGER}),
     "rules.write": frozenset({Role.HQ_ADMIN}),

@@ -22,6 +22,7 @@ from omo.customers import consent, privacy
 from omo.customers.models import Customer
 from omo.loyalty import till_records
 from omo.segments import selectors as segment_selectors
+from omo.segments.clv import selectors as clv_selectors
 from omo.staff.roles import Scope, role_allows
 from omo.tracking import timeline
 
@@ -79,6 +80,7 @@ def customer_detail(request: ConsoleRequest, pk: int) -> HttpResponse:
             "customer_segments": customer_segments(user, customer),
             # Coupons and points redeemed at the tills of the stores the user sees.
             **records_context(request, till_records.customer_till_records(actor_for(request), customer)),
+            "prediction": clv_selectors.panel(customer),
             **timeline_context,
         },
     )
