@@ -112,6 +112,13 @@ SHOTS = (
     Shot(
         "product-edit", "admin", False, _first_link("/console/products/", "td a[href*='/console/products/']")
     ),
+    Shot("segments", "admin", False, _go("/console/segments/")),
+    Shot("segment-builder", "admin", False, _go("/console/segments/new/")),
+    Shot("segment-groups", "admin", False, _go("/console/segments/groups/")),
+    Shot("predictions", "admin", False, _go("/console/segments/predictions/")),
+    Shot("analytics-omo", "admin", False, _go("/console/analytics/omo/")),
+    Shot("analytics-pareto", "admin", False, _go("/console/analytics/pareto/")),
+    Shot("analytics-rfm", "admin", False, _go("/console/analytics/rfm/")),
 )
 
 
