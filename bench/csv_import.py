@@ -34,26 +34,6 @@ from typing import Any
 from bench._util import database_label, machine, setup_django
 
 TARGET_ROWS_PER_SECOND = 2000
-COLUMNS = (
-    "source",
-    "external_id",
-    "name",
-    "sales_channel",
-    "store_code",
-    "staff_code",
-    "placed_at",
-    "customer_phone",
-    "customer_email",
-    "customer_name",
-    "member_number",
-    "sku",
-    "title",
-    "quantity",
-    "unit_price",
-    "line_discount",
-    "shipping_total",
-    "status",
-)
 STORES = 4
 CLERKS_PER_STORE = 2
 VARIANTS = 300
@@ -136,7 +116,9 @@ def write_csv(out: io.TextIOBase, lines: int, made: dict[str, Any], *, seed: int
     """Write an N-line orders CSV for the brand `made` describes; how many orders and bad rows."""
     rng = random.Random(seed)
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    from omo.commerce.importers import CSV_COLUMNS  # function-level: after setup_django()
+
+    writer.writerow(CSV_COLUMNS)
     start = dt.datetime(2024, 12, 1, 10, 0)
     written = orders = bad = 0
     new_people = max(1, lines // 4)

@@ -44,6 +44,8 @@ LINE_COLUMN = {
     "unit_price": "unit_price",
     "discount": "line_discount",
 }
+# Every column of the orders CSV, in the order docs/csv-import.md lists them (a header to write).
+CSV_COLUMNS = (*ORDER_COLUMNS[:11], *LINE_COLUMN.values(), *ORDER_COLUMNS[11:])
 CUSTOMER_COLUMN = {
     "name": "customer_name",
     "phone": "customer_phone",

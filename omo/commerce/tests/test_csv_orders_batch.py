@@ -15,7 +15,7 @@ from django.db import IntegrityError
 from omo.analytics.models import CustomerActivity, ProductSalesDay, SalesDay
 from omo.attribution.models import Attribution
 from omo.catalog.models import Location, Product, StockLevel, StockMovement, Variant
-from omo.commerce.importers import OrdersImporter
+from omo.commerce.importers import CSV_COLUMNS, OrdersImporter
 from omo.commerce.models import Order, OrderLine
 from omo.commerce.tests.test_batch_ingest import _brand_view, _setup_brand
 from omo.core import imports
@@ -28,27 +28,6 @@ from omo.testing import factories as f
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 12, 1, 10, 0, tzinfo=dt.UTC)
-
-COLUMNS = (
-    "source",
-    "external_id",
-    "name",
-    "sales_channel",
-    "store_code",
-    "staff_code",
-    "placed_at",
-    "customer_phone",
-    "customer_email",
-    "customer_name",
-    "member_number",
-    "sku",
-    "title",
-    "quantity",
-    "unit_price",
-    "line_discount",
-    "shipping_total",
-    "status",
-)
 
 
 def _row(external_id: str, **values: str) -> str:
@@ -63,11 +42,11 @@ def _row(external_id: str, **values: str) -> str:
         "unit_price": "590",
     }
     base.update(values)
-    cells = [base.get(column, "") for column in COLUMNS]
+    cells = [base.get(column, "") for column in CSV_COLUMNS]
     return ",".join(f'"{cell}"' if "," in cell else cell for cell in cells) + "\n"
 
 
-HEADER = ",".join(COLUMNS) + "\n"
+HEADER = ",".join(CSV_COLUMNS) + "\n"
 
 # Good orders of every kind, bad rows of every kind, and orders whose rows are apart.
 ROWS = [
