@@ -48,6 +48,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip("needs Redis: set REDIS_URL")
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the site's default language (zh-Hant): a test or a request handled in
+    this thread that activated another one must not decide the language of the next test's text."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def pytest_unconfigure(config) -> None:
     travel = config.stash.get(_SESSION_TRAVEL, None)
     if travel is not None:
