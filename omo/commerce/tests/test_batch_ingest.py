@@ -528,7 +528,8 @@ def test_accounts_are_locked_after_the_deferred_checks_and_just_before_the_end(b
     # Also after the lock: the follow-ups owed to durable subscribers (new rows, omo.core.events)
     # and the rollup's read of the orders it counts (no locks).
     followups = [sql for sql in tail[:rollup] if sql.startswith("INSERT") and "core_followup" in sql]
-    assert len(followups) == 2, tail  # the points' timeline; the batch's attribution, timeline, rollup
+    # the points' follow-ups (timeline, segments' staleness) and the batch's (attribution, timeline, rollup)
+    assert len(followups) == 3, [sql[-700:] for sql in followups]
     assert tail[rollup - 1].startswith('SELECT "commerce_order"'), tail  # the orders the rollup counts
     after_lock = [sql.split()[0] for sql in tail[: rollup - 1] if sql not in followups]
     assert after_lock == ["SELECT", "SELECT", "UPDATE"], tail  # entry ids, spend, balances
