@@ -12,6 +12,7 @@ import numpy as np
 from omo.commerce.models import Order
 from omo.core.models import Brand
 from omo.customers.models import Customer
+from omo.segments.models import ClvFit, CustomerPrediction
 
 _numbers = itertools.count(1)
 
@@ -64,3 +65,26 @@ def simulated_brand(brand: Brand, *, count: int, first: dt.date, last: dt.date, 
             moments.append((customer, at, int(rng.gamma(20, mean / 20)) * 100))
     for customer, group in itertools.groupby(moments, key=lambda row: row[0]):
         add_orders(brand, customer, *((at, total) for _c, at, total in group))
+
+
+def predicted(brand, customer, *, at, p_alive: float = 0.82, expected_orders_90d: float = 1.4):
+    """A fit with enough history and this customer's prediction from it (NT$3,200 in a year)."""
+    fit = ClvFit.objects.create(
+        brand=brand,
+        fitted_at=at,
+        calibration_end=at.date(),
+        customers=500,
+        repeat_customers=200,
+        enough_history=True,
+    )
+    return CustomerPrediction.objects.create(
+        brand=brand,
+        customer=customer,
+        fit=fit,
+        p_alive=p_alive,
+        expected_orders_30d=0.5,
+        expected_orders_90d=expected_orders_90d,
+        expected_orders_365d=4.1,
+        expected_spend_365d=3_200_00,
+        fitted_at=at,
+    )

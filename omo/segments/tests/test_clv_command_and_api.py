@@ -11,8 +11,8 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from omo.segments.models import ClvFit, CustomerPrediction, CustomerScore
-from omo.segments.tests.histories import add_orders, customers
+from omo.segments.models import ClvFit, CustomerScore
+from omo.segments.tests.histories import add_orders, customers, predicted
 
 NOW = dt.datetime(2026, 7, 1, 4, 0, tzinfo=ZoneInfo("Asia/Taipei"))
 
@@ -65,25 +65,7 @@ def test_fit_names_bad_input(brand):
 
 
 def _predicted(brand, customer) -> None:
-    fit = ClvFit.objects.create(
-        brand=brand,
-        fitted_at=NOW,
-        calibration_end=NOW.date(),
-        customers=500,
-        repeat_customers=200,
-        enough_history=True,
-    )
-    CustomerPrediction.objects.create(
-        brand=brand,
-        customer=customer,
-        fit=fit,
-        p_alive=0.82,
-        expected_orders_30d=0.5,
-        expected_orders_90d=1.4,
-        expected_orders_365d=4.1,
-        expected_spend_365d=3_200_00,
-        fitted_at=NOW,
-    )
+    predicted(brand, customer, at=NOW)
     CustomerScore.objects.create(
         brand=brand, customer=customer, r=5, f=4, m=3, rfm_segment="loyal", computed_at=NOW
     )

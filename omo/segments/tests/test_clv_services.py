@@ -13,7 +13,7 @@ from omo.core import schedule
 from omo.segments.clv import selectors, services, tasks
 from omo.segments.clv.data import customer_summaries
 from omo.segments.models import ClvFit, CustomerPrediction
-from omo.segments.tests.histories import add_orders, customers, simulated_brand
+from omo.segments.tests.histories import add_orders, customers, predicted, simulated_brand
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 NOW = dt.datetime(2026, 7, 1, 4, 0, tzinfo=TAIPEI)
@@ -128,25 +128,7 @@ def test_a_brand_with_enough_history_gets_every_customer_scored(brand):
 @time_machine.travel(NOW, tick=False)
 def test_the_panel_says_it_in_a_sentence(brand):
     [ann, bob] = customers(brand, 2)
-    fit = ClvFit.objects.create(
-        brand=brand,
-        fitted_at=NOW,
-        calibration_end=NOW.date(),
-        customers=500,
-        repeat_customers=200,
-        enough_history=True,
-    )
-    CustomerPrediction.objects.create(
-        brand=brand,
-        customer=ann,
-        fit=fit,
-        p_alive=0.823,
-        expected_orders_30d=0.5,
-        expected_orders_90d=1.43,
-        expected_orders_365d=4.1,
-        expected_spend_365d=3_200_00,
-        fitted_at=NOW,
-    )
+    predicted(brand, ann, at=NOW, p_alive=0.823, expected_orders_90d=1.43)
     panel = selectors.panel(ann)
     assert panel.shown
     assert (
